@@ -126,15 +126,17 @@ def lausen_schumacher_p(statistic, min_prop: float = 0.1):
     ``P(max |Z_c| >= b) ~ phi(b) (b - 1/b) log(e2 (1 - e1) / ((1 - e2) e1)) + 4 phi(b) / b``
     with ``e1 = min_prop``, ``e2 = 1 - min_prop`` and ``phi`` the standard normal density.
     The formula is an upper-tail approximation: for small ``b`` it is not monotone (and
-    can even go negative), so the value returned is its supremum over ``b' >= b``,
-    capped at 1. This makes the p-value non-increasing in the statistic and equal to the
-    published formula wherever it is useful (b above about 1.1 for ``min_prop=0.1``).
+    can even go negative), so the value returned is its supremum over ``b' >= b``, never
+    below the naive two-sided p-value of ``b`` (the maximum over cuts is at least as
+    extreme as one cut) and capped at 1. This makes the p-value non-increasing in the
+    statistic and equal to the published formula wherever it is useful (b above about
+    1.1 for ``min_prop=0.1``).
     """
     b = np.abs(np.asarray(statistic, dtype=float))
     log_term = np.log((1 - min_prop) ** 2 / min_prop**2)
     b_peak = _formula_peak(log_term)
     p = _lausen_formula(np.maximum(b, b_peak), log_term)
-    p = np.minimum(1.0, p)
+    p = np.minimum(1.0, np.maximum(p, 2 * stats.norm.sf(b)))
     return float(p) if p.ndim == 0 else p
 
 

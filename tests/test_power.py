@@ -1,0 +1,54 @@
+"""Simulated power of the log-rank test."""
+
+import numpy as np
+import pytest
+from lifelines.statistics import logrank_test
+
+from hsct_analysis import power
+
+
+def test_vectorised_logrank_equals_lifelines():
+    t, e, g = power.simulate_studies(hr=2.0, n_sim=5, seed=4)
+    chi2 = power.logrank_untied(t, e, g)
+    for i in range(5):
+        m = g[i] == 1
+        ref = logrank_test(t[i][~m], t[i][m], e[i][~m], e[i][m]).test_statistic
+        assert chi2[i] == pytest.approx(ref, rel=1e-10)
+
+
+def test_size_under_null_balanced():
+    r = power.simulate_power(n_groups=(50, 50), hr=1.0, n_sim=4000, seed=1)
+    se = np.sqrt(0.05 * 0.95 / 4000)
+    assert abs(r.power - 0.05) < 3 * se
+
+
+def test_size_under_null_paper_groups():
+    # 84 vs 11: the log-rank test is close to, if slightly above, its nominal level
+    r = power.simulate_power(n_groups=(84, 11), hr=1.0, n_sim=4000, seed=2)
+    assert 0.035 < r.power < 0.07
+
+
+def test_deterministic_by_seed():
+    a = power.simulate_power(hr=2.0, n_sim=200, seed=5)
+    b = power.simulate_power(hr=2.0, n_sim=200, seed=5)
+    c = power.simulate_power(hr=2.0, n_sim=200, seed=6)
+    assert np.array_equal(a.p_values, b.p_values)
+    assert not np.array_equal(a.p_values, c.p_values)
+
+
+def test_power_increases_with_hr():
+    tab = power.power_table([1.0, 1.5, 2.0, 4.1], n_sim=400, seed=3)
+    assert tab["power"].is_monotonic_increasing
+    assert tab.loc[4.1, "power"] > 0.85
+    assert tab.loc[1.5, "power"] < 0.35
+
+
+def test_censoring_matches_range():
+    t, e, _ = power.simulate_studies(hr=1.0, n_sim=50, seed=0, censor_days=(303, 1901))
+    assert t[e == 0].min() >= 303 and t.max() <= 1901
+
+
+def test_n_parameters():
+    assert power.n_parameters(power.PAPER_MODELS["LFS"]) == 5
+    assert power.n_parameters(power.PAPER_MODELS["NRM"]) == 1
+    assert power.n_parameters(power.SCREENED_FACTORS) == 14
