@@ -54,7 +54,7 @@ def test_corrected_p_is_monotone_and_bounded():
     assert p.max() <= 1.0 and p.min() > 0
     # and it is never below the naive p-value of the same statistic, strictly above for b > 1.5
     naive = 2 * stats.norm.sf(b[1:])
-    assert np.all(p[1:] >= naive) and np.all(p[b[1:] > 1.5] > naive[b[1:] > 1.5])
+    assert np.all(p[1:] >= naive) and np.all(p[1:][b[1:] > 1.5] > naive[b[1:] > 1.5])
 
 
 def test_published_p_becomes_larger():
