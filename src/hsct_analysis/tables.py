@@ -1,0 +1,502 @@
+"""Publication tables: "n (%)", "median (range)", "HR (95% CI)" and paper-vs-reproduced.
+
+Modelled on the habits of R's gtsummary: one row per level (levels with zero patients
+included), the reference level of a regression stated as "1 (reference)", and the hazard
+ratio with its confidence interval and the p-value in their own columns.
+
+Conventions used by every formatter here:
+
+- estimates of probabilities are passed as proportions (0-1) and printed as percent
+  with ``digits`` decimals, e.g. ``format_estimate(0.539, 0.418, 0.658) == "53.9 (41.8-65.8)"``;
+- a missing value prints as ``"NA"``;
+- ranges and intervals use a hyphen, as the paper does.
+
+All functions return plain pandas objects (which render as HTML in Jupyter Book);
+``highlight_misses`` returns a pandas ``Styler`` for the scorecard view.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hsct_analysis.factors import FACTORS
+
+NOT_ESTIMABLE = "not estimable"
+SEPARATION_TEXT = "not estimable (separation)"
+REFERENCE_TEXT = "1 (reference)"
+MISSING_LEVEL = "Not recorded"
+
+# A hazard ratio outside these bounds, or a CI wider than this ratio, comes from a model
+# whose likelihood has no finite maximum (complete or quasi-complete separation).
+_HR_PLAUSIBLE = (1e-3, 1e3)
+_CI_RATIO_MAX = 1e6
+
+
+# ---------------------------------------------------------------------------------------
+# number formatting
+# ---------------------------------------------------------------------------------------
+
+
+def _is_missing(x: Any) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_number(x: float | None, digits: int = 1) -> str:
+    """``x`` with ``digits`` decimals ("NA" when missing)."""
+    if _is_missing(x):
+        return "NA"
+    return f"{float(x):.{digits}f}"
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as the paper prints it: three decimals, ``"<0.001"`` below 0.001.
+
+    ``format_p(0.0004) == "<0.001"``, ``format_p(0.003) == "0.003"``,
+    ``format_p(0.9999) == ">0.999"``; missing -> ``"NA"``.
+    """
+    if _is_missing(p):
+        return "NA"
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"a p-value lies in [0, 1], got {p}")
+    if p < 0.001:
+        return "<0.001"
+    if p > 0.999:
+        return ">0.999"
+    return f"{p:.3f}"
+
+
+def format_p_statement(p: float | None) -> str:
+    """``"p = 0.003"`` or ``"p < 0.001"`` (for figure annotations and prose)."""
+    text = format_p(p)
+    if text[0] in "<>":
+        return f"p {text[0]} {text[1:]}"
+    return f"p = {text}"
+
+
+def format_estimate(est: float | None, lo: float | None, hi: float | None, digits: int = 1) -> str:
+    """A probability with its CI, in percent: ``(0.539, 0.418, 0.658) -> "53.9 (41.8-65.8)"``.
+
+    ``est``, ``lo`` and ``hi`` are proportions (0-1). When both bounds are missing (e.g. an
+    estimate of 100% whose CI is undefined) only the estimate is printed.
+    """
+    if _is_missing(est):
+        return "NA"
+    point = format_number(100.0 * float(est), digits)
+    if _is_missing(lo) and _is_missing(hi):
+        return point
+    low = format_number(None if _is_missing(lo) else 100.0 * float(lo), digits)
+    high = format_number(None if _is_missing(hi) else 100.0 * float(hi), digits)
+    return f"{point} ({low}-{high})"
+
+
+def is_separated(hr: float | None, lo: float | None, hi: float | None) -> bool:
+    """True when a hazard ratio is not estimable: missing/infinite/zero values or absurd size.
+
+    Separation (no events in one level) drives the Cox/Fine-Gray coefficient towards
+    infinity, which shows as HR > 1000 or < 0.001, a bound of 0 or infinity, or an interval
+    spanning more than six orders of magnitude.
+    """
+    values = [hr, lo, hi]
+    if any(_is_missing(v) for v in values):
+        return True
+    hr, lo, hi = (float(v) for v in values)
+    if not all(math.isfinite(v) for v in (hr, lo, hi)) or lo <= 0.0 or hr <= 0.0:
+        return True
+    if not _HR_PLAUSIBLE[0] <= hr <= _HR_PLAUSIBLE[1]:
+        return True
+    return hi / lo > _CI_RATIO_MAX
+
+
+def format_hr(hr: float | None, lo: float | None, hi: float | None, digits: int = 2) -> str:
+    """A hazard ratio with its CI: ``(4.10, 1.64, 10.24) -> "4.10 (1.64-10.24)"``.
+
+    A separated (not estimable) hazard ratio prints as ``"not estimable"``, never as an
+    absurd number.
+    """
+    if is_separated(hr, lo, hi):
+        return NOT_ESTIMABLE
+    return f"{float(hr):.{digits}f} ({float(lo):.{digits}f}-{float(hi):.{digits}f})"
+
+
+def format_n_percent(count: int, total: int, digits: int = 1) -> str:
+    """``"3 (60.0%)"`` for 3 of 5 (percent of ``total``)."""
+    if total <= 0:
+        raise ValueError("total must be positive")
+    return f"{int(count)} ({100.0 * count / total:.{digits}f}%)"
+
+
+def format_median_range(values: Iterable[float], digits: int = 1) -> str:
+    """``"21.2 (2.7-51.7)"``: median (minimum-maximum) of the non-missing ``values``."""
+    x = pd.to_numeric(pd.Series(list(values), dtype="object"), errors="coerce").dropna()
+    if x.empty:
+        return "NA"
+    return f"{x.median():.{digits}f} ({x.min():.{digits}f}-{x.max():.{digits}f})"
+
+
+# ---------------------------------------------------------------------------------------
+# privacy: small cells
+# ---------------------------------------------------------------------------------------
+
+
+def min_cell_mask(table_counts: pd.DataFrame | pd.Series | int, n: int):
+    """Replace every count smaller than ``n`` with the text ``"<n"`` (privacy option ``--min-cell``).
+
+    Works on a DataFrame, a Series or a single count; zero counts are masked as well (a zero
+    next to its margins can reveal a small cell). Missing values stay missing. Returns an
+    object-typed copy; the input is not modified. ``n <= 1`` leaves the counts unchanged.
+    """
+    if n is None or n <= 1:
+        return table_counts.copy() if hasattr(table_counts, "copy") else table_counts
+    mask_text = f"<{int(n)}"
+
+    def mask(value: Any) -> Any:
+        if _is_missing(value) or isinstance(value, str):
+            return value
+        return mask_text if value < n else value
+
+    if isinstance(table_counts, pd.DataFrame):
+        return table_counts.astype(object).map(mask)
+    if isinstance(table_counts, pd.Series):
+        return table_counts.astype(object).map(mask)
+    return mask(table_counts)
+
+
+# ---------------------------------------------------------------------------------------
+# characteristics table ("Table 1")
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One variable of a characteristics table.
+
+    ``kind`` is ``"categorical"`` (one "n (%)" row per level, in ``levels`` order, levels
+    with zero patients included; ``level_labels`` maps a value to its printed text) or
+    ``"continuous"`` (one "median (range)" row, ``unit`` e.g. "years", ``digits`` decimals).
+    """
+
+    column: str
+    label: str
+    kind: str = "categorical"
+    levels: tuple = ()
+    level_labels: Mapping[Any, str] = field(default_factory=dict)
+    unit: str = ""
+    digits: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("categorical", "continuous"):
+            raise ValueError(f"kind must be 'categorical' or 'continuous', got {self.kind!r}")
+
+
+def categorical(column: str, label: str, levels: Sequence | None = None,
+                level_labels: Mapping[Any, str] | None = None) -> Row:
+    """A categorical row spec (see ``Row``)."""
+    return Row(column, label, "categorical", tuple(levels or ()), dict(level_labels or {}))
+
+
+def continuous(column: str, label: str, unit: str = "", digits: int = 1) -> Row:
+    """A continuous row spec: median (range) in ``unit`` with ``digits`` decimals."""
+    return Row(column, label, "continuous", unit=unit, digits=digits)
+
+
+def _as_row(spec: Row | Mapping[str, Any]) -> Row:
+    if isinstance(spec, Row):
+        return spec
+    spec = dict(spec)
+    if "levels" in spec and spec["levels"] is not None:
+        spec["levels"] = tuple(spec["levels"])
+    return Row(**spec)
+
+
+def _observed_levels(values: pd.Series) -> list:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return list(values.cat.categories)
+    return sorted(values.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
+
+
+def _categorical_rows(cohort: pd.DataFrame, row: Row, min_cell: int | None) -> list[tuple[str, str, str]]:
+    values = cohort[row.column]
+    total = len(values)
+    levels = list(row.levels) or _observed_levels(values)
+    unexpected = set(values.dropna().unique()) - set(levels)
+    # numeric levels (e.g. grades 0-4 read as floats) compare by value
+    unexpected = {u for u in unexpected if not any(_same_value(u, lv) for lv in levels)}
+    if unexpected:
+        raise ValueError(f"{row.column}: values {sorted(map(str, unexpected))} are not among levels {levels}")
+    name = f"{row.label}, n (%)"
+    out = []
+    for level in levels:
+        count = int((values == level).sum())
+        out.append((name, str(row.level_labels.get(level, level)), _count_cell(count, total, min_cell)))
+    n_missing = int(values.isna().sum())
+    if n_missing:
+        out.append((name, MISSING_LEVEL, _count_cell(n_missing, total, min_cell)))
+    return out
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _count_cell(count: int, total: int, min_cell: int | None) -> str:
+    if min_cell and count < min_cell:
+        return min_cell_mask(count, min_cell)
+    return format_n_percent(count, total)
+
+
+def _continuous_rows(cohort: pd.DataFrame, row: Row, min_cell: int | None) -> list[tuple[str, str, str]]:
+    values = pd.to_numeric(cohort[row.column], errors="coerce")
+    name = f"{row.label} ({row.unit})" if row.unit else row.label
+    out = [(name, "median (range)", format_median_range(values, row.digits))]
+    n_missing = int(values.isna().sum())
+    if n_missing:
+        out.append((name, MISSING_LEVEL, _count_cell(n_missing, len(values), min_cell)))
+    return out
+
+
+def characteristics(cohort: pd.DataFrame, rows: Sequence[Row | Mapping[str, Any]],
+                    column: str | None = None, min_cell: int | None = None) -> pd.DataFrame:
+    """Patient characteristics: "n (%)" per level of categorical rows, "median (range)" otherwise.
+
+    ``rows`` are ``Row`` specs (or dicts with the same keys). Percentages use all patients
+    of ``cohort`` as denominator, one decimal; missing values get a "Not recorded" row.
+    ``min_cell`` masks counts below it as ``"<min_cell"`` (no percentage shown).
+
+    Returns a DataFrame with a two-level row index (variable label, level) and one column,
+    by default ``"Synthetic cohort (n=<len(cohort)>)"``.
+    """
+    records: list[tuple[str, str, str]] = []
+    for spec in rows:
+        row = _as_row(spec)
+        if row.column not in cohort.columns:
+            raise KeyError(f"column {row.column!r} is not in the cohort")
+        builder = _categorical_rows if row.kind == "categorical" else _continuous_rows
+        records.extend(builder(cohort, row, min_cell))
+    column = column or f"Synthetic cohort (n={len(cohort)})"
+    index = pd.MultiIndex.from_tuples([(a, b) for a, b, _ in records], names=["Characteristic", "Level"])
+    return pd.DataFrame({column: [c for _, _, c in records]}, index=index)
+
+
+# ---------------------------------------------------------------------------------------
+# regression tables (gtsummary tbl_regression-like)
+# ---------------------------------------------------------------------------------------
+
+_BRACKET = re.compile(r"^(?P<variable>.+?)\[(?:T\.)?(?P<level>.+)\]$")
+
+
+def _split_covariate(name: str, known_variables: Iterable[str]) -> tuple[str, str]:
+    """``"atg_type[T.ATG-T]"``, ``"atg_type=ATG-T"``, ``"atg_type_ATG-T"`` -> ("atg_type", "ATG-T")."""
+    name = str(name)
+    match = _BRACKET.match(name)
+    if match:
+        return match["variable"], match["level"]
+    for variable in sorted(known_variables, key=len, reverse=True):
+        for sep in ("_", "=", ":"):
+            if name.startswith(variable + sep) and len(name) > len(variable) + 1:
+                return variable, name[len(variable) + 1:]
+    for sep in ("=", ":"):
+        if sep in name:
+            variable, level = name.split(sep, 1)
+            return variable, level
+    return name, ""
+
+
+def regression_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] | None = None,
+                    labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Long form of a Cox/Fine-Gray summary with the reference level of each variable inserted.
+
+    ``summary`` has columns ``hr, hr_lower, hr_upper, p`` and either ``variable``/``level``
+    columns or an index naming covariates as ``variable[level]``, ``variable=level`` or
+    ``variable_level``. ``reference_levels`` maps variable -> reference level; by default
+    the first level of ``factors.FACTORS[variable]``. ``labels`` maps variable -> printed
+    name (default: the factor's label, else the variable name).
+
+    Returns columns ``variable, label, level, hr, hr_lower, hr_upper, p, reference,
+    separated``; the reference row has hr = 1 and no interval.
+    """
+    missing = {"hr", "hr_lower", "hr_upper", "p"} - set(summary.columns)
+    if missing:
+        raise KeyError(f"summary lacks columns {sorted(missing)}")
+    reference_levels = dict(reference_levels or {})
+    for name, fac in FACTORS.items():
+        reference_levels.setdefault(name, fac.levels[0])
+    labels = dict(labels or {})
+
+    parsed = []
+    for name, row in summary.iterrows():
+        if "variable" in summary.columns and "level" in summary.columns:
+            variable, level = str(row["variable"]), str(row["level"])
+        else:
+            variable, level = _split_covariate(name, reference_levels)
+        parsed.append((variable, level, row))
+
+    order: list[str] = []
+    for variable, _, _ in parsed:
+        if variable not in order:
+            order.append(variable)
+
+    records = []
+    for variable in order:
+        label = labels.get(variable) or (FACTORS[variable].label if variable in FACTORS else variable)
+        levels_here = [(lv, r) for v, lv, r in parsed if v == variable]
+        ref = reference_levels.get(variable)
+        if ref is not None and any(lv for lv, _ in levels_here):
+            records.append(dict(variable=variable, label=label, level=str(ref), hr=1.0, hr_lower=np.nan,
+                                hr_upper=np.nan, p=np.nan, reference=True, separated=False))
+        if variable in FACTORS:
+            rank = {lv: i for i, lv in enumerate(FACTORS[variable].levels)}
+            levels_here.sort(key=lambda item: rank.get(item[0], len(rank)))
+        for level, r in levels_here:
+            records.append(dict(variable=variable, label=label, level=level, hr=float(r["hr"]),
+                                hr_lower=float(r["hr_lower"]), hr_upper=float(r["hr_upper"]),
+                                p=float(r["p"]) if not _is_missing(r["p"]) else np.nan, reference=False,
+                                separated=is_separated(r["hr"], r["hr_lower"], r["hr_upper"])))
+    return pd.DataFrame.from_records(
+        records, columns=["variable", "label", "level", "hr", "hr_lower", "hr_upper", "p", "reference", "separated"]
+    )
+
+
+def regression_table(summary: pd.DataFrame, reference_levels: Mapping[str, str] | None = None,
+                     labels: Mapping[str, str] | None = None, hr_column: str = "HR (95% CI)") -> pd.DataFrame:
+    """gtsummary-like regression table: one row per level, reference level "1 (reference)".
+
+    Rows are indexed by (variable label, level); columns ``hr_column`` ("4.10 (1.64-10.24)",
+    or "not estimable (separation)") and ``"p"`` ("0.003", "<0.001"; empty for the
+    reference, "—" when the HR is not estimable). Arguments as in ``regression_rows``.
+    """
+    rows = regression_rows(summary, reference_levels, labels)
+    hr_text, p_text = [], []
+    for r in rows.itertuples(index=False):
+        if r.reference:
+            hr_text.append(REFERENCE_TEXT)
+            p_text.append("")
+        elif r.separated:
+            hr_text.append(SEPARATION_TEXT)
+            p_text.append("—")
+        else:
+            hr_text.append(format_hr(r.hr, r.hr_lower, r.hr_upper))
+            p_text.append(format_p(r.p))
+    index = pd.MultiIndex.from_arrays([rows["label"], rows["level"]], names=["Variable", "Level"])
+    return pd.DataFrame({hr_column: hr_text, "p": p_text}, index=index)
+
+
+# ---------------------------------------------------------------------------------------
+# paper vs reproduced
+# ---------------------------------------------------------------------------------------
+
+_SIDE_COLUMNS = ["Paper", "Reproduced (synthetic)", "Difference", "Within tolerance"]
+MISS_MARK = "✗"
+PASS_MARK = "✓"
+
+
+def _as_number(x: Any) -> float | None:
+    if _is_missing(x) or isinstance(x, str):
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _difference_unit(unit: str) -> str:
+    return "pp" if unit == "%" else unit
+
+
+def _with_unit(text: str, unit: str) -> str:
+    if not unit or text == "NA":
+        return text
+    return f"{text}%" if unit == "%" else f"{text} {unit}"
+
+
+def _format_value(x: Any, digits: int, unit: str) -> str:
+    if isinstance(x, str):
+        return x
+    if unit == "p":
+        return format_p(x)
+    return _with_unit(format_number(x, digits), unit)
+
+
+def _tolerance_text(passed: bool | None, tolerance: float | None, digits: int, unit: str) -> str:
+    if passed is None:
+        return "not compared"
+    tol = "" if tolerance is None else " ±" + _with_unit(format_number(tolerance, digits), _difference_unit(unit))
+    return f"{PASS_MARK} within{tol}" if passed else f"{MISS_MARK} outside{tol}"
+
+
+def side_by_side(rows: pd.DataFrame | Iterable[Mapping[str, Any]], digits: int = 1) -> pd.DataFrame:
+    """The paper's numbers next to the reproduced ones, with misses marked in the text itself.
+
+    ``rows`` (a DataFrame or dicts, e.g. a scorecard) have ``label, published, reproduced,
+    tolerance`` and optionally ``passed`` (computed as |reproduced - published| <= tolerance
+    when absent), ``unit`` ("%" -> differences in "pp"; "p" -> p-value formatting; else a
+    unit such as "days"), ``digits`` and ``note`` (the reason for a miss).
+
+    Returns a DataFrame indexed by label with columns "Paper", "Reproduced (synthetic)",
+    "Difference" ("+2.3 pp") and "Within tolerance" ("✓ within ±1.0 pp" or
+    "✗ outside ±1.0 pp"), plus "Note" when notes were given. See ``highlight_misses``.
+    """
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if "label" not in frame.columns:
+        frame = frame.reset_index().rename(columns={frame.index.name or "index": "label"})
+    needed = {"label", "published", "reproduced"} - set(frame.columns)
+    if needed:
+        raise KeyError(f"rows lack columns {sorted(needed)}")
+    out = []
+    for r in frame.to_dict("records"):
+        unit = "" if _is_missing(r.get("unit")) else str(r.get("unit"))
+        d = int(r["digits"]) if not _is_missing(r.get("digits")) else digits
+        pub, rep = _as_number(r["published"]), _as_number(r["reproduced"])
+        tol = _as_number(r.get("tolerance"))
+        diff = None if pub is None or rep is None else rep - pub
+        passed = r.get("passed")
+        if _is_missing(passed):
+            passed = None if diff is None or tol is None else bool(abs(diff) <= tol + 1e-12)
+        else:
+            passed = bool(passed)
+        diff_text = "NA" if diff is None else _with_unit(f"{diff:+.{d if unit != 'p' else 3}f}", _difference_unit(unit))
+        record = {
+            "label": r["label"],
+            "Paper": _format_value(r["published"], d, unit),
+            "Reproduced (synthetic)": _format_value(r["reproduced"], d, unit),
+            "Difference": diff_text,
+            "Within tolerance": _tolerance_text(passed, tol, d if unit != "p" else 3, unit),
+        }
+        if "note" in frame.columns:
+            record["Note"] = "" if _is_missing(r.get("note")) else str(r["note"])
+        out.append(record)
+    table = pd.DataFrame(out).set_index("label")
+    table.index.name = None
+    return table
+
+
+MISS_STYLE = "background-color: #fbe3d6; color: #8b1a00; font-weight: bold"
+
+
+def highlight_misses(table: pd.DataFrame):
+    """A pandas Styler of a ``side_by_side`` table with every miss row shaded and bold.
+
+    A row misses when its "Within tolerance" text starts with "✗". Renders as HTML in
+    Jupyter Book; the "✗ outside ±…" text keeps the miss visible in plain text too.
+    """
+    misses = table["Within tolerance"].astype(str).str.startswith(MISS_MARK).to_numpy()
+
+    def styles(frame: pd.DataFrame) -> pd.DataFrame:
+        cells = np.where(misses[:, None], MISS_STYLE, "")
+        return pd.DataFrame(np.broadcast_to(cells, frame.shape), index=frame.index, columns=frame.columns)
+
+    return table.style.apply(styles, axis=None)
