@@ -288,42 +288,86 @@ def _draw(spec, n: int, rng: np.random.Generator, upper: np.ndarray | None = Non
 
 
 def _add_relapse_history(df: pd.DataFrame, c: dict, m: dict, rng: np.random.Generator) -> None:
-    """Relapse site and the intervals first HSCT -> MRD+/relapse -> CAR-T -> second HSCT (days)."""
+    """Relapse site and the intervals first HSCT -> MRD+/relapse -> CAR-T -> second HSCT (days).
+
+    Each interval keeps its printed median (range) exactly; values are then swapped between
+    patients until relapse (or MRD+) + relapse-to-CAR-T + CAR-T-to-second-HSCT fits inside
+    the first-to-second-HSCT interval for (nearly) every patient.
+    """
     n = len(df)
     site = exact_categories(c["relapse_site"], rng)
     df["relapse_site"] = site
     relapsed = np.flatnonzero(site != "MRD-only")
     mrd_only = np.flatnonzero(site == "MRD-only")
-    rel = np.full(n, np.nan)
-    rel[relapsed] = rng.permutation(_draw(m["days_first_hsct_to_relapse"], len(relapsed), rng))
-    df["days_first_hsct_to_relapse"] = rel
     n_mrd = c["mrd_positive_first"]
-    mrd_times = _draw(m["days_first_hsct_to_mrd_positive"], n_mrd, rng)
+    mrd_times = rng.permutation(_draw(m["days_first_hsct_to_mrd_positive"], n_mrd, rng))
+    best = None
+    for _attempt in range(30):  # redraw until every patient's intervals fit (deterministic given the seed)
+        anchor = np.full(n, np.nan)
+        anchor[mrd_only] = mrd_times[: len(mrd_only)]
+        anchor[relapsed] = rng.permutation(_draw(m["days_first_hsct_to_relapse"], len(relapsed), rng))
+        to_cart = rng.permutation(_draw(m["days_relapse_to_cart"], n, rng))
+        cart = rng.permutation(_draw(m["days_cart_to_second_hsct"], n, rng))
+        f2s = rng.permutation(_draw(m["days_first_to_second_hsct"], n, rng))
+        misfit = _fit_intervals(anchor, to_cart, cart, f2s, relapsed, rng)
+        if best is None or misfit < best[0]:
+            best = (misfit, anchor, to_cart, cart, f2s)
+        if misfit == 0:
+            break
+    _, anchor, to_cart, cart, f2s = best
+    rel = np.full(n, np.nan)
+    rel[relapsed] = anchor[relapsed]
+    df["days_first_hsct_to_relapse"] = rel
+    # the other MRD-positive patients relapsed at least 18 days after turning MRD-positive
     mrd = np.full(n, np.nan)
-    n_only = len(mrd_only)
-    # MRD-only patients get MRD times; the other MRD-positive patients relapsed >= 18 days later
+    mrd[mrd_only] = anchor[mrd_only]
+    rest = np.sort(mrd_times[len(mrd_only):])
     for _ in range(1000):
-        perm = rng.permutation(mrd_times)
-        only_t, rest_t = perm[:n_only], np.sort(perm[n_only:])
-        who = rng.choice(relapsed, size=n_mrd - n_only, replace=False)
+        who = rng.choice(relapsed, size=len(rest), replace=False)
         who = who[np.argsort(rel[who])]
-        if np.all(rel[who] >= rest_t + 18):
-            mrd[mrd_only] = only_t
-            mrd[who] = rest_t
+        if np.all(rel[who] >= rest + 18):
+            mrd[who] = rest
             break
     else:  # pragma: no cover - the draws above always fit for the paper's numbers
         raise RuntimeError("could not place MRD-positive times before relapse")
     df["days_first_hsct_to_mrd_positive"] = mrd
-    anchor = np.where(np.isnan(rel), mrd, np.fmin(rel, np.where(np.isnan(mrd), np.inf, mrd)))
-    cart = rng.permutation(_draw(m["days_cart_to_second_hsct"], n, rng))
-    to_cart = _rank_assign(_draw(m["days_relapse_to_cart"], n, rng), rng.random(n), rng)
-    first_to_second = _rank_assign(_draw(m["days_first_to_second_hsct"], n, rng), anchor + to_cart + cart, rng)
-    df["days_first_to_second_hsct"] = first_to_second
+    df["days_first_to_second_hsct"] = f2s
     df["days_cart_to_second_hsct"] = cart
     df["days_relapse_to_cart"] = to_cart
+    first_to_second = f2s
     diag1 = rng.permutation(_draw(m["days_diagnosis_to_first_hsct"], n, rng))
     df["days_diagnosis_to_first_hsct"] = diag1
     df["days_diagnosis_to_second_hsct"] = _rank_assign(_draw(m["days_diagnosis_to_second_hsct"], n, rng), diag1 + first_to_second, rng)
+
+
+def _fit_intervals(anchor, to_cart, cart, f2s, relapsed, rng, iterations: int = 40000) -> float:
+    """Swap values within each interval column (in place) to make anchor + to_cart + cart <= f2s.
+
+    Swaps keep every column's values, hence medians, ranges and threshold counts, exact.
+    Returns the remaining total excess (days; 0 when every patient fits).
+    """
+    n = len(f2s)
+    cols = [anchor, to_cart, cart, f2s]
+    excess = np.maximum(anchor + to_cart + cart - f2s, 0.0)
+    pools = [relapsed, np.arange(n), np.arange(n), np.arange(n)]
+    picks = rng.integers(0, 4, size=iterations)
+    u = rng.random((iterations, 2))
+    temperature = 40.0 * np.maximum(0.0, 1.0 - np.arange(iterations) / (0.7 * iterations))
+    for it in range(iterations):
+        if excess.sum() == 0:
+            break
+        k = picks[it]
+        pool = pools[k]
+        i, j = pool[int(u[it, 0] * len(pool))], pool[int(u[it, 1] * len(pool))]
+        col = cols[k]
+        col[i], col[j] = col[j], col[i]
+        ei = max(anchor[i] + to_cart[i] + cart[i] - f2s[i], 0.0)
+        ej = max(anchor[j] + to_cart[j] + cart[j] - f2s[j], 0.0)
+        if ei + ej <= excess[i] + excess[j] + temperature[it] * u[it, 0] * u[it, 1]:
+            excess[i], excess[j] = ei, ej
+        else:
+            col[i], col[j] = col[j], col[i]
+    return float(excess.sum())
 
 
 def _add_cart(df: pd.DataFrame, c: dict, m: dict, rng: np.random.Generator) -> None:
