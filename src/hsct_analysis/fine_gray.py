@@ -1,0 +1,557 @@
+"""Fine-Gray proportional subdistribution hazards regression, equal to R ``cmprsk::crr``.
+
+The model (Fine & Gray 1999) regresses the cumulative incidence of one cause on covariates.
+Patients who failed from a competing cause stay in the risk set after their failure with
+weight G(t-)/G(T_i-), where G is the Kaplan-Meier estimate of the censoring distribution
+(every failure, of any cause, counts as "not censored"). Ties are handled as in ``crr``
+(Breslow). The standard errors are ``crr``'s sandwich estimate, which includes the extra
+variance from estimating G; it is not the naive inverse information.
+
+Speed: ``crr`` loops over all pairs of patients (O(n^2) per Newton step). Here every
+risk-set sum, the score, the information and the sandwich terms are sorted cumulative sums,
+so a fit costs one sort plus O(n p^2) per Newton iteration.
+
+Times are in days; cumulative incidences are proportions (0-1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .design import Design, Term, design_matrix, profile_matrix
+
+_EPS = np.finfo(float).eps
+#: Coefficients whose size exceeds this, with a z statistic below 1, are taken as diverging.
+DIVERGENCE_COEF = 8.0
+
+
+# --------------------------------------------------------------------------- data layout
+
+
+@dataclass
+class _Sorted:
+    """Data sorted by time, with the quantities that do not depend on the coefficients."""
+
+    time: np.ndarray  # days, ascending
+    x: np.ndarray  # centred covariates, n x p
+    cause: np.ndarray  # 1 = cause of interest, 2 = competing cause, 0 = censored
+    g_minus: np.ndarray  # censoring KM just before each patient's time, G(T_i-)
+    fail_times: np.ndarray  # distinct times of the cause of interest (days)
+    fail_counts: np.ndarray  # failures of the cause at each of those times
+    fail_first: np.ndarray  # first sorted index with time >= each failure time
+    fail_g: np.ndarray  # G(t-) at each failure time
+    x_mean: np.ndarray  # the centring constants (original scale)
+
+
+def censoring_km_before(time: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier estimate of the censoring distribution just before each ``time``.
+
+    A censoring counts as the event; failures of any cause count as censorings. Evaluated
+    as ``crr`` does, at ``time * (1 - 100 eps)`` on the step function, i.e. G(t-).
+    """
+    order = np.argsort(time, kind="stable")
+    t = time[order]
+    c = censored[order].astype(float)
+    knots, first = np.unique(t, return_index=True)
+    at_risk = len(t) - first
+    n_cens = np.add.reduceat(c, first)
+    surv = np.cumprod(1.0 - n_cens / at_risk)
+    where = np.searchsorted(knots, time * (1.0 - 100 * _EPS), side="right") - 1
+    return np.where(where >= 0, surv[np.maximum(where, 0)], 1.0)
+
+
+def _prepare(design: Design, cause: int) -> _Sorted:
+    """Sort the design by time and precompute the coefficient-free quantities."""
+    order = np.argsort(design.time, kind="stable")
+    time = design.time[order]
+    status = design.status[order]
+    x = design.x[order]
+    x_mean = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
+    code = np.where(status == cause, 1, np.where(status == 0, 0, 2))
+    g_minus = censoring_km_before(time, status == 0)
+    fail_times, fail_counts = np.unique(time[code == 1], return_counts=True)
+    fail_first = np.searchsorted(time, fail_times, side="left")
+    return _Sorted(
+        time=time,
+        x=x - x_mean,
+        cause=code,
+        g_minus=g_minus,
+        fail_times=fail_times,
+        fail_counts=fail_counts.astype(float),
+        fail_first=fail_first,
+        fail_g=g_minus[fail_first],
+        x_mean=x_mean,
+    )
+
+
+# --------------------------------------------------------------------------- risk sets
+
+
+def _suffix(a: np.ndarray) -> np.ndarray:
+    """Sums over indices >= i, with one extra zero row at the end."""
+    out = np.zeros((len(a) + 1,) + a.shape[1:])
+    out[:-1] = np.cumsum(a[::-1], axis=0)[::-1]
+    return out
+
+
+def _prefix(a: np.ndarray) -> np.ndarray:
+    """Sums over indices < i (exclusive prefix sums), length n + 1."""
+    out = np.zeros((len(a) + 1,) + a.shape[1:])
+    out[1:] = np.cumsum(a, axis=0)
+    return out
+
+
+def _linear_predictor(s: _Sorted, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """exp(x b - shift) and the shift (the maximum of x b), to avoid overflow."""
+    eta = s.x @ b
+    shift = float(eta.max()) if len(eta) else 0.0
+    return np.exp(eta - shift), shift
+
+
+def _risk_weights(s: _Sorted, r: np.ndarray) -> np.ndarray:
+    """Weights of competing-cause failures after their failure, before the G(t-) factor."""
+    return np.where(s.cause == 2, r / s.g_minus, 0.0)
+
+
+def _risk_sum(s: _Sorted, r: np.ndarray, w2: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+    """Weighted sums over the Fine-Gray risk set at each failure time of the cause.
+
+    Patients still under observation count with weight r; competing-cause failures
+    before t count with weight r G(t-)/G(T_i-). ``values`` (n x ...) are multiplied in.
+    """
+    if values is None:
+        a, b = r, w2
+    else:
+        shape = (-1,) + (1,) * (values.ndim - 1)
+        a, b = r.reshape(shape) * values, w2.reshape(shape) * values
+    at_risk = _suffix(a)[s.fail_first]
+    after_competing = _prefix(b)[s.fail_first]
+    g = s.fail_g.reshape((-1,) + (1,) * (at_risk.ndim - 1))
+    return at_risk + g * after_competing
+
+
+def _neg_loglik(s: _Sorted, b: np.ndarray) -> float:
+    """Minus the log pseudo-partial likelihood at ``b``."""
+    r, shift = _linear_predictor(s, b)
+    s0 = _risk_sum(s, r, _risk_weights(s, r), None)
+    events = s.x[s.cause == 1] @ b
+    return float(-events.sum() + np.sum(s.fail_counts * (np.log(s0) + shift)))
+
+
+def _derivatives(s: _Sorted, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Minus the log likelihood, its gradient and its Hessian (the information) at ``b``."""
+    r, shift = _linear_predictor(s, b)
+    w2 = _risk_weights(s, r)
+    s0 = _risk_sum(s, r, w2, None)
+    s1 = _risk_sum(s, r, w2, s.x)
+    s2 = _risk_sum(s, r, w2, np.einsum("ij,ik->ijk", s.x, s.x))
+    x_bar = s1 / s0[:, None]
+    d = s.fail_counts
+    events = s.x[s.cause == 1]
+    neg_loglik = float(-(events @ b).sum() + np.sum(d * (np.log(s0) + shift)))
+    score = -events.sum(axis=0) + d @ x_bar
+    cov = s2 / s0[:, None, None] - np.einsum("kj,kl->kjl", x_bar, x_bar)
+    information = np.einsum("k,kjl->jl", d, cov)
+    return neg_loglik, score, information
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass
+class _Fit:
+    b: np.ndarray
+    neg_loglik: float
+    information: np.ndarray
+    converged: bool
+    iterations: int
+
+
+def _newton(s: _Sorted, p: int, gtol: float, max_iter: int) -> _Fit:
+    """Newton-Raphson with step halving, as ``crr`` does, with its convergence rule.
+
+    Converged when max |score_j| max(|b_j|, 1) < max(|loglik|, 1) * gtol.
+    """
+    b = np.zeros(p)
+    for iteration in range(max_iter + 1):
+        f, g, h = _derivatives(s, b)
+        if np.max(np.abs(g) * np.maximum(np.abs(b), 1.0), initial=0.0) < max(abs(f), 1.0) * gtol:
+            return _Fit(b, f, h, True, iteration)
+        if iteration == max_iter:
+            break
+        try:
+            step = -np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            step = -np.linalg.lstsq(h, g, rcond=None)[0]
+        for _ in range(31):
+            f_new = _neg_loglik(s, b + step)
+            if np.isfinite(f_new) and f_new <= f + 1e-4 * float(step @ g):
+                break
+            step = step * 0.5
+        else:
+            return _Fit(b, f, h, False, iteration)
+        if np.max(np.abs(step), initial=0.0) < 1e-13 * max(1.0, np.max(np.abs(b), initial=0.0)):
+            b = b + step
+            f, g, h = _derivatives(s, b)
+            return _Fit(b, f, h, True, iteration + 1)
+        b = b + step
+    return _Fit(b, f, h, False, max_iter)
+
+
+def _score_residuals(s: _Sorted, b: np.ndarray) -> np.ndarray:
+    """Each patient's contribution to the score with the censoring correction (n x p).
+
+    eta_i is the usual Fine-Gray score residual; psi_i adds the influence of the patient
+    on the Kaplan-Meier estimate of the censoring distribution (Fine & Gray 1999, sec. 3).
+    Their outer products summed give the middle of ``crr``'s sandwich variance.
+    """
+    r, _ = _linear_predictor(s, b)
+    w2 = _risk_weights(s, r)
+    s0 = _risk_sum(s, r, w2, None)
+    x_bar = _risk_sum(s, r, w2, s.x) / s0[:, None]
+    a = s.fail_counts / s0  # dLambda_1 jumps (shifted scale)
+    ag = a * s.fail_g
+    time, x = s.time, s.x
+    # eta: dN part
+    k_own = np.searchsorted(s.fail_times, time)  # index of each patient's own time among failures
+    eta = np.zeros_like(x)
+    is_fail = s.cause == 1
+    eta[is_fail] = x[is_fail] - x_bar[k_own[is_fail]]
+    # eta: dLambda part while at risk (failure times <= T_i)
+    cum_a = _prefix(a)
+    cum_ax = _prefix(a[:, None] * x_bar)
+    upto = np.searchsorted(s.fail_times, time, side="right")
+    eta -= r[:, None] * (x * cum_a[upto][:, None] - cum_ax[upto])
+    # eta: dLambda part after a competing failure (failure times > T_i), weighted by G
+    cum_ag = _prefix(ag)
+    cum_agx = _prefix(ag[:, None] * x_bar)
+    later_a = cum_ag[-1] - cum_ag[upto]
+    later_ax = cum_agx[-1] - cum_agx[upto]
+    comp = s.cause == 2
+    eta[comp] -= (r[comp] / s.g_minus[comp])[:, None] * (
+        x[comp] * later_a[comp][:, None] - later_ax[comp]
+    )
+    return eta + _censoring_correction(s, r, ag, x_bar)
+
+
+def _censoring_correction(
+    s: _Sorted, r: np.ndarray, ag: np.ndarray, x_bar: np.ndarray
+) -> np.ndarray:
+    """psi_i = int q(u) / Y(u) dM^c_i(u): the censoring-distribution term of the variance.
+
+    q(u) = sum over failure times t >= u of dLambda_1(t) G(t-) (E1(u) - x_bar(t) E0(u)),
+    with E0, E1 the weighted sums over competing failures before u; Y(u) = number at risk.
+    """
+    time, x, n = s.time, s.x, len(s.time)
+    cens_times, n_cens = np.unique(time[s.cause == 0], return_counts=True)
+    if len(cens_times) == 0:
+        return np.zeros_like(x)
+    first = np.searchsorted(time, cens_times, side="left")
+    at_risk = (n - first).astype(float)
+    w_comp = np.where(s.cause == 2, r / s.g_minus, 0.0)
+    e0 = _prefix(w_comp)[first]
+    e1 = _prefix(w_comp[:, None] * x)[first]
+    from_k = np.searchsorted(s.fail_times, cens_times, side="left")
+    tail_a = _suffix(ag)[from_k]
+    tail_ax = _suffix(ag[:, None] * x_bar)[from_k]
+    q = e1 * tail_a[:, None] - e0[:, None] * tail_ax
+    compensator = _prefix(n_cens[:, None] * q / at_risk[:, None] ** 2)
+    upto = np.searchsorted(cens_times, time, side="right")
+    psi = -compensator[upto]
+    cens = s.cause == 0
+    own = np.searchsorted(cens_times, time[cens])
+    psi[cens] += q[own] / at_risk[own][:, None]
+    return psi
+
+
+def _baseline_log_jumps(s: _Sorted, b: np.ndarray) -> np.ndarray:
+    """log of the jumps of the baseline cumulative subdistribution hazard (uncentred x)."""
+    r, shift = _linear_predictor(s, b)
+    s0 = _risk_sum(s, r, _risk_weights(s, r), None)
+    return np.log(s.fail_counts) - np.log(s0) - shift - float(s.x_mean @ b)
+
+
+# --------------------------------------------------------------------------- separation
+
+
+def _monotone_columns(s: _Sorted) -> dict[int, int]:
+    """Columns along which the likelihood is monotone on their own: {column: direction}.
+
+    Direction +1: at every failure of the cause the failing patient has the largest value
+    in the risk set (coefficient runs to +infinity); -1: the smallest. Columns constant
+    over every risk set are reported with direction 0 (not estimable).
+    """
+    result = {}
+    comp = s.cause == 2
+    for j in range(s.x.shape[1]):
+        col = s.x[:, j]
+        hi = np.maximum(_suffix_ext(col, np.maximum)[s.fail_first], _prefix_ext(np.where(comp, col, -np.inf), np.maximum)[s.fail_first])
+        lo = np.minimum(_suffix_ext(col, np.minimum)[s.fail_first], _prefix_ext(np.where(comp, col, np.inf), np.minimum)[s.fail_first])
+        k = np.searchsorted(s.fail_times, s.time[s.cause == 1])
+        xf = col[s.cause == 1]
+        tol = 1e-12 * max(1.0, float(np.max(np.abs(col), initial=0.0)))
+        if len(xf) == 0 or np.all(hi - lo <= tol):
+            result[j] = 0
+        elif np.all(xf >= hi[k] - tol):
+            result[j] = 1
+        elif np.all(xf <= lo[k] + tol):
+            result[j] = -1
+    return result
+
+
+def _suffix_ext(a: np.ndarray, op) -> np.ndarray:
+    """Running max/min over indices >= i."""
+    return op.accumulate(a[::-1])[::-1]
+
+
+def _prefix_ext(a: np.ndarray, op) -> np.ndarray:
+    """Running max/min over indices < i (length n + 1; first entry is the identity)."""
+    ident = -np.inf if op is np.maximum else np.inf
+    return np.concatenate([[ident], op.accumulate(a)])
+
+
+def _levels_without_events(design: Design, cause: int) -> dict[str, list[str]]:
+    """Categorical covariate -> its levels (reference included) with no event of the cause."""
+    out: dict[str, list[str]] = {}
+    event = design.status == cause
+    covariates = dict.fromkeys(t.covariate for t in design.terms if t.level is not None)
+    for cov in covariates:
+        terms = [(j, t) for j, t in enumerate(design.terms) if t.covariate == cov]
+        in_any = np.zeros(len(design.x), dtype=bool)
+        empty = []
+        for j, t in terms:
+            member = design.x[:, j] == 1
+            in_any |= member
+            if not np.any(event & member):
+                empty.append(t.level)
+        if not np.any(event & ~in_any):
+            empty.insert(0, terms[0][1].reference)
+        if empty:
+            out[cov] = empty
+    return out
+
+
+def _separation(design: Design, s: _Sorted, cause: int) -> tuple[set[int], list[str]]:
+    """Columns whose coefficient is infinite (or not estimable), and warnings naming them."""
+    flagged: set[int] = set()
+    messages = []
+    for cov, levels in _levels_without_events(design, cause).items():
+        terms = [(j, t) for j, t in enumerate(design.terms) if t.covariate == cov]
+        reference = terms[0][1].reference
+        if reference in levels:
+            hit = [j for j, _ in terms]
+        else:
+            hit = [j for j, t in terms if t.level in levels]
+        flagged.update(hit)
+        messages.append(
+            f"separation: {cov} level(s) {levels} have no events of cause {cause}; the hazard "
+            f"ratio(s) for {[design.terms[j].name for j in hit]} are infinite or zero (not estimable)"
+        )
+    for j, direction in _monotone_columns(s).items():
+        if j in flagged:
+            continue
+        flagged.add(j)
+        name = design.terms[j].name
+        if direction == 0:
+            messages.append(f"not estimable: {name} does not vary within any risk set of cause {cause}")
+        else:
+            side = "highest" if direction > 0 else "lowest"
+            messages.append(
+                f"separation: every cause-{cause} event has the {side} value of {name} in its "
+                f"risk set; its hazard ratio is {'infinite' if direction > 0 else 'zero'} (not estimable)"
+            )
+    return flagged, messages
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class FineGrayResult:
+    """A fitted Fine-Gray model.
+
+    ``summary`` is indexed by term (e.g. ``"atg_type[ATG-T]"``) with columns coef, se
+    (crr's sandwich SE), hr, hr_lower, hr_upper, p (two-sided Wald), reference (the
+    reference level of categorical terms) and separation (True where the estimate runs
+    off to +-infinity; coef is then +-inf, hr inf or 0, and se, CI and p are NaN).
+    """
+
+    summary: pd.DataFrame
+    variance: pd.DataFrame
+    converged: bool
+    iterations: int
+    n: int
+    events: int
+    competing_events: int
+    censored: int
+    loglik: float
+    loglik_null: float
+    cause: int
+    conf_level: float
+    warnings: list[str] = field(default_factory=list)
+    terms: list[Term] = field(default_factory=list, repr=False)
+    _coef_at_stop: np.ndarray = field(default=None, repr=False)
+    _event_times: np.ndarray = field(default=None, repr=False)
+    _log_jumps: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def reference(self) -> dict[str, str]:
+        """Reference level of each categorical covariate."""
+        return {t.covariate: t.reference for t in self.terms if t.reference is not None}
+
+    def baseline_cumulative_hazard(self) -> pd.Series:
+        """Baseline cumulative subdistribution hazard (all covariates 0), by time in days."""
+        return pd.Series(
+            np.cumsum(np.exp(self._log_jumps)),
+            index=pd.Index(self._event_times, name="time"),
+            name="cumulative_hazard",
+        )
+
+    def predict(self, profiles: pd.DataFrame) -> pd.DataFrame:
+        """Cumulative incidence of the cause for covariate ``profiles`` (= ``predict.crr``).
+
+        ``profiles`` has one row per profile and the model's covariate columns (raw values,
+        e.g. ``atg_type="ATG-T"``). Returns proportions (0-1) indexed by the distinct event
+        times of the cause (days), one column per profile (named by the profile index).
+        """
+        z = profile_matrix(profiles, self.terms)
+        log_hazard = self._log_jumps[:, None] + (z @ self._coef_at_stop)[None, :]
+        cif = 1.0 - np.exp(-np.cumsum(np.exp(log_hazard), axis=0))
+        return pd.DataFrame(cif, index=pd.Index(self._event_times, name="time"), columns=profiles.index)
+
+    def plot(self, ax=None):
+        """Forest plot of the subdistribution hazard ratios with their CIs (log scale)."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(self.summary)))
+        tab = self.summary.iloc[::-1]
+        y = np.arange(len(tab))
+        ok = ~tab["separation"].to_numpy()
+        ax.errorbar(
+            tab["hr"][ok], y[ok],
+            xerr=[(tab["hr"] - tab["hr_lower"])[ok], (tab["hr_upper"] - tab["hr"])[ok]],
+            fmt="s", color="black", capsize=3,
+        )
+        for yy in y[~ok]:
+            ax.annotate("separation: not estimable", (1, yy), ha="center", va="center", color="firebrick")
+        ax.axvline(1, color="grey", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yticks(y, tab.index)
+        ax.set_xlabel(f"subdistribution hazard ratio ({self.conf_level:.0%} CI)")
+        return ax
+
+
+def _summary(design: Design, b: np.ndarray, var: np.ndarray, flagged: set[int], conf_level: float) -> pd.DataFrame:
+    """The coefficient table; flagged (separated) terms get +-inf and NaN inference."""
+    se = np.sqrt(np.diag(var))
+    coef = b.copy()
+    for j in flagged:
+        coef[j] = np.copysign(np.inf, b[j]) if b[j] != 0 else np.nan
+        se[j] = np.nan
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        table = pd.DataFrame(
+            {
+                "coef": coef,
+                "se": se,
+                "hr": np.exp(coef),
+                "hr_lower": np.exp(coef - z * se),
+                "hr_upper": np.exp(coef + z * se),
+                "p": 2 * stats.norm.sf(np.abs(coef / se)),
+                "reference": [t.reference for t in design.terms],
+                "separation": [j in flagged for j in range(len(b))],
+            },
+            index=pd.Index(design.term_names, name="term"),
+        )
+    table.loc[table["separation"], ["hr_lower", "hr_upper", "p"]] = np.nan
+    return table
+
+
+def _sandwich(s: _Sorted, fit: _Fit, keep: np.ndarray) -> np.ndarray:
+    """crr's variance H^-1 (sum U_i U_i') H^-1 on the estimable columns ``keep``."""
+    p = len(fit.b)
+    var = np.full((p, p), np.nan)
+    if not keep.any():
+        return var
+    u = _score_residuals(s, fit.b)[:, keep]
+    h_inv = np.linalg.inv(fit.information[np.ix_(keep, keep)])
+    var[np.ix_(keep, keep)] = h_inv @ (u.T @ u) @ h_inv
+    return var
+
+
+def _diverging(fit: _Fit, flagged: set[int]) -> set[int]:
+    """Columns that ran off numerically (|coef| > 8 with a naive z below 1)."""
+    out = set()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        naive_se = np.sqrt(np.diag(np.linalg.pinv(fit.information)))
+    for j, bj in enumerate(fit.b):
+        if j not in flagged and abs(bj) > DIVERGENCE_COEF and not abs(bj) > naive_se[j]:
+            out.add(j)
+    return out
+
+
+def fine_gray(
+    data: pd.DataFrame,
+    duration_col: str,
+    status_col: str,
+    covariates: list[str],
+    cause: int = 1,
+    conf_level: float = 0.95,
+    reference: dict[str, str] | None = None,
+    gtol: float = 1e-10,
+    max_iter: int = 100,
+) -> FineGrayResult:
+    """Fit a Fine-Gray model for ``cause`` (= ``cmprsk::crr(..., failcode=cause, cencode=0)``).
+
+    ``duration_col`` holds days to the event or censoring; ``status_col`` 0 = censored,
+    1..k = causes. ``covariates`` are column names; categorical ones are treatment coded
+    (reference = first category, or ``reference={"column": "level"}``). Separation (a
+    level with no events of the cause, or a covariate that orders the events perfectly)
+    is detected and reported in ``warnings`` and in the ``separation`` column.
+    """
+    design = design_matrix(data, duration_col, status_col, covariates, reference)
+    s = _prepare(design, cause)
+    p = design.x.shape[1]
+    warnings = list(design.notes)
+    if len(s.fail_times) == 0:
+        raise ValueError(f"no events of cause {cause} among {len(s.time)} complete cases")
+    flagged, messages = _separation(design, s, cause)
+    warnings += messages
+    fit = _newton(s, p, gtol, max_iter)
+    extra = _diverging(fit, flagged)
+    for j in sorted(extra):
+        warnings.append(
+            f"possible separation: the estimate for {design.terms[j].name} ran off to "
+            f"coef={fit.b[j]:.1f} with an unbounded standard error; not reported"
+        )
+    flagged |= extra
+    if not fit.converged:
+        warnings.append(f"Newton-Raphson did not converge in {fit.iterations} iterations")
+    keep = np.array([j not in flagged for j in range(p)], dtype=bool)
+    var = _sandwich(s, fit, keep)
+    names = design.term_names
+    null = _neg_loglik(s, np.zeros(p))
+    return FineGrayResult(
+        summary=_summary(design, fit.b, var, flagged, conf_level),
+        variance=pd.DataFrame(var, index=names, columns=names),
+        converged=fit.converged,
+        iterations=fit.iterations,
+        n=len(s.time),
+        events=int((s.cause == 1).sum()),
+        competing_events=int((s.cause == 2).sum()),
+        censored=int((s.cause == 0).sum()),
+        loglik=-fit.neg_loglik,
+        loglik_null=-null,
+        cause=cause,
+        conf_level=conf_level,
+        warnings=warnings,
+        terms=design.terms,
+        _coef_at_stop=fit.b,
+        _event_times=s.fail_times,
+        _log_jumps=_baseline_log_jumps(s, fit.b),
+    )
