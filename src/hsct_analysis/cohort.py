@@ -1,0 +1,671 @@
+"""The cohort data contract: read, validate and type one CSV row per patient, add endpoints.
+
+The contract lives in one file, ``dictionary.csv``, shipped inside this package (read with
+:func:`read_dictionary`; ``data/dictionary.csv`` in the repository is a byte-identical copy
+for people browsing the data folder, and a test keeps the two equal). Each row names a
+column, whether it is required, its type (string, category, integer, number), its unit,
+its allowed values (``a|b|c``, ``lo-hi``, ``>=0``, ``unique``), what an empty cell means
+(``if_empty``; ``error`` when a value is required), a one-sentence meaning and the endpoint
+or table that uses it. The validator reads its per-column rules from that file; the rules
+that tie two columns together are small functions below (``_CROSS_RULES``).
+
+All times are whole days. Outcome days count from the second transplant (day 0 = stem-cell
+infusion); an outcome cell is empty when the event did not happen.
+
+Public API: :func:`load_cohort`, :func:`load_cohort_frame`, :func:`validate`,
+:func:`validate_frame`, :func:`write_template`, :class:`Problem`, :class:`CohortError`,
+``REQUIRED_COLUMNS``, ``OPTIONAL_COLUMNS``, ``DERIVED_COLUMNS``, ``ENDPOINTS``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+# --------------------------------------------------------------------------------------
+# The dictionary (single source of truth)
+# --------------------------------------------------------------------------------------
+
+DICTIONARY_FILE = "dictionary.csv"
+
+
+def dictionary_path() -> Path:
+    """Path of the packaged ``dictionary.csv`` (importlib.resources)."""
+    return Path(str(resources.files("hsct_analysis").joinpath(DICTIONARY_FILE)))
+
+
+def read_dictionary() -> pd.DataFrame:
+    """The data dictionary, one row per column (contract and derived), all fields as text."""
+    with resources.files("hsct_analysis").joinpath(DICTIONARY_FILE).open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One dictionary row: how a column is checked and typed."""
+
+    name: str
+    required: str  # "yes", "no" or "derived"
+    type: str  # "string", "category", "integer" or "number"
+    unit: str
+    allowed: str
+    if_empty: str
+
+    @property
+    def empty_allowed(self) -> bool:
+        return self.if_empty != "error"
+
+    @property
+    def choices(self) -> list[str]:
+        """Allowed values of a category column, in dictionary order."""
+        return self.allowed.split("|") if self.type == "category" else []
+
+    @property
+    def is_days(self) -> bool:
+        return self.unit == "days"
+
+
+def _columns_from(dictionary: pd.DataFrame) -> dict[str, Column]:
+    fields = ["name", "required", "type", "unit", "allowed", "if_empty"]
+    return {row["name"]: Column(*(row[f] for f in fields)) for _, row in dictionary.iterrows()}
+
+
+COLUMNS: dict[str, Column] = _columns_from(read_dictionary())
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(n for n, c in COLUMNS.items() if c.required == "yes")
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(n for n, c in COLUMNS.items() if c.required == "no")
+DERIVED_COLUMNS: tuple[str, ...] = tuple(n for n, c in COLUMNS.items() if c.required == "derived")
+CONTRACT_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+#: Competing-risk endpoints derived from one ``*_days`` event column (name -> days column).
+#: These columns may be absent or entirely empty: the endpoint is then "not recorded".
+ENDPOINTS: dict[str, str] = {
+    name: f"{name}_days"
+    for name in (
+        "neutrophil_engraftment",
+        "platelet_engraftment",
+        "agvhd_2_4",
+        "agvhd_3_4",
+        "cgvhd",
+        "cgvhd_extensive",
+        "cmv",
+        "ebv",
+        "ptld",
+        "tma",
+    )
+}
+
+#: Outcome columns that must not fall after death or last follow-up.
+OUTCOME_DAY_COLUMNS: tuple[str, ...] = ("relapse_days",) + tuple(ENDPOINTS.values())
+
+
+# --------------------------------------------------------------------------------------
+# Problems
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, located as precisely as possible.
+
+    ``line`` is the line of the CSV file (header = line 1); for a DataFrame it is the line the
+    row would have in ``df.to_csv(index=False)``. ``rule`` is the broken rule as a phrase that
+    reads after ``value`` (e.g. value ``"2100"``, rule ``"is after death (followup_days 1500)"``).
+    """
+
+    file: str
+    line: int | None
+    patient_id: str | None
+    column: str | None
+    rule: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.patient_id:
+            where += f" (patient {self.patient_id})"
+        if self.column:
+            where += f", column {self.column}"
+        what = self.rule if self.value is None else f"{self.value} {self.rule}"
+        return f"{where}: {what}"
+
+
+class CohortError(ValueError):
+    """Raised by :func:`load_cohort` with every problem found; ``.problems`` holds them."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        source = self.problems[0].file if self.problems else "cohort"
+        head = f"{len(self.problems)} problem(s) in cohort {source}:"
+        super().__init__("\n".join([head] + [f"  {p}" for p in self.problems]))
+
+
+# --------------------------------------------------------------------------------------
+# Reading a file into a table of text cells
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """Text cells (stripped; '' = empty) with the file line of each row."""
+
+    source: str
+    header: list[str]
+    cells: pd.DataFrame
+    lines: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.cells = self.cells.reset_index(drop=True)
+        self.empty = self.cells.eq("")
+        self.numbers = self._parse_numbers()
+        ids = self.cells["patient_id"] if "patient_id" in self.cells else pd.Series("", index=self.cells.index)
+        self.ids = ids.where(ids != "", None)
+
+    def _parse_numbers(self) -> pd.DataFrame:
+        numeric = [c for c in self.cells if c in COLUMNS and COLUMNS[c].type in ("integer", "number")]
+        parsed = {c: pd.to_numeric(self.cells[c].where(~self.empty[c]), errors="coerce") for c in numeric}
+        frame = pd.DataFrame(parsed, index=self.cells.index, dtype=float)
+        return frame.where(np.isfinite(frame))
+
+    def has(self, *columns: str) -> bool:
+        return all(c in self.cells for c in columns)
+
+    def problems(self, mask: pd.Series, column: str, rule, value: pd.Series | None = None) -> list[Problem]:
+        """One Problem per row where ``mask`` is true; ``rule`` is a phrase or a row -> phrase function."""
+        rows = np.flatnonzero(mask.fillna(False).to_numpy(bool))
+        out = []
+        for i in rows:
+            text = rule(i) if callable(rule) else rule
+            val = None if value is None else _show(value.iloc[i])
+            out.append(Problem(self.source, int(self.lines[i]), self.ids.iloc[i], column, text, val))
+        return out
+
+
+def _show(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_text(path: Path, source: str) -> tuple[str | None, list[Problem]]:
+    """Decode the file as UTF-8 (a BOM is accepted); bad bytes become Problems, not errors."""
+    if not path.is_file():
+        return None, [Problem(source, None, None, None, "file not found (or not a file)")]
+    data = path.read_bytes()
+    if not data:
+        return None, [Problem(source, None, None, None, "file is empty (0 bytes): expected a header line and one row per patient")]
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        return data.decode("utf-8-sig", errors="replace"), _encoding_problems(data, source)
+
+
+def _encoding_problems(data: bytes, source: str) -> list[Problem]:
+    out = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            rule = (
+                f"byte 0x{byte:02x} at byte {exc.start + 1} of the line is not valid UTF-8 "
+                "(the file looks like Latin-1/Windows-1252): save it as UTF-8 (\"CSV UTF-8\")"
+            )
+            out.append(Problem(source, number, None, None, rule))
+    return out
+
+
+def _delimiter_problem(first_line: str, source: str) -> Problem | None:
+    for sep, label in ((";", "semicolons (;)"), ("\t", "tabs")):
+        if first_line.count(sep) > first_line.count(","):
+            return Problem(source, 1, None, None, f"columns are separated by {label}, not commas: use commas")
+    return None
+
+
+def _split(text: str, source: str) -> tuple[list[str] | None, list[tuple[int, list[str]]], list[Problem]]:
+    """Header, data rows (file line, fields) and the problems of the CSV layout itself."""
+    first_line = text.split("\n", 1)[0]
+    if not text.strip():
+        return None, [], [Problem(source, None, None, None, "file has no header line (only blank lines)")]
+    delimiter = _delimiter_problem(first_line, source)
+    if delimiter:
+        return None, [], [delimiter]
+    reader = csv.reader(io.StringIO(text))
+    rows, previous = [], 0
+    try:
+        for fields in reader:
+            rows.append((previous + 1, fields))
+            previous = reader.line_num
+    except csv.Error as exc:
+        return None, [], [Problem(source, previous + 1, None, None, f"cannot be read as CSV ({exc})")]
+    rows = [(line, f) for line, f in rows if any(x.strip() for x in f)]
+    if not rows:
+        return None, [], [Problem(source, None, None, None, "file has no header line (only blank lines)")]
+    header = [h.strip() for h in rows[0][1]]
+    return header, rows[1:], []
+
+
+def _layout_problems(header: list[str], rows, source: str) -> tuple[list[tuple[int, list[str]]], list[Problem]]:
+    """Rows whose length differs from the header are reported and dropped."""
+    problems, kept = [], []
+    for line, fields in rows:
+        if len(fields) == len(header):
+            kept.append((line, fields))
+        else:
+            pid = fields[header.index("patient_id")].strip() if "patient_id" in header and len(fields) > header.index("patient_id") else None
+            rule = f"row has {len(fields)} values but the header has {len(header)} columns"
+            problems.append(Problem(source, line, pid or None, None, rule))
+    if not rows:
+        problems.append(Problem(source, None, None, None, "file has a header but no patient rows"))
+    return kept, problems
+
+
+def _header_problems(header: list[str], source: str) -> list[Problem]:
+    """Duplicate names, missing required columns (with near-miss hints) and near-miss extras."""
+    problems = []
+    for name in dict.fromkeys(header):
+        positions = [i + 1 for i, h in enumerate(header) if h == name]
+        if len(positions) > 1 and name:
+            rule = f"column name appears {len(positions)} times in the header (positions {positions}): keep one"
+            problems.append(Problem(source, 1, None, name, rule))
+    present = set(header)
+    hints = {h: _near_miss(h) for h in header if h not in COLUMNS}
+    hints = {h: target for h, target in hints.items() if target and target not in present}
+    for name in REQUIRED_COLUMNS:
+        if name in present or name in ENDPOINTS.values():
+            continue
+        found = [h for h, target in hints.items() if target == name]
+        hint = f' (found "{found[0]}": rename it to {name})' if found else ""
+        problems.append(Problem(source, 1, None, name, f"required column is missing{hint}"))
+    for h, target in hints.items():
+        if target not in REQUIRED_COLUMNS or target in ENDPOINTS.values():
+            rule = f'is not a column of the contract and is ignored; did you mean "{target}"?'
+            problems.append(Problem(source, 1, None, h, rule))
+    return problems
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s\-.]+", "_", name.strip().lower()).strip("_")
+
+
+def _near_miss(name: str) -> str | None:
+    """The contract column ``name`` was probably meant to be, or None."""
+    known = list(CONTRACT_COLUMNS)
+    norm = _normalise(name)
+    if norm in COLUMNS:
+        return norm if norm in known else None
+    match = difflib.get_close_matches(norm, known, n=1, cutoff=0.88)
+    return match[0] if match else None
+
+
+def _table_from_rows(header: list[str], rows, source: str) -> _Table:
+    first = {name: header.index(name) for name in dict.fromkeys(header) if name}
+    data = {name: [fields[i].strip() for _, fields in rows] for name, i in first.items()}
+    cells = pd.DataFrame(data, columns=list(first), dtype=object)
+    return _Table(source, header, cells, np.array([line for line, _ in rows], dtype=int))
+
+
+def _read_table(path: str | Path) -> tuple[_Table | None, list[Problem]]:
+    source = str(path)
+    text, problems = _read_text(Path(path), source)
+    if text is None:
+        return None, problems
+    header, rows, layout = _split(text, source)
+    problems += layout
+    if header is None:
+        return None, problems
+    rows, row_problems = _layout_problems(header, rows, source)
+    problems += _header_problems(header, source) + row_problems
+    return _table_from_rows(header, rows, source), problems
+
+
+def _table_from_frame(df: pd.DataFrame, source: str) -> tuple[_Table, list[Problem]]:
+    header = [str(c).strip() for c in df.columns]
+    cells = {}
+    for i, name in enumerate(header):
+        if name in cells or not name:
+            continue
+        col = df.iloc[:, i]
+        cells[name] = col.astype(object).map(str).str.strip().where(col.notna(), "")
+    frame = pd.DataFrame(cells, columns=list(cells), dtype=object).reset_index(drop=True)
+    problems = _header_problems(header, source)
+    if len(df) == 0:
+        problems.append(Problem(source, None, None, None, "cohort has no patient rows"))
+    return _Table(source, header, frame, np.arange(len(df)) + 2), problems
+
+
+# --------------------------------------------------------------------------------------
+# Per-column rules (read from the dictionary)
+# --------------------------------------------------------------------------------------
+
+
+def _parse_range(allowed: str) -> tuple[float | None, float | None] | None:
+    """``"0-4"`` -> (0, 4); ``">=0"`` -> (0, None); anything else -> None."""
+    if m := re.fullmatch(r"(-?\d+(?:\.\d+)?)-(-?\d+(?:\.\d+)?)", allowed):
+        return float(m[1]), float(m[2])
+    if m := re.fullmatch(r">=(-?\d+(?:\.\d+)?)", allowed):
+        return float(m[1]), None
+    return None
+
+
+def _check_empty(t: _Table, col: Column) -> list[Problem]:
+    if col.empty_allowed:
+        return []
+    empty = t.empty[col.name]
+    if col.name == "followup_days" and t.has("dead"):
+        dead = t.numbers["dead"].eq(1)
+        rule = lambda i: (  # noqa: E731
+            "is empty, but dead is 1: give the day of death" if dead.iloc[i] else "is empty, but a value is required"
+        )
+        return t.problems(empty, col.name, rule)
+    return t.problems(empty, col.name, "is empty, but a value is required")
+
+
+def _check_category(t: _Table, col: Column) -> list[Problem]:
+    s = t.cells[col.name]
+    bad = ~t.empty[col.name] & ~s.isin(col.choices)
+    lower = {c.lower(): c for c in col.choices}
+
+    def rule(i: int) -> str:
+        hint = lower.get(s.iloc[i].lower())
+        return f"is not one of {col.allowed}" + (f' (did you mean "{hint}"?)' if hint else "")
+
+    return t.problems(bad, col.name, rule, s)
+
+
+def _check_number(t: _Table, col: Column) -> list[Problem]:
+    s, x = t.cells[col.name], t.numbers[col.name]
+    filled = ~t.empty[col.name]
+    hint = "; leave the cell empty when there is no value" if col.empty_allowed else ""
+    wanted = "whole days" if col.is_days else "a number"
+    problems = t.problems(filled & x.isna(), col.name, f"is not a number ({wanted} expected{hint})", s)
+    if col.type == "integer":
+        whole = "days: use whole days" if col.is_days else "a whole number"
+        problems += t.problems(x.notna() & (x != x.round()), col.name, f"is not {whole}", s)
+    return problems + _check_allowed_numbers(t, col)
+
+
+def _check_allowed_numbers(t: _Table, col: Column) -> list[Problem]:
+    s, x = t.cells[col.name], t.numbers[col.name]
+    bounds = _parse_range(col.allowed)
+    if bounds is None:
+        allowed = [float(v) for v in col.allowed.split("|")]
+        return t.problems(x.notna() & ~x.isin(allowed), col.name, f"is not one of {col.allowed}", s)
+    lo, hi = bounds
+    problems = []
+    if lo is not None:
+        rule = f"is negative ({col.name} must be >= 0)" if lo == 0 and hi is None else f"is outside {col.allowed}"
+        problems += t.problems(x < lo, col.name, rule, s)
+    if hi is not None:
+        problems += t.problems(x > hi, col.name, f"is outside {col.allowed}", s)
+    return problems
+
+
+def _check_unique(t: _Table, col: Column) -> list[Problem]:
+    if col.allowed != "unique":
+        return []
+    s = t.cells[col.name]
+    dup = s.duplicated(keep="first") & ~t.empty[col.name]
+    first_line = {v: int(t.lines[i]) for i, v in reversed(list(enumerate(s)))}
+    return t.problems(dup, col.name, lambda i: f"is a duplicate patient_id (first on line {first_line[s.iloc[i]]})", s)
+
+
+_TYPE_CHECKS: dict[str, list[Callable[[_Table, Column], list[Problem]]]] = {
+    "string": [_check_empty, _check_unique],
+    "category": [_check_empty, _check_category],
+    "integer": [_check_empty, _check_number],
+    "number": [_check_empty, _check_number],
+}
+
+
+def _column_problems(t: _Table) -> list[Problem]:
+    problems = []
+    for name in CONTRACT_COLUMNS:
+        if t.has(name):
+            col = COLUMNS[name]
+            for check in _TYPE_CHECKS[col.type]:
+                problems += check(t, col)
+    return problems
+
+
+# --------------------------------------------------------------------------------------
+# Rules that tie columns together (one small function each)
+# --------------------------------------------------------------------------------------
+
+
+def _ages_in_order(t: _Table) -> list[Problem]:
+    if not t.has("age_first_hsct", "age_second_hsct"):
+        return []
+    first, second = t.numbers["age_first_hsct"], t.numbers["age_second_hsct"]
+    rule = lambda i: f"is below age_first_hsct ({_show(first.iloc[i])}): the second transplant comes after the first"  # noqa: E731
+    return t.problems(second < first, "age_second_hsct", rule, t.cells["age_second_hsct"])
+
+
+def _events_before_end_of_followup(t: _Table) -> list[Problem]:
+    if not t.has("followup_days", "dead"):
+        return []
+    end, dead = t.numbers["followup_days"], t.numbers["dead"].eq(1)
+    problems = []
+    for column in OUTCOME_DAY_COLUMNS:
+        if t.has(column):
+            after = t.numbers[column] > end
+            rule = lambda i: (  # noqa: E731
+                f"is after {'death' if dead.iloc[i] else 'last follow-up'} (followup_days {_show(end.iloc[i])})"
+            )
+            problems += t.problems(after, column, rule, t.cells[column])
+    return problems
+
+
+def _cause_of_death_matches_dead(t: _Table) -> list[Problem]:
+    if not t.has("dead", "cause_of_death"):
+        return []
+    dead, cause_empty = t.numbers["dead"], t.empty["cause_of_death"]
+    given = t.problems(dead.eq(0) & ~cause_empty, "cause_of_death", "is given, but dead is 0 (alive): leave it empty", t.cells["cause_of_death"])
+    missing = t.problems(dead.eq(1) & cause_empty, "cause_of_death", "is empty, but dead is 1: give the cause of death")
+    return given + missing
+
+
+def _relapse_death_has_relapse_day(t: _Table) -> list[Problem]:
+    if not t.has("cause_of_death", "relapse_days"):
+        return []
+    bad = t.cells["cause_of_death"].eq("relapse") & t.empty["relapse_days"]
+    return t.problems(bad, "cause_of_death", "is given, but relapse_days is empty: give the day of relapse", t.cells["cause_of_death"])
+
+
+def _later_grade_after_earlier(later: str, earlier: str, what: str) -> Callable[[_Table], list[Problem]]:
+    """Rule: ``later`` (e.g. grade 3-4 aGVHD) needs ``earlier`` and cannot come before it."""
+
+    def rule(t: _Table) -> list[Problem]:
+        if not t.has(later, earlier):
+            return []
+        x, y = t.numbers[later], t.numbers[earlier]
+        alone = x.notna() & t.empty[earlier]
+        problems = t.problems(alone, later, f"is given without {earlier}: {what}", t.cells[later])
+        before = lambda i: f"is earlier than {earlier} ({_show(y.iloc[i])})"  # noqa: E731
+        return problems + t.problems(x < y, later, before, t.cells[later])
+
+    return rule
+
+
+def _crs_grade_matches_crs(t: _Table) -> list[Problem]:
+    if not t.has("crs_after_cart", "crs_grade"):
+        return []
+    crs, grade, cells = t.cells["crs_after_cart"], t.numbers["crs_grade"], t.cells["crs_grade"]
+    empty = t.empty["crs_grade"]
+    problems = t.problems(crs.eq("no") & (empty | grade.ne(0)), "crs_grade", "must be 0 when crs_after_cart is no", cells)
+    problems += t.problems(crs.eq("yes") & grade.eq(0), "crs_grade", "is 0, but crs_after_cart is yes (use 1-4, or leave empty if undetermined)", cells)
+    problems += t.problems(crs.eq("unknown") & ~empty, "crs_grade", "is given, but crs_after_cart is unknown: leave it empty", cells)
+    return problems
+
+
+def _relapse_day_matches_site(t: _Table) -> list[Problem]:
+    if not t.has("relapse_site", "days_first_hsct_to_relapse"):
+        return []
+    site, empty = t.cells["relapse_site"], t.empty["days_first_hsct_to_relapse"]
+    column = "days_first_hsct_to_relapse"
+    mrd_only = site.eq("MRD-only")
+    problems = t.problems(mrd_only & ~empty, column, "is given, but relapse_site is MRD-only: leave it empty", t.cells[column])
+    overt = site.isin(COLUMNS["relapse_site"].choices) & ~mrd_only & empty
+    rule = lambda i: f"is empty, but relapse_site is {site.iloc[i]}: give the days from first HSCT to relapse"  # noqa: E731
+    return problems + t.problems(overt, column, rule)
+
+
+def _pre_transplant_intervals_in_order(t: _Table) -> list[Problem]:
+    if not t.has("days_first_to_second_hsct"):
+        return []
+    gap = t.numbers["days_first_to_second_hsct"]
+    problems = []
+    for column, what in (("days_first_hsct_to_relapse", "the relapse"), ("days_cart_to_second_hsct", "the CAR-T interval")):
+        if t.has(column):
+            rule = lambda i, w=what: f"is longer than days_first_to_second_hsct ({_show(gap.iloc[i])}): {w} must fall between the two transplants"  # noqa: E731
+            problems += t.problems(t.numbers[column] >= gap, column, rule, t.cells[column])
+    return problems
+
+
+_CROSS_RULES: list[Callable[[_Table], list[Problem]]] = [
+    _ages_in_order,
+    _events_before_end_of_followup,
+    _cause_of_death_matches_dead,
+    _relapse_death_has_relapse_day,
+    _later_grade_after_earlier("agvhd_3_4_days", "agvhd_2_4_days", "grade 3-4 acute GVHD is also grade 2-4"),
+    _later_grade_after_earlier("cgvhd_extensive_days", "cgvhd_days", "extensive chronic GVHD is also chronic GVHD"),
+    _crs_grade_matches_crs,
+    _relapse_day_matches_site,
+    _pre_transplant_intervals_in_order,
+]
+
+
+def _cell_problems(t: _Table) -> list[Problem]:
+    problems = _column_problems(t)
+    for rule in _CROSS_RULES:
+        problems += rule(t)
+    return sorted(problems, key=lambda p: (p.line or 0))
+
+
+# --------------------------------------------------------------------------------------
+# Typing and derived endpoints
+# --------------------------------------------------------------------------------------
+
+
+def _typed_column(t: _Table, col: Column) -> pd.Series:
+    n = len(t.cells)
+    if col.type in ("integer", "number"):
+        x = t.numbers[col.name] if t.has(col.name) else pd.Series(np.nan, index=range(n))
+        return x.round().astype("Int64") if col.type == "integer" else x.astype(float)
+    s = t.cells[col.name] if t.has(col.name) else pd.Series("", index=range(n), dtype=object)
+    s = s.where(s != "", None)
+    if col.type == "category":
+        return pd.Series(pd.Categorical(s, categories=col.choices), index=s.index)
+    return s.astype(object)
+
+
+def _unavailable_endpoints(t: _Table) -> list[str]:
+    """Endpoints of ``ENDPOINTS`` whose days column is absent or entirely empty."""
+    return [name for name, column in ENDPOINTS.items() if not t.has(column) or t.empty[column].all()]
+
+
+def _derive_survival(df: pd.DataFrame) -> None:
+    """OS, LFS and relapse/NRM (times in days) added in place."""
+    relapsed = df["relapse_days"].notna()
+    dead = df["dead"].eq(1)
+    df["os_time"] = df["followup_days"]
+    df["os_event"] = df["dead"]
+    df["lfs_time"] = df["relapse_days"].where(relapsed, df["followup_days"])
+    df["lfs_event"] = (relapsed | dead).astype("Int64")
+    df["relapse_nrm_time"] = df["lfs_time"]
+    status = np.select([relapsed.to_numpy(bool), dead.to_numpy(bool)], [1, 2], default=0)
+    df["relapse_nrm_status"] = pd.array(status, dtype="Int64")
+
+
+def _derive_competing(df: pd.DataFrame, name: str, available: bool) -> None:
+    """``name_time``/``name_status``: 1 event, 2 death before it, 0 censored (NA if not recorded)."""
+    if not available:
+        df[f"{name}_time"] = pd.array([pd.NA] * len(df), dtype="Int64")
+        df[f"{name}_status"] = pd.array([pd.NA] * len(df), dtype="Int64")
+        return
+    event = df[ENDPOINTS[name]]
+    happened = event.notna()
+    df[f"{name}_time"] = event.where(happened, df["followup_days"])
+    status = np.select([happened.to_numpy(bool), df["dead"].eq(1).to_numpy(bool)], [1, 2], default=0)
+    df[f"{name}_status"] = pd.array(status, dtype="Int64")
+
+
+def _cohort_frame(t: _Table) -> pd.DataFrame:
+    df = pd.DataFrame({name: _typed_column(t, COLUMNS[name]) for name in CONTRACT_COLUMNS})
+    unavailable = _unavailable_endpoints(t)
+    _derive_survival(df)
+    for name in ENDPOINTS:
+        _derive_competing(df, name, name not in unavailable)
+    df.attrs["source"] = t.source
+    df.attrs["unavailable_endpoints"] = unavailable
+    return df
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------
+
+
+def validate(path: str | Path) -> list[Problem]:
+    """Every problem of the cohort CSV at ``path`` (empty list = valid). Never raises on bad input."""
+    table, problems = _read_table(path)
+    if table is not None:
+        problems += _cell_problems(table)
+    return problems
+
+
+def validate_frame(df: pd.DataFrame, source: str = "<frame>") -> list[Problem]:
+    """Every problem of a cohort given as a DataFrame (cells are read as their text)."""
+    table, problems = _table_from_frame(df, source)
+    return problems + _cell_problems(table)
+
+
+def load_cohort(path: str | Path) -> pd.DataFrame:
+    """Read, validate and type a cohort CSV; add the derived endpoints (days).
+
+    Returns one row per patient with the contract columns (days as ``Int64``, numbers as
+    float, categories as ``category``) plus ``os_*``, ``lfs_*``, ``relapse_nrm_*`` and, for
+    each endpoint of ``ENDPOINTS``, ``<name>_time``/``<name>_status``. ``attrs["source"]`` is
+    the path, ``attrs["unavailable_endpoints"]`` the endpoints not recorded. Extra columns are
+    dropped. Raises :class:`CohortError` listing every problem.
+    """
+    table, problems = _read_table(path)
+    if table is not None:
+        problems += _cell_problems(table)
+    if problems:
+        raise CohortError(problems)
+    return _cohort_frame(table)
+
+
+def load_cohort_frame(df: pd.DataFrame, source: str = "<frame>") -> pd.DataFrame:
+    """:func:`load_cohort` for a DataFrame (e.g. the synthetic generator's output)."""
+    table, problems = _table_from_frame(df, source)
+    problems += _cell_problems(table)
+    if problems:
+        raise CohortError(problems)
+    return _cohort_frame(table)
+
+
+def write_template(directory: str | Path) -> tuple[Path, Path]:
+    """Write ``cohort_template.csv`` (header only: required then optional columns) and
+    ``dictionary.csv`` into ``directory`` (created if needed); return both paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    template = directory / "cohort_template.csv"
+    template.write_text(",".join(CONTRACT_COLUMNS) + "\n", encoding="utf-8")
+    dictionary = directory / DICTIONARY_FILE
+    shutil.copyfile(dictionary_path(), dictionary)
+    return template, dictionary
