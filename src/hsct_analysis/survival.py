@@ -1,0 +1,367 @@
+"""Kaplan-Meier survival, the log-rank test and reverse-KM follow-up.
+
+Every function takes times in **days** (any non-negative number) and an event indicator
+(1 = event, 0 = censored). Results are pandas objects indexed by time in days; survival
+probabilities are proportions between 0 and 1, never percentages.
+
+The numbers match R's ``survival`` package (version 3.5): ``survfit`` for the curve and its
+confidence limits, ``survdiff`` for the log-rank test and ``quantile.survfit`` for medians.
+``tests/reference/make_reference.R`` writes the R results the test-suite compares against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "kaplan_meier",
+    "logrank",
+    "LogRankResult",
+    "median_followup",
+    "FollowUp",
+    "value_at",
+    "CONF_TYPES",
+]
+
+#: Accepted ``conf_type`` values and the name R's ``survfit`` uses for each.
+CONF_TYPES = {"arcsine": "arcsin", "log": "log", "log-log": "log-log", "plain": "plain"}
+
+_KIND_ATTR = "curve_kind"  # DataFrame.attrs key: "survival" or "cumulative_incidence"
+
+
+# ----------------------------------------------------------------------------- validation
+def _as_times(time) -> np.ndarray:
+    """Times as a float array; ValueError if empty, NaN, infinite or negative."""
+    arr = np.asarray(time, dtype=float).ravel()
+    if arr.size == 0:
+        raise ValueError("no observations: time is empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("time contains NaN or infinite values")
+    if np.any(arr < 0):
+        raise ValueError("time contains negative values (times are days, >= 0)")
+    return arr
+
+
+def _as_codes(status, n: int, name: str = "status") -> np.ndarray:
+    """Integer status codes (0 = censored, 1..k = event types); ValueError otherwise."""
+    raw = np.asarray(status).ravel()
+    if raw.size != n:
+        raise ValueError(f"time and {name} have different lengths ({n} and {raw.size})")
+    try:
+        as_float = raw.astype(float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be integer codes (0 = censored, 1..k = events)") from err
+    if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
+        raise ValueError(f"{name} must be integer codes without NaN (0 = censored, 1..k = events)")
+    codes = as_float.astype(np.int64)
+    if np.any(codes < 0):
+        raise ValueError(f"{name} codes must be >= 0 (0 = censored, 1..k = events)")
+    return codes
+
+
+def _as_event(event, n: int) -> np.ndarray:
+    """Event indicator 0/1 as int array; ValueError for anything else."""
+    codes = _as_codes(event, n, name="event")
+    if np.any(codes > 1):
+        raise ValueError("event must be 0 (censored) or 1 (event)")
+    return codes
+
+
+def _as_groups(group, n: int, name: str = "group") -> np.ndarray:
+    """Group labels as an array of length n with no missing values."""
+    arr = np.asarray(group, dtype=object).ravel()
+    if arr.size != n:
+        raise ValueError(f"time and {name} have different lengths ({n} and {arr.size})")
+    if pd.isna(pd.Series(arr)).any():
+        raise ValueError(f"{name} contains missing values")
+    return arr
+
+
+def _z(conf_level: float) -> float:
+    if not 0 < conf_level < 1:
+        raise ValueError("conf_level must be between 0 and 1 (e.g. 0.95)")
+    return float(stats.norm.ppf(1 - (1 - conf_level) / 2))
+
+
+def _tally(time: np.ndarray, codes: np.ndarray, n_codes: int):
+    """Distinct sorted times, number at risk just before each, and counts per code.
+
+    Returns (times, at_risk, counts) with counts[:, c] = number of subjects with status c
+    at that time (c = 0..n_codes-1).
+    """
+    times, inverse = np.unique(time, return_inverse=True)
+    counts = np.zeros((times.size, n_codes), dtype=np.int64)
+    np.add.at(counts, (inverse, codes), 1)
+    leaving = counts.sum(axis=1)
+    at_risk = time.size - np.concatenate(([0], np.cumsum(leaving)[:-1]))
+    return times, at_risk, counts
+
+
+# ----------------------------------------------------------------------------- Kaplan-Meier
+def _survfit_limits(surv, se_log, z, conf_type):
+    """Confidence limits exactly as R ``survival:::survfit_confint`` (logse=TRUE, ulimit=TRUE).
+
+    ``se_log`` is the standard error of the cumulative hazard (= of log S), which is what
+    R stores in ``survfit()$std.err``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            half = se_log * surv * z
+            lower, upper = np.maximum(surv - half, 0.0), np.minimum(surv + half, 1.0)
+        elif conf_type == "log":
+            p = np.where(surv == 0, np.nan, surv)
+            lower = np.exp(np.log(p) - z * se_log)
+            upper = np.minimum(np.exp(np.log(p) + z * se_log), 1.0)
+        elif conf_type == "log-log":
+            p = np.where((surv == 0) | (surv == 1), np.nan, surv)
+            half = z * se_log / np.log(p)
+            lower = np.exp(-np.exp(np.log(-np.log(p)) - half))
+            upper = np.exp(-np.exp(np.log(-np.log(p)) + half))
+        elif conf_type == "arcsin":
+            p = np.where(surv == 0, np.nan, surv)
+            half = 0.5 * z * se_log * np.sqrt(p / (1 - p))
+            angle = np.arcsin(np.sqrt(p))
+            lower = np.sin(np.maximum(0.0, angle - half)) ** 2
+            upper = np.sin(np.minimum(np.pi / 2, angle + half)) ** 2
+            # R's pmax/pmin propagate NaN (0 * Inf when S = 1): keep them NaN.
+            bad = np.isnan(half) | np.isnan(angle)
+            lower, upper = np.where(bad, np.nan, lower), np.where(bad, np.nan, upper)
+        else:  # pragma: no cover - guarded by caller
+            raise ValueError(conf_type)
+    return lower, upper
+
+
+def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier estimate of the survival function with pointwise confidence limits.
+
+    Parameters
+    ----------
+    time : array-like of float
+        Follow-up time in days (>= 0), one per patient.
+    event : array-like of int
+        1 = the event happened at ``time``, 0 = censored at ``time``.
+    conf_type : {"arcsine", "log", "log-log", "plain"}
+        Scale of the confidence interval, computed exactly as R ``survfit`` does with
+        ``conf.type`` = "arcsin", "log" (R's default), "log-log" (lifelines' default) or
+        "plain". The paper reports arcsine-square-root intervals, hence the default.
+    conf_level : float
+        Two-sided confidence level (0.95 = 95 %).
+
+    Returns
+    -------
+    DataFrame indexed by every distinct time (index name ``time``, days), columns
+
+    - ``at_risk``: patients still under observation just before that time
+    - ``events``, ``censored``: counts at that time
+    - ``estimate``: survival probability S(t), 0-1
+    - ``std_err``: Greenwood standard error of S(t) (R's ``std.err`` times S(t))
+    - ``lower``, ``upper``: confidence limits, clipped to [0, 1]
+
+    NaN conventions (identical to R): once S(t) = 0 the standard error and both limits are
+    NaN; the arcsine and log-log limits are NaN while S(t) = 1 (R's formulas divide 0 by 0
+    there); the log and plain limits are 1 while S(t) = 1. If every patient is censored the
+    estimate is 1 throughout and the standard error is 0.
+    """
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {sorted(CONF_TYPES)}, got {conf_type!r}")
+    z = _z(conf_level)
+    t = _as_times(time)
+    d = _as_event(event, t.size)
+    times, at_risk, counts = _tally(t, d, 2)
+    events, censored = counts[:, 1], counts[:, 0]
+    n, dd = at_risk.astype(float), events.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - dd / n)
+        greenwood_terms = np.where(dd > 0, dd / (n * (n - dd)), 0.0)  # Inf where n == d
+    se_log = np.sqrt(np.cumsum(greenwood_terms))
+    lower, upper = _survfit_limits(surv, se_log, z, CONF_TYPES[conf_type])
+    with np.errstate(invalid="ignore"):
+        std_err = np.where(surv == 0, np.nan, surv * se_log)
+    out = pd.DataFrame(
+        {
+            "at_risk": at_risk,
+            "events": events,
+            "censored": censored,
+            "estimate": surv,
+            "std_err": std_err,
+            "lower": lower,
+            "upper": upper,
+        },
+        index=pd.Index(times, name="time"),
+    )
+    out.attrs[_KIND_ATTR] = "survival"
+    out.attrs["conf_type"] = conf_type
+    out.attrs["conf_level"] = conf_level
+    return out
+
+
+# ----------------------------------------------------------------------------- value_at
+def value_at(curve: pd.DataFrame, t: float) -> pd.Series:
+    """The row of a curve at time ``t`` (days): the row of the last index <= t.
+
+    Works for the output of :func:`kaplan_meier` and
+    :func:`hsct_analysis.competing.cumulative_incidence`.
+
+    - ``t`` before the first time in the curve: the value at time 0, i.e. estimate 1
+      (survival) or 0 (cumulative incidence), with ``lower`` = ``upper`` = the estimate and
+      a standard error / variance of 0 (nothing has happened yet, so nothing is uncertain);
+      ``at_risk`` is the number at risk at the first time, event counts are 0.
+    - ``t`` after the last time in the curve (the last follow-up): every column is NaN.
+      The curve is never extrapolated beyond the data, in line with R's
+      ``summary(survfit, times=, extend=FALSE)``.
+
+    The returned Series is named ``t``.
+    """
+    if curve.empty:
+        raise ValueError("curve is empty")
+    t = float(t)
+    if np.isnan(t):
+        raise ValueError("t is NaN")
+    times = curve.index.to_numpy(dtype=float)
+    if t > times[-1]:
+        row = pd.Series(np.nan, index=curve.columns, dtype=float)
+    elif t < times[0]:
+        row = _time_zero_row(curve)
+    else:
+        pos = int(np.searchsorted(times, t, side="right")) - 1
+        row = curve.iloc[pos].copy()
+    row.name = t
+    return row
+
+
+def _time_zero_row(curve: pd.DataFrame) -> pd.Series:
+    kind = curve.attrs.get(_KIND_ATTR)
+    if kind is None:  # attrs lost (e.g. after some pandas operations): infer from columns
+        kind = "cumulative_incidence" if "variance" in curve.columns else "survival"
+    start = 1.0 if kind == "survival" else 0.0
+    row = pd.Series(np.nan, index=curve.columns, dtype=float)
+    for col in ("estimate", "lower", "upper"):
+        if col in row.index:
+            row[col] = start
+    for col in ("std_err", "variance", "events", "censored"):
+        if col in row.index:
+            row[col] = 0.0
+    if "at_risk" in row.index:
+        row["at_risk"] = float(curve["at_risk"].iloc[0])
+    return row
+
+
+# ----------------------------------------------------------------------------- log-rank
+@dataclass(frozen=True)
+class LogRankResult:
+    """Log-rank test (R ``survdiff``, rho = 0).
+
+    ``statistic`` is chi-square on ``df`` degrees of freedom (number of groups with a
+    positive expected count minus 1); ``table`` is indexed by group with columns
+    ``n``, ``observed``, ``expected``.
+    """
+
+    statistic: float
+    df: int
+    p_value: float
+    table: pd.DataFrame
+
+    @property
+    def observed(self) -> pd.Series:
+        return self.table["observed"]
+
+    @property
+    def expected(self) -> pd.Series:
+        return self.table["expected"]
+
+
+def logrank(time, event, group) -> LogRankResult:
+    """Log-rank test comparing survival between groups, equal to R ``survdiff(rho=0)``.
+
+    ``time`` in days, ``event`` 1/0, ``group`` any labels (at least two distinct values).
+    """
+    t = _as_times(time)
+    d = _as_event(event, t.size)
+    g = _as_groups(group, t.size)
+    cat = pd.Categorical(g)  # levels sorted as R's factor() sorts them
+    levels, gi = list(cat.categories), cat.codes.astype(np.int64)
+    k = len(levels)
+    if k < 2:
+        raise ValueError("logrank needs at least two groups; only one group was given")
+    times, inverse = np.unique(t, return_inverse=True)
+    deaths = np.zeros((times.size, k))
+    leaving = np.zeros((times.size, k))
+    np.add.at(leaving, (inverse, gi), 1)
+    np.add.at(deaths, (inverse, gi), d)
+    at_risk = np.bincount(gi, minlength=k)[None, :] - np.vstack(
+        [np.zeros((1, k)), np.cumsum(leaving, axis=0)[:-1]]
+    )
+    n_tot = at_risk.sum(axis=1)
+    d_tot = deaths.sum(axis=1)
+    keep = d_tot > 0
+    at_risk, deaths, n_tot, d_tot = at_risk[keep], deaths[keep], n_tot[keep], d_tot[keep]
+    share = at_risk / n_tot[:, None]
+    expected = (d_tot[:, None] * share).sum(axis=0)
+    observed = deaths.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n_tot > 1, d_tot * (n_tot - d_tot) / (n_tot - 1), 0.0)
+    var = np.einsum("t,ti,ij->ij", factor, share, np.eye(k)) - np.einsum(
+        "t,ti,tj->ij", factor, share, share
+    )
+    diff = (observed - expected)[1:]
+    stat = float(diff @ np.linalg.solve(var[1:, 1:], diff))
+    df = int(np.sum(expected > 0)) - 1
+    table = pd.DataFrame(
+        {"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected},
+        index=pd.Index(levels, name="group"),
+    )
+    return LogRankResult(stat, df, float(stats.chi2.sf(stat, df)), table)
+
+
+# ----------------------------------------------------------------------------- follow-up
+@dataclass(frozen=True)
+class FollowUp:
+    """Median follow-up by the reverse Kaplan-Meier method (censoring is the 'event').
+
+    All values in days. ``lower``/``upper`` are the 95 % limits of the median from the
+    log-scale confidence band (R's default), NaN when the band never reaches 0.5.
+    ``minimum``/``maximum`` are the shortest and longest follow-up time of all patients.
+    """
+
+    median: float
+    lower: float
+    upper: float
+    minimum: float
+    maximum: float
+
+
+def _first_below_half(x: np.ndarray, y: np.ndarray) -> float:
+    """First time at which the step curve y (survival-type) is at or below 0.5.
+
+    Mirrors the rule of R's ``print.survfit`` / ``summary(fit)$table`` (``minmin`` inside
+    ``survival:::survmean``): if the curve sits exactly on 0.5 at that time and drops
+    below it later, the midpoint between the two times is returned. NaN when the curve
+    never reaches 0.5 (NaN points of a confidence band are skipped).
+    """
+    tol = float(np.sqrt(np.finfo(float).eps))
+    keep = ~np.isnan(y) & (y < 0.5 + tol)
+    if not keep.any():
+        return np.nan
+    x, y = x[keep], y[keep]
+    later_lower = np.flatnonzero(y < y[0])
+    if abs(y[0] - 0.5) < tol and later_lower.size:
+        return float((x[0] + x[later_lower[0]]) / 2)
+    return float(x[0])
+
+
+def median_followup(time, event) -> FollowUp:
+    """Median follow-up (days) by reverse Kaplan-Meier: equal to the median and 95 % CI
+    that R prints for ``survfit(Surv(time, 1 - event) ~ 1)`` (``summary(fit)$table``).
+
+    ``event`` is the usual event indicator (1 = death/event); the function reverses it.
+    """
+    t = _as_times(time)
+    d = _as_event(event, t.size)
+    curve = kaplan_meier(t, 1 - d, conf_type="log")
+    x = curve.index.to_numpy(dtype=float)
+    med, lo, hi = (_first_below_half(x, curve[c].to_numpy()) for c in ("estimate", "lower", "upper"))
+    return FollowUp(med, lo, hi, float(t.min()), float(t.max()))
