@@ -335,6 +335,16 @@ def _levels_without_events(design: Design, cause: int) -> dict[str, list[str]]:
     return out
 
 
+def detect_separation(design: Design, cause: int) -> tuple[set[int], list[str]]:
+    """Design columns whose coefficient is infinite (or not estimable), with warnings naming them.
+
+    Checks (1) levels of a categorical covariate with no event of ``cause`` and (2) single
+    columns that order every event against its (Fine-Gray) risk set. For a cause-specific
+    Cox model pass a design whose competing causes are recoded as censored (0).
+    """
+    return _separation(design, _prepare(design, cause), cause)
+
+
 def _separation(design: Design, s: _Sorted, cause: int) -> tuple[set[int], list[str]]:
     """Columns whose coefficient is infinite (or not estimable), and warnings naming them."""
     flagged: set[int] = set()
@@ -446,12 +456,17 @@ class FineGrayResult:
         return ax
 
 
-def _summary(design: Design, b: np.ndarray, var: np.ndarray, flagged: set[int], conf_level: float) -> pd.DataFrame:
-    """The coefficient table; flagged (separated) terms get +-inf and NaN inference."""
-    se = np.sqrt(np.diag(var))
-    coef = b.copy()
+def coefficient_table(
+    terms: list[Term], coef: np.ndarray, se: np.ndarray, flagged: set[int], conf_level: float
+) -> pd.DataFrame:
+    """Coefficient table indexed by term: coef, se, hr, hr_lower, hr_upper, p, reference, separation.
+
+    Flagged (separated) terms get coef +-inf, hr inf or 0, and NaN se, CI and p.
+    """
+    coef = np.array(coef, dtype=float)
+    se = np.array(se, dtype=float)
     for j in flagged:
-        coef[j] = np.copysign(np.inf, b[j]) if b[j] != 0 else np.nan
+        coef[j] = np.copysign(np.inf, coef[j]) if coef[j] != 0 else np.nan
         se[j] = np.nan
     z = stats.norm.ppf(0.5 + conf_level / 2)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -463,10 +478,10 @@ def _summary(design: Design, b: np.ndarray, var: np.ndarray, flagged: set[int], 
                 "hr_lower": np.exp(coef - z * se),
                 "hr_upper": np.exp(coef + z * se),
                 "p": 2 * stats.norm.sf(np.abs(coef / se)),
-                "reference": [t.reference for t in design.terms],
-                "separation": [j in flagged for j in range(len(b))],
+                "reference": [t.reference for t in terms],
+                "separation": [j in flagged for j in range(len(coef))],
             },
-            index=pd.Index(design.term_names, name="term"),
+            index=pd.Index([t.name for t in terms], name="term"),
         )
     table.loc[table["separation"], ["hr_lower", "hr_upper", "p"]] = np.nan
     return table
@@ -484,15 +499,20 @@ def _sandwich(s: _Sorted, fit: _Fit, keep: np.ndarray) -> np.ndarray:
     return var
 
 
+def diverging(coef: np.ndarray, naive_se: np.ndarray, flagged: set[int]) -> set[int]:
+    """Columns that ran off numerically: |coef| > 8 (HR beyond 1/3000..3000) with |z| < 1."""
+    return {
+        j
+        for j, (bj, sj) in enumerate(zip(coef, naive_se))
+        if j not in flagged and abs(bj) > DIVERGENCE_COEF and not abs(bj) > sj
+    }
+
+
 def _diverging(fit: _Fit, flagged: set[int]) -> set[int]:
-    """Columns that ran off numerically (|coef| > 8 with a naive z below 1)."""
-    out = set()
+    """Columns of a Fine-Gray fit that ran off numerically (see :func:`diverging`)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        naive_se = np.sqrt(np.diag(np.linalg.pinv(fit.information)))
-    for j, bj in enumerate(fit.b):
-        if j not in flagged and abs(bj) > DIVERGENCE_COEF and not abs(bj) > naive_se[j]:
-            out.add(j)
-    return out
+        naive_se = np.sqrt(np.abs(np.diag(np.linalg.pinv(fit.information))))
+    return diverging(fit.b, naive_se, flagged)
 
 
 def fine_gray(
@@ -537,7 +557,7 @@ def fine_gray(
     names = design.term_names
     null = _neg_loglik(s, np.zeros(p))
     return FineGrayResult(
-        summary=_summary(design, fit.b, var, flagged, conf_level),
+        summary=coefficient_table(design.terms, fit.b, np.sqrt(np.diag(var)), flagged, conf_level),
         variance=pd.DataFrame(var, index=names, columns=names),
         converged=fit.converged,
         iterations=fit.iterations,
