@@ -316,14 +316,25 @@ def _split_covariate(name: str, known_variables: Iterable[str]) -> tuple[str, st
     return name, ""
 
 
+def _flagged(row: pd.Series) -> bool:
+    """The model's own separation flag (column ``separation`` or ``separated``), if any."""
+    for key in ("separation", "separated"):
+        value = row.get(key)
+        if value is not None and not _is_missing(value) and bool(value):
+            return True
+    return False
+
+
 def regression_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] | None = None,
                     labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Long form of a Cox/Fine-Gray summary with the reference level of each variable inserted.
 
     ``summary`` has columns ``hr, hr_lower, hr_upper, p`` and either ``variable``/``level``
-    columns or an index naming covariates as ``variable[level]``, ``variable=level`` or
-    ``variable_level``. ``reference_levels`` maps variable -> reference level; by default
-    the first level of ``factors.FACTORS[variable]``. ``labels`` maps variable -> printed
+    columns or an index naming covariates as ``variable[level]`` (as ``fine_gray`` does),
+    ``variable=level`` or ``variable_level``. The reference level of a variable is, in
+    order: the summary's own ``reference`` column (a level name per term, as ``fine_gray``
+    gives), ``reference_levels[variable]``, the first level of ``factors.FACTORS[variable]``.
+    A ``separation`` column flags terms whose HR is not estimable. ``labels`` maps variable -> printed
     name (default: the factor's label, else the variable name).
 
     Returns columns ``variable, label, level, hr, hr_lower, hr_upper, p, reference,
@@ -343,6 +354,9 @@ def regression_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] |
             variable, level = str(row["variable"]), str(row["level"])
         else:
             variable, level = _split_covariate(name, reference_levels)
+        given_reference = row.get("reference")  # fine_gray / cox summaries name it per term
+        if isinstance(given_reference, str) and given_reference:
+            reference_levels[variable] = given_reference
         parsed.append((variable, level, row))
 
     order: list[str] = []
@@ -365,7 +379,7 @@ def regression_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] |
             records.append(dict(variable=variable, label=label, level=level, hr=float(r["hr"]),
                                 hr_lower=float(r["hr_lower"]), hr_upper=float(r["hr_upper"]),
                                 p=float(r["p"]) if not _is_missing(r["p"]) else np.nan, reference=False,
-                                separated=is_separated(r["hr"], r["hr_lower"], r["hr_upper"])))
+                                separated=_flagged(r) or is_separated(r["hr"], r["hr_lower"], r["hr_upper"])))
     return pd.DataFrame.from_records(
         records, columns=["variable", "label", "level", "hr", "hr_lower", "hr_upper", "p", "reference", "separated"]
     )

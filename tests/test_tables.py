@@ -1,0 +1,195 @@
+"""Publication tables: every assertion is a number or a printed string worked out by hand."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hsct_analysis import tables
+
+
+# --- formatters ----------------------------------------------------------------------
+
+
+def test_format_p_examples():
+    assert tables.format_p(0.0004) == "<0.001"
+    assert tables.format_p(0.003) == "0.003"
+    assert tables.format_p(0.03) == "0.030"
+    assert tables.format_p(0.001) == "0.001"
+    assert tables.format_p(0.99991) == ">0.999"
+    assert tables.format_p(float("nan")) == "NA"
+    assert tables.format_p_statement(0.0004) == "p < 0.001"
+    assert tables.format_p_statement(0.0123) == "p = 0.012"
+    with pytest.raises(ValueError):
+        tables.format_p(1.2)
+
+
+def test_format_estimate_in_percent():
+    assert tables.format_estimate(0.539, 0.418, 0.658) == "53.9 (41.8-65.8)"
+    assert tables.format_estimate(0.5, 0.25, 0.75, digits=0) == "50 (25-75)"
+    assert tables.format_estimate(1.0, float("nan"), float("nan")) == "100.0"
+    assert tables.format_estimate(None, 0.1, 0.2) == "NA"
+
+
+def test_format_hr_and_separation():
+    assert tables.format_hr(4.10, 1.64, 10.24) == "4.10 (1.64-10.24)"
+    assert tables.format_hr(0.4, 0.19, 0.85) == "0.40 (0.19-0.85)"
+    assert tables.format_hr(math.exp(25), 0.0, math.inf) == "not estimable"
+    assert tables.format_hr(math.inf, float("nan"), float("nan")) == "not estimable"
+    assert tables.format_hr(2e-5, 1e-9, 1.0) == "not estimable"
+    assert tables.is_separated(150.0, 2.0, 11000.0) is False  # wide but finite: still a number
+    assert tables.is_separated(5.0, 1e-4, 1e4) is True  # CI spans 8 orders of magnitude
+
+
+def test_n_percent_and_median_range():
+    assert tables.format_n_percent(3, 5) == "3 (60.0%)"
+    assert tables.format_n_percent(56, 95) == "56 (58.9%)"
+    assert tables.format_median_range([2.7, 21.2, 51.7, np.nan]) == "21.2 (2.7-51.7)"
+    assert tables.format_median_range([8, 14, 26, 15], digits=0) == "14 (8-26)"
+
+
+# --- min-cell masking ----------------------------------------------------------------
+
+
+def test_min_cell_mask_scalar_series_frame():
+    assert tables.min_cell_mask(2, 5) == "<5"
+    assert tables.min_cell_mask(5, 5) == 5
+    s = tables.min_cell_mask(pd.Series([0, 2, 7, np.nan]), 5)
+    assert s.tolist()[:3] == ["<5", "<5", 7] and pd.isna(s.iloc[3])
+    frame = pd.DataFrame({"a": [1, 10], "b": [4, 5]})
+    masked = tables.min_cell_mask(frame, 5)
+    assert masked.to_dict("list") == {"a": ["<5", 10], "b": ["<5", 5]}
+    assert frame.loc[0, "a"] == 1  # input untouched
+    assert tables.min_cell_mask(frame, 1).equals(frame)
+
+
+# --- characteristics -----------------------------------------------------------------
+
+
+@pytest.fixture
+def five_patients():
+    return pd.DataFrame(
+        {
+            "sex": ["male", "male", "male", "female", "female"],
+            "age": [2.7, 10.0, 21.2, 30.0, 51.7],
+            "crs_grade": [0.0, 1.0, 1.0, np.nan, 2.0],
+        }
+    )
+
+
+def test_characteristics_counts_levels_and_index(five_patients):
+    rows = [
+        tables.categorical("sex", "Sex", ["male", "female"], {"male": "Male", "female": "Female"}),
+        tables.continuous("age", "Age at second HSCT", "years"),
+        tables.categorical("crs_grade", "CRS grade", [0, 1, 2, 3, 4]),
+    ]
+    table = tables.characteristics(five_patients, rows)
+    assert list(table.columns) == ["Synthetic cohort (n=5)"]
+    col = table["Synthetic cohort (n=5)"]
+    assert table.index.nlevels == 2
+    assert col[("Sex, n (%)", "Male")] == "3 (60.0%)"
+    assert col[("Sex, n (%)", "Female")] == "2 (40.0%)"
+    assert col[("Age at second HSCT (years)", "median (range)")] == "21.2 (2.7-51.7)"
+    # grades 3 and 4 have no patient but still get a row; the missing grade is reported
+    assert col[("CRS grade, n (%)", "1")] == "2 (40.0%)"
+    assert col[("CRS grade, n (%)", "3")] == "0 (0.0%)"
+    assert col[("CRS grade, n (%)", "4")] == "0 (0.0%)"
+    assert col[("CRS grade, n (%)", "Not recorded")] == "1 (20.0%)"
+    levels = [lv for var, lv in table.index if var == "CRS grade, n (%)"]
+    assert levels == ["0", "1", "2", "3", "4", "Not recorded"]
+
+
+def test_characteristics_min_cell_and_unexpected_level(five_patients):
+    rows = [{"column": "sex", "label": "Sex", "levels": ["male", "female"]}]
+    table = tables.characteristics(five_patients, rows, min_cell=3)
+    assert table.iloc[:, 0].tolist() == ["3 (60.0%)", "<3"]
+    with pytest.raises(ValueError, match="female"):
+        tables.characteristics(five_patients, [tables.categorical("sex", "Sex", ["male"])])
+
+
+# --- regression table ----------------------------------------------------------------
+
+
+def _summary():
+    return pd.DataFrame(
+        {
+            "hr": [4.10, 2.83, 1e12],
+            "hr_lower": [1.64, 1.37, 0.0],
+            "hr_upper": [10.24, 5.85, math.inf],
+            "p": [0.003, 0.005, 0.99],
+        },
+        index=["cart_interval_90[>90]", "atg_type[ATG-T]", "atg_type[ATG-P]"],
+    )
+
+
+def test_regression_table_reference_rows_and_columns():
+    table = tables.regression_table(_summary())
+    assert list(table.columns) == ["HR (95% CI)", "p"]
+    hr = table["HR (95% CI)"]
+    assert hr[("CAR-T to second HSCT (days)", "<=90")] == "1 (reference)"
+    assert hr[("CAR-T to second HSCT (days)", ">90")] == "4.10 (1.64-10.24)"
+    assert table["p"][("CAR-T to second HSCT (days)", ">90")] == "0.003"
+    assert table["p"][("CAR-T to second HSCT (days)", "<=90")] == ""
+    # ATG: reference first, then levels in the factor's order; separation never a number
+    atg = [lv for var, lv in table.index if var == "Type of ATG"]
+    assert atg == ["ATG-F", "ATG-T", "ATG-P"]
+    assert hr[("Type of ATG", "ATG-P")] == "not estimable (separation)"
+    assert table["p"][("Type of ATG", "ATG-P")] == "—"
+    assert len(table) == 5
+
+
+def test_regression_rows_use_model_reference_and_flag():
+    summary = pd.DataFrame(
+        {"hr": [2.0, np.inf], "hr_lower": [1.0, np.nan], "hr_upper": [4.0, np.nan], "p": [0.05, np.nan],
+         "reference": ["low", "no"], "separation": [False, True]},
+        index=["dose[high]", "smoker[yes]"],
+    )
+    rows = tables.regression_rows(summary, labels={"dose": "Dose"})
+    assert rows["level"].tolist() == ["low", "high", "no", "yes"]
+    assert rows["reference"].tolist() == [True, False, True, False]
+    assert rows["separated"].tolist() == [False, False, False, True]
+    assert rows["label"].tolist()[:2] == ["Dose", "Dose"]
+    assert rows.loc[1, "hr"] == 2.0
+
+
+def test_split_covariate_forms():
+    known = ["cart_interval_90", "atg_type"]
+    assert tables._split_covariate("atg_type[T.ATG-T]", known) == ("atg_type", "ATG-T")
+    assert tables._split_covariate("cart_interval_90_<=90", known) == ("cart_interval_90", "<=90")
+    assert tables._split_covariate("sex=female", known) == ("sex", "female")
+    assert tables._split_covariate("age", known) == ("age", "")
+
+
+# --- paper vs reproduced -------------------------------------------------------------
+
+
+def test_side_by_side_marks_misses_with_size():
+    rows = [
+        dict(label="3-year OS", published=53.9, reproduced=56.1, tolerance=1.0, unit="%", note="synthetic noise"),
+        dict(label="Median neutrophil engraftment", published=14, reproduced=14, tolerance=1, unit="days", digits=0),
+        dict(label="HR >90 days (LFS)", published=4.10, reproduced=3.95, tolerance=0.5, digits=2),
+    ]
+    table = tables.side_by_side(rows)
+    assert list(table.columns) == ["Paper", "Reproduced (synthetic)", "Difference", "Within tolerance", "Note"]
+    os_row = table.loc["3-year OS"]
+    assert os_row["Paper"] == "53.9%"
+    assert os_row["Reproduced (synthetic)"] == "56.1%"
+    assert os_row["Difference"] == "+2.2 pp"
+    assert os_row["Within tolerance"] == "✗ outside ±1.0 pp"
+    assert table.loc["Median neutrophil engraftment", "Within tolerance"] == "✓ within ±1 days"
+    assert table.loc["HR >90 days (LFS)", "Difference"] == "-0.15"
+    assert table.loc["HR >90 days (LFS)", "Within tolerance"] == "✓ within ±0.50"
+
+
+def test_side_by_side_respects_given_verdict_and_styles_misses():
+    frame = pd.DataFrame(
+        {"label": ["a", "b"], "published": [10.0, 20.0], "reproduced": [10.4, 20.4], "tolerance": [1.0, 1.0],
+         "passed": [True, False]}
+    )
+    table = tables.side_by_side(frame)
+    assert table["Within tolerance"].str.startswith("✗").tolist() == [False, True]
+    html = tables.highlight_misses(table).to_html()
+    styled_cells = html.split("</style>")[0]
+    assert "#fbe3d6" in styled_cells
+    assert "row1_col0" in styled_cells and "row0_col0" not in styled_cells
