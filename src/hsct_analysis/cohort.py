@@ -279,7 +279,8 @@ def _header_problems(header: list[str], source: str) -> list[Problem]:
     for name in dict.fromkeys(header):
         positions = [i + 1 for i, h in enumerate(header) if h == name]
         if len(positions) > 1 and name:
-            rule = f"column name appears {len(positions)} times in the header (positions {positions}): keep one"
+            where = ", ".join(map(str, positions))
+            rule = f"column name appears {len(positions)} times in the header (positions {where}): keep one"
             problems.append(Problem(source, 1, None, name, rule))
     present = set(header)
     hints = {h: _near_miss(h) for h in header if h not in COLUMNS}
