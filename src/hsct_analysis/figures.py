@@ -1,0 +1,494 @@
+"""One palette and one figure style for the whole book, and the book's figures.
+
+Every chapter draws with these functions so that groups keep their colours and curves look
+alike throughout:
+
+- ``PALETTE``: the Okabe-Ito colour-blind-safe colours (yellow left out: too pale on white);
+  groups are coloured by their order (first group -> ``PALETTE[0]``), see ``group_colors``.
+- ``use_book_style()``: the matplotlib/seaborn style, applied once on import.
+- ``plot_curves``: Kaplan-Meier or cumulative-incidence step curves with stepped CI bands,
+  censor ticks, y in percent, x in months and a numbers-at-risk table under the x-axis
+  (as R's ggsurvfit ``add_risktable`` and lifelines' ``add_at_risk_counts`` do).
+- ``plot_forest``: hazard ratios on a log axis with the reference level and separation shown.
+- ``plot_interval_distribution``: CAR-T -> second HSCT interval (days) with cut-offs.
+- ``plot_grades``: CRS / ICANS grade counts.
+
+Figures are built with ``matplotlib.figure.Figure`` (not pyplot), so they never accumulate
+in pyplot's registry: a notebook can make any number of them without "too many open
+figures" warnings, and nothing is shown twice. Each function returns the ``Figure``.
+
+Times in the curve frames are days from the second transplant; the x-axis shows months
+(days / 30.4375).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt  # noqa: F401  (activates the notebook's inline backend, which displays Figures)
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
+
+from hsct_analysis import tables
+
+DAYS_PER_MONTH = 30.4375
+DEFAULT_MONTHS = (0, 6, 12, 24, 36, 48, 60)
+
+#: Okabe-Ito colours in the order groups receive them (blue, vermillion, green, purple,
+#: orange, sky blue, black).
+PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+GREY = "#595959"
+FIGURE_WIDTH = 7.0  # inches; 770 px at DPI, readable at 100 % zoom in the HTML book
+DPI = 110
+BAND_ALPHA = 0.18
+
+KIND_YLABEL = {"survival": "Survival probability (%)", "incidence": "Cumulative incidence (%)"}
+KIND_TEST = {"survival": "Log-rank", "incidence": "Gray's test"}
+
+
+def use_book_style() -> None:
+    """Set the book's matplotlib/seaborn style (called once on import; safe to call again)."""
+    sns.set_theme(
+        context="notebook",
+        style="ticks",
+        palette=list(PALETTE),
+        font_scale=0.95,
+        rc={
+            "figure.dpi": DPI,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": 12,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 11,
+            "legend.frameon": False,
+            "legend.fontsize": 10,
+            "lines.linewidth": 1.8,
+            "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE)),
+        },
+    )
+
+
+use_book_style()
+
+
+def group_colors(labels: Iterable[str]) -> dict[str, str]:
+    """Colour per group label, by order: the first label gets ``PALETTE[0]`` and so on."""
+    labels = list(labels)
+    if len(labels) > len(PALETTE):
+        raise ValueError(f"at most {len(PALETTE)} groups can be told apart, got {len(labels)}")
+    return {label: PALETTE[i] for i, label in enumerate(labels)}
+
+
+def days_to_months(days):
+    """Days -> months (1 month = 30.4375 days = 365.25 / 12)."""
+    return np.asarray(days, dtype=float) / DAYS_PER_MONTH
+
+
+def _new_figure(height: float, width: float = FIGURE_WIDTH) -> Figure:
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+# ---------------------------------------------------------------------------------------
+# numbers at risk
+# ---------------------------------------------------------------------------------------
+
+
+def _at_risk_after(curve: pd.DataFrame, day: float) -> int:
+    """Patients still at risk just after ``day`` (event or censoring on ``day`` excluded)."""
+    times = curve.index.to_numpy(dtype=float)
+    at_risk = curve["at_risk"].to_numpy(dtype=float)
+    upto = np.flatnonzero(times <= day)
+    if upto.size == 0:
+        return int(at_risk[0])
+    last = upto[-1]
+    if {"events", "censored"} <= set(curve.columns):
+        return int(at_risk[last] - curve["events"].iloc[last] - curve["censored"].iloc[last])
+    if last + 1 < len(times):
+        return int(at_risk[last + 1])
+    return 0
+
+
+def numbers_at_risk(curves: Mapping[str, pd.DataFrame], times_months: Sequence[float] = DEFAULT_MONTHS) -> pd.DataFrame:
+    """Numbers at risk per group just after each time (the rows of a risk table).
+
+    Each curve is a frame indexed by time in days with an ``at_risk`` column (number at risk
+    at that time); with ``events`` and ``censored`` columns too (as from
+    ``survival.kaplan_meier``) the count just after ``t`` is ``at_risk - events - censored``
+    at the last time <= t, which assumes the frame lists every distinct time. Returns a
+    DataFrame indexed by group label with one integer column per month in ``times_months``.
+    """
+    rows = {}
+    for label, curve in curves.items():
+        if "at_risk" not in curve.columns:
+            raise KeyError(
+                f"curve {label!r} has no 'at_risk' column; pass at_risk_table= "
+                "(e.g. numbers_at_risk_from_times) or at_risk=False"
+            )
+        rows[label] = [_at_risk_after(curve, m * DAYS_PER_MONTH) for m in times_months]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(times_months))
+
+
+def numbers_at_risk_from_times(times_by_group: Mapping[str, Iterable[float]],
+                               times_months: Sequence[float] = DEFAULT_MONTHS) -> pd.DataFrame:
+    """Numbers at risk from follow-up times (days): patients whose time exceeds each tick.
+
+    Use for cumulative-incidence curves whose frames lack ``at_risk``; pass each group's
+    time to event-or-censoring (e.g. ``relapse_nrm_time``). Same layout as ``numbers_at_risk``.
+    """
+    rows = {}
+    for label, times in times_by_group.items():
+        t = np.asarray(list(times), dtype=float)
+        rows[label] = [int(np.sum(t > m * DAYS_PER_MONTH)) for m in times_months]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(times_months))
+
+
+# ---------------------------------------------------------------------------------------
+# curves
+# ---------------------------------------------------------------------------------------
+
+
+def _check_direction(curve: pd.DataFrame, kind: str, label: str) -> None:
+    steps = np.diff(curve["estimate"].to_numpy(dtype=float))
+    if kind == "survival" and np.any(steps > 1e-9):
+        raise ValueError(f"survival curve {label!r} rises; survival curves fall from 100%")
+    if kind == "incidence" and np.any(steps < -1e-9):
+        raise ValueError(
+            f"incidence curve {label!r} falls; pass a cumulative incidence (rising from 0), never 1-KM"
+        )
+
+
+def _from_origin(curve: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The curve with a starting row at day 0 (100% for survival, 0% for incidence)."""
+    start = 1.0 if kind == "survival" else 0.0
+    if len(curve) and curve.index[0] <= 0 and np.isclose(curve["estimate"].iloc[0], start):
+        return curve
+    origin = pd.DataFrame({"estimate": [start], "lower": [start], "upper": [start]}, index=[0.0])
+    body = curve[["estimate", "lower", "upper"]].astype(float)
+    return pd.concat([origin, body])
+
+
+def _draw_curve(ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str, ci: bool) -> None:
+    path = _from_origin(curve, kind)
+    x = days_to_months(path.index)
+    line = ax.plot(x, 100 * path["estimate"].to_numpy(float), drawstyle="steps-post", color=color, label=label)[0]
+    line.set_gid(f"curve:{label}")
+    if ci and {"lower", "upper"} <= set(curve.columns):
+        band = ax.fill_between(x, 100 * path["lower"].to_numpy(float), 100 * path["upper"].to_numpy(float),
+                               step="post", color=color, alpha=BAND_ALPHA, linewidth=0)
+        band.set_gid(f"ci:{label}")
+    if "censored" in curve.columns:
+        marks = curve[curve["censored"].to_numpy(float) > 0]
+        ticks = ax.plot(days_to_months(marks.index), 100 * marks["estimate"].to_numpy(float), linestyle="none",
+                        marker="|", markersize=8, markeredgewidth=1.3, color=color)[0]
+        ticks.set_gid(f"censor:{label}")
+
+
+def _draw_risk_table(ax: Axes, table: pd.DataFrame, colors: Mapping[str, str]) -> None:
+    n = len(table)
+    ax.set_ylim(-0.5, n - 0.5)
+    for i, (label, counts) in enumerate(table.iterrows()):
+        y = n - 1 - i
+        for month, count in counts.items():
+            text = ax.text(float(month), y, str(count), ha="center", va="center", fontsize=9.5,
+                           color=colors.get(label, GREY))
+            text.set_gid(f"at_risk:{label}:{month:g}")
+    ax.yaxis.set_major_locator(FixedLocator([n - 1 - i for i in range(n)]))
+    ax.set_yticklabels([str(label) for label in table.index], fontsize=9.5)
+    for tick, label in zip(ax.get_yticklabels(), table.index):
+        tick.set_color(colors.get(label, GREY))
+    ax.tick_params(axis="y", length=0, pad=10)
+    ax.tick_params(axis="x", length=0, labelbottom=False)
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set_title("Number at risk", loc="left", fontsize=10, fontweight="bold")
+    ax.set_xlabel("")
+
+
+def _p_text(p_value: float, test_name: str) -> str:
+    return f"{test_name} {tables.format_p_statement(p_value)}"
+
+
+def _axes_pair(ax: Axes | None, n_groups: int, at_risk: bool) -> tuple[Figure, Axes, Axes | None]:
+    table_height = 0.45 + 0.27 * n_groups
+    if ax is not None:
+        if not at_risk:
+            return ax.figure, ax, None
+        from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+        table_ax = make_axes_locatable(ax).append_axes("bottom", size=f"{22 * (1 + 0.4 * n_groups):.0f}%",
+                                                        pad=0.75, sharex=ax)
+        return ax.figure, ax, table_ax
+    if not at_risk:
+        fig = _new_figure(4.4)
+        return fig, fig.add_subplot(), None
+    fig = _new_figure(4.4 + table_height)
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.4, table_height])
+    main = fig.add_subplot(grid[0])
+    return fig, main, fig.add_subplot(grid[1], sharex=main)
+
+
+def plot_curves(
+    curves: Mapping[str, pd.DataFrame],
+    kind: str = "survival",
+    ax: Axes | None = None,
+    at_risk: bool = True,
+    times_months: Sequence[float] = DEFAULT_MONTHS,
+    p_value: float | None = None,
+    test_name: str | None = None,
+    title: str | None = None,
+    xlabel: str = "Months after second HSCT",
+    ylabel: str | None = None,
+    at_risk_table: pd.DataFrame | None = None,
+    ci: bool = True,
+) -> Figure:
+    """Step curves with CI bands, censor ticks and a numbers-at-risk table under the x-axis.
+
+    ``curves`` maps a group label to a curve frame indexed by time in days with columns
+    ``estimate``, ``lower``, ``upper`` (proportions 0-1) and, for the risk table,
+    ``at_risk`` (plus ``events``/``censored`` from ``survival.kaplan_meier``; ``censored``
+    also gives the censor ticks). ``kind`` is ``"survival"`` (falls from 100%) or
+    ``"incidence"`` (rises from 0%, e.g. ``competing.cumulative_incidence``; 1-KM is
+    rejected). Groups are coloured by order (``group_colors``). The risk table shows the
+    numbers still at risk just after each of ``times_months``; pass ``at_risk_table``
+    (index = labels, columns = months, e.g. from ``numbers_at_risk_from_times``) when the
+    frames carry no ``at_risk``. ``p_value`` is annotated with ``test_name`` (default
+    "Log-rank" for survival, "Gray's test" for incidence), e.g. "Log-rank p = 0.001".
+    The y-axis is in percent (0-100), the x-axis in months (days / 30.4375).
+    """
+    if kind not in KIND_YLABEL:
+        raise ValueError(f"kind must be 'survival' or 'incidence', got {kind!r}")
+    if not curves:
+        raise ValueError("no curves to plot")
+    for label, curve in curves.items():
+        _check_direction(curve, kind, label)
+    colors = group_colors(curves)
+    table = None
+    if at_risk:
+        table = at_risk_table.loc[list(curves)] if at_risk_table is not None else numbers_at_risk(curves, times_months)
+    fig, ax, table_ax = _axes_pair(ax, len(curves), at_risk)
+
+    for label, curve in curves.items():
+        _draw_curve(ax, curve, label, colors[label], kind, ci)
+
+    months = [float(m) for m in (table.columns if table is not None else times_months)]
+    span = max(months)
+    ax.set_xlim(-0.02 * span, 1.02 * span)
+    ax.xaxis.set_major_locator(FixedLocator(months))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(-1, 101)
+    ax.yaxis.set_major_locator(FixedLocator([0, 20, 40, 60, 80, 100]))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel or KIND_YLABEL[kind])
+    ax.tick_params(axis="x", labelbottom=True)
+    if title:
+        ax.set_title(title, loc="left")
+    if p_value is not None:
+        ax.set_title(_p_text(p_value, test_name or KIND_TEST[kind]), loc="right", fontsize=10.5, fontweight="normal")
+    if len(curves) > 1:
+        ax.legend(loc="best")
+    if table_ax is not None:
+        _draw_risk_table(table_ax, table, colors)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# forest plot
+# ---------------------------------------------------------------------------------------
+
+
+def _forest_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] | None,
+                 labels: Mapping[str, str] | None) -> pd.DataFrame:
+    labelled = "label" in summary.columns or (
+        "reference" in summary.columns and pd.api.types.is_bool_dtype(summary["reference"])
+    )
+    if labelled:
+        rows = summary.copy()
+        rows["label"] = rows["label"] if "label" in rows.columns else rows.index.astype(str)
+        rows["level"] = rows["level"] if "level" in rows.columns else ""
+        rows["reference"] = rows["reference"].astype(bool) if "reference" in rows.columns else False
+        flagged = rows["separated"].astype(bool) if "separated" in rows.columns else False
+        rows["separated"] = flagged | pd.Series([
+            (not ref) and tables.is_separated(h, lo, hi)
+            for ref, h, lo, hi in zip(rows["reference"], rows["hr"], rows["hr_lower"], rows["hr_upper"])
+        ], index=rows.index)
+        rows["separated"] &= ~rows["reference"]
+        return rows.reset_index(drop=True)
+    return tables.regression_rows(summary, reference_levels, labels)
+
+
+def _row_name(row: pd.Series) -> str:
+    level = str(row["level"]) if not pd.isna(row["level"]) else ""
+    return f"{row['label']}: {level}" if level else str(row["label"])
+
+
+def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels: Mapping[str, str] | None = None,
+                labels: Mapping[str, str] | None = None, title: str | None = None,
+                xlabel: str = "Hazard ratio (95% CI, log scale)") -> Figure:
+    """Forest plot of hazard ratios on a log x-axis with a reference line at 1.
+
+    ``summary`` is a Cox/Fine-Gray summary (``hr, hr_lower, hr_upper, p`` indexed by
+    covariate; reference rows are inserted as in ``tables.regression_rows``) or an already
+    labelled frame with a ``label`` column (optional ``level``, boolean ``reference``, as
+    ``tables.regression_rows`` returns); ``labels`` maps covariate -> printed name. Reference
+    levels are drawn as "reference" at HR = 1; a separated (not estimable) HR is drawn as an
+    arrow from 1 towards the axis edge labelled "not estimable (separation)". HR (95% CI) and
+    p are printed to the right.
+    """
+    rows = _forest_rows(summary, reference_levels, labels)
+    n = len(rows)
+    if ax is None:
+        fig = _new_figure(1.2 + 0.42 * n, width=FIGURE_WIDTH + 1.5)
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    estimable = rows[~rows["reference"] & ~rows["separated"]]
+    bounds = np.concatenate([estimable["hr_lower"].to_numpy(float), estimable["hr_upper"].to_numpy(float), [1.0]])
+    lo, hi = bounds.min() / 1.6, bounds.max() * 1.6
+    lo, hi = min(lo, 1 / 3), max(hi, 3.0)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.axvline(1.0, color=GREY, linewidth=1, linestyle="--", zorder=0)
+    names, hr_texts, p_texts = [], [], []
+    for i, row in rows.iterrows():
+        y = n - 1 - i
+        names.append(_row_name(row))
+        if row["reference"]:
+            ax.plot([1.0], [y], marker="D", color=GREY, markersize=5, gid=f"reference:{i}")
+            ax.annotate("reference", (1.0, y), xytext=(8, 0), textcoords="offset points", va="center",
+                        fontsize=9, color=GREY)
+            hr_texts.append(tables.REFERENCE_TEXT)
+            p_texts.append("")
+        elif row["separated"]:
+            right = not (np.isfinite(row["hr"]) and row["hr"] < 1.0)
+            end = hi / 1.15 if right else lo * 1.15
+            arrow = ax.annotate("", xy=(end, y), xytext=(1.0, y),
+                                arrowprops=dict(arrowstyle="-|>", color=PALETTE[1], linewidth=1.5))
+            arrow.set_gid(f"separated:{i}")
+            ax.annotate(tables.SEPARATION_TEXT, (np.sqrt(end), y), xytext=(0, 5), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8.5, color=PALETTE[1])
+            hr_texts.append(tables.NOT_ESTIMABLE)
+            p_texts.append("—")
+        else:
+            ax.plot([row["hr_lower"], row["hr_upper"]], [y, y], color=PALETTE[0], linewidth=1.6,
+                    gid=f"ci:{i}")
+            ax.plot([row["hr"]], [y], marker="s", color=PALETTE[0], markersize=6, gid=f"hr:{i}")
+            hr_texts.append(tables.format_hr(row["hr"], row["hr_lower"], row["hr_upper"]))
+            p_texts.append(tables.format_p(row["p"]))
+    ax.yaxis.set_major_locator(FixedLocator([n - 1 - i for i in range(n)]))
+    ax.set_yticklabels(names)
+    ax.tick_params(axis="y", length=0)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel(xlabel)
+    transform = ax.get_yaxis_transform()
+    ax.text(1.04, n - 0.45, "HR (95% CI)", transform=transform, fontweight="bold", fontsize=9.5, va="bottom")
+    ax.text(1.40, n - 0.45, "p", transform=transform, fontweight="bold", fontsize=9.5, va="bottom")
+    for i, (hr_text, p_text) in enumerate(zip(hr_texts, p_texts)):
+        y = n - 1 - i
+        ax.text(1.04, y, hr_text, transform=transform, va="center", fontsize=9.5)
+        ax.text(1.40, y, p_text, transform=transform, va="center", fontsize=9.5)
+    if title:
+        ax.set_title(title, loc="left")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# CAR-T -> HSCT interval, CRS/ICANS grades
+# ---------------------------------------------------------------------------------------
+
+
+def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (60, 90), ax: Axes | None = None,
+                               binwidth: float = 10.0,
+                               xlabel: str = "Days from last CAR-T infusion to second HSCT",
+                               title: str | None = None) -> Figure:
+    """Histogram of intervals (days) with a strip of the individual values and labelled cut lines.
+
+    Bins are ``binwidth`` days wide and closed on the right, with edges on whole days + 0.5
+    so that each cut (a whole number of days) is a bin edge and "<= cut" patients fall left
+    of its line. Each cut is a dashed line labelled with both counts, e.g.
+    "≤90 d: 84 · >90 d: 11". Missing values are dropped.
+    """
+    x = pd.to_numeric(pd.Series(list(days)), errors="coerce").dropna().to_numpy(float)
+    if x.size == 0:
+        raise ValueError("no intervals to plot")
+    if ax is None:
+        fig = _new_figure(3.9)
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    start = binwidth * np.floor((x.min() - 0.5) / binwidth) + 0.5
+    edges = np.arange(start, x.max() + binwidth, binwidth)
+    if edges[-1] < x.max():
+        edges = np.append(edges, edges[-1] + binwidth)
+    heights, _, _ = ax.hist(x, bins=edges, color=PALETTE[0], alpha=0.75, edgecolor="white", gid="histogram")
+    top = max(heights.max(), 1) * (1.25 + 0.1 * len(cuts))
+    strip_y = -0.05 * top
+    ax.plot(x, np.full(x.size, strip_y), linestyle="none", marker="|", markersize=8, color=GREY, alpha=0.7,
+            gid="strip")
+    ax.set_ylim(2 * strip_y, top)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=3))
+    ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= top])
+    ax.axhline(0, color=GREY, linewidth=0.6)
+    for k, cut in enumerate(cuts):
+        color = PALETTE[(k + 1) % len(PALETTE)]
+        ax.axvline(cut, color=color, linestyle="--", linewidth=1.4, gid=f"cut:{cut:g}")
+        n_low, n_high = int(np.sum(x <= cut)), int(np.sum(x > cut))
+        ax.text(cut, 0.98 - 0.1 * k, f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}", transform=ax.get_xaxis_transform(),
+                color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Patients (n)")
+    if title:
+        ax.set_title(title, loc="left")
+    return fig
+
+
+def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade: int = 4, ax: Axes | None = None,
+                title: str | None = None, xlabel: str = "Grade") -> Figure:
+    """Grouped bars of patients per grade (0..``max_grade``, plus "unknown" when any is missing).
+
+    ``grades`` maps a toxicity name (e.g. "CRS", "ICANS") to each patient's grade, or is a
+    DataFrame with one column per toxicity. Bars are labelled with their counts.
+    """
+    series = {name: pd.to_numeric(pd.Series(list(values)), errors="coerce")
+              for name, values in (grades.items() if isinstance(grades, pd.DataFrame) else grades.items())}
+    levels = [str(g) for g in range(max_grade + 1)]
+    any_missing = any(s.isna().any() for s in series.values())
+    if any_missing:
+        levels.append("unknown")
+    counts = {}
+    for name, s in series.items():
+        outside = s.dropna()[~s.dropna().isin(range(max_grade + 1))]
+        if len(outside):
+            raise ValueError(f"{name}: grades outside 0-{max_grade}: {sorted(outside.unique())}")
+        c = [int((s == g).sum()) for g in range(max_grade + 1)]
+        if any_missing:
+            c.append(int(s.isna().sum()))
+        counts[name] = c
+    if ax is None:
+        fig = _new_figure(3.6)
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    width = 0.8 / max(len(counts), 1)
+    positions = np.arange(len(levels))
+    for k, (name, c) in enumerate(counts.items()):
+        bars = ax.bar(positions + (k - (len(counts) - 1) / 2) * width, c, width=width * 0.95,
+                      color=PALETTE[k % len(PALETTE)], label=name, gid=f"bars:{name}")
+        ax.bar_label(bars, fontsize=8.5, padding=1)
+    ax.set_xticks(positions, levels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Patients (n)")
+    ax.margins(y=0.12)
+    if len(counts) > 1:
+        ax.legend(loc="upper right")
+    if title:
+        ax.set_title(title, loc="left")
+    return fig

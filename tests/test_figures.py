@@ -1,0 +1,216 @@
+"""Figures: the drawn numbers (risk table, band vertices, steps, ticks, bars) equal hand-worked ones."""
+
+import math
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+
+from hsct_analysis import figures, survival
+
+DPM = 30.4375
+
+# Eight patients (days): events at 30, 60, 200, 400, 1200; censored at 60, 400, 800.
+TIME = [30, 60, 60, 200, 400, 400, 800, 1200]
+EVENT = [1, 0, 1, 1, 0, 1, 0, 1]
+# Still at risk just after 0, 6, 12, 24, 36 months (0, 182.6, 365.25, 730.5, 1095.75 days):
+# all 8; >182.6: 200, 400, 400, 800, 1200 -> 5; >365.25: 4; >730.5: 800, 1200 -> 2; >1095.75: 1.
+EXPECTED_AT_RISK = [8, 5, 4, 2, 1]
+MONTHS = (0, 6, 12, 24, 36)
+
+
+@pytest.fixture
+def km():
+    return survival.kaplan_meier(TIME, EVENT, conf_type="log")
+
+
+def by_gid(fig, prefix):
+    found = []
+    for ax in fig.axes:
+        for artist in ax.get_children():
+            gid = artist.get_gid()
+            if gid is not None and gid.startswith(prefix):
+                found.append(artist)
+    return found
+
+
+def test_palette_is_okabe_ito_and_colours_follow_order():
+    assert figures.PALETTE[:3] == ("#0072B2", "#D55E00", "#009E73")
+    assert figures.group_colors(["<=90", ">90"]) == {"<=90": "#0072B2", ">90": "#D55E00"}
+    with pytest.raises(ValueError):
+        figures.group_colors([str(i) for i in range(8)])
+
+
+def test_numbers_at_risk_hand_counts(km):
+    table = figures.numbers_at_risk({"All": km}, MONTHS)
+    assert table.loc["All"].tolist() == EXPECTED_AT_RISK
+    from_times = figures.numbers_at_risk_from_times({"All": TIME}, MONTHS)
+    assert from_times.loc["All"].tolist() == EXPECTED_AT_RISK
+
+
+def test_risk_table_text_under_km_plot(km):
+    fig = figures.plot_curves({"All": km, "Same again": km}, times_months=MONTHS)
+    main, table_ax = fig.axes
+    for label in ("All", "Same again"):
+        texts = sorted(by_gid(fig, f"at_risk:{label}:"), key=lambda t: t.get_position()[0])
+        assert [int(t.get_text()) for t in texts] == EXPECTED_AT_RISK
+        # aligned: each count sits at its tick (months) and both axes span the same x range
+        assert [t.get_position()[0] for t in texts] == list(map(float, MONTHS))
+    assert list(main.get_xticks()) == list(map(float, MONTHS))
+    assert table_ax.get_xlim() == main.get_xlim()
+    assert [t.get_text() for t in table_ax.get_yticklabels()] == ["All", "Same again"]
+
+
+def test_km_line_steps_and_ci_band_vertices(km):
+    fig = figures.plot_curves({"All": km}, times_months=MONTHS)
+    (line,) = by_gid(fig, "curve:All")
+    assert line.get_drawstyle() == "steps-post"
+    np.testing.assert_allclose(line.get_xdata(), np.r_[0.0, km.index.to_numpy(float)] / DPM)
+    np.testing.assert_allclose(line.get_ydata(), 100 * np.r_[1.0, km["estimate"].to_numpy()])
+    (band,) = by_gid(fig, "ci:All")
+    assert isinstance(band, PolyCollection)
+    ys = np.round(np.concatenate([p.vertices[:, 1] for p in band.get_paths()]), 9)
+    expected = np.round(100 * np.r_[km["lower"].to_numpy(), km["upper"].to_numpy(), 1.0], 9)
+    expected = expected[~np.isnan(expected)]  # S = 0 at day 1200: no interval there (as in R)
+    assert set(ys) == set(expected)  # every vertex is a lower/upper value, and every value is drawn
+    xs = np.concatenate([p.vertices[:, 0] for p in band.get_paths()])
+    assert set(np.round(xs * DPM, 6)) <= set(np.round(np.r_[0.0, km.index.to_numpy(float)], 6))
+
+
+def test_censor_ticks_at_censored_times(km):
+    fig = figures.plot_curves({"All": km}, times_months=MONTHS)
+    (ticks,) = by_gid(fig, "censor:All")
+    np.testing.assert_allclose(ticks.get_xdata() * DPM, [60, 400, 800])
+    s = km["estimate"]
+    np.testing.assert_allclose(ticks.get_ydata(), 100 * s.loc[[60, 400, 800]].to_numpy())
+    assert ticks.get_marker() == "|"
+
+
+def test_axes_units_and_p_annotation(km):
+    fig = figures.plot_curves({"All": km}, p_value=0.001, title="Overall survival", times_months=MONTHS)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Months after second HSCT"
+    assert ax.get_ylabel() == "Survival probability (%)"
+    assert ax.get_ylim() == (-1.0, 101.0)
+    assert ax.get_title(loc="right") == "Log-rank p = 0.001"
+    assert ax.get_title(loc="left") == "Overall survival"
+
+
+def test_incidence_rises_from_zero_and_rejects_one_minus_km(km):
+    cif = pd.DataFrame(
+        {"estimate": [0.1, 0.25, 0.25], "lower": [0.02, 0.1, 0.1], "upper": [0.4, 0.5, 0.5]},
+        index=[50.0, 120.0, 400.0],
+    )
+    fig = figures.plot_curves({"Relapse": cif}, kind="incidence", p_value=0.03, at_risk=False)
+    ax = fig.axes[0]
+    (line,) = by_gid(fig, "curve:Relapse")
+    assert line.get_ydata()[0] == 0.0 and line.get_ydata()[-1] == 25.0
+    assert ax.get_ylabel() == "Cumulative incidence (%)"
+    assert ax.get_title(loc="right") == "Gray's test p = 0.030"
+    assert len(fig.axes) == 1
+    with pytest.raises(ValueError, match="1-KM"):
+        figures.plot_curves({"wrong": km}, kind="incidence", at_risk=False)
+    with pytest.raises(KeyError, match="at_risk"):
+        figures.plot_curves({"Relapse": cif}, kind="incidence")
+
+
+def test_incidence_with_separate_at_risk_table():
+    cif = pd.DataFrame({"estimate": [0.2, 0.5], "lower": [0.05, 0.2], "upper": [0.5, 0.8]}, index=[100.0, 300.0])
+    table = figures.numbers_at_risk_from_times({"CMV": [100, 300, 500, 900]}, (0, 6, 12, 24))
+    assert table.loc["CMV"].tolist() == [4, 3, 2, 1]
+    fig = figures.plot_curves({"CMV": cif}, kind="incidence", at_risk_table=table)
+    texts = sorted(by_gid(fig, "at_risk:CMV:"), key=lambda t: t.get_position()[0])
+    assert [t.get_text() for t in texts] == ["4", "3", "2", "1"]
+    assert list(fig.axes[0].get_xticks()) == [0.0, 6.0, 12.0, 24.0]
+
+
+def test_plot_into_given_axes(km):
+    fig = plt.figure(figsize=(6, 5))
+    try:
+        ax = fig.add_subplot()
+        out = figures.plot_curves({"All": km}, ax=ax, times_months=MONTHS)
+        assert out is fig
+        assert len(fig.axes) == 2
+        texts = sorted(by_gid(fig, "at_risk:All:"), key=lambda t: t.get_position()[0])
+        assert [int(t.get_text()) for t in texts] == EXPECTED_AT_RISK
+    finally:
+        plt.close(fig)
+
+
+def test_many_figures_leave_pyplot_alone(km):
+    before = plt.get_fignums()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figs = [figures.plot_curves({"All": km}, times_months=MONTHS) for _ in range(25)]
+    assert plt.get_fignums() == before
+    assert len(figs) == 25 and all(f.axes for f in figs)
+
+
+# --- forest plot ---------------------------------------------------------------------
+
+
+def test_forest_reference_log_scale_and_separation():
+    summary = pd.DataFrame(
+        {"hr": [4.10, math.inf], "hr_lower": [1.64, np.nan], "hr_upper": [10.24, np.nan], "p": [0.003, np.nan],
+         "reference": ["<=90", "ATG-F"], "separation": [False, True]},
+        index=["cart_interval_90[>90]", "atg_type[ATG-P]"],
+    )
+    fig = figures.plot_forest(summary)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "CAR-T to second HSCT (days): <=90",
+        "CAR-T to second HSCT (days): >90",
+        "Type of ATG: ATG-F",
+        "Type of ATG: ATG-P",
+    ]
+    (hr_point,) = by_gid(fig, "hr:1")
+    assert hr_point.get_xdata()[0] == pytest.approx(4.10)
+    (ci,) = by_gid(fig, "ci:1")
+    assert list(ci.get_xdata()) == [1.64, 10.24]
+    assert any(line.get_xdata()[0] == 1.0 and line.get_linestyle() == "--" for line in ax.get_lines())
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("reference") == 2
+    assert "not estimable (separation)" in texts
+    assert "4.10 (1.64-10.24)" in texts and "0.003" in texts
+    (arrow,) = by_gid(fig, "separated:3")
+    assert arrow.xy[0] > 10.24 and arrow.xyann[0] == 1.0  # points right, from HR = 1
+    # no absurd number reaches the axis limits
+    assert ax.get_xlim()[1] < 100
+
+
+# --- interval histogram and grades --------------------------------------------------
+
+
+def test_interval_distribution_counts_and_cuts():
+    days = [35, 50, 60, 61, 75, 90, 91, 120, 246, np.nan]
+    fig = figures.plot_interval_distribution(days, cuts=(60, 90))
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches]
+    assert sum(p.get_height() for p in bars) == 9
+    # 60 is counted at or below the 60-day cut: its bar ends at the line
+    left_of_60 = sum(p.get_height() for p in bars if p.get_x() + p.get_width() <= 60.5 + 1e-9)
+    assert left_of_60 == 3
+    labels = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert labels["cut_label:60"] == " ≤60 d: 3 · >60 d: 6"
+    assert labels["cut_label:90"] == " ≤90 d: 6 · >90 d: 3"
+    (cut90,) = by_gid(fig, "cut:90")
+    assert cut90.get_xdata()[0] == 90
+    (strip,) = by_gid(fig, "strip")
+    assert sorted(strip.get_xdata()) == [35, 50, 60, 61, 75, 90, 91, 120, 246]
+    assert ax.get_xlabel() == "Days from last CAR-T infusion to second HSCT"
+
+
+def test_grades_bar_heights():
+    crs = [0, 1, 1, 1, 2, 4, np.nan]
+    icans = [0, 0, 0, 1, 0, 3, 0]
+    fig = figures.plot_grades({"CRS": crs, "ICANS": icans})
+    ax = fig.axes[0]
+    heights = {name: [b.get_height() for b in ax.containers[k]] for k, name in enumerate(["CRS", "ICANS"])}
+    assert heights["CRS"] == [1, 3, 1, 0, 1, 1]
+    assert heights["ICANS"] == [5, 1, 0, 1, 0, 0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3", "4", "unknown"]
+    assert ax.get_ylabel() == "Patients (n)"
