@@ -386,6 +386,12 @@ def test_every_problem_of_a_multi_problem_file_is_listed(write_tiny):
     }
 
 
+def test_valid_cohort_has_no_problems_and_unrelated_extra_columns_are_silent(tiny_path, write_tiny):
+    assert cohort.validate(tiny_path) == []  # has an extra "notes" column
+    both = write_tiny(add={"Sex": "male", "remarks": "x"})  # near-miss of a column that is present
+    assert cohort.validate(both) == []
+
+
 def test_problem_reads_as_one_line():
     p = Problem("data/x.csv", 7, "P007", "relapse_days", "is after last follow-up (followup_days 1500)", "2100")
     assert str(p) == (

@@ -204,7 +204,10 @@ def _read_text(path: Path, source: str) -> tuple[str | None, list[Problem]]:
     """Decode the file as UTF-8 (a BOM is accepted); bad bytes become Problems, not errors."""
     if not path.is_file():
         return None, [Problem(source, None, None, None, "file not found (or not a file)")]
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(source, None, None, None, f"file cannot be read ({exc.strerror or exc})")]
     if not data:
         return None, [Problem(source, None, None, None, "file is empty (0 bytes): expected a header line and one row per patient")]
     try:
@@ -261,13 +264,14 @@ def _split(text: str, source: str) -> tuple[list[str] | None, list[tuple[int, li
 def _layout_problems(header: list[str], rows, source: str) -> tuple[list[tuple[int, list[str]]], list[Problem]]:
     """Rows whose length differs from the header are reported and dropped."""
     problems, kept = [], []
+    id_at = header.index("patient_id") if "patient_id" in header else None
     for line, fields in rows:
         if len(fields) == len(header):
             kept.append((line, fields))
-        else:
-            pid = fields[header.index("patient_id")].strip() if "patient_id" in header and len(fields) > header.index("patient_id") else None
-            rule = f"row has {len(fields)} values but the header has {len(header)} columns"
-            problems.append(Problem(source, line, pid or None, None, rule))
+            continue
+        pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
+        rule = f"row has {len(fields)} values but the header has {len(header)} columns"
+        problems.append(Problem(source, line, pid or None, None, rule))
     if not rows:
         problems.append(Problem(source, None, None, None, "file has a header but no patient rows"))
     return kept, problems
