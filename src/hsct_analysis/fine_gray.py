@@ -388,10 +388,13 @@ class FineGrayResult:
     (crr's sandwich SE), hr, hr_lower, hr_upper, p (two-sided Wald), reference (the
     reference level of categorical terms) and separation (True where the estimate runs
     off to +-infinity; coef is then +-inf, hr inf or 0, and se, CI and p are NaN).
+    ``variance`` is the sandwich covariance of the coefficients; ``information`` minus the
+    Hessian of the log pseudo-likelihood (its inverse is the naive variance, not used).
     """
 
     summary: pd.DataFrame
     variance: pd.DataFrame
+    information: pd.DataFrame
     converged: bool
     iterations: int
     n: int
@@ -542,7 +545,8 @@ def fine_gray(
         raise ValueError(f"no events of cause {cause} among {len(s.time)} complete cases")
     flagged, messages = _separation(design, s, cause)
     warnings += messages
-    fit = _newton(s, p, gtol, max_iter)
+    with np.errstate(all="ignore"):  # separated fits under/overflow; reported below
+        fit = _newton(s, p, gtol, max_iter)
     extra = _diverging(fit, flagged)
     for j in sorted(extra):
         warnings.append(
@@ -553,12 +557,17 @@ def fine_gray(
     if not fit.converged:
         warnings.append(f"Newton-Raphson did not converge in {fit.iterations} iterations")
     keep = np.array([j not in flagged for j in range(p)], dtype=bool)
-    var = _sandwich(s, fit, keep)
+    with np.errstate(all="ignore"):
+        var = _sandwich(s, fit, keep)
+        log_jumps = _baseline_log_jumps(s, fit.b)
+    for j in np.flatnonzero(keep & ~np.isfinite(np.diag(var))):
+        warnings.append(f"not estimable: {design.terms[j].name} has no finite standard error (see the separation above)")
     names = design.term_names
     null = _neg_loglik(s, np.zeros(p))
     return FineGrayResult(
         summary=coefficient_table(design.terms, fit.b, np.sqrt(np.diag(var)), flagged, conf_level),
         variance=pd.DataFrame(var, index=names, columns=names),
+        information=pd.DataFrame(fit.information, index=names, columns=names),
         converged=fit.converged,
         iterations=fit.iterations,
         n=len(s.time),
@@ -573,5 +582,5 @@ def fine_gray(
         terms=design.terms,
         _coef_at_stop=fit.b,
         _event_times=s.fail_times,
-        _log_jumps=_baseline_log_jumps(s, fit.b),
+        _log_jumps=log_jumps,
     )
