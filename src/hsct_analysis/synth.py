@@ -64,7 +64,7 @@ DEFAULT_TARGETS: dict[str, Any] = {
         "sex": {"male": 56, "female": 39},
         "fusion_gene": {
             "BCR::ABL1": 21, "E2A::HLF": 2, "E2A::PBX1": 5, "EBF1::PDGFRB": 2, "EP300::ZNF384": 1,
-            "IGH::EPOR/MLLT3::CISD3": 1, "MLL::AF4": 2, "NUP214::ABL1": 2, "PICALM::MLLT10": 1,
+            "IGH::EPOP/MILT3::CISD3": 1, "MLL::AF4": 2, "NUP214::ABL1": 2, "PICALM::MLLT10": 1,
             "TAF15::ZNF384": 1, "TEL::AML1": 4, "TERP2::JAK2": 1, "negative": 52,
         },
         "first_hsct_donor": {"MSD": 30, "MUD": 11, "haplo": 49, "auto": 2, "cord": 3},
@@ -493,6 +493,14 @@ def outcomes(df: pd.DataFrame, targets: dict, rng: np.random.Generator) -> pd.Da
         t = rng.uniform(np.log(40), np.log(365)) if early else rng.uniform(np.log(365), np.log(1300))
         death[i] = min(np.round(np.exp(t)), hi)
     death[np.flatnonzero(dead)[np.argmin(death[dead])]] = 33
+    # the longest follow-up (first patient of the study) belongs to a survivor
+    top, alive = int(np.argmax(cens)), np.flatnonzero(~dead)
+    if dead[top]:
+        j = alive[np.argmax(cens[alive])]
+        cens[top], cens[j] = cens[j], cens[top]
+        for i in (top, j):
+            if dead[i] and death[i] >= cens[i]:
+                death[i] = cens[i] - 1
     rel_t = np.full(n, np.nan)
     for i in relapsed:
         limit = (death[i] if dead[i] else cens[i]) - 1

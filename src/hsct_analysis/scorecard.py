@@ -1,0 +1,567 @@
+"""The reproduction scorecard: every number the paper prints, recomputed on a cohort.
+
+:func:`reproduce` takes a loaded cohort (:func:`hsct_analysis.cohort.load_cohort`) and the
+published-results registry (:func:`hsct_analysis.published.load_registry`) and returns one
+row per registry row with ``published``, ``reproduced``, ``difference``, ``tolerance``,
+``passed``, ``conflict`` (the audit marked the published number inconsistent) and
+``method`` (how the number was computed). Tolerances are FIXED, never tuned to a cohort:
+
+- count: exact; percent: the reproduced percentage rounded to 1 decimal equals the printed one
+- km / cif estimate: +-1.0 percentage point; CI bounds: +-2.0 percentage points
+- median / range in days: +-1 day; in years or dose units: +-0.1 of the printed unit
+- p: same side of 0.05 AND within a factor of 2 ("<0.001": reproduced below 0.001)
+- hr: within a factor of 1.25; CI bounds within a factor of 1.33
+
+KM estimates use :func:`hsct_analysis.survival.kaplan_meier` (arcsine CI) and cumulative
+incidences :func:`hsct_analysis.competing.cumulative_incidence` (log CI), both through
+:mod:`hsct_analysis.endpoints`; p-values use the log-rank test (OS, LFS), Gray's test
+(competing endpoints) or Fisher's exact / chi-square test (counts). Table 4 HRs refit the
+paper's multivariable models: Cox (lifelines) for LFS and OS, Fine-Gray for RI and NRM.
+
+``python -m hsct_analysis.scorecard`` writes ``data/scorecard.csv`` and prints the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import endpoints
+from .factors import FACTORS, factor
+
+ESTIMATE_TOL_PP = 1.0
+BOUND_TOL_PP = 2.0
+DAYS_TOL = 1.0
+UNIT_TOL = 0.1
+P_FACTOR = 2.0
+P_ALPHA = 0.05
+HR_FACTOR = 1.25
+HR_BOUND_FACTOR = 1.33
+
+CARD_COLUMNS = [
+    "id", "source", "kind", "stat", "endpoint", "factor", "level", "time_days", "unit", "printed",
+    "published", "reproduced", "difference", "tolerance", "passed", "conflict", "method",
+]
+
+
+# --------------------------------------------------------------------------- tolerance rules
+
+
+def tolerance_text(kind: str, stat: str, unit: str) -> str:
+    """The fixed tolerance rule of a registry row, in words."""
+    if kind == "count":
+        return "exact"
+    if kind == "percent":
+        return "equal after rounding to 1 decimal"
+    if kind in ("km", "cif"):
+        return f"+-{ESTIMATE_TOL_PP:g} pp" if stat == "value" else f"+-{BOUND_TOL_PP:g} pp"
+    if kind in ("median", "range"):
+        return f"+-{DAYS_TOL:g} day" if unit == "days" else f"+-{UNIT_TOL:g} {unit}"
+    if kind == "p":
+        return f"same side of {P_ALPHA:g} and within x{P_FACTOR:g}"
+    if kind == "hr":
+        return f"within x{HR_FACTOR:g}" if stat == "value" else f"within x{HR_BOUND_FACTOR:g}"
+    return "unknown kind"
+
+
+def within_tolerance(kind: str, stat: str, unit: str, published: float, reproduced: float, printed: str = "") -> bool:
+    """Whether ``reproduced`` meets the fixed tolerance for ``published`` (see module docstring)."""
+    if reproduced is None or published is None:
+        return False
+    try:
+        pub, rep = float(published), float(reproduced)
+    except (TypeError, ValueError):
+        return False
+    if math.isnan(pub) or math.isnan(rep):
+        return False
+    if kind == "count":
+        return abs(rep - pub) < 1e-9
+    if kind == "percent":
+        return abs(_round_half_up(rep, 1) - pub) < 1e-9
+    if kind in ("km", "cif"):
+        tol = ESTIMATE_TOL_PP if stat == "value" else BOUND_TOL_PP
+        return abs(rep - pub) <= tol + 1e-9
+    if kind in ("median", "range"):
+        tol = DAYS_TOL if unit == "days" else UNIT_TOL
+        return abs(rep - pub) <= tol + 1e-9
+    if kind == "p":
+        return _p_passes(pub, rep, printed)
+    if kind == "hr":
+        f = HR_FACTOR if stat == "value" else HR_BOUND_FACTOR
+        return _ratio_within(pub, rep, f)
+    return False
+
+
+def _round_half_up(x: float, decimals: int) -> float:
+    q = 10.0 ** decimals
+    return math.floor(x * q + 0.5 + 1e-9) / q
+
+
+def _ratio_within(pub: float, rep: float, factor_: float) -> bool:
+    if pub <= 0 or rep <= 0 or not np.isfinite(rep):
+        return False
+    r = rep / pub
+    return 1.0 / factor_ - 1e-12 <= r <= factor_ + 1e-12
+
+
+def _p_passes(pub: float, rep: float, printed: str = "") -> bool:
+    if str(printed).strip().startswith("<"):
+        return rep < pub
+    if (pub < P_ALPHA) != (rep < P_ALPHA):
+        return False
+    return _ratio_within(pub, rep, P_FACTOR)
+
+
+def _difference(kind: str, published: float, reproduced: float) -> float:
+    """reproduced - published (ratio reproduced / published for p and hr)."""
+    if reproduced is None or not np.isfinite(reproduced) or not np.isfinite(published):
+        return np.nan
+    if kind in ("p", "hr"):
+        return reproduced / published if published > 0 else np.nan
+    return reproduced - published
+
+
+# --------------------------------------------------------------------------- computing
+
+
+@dataclass
+class _Context:
+    """A loaded cohort plus caches shared by the rows of one reproduction."""
+
+    cohort: pd.DataFrame
+    curves: dict = field(default_factory=dict)
+    tests: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    masks: dict = field(default_factory=dict)
+    published_n: float = 95.0
+
+    def mask(self, factor_name: str, level: str) -> np.ndarray:
+        key = (factor_name, level)
+        if key not in self.masks:
+            if not factor_name:
+                self.masks[key] = np.ones(len(self.cohort), bool)
+            else:
+                self.masks[key] = (factor(self.cohort, factor_name).astype(object) == level).to_numpy(bool)
+        return self.masks[key]
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Cell values as the text the registry uses (integral numbers without decimals)."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return ""
+        if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer()):
+            return str(int(v))
+        return str(v)
+    return series.astype(object).map(one)
+
+
+#: Registry variables that the data contract cannot hold (post-second-HSCT DLI, MRD and
+#: their treatments, screening before enrolment): reported as "not in the data contract".
+NOT_IN_CONTRACT = {
+    "dli_reason", "dli_after_second", "mrd_positive_after_second", "mrd_positive_after_second_treatment",
+    "gvhd_death_trigger", "gvhd_death_dli_reason", "days_second_hsct_to_mrd_positive", "days_second_hsct_to_dli",
+}
+
+
+def _derived(cohort: pd.DataFrame, variable: str, category: str, row_id: str = "") -> np.ndarray | None:
+    """Patients counted by a derived variable of data/published/README.md (None if unknown)."""
+    c = cohort
+    n = len(c)
+    if variable in FACTORS:
+        return (factor(c, variable).astype(object) == category).to_numpy(bool)
+    if variable in ("deaths", "dead"):
+        dead = pd.to_numeric(c["dead"]).to_numpy(float) == 1
+        if variable == "dead" or category in ("", "all", "any"):
+            return dead
+        cause = _text(c["cause_of_death"]).to_numpy()
+        if row_id.endswith("gvhd_any.n"):  # "the 14 patients who died from GVHD" (GVHD or TA-TMA+GVHD)
+            return dead & np.array([category in str(x).split("+") for x in cause])
+        return dead & (cause == category)
+    if variable == "crs_grade":
+        grade = _text(c["crs_grade"]).to_numpy()
+        if category == "undetermined":
+            return (_text(c["crs_after_cart"]).to_numpy() == "yes") & (grade == "")
+        return grade == category
+    if variable == "conditioning_sequence":
+        a, b = _text(c["conditioning_first"]).to_numpy(), _text(c["conditioning_second"]).to_numpy()
+        pair = np.array(["unknown" if x == "unknown" else f"{x}-{y}" for x, y in zip(a, b)])
+        return pair == category
+    if variable == "first_hsct_kind":
+        auto = _text(c["first_hsct_donor"]).to_numpy() == "auto"
+        return auto if category == "auto" else ~auto
+    mrd_first = pd.to_numeric(c["days_first_hsct_to_mrd_positive"]).notna().to_numpy() if "days_first_hsct_to_mrd_positive" in c else np.zeros(n, bool)
+    relapsed_first = pd.to_numeric(c["days_first_hsct_to_relapse"]).notna().to_numpy()
+    if variable == "first_hsct_failure":
+        return mrd_first if category.startswith("MRD") else ~mrd_first
+    if variable == "mrd_positive_then_relapse":
+        return mrd_first & relapsed_first
+    # inclusion criteria of the study: every enrolled patient had a new donor and was in CR/CRi
+    if variable in ("donor_changed", "status_before_second_hsct", "response_after_cart"):
+        return np.full(n, category in ("yes", "CR", "CR/CRi"))
+    if variable == "patients" and category == "enrolled":
+        return np.ones(n, bool)
+    return None
+
+
+def _numeric_column(cohort: pd.DataFrame, variable: str) -> np.ndarray | None:
+    """A numeric column or a derived interval (days) named by the registry."""
+    if variable in cohort.columns:
+        return pd.to_numeric(cohort[variable], errors="coerce").to_numpy(float)
+    if variable == "days_mrd_positive_to_relapse":
+        return (pd.to_numeric(cohort["days_first_hsct_to_relapse"]) - pd.to_numeric(cohort["days_first_hsct_to_mrd_positive"])).to_numpy(float)
+    return None
+
+
+def _count(ctx: _Context, row) -> tuple[float, str]:
+    mask = ctx.mask(row.factor, row.level)
+    if not row.variable:
+        return float(mask.sum()), f"patients with {row.factor} = {row.level}" if row.factor else "patients"
+    if row.variable in ctx.cohort.columns and row.variable not in ("crs_grade", "dead"):
+        hit = _text(ctx.cohort[row.variable]).to_numpy() == str(row.category)
+        how = f"{row.variable} == {row.category}"
+    else:
+        hit = _derived(ctx.cohort, row.variable, str(row.category), row.id)
+        if hit is None:
+            return np.nan, _not_computed(row.variable)
+        how = f"derived {row.variable} == {row.category}"
+    where = f" among {row.factor} = {row.level}" if row.factor else ""
+    return float((mask & hit).sum()), how + where
+
+
+def _percent(ctx: _Context, row) -> tuple[float, str]:
+    k, how = _count(ctx, row)
+    denom = _denominator(ctx, row)
+    return (100.0 * k / denom if denom else np.nan), f"100 * ({how}) / {denom}"
+
+
+def _not_computed(variable: str) -> str:
+    if variable in NOT_IN_CONTRACT or variable == "patients":
+        return f"not computable: {variable!r} is not in the cohort data contract"
+    return f"unknown variable {variable!r}"
+
+
+def _denominator(ctx: _Context, row) -> float:
+    """Denominator of a percentage: the published one, recomputed where it is a cohort count."""
+    if row.variable == "deaths":
+        return float((pd.to_numeric(ctx.cohort["dead"]) == 1).sum())
+    if row.factor:
+        return float(ctx.mask(row.factor, row.level).sum())
+    if not np.isfinite(row.denominator) or row.denominator == ctx.published_n:
+        return float(len(ctx.cohort))
+    return float(row.denominator)
+
+
+def _median_range(ctx: _Context, row) -> tuple[float, str]:
+    col = row.variable
+    x = _numeric_column(ctx.cohort, col)
+    if x is None:
+        return np.nan, _not_computed(col)
+    x = x[ctx.mask(row.factor, row.level) & ~np.isnan(x)]
+    if x.size == 0:
+        return np.nan, f"no values of {col}"
+    fn = {"min": np.min, "max": np.max}.get(row.stat, np.median)
+    name = {"min": "minimum", "max": "maximum"}.get(row.stat, "median")
+    return float(fn(x)), f"plain {name} of {col} (n={x.size})"
+
+
+def _curve_value(ctx: _Context, row) -> tuple[float, str]:
+    ep = endpoints.endpoint(row.endpoint)
+    key = (row.endpoint, row.factor, row.level)
+    if key not in ctx.curves:
+        sub = ctx.cohort[ctx.mask(row.factor, row.level)]
+        ctx.curves[key] = endpoints.curve(sub, row.endpoint) if len(sub) else None
+    curve = ctx.curves[key]
+    method = "Kaplan-Meier, arcsine CI" if ep.method == "km" else "cumulative incidence, log CI"
+    if curve is None:
+        return np.nan, method
+    from .survival import value_at
+
+    got = value_at(curve, float(row.time_days))
+    col = {"value": "estimate", "lower": "lower", "upper": "upper"}.get(row.stat, "estimate")
+    v = float(got[col])
+    if ep.method == "km" and row.kind == "cif":  # 1 - KM published as an incidence
+        v = 1.0 - float(got[{"lower": "upper", "upper": "lower"}.get(col, col)])
+    return 100.0 * v, f"{method} at {float(row.time_days):g} d"
+
+
+def _p_value(ctx: _Context, row) -> tuple[float, str]:
+    if row.endpoint:
+        key = (row.endpoint, row.factor)
+        if key not in ctx.tests:
+            ctx.tests[key] = endpoints.compare(ctx.cohort, row.endpoint, row.factor).p_value
+        ep = endpoints.endpoint(row.endpoint)
+        return float(ctx.tests[key]), f"{ep.test_name} across {row.factor}"
+    return _count_test(ctx, row)
+
+
+def _count_test(ctx: _Context, row) -> tuple[float, str]:
+    """Fisher's exact test (2x2) or chi-square test of ``variable`` by ``factor``."""
+    if not row.factor or not row.variable:
+        return np.nan, "p row without factor/variable"
+    grp = factor(ctx.cohort, row.factor).astype(object)
+    if row.variable in ctx.cohort.columns:
+        val = _text(ctx.cohort[row.variable])
+    else:
+        hit = _derived(ctx.cohort, row.variable, str(row.category))
+        if hit is None:
+            return np.nan, f"unknown variable {row.variable!r}"
+        val = pd.Series(np.where(hit, "yes", "no"), index=ctx.cohort.index)
+    keep = grp.notna() & (val != "")
+    table = pd.crosstab(grp[keep], val[keep]).to_numpy()
+    if table.shape == (2, 2):
+        return float(stats.fisher_exact(table)[1]), f"Fisher's exact test, {row.variable} by {row.factor}"
+    return float(stats.chi2_contingency(table, correction=False)[1]), f"chi-square test, {row.variable} by {row.factor}"
+
+
+def _hr(ctx: _Context, row, registry: pd.DataFrame) -> tuple[float, str]:
+    if row.level and row.level == row.reference:
+        return 1.0, "reference level (HR 1 by definition)"
+    key = row.endpoint
+    if key not in ctx.models:
+        ctx.models[key] = _fit_table4(ctx.cohort, row.endpoint, registry)
+    model = ctx.models[key]
+    if isinstance(model, str):
+        return np.nan, model
+    summary, how = model
+    term = f"{row.factor}[{row.level}]"
+    if term not in summary.index:
+        return np.nan, f"{how}: term {term} not estimable"
+    col = {"value": "hr", "lower": "hr_lower", "upper": "hr_upper"}.get(row.stat, "hr")
+    if row.kind == "p":
+        col = "p"
+    return float(summary.loc[term, col]), how
+
+
+def _wald_p(ctx: _Context, row, registry: pd.DataFrame) -> tuple[float, str]:
+    """Wald p of a Table 4 term (level empty: the factor's only non-reference level)."""
+    if not row.level:
+        ref = table4_covariates(registry, row.endpoint).get(row.factor)
+        levels = [lv for lv in FACTORS[row.factor].levels if lv != ref]
+        row = row._replace(level=levels[0])
+    value, how = _hr(ctx, row, registry)
+    return value, f"Wald p, {how}"
+
+
+def table4_covariates(registry: pd.DataFrame, endpoint: str) -> dict[str, str]:
+    """Factor -> reference level of the paper's multivariable model for ``endpoint``."""
+    rows = registry[(registry["kind"] == "hr") & (registry["endpoint"] == endpoint)]
+    return {f: r for f, r in zip(rows["factor"], rows["reference"]) if f}
+
+
+def _fit_table4(cohort: pd.DataFrame, endpoint_name: str, registry: pd.DataFrame):
+    """Refit Table 4's model: Cox (lifelines) for os/lfs, Fine-Gray for relapse/nrm."""
+    covs = table4_covariates(registry, endpoint_name)
+    ep = endpoints.endpoint(endpoint_name)
+    data = pd.DataFrame({name: factor(cohort, name).astype(object) for name in covs})
+    data["time"] = pd.to_numeric(cohort[ep.time_col]).to_numpy(float)
+    data["status"] = pd.to_numeric(cohort[ep.status_col]).to_numpy(int)
+    data = data.dropna()
+    if ep.method == "km":
+        return _cox(data, covs)
+    from . import competing
+
+    fg = getattr(competing, "fine_gray", None)
+    if fg is None:  # pragma: no cover - older layouts
+        from .fine_gray import fine_gray as fg
+    try:
+        res = fg(data, "time", "status", list(covs), cause=ep.cause, reference=covs)
+    except Exception as exc:  # noqa: BLE001 - reported in the card, not hidden
+        return f"Fine-Gray failed: {exc}"
+    return res.summary, f"Fine-Gray (cause {ep.cause}) on {', '.join(covs)}; n={len(data)}"
+
+
+def _cox(data: pd.DataFrame, covs: dict[str, str]):
+    from lifelines import CoxPHFitter
+
+    x = pd.DataFrame({"time": data["time"], "event": (data["status"] > 0).astype(int)})
+    for name, ref in covs.items():
+        for lev in sorted(set(data[name]) - {ref}):
+            x[f"{name}[{lev}]"] = (data[name] == lev).astype(float)
+    try:
+        fit = CoxPHFitter().fit(x, "time", "event")
+    except Exception as exc:  # noqa: BLE001
+        return f"Cox failed: {exc}"
+    s = fit.summary
+    out = pd.DataFrame({
+        "hr": s["exp(coef)"], "hr_lower": s["exp(coef) lower 95%"], "hr_upper": s["exp(coef) upper 95%"],
+        "p": s["p"],
+    })
+    return out, f"Cox PH (lifelines, Efron ties) on {', '.join(covs)}; n={len(data)}"
+
+
+def _registry_frame(registry: pd.DataFrame) -> pd.DataFrame:
+    reg = registry.copy()
+    for col in ("factor", "level", "variable", "category", "endpoint", "reference", "stat", "unit", "printed",
+                "status", "source", "test"):
+        if col not in reg.columns:
+            reg[col] = ""
+        reg[col] = reg[col].fillna("").astype(str)
+    for col in ("time_days", "value", "denominator"):
+        reg[col] = pd.to_numeric(reg.get(col), errors="coerce")
+    return reg
+
+
+def _plain_numbers(cohort: pd.DataFrame) -> pd.DataFrame:
+    """A copy with nullable integer columns as float (NaN for missing), so comparisons never meet pd.NA."""
+    out = cohort.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.Int64Dtype) or str(out[col].dtype) in ("Int64", "Int32", "boolean"):
+            out[col] = out[col].astype("float64")
+    return out
+
+
+def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
+    """Every registry row recomputed on ``cohort`` (a loaded cohort) against the fixed tolerances.
+
+    Returns a DataFrame with columns :data:`CARD_COLUMNS` (published/reproduced in the
+    printed unit: percent 0-100, days, years, ...; ``difference`` is reproduced - published,
+    or the ratio reproduced / published for p and hr).
+    """
+    reg = _registry_frame(registry)
+    cohort = _plain_numbers(cohort)
+    enrolled = reg.loc[(reg["variable"] == "patients") & (reg["category"] == "enrolled"), "value"]
+    ctx = _Context(cohort, published_n=float(enrolled.iloc[0]) if len(enrolled) else float(len(cohort)))
+    rows = []
+    for r in reg.itertuples(index=False):
+        try:
+            value, method = _compute(ctx, r, reg)
+        except Exception as exc:  # noqa: BLE001 - a failed entry is a miss with its reason
+            value, method = np.nan, f"error: {type(exc).__name__}: {exc}"
+        pub = float(r.value)
+        rows.append({
+            "id": r.id, "source": r.source, "kind": r.kind, "stat": r.stat, "endpoint": r.endpoint,
+            "factor": r.factor, "level": r.level, "time_days": r.time_days, "unit": r.unit, "printed": r.printed,
+            "published": pub, "reproduced": value, "difference": _difference(r.kind, pub, value),
+            "tolerance": tolerance_text(r.kind, r.stat, r.unit),
+            "passed": bool(within_tolerance(r.kind, r.stat, r.unit, pub, value, r.printed)),
+            "conflict": r.status == "inconsistent", "method": method,
+        })
+    return pd.DataFrame(rows, columns=CARD_COLUMNS)
+
+
+def _compute(ctx: _Context, r, reg: pd.DataFrame) -> tuple[float, str]:
+    if r.kind == "count":
+        return _count(ctx, r)
+    if r.kind == "percent":
+        return _percent(ctx, r)
+    if r.kind in ("median", "range"):
+        return _median_range(ctx, r)
+    if r.kind in ("km", "cif"):
+        return _curve_value(ctx, r)
+    if r.kind == "p" and r.test == "wald":
+        return _wald_p(ctx, r, reg)
+    if r.kind == "p":
+        return _p_value(ctx, r)
+    if r.kind == "hr":
+        return _hr(ctx, r, reg)
+    return np.nan, f"unknown kind {r.kind!r}"
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _table_of(card: pd.DataFrame) -> pd.Series:
+    """Which file (table1 .. table4, text) an entry comes from, from its id prefix."""
+    prefix = card["id"].astype(str).str.split(".").str[0]
+    return prefix.map({"t1": "table1", "t2": "table2", "t3": "table3", "t4": "table4"}).fillna("text")
+
+
+def summary(card: pd.DataFrame) -> pd.DataFrame:
+    """Pass rates by table (file) and kind: entries, passed, rate (0-1), and over non-conflicting entries."""
+    c = card.assign(table=_table_of(card))
+    g = c.groupby(["table", "kind"])
+    out = pd.DataFrame({
+        "entries": g.size(),
+        "passed": g["passed"].sum().astype(int),
+        "conflicts": g["conflict"].sum().astype(int),
+    })
+    out["rate"] = out["passed"] / out["entries"]
+    clean = c[~c["conflict"]].groupby(["table", "kind"])
+    out["rate_non_conflicting"] = (clean["passed"].sum() / clean.size()).reindex(out.index)
+    return out
+
+
+def pass_rates(card: pd.DataFrame) -> dict[str, float]:
+    """Overall pass rate, pass rate over non-conflicting entries, and over counts/percentages (0-1)."""
+    clean = card[~card["conflict"].astype(bool)]
+    counts = card[card["kind"].isin(["count", "percent"]) & ~card["conflict"].astype(bool)]
+    return {
+        "overall": float(card["passed"].mean()),
+        "non_conflicting": float(clean["passed"].mean()) if len(clean) else float("nan"),
+        "counts": float(counts["passed"].mean()) if len(counts) else float("nan"),
+        "entries": int(len(card)),
+    }
+
+
+def miss_size(card: pd.DataFrame) -> pd.Series:
+    """How far each entry is from its tolerance (0 = within; 1 = one tolerance outside; inf = not computed)."""
+    out = []
+    for r in card.itertuples(index=False):
+        pub, rep = r.published, r.reproduced
+        if rep is None or not np.isfinite(rep):
+            out.append(np.inf)
+            continue
+        if r.passed:
+            out.append(0.0)
+            continue
+        if r.kind in ("p", "hr"):
+            f = P_FACTOR if r.kind == "p" else (HR_FACTOR if r.stat == "value" else HR_BOUND_FACTOR)
+            ratio = abs(math.log(max(rep, 1e-300) / pub)) / math.log(f) if pub > 0 else np.inf
+            out.append(max(ratio, 1.0))
+        elif r.kind in ("km", "cif"):
+            tol = ESTIMATE_TOL_PP if r.stat == "value" else BOUND_TOL_PP
+            out.append(abs(rep - pub) / tol)
+        elif r.kind in ("median", "range"):
+            tol = DAYS_TOL if r.unit == "days" else UNIT_TOL
+            out.append(abs(rep - pub) / tol)
+        else:
+            out.append(max(abs(rep - pub), 1.0))
+    return pd.Series(out, index=card.index, name="miss")
+
+
+def worst(card: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    """The ``k`` entries furthest outside their tolerance (miss in units of the tolerance)."""
+    c = card.assign(miss=miss_size(card))
+    c = c[c["miss"] > 0].sort_values(["conflict", "miss"], ascending=[True, False])
+    return c.head(k)[["id", "kind", "stat", "published", "reproduced", "tolerance", "miss", "conflict", "method"]]
+
+
+def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Load a cohort (CSV path or generator DataFrame) and the registry, and reproduce."""
+    from . import cohort as cohort_mod
+
+    if isinstance(path_or_frame, pd.DataFrame):
+        c = path_or_frame if "os_time" in path_or_frame.columns else cohort_mod.load_cohort_frame(path_or_frame)
+    else:
+        c = cohort_mod.load_cohort(path_or_frame)
+    if registry is None:
+        from . import published
+
+        registry = published.load_registry()
+    return reproduce(c, registry)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hsct_analysis.scorecard [--cohort data/cohort.csv] [--out data/scorecard.csv]``."""
+    p = argparse.ArgumentParser(prog="python -m hsct_analysis.scorecard")
+    p.add_argument("--cohort", default="data/cohort.csv")
+    p.add_argument("--out", default="data/scorecard.csv")
+    a = p.parse_args(argv)
+    card = scorecard_for(a.cohort)
+    card.to_csv(a.out, index=False, float_format="%.6g", lineterminator="\n")
+    pd.set_option("display.width", 200)
+    print(summary(card).to_string(float_format=lambda v: f"{v:.3f}"))
+    print(pass_rates(card))
+    print(worst(card).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
