@@ -181,12 +181,16 @@ class _Table:
     def has(self, *columns: str) -> bool:
         return all(c in self.cells for c in columns)
 
-    def problems(self, mask: pd.Series, column: str, rule, value: pd.Series | None = None) -> list[Problem]:
-        """One Problem per row where ``mask`` is true; ``rule`` is a phrase or a row -> phrase function."""
-        rows = np.flatnonzero(mask.fillna(False).to_numpy(bool))
+    def problems(
+        self, mask: pd.Series, column: str, rule: str, value: pd.Series | None = None, **fill: pd.Series
+    ) -> list[Problem]:
+        """One Problem per row where ``mask`` is true.
+
+        ``rule`` may hold ``{name}`` fields, filled with that row's value of ``fill[name]``.
+        """
         out = []
-        for i in rows:
-            text = rule(i) if callable(rule) else rule
+        for i in np.flatnonzero(mask.fillna(False).to_numpy(bool)):
+            text = rule.format(**{k: _show(v.iloc[i]) for k, v in fill.items()}) if fill else rule
             val = None if value is None else _show(value.iloc[i])
             out.append(Problem(self.source, int(self.lines[i]), self.ids.iloc[i], column, text, val))
         return out
@@ -372,10 +376,9 @@ def _check_empty(t: _Table, col: Column) -> list[Problem]:
     empty = t.empty[col.name]
     if col.name == "followup_days" and t.has("dead"):
         dead = t.numbers["dead"].eq(1)
-        rule = lambda i: (  # noqa: E731
-            "is empty, but dead is 1: give the day of death" if dead.iloc[i] else "is empty, but a value is required"
+        return t.problems(empty & dead, col.name, "is empty, but dead is 1: give the day of death") + t.problems(
+            empty & ~dead, col.name, "is empty, but a value is required"
         )
-        return t.problems(empty, col.name, rule)
     return t.problems(empty, col.name, "is empty, but a value is required")
 
 
@@ -383,12 +386,11 @@ def _check_category(t: _Table, col: Column) -> list[Problem]:
     s = t.cells[col.name]
     bad = ~t.empty[col.name] & ~s.isin(col.choices)
     lower = {c.lower(): c for c in col.choices}
-
-    def rule(i: int) -> str:
-        hint = lower.get(s.iloc[i].lower())
-        return f"is not one of {col.allowed}" + (f' (did you mean "{hint}"?)' if hint else "")
-
-    return t.problems(bad, col.name, rule, s)
+    hint = s.str.lower().map(lower)
+    rule = f"is not one of {col.allowed}"
+    return t.problems(bad & hint.notna(), col.name, rule + ' (did you mean "{hint}"?)', s, hint=hint) + t.problems(
+        bad & hint.isna(), col.name, rule, s
+    )
 
 
 def _check_number(t: _Table, col: Column) -> list[Problem]:
@@ -425,7 +427,8 @@ def _check_unique(t: _Table, col: Column) -> list[Problem]:
     s = t.cells[col.name]
     dup = s.duplicated(keep="first") & ~t.empty[col.name]
     first_line = {v: int(t.lines[i]) for i, v in reversed(list(enumerate(s)))}
-    return t.problems(dup, col.name, lambda i: f"is a duplicate patient_id (first on line {first_line[s.iloc[i]]})", s)
+    first = s.map(first_line)
+    return t.problems(dup, col.name, "is a duplicate patient_id (first on line {first})", s, first=first)
 
 
 _TYPE_CHECKS: dict[str, list[Callable[[_Table, Column], list[Problem]]]] = {
@@ -455,22 +458,20 @@ def _ages_in_order(t: _Table) -> list[Problem]:
     if not t.has("age_first_hsct", "age_second_hsct"):
         return []
     first, second = t.numbers["age_first_hsct"], t.numbers["age_second_hsct"]
-    rule = lambda i: f"is below age_first_hsct ({_show(first.iloc[i])}): the second transplant comes after the first"  # noqa: E731
-    return t.problems(second < first, "age_second_hsct", rule, t.cells["age_second_hsct"])
+    rule = "is below age_first_hsct ({first}): the second transplant comes after the first"
+    return t.problems(second < first, "age_second_hsct", rule, t.cells["age_second_hsct"], first=first)
 
 
 def _events_before_end_of_followup(t: _Table) -> list[Problem]:
     if not t.has("followup_days", "dead"):
         return []
-    end, dead = t.numbers["followup_days"], t.numbers["dead"].eq(1)
+    end = t.numbers["followup_days"]
+    what = pd.Series(np.where(t.numbers["dead"].eq(1), "death", "last follow-up"), index=end.index)
     problems = []
     for column in OUTCOME_DAY_COLUMNS:
         if t.has(column):
-            after = t.numbers[column] > end
-            rule = lambda i: (  # noqa: E731
-                f"is after {'death' if dead.iloc[i] else 'last follow-up'} (followup_days {_show(end.iloc[i])})"
-            )
-            problems += t.problems(after, column, rule, t.cells[column])
+            rule = "is after {what} (followup_days {end})"
+            problems += t.problems(t.numbers[column] > end, column, rule, t.cells[column], what=what, end=end)
     return problems
 
 
@@ -499,8 +500,8 @@ def _later_grade_after_earlier(later: str, earlier: str, what: str) -> Callable[
         x, y = t.numbers[later], t.numbers[earlier]
         alone = x.notna() & t.empty[earlier]
         problems = t.problems(alone, later, f"is given without {earlier}: {what}", t.cells[later])
-        before = lambda i: f"is earlier than {earlier} ({_show(y.iloc[i])})"  # noqa: E731
-        return problems + t.problems(x < y, later, before, t.cells[later])
+        before = f"is earlier than {earlier} ({{day}})"
+        return problems + t.problems(x < y, later, before, t.cells[later], day=y)
 
     return rule
 
@@ -524,8 +525,8 @@ def _relapse_day_matches_site(t: _Table) -> list[Problem]:
     mrd_only = site.eq("MRD-only")
     problems = t.problems(mrd_only & ~empty, column, "is given, but relapse_site is MRD-only: leave it empty", t.cells[column])
     overt = site.isin(COLUMNS["relapse_site"].choices) & ~mrd_only & empty
-    rule = lambda i: f"is empty, but relapse_site is {site.iloc[i]}: give the days from first HSCT to relapse"  # noqa: E731
-    return problems + t.problems(overt, column, rule)
+    rule = "is empty, but relapse_site is {site}: give the days from first HSCT to relapse"
+    return problems + t.problems(overt, column, rule, site=site)
 
 
 def _pre_transplant_intervals_in_order(t: _Table) -> list[Problem]:
@@ -535,8 +536,8 @@ def _pre_transplant_intervals_in_order(t: _Table) -> list[Problem]:
     problems = []
     for column, what in (("days_first_hsct_to_relapse", "the relapse"), ("days_cart_to_second_hsct", "the CAR-T interval")):
         if t.has(column):
-            rule = lambda i, w=what: f"is longer than days_first_to_second_hsct ({_show(gap.iloc[i])}): {w} must fall between the two transplants"  # noqa: E731
-            problems += t.problems(t.numbers[column] >= gap, column, rule, t.cells[column])
+            rule = f"is longer than days_first_to_second_hsct ({{gap}}): {what} must fall between the two transplants"
+            problems += t.problems(t.numbers[column] >= gap, column, rule, t.cells[column], gap=gap)
     return problems
 
 
