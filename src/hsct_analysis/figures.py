@@ -13,9 +13,10 @@ alike throughout:
 - ``plot_interval_distribution``: CAR-T -> second HSCT interval (days) with cut-offs.
 - ``plot_grades``: CRS / ICANS grade counts.
 
-Figures are built with ``matplotlib.figure.Figure`` (not pyplot), so they never accumulate
-in pyplot's registry: a notebook can make any number of them without "too many open
-figures" warnings, and nothing is shown twice. Each function returns the ``Figure``.
+Each function returns its ``Figure`` (displayed when it is a cell's last value). Figures are
+made through pyplot, so that a notebook's inline backend knows how to display them, and
+closed at once: they never accumulate in pyplot's registry, a notebook can make any number
+of them without "too many open figures" warnings, and nothing is shown twice.
 
 Times in the curve frames are days from the second transplant; the x-axis shows months
 (days / 30.4375).
@@ -26,7 +27,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 import matplotlib
-import matplotlib.pyplot as plt  # noqa: F401  (activates the notebook's inline backend, which displays Figures)
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -92,7 +93,11 @@ def days_to_months(days):
 
 
 def _new_figure(height: float, width: float = FIGURE_WIDTH) -> Figure:
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    """A figure made through pyplot (so a notebook's inline backend can display it) and closed
+    at once, so that it is neither kept in pyplot's registry nor shown a second time."""
+    fig = plt.figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    plt.close(fig)
+    return fig
 
 
 # ---------------------------------------------------------------------------------------
