@@ -207,9 +207,9 @@ def value_at(curve: pd.DataFrame, t: float) -> pd.Series:
     :func:`hsct_analysis.competing.cumulative_incidence`.
 
     - ``t`` before the first time in the curve: the value at time 0, i.e. estimate 1
-      (survival) or 0 (cumulative incidence), with ``lower`` = ``upper`` = the estimate and
-      a standard error / variance of 0 (nothing has happened yet, so nothing is uncertain);
-      ``at_risk`` is the number at risk at the first time, event counts are 0.
+      (survival) or 0 (cumulative incidence) with a standard error / variance of 0;
+      ``lower`` and ``upper`` are NaN (no interval is estimated before the first
+      observation); ``at_risk`` is the number at risk at the first time, event counts 0.
     - ``t`` after the last time in the curve (the last follow-up): every column is NaN.
       The curve is never extrapolated beyond the data, in line with R's
       ``summary(survfit, times=, extend=FALSE)``.
@@ -239,9 +239,7 @@ def _time_zero_row(curve: pd.DataFrame) -> pd.Series:
         kind = "cumulative_incidence" if "variance" in curve.columns else "survival"
     start = 1.0 if kind == "survival" else 0.0
     row = pd.Series(np.nan, index=curve.columns, dtype=float)
-    for col in ("estimate", "lower", "upper"):
-        if col in row.index:
-            row[col] = start
+    row["estimate"] = start
     for col in ("std_err", "variance", "events", "censored"):
         if col in row.index:
             row[col] = 0.0
