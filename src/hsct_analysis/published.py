@@ -246,9 +246,10 @@ def lookup(registry: pd.DataFrame, canonical: bool = False, **filters: object) -
 def group_size(registry: pd.DataFrame, factor: str = "", level: str = "") -> float:
     """Patients in a group: the whole cohort (``patients``/``enrolled``) or a Table 3 level."""
     if factor:
-        rows = lookup(registry, canonical=True, kind="count", variable=factor, category=level)
+        rows = lookup(registry, kind="count", variable=factor, category=level)
     else:
-        rows = lookup(registry, canonical=True, kind="count", variable="patients", category="enrolled")
-    if len(rows) != 1:
-        raise KeyError(f"no unique group size for factor={factor!r} level={level!r} ({len(rows)} rows)")
-    return float(rows["value"].iloc[0])
+        rows = lookup(registry, kind="count", variable="patients", category="enrolled")
+    values = set(rows["value"])
+    if len(values) != 1:
+        raise KeyError(f"no unique group size for factor={factor!r} level={level!r}: {sorted(values)}")
+    return float(values.pop())
