@@ -1,0 +1,142 @@
+"""What a chapter needs to put the paper's value next to the reproduced one.
+
+A chapter builds one :class:`Report` from its parameters. On the bundled synthetic cohort
+it recomputes the scorecard (every published number, reproduced from the data when the
+notebook runs) and shows the rows that belong on the page; on a user's own cohort there is
+nothing to compare with, and the comparison tables say so instead of appearing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import endpoints, published, scorecard, tables
+from .cohort import load_cohort
+from .factors import FACTORS
+
+_STAT_LABEL = {"value": "", "lower": "lower 95% CI", "upper": "upper 95% CI", "min": "min", "max": "max"}
+
+
+def _time_label(days: float) -> str:
+    """'100 days', '1 year', '3 years' for a time point in days."""
+    years = days / endpoints.DAYS_PER_YEAR
+    if days >= 365 and abs(years - round(years)) < 1e-6:
+        n = int(round(years))
+        return f"{n} year" + ("s" if n > 1 else "")
+    return f"{days:g} days"
+
+
+def _subgroup_label(row: pd.Series) -> str:
+    name, level = row.get("factor"), row.get("level")
+    if not isinstance(name, str) or not name:
+        return ""
+    label = FACTORS[name].label if name in FACTORS else name
+    return f"{label}: {level}" if isinstance(level, str) and level else label
+
+
+def entry_label(row: pd.Series) -> str:
+    """A readable label for one registry/scorecard entry, e.g. 'OS at 3 years (lower 95% CI)'."""
+    kind, stat = row["kind"], row["stat"]
+    stat_text = _STAT_LABEL.get(stat, stat)
+    if kind in ("km", "cif"):
+        what = f"{endpoints.endpoint(row['endpoint']).label} at {_time_label(float(row['time_days']))}"
+    elif kind == "p":
+        what = f"{endpoints.endpoint(row['endpoint']).label}, p ({row.get('test') or 'test'})"
+    elif kind == "hr":
+        what = f"{endpoints.endpoint(row['endpoint']).label}, HR {row.get('level')} vs {row.get('reference')}"
+    elif kind in ("median", "range"):
+        what = f"{row['variable']}, {'median' if kind == 'median' else 'range'}"
+    else:
+        category = row.get("category")
+        what = f"{row['variable']} = {category}" if isinstance(category, str) and category else str(row["variable"])
+        what += ", n" if kind == "count" else ", %"
+    sub = _subgroup_label(row) if kind not in ("p", "hr") else ""
+    parts = [what] + ([sub] if sub else []) + ([stat_text] if stat_text and kind not in ("median",) else [])
+    return parts[0] + (f" [{'; '.join(parts[1:])}]" if len(parts) > 1 else "")
+
+
+@dataclass
+class Report:
+    """One chapter's data: the loaded cohort and, for the bundled cohort, the scorecard.
+
+    ``cohort_path`` is the CSV to load; ``is_bundled_cohort`` says whether comparisons with
+    the paper make sense; ``min_cell`` masks counts below it in count tables.
+    """
+
+    cohort_path: str
+    is_bundled_cohort: bool = True
+    min_cell: int | None = None
+    cohort: pd.DataFrame = field(init=False)
+    card: pd.DataFrame | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.cohort = load_cohort(self.cohort_path)
+        if self.is_bundled_cohort:
+            registry = published.load_registry()
+            card = scorecard.reproduce(self.cohort, registry)
+            extra = registry[["id", "variable", "category", "test", "reference", "duplicate_of"]]
+            self.card = card.merge(extra, on="id", how="left")
+
+    @property
+    def n(self) -> int:
+        """Number of patients in the cohort."""
+        return len(self.cohort)
+
+    def entries(self, ids: list[str] | None = None, prefix: str | None = None, **where) -> pd.DataFrame:
+        """Scorecard rows selected by exact ids, an id prefix and/or column values (first printing only)."""
+        if self.card is None:
+            return pd.DataFrame()
+        card = self.card
+        mask = pd.Series(True, index=card.index)
+        if ids is not None:
+            mask &= card["id"].isin(ids)
+        if prefix is not None:
+            mask &= card["id"].str.startswith(prefix)
+        for column, value in where.items():
+            values = value if isinstance(value, (list, tuple, set)) else [value]
+            mask &= card[column].isin(values)
+        if ids is None:
+            mask &= card["duplicate_of"].fillna("").eq("")
+        rows = card[mask]
+        if ids is not None:
+            rows = rows.set_index("id").loc[[i for i in ids if i in set(rows["id"])]].reset_index()
+        return rows
+
+    def paper(self, ids: list[str] | None = None, prefix: str | None = None, **where):
+        """The paper's values next to the reproduced ones, misses marked; a note if not bundled."""
+        if self.card is None:
+            return "Comparison with the paper is shown only for the bundled synthetic cohort."
+        rows = self.entries(ids, prefix, **where)
+        if rows.empty:
+            raise ValueError(f"no published entries match ids={ids} prefix={prefix} {where}")
+        table = comparison_table(rows)
+        return tables.highlight_misses(table)
+
+
+def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Scorecard rows as a side-by-side table: Paper, Reproduced (synthetic), Difference, Within tolerance."""
+    frame = pd.DataFrame(
+        {
+            "label": [entry_label(r) for _, r in rows.iterrows()],
+            "published": rows["published"].to_numpy(),
+            "reproduced": rows["reproduced"].to_numpy(),
+            "passed": rows["passed"].to_numpy(),
+            "unit": rows["unit"].where(rows["kind"] != "hr", "").to_numpy(),
+            "digits": [3 if k == "p" else (2 if k == "hr" else (0 if k == "count" else 1)) for k in rows["kind"]],
+        }
+    )
+    frame["unit"] = frame["unit"].where(frame["unit"] != "n", "")
+    table = tables.side_by_side(frame)
+    table["Within tolerance"] = [
+        f"{mark} {tol}".replace("+-", "±")
+        for mark, tol in zip(table["Within tolerance"].str[0], rows["tolerance"].astype(str))
+    ]
+    table.insert(0, "Printed in the paper", rows["printed"].astype(str).str.slice(0, 60).to_numpy())
+    return table
+
+
+def not_available(what: str, why: str) -> str:
+    """The sentence a chapter prints when an analysis cannot be done on this cohort."""
+    return f"**{what} is not available for this cohort:** {why}."
