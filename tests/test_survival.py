@@ -199,3 +199,15 @@ def test_bad_conf_type_and_single_group():
 def test_accepts_series_and_lists_alike():
     t, e = pd.Series(HAND_T, dtype=float), pd.Series(HAND_E)
     pd.testing.assert_frame_equal(kaplan_meier(t, e), kaplan_meier(HAND_T, np.array(HAND_E)))
+
+
+def test_logrank_drops_groups_without_expected_events():
+    # group a is censored (days 0.5, 0.6) before the first death: like survdiff, it drops out
+    t = [1, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    e = [1, 0, 1, 1, 0, 1, 1, 0, 1, 1]
+    g = ["b"] * 5 + ["c"] * 5
+    with_a = logrank(t + [0.5, 0.6], e + [0, 0], g + ["a", "a"])
+    without = logrank(t, e, g)
+    assert with_a.df == 1 and with_a.expected["a"] == 0
+    np.testing.assert_allclose(with_a.statistic, without.statistic, rtol=1e-12)
+    np.testing.assert_allclose(with_a.statistic, 4.913849, rtol=1e-6)  # R survdiff, printed

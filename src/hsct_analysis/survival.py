@@ -276,6 +276,9 @@ def logrank(time, event, group) -> LogRankResult:
     """Log-rank test comparing survival between groups, equal to R ``survdiff(rho=0)``.
 
     ``time`` in days, ``event`` 1/0, ``group`` any labels (at least two distinct values).
+    Groups with no expected events are left out of the statistic and of ``df``, as in R;
+    if fewer than two groups remain (e.g. no events at all) the statistic is 0, ``df`` is
+    0 and ``p_value`` is NaN.
     """
     t = _as_times(time)
     d = _as_event(event, t.size)
@@ -305,14 +308,21 @@ def logrank(time, event, group) -> LogRankResult:
     var = np.einsum("t,ti,ij->ij", factor, share, np.eye(k)) - np.einsum(
         "t,ti,tj->ij", factor, share, share
     )
-    diff = (observed - expected)[1:]
-    stat = float(diff @ np.linalg.solve(var[1:, 1:], diff))
-    df = int(np.sum(expected > 0)) - 1
+    # as survdiff: groups with no expected events (all censored before the first event)
+    # drop out of the statistic and of the degrees of freedom
+    used = expected > 0
+    df = int(used.sum()) - 1
+    if df < 1:
+        stat, p_value = 0.0, np.nan
+    else:
+        diff = (observed - expected)[used][1:]
+        stat = float(diff @ np.linalg.solve(var[np.ix_(used, used)][1:, 1:], diff))
+        p_value = float(stats.chi2.sf(stat, df))
     table = pd.DataFrame(
         {"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected},
         index=pd.Index(levels, name="group"),
     )
-    return LogRankResult(stat, df, float(stats.chi2.sf(stat, df)), table)
+    return LogRankResult(stat, df, p_value, table)
 
 
 # ----------------------------------------------------------------------------- follow-up
