@@ -193,3 +193,22 @@ def test_side_by_side_respects_given_verdict_and_styles_misses():
     styled_cells = html.split("</style>")[0]
     assert "#fbe3d6" in styled_cells
     assert "row1_col0" in styled_cells and "row0_col0" not in styled_cells
+
+
+def test_side_by_side_reads_scorecard_rows():
+    card = pd.DataFrame(
+        {
+            "id": ["t3.nrm.sex.male.est", "t4.lfs.cart.hr", "t3.os.sex.p", "t1.sex.male.n"],
+            "kind": ["cif", "hr", "p", "count"],
+            "unit": ["%", "ratio", "p", "n"],
+            "published": [38.9, 4.10, 0.272, 56.0],
+            "reproduced": [34.6064, 5.33, 0.0004, 56.0],
+            "tolerance": ["+-1 pp", "within x1.25", "same side of 0.05 and within x2", "exact"],
+            "passed": [False, False, False, True],
+        }
+    )
+    table = tables.side_by_side(card)
+    assert table.loc["t3.nrm.sex.male.est"].tolist() == ["38.9%", "34.6%", "-4.3 pp", "✗ outside ±1 pp"]
+    assert table.loc["t4.lfs.cart.hr"].tolist() == ["4.10", "5.33", "×1.30", "✗ not met: within ×1.25"]
+    assert table.loc["t3.os.sex.p", "Reproduced (synthetic)"] == "<0.001"
+    assert table.loc["t1.sex.male.n"].tolist() == ["56", "56", "+0", "✓ met: exact"]

@@ -413,9 +413,11 @@ def regression_table(summary: pd.DataFrame, reference_levels: Mapping[str, str] 
 # paper vs reproduced
 # ---------------------------------------------------------------------------------------
 
-_SIDE_COLUMNS = ["Paper", "Reproduced (synthetic)", "Difference", "Within tolerance"]
+SIDE_BY_SIDE_COLUMNS = ["Paper", "Reproduced (synthetic)", "Difference", "Within tolerance"]
 MISS_MARK = "✗"
 PASS_MARK = "✓"
+_RATIO_KINDS = {"hr", "p"}
+_PLAIN_UNITS = {"", "n", "ratio", "p"}
 
 
 def _as_number(x: Any) -> float | None:
@@ -427,73 +429,110 @@ def _as_number(x: Any) -> float | None:
         return None
 
 
-def _difference_unit(unit: str) -> str:
-    return "pp" if unit == "%" else unit
-
-
 def _with_unit(text: str, unit: str) -> str:
-    if not unit or text == "NA":
+    if unit in _PLAIN_UNITS or text == "NA":
         return text
     return f"{text}%" if unit == "%" else f"{text} {unit}"
 
 
-def _format_value(x: Any, digits: int, unit: str) -> str:
+def _row_digits(r: Mapping[str, Any], kind: str, unit: str, default: int) -> int:
+    if not _is_missing(r.get("digits")):
+        return int(r["digits"])
+    if kind == "count" or (kind in ("median", "range") and unit == "days"):
+        return 0
+    if kind == "hr":
+        return 2
+    return default
+
+
+def _format_value(x: Any, digits: int, kind: str, unit: str) -> str:
     if isinstance(x, str):
         return x
-    if unit == "p":
+    if kind == "p" or unit == "p":
         return format_p(x)
     return _with_unit(format_number(x, digits), unit)
 
 
-def _tolerance_text(passed: bool | None, tolerance: float | None, digits: int, unit: str) -> str:
+def _difference_text(pub: float | None, rep: float | None, digits: int, ratio: bool, unit: str) -> str:
+    if pub is None or rep is None or not (math.isfinite(pub) and math.isfinite(rep)):
+        return "NA"
+    if ratio:
+        return f"×{rep / pub:.2f}" if pub > 0 else "NA"
+    diff_unit = "pp" if unit == "%" else unit
+    return _with_unit(f"{rep - pub:+.{digits}f}", diff_unit)
+
+
+def _tolerance_phrase(tolerance: Any, digits: int, unit: str) -> str:
+    """"±1.0 pp", "exact", "within ×1.25": the tolerance as the reader should see it."""
+    number = _as_number(tolerance)
+    if number is not None:
+        return "±" + _with_unit(format_number(number, digits), "pp" if unit == "%" else unit)
+    if _is_missing(tolerance):
+        return ""
+    text = str(tolerance).replace("+-", "±").replace("+/-", "±")
+    return re.sub(r"\bx(?=\d)", "×", text)
+
+
+def _verdict(passed: bool | None, phrase: str) -> str:
     if passed is None:
         return "not compared"
-    tol = "" if tolerance is None else " ±" + _with_unit(format_number(tolerance, digits), _difference_unit(unit))
-    return f"{PASS_MARK} within{tol}" if passed else f"{MISS_MARK} outside{tol}"
+    if phrase.startswith("±"):
+        return f"{PASS_MARK} within {phrase}" if passed else f"{MISS_MARK} outside {phrase}"
+    if not phrase:
+        return PASS_MARK if passed else MISS_MARK
+    return f"{PASS_MARK} met: {phrase}" if passed else f"{MISS_MARK} not met: {phrase}"
 
 
 def side_by_side(rows: pd.DataFrame | Iterable[Mapping[str, Any]], digits: int = 1) -> pd.DataFrame:
     """The paper's numbers next to the reproduced ones, with misses marked in the text itself.
 
-    ``rows`` (a DataFrame or dicts, e.g. a scorecard) have ``label, published, reproduced,
-    tolerance`` and optionally ``passed`` (computed as |reproduced - published| <= tolerance
-    when absent), ``unit`` ("%" -> differences in "pp"; "p" -> p-value formatting; else a
-    unit such as "days"), ``digits`` and ``note`` (the reason for a miss).
+    ``rows`` is a DataFrame or dicts, e.g. ``scorecard.reproduce(...)``: ``published``,
+    ``reproduced``, a row name in ``label`` (else ``id``, else the index) and optionally
+    ``tolerance`` (a number in the row's unit, or the scorecard's rule text such as
+    "+-1 pp", "exact", "within x1.25"), ``passed`` (computed as |reproduced - published|
+    <= tolerance when absent and the tolerance is a number), ``kind`` (scorecard kinds:
+    count, percent, km, cif, median, range, p, hr), ``unit`` ("%" -> differences in
+    percentage points "pp"; "p" -> p-value formatting; "n"/"ratio" -> no unit; else e.g.
+    "days"), ``digits`` and ``note`` (the reason for a miss).
 
-    Returns a DataFrame indexed by label with columns "Paper", "Reproduced (synthetic)",
-    "Difference" ("+2.3 pp") and "Within tolerance" ("✓ within ±1.0 pp" or
-    "✗ outside ±1.0 pp"), plus "Note" when notes were given. See ``highlight_misses``.
+    Returns a DataFrame indexed by row name with columns "Paper", "Reproduced (synthetic)",
+    "Difference" ("+2.2 pp", or "×1.35" for hazard ratios and p-values) and "Within
+    tolerance" ("✓ within ±1.0 pp", "✗ outside ±1.0 pp", "✗ not met: within ×1.25"), plus
+    "Note" when notes were given. ``highlight_misses`` adds the colour.
     """
     frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    if "label" not in frame.columns:
+    name_col = "label" if "label" in frame.columns else "id" if "id" in frame.columns else None
+    if name_col is None:
         frame = frame.reset_index().rename(columns={frame.index.name or "index": "label"})
-    needed = {"label", "published", "reproduced"} - set(frame.columns)
+        name_col = "label"
+    needed = {"published", "reproduced"} - set(frame.columns)
     if needed:
         raise KeyError(f"rows lack columns {sorted(needed)}")
     out = []
     for r in frame.to_dict("records"):
-        unit = "" if _is_missing(r.get("unit")) else str(r.get("unit"))
-        d = int(r["digits"]) if not _is_missing(r.get("digits")) else digits
+        kind = "" if _is_missing(r.get("kind")) else str(r["kind"])
+        unit = "" if _is_missing(r.get("unit")) else str(r["unit"])
+        d = _row_digits(r, kind, unit, digits)
         pub, rep = _as_number(r["published"]), _as_number(r["reproduced"])
         tol = _as_number(r.get("tolerance"))
-        diff = None if pub is None or rep is None else rep - pub
         passed = r.get("passed")
         if _is_missing(passed):
-            passed = None if diff is None or tol is None else bool(abs(diff) <= tol + 1e-12)
+            ok = pub is not None and rep is not None and tol is not None
+            passed = bool(abs(rep - pub) <= tol + 1e-9) if ok else None
         else:
             passed = bool(passed)
-        diff_text = "NA" if diff is None else _with_unit(f"{diff:+.{d if unit != 'p' else 3}f}", _difference_unit(unit))
         record = {
-            "label": r["label"],
-            "Paper": _format_value(r["published"], d, unit),
-            "Reproduced (synthetic)": _format_value(r["reproduced"], d, unit),
-            "Difference": diff_text,
-            "Within tolerance": _tolerance_text(passed, tol, d if unit != "p" else 3, unit),
+            "label": r[name_col],
+            "Paper": _format_value(r["published"], d, kind, unit),
+            "Reproduced (synthetic)": _format_value(r["reproduced"], d, kind, unit),
+            "Difference": _difference_text(pub, rep, d, kind in _RATIO_KINDS or unit in ("p", "ratio"), unit),
+            "Within tolerance": _verdict(passed, _tolerance_phrase(r.get("tolerance"), d, unit)),
         }
         if "note" in frame.columns:
             record["Note"] = "" if _is_missing(r.get("note")) else str(r["note"])
         out.append(record)
-    table = pd.DataFrame(out).set_index("label")
+    table = pd.DataFrame(out, columns=["label", *SIDE_BY_SIDE_COLUMNS] + (["Note"] if "note" in frame.columns else []))
+    table = table.set_index("label")
     table.index.name = None
     return table
 
