@@ -214,3 +214,20 @@ def test_grades_bar_heights():
     assert heights["ICANS"] == [5, 1, 0, 1, 0, 0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3", "4", "unknown"]
     assert ax.get_ylabel() == "Patients (n)"
+
+
+def test_cumulative_incidence_frame_at_risk_counts_competing_exits():
+    from hsct_analysis import competing
+
+    # status: 1 relapse, 2 death without relapse, 0 censored (days)
+    time = [20, 100, 150, 150, 300, 500, 700, 900]
+    status = [1, 2, 1, 0, 2, 1, 0, 0]
+    cif = competing.cumulative_incidence(time, status, cause=1)
+    # just after 0, 3, 6, 12, 24 months (0, 91.3, 182.6, 365.25, 730.5 days): 8, 7, 4, 3, 1
+    table = figures.numbers_at_risk({"Relapse": cif}, (0, 3, 6, 12, 24))
+    assert table.loc["Relapse"].tolist() == [8, 7, 4, 3, 1]
+    assert table.equals(figures.numbers_at_risk_from_times({"Relapse": time}, (0, 3, 6, 12, 24)))
+    fig = figures.plot_curves({"Relapse": cif}, kind="incidence", times_months=(0, 3, 6, 12, 24))
+    (line,) = by_gid(fig, "curve:Relapse")
+    assert line.get_ydata()[0] == 0.0
+    np.testing.assert_allclose(line.get_ydata()[-1], 100 * cif["estimate"].iloc[-1])

@@ -114,7 +114,8 @@ def _at_risk_after(curve: pd.DataFrame, day: float) -> int:
         return int(at_risk[0])
     last = upto[-1]
     if {"events", "censored"} <= set(curve.columns):
-        return int(at_risk[last] - curve["events"].iloc[last] - curve["censored"].iloc[last])
+        leaving = [c for c in ("events", "competing_events", "censored") if c in curve.columns]
+        return int(at_risk[last] - sum(curve[c].iloc[last] for c in leaving))
     if last + 1 < len(times):
         return int(at_risk[last + 1])
     return 0
@@ -125,7 +126,8 @@ def numbers_at_risk(curves: Mapping[str, pd.DataFrame], times_months: Sequence[f
 
     Each curve is a frame indexed by time in days with an ``at_risk`` column (number at risk
     at that time); with ``events`` and ``censored`` columns too (as from
-    ``survival.kaplan_meier``) the count just after ``t`` is ``at_risk - events - censored``
+    ``survival.kaplan_meier``, or ``competing.cumulative_incidence`` which adds
+    ``competing_events``) the count just after ``t`` is ``at_risk`` minus everyone leaving
     at the last time <= t, which assumes the frame lists every distinct time. Returns a
     DataFrame indexed by group label with one integer column per month in ``times_months``.
     """
