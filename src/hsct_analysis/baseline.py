@@ -1,0 +1,113 @@
+"""Baseline characteristics at first and second HSCT: the rows of the paper's Tables 1 and 2.
+
+The row specs list each variable with its levels in the paper's order, so that the table
+regenerated from a cohort lines up with the published one. Ages are in years, intervals in
+days, cell doses per kg of recipient weight.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import tables
+from .tables import categorical, continuous
+
+FUSION_GENES = (
+    "BCR::ABL1", "E2A::HLF", "E2A::PBX1", "EBF1::PDGFRB", "EP300::ZNF384", "IGH::EPOP/MILT3::CISD3",
+    "MLL::AF4", "NUP214::ABL1", "PICALM::MLLT10", "TAF15::ZNF384", "TEL::AML1", "TERP2::JAK2", "negative",
+)
+
+TABLE1_ROWS = [
+    continuous("age_first_hsct", "Age at first HSCT", unit="years"),
+    categorical("sex", "Sex", ["male", "female"]),
+    categorical("fusion_gene", "Fusion gene at diagnosis", FUSION_GENES),
+    categorical("first_hsct_donor", "First HSCT type", ["MSD", "MUD", "haplo", "auto", "cord"],
+                {"MSD": "Matched sibling donor", "MUD": "Matched unrelated donor", "haplo": "Haploidentical donor",
+                 "auto": "Autologous", "cord": "Cord blood"}),
+    categorical("mrd_before_first_hsct", "MRD before first HSCT", ["negative", "positive", "unknown"]),
+    categorical("status_before_first_hsct", "Disease status before first HSCT", ["CR1", "CR2", "CR3", "NR"]),
+    categorical("abo_first", "ABO compatibility (first HSCT)", ["matched", "major", "minor", "bidirectional", "unknown"]),
+    categorical("conditioning_first", "Conditioning of first HSCT", ["Bu", "TBI", "Mel", "unknown"],
+                {"Bu": "Bu-based", "TBI": "TBI-based", "Mel": "Mel-based"}),
+    categorical("graft_first", "Stem-cell source (first HSCT)", ["BM+PB", "PB", "cord", "unknown"]),
+    categorical("relapse_site", "Site of relapse after first HSCT", ["BM", "BM+EM", "EM", "MRD-only"]),
+]
+
+TABLE2_ROWS = [
+    continuous("age_second_hsct", "Age at second HSCT", unit="years"),
+    categorical("hct_ci", "HCT-CI before second HSCT", [0, 1, 2, 3, 4]),
+    categorical("donor_second", "Second HSCT donor", ["MSD", "MUD", "haplo"],
+                {"MSD": "Matched sibling donor", "MUD": "Matched unrelated donor", "haplo": "Haploidentical"}),
+    categorical("cart_source", "CAR-T cell source", ["autologous", "allogeneic", "unknown"]),
+    categorical("cart_target", "CAR-T target", ["CD19", "CD22", "CD19+CD22", "CD19+CD20"]),
+    categorical("mrd_before_second_hsct", "MRD before second HSCT", ["negative", "positive"]),
+    categorical("abo_second", "ABO compatibility (second HSCT)", ["matched", "major", "minor", "bidirectional"]),
+    categorical("conditioning_second", "Conditioning of second HSCT", ["Bu", "TBI", "Mel"],
+                {"Bu": "Bu-based", "TBI": "TBI-based", "Mel": "Mel-based"}),
+    categorical("conditioning_sequence", "Conditioning, first to second HSCT",
+                ["Bu-Mel", "Bu-TBI", "Mel-TBI", "TBI-Bu", "TBI-TBI", "unknown"]),
+    categorical("graft_second", "Stem-cell source (second HSCT)", ["BM+PB", "PB"]),
+    categorical("gvhd_prophylaxis", "GVHD prophylaxis", ["CsA+MMF+MTX", "FK506+MMF+MTX"]),
+    categorical("atg_type", "ATG", ["ATG-T", "ATG-F", "ATG-P"]),
+    continuous("mnc_dose", "Infused MNC", unit="x10^8/kg"),
+    continuous("cd34_dose", "Infused CD34+ cells", unit="x10^6/kg"),
+    continuous("cd3_dose", "Infused CD3+ cells", unit="x10^8/kg"),
+]
+
+TIMELINE = [
+    ("days_diagnosis_to_first_hsct", "Diagnosis to first HSCT"),
+    ("days_first_hsct_to_mrd_positive", "First HSCT to MRD positivity"),
+    ("days_first_hsct_to_relapse", "First HSCT to relapse"),
+    ("days_relapse_to_cart", "Relapse or MRD positivity to last CAR-T"),
+    ("days_cart_to_second_hsct", "Last CAR-T to second HSCT"),
+    ("days_first_to_second_hsct", "First to second HSCT"),
+    ("days_diagnosis_to_second_hsct", "Diagnosis to second HSCT"),
+]
+
+
+def with_derived(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The cohort plus ``conditioning_sequence`` (e.g. "Bu-TBI"; "unknown" when the first is unknown)."""
+    first = cohort["conditioning_first"].astype(str)
+    sequence = first + "-" + cohort["conditioning_second"].astype(str)
+    return cohort.assign(conditioning_sequence=sequence.where(first != "unknown", "unknown"))
+
+
+def _paper_cells(card: pd.DataFrame, prefix: str) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(variable, category) -> (printed "n (%)", count reproduced exactly) from scorecard count rows."""
+    rows = card[card["id"].str.startswith(prefix) & (card["kind"] == "count")]
+    return {(r.variable, str(r.category)): (str(r.printed), bool(r.passed)) for r in rows.itertuples()}
+
+
+def _paper_continuous(card: pd.DataFrame, prefix: str) -> dict[str, str]:
+    rows = card[card["id"].str.startswith(prefix) & (card["kind"] == "median")]
+    return {r.variable: str(r.printed) for r in rows.itertuples()}
+
+
+def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None = None, prefix: str = "",
+                          min_cell: int | None = None) -> pd.DataFrame:
+    """Table 1 or 2 regenerated from ``cohort``; with a scorecard, the paper's column and a match mark.
+
+    ``prefix`` selects the scorecard entries of the table ("t1." or "t2."). The "Paper" cell is
+    the text as printed; "Count matches" is ✓ when the reproduced count equals the printed one.
+    """
+    table = tables.characteristics(with_derived(cohort), rows, min_cell=min_cell)
+    if card is None:
+        return table
+    cells, medians = _paper_cells(card, prefix), _paper_continuous(card, prefix)
+    paper, match = [], []
+    label_to_spec = {}
+    for spec in rows:
+        name = f"{spec.label} ({spec.unit})" if spec.kind == "continuous" and spec.unit else (
+            spec.label if spec.kind == "continuous" else f"{spec.label}, n (%)")
+        label_to_spec[name] = spec
+    for characteristic, level in table.index:
+        spec = label_to_spec[characteristic]
+        if spec.kind == "continuous":
+            paper.append(medians.get(spec.column, ""))
+            match.append("")
+            continue
+        raw = next((k for k in spec.levels if str(spec.level_labels.get(k, k)) == level), level)
+        printed, ok = cells.get((spec.column, str(raw)), ("", None))
+        paper.append(printed)
+        match.append("" if ok is None else ("✓" if ok else "✗"))
+    return table.assign(**{"Paper (Cao et al. 2023)": paper, "Count matches": match})
