@@ -265,7 +265,7 @@ def plot_curves(
     rejected). Groups are coloured by order (``group_colors``). The risk table shows the
     numbers still at risk just after each of ``times_months``; pass ``at_risk_table``
     (index = labels, columns = months, e.g. from ``numbers_at_risk_from_times``) when the
-    frames carry no ``at_risk``. ``p_value`` is annotated with ``test_name`` (default
+    frames carry no ``at_risk``. ``p_value`` heads the legend with ``test_name`` (default
     "Log-rank" for survival, "Gray's test" for incidence), e.g. "Log-rank p = 0.001".
     The y-axis is in percent (0-100), the x-axis in months (days / 30.4375).
     """
@@ -297,10 +297,11 @@ def plot_curves(
     ax.tick_params(axis="x", labelbottom=True)
     if title:
         ax.set_title(title, loc="left")
-    if p_value is not None:
-        ax.set_title(_p_text(p_value, test_name or KIND_TEST[kind]), loc="right", fontsize=10.5, fontweight="normal")
-    if len(curves) > 1:
-        ax.legend(loc="best")
+    p_text = None if p_value is None else _p_text(p_value, test_name or KIND_TEST[kind])
+    if len(curves) > 1 or p_text:
+        # the test result heads the legend, which matplotlib places where it hides no curve
+        legend = ax.legend(loc="best", title=p_text, alignment="left")
+        legend.get_title().set_fontsize(10.5)
     if table_ax is not None:
         _draw_risk_table(table_ax, table, colors)
     return fig
