@@ -278,6 +278,21 @@ def _baseline_log_jumps(s: _Sorted, b: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- separation
 
 
+def _risk_set_range(s: _Sorted, col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest value of ``col`` in the risk set at each failure time."""
+    comp = s.cause == 2
+    at = s.fail_first
+    hi = np.maximum(
+        np.maximum.accumulate(col[::-1])[::-1][at],
+        np.concatenate([[-np.inf], np.maximum.accumulate(np.where(comp, col, -np.inf))])[at],
+    )
+    lo = np.minimum(
+        np.minimum.accumulate(col[::-1])[::-1][at],
+        np.concatenate([[np.inf], np.minimum.accumulate(np.where(comp, col, np.inf))])[at],
+    )
+    return lo, hi
+
+
 def _monotone_columns(s: _Sorted) -> dict[int, int]:
     """Columns along which the likelihood is monotone on their own: {column: direction}.
 
@@ -286,32 +301,20 @@ def _monotone_columns(s: _Sorted) -> dict[int, int]:
     over every risk set are reported with direction 0 (not estimable).
     """
     result = {}
-    comp = s.cause == 2
+    failed = s.cause == 1
+    k = np.searchsorted(s.fail_times, s.time[failed])
     for j in range(s.x.shape[1]):
         col = s.x[:, j]
-        hi = np.maximum(_suffix_ext(col, np.maximum)[s.fail_first], _prefix_ext(np.where(comp, col, -np.inf), np.maximum)[s.fail_first])
-        lo = np.minimum(_suffix_ext(col, np.minimum)[s.fail_first], _prefix_ext(np.where(comp, col, np.inf), np.minimum)[s.fail_first])
-        k = np.searchsorted(s.fail_times, s.time[s.cause == 1])
-        xf = col[s.cause == 1]
+        lo, hi = _risk_set_range(s, col)
+        xf = col[failed]
         tol = 1e-12 * max(1.0, float(np.max(np.abs(col), initial=0.0)))
-        if len(xf) == 0 or np.all(hi - lo <= tol):
+        if np.all(hi - lo <= tol):
             result[j] = 0
         elif np.all(xf >= hi[k] - tol):
             result[j] = 1
         elif np.all(xf <= lo[k] + tol):
             result[j] = -1
     return result
-
-
-def _suffix_ext(a: np.ndarray, op) -> np.ndarray:
-    """Running max/min over indices >= i."""
-    return op.accumulate(a[::-1])[::-1]
-
-
-def _prefix_ext(a: np.ndarray, op) -> np.ndarray:
-    """Running max/min over indices < i (length n + 1; first entry is the identity)."""
-    ident = -np.inf if op is np.maximum else np.inf
-    return np.concatenate([[ident], op.accumulate(a)])
 
 
 def _levels_without_events(design: Design, cause: int) -> dict[str, list[str]]:
