@@ -182,7 +182,8 @@ def check_percent_vs_count(registry: pd.DataFrame) -> pd.DataFrame:
     """A printed percent must equal 100 * count / denominator rounded as printed.
 
     Pairs ``<stem>.n`` with ``<stem>.pct``; flags differences beyond half a unit of the last
-    printed decimal. The magnitude is printed minus exact (percentage points).
+    printed decimal. Only the percent row is marked (the count is taken as printed). The
+    magnitude is printed minus exact (percentage points).
     """
     counts = registry[(registry["kind"] == "count")].set_index("id")
     denominators = set(registry["denominator"].dropna()) | set(
@@ -199,10 +200,10 @@ def check_percent_vs_count(registry: pd.DataFrame) -> pd.DataFrame:
         if abs(pct["value"] - exact) > 0.5 * 10**-decimals + 1e-9:
             why = _percent_explanation(count, pct["denominator"], pct["value"], decimals, denominators)
             reason = (
-                f"'{pct['printed']}': {count:g}/{pct['denominator']:g} = {exact:.2f}% should print as "
+                f"'{pct['printed']}': {count:g}/{pct['denominator']:g} ({count_id}) = {exact:.2f}% should print as "
                 f"{_round_half_up(exact, decimals):.{decimals}f}%, printed {pct['value']:.{decimals}f}%; {why}"
             )
-            found.append(_finding("percent_vs_count", [count_id, pct["id"]], reason, pct["value"] - exact))
+            found.append(_finding("percent_vs_count", [pct["id"]], reason, pct["value"] - exact))
     return _findings(found)
 
 
