@@ -1,0 +1,143 @@
+"""Table 3: every risk factor against LFS, OS, relapse (RI) and NRM, one factor at a time.
+
+For each factor of :data:`hsct_analysis.factors.FACTORS` and each level, the estimate at
+one time point (default 3 years = 1095.75 days) with its confidence interval, in percent
+(0-100), and per factor the p-value of the comparison across levels: log-rank for LFS and
+OS, Gray's test for RI and NRM (both through :func:`hsct_analysis.endpoints.compare`).
+Patients for whom a factor is undefined (e.g. unknown CAR-T source) drop out of that
+factor's rows, as in the paper.
+
+Where a comparison cannot be made (a factor with a single observed level, an endpoint the
+cohort does not record, no event at all) the p-value is NaN and ``note`` says why; nothing
+is guessed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import endpoints, tables
+from .survival import value_at
+from .factors import FACTORS
+from .scorecard import _plain_numbers as plain_numbers  # nullable integers -> float, so factors never meet pd.NA
+
+#: The four endpoints of Table 3, in the paper's column order.
+TABLE3_ENDPOINTS = ("lfs", "os", "relapse", "nrm")
+THREE_YEARS_DAYS = 3 * endpoints.DAYS_PER_YEAR
+SHORT_LABEL = {"lfs": "LFS", "os": "OS", "relapse": "RI", "nrm": "NRM"}
+
+COLUMNS = ["factor", "label", "level", "n", "endpoint", "time_days", "estimate", "lower", "upper", "p", "test", "note"]
+
+
+def comparison_p(cohort: pd.DataFrame, endpoint_name: str, factor_name: str) -> tuple[float, str]:
+    """p-value of ``endpoint_name`` across the levels of ``factor_name`` and a note (empty if computed).
+
+    Log-rank (KM endpoints) or Gray's test (competing endpoints). NaN with the reason when
+    fewer than two levels are observed or the test cannot be computed (e.g. no events).
+    """
+    observed = endpoints.groups(cohort, factor_name)
+    if len(observed) < 2:
+        return np.nan, f"only one level observed ({', '.join(observed) or 'none'}): nothing to compare"
+    result = endpoints.compare(cohort, endpoint_name, factor_name)
+    if not np.isfinite(result.p_value):
+        return np.nan, "no events in the compared groups: the test is undefined"
+    return float(result.p_value), ""
+
+
+def factor_rows(
+    cohort: pd.DataFrame, factor_name: str, endpoint_name: str, time_days: float, conf_level: float = 0.95
+) -> list[dict]:
+    """Rows of :func:`table3` for one factor and one endpoint (one per observed level)."""
+    ep = endpoints.endpoint(endpoint_name)
+    fac = FACTORS[factor_name]
+    p, note = comparison_p(cohort, endpoint_name, factor_name)
+    rows = []
+    for level, sub in endpoints.groups(cohort, factor_name).items():
+        curve = endpoints.curve(sub, endpoint_name, conf_level)
+        at = value_at(curve, time_days)
+        rows.append({
+            "factor": factor_name, "label": fac.label, "level": level, "n": len(sub),
+            "endpoint": endpoint_name, "time_days": time_days,
+            "estimate": 100 * float(at["estimate"]), "lower": 100 * float(at["lower"]),
+            "upper": 100 * float(at["upper"]), "p": p, "test": ep.test_name, "note": note,
+        })  # fmt: skip
+    return rows
+
+
+def table3(
+    cohort: pd.DataFrame,
+    time_days: float = THREE_YEARS_DAYS,
+    conf_level: float = 0.95,
+    factors: list[str] | None = None,
+    endpoint_names: tuple[str, ...] | list[str] = TABLE3_ENDPOINTS,
+) -> pd.DataFrame:
+    """Table 3 in long form: one row per (factor, level, endpoint).
+
+    Columns: ``factor``, ``label`` (the factor's printed name), ``level``, ``n`` (patients
+    in the level), ``endpoint``, ``time_days``, ``estimate``/``lower``/``upper`` (percent,
+    KM with arcsine CI for LFS/OS, cumulative incidence with log CI for RI/NRM; NaN bounds
+    where the estimate is 0, all NaN beyond the group's last follow-up), ``p`` (the factor's
+    p-value, repeated on each level row), ``test`` and ``note`` (why a p is missing).
+    Endpoints the cohort does not record are left out; ``attrs["unavailable"]`` lists them.
+    """
+    cohort = plain_numbers(cohort)
+    names = list(factors or FACTORS)
+    usable = [e for e in endpoint_names if endpoints.is_available(cohort, e)]
+    rows = []
+    for factor_name in names:
+        for endpoint_name in usable:
+            rows += factor_rows(cohort, factor_name, endpoint_name, time_days, conf_level)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    out.attrs["unavailable"] = [e for e in endpoint_names if e not in usable]
+    out.attrs["time_days"] = time_days
+    return out
+
+
+def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int = 1) -> pd.DataFrame:
+    """Table 3 laid out as the paper prints it: one row per level, per endpoint an estimate and a p column.
+
+    Rows are indexed by (factor label, level); ``n`` is masked below ``min_cell``
+    (:func:`hsct_analysis.tables.min_cell_mask`). Estimates read "52.2 (37.8-66.5)"; the
+    factor's p-value sits on its first level row, as in the paper.
+    """
+    years = table.attrs.get("time_days", THREE_YEARS_DAYS) / endpoints.DAYS_PER_YEAR
+    when = f"{years:g}-year" if float(years).is_integer() else f"{table.attrs.get('time_days'):g}-day"
+    wide = {}
+    keys = list(dict.fromkeys(zip(table["factor"], table["level"])))
+    index = pd.MultiIndex.from_tuples([(factor_heading(f), lv) for f, lv in keys], names=["Factor", "Level"])
+    first_of_factor = [i == 0 or keys[i - 1][0] != f for i, (f, _) in enumerate(keys)]
+    sizes = table.drop_duplicates(["factor", "level"]).set_index(["factor", "level"])["n"]
+    wide["n"] = tables.min_cell_mask(pd.Series([sizes[k] for k in keys], index=index), min_cell) if min_cell else [
+        int(sizes[k]) for k in keys
+    ]
+    for endpoint_name in dict.fromkeys(table["endpoint"]):
+        part = table[table["endpoint"] == endpoint_name].set_index(["factor", "level"])
+        short = SHORT_LABEL.get(endpoint_name, endpoint_name)
+        wide[f"{when} {short} % (95% CI)"] = [_estimate_text(part.loc[k], digits) for k in keys]
+        wide[f"p ({short})"] = [tables.format_p(part.loc[k, "p"]) if first else "" for k, first in zip(keys, first_of_factor)]
+    return pd.DataFrame(wide, index=index)
+
+
+def factor_heading(factor_name: str) -> str:
+    """The factor's printed label; factors sharing a label (two cuts of one interval) get their cut added."""
+    fac = FACTORS[factor_name]
+    if sum(f.label == fac.label for f in FACTORS.values()) > 1:
+        return f"{fac.label}, {fac.levels[0]} vs {fac.levels[1]}"
+    return fac.label
+
+
+def _estimate_text(row: pd.Series, digits: int) -> str:
+    """"52.2 (37.8-66.5)"; "0" for a zero incidence (no interval); "NA" beyond follow-up."""
+    if not np.isfinite(row["estimate"]):
+        return "NA (follow-up too short)"
+    if row["estimate"] == 0:
+        return "0"
+    return tables.format_estimate(row["estimate"] / 100, row["lower"] / 100, row["upper"] / 100, digits)
+
+
+def p_values(table: pd.DataFrame) -> pd.DataFrame:
+    """Factor x endpoint p-values of a :func:`table3` result (one row per factor, columns LFS, OS, RI, NRM)."""
+    p = table.drop_duplicates(["factor", "endpoint"]).pivot(index="factor", columns="endpoint", values="p")
+    p = p.reindex(index=list(dict.fromkeys(table["factor"])), columns=list(dict.fromkeys(table["endpoint"])))
+    return p.rename(columns=SHORT_LABEL)
