@@ -111,3 +111,13 @@ def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None 
         paper.append(printed)
         match.append("" if ok is None else ("✓" if ok else "✗"))
     return table.assign(**{"Paper (Cao et al. 2023)": paper, "Count matches": match})
+
+
+def timeline_table(cohort: pd.DataFrame, intervals=TIMELINE) -> pd.DataFrame:
+    """Median (range) in days of each pre-transplant interval, over the patients for whom it is defined."""
+    rows = []
+    for column, label in intervals:
+        values = pd.to_numeric(cohort[column], errors="coerce") if column in cohort else pd.Series(dtype=float)
+        rows.append({"Interval": label, "Patients": int(values.notna().sum()),
+                     "Median (range), days": tables.format_median_range(values, digits=0)})
+    return pd.DataFrame(rows).set_index("Interval")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import endpoints, published, scorecard, tables
+from . import endpoints, figures, published, scorecard, tables
 from .cohort import load_cohort
 from .factors import FACTORS
 
@@ -140,3 +140,56 @@ def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
 def not_available(what: str, why: str) -> str:
     """The sentence a chapter prints when an analysis cannot be done on this cohort."""
     return f"**{what} is not available for this cohort:** {why}."
+
+
+def _time_columns(times_days) -> list[str]:
+    return [_time_label(float(t)) for t in times_days]
+
+
+def incidence_table(cohort: pd.DataFrame, names: list[str], times_days: list[float],
+                    conf_level: float = 0.95) -> pd.DataFrame:
+    """Estimate (95% CI) in % of each endpoint at each time point; "not recorded" rows for missing endpoints.
+
+    Rows are endpoint labels, columns time points ("100 days", "1 year", ...). KM endpoints use
+    arcsine CIs, cumulative incidences log CIs (see :mod:`hsct_analysis.endpoints`).
+    """
+    available = [n for n in names if endpoints.is_available(cohort, n)]
+    table = pd.DataFrame(index=[endpoints.endpoint(n).label for n in names], columns=_time_columns(times_days))
+    if available:
+        est = endpoints.estimates_at(cohort, available, list(times_days), conf_level)
+        for r in est.itertuples():
+            table.loc[r.label, _time_label(float(r.time_days))] = tables.format_estimate(r.estimate / 100, r.lower / 100, r.upper / 100)
+    for n in set(names) - set(available):
+        table.loc[endpoints.endpoint(n).label] = "not recorded"
+    return table
+
+
+def curves_figure(cohort: pd.DataFrame, names: list[str], times_months=(0, 6, 12, 24, 36, 48, 60),
+                  xlabel: str = "Months after second HSCT", conf_level: float = 0.95):
+    """One figure with the curves of several endpoints (all KM or all cumulative incidence).
+
+    Returns the matplotlib Figure, or a "not available" sentence when none of the endpoints
+    was recorded in this cohort.
+    """
+    available = [n for n in names if endpoints.is_available(cohort, n)]
+    if not available:
+        return not_available(", ".join(endpoints.endpoint(n).label for n in names), "the cohort does not record it")
+    kinds = {endpoints.endpoint(n).method for n in available}
+    if len(kinds) != 1:
+        raise ValueError("curves_figure draws either KM or cumulative-incidence endpoints, not both")
+    curves = {endpoints.endpoint(n).label: endpoints.curve(cohort, n, conf_level) for n in available}
+    kind = "survival" if kinds == {"km"} else "incidence"
+    return figures.plot_curves(curves, kind=kind, times_months=times_months, xlabel=xlabel)
+
+
+def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int | None = None) -> pd.DataFrame:
+    """Patients per value of ``column`` as "n (% of those with a value)", counts below ``min_cell`` masked."""
+    values = cohort[column].dropna().astype(str)
+    levels = list(levels) if levels is not None else list(values.value_counts().index)
+    total = len(values)
+    cells = []
+    for level in levels:
+        count = int((values == level).sum())
+        cells.append(tables.min_cell_mask(count, min_cell) if min_cell and count < min_cell
+                     else tables.format_n_percent(count, total))
+    return pd.DataFrame({f"n (%) of {total}": cells}, index=levels)
