@@ -52,3 +52,14 @@ def test_n_parameters():
     assert power.n_parameters(power.PAPER_MODELS["LFS"]) == 5
     assert power.n_parameters(power.PAPER_MODELS["NRM"]) == 1
     assert power.n_parameters(power.SCREENED_FACTORS) == 14
+
+
+def test_hazard_ratio_untied_equals_observed_over_expected():
+    from hsct_analysis import survival
+
+    t, e, g = power.simulate_studies(hr=3.0, n_sim=3, seed=8)
+    hr = power.hazard_ratio_untied(t, e, g)
+    for i in range(3):
+        tab = survival.logrank(t[i], e[i], g[i]).table
+        oe = tab["observed"] / tab["expected"]
+        assert hr[i] == pytest.approx(oe[1.0] / oe[0.0], rel=1e-10)

@@ -50,23 +50,35 @@ class PowerResult:
     p_values: np.ndarray
 
 
-def logrank_untied(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Log-rank chi-square (1 df) for each row of ``(n_sim, n)`` arrays without tied times.
-
-    ``group`` is 0/1 (1 = comparison group); rows are independent studies.
-    """
+def _logrank_pieces(time, event, group) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per study (row): observed and expected events of group 1, all events, and the variance."""
     time, event, group = np.atleast_2d(time), np.atleast_2d(event), np.atleast_2d(group)
     n = time.shape[1]
     order = np.argsort(time, axis=1)
     d = np.take_along_axis(event, order, axis=1).astype(float)
     g = np.take_along_axis(np.broadcast_to(group, time.shape), order, axis=1).astype(float)
-    at_risk = n - np.arange(n)
-    at_risk_1 = np.cumsum(g[:, ::-1], axis=1)[:, ::-1]
-    share = at_risk_1 / at_risk
-    observed_minus_expected = np.sum(d * (g - share), axis=1)
+    share = np.cumsum(g[:, ::-1], axis=1)[:, ::-1] / (n - np.arange(n))  # group-1 share of the risk set
+    observed = np.sum(d * g, axis=1)
+    expected = np.sum(d * share, axis=1)
     variance = np.sum(d * share * (1 - share), axis=1)
+    return observed, expected, d.sum(axis=1), variance
+
+
+def logrank_untied(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Log-rank chi-square (1 df) for each row of ``(n_sim, n)`` arrays without tied times.
+
+    ``group`` is 0/1 (1 = comparison group); rows are independent studies.
+    """
+    observed, expected, _, variance = _logrank_pieces(time, event, group)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return observed_minus_expected**2 / variance
+        return (observed - expected) ** 2 / variance
+
+
+def hazard_ratio_untied(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Log-rank hazard ratio ``(O1/E1) / (O0/E0)`` of group 1 vs group 0 for each row (untied data)."""
+    observed, expected, total, _ = _logrank_pieces(time, event, group)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (observed / expected) / ((total - observed) / (total - expected))
 
 
 def simulate_studies(
