@@ -195,6 +195,7 @@ def run(sizes: list[int]) -> tuple[list[str], list[str]]:
         "|---:|---|---:|---:|---:|---:|---:|"
     )
     lines, notes = [header], []
+    load_start = os.getloadavg()[0]
     if COMPETING_MISSING:
         notes.append(f"cumulative_incidence/gray_test rows skipped: {COMPETING_MISSING}")
     for n in sizes:
@@ -224,6 +225,10 @@ def run(sizes: list[int]) -> tuple[list[str], list[str]]:
         print(lines[-1], flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     notes.append(f"peak resident memory of the whole Python benchmark process: {rss:.0f} MB")
+    notes.append(
+        f"1-minute load average at the start and end of the run: {load_start:.1f} and {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores; above the core count, other jobs slowed both Python and R wall times"
+    )
     return lines, notes
 
 
