@@ -1,0 +1,297 @@
+"""Table 4: the multivariable models, built the way the paper describes.
+
+"Factors with a 2-sided p value <= 0.15 in a univariate analysis were subjected to
+multivariate analysis" (Cao et al. 2023). For each endpoint:
+
+1. :func:`screen` runs the univariate test of every candidate factor (log-rank for LFS/OS,
+   Gray's test for RI/NRM) and keeps those with p <= 0.15.
+2. :func:`fit_endpoint` fits the model on the kept factors: a Cox model for LFS and OS; for
+   RI and NRM both a Fine-Gray model (subdistribution hazard: how the factor changes the
+   cumulative incidence, the paper's choice) and a cause-specific Cox model (how the factor
+   changes the rate of the event among patients still alive and event-free).
+3. :func:`ph_check` tests proportional hazards with scaled Schoenfeld residuals
+   (lifelines ``proportional_hazard_test``, rank time transform) on the Cox models.
+
+Times are days; hazard ratios are per level against the factor's reference level (the first
+level of :data:`hsct_analysis.factors.FACTORS`, as in the paper). Separation (a level with
+no events) is reported as a flag by the fitting functions, never as an absurd hazard ratio.
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import endpoints, tables
+from .cause_specific import cause_specific_cox
+from .design import design_matrix
+from .factors import FACTORS, factor
+from .fine_gray import fine_gray
+from .univariate import SHORT_LABEL, comparison_p, plain_numbers
+
+#: Table 4's endpoints in the paper's column order.
+TABLE4_ENDPOINTS = ("lfs", "os", "relapse", "nrm")
+#: Univariate p at or below which a factor enters the multivariable model.
+SCREEN_P = 0.15
+#: Candidate factors: all of Table 3 except the <=60-day cut, a second coding of the same
+#: CAR-T-to-HSCT interval (the paper's models use the <=90-day cut).
+CANDIDATES = tuple(name for name in FACTORS if name != "cart_interval_60")
+
+
+def screen(
+    cohort: pd.DataFrame, endpoint_name: str, threshold: float = SCREEN_P, candidates=CANDIDATES
+) -> pd.DataFrame:
+    """Univariate screening of ``candidates`` for one endpoint.
+
+    Returns one row per factor (index ``factor``) with ``label``, ``p`` (log-rank or
+    Gray's test), ``test``, ``selected`` (p <= ``threshold``) and ``note`` (why a p is
+    missing, e.g. a single observed level).
+    """
+    cohort = plain_numbers(cohort)
+    ep = endpoints.endpoint(endpoint_name)
+    rows = []
+    for name in candidates:
+        p, note = comparison_p(cohort, endpoint_name, name)
+        rows.append({"factor": name, "label": FACTORS[name].label, "p": p, "test": ep.test_name,
+                     "selected": bool(np.isfinite(p) and p <= threshold), "note": note})
+    return pd.DataFrame(rows).set_index("factor")
+
+
+def model_frame(cohort: pd.DataFrame, endpoint_name: str, factor_names: list[str]) -> pd.DataFrame:
+    """One row per patient: the factors (as text; NaN where undefined), ``time`` (days) and ``status``."""
+    cohort = plain_numbers(cohort)
+    ep = endpoints.endpoint(endpoint_name)
+    data = pd.DataFrame({name: factor(cohort, name).astype(object) for name in factor_names}, index=cohort.index)
+    data["time"] = pd.to_numeric(cohort[ep.time_col]).to_numpy(float)
+    data["status"] = pd.to_numeric(cohort[ep.status_col]).to_numpy(int)
+    return data
+
+
+def references(factor_names: list[str]) -> dict[str, str]:
+    """Reference level of each factor: its first level in FACTORS (the paper's reference)."""
+    return {name: FACTORS[name].levels[0] for name in factor_names}
+
+
+def _usable(data: pd.DataFrame, factor_names: list[str]) -> tuple[list[str], list[str]]:
+    """Factors with at least two levels among complete cases, and notes on those left out."""
+    complete = data.dropna()
+    keep, notes = [], []
+    for name in factor_names:
+        present = set(complete[name])
+        if len(present) < 2:
+            notes.append(f"{FACTORS[name].label} left out: only one level among complete cases")
+        else:
+            keep.append(name)
+    return keep, notes
+
+
+def _reference_present(data: pd.DataFrame, factor_names: list[str]) -> dict[str, str]:
+    """The paper's reference level where present, else the first level that is present."""
+    complete = data.dropna()
+    out = {}
+    for name in factor_names:
+        present = set(complete[name])
+        out[name] = next(lv for lv in FACTORS[name].levels if lv in present)
+    return out
+
+
+@dataclass
+class EndpointModel:
+    """The multivariable analysis of one endpoint.
+
+    ``summary`` is the Table 4 model (Cox for LFS/OS, Fine-Gray for RI/NRM), indexed by
+    term (``factor[level]``) with columns coef, se, hr, hr_lower, hr_upper, p, reference,
+    separation; ``cause_specific`` the cause-specific Cox model (RI/NRM only); ``ph`` the
+    Schoenfeld test per term of the Cox / cause-specific Cox model (statistic, p).
+    ``unavailable`` holds the reason when no model could be fitted.
+    """
+
+    endpoint: str
+    method: str
+    factors: list[str]
+    screening: pd.DataFrame
+    summary: pd.DataFrame | None = None
+    cause_specific: pd.DataFrame | None = None
+    ph: pd.DataFrame | None = None
+    n: int = 0
+    events: int = 0
+    warnings: list[str] = field(default_factory=list)
+    unavailable: str = ""
+
+    @property
+    def label(self) -> str:
+        return endpoints.endpoint(self.endpoint).label
+
+    @property
+    def separated_terms(self) -> list[str]:
+        """Terms flagged as separated (not estimable) in either model."""
+        out = []
+        for table in (self.summary, self.cause_specific):
+            if table is not None:
+                out += [t for t in table.index[table["separation"].astype(bool)] if t not in out]
+        return out
+
+
+def fit_endpoint(
+    cohort: pd.DataFrame,
+    endpoint_name: str,
+    factor_names: list[str] | None = None,
+    threshold: float = SCREEN_P,
+    conf_level: float = 0.95,
+) -> EndpointModel:
+    """Screen (unless ``factor_names`` is given) and fit the multivariable model(s) of one endpoint."""
+    ep = endpoints.endpoint(endpoint_name)
+    method = "Cox proportional hazards" if ep.method == "km" else "Fine-Gray subdistribution hazards"
+    screening = screen(cohort, endpoint_name, threshold)
+    chosen = list(factor_names) if factor_names is not None else list(screening.index[screening["selected"]])
+    model = EndpointModel(endpoint_name, method, chosen, screening)
+    if not endpoints.is_available(cohort, endpoint_name):
+        model.unavailable = f"{ep.label} is not recorded in this cohort"
+        return model
+    if not chosen:
+        model.unavailable = f"no factor reached p <= {threshold:g} in the univariate screening of {ep.label}"
+        return model
+    data = model_frame(cohort, endpoint_name, chosen)
+    chosen, notes = _usable(data, chosen)
+    model.factors, model.warnings = chosen, notes
+    if not chosen:
+        model.unavailable = "every selected factor has a single level among complete cases"
+        return model
+    data = data[chosen + ["time", "status"]]
+    reference = _reference_present(data, chosen)
+    try:
+        if ep.method == "km":
+            cox = cause_specific_cox(data, "time", "status", chosen, cause=1, conf_level=conf_level, reference=reference)
+            model.summary, model.n, model.events = cox.summary, cox.n, cox.events
+            model.warnings += cox.warnings
+            model.ph = ph_check(cox, data, chosen, reference)
+        else:
+            fg = fine_gray(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level, reference=reference)
+            model.summary, model.n, model.events = fg.summary, fg.n, fg.events
+            model.warnings += fg.warnings
+            cs = cause_specific_cox(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level,
+                                    reference=reference)
+            model.cause_specific = cs.summary
+            model.warnings += [w for w in cs.warnings if w not in model.warnings]
+            model.ph = ph_check(cs, data, chosen, reference)
+    except ValueError as err:  # e.g. no events of the cause among complete cases
+        model.unavailable = str(err)
+    return model
+
+
+def ph_check(result, data: pd.DataFrame, factor_names: list[str], reference: dict[str, str]) -> pd.DataFrame:
+    """Scaled-Schoenfeld test of proportional hazards for each term of a fitted Cox model.
+
+    ``result`` is a :class:`hsct_analysis.cause_specific.CauseSpecificCoxResult`. Returns
+    one row per term with ``statistic`` (chi-square, 1 df) and ``p`` (rank time transform);
+    separated terms are left out (their residuals carry no information).
+    """
+    from lifelines.statistics import proportional_hazard_test
+
+    design = design_matrix(data, "time", "status", factor_names, reference)
+    frame = pd.DataFrame(design.x, columns=design.term_names)
+    frame["_time"] = design.time
+    frame["_event"] = (design.status == result.cause).astype(int)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        test = proportional_hazard_test(result.model, frame, time_transform="rank")
+    out = test.summary[["test_statistic", "p"]].rename(columns={"test_statistic": "statistic"})
+    out.index = [str(i[0]) if isinstance(i, tuple) else str(i) for i in out.index]
+    flagged = set(result.summary.index[result.summary["separation"].astype(bool)])
+    return out.drop(index=[t for t in out.index if t in flagged])
+
+
+def table4(
+    cohort: pd.DataFrame,
+    endpoint_names=TABLE4_ENDPOINTS,
+    factor_names: dict[str, list[str]] | None = None,
+    threshold: float = SCREEN_P,
+    conf_level: float = 0.95,
+) -> dict[str, EndpointModel]:
+    """:func:`fit_endpoint` for each endpoint; ``factor_names`` may fix an endpoint's factors."""
+    factor_names = factor_names or {}
+    return {
+        name: fit_endpoint(cohort, name, factor_names.get(name), threshold, conf_level) for name in endpoint_names
+    }
+
+
+def layout(models: dict[str, EndpointModel], which: str = "summary") -> pd.DataFrame:
+    """Table 4 as the paper lays it out: rows (variable, level), per endpoint "HR (95% CI)" and "p".
+
+    ``which`` is ``"summary"`` (Cox / Fine-Gray) or ``"cause_specific"``. Reference levels
+    read "1 (reference)", separated terms "not estimable (separation)"; an endpoint
+    without a model has no columns.
+    """
+    parts = []
+    for name, model in models.items():
+        table = getattr(model, which)
+        if table is None or table.empty:
+            continue
+        short = SHORT_LABEL.get(name, name)
+        part = tables.regression_table(table, references(model.factors), hr_column=f"{short} HR (95% CI)")
+        parts.append(part.rename(columns={"p": f"p ({short})"}))
+    if not parts:
+        return pd.DataFrame()
+    order = list(dict.fromkeys(key for part in parts for key in part.index))
+    out = pd.concat([part.reindex(order) for part in parts], axis=1)
+    out.index = pd.MultiIndex.from_tuples(order, names=parts[0].index.names)
+    return out.fillna("")
+
+
+def screening_table(models: dict[str, EndpointModel]) -> pd.DataFrame:
+    """Factor x endpoint univariate p-values, "p (kept)" where the factor entered the model."""
+    cols = {}
+    for name, model in models.items():
+        s = model.screening
+        cols[SHORT_LABEL.get(name, name)] = [
+            (tables.format_p(p) + (" ✔ kept" if kept else "")) if np.isfinite(p) else "NA"
+            for p, kept in zip(s["p"], s["selected"])
+        ]
+    first = next(iter(models.values())).screening
+    return pd.DataFrame(cols, index=pd.Index(first["label"], name="Factor"))
+
+
+def event_counts(cohort: pd.DataFrame, endpoint_name: str, factor_name: str) -> pd.DataFrame:
+    """Patients and events of an endpoint by level of a factor (index level).
+
+    Columns ``patients``, ``events`` (the endpoint's event or cause), ``competing`` (the
+    competing cause, 0 for LFS/OS) and ``censored``.
+    """
+    ep = endpoints.endpoint(endpoint_name)
+    data = model_frame(cohort, endpoint_name, [factor_name]).dropna()
+    status = data["status"]
+    grouped = pd.DataFrame({
+        "level": data[factor_name],
+        "events": (status == ep.cause).astype(int),
+        "competing": ((status > 0) & (status != ep.cause)).astype(int),
+        "censored": (status == 0).astype(int),
+    }).groupby("level")
+    out = grouped.sum()
+    out.insert(0, "patients", grouped.size())
+    order = [lv for lv in FACTORS[factor_name].levels if lv in out.index]
+    return out.loc[order]
+
+
+def refit_without_events(
+    cohort: pd.DataFrame, endpoint_name: str, factor_name: str, level: str, conf_level: float = 0.95
+) -> pd.DataFrame:
+    """A what-if: the Fine-Gray model of ``factor_name`` after the events of ``level`` are censored.
+
+    Each patient of ``level`` who had the endpoint's event is recoded as censored at the same
+    day; nothing else changes. This shows what a model does when a level has no event at
+    all (separation) - the situation behind a published HR of 1E+06. Returns the Fine-Gray
+    summary (separation flagged); the cohort itself is not modified.
+    """
+    ep = endpoints.endpoint(endpoint_name)
+    data = model_frame(cohort, endpoint_name, [factor_name]).dropna()
+    hit = (data[factor_name] == level) & (data["status"] == ep.cause)
+    data.loc[hit, "status"] = 0
+    reference = _reference_present(data, [factor_name])
+    fit = fine_gray(data, "time", "status", [factor_name], cause=ep.cause, conf_level=conf_level, reference=reference)
+    out = fit.summary.copy()
+    out.attrs["recoded"] = int(hit.sum())
+    out.attrs["warnings"] = fit.warnings
+    return out
