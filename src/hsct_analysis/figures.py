@@ -394,6 +394,9 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
     ax.yaxis.set_major_locator(FixedLocator([n - 1 - i for i in range(n)]))
     ax.set_yticklabels(names)
     ax.tick_params(axis="y", length=0)
+    ticks = [m * 10.0 ** e for e in range(-3, 4) for m in (1, 2, 5)]
+    ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel(xlabel)
     transform = ax.get_yaxis_transform()
@@ -450,7 +453,8 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
         ax.axvline(cut, color=color, linestyle="--", linewidth=1.4, gid=f"cut:{cut:g}")
         n_low, n_high = int(np.sum(x <= cut)), int(np.sum(x > cut))
         ax.text(cut, 0.98 - 0.1 * k, f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}", transform=ax.get_xaxis_transform(),
-                color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}")
+                color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}", zorder=5,
+                bbox=dict(facecolor="white", edgecolor="none", pad=1.0, alpha=0.9))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Patients (n)")
     if title:
