@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .cause_specific import cause_specific_cox
+from .fine_gray import fine_gray
 from .survival import _KIND_ATTR, _as_codes, _as_groups, _as_times, _tally, _z
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "gray_test",
     "GrayTestResult",
     "CIF_CONF_TYPES",
+    "fine_gray",
+    "cause_specific_cox",
 ]
 
 #: Accepted ``conf_type`` values for cumulative incidence.
