@@ -74,3 +74,13 @@ def test_level_without_events_is_flagged_not_reported():
     assert any("group" in w and "separation" in w for w in result.warnings)
     assert not result.summary.loc[["group[B]", "male"], "separation"].any()
     assert np.isfinite(result.summary.loc[["group[B]", "male"], "se"]).all()
+
+
+def test_estimable_terms_under_separation_equal_the_limit_fit_in_r():
+    fixture, data = load_fixture("separation")
+    ref = fixture["coxph_limit"]  # R coxph without group C, whose coefficient runs to -infinity
+    result = cause_specific_cox(data, "time", "status", fixture["covariates"], cause=1)
+    table = result.summary.loc[ref["terms"]]
+    np.testing.assert_allclose(table["coef"], ref["coef"], rtol=RTOL)
+    np.testing.assert_allclose(table["se"], ref["se"], rtol=RTOL)
+    assert result.n == len(data) and any("left out" in w for w in result.warnings)

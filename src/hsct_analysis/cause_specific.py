@@ -16,7 +16,7 @@ from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
 from .design import Design, Term, design_matrix
-from .fine_gray import coefficient_table, detect_separation, diverging
+from .fine_gray import coefficient_table, detect_separation, diverging, levels_without_events
 
 #: Tight Newton-Raphson settings, so estimates agree with R ``coxph`` to 1e-6 or better.
 #: Full Newton steps (lifelines damps them to 0.95 by default), and stop on the relative
@@ -55,6 +55,26 @@ def _cause_only(design: Design, cause: int) -> Design:
     return Design(design.x, design.terms, design.time, status, design.index, design.n_dropped, design.notes)
 
 
+def _limit_fit(design: Design, cause: int, flagged: set[int]) -> tuple[np.ndarray, list[str]]:
+    """Rows and terms to fit when non-reference levels have no events of ``cause``.
+
+    As such a level's coefficient runs to -infinity its patients leave every risk set, so
+    the other estimates converge to the fit without those patients and that term. Other
+    kinds of separation are left to the full fit (and flagged).
+    """
+    rows = np.ones(len(design.x), dtype=bool)
+    dropped = set()
+    for cov, levels in levels_without_events(design, cause).items():
+        terms = [(j, t) for j, t in enumerate(design.terms) if t.covariate == cov]
+        if terms[0][1].reference in levels:
+            continue
+        for j, t in terms:
+            if t.level in levels and j in flagged:
+                rows &= design.x[:, j] == 0
+                dropped.add(j)
+    return rows, [t.name for j, t in enumerate(design.terms) if j not in dropped]
+
+
 def cause_specific_cox(
     data: pd.DataFrame,
     duration_col: str,
@@ -82,17 +102,25 @@ def cause_specific_cox(
         raise ValueError(f"no events of cause {cause} among {len(frame)} complete cases")
     flagged, messages = detect_separation(design, cause)
     notes = list(design.notes) + messages
+    rows, fitted = _limit_fit(design, cause, flagged)
+    if not rows.all():
+        notes.append(
+            f"{int((~rows).sum())} patient(s) in level(s) without events were left out when estimating "
+            "the other terms (the limit of the fit as their coefficient runs to -infinity)"
+        )
     model = CoxPHFitter(**kwargs)
     coef = se = np.full(len(names), np.nan)
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
         try:
-            model.fit(frame, "_time", "_event", fit_options=FIT_OPTIONS)
+            model.fit(frame.loc[rows, fitted + ["_time", "_event"]], "_time", "_event", fit_options=FIT_OPTIONS)
             coef = model.params_.reindex(names).to_numpy()
             se = model.standard_errors_.reindex(names).to_numpy()
         except ConvergenceError as err:
             notes.append(f"lifelines could not fit the model: {str(err).splitlines()[0]}")
     notes += sorted({str(w.message).splitlines()[0] for w in caught})
+    if len(fitted) < len(names):
+        coef[[names.index(t) for t in names if t not in fitted]] = -1.0  # shown as -inf (HR 0)
     extra = diverging(coef, se, flagged)
     notes += [f"possible separation: the estimate for {names[j]} ran off to coef={coef[j]:.1f}" for j in sorted(extra)]
     return CauseSpecificCoxResult(

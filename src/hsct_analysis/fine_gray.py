@@ -317,7 +317,7 @@ def _monotone_columns(s: _Sorted) -> dict[int, int]:
     return result
 
 
-def _levels_without_events(design: Design, cause: int) -> dict[str, list[str]]:
+def levels_without_events(design: Design, cause: int) -> dict[str, list[str]]:
     """Categorical covariate -> its levels (reference included) with no event of the cause."""
     out: dict[str, list[str]] = {}
     event = design.status == cause
@@ -352,7 +352,7 @@ def _separation(design: Design, s: _Sorted, cause: int) -> tuple[set[int], list[
     """Columns whose coefficient is infinite (or not estimable), and warnings naming them."""
     flagged: set[int] = set()
     messages = []
-    for cov, levels in _levels_without_events(design, cause).items():
+    for cov, levels in levels_without_events(design, cause).items():
         terms = [(j, t) for j, t in enumerate(design.terms) if t.covariate == cov]
         reference = terms[0][1].reference
         if reference in levels:

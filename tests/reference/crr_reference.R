@@ -52,7 +52,7 @@ fit_coxph <- function(d, covariates, cause) {
        p = unname(2 * pnorm(-abs(fit$coefficients / se))), loglik = fit$loglik[2])
 }
 
-write_fixture <- function(name, d, covariates, causes, profiles, coxph_causes = causes) {
+write_fixture <- function(name, d, covariates, causes, profiles, coxph_causes = causes, extra = list()) {
   factors <- Filter(function(v) is.factor(d[[v]]), covariates)
   out <- list(
     name = name,
@@ -66,6 +66,7 @@ write_fixture <- function(name, d, covariates, causes, profiles, coxph_causes = 
       f
     })
   )
+  out <- c(out, extra)
   write(toJSON(out, digits = NA, auto_unbox = TRUE, matrix = "columnmajor"),
         sprintf("crr_%s.json", name))
   cat("wrote", sprintf("crr_%s.json", name), "\n")
@@ -108,4 +109,7 @@ write_fixture("large", d, c("group", "age", "dose"), c(1, 3), profiles)
 # n = 120, separation: group C has no events of cause 1 (its cause-1 events become cause 2)
 d <- simulate(120, 2, 0.002, 1, c(0.3, 0, 0.5, 0))
 d$status[d$group == "C" & d$status == 1] <- 2L
-write_fixture("separation", d, c("group", "male"), c(1), profiles, coxph_causes = integer(0))
+# coxph diverges here; its limit is the fit without group C (whose patients leave every risk set)
+limit <- fit_coxph(droplevels(d[d$group != "C", ]), c("group", "male"), 1)
+write_fixture("separation", d, c("group", "male"), c(1), profiles, coxph_causes = integer(0),
+              extra = list(coxph_limit = limit))
