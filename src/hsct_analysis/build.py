@@ -1,0 +1,550 @@
+"""Build the book: validate the cohort, execute the chapters, run Jupyter Book, swap the HTML in.
+
+``build_book`` is what ``hsct-book build`` (and ``make book``) runs:
+
+1. the cohort is validated first (``hsct_analysis.cohort.validate``); problems raise ``CohortError``;
+2. a fresh stage folder is made next to ``out`` holding ``_config.yml``, ``_toc.yml``, ``references.bib`` and the
+   prose of ``book/``; every chapter listed in ``_toc.yml`` is executed from ``notebooks/X.ipynb`` into
+   ``stage/book/X.ipynb`` with papermill, in parallel worker processes;
+3. executed chapters are cached in ``.cache/executed/`` under a key made of the notebook, the cohort bytes, every
+   package source file and the parameters, so an unchanged chapter is never executed twice;
+4. Jupyter Book builds the stage with ``-W -n --keep-going`` (any warning fails the build), and the new HTML
+   replaces ``out`` by renames only: a failed build leaves the previous book in ``out`` untouched.
+
+Expected failures raise ``BuildError`` (a failing chapter: ``NotebookError``; a Sphinx warning: ``SphinxError``),
+whose message is meant for the reader of a terminal, not a traceback. Times are in seconds.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+STAMP_NAME = ".hsct-book-build.json"
+CACHE_VERSION = "1"  # bump to invalidate every cached chapter
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
+USER_COHORT_BANNER = (
+    "This book was built from a user-supplied cohort ({name}), not from the book's synthetic cohort."
+)
+
+
+class BuildError(Exception):
+    """An expected build failure; its message is complete and needs no traceback."""
+
+
+class NotebookError(BuildError):
+    """A chapter notebook failed: which one, which cell (0-based index), its source and the error."""
+
+    def __init__(self, notebook: str, cell_index: int | None, cell_source: str, error: str, report: Path | None):
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.cell_source = cell_source
+        self.error = error
+        self.report = report
+        cell = "?" if cell_index is None else str(cell_index + 1)
+        lines = [f"chapter {notebook} failed in cell {cell}:", ""]
+        lines += ["    " + line for line in cell_source.splitlines()]
+        lines += ["", error]
+        if report is not None:
+            lines.append(f"(the partly executed notebook is in {report})")
+        super().__init__("\n".join(lines))
+
+
+class SphinxError(BuildError):
+    """Jupyter Book (Sphinx) reported a warning or an error; ``warnings`` holds its lines."""
+
+    def __init__(self, warnings: list[str], log: Path | None):
+        self.warnings = warnings
+        self.log = log
+        lines = ["Jupyter Book failed (warnings are errors in this book):"]
+        lines += ["  " + w for w in warnings[:40]] or ["  (no warning line found; see the log)"]
+        if len(warnings) > 40:
+            lines.append(f"  ... and {len(warnings) - 40} more")
+        if log is not None:
+            lines.append(f"(full log: {log})")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One executed page: its toc entry (``book/00_about``), source notebook and cache key."""
+
+    entry: str
+    source: Path
+    parameters: dict
+    key: str
+
+    @property
+    def name(self) -> str:
+        """Short name for messages, e.g. ``00_about`` or ``methods/cutpoint``."""
+        return self.entry.removeprefix("book/")
+
+
+# ----------------------------------------------------------------------------------------------- the toc
+
+
+def toc_entries(toc_path: Path) -> list[str]:
+    """Every ``file`` entry of a Jupyter Book ``_toc.yml`` (the root first), without suffix."""
+    toc = yaml.safe_load(Path(toc_path).read_text(encoding="utf-8"))
+    entries = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                entries.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [str(Path(e).with_suffix("")) if Path(e).suffix in (".md", ".ipynb") else e for e in entries]
+
+
+def notebook_source(entry: str, root: Path = PROJECT_ROOT) -> Path:
+    """The source notebook of a toc entry: ``book/X`` -> ``notebooks/X.ipynb``."""
+    return root / "notebooks" / (entry.removeprefix("book/") + ".ipynb")
+
+
+def missing_toc_entries(root: Path = PROJECT_ROOT) -> list[str]:
+    """Toc entries with neither a prose page (``book/X.md``) nor a chapter notebook (``notebooks/X.ipynb``)."""
+    return [
+        entry
+        for entry in toc_entries(root / "_toc.yml")
+        if not (root / f"{entry}.md").exists() and not notebook_source(entry, root).exists()
+    ]
+
+
+def _restrict_toc(toc: dict, keep: set[str]) -> dict:
+    """A copy of the toc keeping the root, prose pages and only the chapters in ``keep``."""
+
+    def wanted(item) -> bool:
+        return not isinstance(item, dict) or "file" not in item or item["file"] in keep
+
+    def prune(node):
+        if isinstance(node, list):
+            return [prune(item) for item in node if wanted(item)]
+        if isinstance(node, dict):
+            return {k: prune(v) for k, v in node.items()}
+        return node
+
+    pruned = prune(toc)
+    if "parts" in pruned:
+        pruned["parts"] = [part for part in pruned["parts"] if part.get("chapters")]
+    return pruned
+
+
+# ------------------------------------------------------------------------------------------------ hashing
+
+
+def _hash_files(digest, files: list[Path], base: Path) -> None:
+    for path in sorted(files):
+        digest.update(str(path.relative_to(base)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+
+
+def package_fingerprint(package_dir: Path = PACKAGE_DIR, data_dir: Path | None = None) -> str:
+    """sha256 of every package source file (and of ``data/`` except cohort files, when given)."""
+    digest = hashlib.sha256()
+    files = [p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    _hash_files(digest, files, package_dir)
+    if data_dir is not None and data_dir.is_dir():
+        data = [p for p in data_dir.rglob("*") if p.is_file() and p.name != "cohort.csv"]
+        _hash_files(digest, data, data_dir)
+    return digest.hexdigest()
+
+
+def chapter_key(source: Path, cohort_bytes: bytes, package_hash: str, parameters: dict) -> str:
+    """Cache key of one executed chapter: sha256 of notebook, cohort, package and parameters."""
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    for part in (source.read_bytes(), cohort_bytes, package_hash.encode(), _json(parameters).encode()):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def book_key(root: Path, chapters: list[Chapter], toc_text: str, config_text: str) -> str:
+    """Key of the whole HTML book: the chapter keys plus the config, toc, bibliography and prose pages."""
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    digest.update(toc_text.encode())
+    digest.update(config_text.encode())
+    for chapter in chapters:
+        digest.update(f"{chapter.entry}={chapter.key}".encode())
+    prose = [p for p in (root / "book").rglob("*") if p.is_file() and p.suffix != ".ipynb"]
+    prose += [root / "references.bib"]
+    _hash_files(digest, [p for p in prose if p.exists()], root)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- the cohort
+
+
+def bundled_cohort_paths(root: Path = PROJECT_ROOT) -> list[Path]:
+    """Where the bundled synthetic cohort lives: ``data/cohort.csv`` (and a package copy if one ships)."""
+    candidates = [root / "data" / "cohort.csv", PACKAGE_DIR / "data" / "cohort.csv"]
+    return [p for p in candidates if p.is_file()]
+
+
+def is_bundled_cohort(cohort_path: Path, root: Path = PROJECT_ROOT) -> bool:
+    """True only when the file is byte-identical to the bundled synthetic cohort."""
+    data = Path(cohort_path).read_bytes()
+    return any(p.read_bytes() == data for p in bundled_cohort_paths(root))
+
+
+def check_cohort(cohort_path: Path) -> None:
+    """Validate the cohort file; raise ``cohort.CohortError`` listing every problem."""
+    from hsct_analysis import cohort as cohort_module
+
+    if not Path(cohort_path).is_file():
+        raise BuildError(f"cohort file not found: {cohort_path}")
+    problems = cohort_module.validate(cohort_path)
+    if problems:
+        raise cohort_module.CohortError(problems)
+
+
+# ----------------------------------------------------------------------------------------- the chapters
+
+
+def declared_parameters(source: Path) -> set[str]:
+    """Names defined in the notebook's ``parameters`` cell (papermill's inspection)."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(source)))
+
+
+def plan_chapters(
+    root: Path, entries: list[str], cohort_path: Path, offered: dict, package_hash: str
+) -> list[Chapter]:
+    """Chapters to execute, each with the parameters its notebook declares and its cache key."""
+    cohort_bytes = cohort_path.read_bytes()
+    chapters = []
+    for entry in entries:
+        source = notebook_source(entry, root)
+        if not source.exists():
+            continue
+        declared = declared_parameters(source)
+        parameters = {k: v for k, v in offered.items() if k in declared}
+        chapters.append(Chapter(entry, source, parameters, chapter_key(source, cohort_bytes, package_hash, parameters)))
+    return chapters
+
+
+def _quiet_worker(log_path: str) -> None:
+    """Send a worker's (and its kernels') stderr to a log file instead of the user's terminal."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 2)
+    os.close(log)
+
+
+def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dict:
+    """Run one notebook with papermill (in a worker process). Returns a plain dict, never raises.
+
+    On failure the dict holds ``cell_index``, ``cell_source`` and ``error`` (``ename: evalue``).
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            source,
+            output,
+            parameters=parameters,
+            cwd=cwd,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+        )
+    except PapermillExecutionError as exc:
+        return {"ok": False, "cell_index": _cell_position(source, exc.source), "cell_source": exc.source,
+                "error": f"{exc.ename}: {exc.evalue}", "seconds": time.perf_counter() - start}
+    except Exception as exc:  # kernel died, bad notebook JSON, ...: still a named chapter failure
+        return {"ok": False, "cell_index": None, "cell_source": "",
+                "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
+    return {"ok": True, "seconds": time.perf_counter() - start}
+
+
+def _cell_position(notebook: str, cell_source: str) -> int | None:
+    """0-based index of the cell with this source in the source notebook (None if not found)."""
+    try:
+        cells = nbformat.read(notebook, as_version=4).cells
+    except Exception:
+        return None
+    return next((i for i, cell in enumerate(cells) if cell.source == cell_source), None)
+
+
+def finish_executed(path: Path, cohort_path: Path) -> None:
+    """Hide papermill's plumbing in an executed notebook, in place.
+
+    The ``parameters`` and ``injected-parameters`` cells get the ``remove-cell`` tag (not shown in the HTML),
+    and the absolute cohort path is reduced to its file name in the cells and in the papermill metadata.
+    """
+    nb = nbformat.read(path, as_version=4)
+    full, short = str(cohort_path), cohort_path.name
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "injected-parameters" in tags:
+            cell.source = cell.source.replace(full, short)
+    meta = nb.metadata.get("papermill", {})
+    if "cohort_path" in meta.get("parameters", {}):
+        meta["parameters"]["cohort_path"] = short
+    for field in ("input_path", "output_path"):
+        if field in meta:
+            meta[field] = Path(meta[field]).name
+    nbformat.write(nb, path)
+
+
+def run_chapters(
+    chapters: list[Chapter], stage: Path, cache: Path, cohort_path: Path, jobs: int, progress: Callable
+) -> dict:
+    """Execute (or reuse from ``cache``) every chapter into ``stage``; returns counts and seconds.
+
+    Prints one line per chapter as it finishes, then the total. Raises ``NotebookError`` for the first failure.
+    """
+    start = time.perf_counter()
+    executed_dir, running_dir, failed_dir = cache / "executed", cache / "running", cache / "failed"
+    for d in (executed_dir, running_dir, failed_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    todo, reused = [], 0
+    for chapter in chapters:
+        cached = _cached_copy(executed_dir, chapter)
+        target = stage / f"{chapter.entry}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if cached.exists():
+            shutil.copyfile(cached, target)
+            reused += 1
+            progress(f"  {chapter.name}: reused from cache (unchanged)")
+        else:
+            todo.append(chapter)
+    failure = _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start)
+    if failure is not None:
+        raise failure
+    total = time.perf_counter() - start
+    progress(f"chapters: {len(todo)} executed, {reused} reused from cache, {total:.1f} s")
+    return {"executed": len(todo), "reused": reused, "seconds": total}
+
+
+def _cached_copy(executed_dir: Path, chapter: Chapter) -> Path:
+    return executed_dir / f"{chapter.name.replace('/', '__')}-{chapter.key[:20]}.ipynb"
+
+
+def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start):
+    """Run ``todo`` in ``jobs`` worker processes; returns the first ``NotebookError`` or None."""
+    if not todo:
+        return None
+    failure = None
+    context = multiprocessing.get_context("spawn")
+    kernel_log = str(running_dir.parent / "logs" / "kernels.log")
+    Path(kernel_log).parent.mkdir(parents=True, exist_ok=True)
+    with futures.ProcessPoolExecutor(
+        max_workers=max(1, jobs), mp_context=context, initializer=_quiet_worker, initargs=(kernel_log,)
+    ) as pool:
+        running = {}
+        for chapter in todo:
+            output = running_dir / _cached_copy(executed_dir, chapter).name
+            cwd = (stage / chapter.entry).parent
+            cwd.mkdir(parents=True, exist_ok=True)
+            job = pool.submit(execute_chapter, str(chapter.source), str(output), chapter.parameters, str(cwd))
+            running[job] = (chapter, output)
+        for job in futures.as_completed(running):
+            chapter, output = running[job]
+            result = job.result()
+            elapsed = time.perf_counter() - start
+            if result["ok"]:
+                finish_executed(output, cohort_path)
+                cached = _cached_copy(executed_dir, chapter)
+                os.replace(output, cached)
+                shutil.copyfile(cached, stage / f"{chapter.entry}.ipynb")
+                progress(f"  {chapter.name}: executed in {result['seconds']:.1f} s (elapsed {elapsed:.1f} s)")
+                continue
+            report = None
+            if output.exists():
+                report = failed_dir / f"{chapter.name.replace('/', '__')}.ipynb"
+                os.replace(output, report)
+            progress(f"  {chapter.name}: FAILED after {result['seconds']:.1f} s")
+            if failure is None:
+                failure = NotebookError(chapter.name, result["cell_index"], result["cell_source"],
+                                        result["error"], report)
+                for other in running:
+                    other.cancel()
+    return failure
+
+
+# ------------------------------------------------------------------------------------------- the stage
+
+
+def make_stage(root: Path, out: Path, toc: dict, announcement: str | None) -> Path:
+    """A fresh folder next to ``out`` with the config, toc, bibliography and prose pages of the book."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-", dir=out.parent))
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    if announcement is not None:
+        config.setdefault("html", {})["announcement"] = announcement
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (stage / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    shutil.copyfile(root / "references.bib", stage / "references.bib")
+    shutil.copytree(root / "book", stage / "book", ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+    if (root / "data").is_dir():
+        # Notebooks' default paths ("../data/cohort.csv") resolve from the stage as from notebooks/.
+        (stage / "data").symlink_to(root / "data", target_is_directory=True)
+    return stage
+
+
+def run_jupyter_book(stage: Path, log_dir: Path) -> Path:
+    """Build the staged book with ``-W -n --keep-going``; returns the HTML folder or raises ``SphinxError``."""
+    command = [_jupyter_book_executable(), "build", str(stage), "--path-output", str(stage),
+               "--warningiserror", "--nitpick", "--keep-going", "--all"]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=stage)
+    html = stage / "_build" / "html"
+    if proc.returncode != 0 or not (html / "index.html").exists():
+        log = _keep_log(log_dir, proc.stdout + "\n" + proc.stderr)
+        text = (proc.stdout + "\n" + proc.stderr).replace(f"{stage}{os.sep}", "")
+        raise SphinxError(_warning_lines(text), log)
+    return html
+
+
+def _jupyter_book_executable() -> str:
+    local = Path(sys.executable).with_name("jupyter-book")
+    if local.exists():
+        return str(local)
+    found = shutil.which("jupyter-book")
+    if found is None:
+        raise BuildError("jupyter-book is not installed in this environment (pip install -c constraints.txt -e .)")
+    return found
+
+
+def _warning_lines(text: str) -> list[str]:
+    """Lines of a Sphinx log that report a warning or an error, without terminal colour codes."""
+    keys = ("WARNING", "ERROR", "CRITICAL", "Error", "Exception")
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return [line.strip() for line in plain.splitlines() if any(k in line for k in keys)]
+
+
+def _keep_log(log_dir: Path, text: str) -> Path:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / "jupyter-book.log"
+    log.write_text(text, encoding="utf-8")
+    return log
+
+
+def swap_into(html: Path, out: Path, key: str) -> None:
+    """Put ``html`` at ``out`` by renames: old -> backup, new -> out, then delete the backup."""
+    (html / STAMP_NAME).write_text(_json({"key": key, "built": time.strftime("%Y-%m-%d %H:%M:%S")}), encoding="utf-8")
+    backup = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        os.rename(out, backup)
+    try:
+        os.rename(html, out)
+    except OSError:
+        if backup.exists():
+            os.rename(backup, out)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _check_out_is_replaceable(out: Path) -> None:
+    """Refuse to replace a non-empty folder that is not a book built by this tool."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / STAMP_NAME).exists())):
+        raise BuildError(f"{out} exists and is not a book built by hsct-book; choose another --out or remove it")
+
+
+def _built_key(out: Path) -> str | None:
+    try:
+        return json.loads((out / STAMP_NAME).read_text(encoding="utf-8"))["key"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------- the build
+
+
+def build_book(
+    cohort: str | Path,
+    out: str | Path,
+    title: str | None = None,
+    min_cell: int | None = None,
+    jobs: int = 2,
+    chapters: list[str] | None = None,
+    progress: Callable[[str], None] = print,
+    root: str | Path = PROJECT_ROOT,
+) -> Path:
+    """Build the HTML book for ``cohort`` into ``out`` and return ``out``.
+
+    ``chapters`` restricts the build to those toc entries (``"00_about"`` or ``"book/00_about"``); prose pages are
+    always built. ``root`` is the project folder holding ``_config.yml``, ``_toc.yml``, ``notebooks/`` and
+    ``book/``; executed chapters are cached in ``root/.cache/executed``.
+    """
+    start = time.perf_counter()
+    root, cohort_path, out = Path(root).resolve(), Path(cohort).resolve(), Path(out).resolve()
+    check_cohort(cohort_path)
+    _check_out_is_replaceable(out)
+    bundled = is_bundled_cohort(cohort_path, root)
+    offered = {"cohort_path": str(cohort_path), "min_cell": min_cell, "title": title, "is_bundled_cohort": bundled}
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    all_entries = toc_entries(root / "_toc.yml")
+    entries = [e for e in all_entries if notebook_source(e, root).exists()]
+    if chapters is not None:
+        wanted = {c if c.startswith("book/") else f"book/{c}" for c in chapters}
+        unknown = wanted - set(entries)
+        if unknown:
+            raise BuildError(f"not chapters of _toc.yml: {', '.join(sorted(unknown))}")
+        entries = [e for e in entries if e in wanted]
+        prose = set(all_entries) - {e for e in all_entries if notebook_source(e, root).exists()}
+        toc = _restrict_toc(toc, wanted | prose)
+
+    plan = plan_chapters(root, entries, cohort_path, offered, package_fingerprint(data_dir=root / "data"))
+    announcement = None if bundled else USER_COHORT_BANNER.format(name=cohort_path.name)
+    key = book_key(root, plan, _json(toc), (root / "_config.yml").read_text(encoding="utf-8") + str(announcement))
+    if _built_key(out) == key and (out / "index.html").exists():
+        progress(f"{out} is up to date (nothing changed since it was built); Sphinx skipped")
+        return out
+
+    stage = make_stage(root, out, toc, announcement)
+    try:
+        run_chapters(plan, stage, root / ".cache", cohort_path, jobs, progress)
+        progress("building HTML with Jupyter Book ...")
+        sphinx_start = time.perf_counter()
+        html = run_jupyter_book(stage, root / ".cache" / "logs")
+        progress(f"  Jupyter Book: {time.perf_counter() - sphinx_start:.1f} s")
+        swap_into(html, out, key)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    if bundled and title is None and min_cell is None and chapters is None:
+        copy_back(plan, root)
+    progress(f"book written to {out / 'index.html'} in {time.perf_counter() - start:.1f} s")
+    return out
+
+
+def copy_back(plan: list[Chapter], root: Path) -> None:
+    """Copy the executed chapters of the bundled book into the repository's ``book/`` (git-ignored)."""
+    executed_dir = root / ".cache" / "executed"
+    for chapter in plan:
+        target = root / f"{chapter.entry}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_cached_copy(executed_dir, chapter), target)

@@ -1,0 +1,123 @@
+"""The ``hsct-book`` command: validate a cohort, write a blank template, build the book.
+
+    hsct-book validate COHORT.csv
+    hsct-book template [DIR]
+    hsct-book build --cohort COHORT.csv --out DIR [--title TEXT] [--min-cell N] [--jobs N]
+
+Exit status: 0 success; 2 the cohort file has problems (one line per problem on stderr); 1 any other expected
+failure (a chapter failed, Jupyter Book warned), with a message and no Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_COHORT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hsct-book",
+        description="Build the second-HSCT-after-CAR-T analysis book, on the bundled synthetic cohort or yours.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a cohort CSV against the data contract")
+    validate.add_argument("cohort", type=Path, help="the cohort CSV file")
+
+    template = commands.add_parser("template", help="write a blank cohort template and its data dictionary")
+    template.add_argument("directory", type=Path, nargs="?", default=Path("."), help="where to write (default: .)")
+
+    build = commands.add_parser("build", help="execute every chapter on a cohort and build the HTML book")
+    build.add_argument("--cohort", type=Path, required=True, help="the cohort CSV file")
+    build.add_argument("--out", type=Path, required=True, help="folder for the HTML book (replaced on success)")
+    build.add_argument("--title", default=None, help="a title for your cohort, shown in the chapters")
+    build.add_argument("--min-cell", type=_positive_int, default=None, metavar="N",
+                       help="show counts below N as '<N' in every table (small-cell suppression)")
+    build.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
+                       help="chapters executed at once (default: 2)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _print_problems(problems) -> None:
+    for problem in problems:
+        print(str(problem), file=sys.stderr)
+    print(f"{len(problems)} problem(s) found; fix them and run `hsct-book validate` again.", file=sys.stderr)
+
+
+def run_validate(cohort_path: Path) -> int:
+    """Print every problem of the file, one per line; or one OK line with the number of patients."""
+    from hsct_analysis import cohort
+
+    if not cohort_path.is_file():
+        print(f"{cohort_path}: no such file", file=sys.stderr)
+        return EXIT_BAD_COHORT
+    problems = cohort.validate(cohort_path)
+    if problems:
+        _print_problems(problems)
+        return EXIT_BAD_COHORT
+    n_patients = len(cohort.load_cohort(cohort_path))
+    print(f"OK: {cohort_path} is a valid cohort with {n_patients} patients.")
+    return EXIT_OK
+
+
+def run_template(directory: Path) -> int:
+    """Write the blank template (header only) and the data dictionary into ``directory``."""
+    from hsct_analysis import cohort
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in cohort.write_template(directory):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Validate, execute and build; problems with the cohort exit 2, other failures exit 1."""
+    from hsct_analysis import build, cohort
+
+    if not args.cohort.is_file():
+        print(f"{args.cohort}: no such file; nothing was built.", file=sys.stderr)
+        return EXIT_BAD_COHORT
+    try:
+        build.build_book(args.cohort, args.out, title=args.title, min_cell=args.min_cell, jobs=args.jobs)
+    except cohort.CohortError as exc:
+        print(f"{args.cohort} is not a valid cohort; nothing was built.", file=sys.stderr)
+        _print_problems(exc.problems)
+        return EXIT_BAD_COHORT
+    except build.BuildError as exc:
+        print(f"build failed; {args.out} was left as it was.\n{exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hsct-book`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return run_validate(args.cohort)
+        if args.command == "template":
+            return run_template(args.directory)
+        return run_build(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The book build: toc and environment consistency, and the whole pipeline on a one-chapter book.
+
+The pipeline tests run papermill and Jupyter Book for real (about 10-20 s per Sphinx build), on a copy of the
+project in a temporary folder so that the cache starts empty and the repository is not touched.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from hsct_analysis import build
+from hsct_analysis.cohort import load_cohort
+
+ROOT = build.PROJECT_ROOT
+COHORT = ROOT / "data" / "cohort.csv"
+PACKAGE_FINGERPRINT = build.package_fingerprint  # the real one; the pipeline tests freeze it
+
+
+# --------------------------------------------------------------------------------- toc and environment
+
+
+def test_every_toc_entry_exists():
+    entries = build.toc_entries(ROOT / "_toc.yml")
+    assert entries[0] == "book/index"
+    assert "book/00_about" in entries
+    assert build.missing_toc_entries(ROOT) == []
+
+
+def test_missing_toc_entry_is_reported(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "index.md").write_text("# Index\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n  - file: book/index_twin\n  - file: book/01_gone\n"
+    )
+    (tmp_path / "book" / "index_twin.md").write_text("# Twin\n")
+    assert build.missing_toc_entries(tmp_path) == ["book/01_gone"]
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_environment_yml_agrees_with_pyproject_and_constraints():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    python = next(d for d in conda if d.startswith("python="))
+    assert python == "python=3.11"
+    assert project["requires-python"] == ">=3.11,<3.12"
+    assert "-c constraints.txt" in pip
+    assert any(line.startswith("-e .") for line in pip)
+    pins = _constraints()
+    deps = project["dependencies"] + project["optional-dependencies"]["dev"]
+    for dep in map(Requirement, deps):
+        name = dep.name.lower().replace("_", "-")
+        assert name in pins, f"{name} has no pin in constraints.txt"
+        assert dep.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} outside {dep.specifier}"
+
+
+def test_user_cohort_replaces_the_synthetic_banner(tmp_path):
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    banner = build.USER_COHORT_BANNER.format(name="ours.csv")
+    stage = build.make_stage(ROOT, tmp_path / "html", toc, banner)
+    config = yaml.safe_load((stage / "_config.yml").read_text())
+    assert config["html"]["announcement"] == "This book was built from a user-supplied cohort (ours.csv), not from the book's synthetic cohort."
+    bundled_config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert bundled_config["html"]["announcement"].startswith("All patient data in this book are synthetic")
+    assert sorted(p.name for p in (stage / "book").glob("*.md")) == sorted(p.name for p in (ROOT / "book").glob("*.md"))
+
+
+# ------------------------------------------------------------------------------------- the pipeline
+
+BROKEN_CELLS = ["x = 41 + 1", "ratio = x / (x - 42)  # divides by zero", "print(ratio)"]
+
+
+def _write_broken_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Broken chapter")]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in BROKEN_CELLS]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the project with the About chapter only, and the real data/ folder linked in."""
+    root = tmp_path_factory.mktemp("project")
+    for name in ("_config.yml", "references.bib"):
+        shutil.copyfile(ROOT / name, root / name)
+    (root / "book").mkdir()
+    for page in ("index.md", "own_data.md", "references.md"):
+        shutil.copyfile(ROOT / "book" / page, root / "book" / page)
+    (root / "notebooks").mkdir()
+    shutil.copyfile(ROOT / "notebooks" / "00_about.ipynb", root / "notebooks" / "00_about.ipynb")
+    (root / "data").symlink_to(ROOT / "data", target_is_directory=True)
+    toc = {
+        "format": "jb-book",
+        "root": "book/index",
+        "parts": [
+            {"caption": "The study", "chapters": [{"file": "book/00_about"}]},
+            {"caption": "Reference", "chapters": [{"file": "book/own_data"}, {"file": "book/references"}]},
+        ],
+    }
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def frozen_package():
+    """Other people edit the package while these tests run: hold its fingerprint fixed (tested separately)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build, "package_fingerprint", lambda *args, **kwargs: "frozen-package")
+        yield
+
+
+@pytest.fixture(scope="module")
+def first_build(project, tmp_path_factory):
+    out = tmp_path_factory.mktemp("site") / "html"
+    lines: list[str] = []
+    build.build_book(COHORT, out, progress=lines.append, root=project)
+    return out, lines
+
+
+def test_chapter_key_changes_with_notebook_cohort_package_and_parameters(tmp_path):
+    notebook = tmp_path / "a.ipynb"
+    notebook.write_text("{}")
+    base = build.chapter_key(notebook, b"cohort", "pkg", {"min_cell": None})
+    assert len(base) == 64
+    assert build.chapter_key(notebook, b"cohort", "pkg", {"min_cell": None}) == base
+    assert build.chapter_key(notebook, b"cohort!", "pkg", {"min_cell": None}) != base
+    assert build.chapter_key(notebook, b"cohort", "pkg2", {"min_cell": None}) != base
+    assert build.chapter_key(notebook, b"cohort", "pkg", {"min_cell": 5}) != base
+    notebook.write_text('{"cells": []}')
+    assert build.chapter_key(notebook, b"cohort", "pkg", {"min_cell": None}) != base
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "m.py").write_text("x = 1\n")
+    before = PACKAGE_FINGERPRINT(package)
+    assert len(before) == 64 and PACKAGE_FINGERPRINT(package) == before
+    (package / "m.py").write_text("x = 2\n")
+    assert PACKAGE_FINGERPRINT(package) != before
+
+
+def test_build_writes_the_about_chapter_from_the_cohort(project, first_build):
+    out, lines = first_build
+    assert sum("00_about: executed in" in line for line in lines) == 1
+    assert any(line.startswith("chapters: 1 executed, 0 reused") for line in lines)
+    about = (out / "book" / "00_about.html").read_text(encoding="utf-8")
+    index = (out / "book" / "index.html").read_text(encoding="utf-8")
+    n_patients = len(load_cohort(COHORT))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", about))
+    assert f"It holds {n_patients} patients" in text
+    for page in (about, index):
+        assert "All patient data in this book are synthetic" in page
+    assert "Traceback" not in about and "cohort_path" not in about  # parameter cells are removed
+    executed = nbformat.read(project / "book" / "00_about.ipynb", as_version=4)  # bundled book: copied back
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    assert [o for o in outputs if o.output_type == "error"] == []
+    assert not any("Error" in o.get("text", "") for o in outputs)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags
+    assert 'cohort_path = "cohort.csv"' in injected[0].source  # absolute path reduced to the file name
+
+
+def test_unchanged_rebuild_skips_execution_and_sphinx(project, first_build, tmp_path):
+    out, _ = first_build
+    again: list[str] = []
+    build.build_book(COHORT, out, progress=again.append, root=project)
+    assert len(again) == 1 and "up to date" in again[0]
+    other: list[str] = []  # a new output folder: Sphinx runs, the chapter comes from the cache
+    build.build_book(COHORT, tmp_path / "html", progress=other.append, root=project)
+    assert "  00_about: reused from cache (unchanged)" in other
+    assert not any("executed in" in line for line in other)
+    assert (tmp_path / "html" / "book" / "00_about.html").exists()
+
+
+def test_failing_chapter_is_named_and_leaves_the_previous_book(project, first_build):
+    out, _ = first_build
+    stamp_before = (out / build.STAMP_NAME).read_text()
+    index_before = (out / "index.html").read_bytes()
+    _write_broken_notebook(project / "notebooks" / "99_broken.ipynb")
+    toc_text = (project / "_toc.yml").read_text()
+    toc = yaml.safe_load(toc_text)
+    toc["parts"][0]["chapters"].append({"file": "book/99_broken"})
+    (project / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    try:
+        with pytest.raises(build.NotebookError) as failure:
+            build.build_book(COHORT, out, progress=lambda line: None, root=project)
+    finally:
+        (project / "_toc.yml").write_text(toc_text)
+    error = failure.value
+    assert error.notebook == "99_broken"
+    assert error.cell_source == BROKEN_CELLS[1]
+    assert error.error.startswith("ZeroDivisionError")
+    assert "chapter 99_broken failed in cell" in str(error) and "Traceback" not in str(error)
+    assert (out / build.STAMP_NAME).read_text() == stamp_before
+    assert (out / "index.html").read_bytes() == index_before
+    assert [p.name for p in out.parent.iterdir()] == ["html"]  # no stage or backup left behind
