@@ -91,3 +91,13 @@ def test_bootstrap_recovers_a_strong_cut():
     boots = cutpoint.bootstrap_cutpoint(t, np.ones(n), x, n_boot=100, seed=2)
     assert boots.size == 100
     assert 50 < boots.median() < 70
+
+
+def test_permutation_standardization_has_unit_variance():
+    # over random relabellings the standardized statistic at a fixed cut has E[Z^2] = 1
+    rng = np.random.default_rng(5)
+    n = 60
+    t, e = rng.exponential(400, n), (rng.random(n) < 0.6).astype(int)
+    z = [cutpoint.scan_cuts(t, e, rng.permutation(n), min_prop=0.1).loc[44, "statistic"] for _ in range(3000)]
+    assert np.mean(np.square(z)) == pytest.approx(1.0, abs=0.08)
+    assert np.mean(z) == pytest.approx(0.0, abs=0.06)
