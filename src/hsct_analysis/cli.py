@@ -2,7 +2,7 @@
 
     hsct-book validate COHORT.csv
     hsct-book template [DIR]
-    hsct-book build --cohort COHORT.csv --out DIR [--title TEXT] [--min-cell N] [--jobs N]
+    hsct-book build --cohort COHORT.csv --out DIR [--title TEXT] [--min-cell N] [--jobs N] [--chapter NAME ...]
 
 Exit status: 0 success; 2 the cohort file has problems (one line per problem on stderr); 1 any other expected
 failure (a chapter failed, Jupyter Book warned), with a message and no Python traceback.
@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="show counts below N as '<N' in every table (small-cell suppression)")
     build.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
                        help="chapters executed at once (default: 2)")
+    build.add_argument("--chapter", action="append", default=None, metavar="NAME", dest="chapters",
+                       help="build only this chapter (e.g. 05_survival or methods/cutpoint; repeatable); "
+                            "prose pages are always built")
     return parser
 
 
@@ -91,7 +94,8 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"{args.cohort}: no such file; nothing was built.", file=sys.stderr)
         return EXIT_BAD_COHORT
     try:
-        build.build_book(args.cohort, args.out, title=args.title, min_cell=args.min_cell, jobs=args.jobs)
+        build.build_book(args.cohort, args.out, title=args.title, min_cell=args.min_cell, jobs=args.jobs,
+                         chapters=args.chapters)
     except cohort.CohortError as exc:
         print(f"{args.cohort} is not a valid cohort; nothing was built.", file=sys.stderr)
         _print_problems(exc.problems)
