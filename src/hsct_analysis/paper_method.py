@@ -214,12 +214,14 @@ def _batch_gaps(time: np.ndarray, status: np.ndarray, t: float) -> dict[str, np.
     within = time <= t
     one, two = (status == 1), (status == 2)
     surv_after = np.cumprod(1.0 - ((one | two) & within) / at_risk, axis=1)
-    surv_before = np.hstack([np.ones((time.shape[0], 1)), surv_after[:, :-1]])
     one_minus_lfs = 1.0 - surv_after[:, -1]
     censored = np.sum((status == 0) & within, axis=1)
 
-    def aj(d, mask):
-        return np.sum(surv_before * (d & mask) / at_risk, axis=1)
+    surv_all = np.cumprod(1.0 - (one | two) / at_risk, axis=1)
+    surv_all_before = np.hstack([np.ones((time.shape[0], 1)), surv_all[:, :-1]])
+
+    def aj(d, mask):  # before t surv_before == surv_all_before
+        return np.sum(surv_all_before * (d & mask) / at_risk, axis=1)
 
     def naive(d, risk):
         return 1.0 - np.prod(1.0 - (d & within) / risk, axis=1)
