@@ -341,7 +341,11 @@ def run_chapters(
             progress(f"  {chapter.name}: reused from cache (unchanged)")
         else:
             todo.append(chapter)
-    failure = _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start)
+    timings = _read_timings(cache)
+    todo.sort(key=lambda chapter: -timings.get(chapter.name, 0.0))  # longest first: the last worker ends sooner
+    failure = _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start,
+                           timings)
+    _write_timings(cache, timings)
     if failure is not None:
         raise failure
     total = time.perf_counter() - start
@@ -353,7 +357,19 @@ def _cached_copy(executed_dir: Path, chapter: Chapter) -> Path:
     return executed_dir / f"{chapter.name.replace('/', '__')}-{chapter.key[:20]}.ipynb"
 
 
-def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start):
+def _read_timings(cache: Path) -> dict[str, float]:
+    """Seconds each chapter took when last executed (used to start the longest chapters first)."""
+    try:
+        return json.loads((cache / "timings.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_timings(cache: Path, timings: dict[str, float]) -> None:
+    (cache / "timings.json").write_text(_json(timings), encoding="utf-8")
+
+
+def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start, timings):
     """Run ``todo`` in ``jobs`` worker processes; returns the first ``NotebookError`` or None."""
     if not todo:
         return None
@@ -375,6 +391,7 @@ def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path
             chapter, output = running[job]
             result = job.result()
             elapsed = time.perf_counter() - start
+            timings[chapter.name] = round(result["seconds"], 2)
             if result["ok"]:
                 finish_executed(output, cohort_path)
                 cached = _cached_copy(executed_dir, chapter)
