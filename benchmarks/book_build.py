@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     cold = statistics.median(r["cold"] for r in runs)
     warm = statistics.median(r["warm"] for r in runs)
     failed = [r for r in runs if r["cold_status"] or r["warm_status"]]
-    print(f"book build benchmark: commit {commit.stdout.strip()}, {os.cpu_count()} CPUs, {args.runs} runs, medians")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"book build benchmark: commit {commit.stdout.strip()}, {os.cpu_count()} CPUs, {args.runs} runs, medians;"
+          f" load average at the end {load} (other work on the machine slows every figure)")
     print()
     print("| step | median (s) | runs (s) | target (s) |")
     print("| --- | ---: | --- | ---: |")
