@@ -172,11 +172,15 @@ def fit_endpoint(
             fg = fine_gray(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level, reference=reference)
             model.summary, model.n, model.events = fg.summary, fg.n, fg.events
             model.warnings += fg.warnings
-            cs = cause_specific_cox(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level,
-                                    reference=reference)
-            model.cause_specific = cs.summary
-            model.warnings += [w for w in cs.warnings if w not in model.warnings]
-            model.ph = ph_check(cs, data, chosen, reference)
+            try:
+                cs = cause_specific_cox(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level,
+                                        reference=reference)
+            except Exception as err:  # noqa: BLE001 - a failed fit is reported on the page, not hidden
+                model.warnings.append(f"the cause-specific Cox model could not be fitted: {type(err).__name__}: {err}")
+            else:
+                model.cause_specific = cs.summary
+                model.warnings += [w for w in cs.warnings if w not in model.warnings]
+                model.ph = ph_check(cs, data, chosen, reference)
     except ValueError as err:  # e.g. no events of the cause among complete cases
         model.unavailable = str(err)
     return model
@@ -195,6 +199,13 @@ def ph_check(result, data: pd.DataFrame, factor_names: list[str], reference: dic
     frame = pd.DataFrame(design.x, columns=design.term_names)
     frame["_time"] = design.time
     frame["_event"] = (design.status == result.cause).astype(int)
+    try:
+        fitted = list(result.model.params_.index)
+    except AttributeError:  # the Cox fit failed: nothing to test
+        return pd.DataFrame(columns=["statistic", "p"])
+    left_out = [name for name in design.term_names if name not in fitted]
+    keep = (frame[left_out] == 0).all(axis=1) if left_out else pd.Series(True, index=frame.index)
+    frame = frame.loc[keep, fitted + ["_time", "_event"]]
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         test = proportional_hazard_test(result.model, frame, time_transform="rank")
