@@ -173,7 +173,7 @@ def test_build_writes_the_about_chapter_from_the_cohort(project, first_build):
     assert not any("Error" in o.get("text", "") for o in outputs)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags
-    assert 'cohort_path = "cohort.csv"' in injected[0].source  # absolute path reduced to the file name
+    assert 'cohort_path = "../data/cohort.csv"' in injected[0].source  # bundled: the path from book/, not absolute
 
 
 def test_unchanged_rebuild_skips_execution_and_sphinx(project, first_build, tmp_path):
@@ -210,3 +210,11 @@ def test_failing_chapter_is_named_and_leaves_the_previous_book(project, first_bu
     assert (out / build.STAMP_NAME).read_text() == stamp_before
     assert (out / "index.html").read_bytes() == index_before
     assert [p.name for p in out.parent.iterdir()] == ["html"]  # no stage or backup left behind
+
+
+def test_executed_copies_never_show_an_absolute_cohort_path(tmp_path):
+    chapter = build.Chapter("book/methods/cutpoint", ROOT / "notebooks" / "x.ipynb", {}, "k" * 64)
+    bundled = build._with_shown_cohort(chapter, ROOT, COHORT, bundled=True)
+    assert bundled.shown_cohort == "../../data/cohort.csv"
+    ours = build._with_shown_cohort(chapter, ROOT, tmp_path / "secret" / "ours.csv", bundled=False)
+    assert ours.shown_cohort == "ours.csv"

@@ -38,7 +38,7 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
 STAMP_NAME = ".hsct-book-build.json"
-CACHE_VERSION = "1"  # bump to invalidate every cached chapter
+CACHE_VERSION = "2"  # bump to invalidate every cached chapter
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
 USER_COHORT_BANNER = (
     "This book was built from a user-supplied cohort ({name}), not from the book's synthetic cohort."
@@ -90,6 +90,7 @@ class Chapter:
     source: Path
     parameters: dict
     key: str
+    shown_cohort: str = "cohort.csv"  # how the executed copy names the cohort file (never an absolute path)
 
     @property
     def name(self) -> str:
@@ -296,14 +297,14 @@ def _cell_position(notebook: str, cell_source: str) -> int | None:
     return next((i for i, cell in enumerate(cells) if cell.source == cell_source), None)
 
 
-def finish_executed(path: Path, cohort_path: Path) -> None:
+def finish_executed(path: Path, cohort_path: Path, shown: str) -> None:
     """Hide papermill's plumbing in an executed notebook, in place.
 
     The ``parameters`` and ``injected-parameters`` cells get the ``remove-cell`` tag (not shown in the HTML),
-    and the absolute cohort path is reduced to its file name in the cells and in the papermill metadata.
+    and the absolute cohort path becomes ``shown`` in the cells and in the papermill metadata.
     """
     nb = nbformat.read(path, as_version=4)
-    full, short = str(cohort_path), cohort_path.name
+    full, short = str(cohort_path), shown
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
         if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
@@ -393,7 +394,7 @@ def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path
             elapsed = time.perf_counter() - start
             timings[chapter.name] = round(result["seconds"], 2)
             if result["ok"]:
-                finish_executed(output, cohort_path)
+                finish_executed(output, cohort_path, chapter.shown_cohort)
                 cached = _cached_copy(executed_dir, chapter)
                 os.replace(output, cached)
                 shutil.copyfile(cached, stage / f"{chapter.entry}.ipynb")
@@ -536,6 +537,7 @@ def build_book(
         toc = _restrict_toc(toc, wanted | prose)
 
     plan = plan_chapters(root, entries, cohort_path, offered, package_fingerprint(data_dir=root / "data"))
+    plan = [_with_shown_cohort(chapter, root, cohort_path, bundled) for chapter in plan]
     announcement = None if bundled else USER_COHORT_BANNER.format(name=cohort_path.name)
     key = book_key(root, plan, _json(toc), (root / "_config.yml").read_text(encoding="utf-8") + str(announcement))
     if _built_key(out) == key and (out / "index.html").exists():
@@ -556,6 +558,14 @@ def build_book(
         copy_back(plan, root)
     progress(f"book written to {out / 'index.html'} in {time.perf_counter() - start:.1f} s")
     return out
+
+
+def _with_shown_cohort(chapter: Chapter, root: Path, cohort_path: Path, bundled: bool) -> Chapter:
+    """The bundled cohort is named relative to ``book/`` (so the repo's copies run as they are); others by name."""
+    shown = cohort_path.name
+    if bundled:
+        shown = os.path.relpath(root / "data" / "cohort.csv", (root / chapter.entry).parent)
+    return Chapter(chapter.entry, chapter.source, chapter.parameters, chapter.key, shown)
 
 
 def copy_back(plan: list[Chapter], root: Path) -> None:
