@@ -84,3 +84,20 @@ def test_estimable_terms_under_separation_equal_the_limit_fit_in_r():
     np.testing.assert_allclose(table["coef"], ref["coef"], rtol=RTOL)
     np.testing.assert_allclose(table["se"], ref["se"], rtol=RTOL)
     assert result.n == len(data) and any("left out" in w for w in result.warnings)
+
+
+def test_full_newton_overshoot_recovers_r_coxph():
+    """Full Newton steps from zero diverge on this small, unbalanced data (3 of 7 ATG-P
+    patients relapse); the damped-then-polished fit must still equal R:
+    coxph(Surv(relapse_nrm_time, relapse_nrm_status == 1) ~ atg_type) with survival 3.5-3."""
+    import pathlib
+
+    data = pd.read_csv(pathlib.Path(__file__).parent / "data" / "cox_overshoot.csv")
+    data["atg_type"] = pd.Categorical(data["atg_type"], categories=["ATG-F", "ATG-T", "ATG-P"])
+    res = cause_specific_cox(data, "relapse_nrm_time", "relapse_nrm_status", ["atg_type"], cause=1)
+    r_coef = {"atg_type[ATG-T]": 0.07768437, "atg_type[ATG-P]": 2.06012171}
+    r_se = {"atg_type[ATG-T]": 0.7642565, "atg_type[ATG-P]": 0.7834579}
+    for term, value in r_coef.items():
+        assert res.summary.loc[term, "coef"] == pytest.approx(value, rel=1e-6)
+        assert res.summary.loc[term, "se"] == pytest.approx(r_se[term], rel=1e-6)
+    assert res.loglik == pytest.approx(-39.76329, rel=1e-6)

@@ -36,7 +36,7 @@ def _cut(column: str, threshold: float) -> Callable[[pd.DataFrame], pd.Series]:
     """Rule: ``<=threshold`` vs ``>threshold`` on a numeric column (NaN stays NaN)."""
 
     def rule(cohort: pd.DataFrame) -> pd.Series:
-        x = pd.to_numeric(cohort[column], errors="coerce")
+        x = pd.to_numeric(cohort[column], errors="coerce").astype(float)
         lo, hi = f"<={threshold:g}", f">{threshold:g}"
         return pd.Series(np.where(x.isna(), None, np.where(x <= threshold, lo, hi)), index=cohort.index)
 

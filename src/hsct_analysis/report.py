@@ -44,6 +44,8 @@ def entry_label(row: pd.Series) -> str:
         what = f"{endpoints.endpoint(row['endpoint']).label} at {_time_label(float(row['time_days']))}"
     elif kind == "p":
         what = f"{endpoints.endpoint(row['endpoint']).label}, p ({row.get('test') or 'test'})"
+        if isinstance(row.get("factor"), str) and row.get("factor"):
+            what += f" by {_subgroup_label({'factor': row['factor']})}"
     elif kind == "hr":
         what = f"{endpoints.endpoint(row['endpoint']).label}, HR {row.get('level')} vs {row.get('reference')}"
     elif kind in ("median", "range"):
