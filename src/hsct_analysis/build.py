@@ -371,46 +371,72 @@ def _write_timings(cache: Path, timings: dict[str, float]) -> None:
 
 
 def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start, timings):
-    """Run ``todo`` in ``jobs`` worker processes; returns the first ``NotebookError`` or None."""
+    """Run ``todo`` in ``jobs`` worker processes; returns the first ``NotebookError`` or None.
+
+    At most ``jobs`` chapters are in flight; after a failure no new chapter starts (those running finish).
+    """
     if not todo:
         return None
     failure = None
-    context = multiprocessing.get_context("spawn")
-    kernel_log = str(running_dir.parent / "logs" / "kernels.log")
-    Path(kernel_log).parent.mkdir(parents=True, exist_ok=True)
+    queue = list(todo)
+    kernel_log = running_dir.parent / "logs" / "kernels.log"
+    kernel_log.parent.mkdir(parents=True, exist_ok=True)
     with futures.ProcessPoolExecutor(
-        max_workers=max(1, jobs), mp_context=context, initializer=_quiet_worker, initargs=(kernel_log,)
+        max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
+        initializer=_quiet_worker, initargs=(str(kernel_log),),
     ) as pool:
-        running = {}
-        for chapter in todo:
-            output = running_dir / _cached_copy(executed_dir, chapter).name
-            cwd = (stage / chapter.entry).parent
-            cwd.mkdir(parents=True, exist_ok=True)
-            job = pool.submit(execute_chapter, str(chapter.source), str(output), chapter.parameters, str(cwd))
-            running[job] = (chapter, output)
-        for job in futures.as_completed(running):
-            chapter, output = running[job]
-            result = job.result()
-            elapsed = time.perf_counter() - start
-            timings[chapter.name] = round(result["seconds"], 2)
-            if result["ok"]:
-                finish_executed(output, cohort_path, chapter.shown_cohort)
-                cached = _cached_copy(executed_dir, chapter)
-                os.replace(output, cached)
-                shutil.copyfile(cached, stage / f"{chapter.entry}.ipynb")
-                progress(f"  {chapter.name}: executed in {result['seconds']:.1f} s (elapsed {elapsed:.1f} s)")
-                continue
-            report = None
-            if output.exists():
-                report = failed_dir / f"{chapter.name.replace('/', '__')}.ipynb"
-                os.replace(output, report)
-            progress(f"  {chapter.name}: FAILED after {result['seconds']:.1f} s")
-            if failure is None:
-                failure = NotebookError(chapter.name, result["cell_index"], result["cell_source"],
-                                        result["error"], report)
-                for other in running:
-                    other.cancel()
+        running: dict = {}
+        while queue or running:
+            while queue and failure is None and len(running) < max(1, jobs):
+                chapter = queue.pop(0)
+                output = running_dir / f"{os.getpid()}-{_cached_copy(executed_dir, chapter).name}"
+                cwd = (stage / chapter.entry).parent
+                cwd.mkdir(parents=True, exist_ok=True)
+                job = pool.submit(execute_chapter, str(chapter.source), str(output), chapter.parameters, str(cwd))
+                running[job] = (chapter, output)
+            if not running:
+                break
+            done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+            for job in done:
+                chapter, output = running.pop(job)
+                result = _result_of(job)
+                timings[chapter.name] = round(result["seconds"], 2)
+                elapsed = time.perf_counter() - start
+                if result["ok"]:
+                    _keep_executed(chapter, output, executed_dir, stage, cohort_path)
+                    progress(f"  {chapter.name}: executed in {result['seconds']:.1f} s (elapsed {elapsed:.1f} s)")
+                    continue
+                progress(f"  {chapter.name}: FAILED after {result['seconds']:.1f} s")
+                report = _keep_failed(chapter, output, failed_dir)
+                if failure is None:
+                    failure = NotebookError(chapter.name, result["cell_index"], result["cell_source"],
+                                            result["error"], report)
     return failure
+
+
+def _result_of(job) -> dict:
+    try:
+        return job.result()
+    except futures.process.BrokenProcessPool as exc:  # the worker itself died (killed, out of memory)
+        return {"ok": False, "cell_index": None, "cell_source": "", "seconds": 0.0,
+                "error": f"the worker process running it died ({exc})"}
+
+
+def _keep_executed(chapter: Chapter, output: Path, executed_dir: Path, stage: Path, cohort_path: Path) -> None:
+    """Tidy an executed notebook, move it into the cache and copy it into the stage."""
+    finish_executed(output, cohort_path, chapter.shown_cohort)
+    cached = _cached_copy(executed_dir, chapter)
+    os.replace(output, cached)
+    shutil.copyfile(cached, stage / f"{chapter.entry}.ipynb")
+
+
+def _keep_failed(chapter: Chapter, output: Path, failed_dir: Path) -> Path | None:
+    """Keep the partly executed notebook of a failed chapter in ``.cache/failed`` for inspection."""
+    if not output.exists():
+        return None
+    report = failed_dir / f"{chapter.name.replace('/', '__')}.ipynb"
+    os.replace(output, report)
+    return report
 
 
 # ------------------------------------------------------------------------------------------- the stage
