@@ -36,6 +36,20 @@ def _subgroup_label(row: pd.Series) -> str:
     return f"{label}: {level}" if isinstance(level, str) and level else label
 
 
+def variable_label(name: str) -> str:
+    """A reader's label for a cohort column, e.g. 'days_cart_to_second_hsct' -> 'Last CAR-T to second HSCT (days)'."""
+    from .baseline import TABLE1_ROWS, TABLE2_ROWS, TIMELINE
+
+    labels = {c: f"{label} (days)" for c, label in TIMELINE}
+    labels.update({r.column: r.label + (f" ({r.unit})" if r.unit else "") for r in TABLE1_ROWS + TABLE2_ROWS})
+    labels.update({
+        "followup_days": "Follow-up after second HSCT (days)",
+        "neutrophil_engraftment_days": "Neutrophil engraftment (day)",
+        "platelet_engraftment_days": "Platelet engraftment (day)",
+    })
+    return labels.get(name, name)
+
+
 def entry_label(row: pd.Series) -> str:
     """A readable label for one registry/scorecard entry, e.g. 'OS at 3 years (lower 95% CI)'."""
     kind, stat = row["kind"], row["stat"]
@@ -46,10 +60,12 @@ def entry_label(row: pd.Series) -> str:
         what = f"{endpoints.endpoint(row['endpoint']).label}, p ({row.get('test') or 'test'})"
         if isinstance(row.get("factor"), str) and row.get("factor"):
             what += f" by {_subgroup_label({'factor': row['factor']})}"
+        if kind == "p" and isinstance(row.get("level"), str) and row.get("level"):
+            what += f" ({row['level']} vs {row.get('reference') or 'reference'})"
     elif kind == "hr":
         what = f"{endpoints.endpoint(row['endpoint']).label}, HR {row.get('level')} vs {row.get('reference')}"
     elif kind in ("median", "range"):
-        what = f"{row['variable']}, {'median' if kind == 'median' else 'range'}"
+        what = f"{variable_label(row['variable'])}, {'median' if kind == 'median' else 'range'}"
     else:
         category = row.get("category")
         what = f"{row['variable']} = {category}" if isinstance(category, str) and category else str(row["variable"])
@@ -78,7 +94,7 @@ class Report:
         if self.is_bundled_cohort:
             registry = published.load_registry()
             card = scorecard.reproduce(self.cohort, registry)
-            extra = registry[["id", "variable", "category", "test", "reference", "duplicate_of"]]
+            extra = registry[["id", "variable", "category", "test", "reference", "duplicate_of", "reason"]]
             self.card = card.merge(extra, on="id", how="left")
 
     @property
@@ -126,17 +142,32 @@ def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
             "reproduced": rows["reproduced"].to_numpy(),
             "passed": rows["passed"].to_numpy(),
             "unit": rows["unit"].where(rows["kind"] != "hr", "").to_numpy(),
-            "digits": [3 if k == "p" else (2 if k == "hr" else (0 if k == "count" else 1)) for k in rows["kind"]],
+            "kind": rows["kind"].to_numpy(),
+            "note": rows["reason"].fillna("").to_numpy() if "reason" in rows else "",
+            "digits": [_digits(k, u) for k, u in zip(rows["kind"], rows["unit"])],
         }
     )
     frame["unit"] = frame["unit"].where(frame["unit"] != "n", "")
     table = tables.side_by_side(frame)
-    table["Within tolerance"] = [
-        f"{mark} {tol}".replace("+-", "±")
-        for mark, tol in zip(table["Within tolerance"].str[0], rows["tolerance"].astype(str))
-    ]
-    table.insert(0, "Printed in the paper", rows["printed"].astype(str).str.slice(0, 60).to_numpy())
+    marks = table["Within tolerance"].str[0]
+    table["Within tolerance"] = [f"{m} yes" if m == tables.PASS_MARK else f"{m} no" for m in marks]
+    table.insert(table.columns.get_loc("Within tolerance"), "Tolerance",
+                 rows["tolerance"].astype(str).str.replace("+-", "±").to_numpy())
+    if "Note" in table:
+        has_note = table["Note"].astype(bool).any()
+        table = table.rename(columns={"Note": "Paper audit"}) if has_note else table.drop(columns="Note")
+    printed = rows["printed"].astype(str)
+    table.insert(0, "Printed in the paper", printed.where(printed.str.len() <= 40, "").to_numpy())
     return table
+
+
+def _digits(kind: str, unit: str) -> int:
+    """Decimals to show: p 3, HR 2, counts and days 0, everything else 1."""
+    if kind == "p":
+        return 3
+    if kind == "hr":
+        return 2
+    return 0 if kind == "count" or unit == "days" else 1
 
 
 def not_available(what: str, why: str) -> str:
@@ -170,12 +201,15 @@ def curves_figure(cohort: pd.DataFrame, names: list[str], times_months=(0, 6, 12
                   xlabel: str = "Months after second HSCT", conf_level: float = 0.95):
     """One figure with the curves of several endpoints (all KM or all cumulative incidence).
 
-    Returns the matplotlib Figure, or a "not available" sentence when none of the endpoints
-    was recorded in this cohort.
+    Returns the matplotlib Figure, or a "not available" sentence (as Markdown, so that it renders
+    as text, not as a quoted string) when none of the endpoints was recorded in this cohort.
     """
     available = [n for n in names if endpoints.is_available(cohort, n)]
     if not available:
-        return not_available(", ".join(endpoints.endpoint(n).label for n in names), "the cohort does not record it")
+        from IPython.display import Markdown
+
+        labels = ", ".join(endpoints.endpoint(n).label for n in names)
+        return Markdown(not_available(labels, "the cohort does not record it"))
     kinds = {endpoints.endpoint(n).method for n in available}
     if len(kinds) != 1:
         raise ValueError("curves_figure draws either KM or cumulative-incidence endpoints, not both")
@@ -184,9 +218,17 @@ def curves_figure(cohort: pd.DataFrame, names: list[str], times_months=(0, 6, 12
     return figures.plot_curves(curves, kind=kind, times_months=times_months, xlabel=xlabel)
 
 
-def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int | None = None) -> pd.DataFrame:
-    """Patients per value of ``column`` as "n (% of those with a value)", counts below ``min_cell`` masked."""
+def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int | None = None):
+    """Patients per value of ``column`` as "n (% of those with a value)", counts below ``min_cell`` masked.
+
+    When no patient has a value (e.g. causes of death in a cohort where nobody died) there is no
+    table: the "not available" sentence is returned instead, as Markdown.
+    """
     values = cohort[column].dropna().astype(str)
+    if values.empty:
+        from IPython.display import Markdown
+
+        return Markdown(not_available(f"The table of {column}", f"no patient has a recorded {column}"))
     levels = list(levels) if levels is not None else list(values.value_counts().index)
     total = len(values)
     cells = []
