@@ -90,7 +90,8 @@ def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None 
     ``prefix`` selects the scorecard entries of the table ("t1." or "t2."). The "Paper" cell is
     the text as printed; "Count matches" is ✓ when the reproduced count equals the printed one.
     """
-    table = tables.characteristics(with_derived(cohort), rows, min_cell=min_cell)
+    column = None if card is not None else f"This cohort (n={len(cohort)})"  # not called synthetic: it may be real
+    table = tables.characteristics(with_derived(cohort), rows, column=column, min_cell=min_cell)
     if card is None:
         return table
     cells, medians = _paper_cells(card, prefix), _paper_continuous(card, prefix)

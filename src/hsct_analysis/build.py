@@ -312,12 +312,29 @@ def finish_executed(path: Path, cohort_path: Path, shown: str) -> None:
         if "injected-parameters" in tags:
             cell.source = cell.source.replace(full, short)
     meta = nb.metadata.get("papermill", {})
+    if meta.get("parameters", {}).get("is_bundled_cohort") is False:
+        _replace_synthetic_admonition(nb, Path(short).name)
     if "cohort_path" in meta.get("parameters", {}):
         meta["parameters"]["cohort_path"] = short
     for field in ("input_path", "output_path"):
         if field in meta:
             meta[field] = Path(meta[field]).name
     nbformat.write(nb, path)
+
+
+SYNTHETIC_ADMONITION = re.compile(r"```\{admonition\} Synthetic cohort\n.*?\n```", re.S)
+USER_COHORT_ADMONITION = (
+    "```{{admonition}} Your cohort\n:class: note\n"
+    "This chapter was executed on a user-supplied cohort ({name}), not on the book's synthetic cohort: its "
+    "numbers describe those patients. Comparisons with the paper are shown only for the bundled synthetic cohort.\n```"
+)
+
+
+def _replace_synthetic_admonition(nb, name: str) -> None:
+    """On a user's cohort, the chapters' "every patient is synthetic" box would be false: say whose data it is."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = SYNTHETIC_ADMONITION.sub(lambda _: USER_COHORT_ADMONITION.format(name=name), cell.source)
 
 
 def run_chapters(

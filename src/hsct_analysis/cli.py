@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--chapter", action="append", default=None, metavar="NAME", dest="chapters",
                        help="build only this chapter (e.g. 05_survival or methods/cutpoint; repeatable); "
                             "prose pages are always built")
+    build.add_argument("--project", type=Path, default=None, metavar="DIR",
+                       help="the project folder holding _config.yml, _toc.yml, notebooks/ and book/ "
+                            "(default: this repository; used to test a modified copy)")
     return parser
 
 
@@ -94,8 +97,9 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"{args.cohort}: no such file; nothing was built.", file=sys.stderr)
         return EXIT_BAD_COHORT
     try:
+        where = {} if args.project is None else {"root": args.project}
         build.build_book(args.cohort, args.out, title=args.title, min_cell=args.min_cell, jobs=args.jobs,
-                         chapters=args.chapters)
+                         chapters=args.chapters, **where)
     except cohort.CohortError as exc:
         print(f"{args.cohort} is not a valid cohort; nothing was built.", file=sys.stderr)
         _print_problems(exc.problems)

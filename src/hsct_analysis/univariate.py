@@ -27,6 +27,8 @@ TABLE3_ENDPOINTS = ("lfs", "os", "relapse", "nrm")
 THREE_YEARS_DAYS = 3 * endpoints.DAYS_PER_YEAR
 SHORT_LABEL = {"lfs": "LFS", "os": "OS", "relapse": "RI", "nrm": "NRM"}
 
+EMPTY_FACTOR_NOTE = "no patient has a recorded value of this factor (every value is unknown or missing)"
+
 COLUMNS = ["factor", "label", "level", "n", "endpoint", "time_days", "estimate", "lower", "upper", "p", "test", "note"]
 
 
@@ -80,6 +82,8 @@ def table3(
     where the estimate is 0, all NaN beyond the group's last follow-up), ``p`` (the factor's
     p-value, repeated on each level row), ``test`` and ``note`` (why a p is missing).
     Endpoints the cohort does not record are left out; ``attrs["unavailable"]`` lists them.
+    A factor no patient has a value for (e.g. every CAR-T source unknown) has no rows;
+    ``attrs["empty_factors"]`` maps its name to that reason.
     """
     cohort = plain_numbers(cohort)
     names = list(factors or FACTORS)
@@ -90,6 +94,9 @@ def table3(
             rows += factor_rows(cohort, factor_name, endpoint_name, time_days, conf_level)
     out = pd.DataFrame(rows, columns=COLUMNS)
     out.attrs["unavailable"] = [e for e in endpoint_names if e not in usable]
+    out.attrs["empty_factors"] = {
+        name: EMPTY_FACTOR_NOTE for name in names if not endpoints.groups(cohort, name)
+    }
     out.attrs["time_days"] = time_days
     return out
 

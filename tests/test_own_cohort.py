@@ -1,0 +1,273 @@
+"""Run the book on your own cohort: three valid but unusual cohorts each build a COMPLETE book.
+
+- (a) n = 30: a subsample of the bundled cohort with fresh ids (``tests/data/own/small_n30.csv``);
+- (b) n = 2,000 from the generator with other targets (``tests/data/own/synthetic_n2000.csv.gz``, see the README
+  there: deaths 25/95 and relapses 20/95 of the paper's 40 and 10, ATG split 40/40/15, not calibrated);
+- (c) missing optional endpoints: no ebv_days or ptld_days column, tma_days empty
+  (``tests/data/own/missing_endpoints.csv``, 60 patients).
+
+Each book is built once per module (``hsct-book build --jobs 2`` as a user runs it) and shared by the asserts:
+every toc page exists as HTML, no page shows an error, no page compares with the paper, the progress output has
+one line per chapter and a total. Degenerate cohorts (a factor nobody has a value for, single levels, no deaths,
+one ATG type) are checked by executing the affected chapters with papermill, which is faster than a full build.
+A deliberately broken chapter in a copy of the project checks that a failure names the chapter and its cell.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from hsct_analysis import build
+from hsct_analysis.cohort import load_cohort
+
+papermill = pytest.importorskip("papermill")
+
+ROOT = build.PROJECT_ROOT
+OWN = Path(__file__).resolve().parent / "data" / "own"
+BUNDLED = ROOT / "data" / "cohort.csv"
+HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
+TOC_ENTRIES = build.toc_entries(ROOT / "_toc.yml")
+CHAPTERS = [e for e in TOC_ENTRIES if build.notebook_source(e, ROOT).exists()]
+NO_COMPARISON = "Comparison with the paper is shown only for the bundled synthetic cohort."
+NOT_AVAILABLE = "is not available for this cohort:"
+ERROR_MARKS = re.compile(r"Traceback|class=\"output (?:error|traceback|stderr)|\b[A-Z]\w*(?:Error|Exception): ")
+
+
+def hsct_book(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([str(HSCT_BOOK), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def build_book(cohort: Path, out: Path, *options: str) -> dict:
+    """``hsct-book build`` on ``cohort``; the book, its stdout and the wall time in seconds."""
+    start = time.perf_counter()
+    result = hsct_book("build", "--cohort", str(cohort), "--out", str(out), "--jobs", "2", *options)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {"out": out, "stdout": result.stdout, "stderr": result.stderr, "seconds": time.perf_counter() - start}
+
+
+def page_text(path: Path) -> str:
+    """The visible text of an HTML page (tags removed, whitespace collapsed)."""
+    html = path.read_text(encoding="utf-8")
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&lt;", "<").replace("&gt;", ">")
+
+
+@pytest.fixture(scope="module")
+def small_book(tmp_path_factory) -> dict:
+    return build_book(OWN / "small_n30.csv", tmp_path_factory.mktemp("n30") / "html")
+
+
+@pytest.fixture(scope="module")
+def large_book(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("n2000")
+    cohort = folder / "synthetic_n2000.csv"
+    cohort.write_bytes(gzip.decompress((OWN / "synthetic_n2000.csv.gz").read_bytes()))
+    return build_book(cohort, folder / "html")
+
+
+@pytest.fixture(scope="module")
+def missing_book(tmp_path_factory) -> dict:
+    return build_book(OWN / "missing_endpoints.csv", tmp_path_factory.mktemp("missing") / "html")
+
+
+BOOKS = {"small": (30, "small_n30.csv"), "large": (2000, "synthetic_n2000.csv"), "missing": (60, "missing_endpoints.csv")}
+
+
+@pytest.fixture(params=sorted(BOOKS))
+def book(request) -> tuple[dict, int, str]:
+    n, name = BOOKS[request.param]
+    return request.getfixturevalue(f"{request.param}_book"), n, name
+
+
+def test_the_own_cohorts_are_what_they_claim(tmp_path):
+    small = load_cohort(OWN / "small_n30.csv")
+    (tmp_path / "large.csv").write_bytes(gzip.decompress((OWN / "synthetic_n2000.csv.gz").read_bytes()))
+    large = load_cohort(tmp_path / "large.csv")
+    missing = load_cohort(OWN / "missing_endpoints.csv")
+    bundled_ids = set(load_cohort(BUNDLED)["patient_id"])
+    assert len(small) == 30 and not set(small["patient_id"]) & bundled_ids
+    assert len(large) == 2000 and 450 <= large["dead"].sum() <= 650  # target 25/95 = 26% (the paper: 42%)
+    assert large["atg_type"].value_counts().to_dict() == {"ATG-F": 842, "ATG-T": 842, "ATG-P": 316}
+    assert len(missing) == 60 and missing.attrs["unavailable_endpoints"] == ["ebv", "ptld", "tma"]
+
+
+def test_every_toc_page_exists_as_html(book):
+    built, _, _ = book
+    missing = [entry for entry in TOC_ENTRIES if not (built["out"] / f"{entry}.html").exists()]
+    assert missing == []
+    assert len(CHAPTERS) >= 10
+
+
+def test_no_page_shows_an_error(book):
+    built, _, _ = book
+    pages = sorted(built["out"].rglob("*.html"))
+    assert len(pages) >= len(TOC_ENTRIES)
+    assert [p.name for p in pages if ERROR_MARKS.search(p.read_text(encoding="utf-8"))] == []
+    for executed in (built["out"] / "_sources").rglob("*.ipynb"):
+        outputs = [o for c in json.loads(executed.read_text(encoding="utf-8"))["cells"] for o in c.get("outputs", [])]
+        assert [o for o in outputs if o["output_type"] == "error" or o.get("name") == "stderr"] == [], executed.name
+
+
+def test_no_comparison_with_the_paper(book):
+    built, _, name = book
+    pages = {p.relative_to(built["out"]).as_posix(): p.read_text(encoding="utf-8") for p in built["out"].rglob("*.html")}
+    assert [p for p, html in pages.items() if "Reproduced (synthetic)" in html] == []
+    said = [p for p, html in pages.items() if NO_COMPARISON in html]
+    assert {f"book/0{i}_{n}.html" for i, n in [(1, "cohort"), (5, "survival"), (6, "univariate"),
+                                                (7, "multivariate")]} <= set(said)
+    banner = build.USER_COHORT_BANNER.format(name=name)
+    assert all(banner in html for p, html in pages.items() if p.startswith("book/"))
+    assert [p for p, html in pages.items() if "Every patient in this chapter is" in html] == []  # never "synthetic"
+
+
+def test_about_page_counts_the_patients(book):
+    built, n, _ = book
+    assert f"It holds {n} patients" in page_text(built["out"] / "book" / "00_about.html")
+    table = page_text(built["out"] / "book" / "01_cohort.html")
+    assert f"This cohort (n={n})" in table and "Synthetic cohort (n=" not in table
+
+
+def test_progress_has_one_line_per_chapter_and_a_total(book):
+    built, _, _ = book
+    lines = built["stdout"].splitlines()
+    for entry in CHAPTERS:
+        name = entry.removeprefix("book/")
+        mine = [line for line in lines if line.startswith(f"  {name}: ")]
+        assert len(mine) == 1, (name, mine)
+        assert re.fullmatch(rf"  {re.escape(name)}: (executed in \d+\.\d s \(elapsed \d+\.\d s\)|reused from cache.*)",
+                            mine[0])
+    total = re.search(r"^chapters: (\d+) executed, (\d+) reused from cache, (\d+\.\d) s$", built["stdout"], re.M)
+    assert total and int(total[1]) + int(total[2]) == len(CHAPTERS)
+    done = re.search(r"^book written to .*index\.html in (\d+\.\d) s$", built["stdout"], re.M)
+    assert done and 0 < float(done[1]) <= built["seconds"]
+    assert "Traceback" not in built["stderr"]
+
+
+def test_missing_endpoints_are_said_plainly(missing_book):
+    about = page_text(missing_book["out"] / "book" / "00_about.html")
+    viral = page_text(missing_book["out"] / "book" / "04_infections_deaths.html")
+    assert "ebv, ptld, tma" in about
+    assert "EBV viremia not recorded PTLD not recorded" in viral  # incidence table rows
+    assert "TA-TMA not recorded not recorded not recorded" in viral  # 100 days, 1 and 3 years
+    assert "TA-TMA is not available for this cohort: the cohort does not record it." in viral
+    assert "'**" not in viral  # the sentence is rendered, not printed as a quoted string
+    assert "CMV viremia" in viral and "CMV viremia not recorded" not in viral
+
+
+# ------------------------------------------------------------------------------------ degenerate cohorts
+
+
+def degenerate(path: Path) -> Path:
+    """The bundled cohort with every CAR-T source unknown (an empty factor), one MRD level, one ATG type and nobody
+    dead; fresh ids."""
+    frame = pd.read_csv(BUNDLED, dtype=str, keep_default_na=False)
+    frame["patient_id"] = [f"DEG{i:03d}" for i in range(1, len(frame) + 1)]
+    frame["cart_source"] = "unknown"
+    frame["mrd_before_second_hsct"] = "negative"
+    frame["atg_type"] = "ATG-T"
+    frame["dead"] = "0"
+    frame["cause_of_death"] = ""
+    frame.to_csv(path, index=False)
+    return path
+
+
+def execute(name: str, cohort: Path, out_dir: Path) -> str:
+    """Execute notebooks/<name>.ipynb on ``cohort`` (not bundled, min_cell 5); all text and markdown it shows."""
+    out = out_dir / f"{name}.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), cwd=str(ROOT / "notebooks"),
+                               parameters={"cohort_path": str(cohort), "is_bundled_cohort": False, "min_cell": 5},
+                               kernel_name="python3", progress_bar=False)
+    shown = []
+    for cell in json.loads(out.read_text(encoding="utf-8"))["cells"]:
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error"
+            for key in ("text/markdown", "text/html", "text/plain"):
+                value = output.get("data", {}).get(key) or (output.get("text") if key == "text/plain" else None)
+                if value:
+                    shown.append(value if isinstance(value, str) else "".join(value))
+    return "\n".join(shown)
+
+
+@pytest.fixture(scope="module")
+def degenerate_pages(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("degenerate")
+    cohort = degenerate(folder / "cohort.csv")
+    loaded = load_cohort(cohort)
+    assert loaded["dead"].sum() == 0 and loaded["atg_type"].nunique() == 1 and loaded["cart_source"].nunique() == 1
+    return {name: execute(name, cohort, folder) for name in ("01_cohort", "04_infections_deaths", "06_univariate")}
+
+
+def test_empty_factor_is_named_with_its_reason(degenerate_pages):
+    text = degenerate_pages["06_univariate"]
+    assert ("**The comparison by car-t cell source is not available for this cohort:** no patient has a recorded "
+            "value of this factor (every value is unknown or missing).") in text
+    assert text.count("only one level observed (negative): nothing to compare") == 4  # LFS, OS, RI, NRM
+    assert text.count("only one level observed (ATG-T): nothing to compare") == 4
+    assert text.count("no events in the compared groups: the test is undefined") >= 2  # no deaths: OS, NRM
+    assert NO_COMPARISON in text and "DEG0" not in text
+
+
+def test_no_deaths_gives_a_sentence_not_an_empty_table(degenerate_pages):
+    text = degenerate_pages["04_infections_deaths"]
+    assert ("**The table of cause_of_death is not available for this cohort:** no patient has a recorded "
+            "cause_of_death.") in text
+    assert "n (%) of 0" not in text
+
+
+def test_single_level_rows_in_the_cohort_table(degenerate_pages):
+    text = degenerate_pages["01_cohort"]
+    assert "This cohort (n=95)" in text and "Paper (Cao et al. 2023)" not in text
+    assert "Reproduced (synthetic)" not in text and NO_COMPARISON in text
+
+
+# ------------------------------------------------------------------------------ a failing chapter is named
+
+BROKEN_SOURCE = 'cohort["no_such_column"].sum()  # deliberately broken'
+
+
+@pytest.fixture(scope="module")
+def broken_project(tmp_path_factory) -> Path:
+    """A copy of the project with two chapters: the About chapter and a copy of 02_engraftment with one bad cell."""
+    root = tmp_path_factory.mktemp("broken_project")
+    for name in ("_config.yml", "references.bib"):
+        shutil.copyfile(ROOT / name, root / name)
+    shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    (root / "notebooks").mkdir()
+    shutil.copyfile(ROOT / "notebooks" / "00_about.ipynb", root / "notebooks" / "00_about.ipynb")
+    nb = json.loads((ROOT / "notebooks" / "02_engraftment.ipynb").read_text(encoding="utf-8"))
+    code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    nb["cells"].insert(code[2], {"cell_type": "code", "execution_count": None, "id": "broken0001", "metadata": {},
+                                 "outputs": [], "source": BROKEN_SOURCE})
+    (root / "notebooks" / "02_broken.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    (root / "data").symlink_to(ROOT / "data", target_is_directory=True)
+    toc = {"format": "jb-book", "root": "book/index", "parts": [
+        {"caption": "The study", "chapters": [{"file": "book/00_about"}, {"file": "book/02_broken"}]},
+        {"caption": "Reference", "chapters": [{"file": "book/own_data"}, {"file": "book/references"}]}]}
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    return root
+
+
+def test_a_failing_chapter_is_named_with_its_cell(broken_project, tmp_path):
+    out = tmp_path / "html"
+    result = hsct_book("build", "--cohort", str(OWN / "small_n30.csv"), "--out", str(out),
+                       "--project", str(broken_project))
+    cell = json.loads((broken_project / "notebooks" / "02_broken.ipynb").read_text())["cells"]
+    position = next(i for i, c in enumerate(cell) if c.get("id") == "broken0001") + 1
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"chapter 02_broken failed in cell {position}:" in result.stderr
+    assert f"    {BROKEN_SOURCE}" in result.stderr
+    assert "KeyError: 'no_such_column'" in result.stderr
+    assert re.search(r"^  02_broken: FAILED after \d+\.\d s$", result.stdout, re.M)
+    assert not out.exists()
