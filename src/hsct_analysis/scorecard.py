@@ -284,11 +284,21 @@ def _curve_value(ctx: _Context, row) -> tuple[float, str]:
     from .survival import value_at
 
     got = value_at(curve, float(row.time_days))
+    if np.isnan(got["estimate"]) and float(row.time_days) > curve.index[-1] and _curve_is_final(curve, ep.method):
+        got = curve.iloc[-1]  # everyone had the event (or died): the curve cannot change after its last time
     col = {"value": "estimate", "lower": "lower", "upper": "upper"}.get(row.stat, "estimate")
     v = float(got[col])
     if ep.method == "km" and row.kind == "cif":  # 1 - KM published as an incidence
         v = 1.0 - float(got[{"lower": "upper", "upper": "lower"}.get(col, col)])
     return 100.0 * v, f"{method} at {float(row.time_days):g} d"
+
+
+def _curve_is_final(curve: pd.DataFrame, method: str) -> bool:
+    """True when nobody is left at risk without an event: KM at 0, or no censoring in a CIF that reached its end."""
+    last = curve.iloc[-1]
+    if method == "km":
+        return float(last["estimate"]) == 0.0
+    return int(curve["censored"].sum()) == 0
 
 
 def _p_value(ctx: _Context, row) -> tuple[float, str]:
@@ -420,11 +430,14 @@ def _plain_numbers(cohort: pd.DataFrame) -> pd.DataFrame:
 def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     """Every registry row recomputed on ``cohort`` (a loaded cohort) against the fixed tolerances.
 
+    ``conflict`` comes from the registry's audit ``status``; a registry that carries no
+    status at all is audited first (:func:`audited`).
+
     Returns a DataFrame with columns :data:`CARD_COLUMNS` (published/reproduced in the
     printed unit: percent 0-100, days, years, ...; ``difference`` is reproduced - published,
     or the ratio reproduced / published for p and hr).
     """
-    reg = _registry_frame(registry)
+    reg = _registry_frame(audited(registry))
     cohort = _plain_numbers(cohort)
     enrolled = reg.loc[(reg["variable"] == "patients") & (reg["category"] == "enrolled"), "value"]
     ctx = _Context(cohort, published_n=float(enrolled.iloc[0]) if len(enrolled) else float(len(cohort)))
@@ -533,6 +546,18 @@ def worst(card: pd.DataFrame, k: int = 10) -> pd.DataFrame:
     return c.head(k)[["id", "kind", "stat", "published", "reproduced", "tolerance", "miss", "conflict", "method"]]
 
 
+def audited(registry: pd.DataFrame) -> pd.DataFrame:
+    """The registry with the audit's ``status``/``reason`` (run here if the files do not carry it yet)."""
+    status = registry.get("status")
+    if status is not None and status.fillna("").astype(str).ne("").any():
+        return registry
+    try:
+        from . import audit
+    except ImportError:  # pragma: no cover - the audit module is optional
+        return registry
+    return audit.audit(registry)[0]
+
+
 def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None) -> pd.DataFrame:
     """Load a cohort (CSV path or generator DataFrame) and the registry, and reproduce."""
     from . import cohort as cohort_mod
@@ -545,7 +570,7 @@ def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None) -> pd.Dat
         from . import published
 
         registry = published.load_registry()
-    return reproduce(c, registry)
+    return reproduce(c, audited(registry))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,9 +109,11 @@ DEFAULT_TARGETS: dict[str, Any] = {
         "days_relapse_to_cart": (57, 13, 1212, [], 0),
         "days_first_hsct_to_mrd_positive": (139, 29, 776, [], 0),
         "days_first_hsct_to_relapse": (314, 64, 4121, [(180, 19)], 0),
+        "days_mrd_positive_to_relapse": (112, 18, 2442, [], 0),
         "followup_days": (623, 33, 1901, [], 0),
         "neutrophil_engraftment_days": (14, 8, 26, [], 0),
-        "platelet_engraftment_days": (16, 6, 420, [], 0),
+        # 30- and 60-day platelet engraftment 79.0% and 86.3%: ~75 and ~82 of 95 patients
+        "platelet_engraftment_days": (16, 6, 420, [(30, 75), (60, 82)], 0),
         "mnc_dose": (8.6, 3.9, 23.9, [], 1),
         "cd34_dose": (5.0, 0.9, 17.3, [], 1),
         "cd3_dose": (1.8, 0.5, 6.6, [], 1),
@@ -120,7 +122,7 @@ DEFAULT_TARGETS: dict[str, Any] = {
     },
     # approximate incidences used to draw the first outcome times (calibration refines them)
     "incidence": {
-        "platelet_engraftment": 0.88, "agvhd_2_4": 0.432, "agvhd_3_4": 0.084, "cgvhd": 0.46, "cgvhd_extensive": 0.34,
+        "platelet_engraftment": 0.885, "agvhd_2_4": 0.432, "agvhd_3_4": 0.084, "cgvhd": 0.42, "cgvhd_extensive": 0.31,
         "cmv": 0.726, "ebv": 0.19, "ptld": 0.042, "tma": 0.19,
     },
 }
@@ -179,6 +181,8 @@ def _median_sample_size(key: str, counts: dict, n: int) -> int:
         return n - counts["relapse_site"]["MRD-only"]
     if key == "days_first_hsct_to_mrd_positive":
         return counts["mrd_positive_first"]
+    if key == "days_mrd_positive_to_relapse":
+        return counts["mrd_positive_first"] - counts["relapse_site"]["MRD-only"]
     return n
 
 
@@ -300,36 +304,40 @@ def _add_relapse_history(df: pd.DataFrame, c: dict, m: dict, rng: np.random.Gene
     relapsed = np.flatnonzero(site != "MRD-only")
     mrd_only = np.flatnonzero(site == "MRD-only")
     n_mrd = c["mrd_positive_first"]
-    mrd_times = rng.permutation(_draw(m["days_first_hsct_to_mrd_positive"], n_mrd, rng))
+    mrd_times = _draw(m["days_first_hsct_to_mrd_positive"], n_mrd, rng)  # sorted
+    only_pos = rng.choice(n_mrd, size=len(mrd_only), replace=False)
     best = None
-    for _attempt in range(30):  # redraw until every patient's intervals fit (deterministic given the seed)
+    for _attempt in range(30 if n <= 500 else 3):  # redraw until every patient's intervals fit (deterministic)
         anchor = np.full(n, np.nan)
-        anchor[mrd_only] = mrd_times[: len(mrd_only)]
+        anchor[mrd_only] = mrd_times[only_pos]
         anchor[relapsed] = rng.permutation(_draw(m["days_first_hsct_to_relapse"], len(relapsed), rng))
-        to_cart = rng.permutation(_draw(m["days_relapse_to_cart"], n, rng))
+        # start near a fit: long relapse-to-CAR-T intervals to early relapses, and the
+        # first-to-second-HSCT intervals ranked like the time they must contain
+        to_cart = _rank_assign(_draw(m["days_relapse_to_cart"], n, rng), -anchor * rng.lognormal(0.0, 0.5, n), rng)
         cart = rng.permutation(_draw(m["days_cart_to_second_hsct"], n, rng))
-        f2s = rng.permutation(_draw(m["days_first_to_second_hsct"], n, rng))
-        misfit = _fit_intervals(anchor, to_cart, cart, f2s, relapsed, rng)
+        f2s = _rank_assign(_draw(m["days_first_to_second_hsct"], n, rng), anchor + to_cart + cart, rng)
+        misfit = _fit_intervals(anchor, to_cart, cart, f2s, relapsed, rng, iterations=20000 + 20 * n)
+        mrd = _pair_mrd_with_relapse(anchor, relapsed, mrd_only, only_pos, mrd_times,
+                                     m["days_mrd_positive_to_relapse"], rng)
+        misfit += 0.0 if mrd is not None else 1e6
         if best is None or misfit < best[0]:
-            best = (misfit, anchor, to_cart, cart, f2s)
+            best = (misfit, anchor, to_cart, cart, f2s, mrd)
         if misfit == 0:
             break
-    _, anchor, to_cart, cart, f2s = best
+    _, anchor, to_cart, cart, f2s, mrd = best
+    if best[0] > 0:
+        # large rescaled cohorts: the printed distributions cannot all nest exactly; lengthen the
+        # first-to-second-HSCT interval of the few patients that do not fit (never for n = 95)
+        f2s = np.maximum(f2s, anchor + to_cart + cart)
+        if mrd is None:
+            mrd = np.full(n, np.nan)
+            mrd[mrd_only] = anchor[mrd_only]
+            rest = np.sort(mrd_times[np.setdiff1d(np.arange(len(mrd_times)), only_pos)])
+            who = rng.choice(relapsed, size=len(rest), replace=False)
+            mrd[who] = np.minimum(np.sort(rest)[np.argsort(np.argsort(anchor[who]))], anchor[who] - 18)
     rel = np.full(n, np.nan)
     rel[relapsed] = anchor[relapsed]
     df["days_first_hsct_to_relapse"] = rel
-    # the other MRD-positive patients relapsed at least 18 days after turning MRD-positive
-    mrd = np.full(n, np.nan)
-    mrd[mrd_only] = anchor[mrd_only]
-    rest = np.sort(mrd_times[len(mrd_only):])
-    for _ in range(1000):
-        who = rng.choice(relapsed, size=len(rest), replace=False)
-        who = who[np.argsort(rel[who])]
-        if np.all(rel[who] >= rest + 18):
-            mrd[who] = rest
-            break
-    else:  # pragma: no cover - the draws above always fit for the paper's numbers
-        raise RuntimeError("could not place MRD-positive times before relapse")
     df["days_first_hsct_to_mrd_positive"] = mrd
     df["days_first_to_second_hsct"] = f2s
     df["days_cart_to_second_hsct"] = cart
@@ -338,6 +346,76 @@ def _add_relapse_history(df: pd.DataFrame, c: dict, m: dict, rng: np.random.Gene
     diag1 = rng.permutation(_draw(m["days_diagnosis_to_first_hsct"], n, rng))
     df["days_diagnosis_to_first_hsct"] = diag1
     df["days_diagnosis_to_second_hsct"] = _rank_assign(_draw(m["days_diagnosis_to_second_hsct"], n, rng), diag1 + first_to_second, rng)
+
+
+def _pair_mrd_with_relapse(anchor, relapsed, mrd_only, only_pos, mrd_sorted, spec, rng, tries: int = 200):
+    """MRD-positive days (from first HSCT) for the MRD-only patients and 31 relapsed ones.
+
+    Keeps the MRD-positive days' printed median (range) exact (only free order statistics are
+    redrawn inside their half) and makes relapse - MRD-positive (days) match its own printed
+    median (range) exactly. Returns the per-patient array, or None when no pairing is found.
+    """
+    med, lo, hi = spec[0], spec[1], spec[2]
+    n = len(anchor)
+    k = len(mrd_sorted)
+    mids = [k // 2] if k % 2 else [k // 2 - 1, k // 2]
+    fixed = {0, k - 1, *mids}
+    m_med = mrd_sorted[mids[0]]
+    n_pairs = k - len(mrd_only)
+    below = (n_pairs - 1) // 2  # diffs <= median besides the median pair (incl. the minimum)
+    for _ in range(tries):
+        values = np.array(mrd_sorted, float)
+        free = [p for p in range(k) if p not in fixed and p not in set(only_pos)]
+        rng.shuffle(free)
+        pool = list(rng.permutation(relapsed))
+        used, mrd = set(), np.full(n, np.nan)
+        ok = True
+        taken_pos = set(only_pos.tolist())
+        for diff in (hi, lo, med):  # the printed max, min and median difference, placed exactly
+            cand = [i for i in pool if i not in used and mrd_sorted[0] <= anchor[i] - diff <= mrd_sorted[-1]]
+            placed = False
+            for i in cand:
+                v = anchor[i] - diff
+                half = [p for p in free if p not in taken_pos and ((p < mids[0] and v <= m_med) or (p > mids[-1] and v >= m_med))]
+                if half:
+                    values[half[0]] = v
+                    taken_pos.add(half[0])
+                    mrd[i] = v
+                    used.add(i)
+                    placed = True
+                    break
+            if not placed:
+                ok = False
+                break
+        if not ok:
+            continue
+        rest = [p for p in range(k) if p not in taken_pos]
+        rng.shuffle(rest)
+        n_low, n_high = below - 1, n_pairs - 3 - (below - 1)
+        for p in rest:
+            v = values[p]
+            want_low = n_low > 0 and (n_high == 0 or rng.random() < 0.5)
+            window = (v + lo, v + med) if want_low else (v + med, v + hi)
+            cand = [i for i in pool if i not in used and window[0] <= anchor[i] <= window[1]]
+            if not cand and n_low > 0 and n_high > 0:  # try the other side
+                want_low = not want_low
+                window = (v + lo, v + med) if want_low else (v + med, v + hi)
+                cand = [i for i in pool if i not in used and window[0] <= anchor[i] <= window[1]]
+            if not cand:
+                ok = False
+                break
+            i = cand[0]
+            mrd[i] = v
+            used.add(i)
+            if want_low:
+                n_low -= 1
+            else:
+                n_high -= 1
+        if not ok:
+            continue
+        mrd[mrd_only] = anchor[mrd_only]  # MRD-only patients keep the days used in the interval fit
+        return mrd
+    return None
 
 
 def _fit_intervals(anchor, to_cart, cart, f2s, relapsed, rng, iterations: int = 40000) -> float:
@@ -367,7 +445,16 @@ def _fit_intervals(anchor, to_cart, cart, f2s, relapsed, rng, iterations: int = 
             excess[i], excess[j] = ei, ej
         else:
             col[i], col[j] = col[j], col[i]
-    return float(excess.sum())
+    # greedy repair: give a misfit patient a longer first-to-second interval from someone with room
+    need = anchor + to_cart + cart
+    for i in np.argsort(-(need - f2s)):
+        if need[i] <= f2s[i]:
+            continue
+        ok = np.flatnonzero((f2s >= need[i]) & (need <= f2s[i]))
+        if ok.size:
+            j = ok[0]
+            f2s[i], f2s[j] = f2s[j], f2s[i]
+    return float(np.maximum(need - f2s, 0.0).sum())
 
 
 def _add_cart(df: pd.DataFrame, c: dict, m: dict, rng: np.random.Generator) -> None:
@@ -469,8 +556,11 @@ def outcomes(df: pd.DataFrame, targets: dict, rng: np.random.Generator) -> pd.Da
     rel_w = np.where(df["atg_type"].to_numpy() == "ATG-F", 0.1, 1.0) * np.where(df["atg_type"].to_numpy() == "ATG-P", 4.0, 1.0)
     relapsed = _weighted_choice(rng, rel_w, n_rel)
     dead = np.zeros(n, bool)
-    # relapsed patients who died: the relapse death and two GVHD deaths after a third HSCT
-    k_rel_dead = min(3, n_rel, n_dead)
+    # relapsed patients who died: the relapse death(s) and two GVHD deaths after a third HSCT (per 95)
+    n_relapse_deaths = c["cause_of_death"].get("relapse", 0)
+    rel_causes = ["relapse"] * n_relapse_deaths + ["GVHD"] * int(round(2 * n / DEFAULT_N))
+    k_rel_dead = min(len(rel_causes), n_rel, n_dead)
+    rel_causes = rel_causes[:k_rel_dead]
     rel_dead = rng.choice(relapsed, size=k_rel_dead, replace=False)
     dead[rel_dead] = True
     others = np.setdiff1d(np.arange(n), relapsed)
@@ -479,7 +569,6 @@ def outcomes(df: pd.DataFrame, targets: dict, rng: np.random.Generator) -> pd.Da
     dead[_weighted_choice(rng, risk, n_dead - k_rel_dead, mask)] = True
     cause = np.full(n, "", dtype=object)
     pool = list(causes)
-    rel_causes = ["relapse", "GVHD", "GVHD"][:k_rel_dead]
     for i, cz in zip(rel_dead, rel_causes):
         cause[i] = cz
         pool.remove(cz)
@@ -557,8 +646,8 @@ def fix_followup_median(out: pd.DataFrame, median: float, rng: np.random.Generat
     for k in range(len(mids)):
         if (fu == median).sum() >= len(mids):
             break
-        cand = np.flatnonzero(alive & (fu > median) & (fu < top))
-        i = cand[np.argmin(fu[cand])]
+        cand = [j for j in np.flatnonzero(alive & (fu > median) & (fu < top)) if _last_event(out, j) <= median]
+        i = min(cand, key=lambda j: fu[j])
         fu[i] = median
     out["followup_days"] = fu
 
@@ -613,7 +702,7 @@ def _gvhd(out: pd.DataFrame, inc: dict, rng: np.random.Generator) -> None:
     ke = int(round(inc["cgvhd_extensive"] * n))
     has = np.flatnonzero(~np.isnan(out["cgvhd_days"].to_numpy()))
     ext = rng.choice(has, size=min(ke, len(has)), replace=False)
-    te = out["cgvhd_days"].to_numpy()[ext] + np.round(rng.uniform(0, 40, size=len(ext)))
+    te = out["cgvhd_days"].to_numpy()[ext] + np.round(rng.uniform(0, 10, size=len(ext)))
     _place(out, "cgvhd_extensive_days", ext, np.minimum(te, follow[ext] - 1))
 
 
@@ -652,7 +741,8 @@ def assemble(base: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
 
 
 def generate(seed: int = DEFAULT_SEED, n: int = DEFAULT_N, targets: dict | None = None, calibrate: bool = True,
-             max_seconds: float = 240.0, verbose: bool = False) -> pd.DataFrame:
+             max_seconds: float = 240.0, verbose: bool = False,
+             calibration_iterations: tuple[int, int] | None = None) -> pd.DataFrame:
     """A synthetic cohort of ``n`` patients in the data contract (deterministic from ``seed``).
 
     ``targets`` defaults to the paper's printed numbers (:data:`DEFAULT_TARGETS`), rescaled
@@ -665,7 +755,8 @@ def generate(seed: int = DEFAULT_SEED, n: int = DEFAULT_N, targets: dict | None 
     base = baseline(n, tg, rng)
     out = outcomes(base, tg, rng)
     if calibrate and n == DEFAULT_N and targets is None:
-        out = calibrate_outcomes(base, out, seed=seed, verbose=verbose, max_seconds=max_seconds)
+        kwargs = {"iterations": calibration_iterations} if calibration_iterations else {}
+        out = calibrate_outcomes(base, out, seed=seed, verbose=verbose, max_seconds=max_seconds, **kwargs)
     return assemble(base, out)
 
 
@@ -705,10 +796,506 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+
+# --------------------------------------------------------------------------- calibration
+
+#: Endpoints calibrated jointly with the subgroup structure (Table 3 and the overall curves).
+CORE_ENDPOINTS = ("os", "lfs", "relapse", "nrm")
+PENALTY_CAP = 25.0
+CONFLICT_WEIGHT = 0.1
+
+
+def _core_arrays(fu, dead, rel):
+    """OS / LFS / relapse-NRM arrays the way :func:`hsct_analysis.cohort.load_cohort` derives them."""
+    relapsed = ~np.isnan(rel)
+    lfs_time = np.where(relapsed, rel, fu)
+    lfs_event = (relapsed | (dead == 1)).astype(int)
+    status = np.where(relapsed, 1, np.where(dead == 1, 2, 0))
+    return {"os": (fu, dead.astype(int)), "lfs": (lfs_time, lfs_event), "relapse": (lfs_time, status), "nrm": (lfs_time, status)}
+
+
+def _curve_values(endpoint_name: str, time: np.ndarray, status: np.ndarray, times: list[float]) -> dict:
+    """{(t, stat): percent} of one endpoint's curve at ``times`` (days), as the scorecard reads it.
+
+    A fast path through the library's own array cores (``survival._tally`` and
+    ``_survfit_limits``; ``competing._cif_core`` and ``_cif_limits``) that skips building
+    DataFrames; :func:`survival.kaplan_meier` / :func:`competing.cumulative_incidence` +
+    :func:`survival.value_at` give the same numbers (asserted in tests/test_synth.py).
+    """
+    from . import competing, survival
+
+    z = _z95()
+    if endpoint_name in ("os", "lfs"):
+        ts, at_risk, counts = survival._tally(np.asarray(time, float), np.asarray(status, int), 2)
+        n, d = at_risk.astype(float), counts[:, 1].astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = np.cumprod(1.0 - d / n)
+            se_log = np.sqrt(np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0)))
+        lower, upper = survival._survfit_limits(est, se_log, z, survival.CONF_TYPES["arcsine"])
+        start = 1.0
+    else:
+        cause = 2 if endpoint_name == "nrm" else 1
+        codes = np.asarray(status, int)
+        ts, at_risk, counts = survival._tally(np.asarray(time, float), codes, max(int(codes.max()), cause) + 1)
+        n_cause = counts[:, cause]
+        est, var = competing._cif_core(at_risk, n_cause, counts[:, 1:].sum(axis=1) - n_cause)
+        lower, upper = competing._cif_limits(est, var, z, "log")
+        start = 0.0
+    out = {}
+    for t in times:
+        if t > ts[-1]:
+            vals = (np.nan, np.nan, np.nan)
+        elif t < ts[0]:
+            vals = (start, np.nan, np.nan)  # as survival.value_at: no interval before the first time
+        else:
+            k = int(np.searchsorted(ts, t, side="right")) - 1
+            vals = (est[k], lower[k], upper[k])
+        for stat, v in zip(("value", "lower", "upper"), vals):
+            out[(t, stat)] = 100.0 * float(v)
+    return out
+
+
+_Z95: list[float] = []
+
+
+def _z95() -> float:
+    from . import survival
+
+    if not _Z95:
+        _Z95.append(survival._z(0.95))
+    return _Z95[0]
+
+
+def _p_value(endpoint_name: str, time, status, group) -> float:
+    """Log-rank (OS, LFS) or Gray's test (relapse, NRM) p-value, by the library's tests."""
+    from . import competing, survival
+
+    if len(set(group)) < 2:
+        return np.nan
+    if endpoint_name in ("os", "lfs"):
+        return survival.logrank(time, status, group).p_value
+    return competing.gray_test(time, status, group, cause=1 if endpoint_name == "relapse" else 2).p_value
+
+
+def _entry_penalty(kind: str, stat: str, target: float, value: float, printed: str) -> float:
+    """Squared miss in units of the scorecard's tolerance, capped (see :mod:`hsct_analysis.scorecard`)."""
+    if value is None or not np.isfinite(value):
+        return PENALTY_CAP
+    if kind == "p":
+        if printed.strip().startswith("<"):
+            return 0.0 if value < target else min(4.0 + (np.log(value / target) / np.log(2)) ** 2, PENALTY_CAP)
+        miss = (np.log(max(value, 1e-12) / target) / np.log(2)) ** 2
+        side = 4.0 if (value < 0.05) != (target < 0.05) else 0.0
+        return min(miss + side, PENALTY_CAP)
+    if kind == "hr":
+        if value <= 0 or target <= 0:
+            return PENALTY_CAP
+        f = 1.25 if stat == "value" else 1.33
+        return min((np.log(value / target) / np.log(f)) ** 2, PENALTY_CAP)
+    tol = 1.0 if stat == "value" else 2.0
+    return min(((value - target) / tol) ** 2, PENALTY_CAP)
+
+
+def _printings(registry: pd.DataFrame) -> dict[str, list[str]]:
+    """Statuses of every printing of each first-printed number ({id: [status, ...]})."""
+    out: dict[str, list[str]] = {}
+    dup = registry["duplicate_of"].astype(str) if "duplicate_of" in registry else pd.Series("", index=registry.index)
+    status = registry["status"].astype(str) if "status" in registry else pd.Series("", index=registry.index)
+    for rid, d, st in zip(registry["id"], dup, status):
+        out.setdefault(d or rid, []).append(st)
+    return out
+
+
+def _weight(row, printings: dict[str, list[str]]) -> float:
+    """Objective weight of a number: one per printing (the scorecard scores each), conflicts 0.1."""
+    return sum(CONFLICT_WEIGHT if st == "inconsistent" else 1.0 for st in printings.get(row.id, [""]))
+
+
+class Calibrator:
+    """Simulated annealing of outcome records against the scorecard's KM / CIF / p entries.
+
+    The state is a table of outcome *records* (follow-up, death, relapse and the other
+    event days) and the assignment of records to patients. Moves: swap two patients'
+    records (keeps every count and every overall estimate; changes subgroups), or move one
+    record's death day, censoring day or relapse day (keeps the numbers of deaths and
+    relapses). Estimates come from :mod:`hsct_analysis.survival` and
+    :mod:`hsct_analysis.competing`; only the subgroups a move touches are recomputed.
+    """
+
+    def __init__(self, base: pd.DataFrame, out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
+                 with_tests: bool = True, with_models: bool = False):
+        from .factors import FACTORS, factor
+
+        self.rng = rng
+        self.n = len(base)
+        self.out = out.reset_index(drop=True).copy()
+        self.perm = np.arange(self.n)  # patient p holds record perm[p]
+        self.fu = self.out["followup_days"].to_numpy(float).copy()
+        self.dead = self.out["dead"].to_numpy(int).copy()
+        self.rel = self.out["relapse_days"].to_numpy(float).copy()
+        self.cens = self.out["admin_censoring_days"].to_numpy(float).copy()
+        events = self.out[[c for c in EVENT_COLUMNS if c != "relapse_days"]].to_numpy(float)
+        self.last_event = np.nan_to_num(np.nanmax(np.where(np.isnan(events), -np.inf, events), axis=1), neginf=0.0)
+        self.with_tests = with_tests
+        reg = registry.fillna("")
+        printings = _printings(reg)
+        if "duplicate_of" in reg:
+            reg = reg[reg["duplicate_of"].astype(str) == ""]
+        reg = reg[reg["kind"].isin(["km", "cif", "p"]) & reg["endpoint"].isin(CORE_ENDPOINTS)]
+        reg = reg[(reg["factor"] == "") | reg["factor"].isin(list(FACTORS))]
+        reg = reg[~((reg["kind"] == "p") & (reg["test"].isin(["wald", "fisher", "chisq"]) | (reg["level"] != "")))]
+        if not with_tests:
+            reg = reg[reg["kind"] != "p"]
+        self.factor_names = sorted({f for f in reg["factor"] if f})
+        self.levels = {f: factor(base, f).astype(object).to_numpy() for f in self.factor_names}
+        groups = [("", "")] + [(f, lv) for f in self.factor_names for lv in FACTORS[f].levels]
+        self.groups = [g for g in groups if g == ("", "") or (self.levels[g[0]] == g[1]).any()]
+        self.gindex = {g: k for k, g in enumerate(self.groups)}
+        self.masks = np.array([np.ones(self.n, bool) if g == ("", "") else (self.levels[g[0]] == g[1]) for g in self.groups])
+        self.entries = []
+        for r in reg.itertuples(index=False):
+            weight = _weight(r, printings)
+            if r.kind == "p":
+                self.entries.append(("p", r.endpoint, r.factor, None, "value", float(r.value), str(r.printed), weight))
+            elif (r.factor, r.level) in self.gindex:
+                self.entries.append(("curve", r.endpoint, self.gindex[(r.factor, r.level)], float(r.time_days), r.stat,
+                                     float(r.value), "", weight))
+        self.times = {}
+        for e in self.entries:
+            if e[0] == "curve":
+                self.times.setdefault((e[2], e[1]), set()).add(e[3])
+        self.curve_cache: dict = {}
+        self.test_cache: dict = {}
+        self.with_models = with_models
+        self.registry = registry
+        self.model_frame = base.reset_index(drop=True).copy()
+        if with_models:
+            hr = registry.fillna("")
+            hr = hr[(hr["duplicate_of"].astype(str) == "") & (hr["endpoint"].isin(CORE_ENDPOINTS))
+                    & (((hr["kind"] == "hr") & (hr["level"] != hr["reference"])) | ((hr["kind"] == "p") & (hr["test"] == "wald")))]
+            for r in hr.itertuples(index=False):
+                weight = _weight(r, printings)
+                self.entries.append(("model", r.endpoint, r.factor, r.level, r.stat if r.kind == "hr" else "p",
+                                     float(r.value), str(r.printed), weight))
+        self.model_cache: dict = {}
+        self._refresh(range(len(self.groups)), self.factor_names)
+        self.penalties = np.array([self._penalty(e) for e in self.entries])
+
+    # -- evaluation -------------------------------------------------------------------
+    def _arrays(self):
+        p = self.perm
+        return _core_arrays(self.fu[p], self.dead[p], self.rel[p])
+
+    def _refresh(self, group_ids, factor_names) -> None:
+        arrays = self._arrays()
+        for g in group_ids:
+            m = self.masks[g]
+            for ep in CORE_ENDPOINTS:
+                ts = self.times.get((g, ep))
+                if ts:
+                    t, s = arrays[ep]
+                    self.curve_cache[(g, ep)] = _curve_values(ep, t[m], s[m], sorted(ts))
+        if self.with_models and (group_ids or factor_names):
+            self._refresh_models(arrays)
+        if self.with_tests:
+            for f in factor_names:
+                lv = self.levels[f]
+                keep = pd.notna(lv)
+                for ep in CORE_ENDPOINTS:
+                    t, s = arrays[ep]
+                    self.test_cache[(f, ep)] = _p_value(ep, t[keep], s[keep], lv[keep].astype(str))
+
+    def _refresh_models(self, arrays) -> None:
+        """Refit Table 4 (the scorecard's own Cox / Fine-Gray fits) on the current assignment."""
+        from .scorecard import _fit_table4, _plain_numbers
+
+        f = self.model_frame
+        f["os_time"], f["os_event"] = arrays["os"]
+        f["lfs_time"], f["lfs_event"] = arrays["lfs"]
+        f["relapse_nrm_time"], f["relapse_nrm_status"] = arrays["relapse"]
+        for ep in {e[1] for e in self.entries if e[0] == "model"}:
+            try:
+                fit = _fit_table4(f, ep, self.registry)
+            except Exception:  # noqa: BLE001 - a failed fit scores as a miss
+                fit = "failed"
+            self.model_cache[ep] = None if isinstance(fit, str) else fit[0]
+
+    def _model_value(self, e) -> float:
+        from .factors import FACTORS
+        from .scorecard import table4_covariates
+
+        summary = self.model_cache.get(e[1])
+        if summary is None:
+            return np.nan
+        level = e[3]
+        if not level:
+            ref = table4_covariates(self.registry, e[1]).get(e[2])
+            level = [lv for lv in FACTORS[e[2]].levels if lv != ref][0]
+        term = f"{e[2]}[{level}]"
+        if term not in summary.index:
+            return np.nan
+        col = {"value": "hr", "lower": "hr_lower", "upper": "hr_upper", "p": "p"}[e[4]]
+        return float(summary.loc[term, col])
+
+    def _value(self, e) -> float:
+        if e[0] == "model":
+            return self._model_value(e)
+        if e[0] == "p":
+            return self.test_cache.get((e[2], e[1]), np.nan)
+        return self.curve_cache[(e[2], e[1])][(e[3], e[4])]
+
+    def _penalty(self, e) -> float:
+        if e[0] == "model":
+            kind = "p" if e[4] == "p" else "hr"
+            return e[7] * _entry_penalty(kind, e[4], e[5], self._value(e), e[6])
+        return e[7] * _entry_penalty("p" if e[0] == "p" else "curve", e[4], e[5], self._value(e), e[6])
+
+    def objective(self) -> float:
+        return float(self.penalties.sum())
+
+    def _affected(self, groups_set, factors_set) -> np.ndarray:
+        return np.array([k for k, e in enumerate(self.entries)
+                         if (e[0] == "p" and e[2] in factors_set) or (e[0] == "curve" and e[2] in groups_set)
+                         or e[0] == "model"], int)
+
+    # -- moves ------------------------------------------------------------------------
+    def _propose(self, swap_share: float = 0.55):
+        """Apply a random move; return (undo, touched groups, touched factors) or None if invalid."""
+        rng, n = self.rng, self.n
+        u = rng.random()
+        if u < swap_share:
+            i, j = rng.integers(0, n, size=2)
+            if i == j or self.perm[i] == self.perm[j]:
+                return None
+            diff = np.flatnonzero(self.masks[:, i] != self.masks[:, j])
+            if diff.size == 0:
+                return None
+            self.perm[i], self.perm[j] = self.perm[j], self.perm[i]
+
+            def undo(i=i, j=j):
+                self.perm[i], self.perm[j] = self.perm[j], self.perm[i]
+            facs = {self.groups[g][0] for g in diff if self.groups[g][0]}
+            return undo, set(diff.tolist()), facs
+        p = int(rng.integers(0, n))
+        r = self.perm[p]
+        old = (self.fu[r], self.rel[r])
+        lo_keep = 33.0
+        if self.fu[r] <= lo_keep or self.fu[r] >= 1901:  # the printed minimum and maximum stay put
+            return None
+        if rng.random() < 0.67 or np.isnan(self.rel[r]):
+            scale = np.exp(rng.normal(0.0, 0.35))
+            new = float(np.round(self.fu[r] * scale))
+            floor = max(self.last_event[r], 0 if np.isnan(self.rel[r]) else self.rel[r]) + 1
+            if self.dead[r]:
+                ok = lo_keep < new < min(self.cens[r], 1901) and new >= floor
+            else:
+                ok = 303 <= new < 1901 and new >= floor
+            if not ok:
+                return None
+            self.fu[r] = new
+        else:
+            new = float(np.round(self.rel[r] * np.exp(rng.normal(0.0, 0.4))))
+            if not (1 <= new < self.fu[r]):
+                return None
+            self.rel[r] = new
+
+        def undo(r=r, old=old):
+            self.fu[r], self.rel[r] = old
+        groups = set(np.flatnonzero(self.masks[:, p]).tolist())
+        facs = {f for f in self.factor_names if pd.notna(self.levels[f][p])}
+        return undo, groups, facs
+
+    def run(self, iterations: int, t_start: float = 2.0, t_end: float = 0.02, verbose: bool = False,
+            swap_share: float = 0.55) -> float:
+        """Anneal for ``iterations`` proposals (geometric cooling); return the final objective."""
+        current = self.objective()
+        best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+        for it in range(iterations):
+            temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
+            move = self._propose(swap_share)
+            if move is None:
+                continue
+            undo, groups, facs = move
+            idx = self._affected(groups, facs)
+            saved_curves = {k: self.curve_cache[k] for k in list(self.curve_cache) if k[0] in groups}
+            saved_tests = {k: self.test_cache[k] for k in list(self.test_cache) if k[0] in facs}
+            saved_models = dict(self.model_cache)
+            old_pen = self.penalties[idx].copy()
+            self._refresh(groups, facs)
+            new_pen = np.array([self._penalty(self.entries[k]) for k in idx])
+            delta = float(new_pen.sum() - old_pen.sum())
+            if delta <= 0 or self.rng.random() < np.exp(-delta / temp):
+                self.penalties[idx] = new_pen
+                current += delta
+                if current < best[0]:
+                    best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+            else:
+                undo()
+                self.curve_cache.update(saved_curves)
+                self.test_cache.update(saved_tests)
+                self.model_cache = saved_models
+            if verbose and it % 250 == 0:
+                print(f"  iteration {it}: objective {current:.1f} (best {best[0]:.1f}, T={temp:.3f})", flush=True)
+        _, self.perm, self.fu, self.rel = best[0], best[1], best[2], best[3]
+        self._refresh(range(len(self.groups)), self.factor_names)
+        self.penalties = np.array([self._penalty(e) for e in self.entries])
+        return self.objective()
+
+    def result(self) -> pd.DataFrame:
+        """Outcome table aligned to patients (records permuted, times moved)."""
+        out = self.out.copy()
+        out["followup_days"] = self.fu
+        out["relapse_days"] = self.rel
+        return out.iloc[self.perm].reset_index(drop=True)
+
+
+#: Endpoints calibrated on their own after the core (whole-cohort cumulative incidences only),
+#: with the endpoint each must nest in (grade 3-4 within grade 2-4, extensive within any cGVHD).
+SECONDARY_ENDPOINTS = {
+    "agvhd_2_4": None, "agvhd_3_4": "agvhd_2_4", "cgvhd": None, "cgvhd_extensive": "cgvhd",
+    "cmv": None, "ebv": None, "ptld": "ebv", "tma": None, "platelet_engraftment": None,
+}
+
+
+def _competing_arrays(event_days: np.ndarray, fu: np.ndarray, dead: np.ndarray):
+    """time/status of an event with death as competing risk (as the loader derives them)."""
+    happened = ~np.isnan(event_days)
+    return np.where(happened, event_days, fu), np.where(happened, 1, np.where(dead == 1, 2, 0))
+
+
+def _secondary_ok(out: pd.DataFrame, i: int) -> bool:
+    """Patient row ``i`` still respects nesting and cause-of-death facts."""
+    r = out.iloc[i]
+    fu = r["followup_days"]
+    for col in EVENT_COLUMNS:
+        if pd.notna(r[col]) and not (0 < r[col] <= fu):
+            return False
+    for later, earlier in (("agvhd_3_4_days", "agvhd_2_4_days"), ("cgvhd_extensive_days", "cgvhd_days"),
+                           ("ptld_days", "ebv_days")):
+        if pd.notna(r[later]) and not (pd.notna(r[earlier]) and r[earlier] <= r[later]):
+            return False
+    cause = str(r["cause_of_death"])
+    if "GVHD" in cause and not ((pd.notna(r["agvhd_2_4_days"]) and r["agvhd_2_4_days"] < fu)
+                                or (pd.notna(r["cgvhd_days"]) and r["cgvhd_days"] < fu)):
+        return False
+    if "TA-TMA" in cause and not (pd.notna(r["tma_days"]) and r["tma_days"] < fu):
+        return False
+    return True
+
+
+def calibrate_secondary(out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
+                        iterations: int = 1500) -> pd.DataFrame:
+    """Anneal each secondary endpoint's event days against its whole-cohort incidences.
+
+    Moves: shift one event day, or hand an event (its day) from one patient to another.
+    Platelet engraftment only hands days between patients, so its printed median (range)
+    stays exact. Follow-up, deaths and relapses are not touched.
+    """
+    out = out.copy()
+    reg = registry.fillna("")
+    if "duplicate_of" in reg:
+        reg = reg[reg["duplicate_of"].astype(str) == ""]
+    fu = out["followup_days"].to_numpy(float)
+    dead = out["dead"].to_numpy(int)
+    n = len(out)
+    for ep in SECONDARY_ENDPOINTS:
+        rows = reg[(reg["kind"] == "cif") & (reg["endpoint"] == ep) & (reg["factor"] == "")]
+        if rows.empty:
+            continue
+        col = f"{ep}_days"
+        targets = [(float(r.time_days), r.stat, float(r.value),
+                    CONFLICT_WEIGHT if str(r.status) == "inconsistent" else 1.0) for r in rows.itertuples()]
+        times = sorted({t for t, *_ in targets})
+
+        def score(days):
+            t, st = _competing_arrays(days, fu, dead)
+            vals = _curve_values(ep, t, st, times)
+            return sum(w * _entry_penalty("cif", stat, target, vals[(tt, stat)], "") for tt, stat, target, w in targets)
+
+        days = out[col].to_numpy(float).copy()
+        current = score(days)
+        for it in range(iterations):
+            temp = 1.0 * (0.01 ** (it / iterations))
+            i, j = (int(x) for x in rng.integers(0, n, size=2))
+            old_i, old_j = days[i], days[j]
+            u = rng.random()
+            parent = SECONDARY_ENDPOINTS[ep]
+            if parent is not None and u >= 0.15 and u < 0.6:
+                # relocate: the event leaves i and goes to j, shortly after j's parent event
+                has, pdays = ~np.isnan(days), out[f"{parent}_days"].to_numpy(float)
+                free = np.flatnonzero(~has & ~np.isnan(pdays))
+                if not has.any() or free.size == 0:
+                    continue
+                i = int(rng.choice(np.flatnonzero(has)))
+                j = int(rng.choice(free))
+                old_i, old_j = days[i], days[j]
+                days[i], days[j] = np.nan, pdays[j] + float(rng.integers(0, 15))
+            elif ep != "platelet_engraftment" and u < 0.15:  # an event more or less
+                have = days[~np.isnan(days)]
+                if not np.isnan(old_i):
+                    days[i] = np.nan
+                elif parent is not None:  # nested: shortly after the patient's parent event
+                    days[i] = out[f"{parent}_days"].iat[i] + float(rng.integers(0, 15))
+                elif have.size:
+                    days[i] = float(have[int(rng.integers(0, have.size))])
+            elif ep == "platelet_engraftment" or u < 0.55:
+                days[i], days[j] = old_j, old_i  # hand the event over (or swap two days)
+            elif not np.isnan(old_i):
+                days[i] = float(max(1.0, np.round(old_i * np.exp(rng.normal(0.0, 0.3)))))
+            else:
+                continue
+            out.iloc[[i, j], out.columns.get_loc(col)] = [days[i], days[j]]
+            if not (_secondary_ok(out, i) and _secondary_ok(out, j)):
+                days[i], days[j] = old_i, old_j
+                out.iloc[[i, j], out.columns.get_loc(col)] = [old_i, old_j]
+                continue
+            new = score(days)
+            if new <= current or rng.random() < np.exp(-(new - current) / temp):
+                current = new
+            else:
+                days[i], days[j] = old_i, old_j
+                out.iloc[[i, j], out.columns.get_loc(col)] = [old_i, old_j]
+    return out
+
+
+def calibrate_outcomes(base: pd.DataFrame, out: pd.DataFrame, seed: int, verbose: bool = False,
+                       max_seconds: float = 240.0, iterations: tuple[int, ...] = (10000, 1500, 400)) -> pd.DataFrame:
+    """Anneal the outcomes against the registry: first estimates only, then with the p-values.
+
+    Deterministic: a fixed number of iterations per phase, all randomness from ``seed``.
+    """
+    from . import published
+
+    from .scorecard import audited
+
+    registry = audited(published.load_registry())
+    rng = np.random.default_rng([seed, 1])
+    t0 = time.perf_counter()
+    cal = Calibrator(base, out, registry, rng, with_tests=False)
+    if verbose:
+        print(f"phase 1: {len(cal.entries)} entries, start objective {cal.objective():.1f}", flush=True)
+    cal.run(iterations[0], verbose=verbose)
+    stage = cal.result()
+    cal = Calibrator(base, stage, registry, rng, with_tests=True)
+    if verbose:
+        print(f"phase 2: {len(cal.entries)} entries, start objective {cal.objective():.1f} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    cal.run(iterations[1], t_start=1.0, verbose=verbose, swap_share=0.9)
+    if len(iterations) > 2 and iterations[2]:
+        stage = cal.result()
+        cal = Calibrator(base, stage, registry, rng, with_tests=True, with_models=True)
+        if verbose:
+            print(f"phase 3: {len(cal.entries)} entries with Table 4, start objective {cal.objective():.1f} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        cal.run(iterations[2], t_start=0.5, verbose=verbose, swap_share=0.9)
+    final = cal.result()
+    final.index = out.index
+    fix_followup_median(final, DEFAULT_TARGETS["medians"]["followup_days"][0], rng)
+    final = calibrate_secondary(final, registry, rng, iterations=iterations[3] if len(iterations) > 3 else 1500)
+    if verbose:
+        print(f"calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
+    return final
+
+
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def calibrate_outcomes(base, out, seed, verbose=False, max_seconds=240.0):
-    """Placeholder replaced below once the scorecard exists."""
-    return out

@@ -1,0 +1,168 @@
+"""The synthetic cohort: deterministic, accepted by the loader, every printed count exact."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hsct_analysis import cohort, competing, published, scorecard, survival, synth
+
+ROOT = Path(__file__).resolve().parents[1]
+COHORT_CSV = ROOT / "data" / "cohort.csv"
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return cohort.load_cohort(COHORT_CSV)
+
+
+@pytest.fixture(scope="module")
+def card(committed):
+    return scorecard.reproduce(committed, scorecard.audited(published.load_registry()))
+
+
+def test_generation_is_deterministic():
+    a = synth.to_csv_text(synth.generate(calibrate=False))
+    b = synth.to_csv_text(synth.generate(calibrate=False))
+    assert a == b
+    assert synth.to_csv_text(synth.generate(seed=7, calibrate=False)) != a
+
+
+def test_short_calibration_is_deterministic():
+    a = synth.generate(calibration_iterations=(30, 5, 0, 40))
+    b = synth.generate(calibration_iterations=(30, 5, 0, 40))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_committed_cohort_is_plain_csv_in_contract_order():
+    text = COHORT_CSV.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == ",".join(synth.COLUMNS)
+    assert "\r" not in text
+    assert len(text.splitlines()) == 96
+
+
+def test_loader_accepts_generated_cohorts(committed):
+    assert len(committed) == 95
+    frame = cohort.load_cohort_frame(synth.generate(calibrate=False))
+    assert len(frame) == 95
+    assert frame.attrs["unavailable_endpoints"] == []
+
+
+EXACT_KINDS = ("count", "percent", "median", "range")
+
+
+def test_every_printed_count_and_median_is_exact(card):
+    exact = card[card["kind"].isin(EXACT_KINDS) & ~card["conflict"]]
+    computable = exact[~exact["method"].str.startswith("not computable")]
+    missed = computable[~computable["passed"]]
+    assert missed["id"].tolist() == []
+    assert len(computable) >= 300
+
+
+@pytest.mark.parametrize(
+    "column, counts",
+    [
+        ("sex", {"male": 56, "female": 39}),
+        ("relapse_site", {"BM": 71, "BM+EM": 5, "EM": 16, "MRD-only": 3}),
+        ("cart_source", {"autologous": 57, "allogeneic": 28, "unknown": 10}),
+        ("crs_after_cart", {"yes": 56, "no": 31, "unknown": 8}),
+        ("atg_type", {"ATG-F": 52, "ATG-T": 36, "ATG-P": 7}),
+        ("donor_second", {"MSD": 1, "MUD": 26, "haplo": 68}),
+        ("conditioning_second", {"TBI": 75, "Bu": 19, "Mel": 1}),
+        ("cause_of_death", {"GVHD": 13, "infection": 15, "TA-TMA": 5, "TA-TMA+GVHD": 1, "TA-TMA+infection": 1,
+                            "TA-TMA+VOD": 1, "relapse": 1, "alveolar hemorrhage": 1, "cerebral hemorrhage": 1,
+                            "sudden death": 1}),
+    ],
+)
+def test_category_counts(committed, column, counts):
+    got = committed[column].astype(str).value_counts().to_dict()
+    assert {k: got.get(k, 0) for k in counts} == counts
+
+
+def test_cross_counts_and_table3_group_sizes(committed):
+    c = committed
+    assert int(c["dead"].sum()) == 40
+    assert ((c["mrd_before_second_hsct"] == "positive") & (c["intensified_conditioning"] == "yes")).sum() == 6
+    assert ((c["mrd_before_second_hsct"] == "negative") & (c["intensified_conditioning"] == "yes")).sum() == 13
+    grade = c.loc[c["crs_after_cart"] == "yes", "crs_grade"]
+    assert grade.value_counts().to_dict() == {1: 46, 2: 7, 3: 1, 4: 1} and int(grade.isna().sum()) == 1
+    assert c["icans_grade"].value_counts().to_dict() == {0: 89, 1: 5, 3: 1}
+    cart = c["days_cart_to_second_hsct"].astype(float)
+    assert ((cart <= 90).sum(), (cart <= 60).sum(), (cart > 90).sum()) == (84, 38, 11)
+    assert (c["age_second_hsct"] <= 14).sum() == 23
+    rel = c["days_first_hsct_to_relapse"].astype(float)
+    assert ((rel <= 180).sum(), (rel > 180).sum()) == (19, 73)
+    assert (c["days_first_to_second_hsct"].astype(float) <= 365).sum() == 28
+
+
+def test_structural_facts(committed):
+    c = committed
+    fu = c["followup_days"].astype(float)
+    assert (fu.min(), fu.median(), fu.max()) == (33.0, 623.0, 1901.0)
+    assert c.loc[c["dead"] == 1, "followup_days"].max() < 1901
+    assert c["neutrophil_engraftment_days"].astype(float).max() <= 30
+    relapse_deaths = c[c["cause_of_death"] == "relapse"]
+    assert relapse_deaths["relapse_days"].notna().all()
+    for cause, col in (("GVHD", ["agvhd_2_4_days", "cgvhd_days"]), ("TA-TMA", ["tma_days"])):
+        died = c[c["cause_of_death"].astype(str).str.contains(cause, regex=False)]
+        first = died[col].astype(float).min(axis=1)
+        assert (first < died["followup_days"].astype(float)).all(), cause
+    # relapse (or MRD+) + relapse-to-CAR-T + CAR-T-to-second-HSCT fits in first-to-second HSCT
+    anchor = c["days_first_hsct_to_relapse"].astype(float).fillna(c["days_first_hsct_to_mrd_positive"].astype(float))
+    used = anchor + c["days_relapse_to_cart"].astype(float) + c["days_cart_to_second_hsct"].astype(float)
+    assert (used <= c["days_first_to_second_hsct"].astype(float)).all()
+
+
+def test_scaled_cohort_of_2000_without_calibration():
+    big = synth.generate(n=2000, calibrate=False)
+    assert len(big) == 2000
+    assert (big["sex"] == "male").sum() == round(56 / 95 * 2000)
+    assert int(big["dead"].sum()) == round(40 / 95 * 2000)
+    assert big["days_cart_to_second_hsct"].median() == 64
+    assert len(cohort.load_cohort_frame(big)) == 2000
+
+
+def test_largest_remainder_keeps_the_total():
+    scaled = synth._largest_remainder({"a": 1, "b": 1, "c": 1}, 10)
+    assert sum(scaled.values()) == 10 and sorted(scaled.values()) == [3, 3, 4]
+
+
+def test_exact_order_statistics_place_median_range_and_threshold_counts():
+    rng = np.random.default_rng(1)
+    x = synth.exact_order_statistics(95, 64, 35, 246, rng, thresholds=[(60, 38), (90, 84)])
+    assert (np.median(x), x.min(), x.max()) == (64, 35, 246)
+    assert ((x <= 60).sum(), (x <= 90).sum()) == (38, 84)
+    y = synth.exact_order_statistics(34, 139, 29, 776, rng)
+    assert (np.median(y), y.min(), y.max()) == (139, 29, 776)
+
+
+@pytest.mark.parametrize("endpoint", ["os", "lfs", "relapse", "nrm"])
+def test_calibration_fast_path_equals_library_curves(endpoint):
+    rng = np.random.default_rng(3)
+    for _ in range(15):
+        n = int(rng.integers(5, 60))
+        t = np.round(rng.uniform(1, 1500, n))
+        st = rng.integers(0, 3 if endpoint in ("relapse", "nrm") else 2, n)
+        times = [30.0, 365.25, 1095.75]
+        fast = synth._curve_values(endpoint, t, st, times)
+        if endpoint in ("os", "lfs"):
+            curve = survival.kaplan_meier(t, st, conf_type="arcsine")
+        else:
+            curve = competing.cumulative_incidence(t, st, cause=1 if endpoint == "relapse" else 2)
+        for tt in times:
+            row = survival.value_at(curve, tt)
+            for stat, col in (("value", "estimate"), ("lower", "lower"), ("upper", "upper")):
+                a, b = fast[(tt, stat)], 100 * row[col]
+                assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, abs=1e-9)
+
+
+def test_core_arrays_match_the_loader(committed):
+    arrays = synth._core_arrays(
+        committed["followup_days"].astype(float).to_numpy(),
+        committed["dead"].astype(int).to_numpy(),
+        committed["relapse_days"].astype(float).to_numpy(),
+    )
+    np.testing.assert_array_equal(arrays["lfs"][0], committed["lfs_time"].astype(float).to_numpy())
+    np.testing.assert_array_equal(arrays["lfs"][1], committed["lfs_event"].astype(int).to_numpy())
+    np.testing.assert_array_equal(arrays["nrm"][1], committed["relapse_nrm_status"].astype(int).to_numpy())
