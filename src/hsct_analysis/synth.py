@@ -937,6 +937,7 @@ class Calibrator:
         events = self.out[[c for c in EVENT_COLUMNS if c != "relapse_days"]].to_numpy(float)
         self.last_event = np.nan_to_num(np.nanmax(np.where(np.isnan(events), -np.inf, events), axis=1), neginf=0.0)
         self.with_tests = with_tests
+        self.median_followup = float(np.median(self.fu))
         reg = registry.fillna("")
         printings = _printings(reg)
         if "duplicate_of" in reg:
@@ -1090,6 +1091,9 @@ class Calibrator:
                 ok = lo_keep < new < min(self.cens[r], 1901) and new >= floor
             else:
                 ok = 303 <= new < 1901 and new >= floor
+            # the printed median follow-up stays exact: nobody crosses it, the middle record stays put
+            med = self.median_followup
+            ok = ok and self.fu[r] != med and (new < med) == (self.fu[r] < med) and new != med
             if not ok:
                 return None
             self.fu[r] = new
@@ -1259,7 +1263,7 @@ def calibrate_secondary(out: pd.DataFrame, registry: pd.DataFrame, rng: np.rando
 
 
 def calibrate_outcomes(base: pd.DataFrame, out: pd.DataFrame, seed: int, verbose: bool = False,
-                       max_seconds: float = 240.0, iterations: tuple[int, ...] = (10000, 1500, 400)) -> pd.DataFrame:
+                       max_seconds: float = 240.0, iterations: tuple[int, ...] = (8000, 1200, 400)) -> pd.DataFrame:
     """Anneal the outcomes against the registry: first estimates only, then with the p-values.
 
     Deterministic: a fixed number of iterations per phase, all randomness from ``seed``.
