@@ -271,3 +271,39 @@ def test_a_failing_chapter_is_named_with_its_cell(broken_project, tmp_path):
     assert "KeyError: 'no_such_column'" in result.stderr
     assert re.search(r"^  02_broken: FAILED after \d+\.\d s$", result.stdout, re.M)
     assert not out.exists()
+
+
+# ------------------------------------------------------------------- book/own_data.md, step by step
+
+
+def own_data_commands() -> list[list[str]]:
+    """The ``hsct-book`` commands of the page's bash blocks, split as a shell would."""
+    import shlex
+
+    text = (ROOT / "book" / "own_data.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    return [shlex.split(line) for block in blocks for line in block.splitlines() if line.startswith("hsct-book ")]
+
+
+def test_own_data_page_walks_template_validate_build(tmp_path):
+    commands = own_data_commands()
+    assert [c[1] for c in commands] == ["template", "validate", "build"]
+    template, validate, build_ = commands
+
+    def run(args: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run([str(HSCT_BOOK), *args[1:]], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+
+    made = run(template)
+    assert made.returncode == 0 and made.stdout.count("wrote ") == 2
+    header = (tmp_path / "my_cohort" / "cohort_template.csv").read_text(encoding="utf-8").strip().split(",")
+    own = pd.read_csv(OWN / "small_n30.csv", dtype=str, keep_default_na=False)
+    filled = own.reindex(columns=header, fill_value="")  # the user's rows under the template's header
+    filled.to_csv(tmp_path / "my_cohort" / "cohort.csv", index=False)  # "save the file as my_cohort/cohort.csv"
+    checked = run(validate)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "OK: my_cohort/cohort.csv is a valid cohort with 30 patients."
+    built = run(build_ + ["--chapter", "00_about"])  # the page's command, one chapter to keep the test short
+    assert built.returncode == 0, built.stdout + built.stderr
+    about = page_text(tmp_path / "my_book" / "book" / "00_about.html")
+    assert "Second HSCT after CAR-T, our centre" in about and "It holds 30 patients" in about
+    assert "--min-cell" in " ".join(build_) and (tmp_path / "my_book" / "index.html").exists()
