@@ -20,22 +20,8 @@ from hsct_analysis.competing import (
 )
 from hsct_analysis.survival import kaplan_meier, value_at
 
-REF = Path(__file__).parent / "reference"
-FIXTURES = sorted(REF.glob("ref_*.json"))
-RTOL, ATOL = 1e-6, 1e-10
+from r_fixtures import ATOL, FIXTURES, REF, RTOL, as_float, close, load
 Z95 = 1.959963984540054
-
-
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def as_float(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
-def close(actual, expected) -> None:
-    np.testing.assert_allclose(as_float(actual), as_float(expected), rtol=RTOL, atol=ATOL)
 
 
 def curve_cases():
