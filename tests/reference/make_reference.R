@@ -13,12 +13,60 @@
 #   tests     cuminc(...)$Tests with rho = 0 and rho = 1 (and with strata when present)
 #   followup  reverse-KM median: summary(survfit(Surv(time, 1 - event) ~ 1))$table
 # Statuses: 0 = censored, 1..k = causes. NA/NaN/Inf are written as null.
+#
+# Then, for every ref_<name>.json, ms_<name>.json: the multi-state (Aalen-Johansen) curve of
+# survfit(Surv(time, factor(status, levels = 0:K)) ~ 1, conf.type = "log") on the data stored
+# in ref_<name>.json (so the bundled cohort is the one frozen there, not the current CSV),
+# overall and per group: for every cause its pstate, std.err (the SE of the probability in
+# the state, infinitesimal jackknife), lower and upper, on survfit's grid of distinct times.
+# Only this part:   cd tests/reference && Rscript make_reference.R multistate
 
 suppressPackageStartupMessages({
   library(survival)
   library(cmprsk)
   library(jsonlite)
 })
+
+# survfit's multi-state curve of every cause; factor levels 0:K so that 0 is censoring
+# even when nobody is censored (the first level is always taken as censoring)
+multistate_curves <- function(time, status, causes, group = NULL) {
+  f <- survfit(Surv(time, factor(status, levels = c(0, causes))) ~ 1, conf.type = "log")
+  stopifnot(identical(f$states, c("(s0)", as.character(causes))))
+  lapply(seq_along(causes), function(j) {
+    list(group = group, cause = causes[j], time = f$time, n_risk = f$n.risk[, 1],
+         pstate = f$pstate[, j + 1], std_err = f$std.err[, j + 1],
+         lower = f$lower[, j + 1], upper = f$upper[, j + 1])
+  })
+}
+
+write_multistate <- function(ref_file) {
+  ref <- fromJSON(ref_file)
+  d <- ref$data
+  causes <- sort(unique(d$status[d$status > 0]))
+  if (length(causes) == 0) return(invisible())
+  curves <- multistate_curves(d$time, d$status, causes)
+  for (g in sort(unique(d$group))) {
+    keep <- d$group == g
+    curves <- c(curves, multistate_curves(d$time[keep], d$status[keep], causes, g))
+  }
+  name <- sub("^ref_", "", sub("[.]json$", "", basename(ref_file)))
+  out <- list(name = name, description = ref$description,
+              data = list(time = d$time, status = d$status, group = d$group),
+              conf_type = "log", survival_version = as.character(packageVersion("survival")),
+              curves = curves)
+  writeLines(toJSON(out, digits = I(15), auto_unbox = TRUE, na = "null", null = "null"),
+             paste0("ms_", name, ".json"))
+  cat(sprintf("ms_%-22s curves=%d\n", name, length(curves)))
+}
+
+write_multistate_all <- function() {
+  for (f in sort(Sys.glob("ref_*.json"))) write_multistate(f)
+}
+
+if ("multistate" %in% commandArgs(trailingOnly = TRUE)) {
+  write_multistate_all()
+  quit(save = "no")
+}
 
 km_block <- function(time, event) {
   out <- NULL
@@ -205,3 +253,5 @@ if (file.exists(cohort_file)) {
 }
 
 if (file.exists("crr_reference.R")) source("crr_reference.R")
+
+write_multistate_all()
