@@ -231,3 +231,70 @@ def test_cumulative_incidence_frame_at_risk_counts_competing_exits():
     (line,) = by_gid(fig, "curve:Relapse")
     assert line.get_ydata()[0] == 0.0
     np.testing.assert_allclose(line.get_ydata()[-1], 100 * cif["estimate"].iloc[-1])
+
+
+# --- small-cell option (--min-cell) ----------------------------------------------------
+
+
+def test_min_cell_masks_numbers_at_risk(km):
+    fig = figures.plot_curves({"All": km}, times_months=MONTHS, min_cell=5)
+    texts = sorted(by_gid(fig, "at_risk:All:"), key=lambda t: t.get_position()[0])
+    # unmasked 8, 5, 4, 2, 1 (EXPECTED_AT_RISK): the counts 1-4 become "<5"
+    assert [t.get_text() for t in texts] == ["8", "5", "<5", "<5", "<5"]
+    plain = figures.plot_curves({"All": km}, times_months=MONTHS)
+    assert [t.get_text() for t in sorted(by_gid(plain, "at_risk:All:"), key=lambda t: t.get_position()[0])] == \
+        [str(n) for n in EXPECTED_AT_RISK]
+
+
+def test_min_cell_masks_a_given_at_risk_table():
+    curve = pd.DataFrame({"estimate": [0.0, 0.5], "lower": [0.0, 0.2], "upper": [0.0, 0.8]}, index=[0.0, 100.0])
+    table = figures.numbers_at_risk_from_times({"CMV": [10, 50, 200, 400, 500, 800]}, (0, 6, 12, 24))
+    assert table.loc["CMV"].tolist() == [6, 4, 3, 1]  # > 0, 182.6, 365.25, 730.5 days
+    fig = figures.plot_curves({"CMV": curve}, kind="incidence", times_months=(0, 6, 12, 24), at_risk_table=table,
+                              min_cell=4)
+    texts = sorted(by_gid(fig, "at_risk:CMV:"), key=lambda t: t.get_position()[0])
+    assert [t.get_text() for t in texts] == ["6", "4", "<4", "<4"]
+
+
+def test_min_cell_grades_labels_and_hatched_bars():
+    crs = [0] * 6 + [1, 1, 2, np.nan]  # grade 0: 6, grade 1: 2, grade 2: 1, 3 and 4: 0, unknown: 1
+    fig = figures.plot_grades({"CRS": crs}, min_cell=5)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["6", "<5", "<5", "<5", "<5", "<5"]
+    bars = list(ax.containers[0])
+    assert [b.get_height() for b in bars] == [6, 5, 5, 5, 5, 5]  # a masked bar reaches min_cell: "fewer than 5"
+    assert [b.get_gid().endswith(":masked") for b in bars] == [False, True, True, True, True, True]
+    assert "hatched bars: fewer than 5 patients" in ax.get_xlabel()
+    plain = figures.plot_grades({"CRS": crs}).axes[0]
+    assert [t.get_text() for t in plain.texts] == ["6", "2", "1", "0", "0", "1"]
+
+
+def test_min_cell_interval_distribution_hides_strip_and_small_counts():
+    days = [35, 50, 60, 61, 62, 63, 64, 66, 67, 91, 120]
+    fig = figures.plot_interval_distribution(days, cuts=(60, 90), min_cell=5)
+    ax = fig.axes[0]
+    assert by_gid(fig, "strip") == []  # no tick per patient
+    labels = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert labels["cut_label:60"] == " ≤60 d: <5 · >60 d: 8"
+    assert labels["cut_label:90"] == " ≤90 d: 9 · >90 d: <5"
+    heights = sorted(p.get_height() for p in ax.patches if p.get_height() > 0)
+    # bins (10 days, edges at x.5): 30.5-40.5: 1, 40.5-50.5: 1, 50.5-60.5: 1, 60.5-70.5: 6, 90.5-100.5: 1,
+    # 110.5-120.5: 1: every bin of 1 is drawn as a hatched bar of height 5, the bin of 6 as it is
+    assert heights == [5, 5, 5, 5, 5, 6]
+    assert sum(p.get_gid() == "histogram:masked" for p in ax.patches) == 5
+
+
+def test_residual_blocks_pool_consecutive_events():
+    times = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]
+    resid = [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]
+    blocks = figures.residual_blocks(times[::-1], resid[::-1], 5)  # order of input does not matter
+    assert blocks["events"].tolist() == [6, 5]
+    np.testing.assert_allclose(blocks["time"], [35.0, 90.0])
+    np.testing.assert_allclose(blocks["residual"], [(5 + 2) / 6, 2.0])
+    assert figures.residual_blocks(times[:4], resid[:4], 5).empty
+    fig = figures.plot_residuals_over_time(times, resid, reference=1.5, min_cell=5)
+    (line,) = by_gid(fig, "residual_blocks")
+    np.testing.assert_allclose(line.get_xdata(), [35.0, 90.0])
+    assert by_gid(fig, "residuals") == []
+    (points,) = by_gid(figures.plot_residuals_over_time(times, resid), "residuals")
+    assert len(points.get_offsets()) == 11

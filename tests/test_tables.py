@@ -108,6 +108,43 @@ def test_characteristics_min_cell_and_unexpected_level(five_patients):
         tables.characteristics(five_patients, [tables.categorical("sex", "Sex", ["male"])])
 
 
+def test_median_iqr_replaces_the_range_with_min_cell():
+    values = [1, 2, 3, 4, 5, 6, 7, 8, 100, np.nan]  # quartiles (type 7): 3.0 and 7.0
+    assert tables.format_median_iqr(values) == "5.0 (3.0-7.0)"
+    assert tables.format_median_spread(values, 0) == "5 (1-100)"  # no min_cell: the range
+    assert tables.format_median_spread(values, 0, min_cell=5) == "5 (3-7)"  # 100 (one patient) is gone
+    assert tables.format_median_spread([10, 20, np.nan], 0, min_cell=5) == "fewer than 5 patients"
+    assert tables.spread_label(None) == "median (range)" and tables.spread_label(5) == "median (IQR)"
+    assert tables.iqr_note(None) == "" and "median (IQR)" in tables.iqr_note(5) and '"<5"' in tables.iqr_note(5)
+
+
+def test_characteristics_min_cell_shows_median_iqr(five_patients):
+    rows = [tables.continuous("age", "Age at second HSCT", "years")]
+    table = tables.characteristics(five_patients, rows, min_cell=3)
+    # ages 2.7, 10.0, 21.2, 30.0, 51.7: quartiles 10.0 and 30.0; neither extreme patient is printed
+    assert table.index.tolist() == [("Age at second HSCT (years)", "median (IQR)")]
+    assert table.iloc[0, 0] == "21.2 (10.0-30.0)"
+    assert "2.7" not in table.iloc[0, 0] and "51.7" not in table.iloc[0, 0]
+
+
+def test_curve_at_times_reads_round_time_points_not_event_rows():
+    from hsct_analysis import survival
+
+    # events at 30, 60, 200, 400, 1200 days; censored at 60, 400, 800 (eight patients)
+    curve = survival.kaplan_meier([30, 60, 60, 200, 400, 400, 800, 1200], [1, 0, 1, 1, 0, 1, 0, 1])
+    table = tables.curve_at_times(curve, months=(0, 6, 12, 24, 36))
+    assert table.index.tolist() == [0, 6, 12, 24, 36]
+    assert table["day"].tolist() == [0, 183, 365, 730, 1096]
+    assert table["at risk after"].tolist() == [8, 5, 4, 2, 1]
+    assert table["events so far"].tolist() == [0, 2, 3, 4, 4]
+    # S(182.6) = 7/8 * 6/7 = 0.75; S(365.25) = 0.75 * 4/5 = 0.6 (day 200: 5 at risk); S(730.5) = 0.6 * 3/4
+    assert table["estimate %"].tolist() == [100.0, 75.0, 60.0, 45.0, 45.0]
+    masked = tables.curve_at_times(curve, months=(0, 6, 12, 24, 36), min_cell=5)
+    assert masked["at risk after"].tolist() == [8, 5, "<5", "<5", "<5"]
+    assert masked["events so far"].tolist() == ["<5"] * 5
+    assert masked["estimate %"].tolist() == table["estimate %"].tolist()  # estimates are not counts
+
+
 # --- regression table ----------------------------------------------------------------
 
 

@@ -87,6 +87,7 @@ def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None 
                           min_cell: int | None = None) -> pd.DataFrame:
     """Table 1 or 2 regenerated from ``cohort``; with a scorecard, the paper's column and a match mark.
 
+    ``min_cell`` masks counts below it and shows continuous rows as median (IQR) (``tables.characteristics``).
     ``prefix`` selects the scorecard entries of the table ("t1." or "t2."). The "Paper" cell is
     the text as printed; "Count matches" is ✓ when the reproduced count equals the printed one.
     """
@@ -114,11 +115,18 @@ def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None 
     return table.assign(**{"Paper (Cao et al. 2023)": paper, "Count matches": match})
 
 
-def timeline_table(cohort: pd.DataFrame, intervals=TIMELINE) -> pd.DataFrame:
-    """Median (range) in days of each pre-transplant interval, over the patients for whom it is defined."""
+def timeline_table(cohort: pd.DataFrame, intervals=TIMELINE, min_cell: int | None = None) -> pd.DataFrame:
+    """Median (range) in days of each pre-transplant interval, over the patients for whom it is defined.
+
+    With ``min_cell`` (the book's small-cell option) the column is "Median (IQR), days" (a range's
+    ends are single patients' values), a patient count below ``min_cell`` reads ``"<min_cell"``
+    and an interval known for fewer than ``min_cell`` patients is not summarised.
+    """
+    spread = tables.spread_label(min_cell).replace("median", "Median")
     rows = []
     for column, label in intervals:
         values = pd.to_numeric(cohort[column], errors="coerce") if column in cohort else pd.Series(dtype=float)
-        rows.append({"Interval": label, "Patients": int(values.notna().sum()),
-                     "Median (range), days": tables.format_median_range(values, digits=0)})
+        n = int(values.notna().sum())
+        rows.append({"Interval": label, "Patients": tables.min_cell_mask(n, min_cell) if min_cell else n,
+                     f"{spread}, days": tables.format_median_spread(values, digits=0, min_cell=min_cell)})
     return pd.DataFrame(rows).set_index("Interval")

@@ -12,6 +12,12 @@ alike throughout:
 - ``plot_forest``: hazard ratios on a log axis with the reference level and separation shown.
 - ``plot_interval_distribution``: CAR-T -> second HSCT interval (days) with cut-offs.
 - ``plot_grades``: CRS / ICANS grade counts.
+- ``plot_residuals_over_time``: Schoenfeld residuals against event time (pooled with ``min_cell``).
+
+With ``min_cell`` (the book's ``--min-cell`` option) no figure shows a count below it: numbers at
+risk read ``"<min_cell"``, small bars are hatched outlines, and the marks that stand for single
+patients (the interval strip, one residual point per event) are pooled or left out. The steps and
+censor ticks of a survival curve stay, as in any published curve.
 
 Each function returns its ``Figure`` (displayed when it is a cell's last value). Figures are
 made through pyplot, so that a notebook's inline backend knows how to display them, and
@@ -254,6 +260,7 @@ def plot_curves(
     ylabel: str | None = None,
     at_risk_table: pd.DataFrame | None = None,
     ci: bool = True,
+    min_cell: int | None = None,
 ) -> Figure:
     """Step curves with CI bands, censor ticks and a numbers-at-risk table under the x-axis.
 
@@ -267,7 +274,8 @@ def plot_curves(
     (index = labels, columns = months, e.g. from ``numbers_at_risk_from_times``) when the
     frames carry no ``at_risk``. ``p_value`` heads the legend with ``test_name`` (default
     "Log-rank" for survival, "Gray's test" for incidence), e.g. "Log-rank p = 0.001".
-    The y-axis is in percent (0-100), the x-axis in months (days / 30.4375).
+    The y-axis is in percent (0-100), the x-axis in months (days / 30.4375). ``min_cell``
+    (the book's small-cell option) prints every number at risk below it as ``"<min_cell"``.
     """
     if kind not in KIND_YLABEL:
         raise ValueError(f"kind must be 'survival' or 'incidence', got {kind!r}")
@@ -279,6 +287,7 @@ def plot_curves(
     table = None
     if at_risk:
         table = at_risk_table.loc[list(curves)] if at_risk_table is not None else numbers_at_risk(curves, times_months)
+        table = tables.min_cell_mask(table, min_cell)
     fig, ax, table_ax = _axes_pair(ax, len(curves), at_risk)
 
     for label, curve in curves.items():
@@ -419,13 +428,16 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
 def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (60, 90), ax: Axes | None = None,
                                binwidth: float = 10.0,
                                xlabel: str = "Days from last CAR-T infusion to second HSCT",
-                               title: str | None = None) -> Figure:
+                               title: str | None = None, min_cell: int | None = None) -> Figure:
     """Histogram of intervals (days) with a strip of the individual values and labelled cut lines.
 
     Bins are ``binwidth`` days wide and closed on the right, with edges on whole days + 0.5
     so that each cut (a whole number of days) is a bin edge and "<= cut" patients fall left
     of its line. Each cut is a dashed line labelled with both counts, e.g.
-    "≤90 d: 84 · >90 d: 11". Missing values are dropped.
+    "≤90 d: 84 · >90 d: 11". Missing values are dropped. With ``min_cell`` (the book's
+    small-cell option) the strip of individual values is not drawn, a label count below
+    ``min_cell`` reads ``"<min_cell"`` and a bin holding 1 to ``min_cell - 1`` patients is drawn
+    as a hatched outline of height ``min_cell`` ("fewer than"), explained under the x-axis.
     """
     x = pd.to_numeric(pd.Series(list(days)), errors="coerce").dropna().to_numpy(float)
     if x.size == 0:
@@ -439,11 +451,15 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     edges = np.arange(start, x.max() + binwidth, binwidth)
     if edges[-1] < x.max():
         edges = np.append(edges, edges[-1] + binwidth)
-    heights, _, _ = ax.hist(x, bins=edges, color=PALETTE[0], alpha=0.75, edgecolor="white", gid="histogram")
+    if tables._masking(min_cell):
+        heights = _masked_histogram(ax, x, edges, min_cell)
+    else:
+        heights, _, _ = ax.hist(x, bins=edges, color=PALETTE[0], alpha=0.75, edgecolor="white", gid="histogram")
     top = max(heights.max(), 1) * (1.25 + 0.1 * len(cuts))
     strip_y = -0.05 * top
-    ax.plot(x, np.full(x.size, strip_y), linestyle="none", marker="|", markersize=8, color=GREY, alpha=0.7,
-            gid="strip")
+    if not tables._masking(min_cell):  # one tick per patient: not with small cells masked
+        ax.plot(x, np.full(x.size, strip_y), linestyle="none", marker="|", markersize=8, color=GREY, alpha=0.7,
+                gid="strip")
     ax.set_ylim(2 * strip_y, top)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=3))
     ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= top])
@@ -451,23 +467,54 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     for k, cut in enumerate(cuts):
         color = PALETTE[(k + 1) % len(PALETTE)]
         ax.axvline(cut, color=color, linestyle="--", linewidth=1.4, gid=f"cut:{cut:g}")
-        n_low, n_high = int(np.sum(x <= cut)), int(np.sum(x > cut))
+        n_low, n_high = (tables.min_cell_mask(int(n), min_cell) for n in (np.sum(x <= cut), np.sum(x > cut)))
         ax.text(cut, 0.98 - 0.1 * k, f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}", transform=ax.get_xaxis_transform(),
                 color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}", zorder=5,
                 bbox=dict(facecolor="white", edgecolor="none", pad=1.0, alpha=0.9))
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(_masked_xlabel(ax, xlabel, min_cell))
     ax.set_ylabel("Patients (n)")
     if title:
         ax.set_title(title, loc="left")
     return fig
 
 
+def _as_upper_bound(bar, color: str) -> None:
+    """Draw a bar as a hatched outline: its height is an upper bound ("fewer than"), not a count."""
+    bar.set_facecolor("none")
+    bar.set_edgecolor(color)
+    bar.set_hatch("///")
+    bar.set_linestyle("--")
+    bar.set_gid((bar.get_gid() or "bar") + ":masked")
+
+
+def _masked_histogram(ax: Axes, x: np.ndarray, edges: np.ndarray, min_cell: int) -> np.ndarray:
+    """Histogram whose bins with 1 to ``min_cell - 1`` patients are drawn as hatched outlines of
+    height ``min_cell`` (meaning "fewer than min_cell"); returns the drawn heights."""
+    counts, _ = np.histogram(x, bins=edges)
+    small = (counts > 0) & (counts < min_cell)
+    heights = np.where(small, min_cell, counts).astype(float)
+    bars = ax.bar(edges[:-1], heights, width=np.diff(edges), align="edge", color=PALETTE[0], alpha=0.75,
+                  edgecolor="white", gid="histogram")
+    for bar, hidden in zip(bars, small):
+        if hidden:
+            _as_upper_bound(bar, PALETTE[0])
+    return heights
+
+
+def _masked_xlabel(ax: Axes, xlabel: str, min_cell: int | None) -> str:
+    """The x-label, with a line explaining hatched bars when the axes hold any."""
+    masked = any((getattr(p, "get_gid", lambda: None)() or "").endswith(":masked") for p in ax.patches)
+    return f"{xlabel}\n(hatched bars: fewer than {int(min_cell)} patients)" if masked else xlabel
+
+
 def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade: int = 4, ax: Axes | None = None,
-                title: str | None = None, xlabel: str = "Grade") -> Figure:
+                title: str | None = None, xlabel: str = "Grade", min_cell: int | None = None) -> Figure:
     """Grouped bars of patients per grade (0..``max_grade``, plus "unknown" when any is missing).
 
     ``grades`` maps a toxicity name (e.g. "CRS", "ICANS") to each patient's grade, or is a
-    DataFrame with one column per toxicity. Bars are labelled with their counts.
+    DataFrame with one column per toxicity. Bars are labelled with their counts; with
+    ``min_cell`` (the book's small-cell option) a count below it (zero included, as in the
+    tables) is labelled ``"<min_cell"`` and drawn as a hatched outline of height ``min_cell``.
     """
     series = {name: pd.to_numeric(pd.Series(list(values)), errors="coerce")
               for name, values in (grades.items() if isinstance(grades, pd.DataFrame) else grades.items())}
@@ -492,15 +539,78 @@ def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade:
     width = 0.8 / max(len(counts), 1)
     positions = np.arange(len(levels))
     for k, (name, c) in enumerate(counts.items()):
-        bars = ax.bar(positions + (k - (len(counts) - 1) / 2) * width, c, width=width * 0.95,
+        small = [tables._masking(min_cell) and n < min_cell for n in c]
+        shown = [min_cell if hidden else n for n, hidden in zip(c, small)]
+        bars = ax.bar(positions + (k - (len(counts) - 1) / 2) * width, shown, width=width * 0.95,
                       color=PALETTE[k % len(PALETTE)], label=name, gid=f"bars:{name}")
-        ax.bar_label(bars, fontsize=8.5, padding=1)
+        for bar, hidden in zip(bars, small):
+            if hidden:
+                _as_upper_bound(bar, PALETTE[k % len(PALETTE)])
+        ax.bar_label(bars, labels=[str(tables.min_cell_mask(n, min_cell)) for n in c], fontsize=8.5, padding=1)
     ax.set_xticks(positions, levels)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(_masked_xlabel(ax, xlabel, min_cell))
     ax.set_ylabel("Patients (n)")
     ax.margins(y=0.12)
     if len(counts) > 1:
         ax.legend(loc="upper right")
     if title:
         ax.set_title(title, loc="left")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# residuals over time (proportional-hazards check)
+# ---------------------------------------------------------------------------------------
+
+
+def residual_blocks(times: Iterable[float], residuals: Iterable[float], size: int) -> pd.DataFrame:
+    """Events sorted by time, cut into consecutive blocks of at least ``size`` events.
+
+    Returns one row per block with ``time`` (mean event time, days), ``residual`` (mean
+    residual) and ``events`` (block size). Fewer than ``size`` events give no block at all.
+    """
+    frame = pd.DataFrame({"time": np.asarray(list(times), float), "residual": np.asarray(list(residuals), float)})
+    frame = frame.dropna().sort_values("time", kind="stable").reset_index(drop=True)
+    n_blocks = len(frame) // int(size)
+    if n_blocks == 0:
+        return pd.DataFrame(columns=["time", "residual", "events"])
+    block = np.repeat(np.arange(n_blocks), [len(part) for part in np.array_split(np.arange(len(frame)), n_blocks)])
+    grouped = frame.groupby(block)
+    return pd.DataFrame({"time": grouped["time"].mean(), "residual": grouped["residual"].mean(),
+                         "events": grouped.size()}).reset_index(drop=True)
+
+
+def plot_residuals_over_time(times: Iterable[float], residuals: Iterable[float], reference: float | None = None,
+                             min_cell: int | None = None, ax: Axes | None = None, title: str | None = None,
+                             xlabel: str = "Days after second HSCT (events)",
+                             ylabel: str = "Scaled Schoenfeld residual") -> Figure:
+    """Residuals (one per event) against event time in days, with a dashed line at ``reference``
+    (e.g. the estimated log hazard ratio).
+
+    Without ``min_cell`` every event is a point (gid ``residuals``). With ``min_cell`` (the book's
+    small-cell option) no single event day is drawn: consecutive events are pooled into blocks of
+    at least ``min_cell`` (``residual_blocks``) and each block is one point at its mean time and
+    mean residual (gid ``residual_blocks``).
+    """
+    if ax is None:
+        fig = _new_figure(3.2)
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    if tables._masking(min_cell):
+        blocks = residual_blocks(times, residuals, int(min_cell))
+        ax.plot(blocks["time"].to_numpy(float), blocks["residual"].to_numpy(float), linestyle="-", marker="o",
+                markersize=5, color=PALETTE[0], gid="residual_blocks",
+                label=f"mean of each {int(min_cell)}+ consecutive events")
+    else:
+        ax.scatter(np.asarray(list(times), float), np.asarray(list(residuals), float), s=14, color=PALETTE[0],
+                   gid="residuals")
+    if reference is not None:
+        ax.axhline(reference, color=PALETTE[1], linestyle="--", label="estimated log HR", gid="reference")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, loc="left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     return fig

@@ -198,8 +198,10 @@ def incidence_table(cohort: pd.DataFrame, names: list[str], times_days: list[flo
 
 
 def curves_figure(cohort: pd.DataFrame, names: list[str], times_months=(0, 6, 12, 24, 36, 48, 60),
-                  xlabel: str = "Months after second HSCT", conf_level: float = 0.95):
+                  xlabel: str = "Months after second HSCT", conf_level: float = 0.95, min_cell: int | None = None):
     """One figure with the curves of several endpoints (all KM or all cumulative incidence).
+
+    ``min_cell`` masks numbers at risk below it as ``"<min_cell"`` (``figures.plot_curves``).
 
     Returns the matplotlib Figure, or a "not available" sentence (as Markdown, so that it renders
     as text, not as a quoted string) when none of the endpoints was recorded in this cohort.
@@ -215,7 +217,7 @@ def curves_figure(cohort: pd.DataFrame, names: list[str], times_months=(0, 6, 12
         raise ValueError("curves_figure draws either KM or cumulative-incidence endpoints, not both")
     curves = {endpoints.endpoint(n).label: endpoints.curve(cohort, n, conf_level) for n in available}
     kind = "survival" if kinds == {"km"} else "incidence"
-    return figures.plot_curves(curves, kind=kind, times_months=times_months, xlabel=xlabel)
+    return figures.plot_curves(curves, kind=kind, times_months=times_months, xlabel=xlabel, min_cell=min_cell)
 
 
 def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int | None = None):

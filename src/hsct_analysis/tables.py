@@ -137,17 +137,68 @@ def format_n_percent(count: int, total: int, digits: int = 1) -> str:
     return f"{int(count)} ({100.0 * count / total:.{digits}f}%)"
 
 
+def _numbers(values: Iterable[float]) -> pd.Series:
+    return pd.to_numeric(pd.Series(list(values), dtype="object"), errors="coerce").dropna().astype(float)
+
+
 def format_median_range(values: Iterable[float], digits: int = 1) -> str:
     """``"21.2 (2.7-51.7)"``: median (minimum-maximum) of the non-missing ``values``."""
-    x = pd.to_numeric(pd.Series(list(values), dtype="object"), errors="coerce").dropna()
+    x = _numbers(values)
     if x.empty:
         return "NA"
     return f"{x.median():.{digits}f} ({x.min():.{digits}f}-{x.max():.{digits}f})"
 
 
+def format_median_iqr(values: Iterable[float], digits: int = 1) -> str:
+    """``"14.5 (11.8-20.2)"``: median (first-third quartile) of the non-missing ``values``.
+
+    Quartiles are pandas' linear-interpolation quantiles (R's type 7). Unlike a range, they are
+    not the values of the two most extreme patients.
+    """
+    x = _numbers(values)
+    if x.empty:
+        return "NA"
+    q1, q3 = x.quantile(0.25), x.quantile(0.75)
+    return f"{x.median():.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
+
+
+def spread_label(min_cell: int | None) -> str:
+    """``"median (range)"``, or ``"median (IQR)"`` when small cells are masked (``min_cell`` set)."""
+    return "median (IQR)" if _masking(min_cell) else "median (range)"
+
+
+def format_median_spread(values: Iterable[float], digits: int = 1, min_cell: int | None = None) -> str:
+    """Median (range), or with ``min_cell`` set median (IQR), of the non-missing ``values``.
+
+    With ``min_cell`` set and fewer than ``min_cell`` values, nothing is summarised: the text is
+    ``"fewer than <min_cell> patients"`` (a median of two or three values nearly shows them).
+    """
+    if not _masking(min_cell):
+        return format_median_range(values, digits)
+    x = _numbers(values)
+    if 0 < len(x) < min_cell:
+        return f"fewer than {int(min_cell)} patients"
+    return format_median_iqr(x, digits)
+
+
+def iqr_note(min_cell: int | None) -> str:
+    """The footnote a page prints under its "median (IQR)" tables (empty without ``min_cell``)."""
+    if not _masking(min_cell):
+        return ""
+    return (f"Continuous values are shown as median (IQR), the interquartile range from the 25th to the 75th "
+            f"percentile, instead of median (range), because the book was built with the small-cell option "
+            f"(--min-cell {int(min_cell)}): a range's ends are the values of the two most extreme patients. "
+            f"Counts below {int(min_cell)} are shown as \"<{int(min_cell)}\".")
+
+
 # ---------------------------------------------------------------------------------------
 # privacy: small cells
 # ---------------------------------------------------------------------------------------
+
+
+def _masking(min_cell: int | None) -> bool:
+    """True when ``min_cell`` asks for masking (a number above 1)."""
+    return min_cell is not None and min_cell > 1
 
 
 def min_cell_mask(table_counts: pd.DataFrame | pd.Series | int, n: int):
@@ -171,6 +222,58 @@ def min_cell_mask(table_counts: pd.DataFrame | pd.Series | int, n: int):
     if isinstance(table_counts, pd.Series):
         return table_counts.astype(object).map(mask)
     return mask(table_counts)
+
+
+# ---------------------------------------------------------------------------------------
+# a curve at round time points (never its per-event rows)
+# ---------------------------------------------------------------------------------------
+
+DAYS_PER_MONTH = 30.4375
+ROUND_MONTHS = (0, 6, 12, 24, 36)
+
+
+def _at_risk_after(curve: pd.DataFrame, day: float) -> float:
+    """Patients still at risk just after ``day``: the ``at_risk`` of the first time > day (0 if none)."""
+    later = curve.loc[curve.index.to_numpy(dtype=float) > day, "at_risk"]
+    return float(later.iloc[0]) if len(later) else 0.0
+
+
+def curve_at_times(curve: pd.DataFrame, months: Sequence[float] = ROUND_MONTHS,
+                   min_cell: int | None = None, digits: int = 1) -> pd.DataFrame:
+    """A Kaplan-Meier or cumulative-incidence curve read at round time points, one row per time.
+
+    ``curve`` is indexed by time in days (``survival.kaplan_meier`` or
+    ``competing.cumulative_incidence``); ``months`` are the time points (1 month = 30.4375 days).
+    Columns: ``day`` (the time point in days, rounded), ``at risk after`` (patients still at risk
+    just after it, when the curve has ``at_risk``), ``events so far`` (events up to and including
+    it, when the curve has ``events``), then ``estimate %``, ``SE %`` (from ``std_err``, or the
+    square root of ``variance``), ``lower %`` and ``upper %``, rounded to ``digits``. The values
+    are those of ``survival.value_at``: NaN after the last follow-up, never extrapolated.
+    ``min_cell`` masks the two counts below it as ``"<min_cell"``. Unlike the curve's own rows,
+    which are the individual event and censoring days, these rows describe no single patient.
+    """
+    from .survival import value_at
+
+    rows = []
+    times = curve.index.to_numpy(dtype=float)
+    for m in months:
+        day = float(m) * DAYS_PER_MONTH
+        value = value_at(curve, day)
+        row: dict[str, Any] = {"day": int(round(day))}
+        if "at_risk" in curve.columns:
+            row["at risk after"] = int(_at_risk_after(curve, day))
+        if "events" in curve.columns:
+            row["events so far"] = int(curve.loc[times <= day, "events"].sum())
+        se = value.get("std_err", np.sqrt(value["variance"]) if "variance" in value.index else np.nan)
+        for name, x in (("estimate %", value["estimate"]), ("SE %", se),
+                        ("lower %", value.get("lower", np.nan)), ("upper %", value.get("upper", np.nan))):
+            row[name] = round(100.0 * float(x), digits) if not _is_missing(x) else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows, index=pd.Index(list(months), name="months"))
+    counts = [c for c in ("at risk after", "events so far") if c in table.columns]
+    if _masking(min_cell) and counts:
+        table[counts] = min_cell_mask(table[counts], min_cell)
+    return table
 
 
 # ---------------------------------------------------------------------------------------
@@ -262,7 +365,7 @@ def _count_cell(count: int, total: int, min_cell: int | None) -> str:
 def _continuous_rows(cohort: pd.DataFrame, row: Row, min_cell: int | None) -> list[tuple[str, str, str]]:
     values = pd.to_numeric(cohort[row.column], errors="coerce")
     name = f"{row.label} ({row.unit})" if row.unit else row.label
-    out = [(name, "median (range)", format_median_range(values, row.digits))]
+    out = [(name, spread_label(min_cell), format_median_spread(values, row.digits, min_cell))]
     n_missing = int(values.isna().sum())
     if n_missing:
         out.append((name, MISSING_LEVEL, _count_cell(n_missing, len(values), min_cell)))
@@ -275,7 +378,9 @@ def characteristics(cohort: pd.DataFrame, rows: Sequence[Row | Mapping[str, Any]
 
     ``rows`` are ``Row`` specs (or dicts with the same keys). Percentages use all patients
     of ``cohort`` as denominator, one decimal; missing values get a "Not recorded" row.
-    ``min_cell`` masks counts below it as ``"<min_cell"`` (no percentage shown).
+    ``min_cell`` masks counts below it as ``"<min_cell"`` (no percentage shown) and shows
+    continuous rows as "median (IQR)" instead of "median (range)" (see ``format_median_spread``;
+    ``iqr_note`` is the footnote to print with the table).
 
     Returns a DataFrame with a two-level row index (variable label, level) and one column,
     by default ``"Synthetic cohort (n=<len(cohort)>)"``.
