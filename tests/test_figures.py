@@ -298,3 +298,11 @@ def test_residual_blocks_pool_consecutive_events():
     assert by_gid(fig, "residuals") == []
     (points,) = by_gid(figures.plot_residuals_over_time(times, resid), "residuals")
     assert len(points.get_offsets()) == 11
+
+
+def test_interval_distribution_names_what_it_counts():
+    fig = figures.plot_interval_distribution([88, 90, 90, 91, 120] + [60] * 6, cuts=(90,), min_cell=5, unit="resamples")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Resamples (n)"
+    assert ax.get_xlabel().endswith("(hatched bars: fewer than 5 resamples)")
+    assert {t.get_gid(): t.get_text() for t in ax.texts}["cut_label:90"] == " ≤90 d: 9 · >90 d: <5"

@@ -428,7 +428,8 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
 def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (60, 90), ax: Axes | None = None,
                                binwidth: float = 10.0,
                                xlabel: str = "Days from last CAR-T infusion to second HSCT",
-                               title: str | None = None, min_cell: int | None = None) -> Figure:
+                               title: str | None = None, min_cell: int | None = None,
+                               unit: str = "patients") -> Figure:
     """Histogram of intervals (days) with a strip of the individual values and labelled cut lines.
 
     Bins are ``binwidth`` days wide and closed on the right, with edges on whole days + 0.5
@@ -438,6 +439,7 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     small-cell option) the strip of individual values is not drawn, a label count below
     ``min_cell`` reads ``"<min_cell"`` and a bin holding 1 to ``min_cell - 1`` patients is drawn
     as a hatched outline of height ``min_cell`` ("fewer than"), explained under the x-axis.
+    ``unit`` names what is counted (y-axis "Patients (n)"; e.g. "resamples" for bootstrap results).
     """
     x = pd.to_numeric(pd.Series(list(days)), errors="coerce").dropna().to_numpy(float)
     if x.size == 0:
@@ -471,8 +473,8 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
         ax.text(cut, 0.98 - 0.1 * k, f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}", transform=ax.get_xaxis_transform(),
                 color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}", zorder=5,
                 bbox=dict(facecolor="white", edgecolor="none", pad=1.0, alpha=0.9))
-    ax.set_xlabel(_masked_xlabel(ax, xlabel, min_cell))
-    ax.set_ylabel("Patients (n)")
+    ax.set_xlabel(_masked_xlabel(ax, xlabel, min_cell, unit))
+    ax.set_ylabel(f"{unit.capitalize()} (n)")
     if title:
         ax.set_title(title, loc="left")
     return fig
@@ -501,10 +503,10 @@ def _masked_histogram(ax: Axes, x: np.ndarray, edges: np.ndarray, min_cell: int)
     return heights
 
 
-def _masked_xlabel(ax: Axes, xlabel: str, min_cell: int | None) -> str:
+def _masked_xlabel(ax: Axes, xlabel: str, min_cell: int | None, unit: str = "patients") -> str:
     """The x-label, with a line explaining hatched bars when the axes hold any."""
     masked = any((getattr(p, "get_gid", lambda: None)() or "").endswith(":masked") for p in ax.patches)
-    return f"{xlabel}\n(hatched bars: fewer than {int(min_cell)} patients)" if masked else xlabel
+    return f"{xlabel}\n(hatched bars: fewer than {int(min_cell)} {unit})" if masked else xlabel
 
 
 def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade: int = 4, ax: Axes | None = None,
