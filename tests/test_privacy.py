@@ -110,3 +110,121 @@ def test_no_small_n_percent_on_any_page(private_book):
     deaths = table_cells((private_book["out"] / "book" / "04_infections_deaths.html").read_text(encoding="utf-8"))
     causes = load_cohort(SOURCE)["cause_of_death"].dropna().astype(str).value_counts()  # causes that occur
     assert (causes < MIN_CELL).sum() >= 1 and deaths.count(f"<{MIN_CELL}") >= int((causes < MIN_CELL).sum())
+
+
+# --- figures: tested on the figure functions themselves (no build needed) ---------------------------------------
+
+SMALL = re.compile(r"^[1-4]$")  # a count of 1-4 drawn as a number
+
+
+def at_risk_texts(fig) -> list[str]:
+    return [a.get_text() for ax in fig.axes for a in ax.texts if (a.get_gid() or "").startswith("at_risk:")]
+
+
+def book_curve_figures(cohort: pd.DataFrame, min_cell: int | None) -> list:
+    """Every kind of curve figure the book draws from a cohort: each endpoint alone (chapters 2-5) and each endpoint
+    by the 90-day interval (chapter 5)."""
+    from hsct_analysis import endpoints, figures, report
+
+    figs = []
+    for name in endpoints.ENDPOINTS:
+        if endpoints.is_available(cohort, name):
+            figs.append(report.curves_figure(cohort, [name], min_cell=min_cell))
+            kind = "survival" if endpoints.endpoint(name).method == "km" else "incidence"
+            figs.append(figures.plot_curves(endpoints.curves_by(cohort, name, "cart_interval_90"), kind=kind,
+                                            min_cell=min_cell))
+    return figs
+
+
+def test_no_number_at_risk_of_1_to_4_in_any_curve_figure():
+    cohort = load_cohort(SOURCE)
+    unmasked = [t for fig in book_curve_figures(cohort, None) for t in at_risk_texts(fig)]
+    masked = [t for fig in book_curve_figures(cohort, MIN_CELL) for t in at_risk_texts(fig)]
+    assert len(masked) == len(unmasked) >= 100
+    small = sum(bool(SMALL.match(t)) for t in unmasked)
+    assert small >= 10  # 30 patients, 3 with a >90-day interval: the risk tables run into small numbers
+    assert [t for t in masked if SMALL.match(t)] == []
+    zeros = sum(t == "0" for t in unmasked)
+    assert masked.count(f"<{MIN_CELL}") == small + zeros  # each 0-4 became the marker, nothing else did
+
+
+def test_bar_labels_below_min_cell_are_masked():
+    from hsct_analysis import figures
+
+    cohort = load_cohort(SOURCE)
+    grades = {"CRS": cohort["crs_grade"], "ICANS": cohort["icans_grade"]}
+    shown = [t.get_text() for t in figures.plot_grades(grades, min_cell=MIN_CELL).axes[0].texts]
+    plain = [t.get_text() for t in figures.plot_grades(grades).axes[0].texts]
+    assert sum(bool(re.fullmatch(r"[0-4]", t)) for t in plain) >= 4
+    assert [t for t in shown if re.fullmatch(r"[0-4]", t)] == []
+    assert shown.count(f"<{MIN_CELL}") == sum(bool(re.fullmatch(r"[0-4]", t)) for t in plain)
+    fig = figures.plot_interval_distribution(cohort["days_cart_to_second_hsct"], cuts=(60, 90), min_cell=MIN_CELL)
+    labels = [t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("cut_label:")]
+    late = int((cohort["days_cart_to_second_hsct"] > 90).sum())
+    assert 0 < late < MIN_CELL and labels[1].endswith(f">90 d: <{MIN_CELL}")
+    assert [a for a in fig.axes[0].get_children() if a.get_gid() == "strip"] == []  # no tick per patient
+
+
+# --- the built pages: no listing of individual days, methods pages masked ----------------------------------------
+
+
+def day_listing(table: str) -> int:
+    """Body rows of an HTML table whose row header is a distinct number that is not just a row counter (0, 1, 2, ...):
+    the shape of a curve frame listing its event and censoring days."""
+    body = re.search(r"<tbody\b.*?</tbody>", table, re.S)
+    rows = re.findall(r"<tr\b.*?</tr>", body[0] if body else table, re.S)
+    first = [re.sub(r"<[^>]+>", "", (re.findall(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", r, re.S) or [""])[0]).strip()
+             for r in rows]
+    numbers = [float(x) for x in first if re.fullmatch(r"-?\d+(?:\.\d+)?", x)]
+    if len(set(numbers)) < len(numbers) or numbers in ([float(i) for i in range(len(numbers))],
+                                                       [float(i) for i in range(1, len(numbers) + 1)]):
+        return 0
+    return len(numbers)
+
+
+def test_day_listing_detector_on_a_curve_frame():
+    from hsct_analysis import survival
+
+    cohort = load_cohort(SOURCE)
+    frame = survival.kaplan_meier(cohort["os_time"], cohort["os_event"])
+    assert day_listing(frame.to_html()) == len(frame) > 15  # the curve's own rows: caught
+    assert day_listing(frame.reset_index().to_html()) == 0  # a row counter is not a day
+
+
+def test_no_page_lists_individual_days(private_book):
+    listings = {}
+    for page in (private_book["out"] / "book").rglob("*.html"):
+        for table in re.findall(r"<table\b.*?</table>", page.read_text(encoding="utf-8"), re.S):
+            if day_listing(table) > 15:
+                listings.setdefault(page.name, []).append(day_listing(table))
+    assert listings == {}
+
+
+def test_methods_pages_are_masked_and_not_called_synthetic(private_book):
+    methods = {p.stem: p.read_text(encoding="utf-8") for p in (private_book["out"] / "book" / "methods").glob("*.html")}
+    assert len(methods) >= 9
+    assert [name for name, html in methods.items() if "Your cohort" not in html] == []
+    assert [name for name, html in methods.items() if "cohort of 95 patients" in html] == []
+    marker = f"<{MIN_CELL}"
+    # km_greenwood: the OS curve at 0, 6, 12, 24, 36 months; deaths by month 0 and 6 are below 5 in this cohort
+    km = table_cells(methods["km_greenwood"])
+    assert "events so far" in km and km.count(marker) >= 2
+    cohort = load_cohort(SOURCE)
+    late = int((cohort["days_cart_to_second_hsct"] > 90).sum())  # 3 patients
+    tz = table_cells(methods["time_zero"])
+    assert late < MIN_CELL and f"fewer than {MIN_CELL} patients" in tz and tz.count(marker) >= 3
+    assert "median (range)" not in " ".join(tz)
+    assert [c for name in methods for c in table_cells(methods[name]) if SMALL_N_PERCENT.match(c)] == []
+
+
+def test_continuous_values_as_median_iqr_with_a_footnote(private_book):
+    html = (private_book["out"] / "book" / "01_cohort.html").read_text(encoding="utf-8")
+    cells = table_cells(html)
+    assert cells.count("median (IQR)") == 5 and "median (range)" not in cells  # 2 ages in Table 1/2, 3 doses
+    assert "Median (IQR), days" in cells
+    assert "instead of median (range)" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    from hsct_analysis import tables
+
+    age = load_cohort(SOURCE)["age_first_hsct"]
+    assert tables.format_median_iqr(age) in cells  # median (quartiles) of the age at first HSCT
+    assert tables.format_median_range(age) not in cells  # never the youngest and oldest patients' ages
