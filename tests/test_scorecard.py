@@ -12,8 +12,8 @@ from hsct_analysis.scorecard import within_tolerance
 ROOT = Path(__file__).resolve().parents[1]
 
 # Pass rates reached by the committed cohort (floors: they may rise, never fall).
-FLOOR_OVERALL = 0.767
-FLOOR_NON_CONFLICTING = 0.830
+FLOOR_OVERALL = 0.773
+FLOOR_NON_CONFLICTING = 0.839
 FLOOR_COUNTS = 0.936
 
 

@@ -37,7 +37,7 @@ def test_short_calibration_is_deterministic():
 
 def test_committed_cohort_is_plain_csv_in_contract_order():
     text = COHORT_CSV.read_text(encoding="utf-8")
-    assert text.splitlines()[0] == ",".join(synth.COLUMNS)
+    assert text.splitlines()[0] == ",".join(synth.written_columns())
     assert "\r" not in text
     assert len(text.splitlines()) == 96
 
@@ -54,7 +54,7 @@ EXACT_KINDS = ("count", "percent", "median", "range")
 
 def test_every_printed_count_and_median_is_exact(card):
     exact = card[card["kind"].isin(EXACT_KINDS) & ~card["conflict"]]
-    computable = exact[~exact["method"].str.startswith("not computable")]
+    computable = exact[~exact["method"].str.startswith(("not computable", "not recorded"))]
     missed = computable[~computable["passed"]]
     assert missed["id"].tolist() == []
     assert len(computable) >= 300
@@ -166,3 +166,62 @@ def test_core_arrays_match_the_loader(committed):
     np.testing.assert_array_equal(arrays["lfs"][0], committed["lfs_time"].astype(float).to_numpy())
     np.testing.assert_array_equal(arrays["lfs"][1], committed["lfs_event"].astype(int).to_numpy())
     np.testing.assert_array_equal(arrays["nrm"][1], committed["relapse_nrm_status"].astype(int).to_numpy())
+
+
+@pytest.fixture(scope="module")
+def treated(committed):
+    """The committed cohort with the treatment-after-second-HSCT columns the generator adds to it."""
+    cols = synth.after_second_hsct(committed, synth.DEFAULT_TARGETS, np.random.default_rng([synth.DEFAULT_SEED, 2]))
+    out = committed.copy()
+    for col in synth.AFTER_SECOND_COLUMNS:
+        out[col] = cols[col].replace("", np.nan).to_numpy()
+    return out
+
+
+def test_treatment_after_second_hsct_matches_the_results(treated):
+    c = treated
+    dli = c["days_second_hsct_to_dli"].dropna().astype(float)
+    assert (len(dli), dli.median(), dli.min(), dli.max()) == (9, 102, 17, 521)
+    assert c["dli_reason"].value_counts().to_dict() == {
+        "relapse prevention": 5, "mixed chimerism": 1, "PTLD treatment": 1, "graft dysfunction": 1,
+        "MRD-positive treatment": 1}
+    mrd = c["days_second_hsct_to_mrd_positive"].dropna().astype(float)
+    assert (len(mrd), mrd.median(), mrd.min(), mrd.max()) == (6, 201, 33, 1098)
+    assert c["mrd_positive_after_second_treatment"].value_counts().to_dict() == {
+        "CAR-T": 3, "inotuzumab ozogamicin": 1, "anti-PD-1": 1, "DLI": 1}
+    assert c["gvhd_death_trigger"].value_counts().to_dict() == {
+        "DLI": 3, "CAR-T after second HSCT": 2, "anti-PD-1": 1, "third HSCT": 2}
+    fu = c["followup_days"].astype(float)
+    for col in ("days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive"):
+        assert (c[col].astype(float).dropna() < fu[c[col].notna()]).all(), col
+    # triggers only for GVHD deaths; the third HSCT after a relapse; DLI for MRD after MRD positivity
+    trig = c[c["gvhd_death_trigger"].notna()]
+    assert trig["cause_of_death"].astype(str).str.contains("GVHD").all() and (trig["dead"] == 1).all()
+    assert trig.loc[trig["gvhd_death_trigger"] == "third HSCT", "relapse_days"].notna().all()
+    mrd_dli = c[c["dli_reason"] == "MRD-positive treatment"].iloc[0]
+    assert mrd_dli["mrd_positive_after_second_treatment"] == "DLI"
+    assert mrd_dli["days_second_hsct_to_mrd_positive"] < mrd_dli["days_second_hsct_to_dli"]
+    ptld = c[c["dli_reason"] == "PTLD treatment"].iloc[0]
+    assert ptld["ptld_days"] < ptld["days_second_hsct_to_dli"]
+    prevention = c[c["dli_reason"] == "relapse prevention"]
+    assert not (prevention["relapse_days"].astype(float) <= prevention["days_second_hsct_to_dli"].astype(float)).any()
+    dli_deaths = trig[trig["gvhd_death_trigger"] == "DLI"]
+    assert dli_deaths["dli_reason"].value_counts().to_dict() == {"relapse prevention": 2, "MRD-positive treatment": 1}
+
+
+def test_scorecard_computes_the_treatment_entries(treated):
+    card = scorecard.reproduce(treated, scorecard.audited(published.load_registry()))
+    rows = card[card["id"].str.contains("dli|mrd_positive_after|gvhd_death_trigger|gvhd_death_dli|second_hsct_to")]
+    assert len(rows) == 23
+    assert rows["passed"].all(), rows.loc[~rows["passed"], "id"].tolist()
+
+
+def test_unrecorded_treatment_columns_are_not_scored_as_zero(treated):
+    blank = treated.copy()
+    for col in synth.AFTER_SECOND_COLUMNS:
+        blank[col] = np.nan
+    registry = scorecard.audited(published.load_registry())
+    card = scorecard.reproduce(blank, registry).set_index("id")
+    row = card.loc["res.dli_after_second.yes.n"]
+    assert np.isnan(row["reproduced"]) and not row["passed"] and row["method"].startswith("not recorded")
+    assert np.isnan(card.loc["res.days_second_hsct_to_dli.median", "reproduced"])

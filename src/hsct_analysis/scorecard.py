@@ -162,12 +162,30 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype(object).map(one)
 
 
-#: Registry variables that the data contract cannot hold (post-second-HSCT DLI, MRD and
-#: their treatments, screening before enrolment): reported as "not in the data contract".
-NOT_IN_CONTRACT = {
-    "dli_reason", "dli_after_second", "mrd_positive_after_second", "mrd_positive_after_second_treatment",
-    "gvhd_death_trigger", "gvhd_death_dli_reason", "days_second_hsct_to_mrd_positive", "days_second_hsct_to_dli",
+#: Registry variables about treatment after the second HSCT, computed from the optional columns
+#: (derived name -> (column, what it means)); a cohort that leaves such a column empty has not
+#: recorded it, and those entries are reported as "not recorded", never as zero.
+AFTER_SECOND = {
+    "dli_after_second": "days_second_hsct_to_dli",
+    "mrd_positive_after_second": "days_second_hsct_to_mrd_positive",
+    "gvhd_death_dli_reason": "dli_reason",
 }
+AFTER_SECOND_COLUMNS = (
+    "days_second_hsct_to_dli", "dli_reason", "days_second_hsct_to_mrd_positive", "mrd_positive_after_second_treatment",
+    "gvhd_death_trigger",
+)
+
+#: Registry variables that are not properties of the enrolled cohort (the 99 screened patients,
+#: the 4 excluded before enrolment): reported as "not computable", and counted as misses.
+NOT_IN_CONTRACT = {"patients"}
+
+
+def _not_recorded(cohort: pd.DataFrame, variable: str) -> bool:
+    """True when the column behind ``variable`` is absent or entirely empty in ``cohort``."""
+    col = AFTER_SECOND.get(variable, variable)
+    if col not in AFTER_SECOND_COLUMNS:
+        return False
+    return col not in cohort or bool((_text(cohort[col]) == "").all())
 
 
 def _derived(cohort: pd.DataFrame, variable: str, category: str, row_id: str = "") -> np.ndarray | None:
@@ -193,6 +211,12 @@ def _derived(cohort: pd.DataFrame, variable: str, category: str, row_id: str = "
         a, b = _text(c["conditioning_first"]).to_numpy(), _text(c["conditioning_second"]).to_numpy()
         pair = np.array(["unknown" if x == "unknown" else f"{x}-{y}" for x, y in zip(a, b)])
         return pair == category
+    if variable in ("dli_after_second", "mrd_positive_after_second"):
+        return pd.to_numeric(c[AFTER_SECOND[variable]]).notna().to_numpy() & (category == "yes")
+    if variable == "gvhd_death_dli_reason":  # why the DLI before a fatal GVHD was given
+        dead = pd.to_numeric(c["dead"]).to_numpy(float) == 1
+        trigger = _text(c["gvhd_death_trigger"]).to_numpy() == "DLI"
+        return dead & trigger & (_text(c["dli_reason"]).to_numpy() == category)
     if variable == "first_hsct_kind":
         auto = _text(c["first_hsct_donor"]).to_numpy() == "auto"
         return auto if category == "auto" else ~auto
@@ -221,6 +245,8 @@ def _numeric_column(cohort: pd.DataFrame, variable: str) -> np.ndarray | None:
 
 def _count(ctx: _Context, row) -> tuple[float, str]:
     mask = ctx.mask(row.factor, row.level)
+    if _not_recorded(ctx.cohort, row.variable):
+        return np.nan, f"not recorded: {AFTER_SECOND.get(row.variable, row.variable)} is empty in this cohort"
     if not row.variable:
         return float(mask.sum()), f"patients with {row.factor} = {row.level}" if row.factor else "patients"
     if row.variable in ctx.cohort.columns and row.variable not in ("crs_grade", "dead"):
@@ -242,8 +268,8 @@ def _percent(ctx: _Context, row) -> tuple[float, str]:
 
 
 def _not_computed(variable: str) -> str:
-    if variable in NOT_IN_CONTRACT or variable == "patients":
-        return f"not computable: {variable!r} is not in the cohort data contract"
+    if variable in NOT_IN_CONTRACT:
+        return f"not computable: {variable!r} is not a property of the enrolled cohort (screening before enrolment)"
     return f"unknown variable {variable!r}"
 
 
@@ -260,6 +286,8 @@ def _denominator(ctx: _Context, row) -> float:
 
 def _median_range(ctx: _Context, row) -> tuple[float, str]:
     col = row.variable
+    if _not_recorded(ctx.cohort, col):
+        return np.nan, f"not recorded: {col} is empty in this cohort"
     x = _numeric_column(ctx.cohort, col)
     if x is None:
         return np.nan, _not_computed(col)

@@ -53,9 +53,13 @@ COLUMNS = [
     "cgvhd_days", "cgvhd_extensive_days", "cmv_days", "ebv_days", "ptld_days", "tma_days",
     "days_diagnosis_to_first_hsct", "days_diagnosis_to_second_hsct", "days_first_hsct_to_mrd_positive",
     "days_relapse_to_cart", "n_cart_infusions", "marrow_blasts_before_cart_pct", "gvhd_after_cart",
+    "days_second_hsct_to_dli", "dli_reason", "days_second_hsct_to_mrd_positive", "mrd_positive_after_second_treatment",
+    "gvhd_death_trigger",
 ]
 FLOAT_COLUMNS = {"age_first_hsct", "age_second_hsct", "mnc_dose", "cd34_dose", "cd3_dose", "marrow_blasts_before_cart_pct"}
 OUTCOME_COLUMNS = COLUMNS[COLUMNS.index("followup_days"):COLUMNS.index("tma_days") + 1]
+#: Optional columns about treatment after the second HSCT (DLI, MRD positivity, what preceded fatal GVHD).
+AFTER_SECOND_COLUMNS = COLUMNS[COLUMNS.index("days_second_hsct_to_dli"):]
 
 #: The paper's printed counts and medians (Tables 1-2, Results text). Counts are for n=95;
 #: :func:`scaled_targets` rescales them for another n.
@@ -119,6 +123,17 @@ DEFAULT_TARGETS: dict[str, Any] = {
         "cd3_dose": (1.8, 0.5, 6.6, [], 1),
         "marrow_blasts_before_cart_pct": (23.5, 0.0, 97.6, [], 1),
         "n_cart_infusions": (1, 1, 5, [], 0),
+    },
+    # after the second HSCT (Results): DLI in 9 patients, MRD positivity in 6, triggers of 8 of the 14 GVHD deaths
+    "after_second": {
+        "dli_reason": {"relapse prevention": 5, "mixed chimerism": 1, "PTLD treatment": 1, "graft dysfunction": 1,
+                       "MRD-positive treatment": 1},
+        "dli_days": (102, 17, 521),
+        "mrd_treatment": {"CAR-T": 3, "inotuzumab ozogamicin": 1, "anti-PD-1": 1, "DLI": 1},
+        "mrd_days": (201, 33, 1098),
+        # fatal GVHD after: DLI (2 for relapse prevention, 1 for MRD), CAR-T for MRD (2), anti-PD-1 for MRD (1),
+        # a third HSCT after relapse (2)
+        "gvhd_death_trigger": {"DLI": 3, "CAR-T after second HSCT": 2, "anti-PD-1": 1, "third HSCT": 2},
     },
     # approximate incidences used to draw the first outcome times (calibration refines them)
     "incidence": {
@@ -729,6 +744,103 @@ def _infections_and_tma(out: pd.DataFrame, inc: dict, rng: np.random.Generator) 
     _place(out, "tma_days", who, np.minimum(t, follow[who] - 1))
 
 
+# --------------------------------------------------------------------------- after the second HSCT
+
+#: The patients the Results describe after the second HSCT, one role each: (MRD treatment,
+#: DLI reason, trigger of fatal GVHD). Every role is a different patient.
+AFTER_SECOND_ROLES = (
+    ("DLI", "MRD-positive treatment", "DLI"),
+    ("CAR-T", "", "CAR-T after second HSCT"),
+    ("CAR-T", "", "CAR-T after second HSCT"),
+    ("anti-PD-1", "", "anti-PD-1"),
+    ("", "relapse prevention", "DLI"),
+    ("", "relapse prevention", "DLI"),
+    ("", "PTLD treatment", ""),
+    ("CAR-T", "", ""),
+    ("inotuzumab ozogamicin", "", ""),
+    ("", "relapse prevention", ""),
+    ("", "relapse prevention", ""),
+    ("", "relapse prevention", ""),
+    ("", "mixed chimerism", ""),
+    ("", "graft dysfunction", ""),
+)
+
+
+def _role_fits(role, i: int, mrd: float, dli: float, facts: dict) -> bool:
+    """Whether patient row ``i`` can play ``role`` with these MRD-positive / DLI days (NaN = none)."""
+    treatment, reason, trigger = role
+    fu, rel, ptld = facts["fu"][i], facts["rel"][i], facts["ptld"][i]
+    gvhd_death, relapsed = facts["gvhd_death"][i], not np.isnan(rel)
+    if trigger and not gvhd_death or not trigger and gvhd_death or relapsed and trigger:
+        return False  # fatal GVHD exactly where a trigger is named; relapsed GVHD deaths had a third HSCT
+    end = fu  # before death or last follow-up (the recorded GVHD onset may come earlier: a flare after the trigger)
+    if treatment and not mrd < end:
+        return False
+    if reason:
+        if not (dli < end and (not treatment or mrd < dli)):
+            return False
+        if reason == "relapse prevention" and relapsed and rel <= dli:
+            return False
+        if reason == "PTLD treatment" and not ptld < dli:
+            return False
+    return True
+
+
+def after_second_hsct(out: pd.DataFrame, targets: dict, rng: np.random.Generator, tries: int = 5000) -> pd.DataFrame:
+    """DLI, MRD positivity and the triggers of fatal GVHD after the second HSCT (the Results' counts).
+
+    Exact: 9 DLIs (reasons 5/1/1/1/1) at a median of 102 (17-521) days; 6 patients MRD-positive at
+    a median of 201 (33-1098) days, treated with CAR-T (3), inotuzumab (1), anti-PD-1 (1) or DLI (1);
+    of the 14 GVHD deaths, 3 after DLI (2 for relapse prevention, 1 for MRD), 2 after CAR-T and 1
+    after anti-PD-1 for MRD, and the 2 relapsed ones after a third HSCT. Every such event comes
+    before death or last follow-up (a DLI for MRD after the MRD-positive day, a DLI for PTLD after
+    the PTLD, a DLI for relapse prevention before any relapse). The contract holds one onset day
+    per GVHD type, so a fatal GVHD "after DLI" may have begun before it (a flare). Days are
+    counted from the second HSCT. Returns the five optional columns (rows aligned to ``out``).
+    """
+    spec = targets["after_second"]
+    n = len(out)
+    cause = out["cause_of_death"].astype(object).fillna("").astype(str).to_numpy()
+    facts = {
+        "fu": out["followup_days"].astype(float).to_numpy(),
+        "rel": out["relapse_days"].astype(float).to_numpy(), "ptld": out["ptld_days"].astype(float).to_numpy(),
+        "gvhd_death": np.array(["GVHD" in c for c in cause]),
+    }
+    cols = pd.DataFrame({c: pd.Series([np.nan] * n if c.startswith("days") else [""] * n, dtype=object)
+                         for c in AFTER_SECOND_COLUMNS}, index=out.index)
+    third = np.flatnonzero(facts["gvhd_death"] & ~np.isnan(facts["rel"]))
+    if n != DEFAULT_N or len(third) != spec["gvhd_death_trigger"]["third HSCT"]:
+        return cols  # the Results' counts are for the 95 patients of the paper
+    dli_all = _draw((*spec["dli_days"], [], 0), sum(spec["dli_reason"].values()), rng)
+    mrd_all = _draw((*spec["mrd_days"], [], 0), sum(spec["mrd_treatment"].values()), rng)
+    roles = AFTER_SECOND_ROLES
+    for _ in range(tries):
+        mrd_pool, dli_pool = list(rng.permutation(mrd_all)), list(rng.permutation(dli_all))
+        used, plan = set(third.tolist()), []
+        for role in roles:
+            mrd = mrd_pool.pop() if role[0] else np.nan
+            dli = dli_pool.pop() if role[1] else np.nan
+            fits = [i for i in rng.permutation(n) if i not in used and _role_fits(role, i, mrd, dli, facts)]
+            if not fits:
+                break
+            used.add(int(fits[0]))
+            plan.append((int(fits[0]), mrd, dli, role))
+        if len(plan) == len(roles):
+            break
+    else:
+        raise RuntimeError("no patients fit the Results' DLI / MRD / GVHD-death facts")
+    for i, mrd, dli, (treatment, reason, trigger) in plan:
+        cols.iat[i, cols.columns.get_loc("days_second_hsct_to_mrd_positive")] = mrd
+        cols.iat[i, cols.columns.get_loc("mrd_positive_after_second_treatment")] = treatment
+        cols.iat[i, cols.columns.get_loc("days_second_hsct_to_dli")] = dli
+        cols.iat[i, cols.columns.get_loc("dli_reason")] = reason
+        cols.iat[i, cols.columns.get_loc("gvhd_death_trigger")] = trigger
+    cols.iloc[third, cols.columns.get_loc("gvhd_death_trigger")] = "third HSCT"
+    for c in ("days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive"):
+        cols[c] = pd.to_numeric(cols[c])
+    return cols
+
+
 # --------------------------------------------------------------------------- assemble / write
 
 
@@ -737,6 +849,8 @@ def assemble(base: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
     df = base.copy()
     for col in OUTCOME_COLUMNS:
         df[col] = out[col].to_numpy()
+    for col in AFTER_SECOND_COLUMNS:
+        df[col] = out[col].to_numpy() if col in out else (np.nan if col.startswith("days") else "")
     return df[COLUMNS]
 
 
@@ -757,11 +871,21 @@ def generate(seed: int = DEFAULT_SEED, n: int = DEFAULT_N, targets: dict | None 
     if calibrate and n == DEFAULT_N and targets is None:
         kwargs = {"iterations": calibration_iterations} if calibration_iterations else {}
         out = calibrate_outcomes(base, out, seed=seed, verbose=verbose, max_seconds=max_seconds, **kwargs)
-    return assemble(base, out)
+    after = after_second_hsct(out, tg, np.random.default_rng([seed, 2]))
+    return assemble(base, pd.concat([out, after], axis=1))
+
+
+def written_columns(columns=COLUMNS) -> list[str]:
+    """The columns a cohort file holds: ``columns`` minus the treatment-after-second-HSCT ones
+    (:data:`AFTER_SECOND_COLUMNS`) that the data dictionary does not (yet) define."""
+    from .cohort import CONTRACT_COLUMNS
+
+    return [c for c in columns if c not in AFTER_SECOND_COLUMNS or c in CONTRACT_COLUMNS]
 
 
 def to_csv_text(cohort: pd.DataFrame) -> str:
     """The cohort as CSV text: fixed column order, integers as integers, 1-decimal floats, '' for missing."""
+    cohort = cohort[written_columns(list(cohort.columns))]
     cols = {}
     for col in cohort.columns:
         s = cohort[col]
@@ -877,23 +1001,38 @@ def _p_value(endpoint_name: str, time, status, group) -> float:
     return competing.gray_test(time, status, group, cause=1 if endpoint_name == "relapse" else 2).p_value
 
 
-def _entry_penalty(kind: str, stat: str, target: float, value: float, printed: str) -> float:
-    """Squared miss in units of the scorecard's tolerance, capped (see :mod:`hsct_analysis.scorecard`)."""
+def _entry_penalty(kind: str, stat: str, target: float, value: float, printed: str, shape: str = "squared") -> float:
+    """Miss of one entry in units of the scorecard's tolerance (see :mod:`hsct_analysis.scorecard`).
+
+    ``shape="squared"``: the squared miss, capped at :data:`PENALTY_CAP`. ``shape="pass"``
+    (what the pass rate rewards): 0.4 x^2 inside the tolerance (x = miss / tolerance), a step
+    of 1 where the entry starts to fail, then 0.6 per tolerance unit up to x = 4 (entries far
+    out of reach stop pulling the search).
+    """
+    x2 = _squared_miss(kind, stat, target, value, printed)
+    if shape == "squared":
+        return min(x2, PENALTY_CAP)
+    x = np.sqrt(x2)
+    return 0.4 * x2 if x <= 1.0 else 1.4 + 0.6 * (min(x, 4.0) - 1.0)
+
+
+def _squared_miss(kind: str, stat: str, target: float, value: float, printed: str) -> float:
+    """Squared miss in tolerance units (p: factor-2 units, +4 on the wrong side of 0.05; hr: factor 1.25/1.33)."""
     if value is None or not np.isfinite(value):
         return PENALTY_CAP
     if kind == "p":
         if printed.strip().startswith("<"):
-            return 0.0 if value < target else min(4.0 + (np.log(value / target) / np.log(2)) ** 2, PENALTY_CAP)
+            return 0.0 if value < target else 4.0 + (np.log(value / target) / np.log(2)) ** 2
         miss = (np.log(max(value, 1e-12) / target) / np.log(2)) ** 2
         side = 4.0 if (value < 0.05) != (target < 0.05) else 0.0
-        return min(miss + side, PENALTY_CAP)
+        return miss + side
     if kind == "hr":
         if value <= 0 or target <= 0:
             return PENALTY_CAP
         f = 1.25 if stat == "value" else 1.33
-        return min((np.log(value / target) / np.log(f)) ** 2, PENALTY_CAP)
+        return (np.log(value / target) / np.log(f)) ** 2
     tol = 1.0 if stat == "value" else 2.0
-    return min(((value - target) / tol) ** 2, PENALTY_CAP)
+    return ((value - target) / tol) ** 2
 
 
 def _printings(registry: pd.DataFrame) -> dict[str, list[str]]:
@@ -923,10 +1062,11 @@ class Calibrator:
     """
 
     def __init__(self, base: pd.DataFrame, out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
-                 with_tests: bool = True, with_models: bool = False):
+                 with_tests: bool = True, with_models: bool = False, shape: str = "squared"):
         from .factors import FACTORS, factor
 
         self.rng = rng
+        self.shape = shape
         self.n = len(base)
         self.out = out.reset_index(drop=True).copy()
         self.perm = np.arange(self.n)  # patient p holds record perm[p]
@@ -937,6 +1077,7 @@ class Calibrator:
         events = self.out[[c for c in EVENT_COLUMNS if c != "relapse_days"]].to_numpy(float)
         self.last_event = np.nan_to_num(np.nanmax(np.where(np.isnan(events), -np.inf, events), axis=1), neginf=0.0)
         self.with_tests = with_tests
+        self.time_swap_share = 0.0  # share of the non-swap moves that swap event days between records
         self.median_followup = float(np.median(self.fu))
         reg = registry.fillna("")
         printings = _printings(reg)
@@ -1048,8 +1189,9 @@ class Calibrator:
     def _penalty(self, e) -> float:
         if e[0] == "model":
             kind = "p" if e[4] == "p" else "hr"
-            return e[7] * _entry_penalty(kind, e[4], e[5], self._value(e), e[6])
-        return e[7] * _entry_penalty("p" if e[0] == "p" else "curve", e[4], e[5], self._value(e), e[6])
+            # Table 4 stays on the squared scale: its fits start far off and need the pull
+            return e[7] * _entry_penalty(kind, e[4], e[5], self._value(e), e[6], "squared")
+        return e[7] * _entry_penalty("p" if e[0] == "p" else "curve", e[4], e[5], self._value(e), e[6], self.shape)
 
     def objective(self) -> float:
         return float(self.penalties.sum())
@@ -1077,6 +1219,8 @@ class Calibrator:
                 self.perm[i], self.perm[j] = self.perm[j], self.perm[i]
             facs = {self.groups[g][0] for g in diff if self.groups[g][0]}
             return undo, set(diff.tolist()), facs
+        if self.time_swap_share and rng.random() < self.time_swap_share:
+            return self._swap_times()
         p = int(rng.integers(0, n))
         r = self.perm[p]
         old = (self.fu[r], self.rel[r])
@@ -1107,6 +1251,40 @@ class Calibrator:
             self.fu[r], self.rel[r] = old
         groups = set(np.flatnonzero(self.masks[:, p]).tolist())
         facs = {f for f in self.factor_names if pd.notna(self.levels[f][p])}
+        return undo, groups, facs
+
+    def _swap_times(self):
+        """Swap two death days, two censoring days or two relapse days between records.
+
+        Keeps the set of follow-up (and relapse) days, hence the printed minimum, median and
+        maximum follow-up, the counts, and who died or relapsed; changes when within subgroups.
+        """
+        rng, n = self.rng, self.n
+        p, q = (int(x) for x in rng.integers(0, n, size=2))
+        r, s = self.perm[p], self.perm[q]
+        if r == s:
+            return None
+        old = (self.fu[r], self.rel[r], self.fu[s], self.rel[s])
+        relapsed_r, relapsed_s = not np.isnan(self.rel[r]), not np.isnan(self.rel[s])
+        if relapsed_r and relapsed_s and rng.random() < 0.5:
+            self.rel[r], self.rel[s] = self.rel[s], self.rel[r]
+        elif self.dead[r] == self.dead[s]:
+            self.fu[r], self.fu[s] = self.fu[s], self.fu[r]
+        else:
+            return None
+        ok = True
+        for k in (r, s):
+            floor = max(self.last_event[k], 0 if np.isnan(self.rel[k]) else self.rel[k])
+            ok = ok and self.fu[k] > floor and (not self.dead[k] or self.fu[k] < self.cens[k])
+            ok = ok and (np.isnan(self.rel[k]) or self.rel[k] >= 1)
+        if not ok or old == (self.fu[r], self.rel[r], self.fu[s], self.rel[s]):
+            self.fu[r], self.rel[r], self.fu[s], self.rel[s] = old
+            return None
+
+        def undo(r=r, s=s, old=old):
+            self.fu[r], self.rel[r], self.fu[s], self.rel[s] = old
+        groups = set(np.flatnonzero(self.masks[:, p] | self.masks[:, q]).tolist())
+        facs = {f for f in self.factor_names if pd.notna(self.levels[f][p]) or pd.notna(self.levels[f][q])}
         return undo, groups, facs
 
     def run(self, iterations: int, t_start: float = 2.0, t_end: float = 0.02, verbose: bool = False,
@@ -1262,37 +1440,47 @@ def calibrate_secondary(out: pd.DataFrame, registry: pd.DataFrame, rng: np.rando
     return out
 
 
+#: The calibration schedule: annealing iterations of phase 1 (curves), phase 2 (+ Table 3
+#: p-values), phase 3 (+ Table 4 models) and of each secondary endpoint; the objective's shape
+#: (see :func:`_entry_penalty`); the share of time-swap moves among the non-swap moves.
+CALIBRATION = {"iterations": (16000, 2400, 800, 3000), "shape": "squared", "time_swap_share": 0.0}
+
+#: Start and end temperatures of the three phases, per objective shape.
+TEMPERATURES = {"squared": ((2.0, 0.02), (1.0, 0.02), (0.5, 0.02)),
+                "pass": ((0.5, 0.005), (0.25, 0.005), (0.12, 0.005))}
+
+
 def calibrate_outcomes(base: pd.DataFrame, out: pd.DataFrame, seed: int, verbose: bool = False,
-                       max_seconds: float = 240.0, iterations: tuple[int, ...] = (8000, 1200, 400)) -> pd.DataFrame:
+                       max_seconds: float = 240.0, iterations: tuple[int, ...] | None = None,
+                       shape: str | None = None) -> pd.DataFrame:
     """Anneal the outcomes against the registry: first estimates only, then with the p-values.
 
-    Deterministic: a fixed number of iterations per phase, all randomness from ``seed``.
+    Deterministic: a fixed number of iterations per phase (:data:`CALIBRATION`), all
+    randomness from ``seed``.
     """
     from . import published
 
     from .scorecard import audited
 
+    iterations = tuple(iterations or CALIBRATION["iterations"])
+    shape = shape or CALIBRATION["shape"]
+    temps = TEMPERATURES[shape]
     registry = audited(published.load_registry())
     rng = np.random.default_rng([seed, 1])
     t0 = time.perf_counter()
-    cal = Calibrator(base, out, registry, rng, with_tests=False)
-    if verbose:
-        print(f"phase 1: {len(cal.entries)} entries, start objective {cal.objective():.1f}", flush=True)
-    cal.run(iterations[0], verbose=verbose)
-    stage = cal.result()
-    cal = Calibrator(base, stage, registry, rng, with_tests=True)
-    if verbose:
-        print(f"phase 2: {len(cal.entries)} entries, start objective {cal.objective():.1f} "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
-    cal.run(iterations[1], t_start=1.0, verbose=verbose, swap_share=0.9)
-    if len(iterations) > 2 and iterations[2]:
-        stage = cal.result()
-        cal = Calibrator(base, stage, registry, rng, with_tests=True, with_models=True)
+    stage = out
+    for phase, (tests, models, swap_share) in enumerate(((False, False, 0.55), (True, False, 0.9), (True, True, 0.9))):
+        if phase >= len(iterations) - (1 if len(iterations) > 3 else 0) or not iterations[phase]:
+            break
+        cal = Calibrator(base, stage, registry, rng, with_tests=tests, with_models=models, shape=shape)
+        cal.time_swap_share = CALIBRATION["time_swap_share"]
         if verbose:
-            print(f"phase 3: {len(cal.entries)} entries with Table 4, start objective {cal.objective():.1f} "
+            print(f"phase {phase + 1}: {len(cal.entries)} entries, start objective {cal.objective():.1f} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        cal.run(iterations[2], t_start=0.5, verbose=verbose, swap_share=0.9)
-    final = cal.result()
+        cal.run(iterations[phase], t_start=temps[phase][0], t_end=temps[phase][1], verbose=verbose,
+                swap_share=swap_share)
+        stage = cal.result()
+    final = stage.copy()
     final.index = out.index
     fix_followup_median(final, DEFAULT_TARGETS["medians"]["followup_days"][0], rng)
     final = calibrate_secondary(final, registry, rng, iterations=iterations[3] if len(iterations) > 3 else 1500)
