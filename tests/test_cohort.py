@@ -45,7 +45,8 @@ def test_data_dictionary_is_an_identical_copy_of_the_packaged_one():
 def test_dictionary_lists_the_contract_columns_in_order():
     assert cohort.REQUIRED_COLUMNS == tuple(CONTRACT_REQUIRED)
     assert len(cohort.REQUIRED_COLUMNS) == 46
-    assert len(cohort.OPTIONAL_COLUMNS) == 7
+    assert len(cohort.OPTIONAL_COLUMNS) == 12
+    assert "days_second_hsct_to_dli" in cohort.OPTIONAL_COLUMNS
     assert "gvhd_after_cart" in cohort.OPTIONAL_COLUMNS
 
 
@@ -431,7 +432,7 @@ def test_endpoint_column_absent_is_unavailable_not_an_error(write_tiny):
 def test_write_template(tmp_path):
     template, dictionary = cohort.write_template(tmp_path / "new")
     assert template.read_text(encoding="utf-8").splitlines() == [",".join(cohort.CONTRACT_COLUMNS)]
-    assert len(template.read_text().split(",")) == 53
+    assert len(template.read_text().split(",")) == 58  # 46 required + 12 optional
     assert filecmp.cmp(dictionary, cohort.dictionary_path(), shallow=False)
     problems = cohort.validate(template)
     assert [p.rule for p in problems] == ["file has a header but no patient rows"]

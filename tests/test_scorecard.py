@@ -12,9 +12,9 @@ from hsct_analysis.scorecard import within_tolerance
 ROOT = Path(__file__).resolve().parents[1]
 
 # Pass rates reached by the committed cohort (floors: they may rise, never fall).
-FLOOR_OVERALL = 0.773
-FLOOR_NON_CONFLICTING = 0.839
-FLOOR_COUNTS = 0.936
+FLOOR_OVERALL = 0.778
+FLOOR_NON_CONFLICTING = 0.902
+FLOOR_COUNTS = 0.993
 
 
 @pytest.mark.parametrize(

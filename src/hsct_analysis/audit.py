@@ -430,6 +430,22 @@ CHECKS = (
 
 
 # --------------------------------------------------------------------------- the audit
+_SAME_NUMBER = ["source", "kind", "endpoint", "factor", "level", "time_days", "printed"]
+
+
+def _mark_ci_of_marked_estimates(marked: pd.DataFrame) -> None:
+    """A printed "estimate (lower-upper)" is one number: when its estimate is inconsistent, its CI
+    bounds are involved in the same conflict (they are centred on the estimate), so they are
+    marked too, with the estimate's id in the reason. Changes ``marked`` in place."""
+    estimates = marked[(marked["status"] == "inconsistent") & (marked["stat"] == "value")
+                       & marked["kind"].isin(["km", "cif", "hr"])]
+    key = marked[_SAME_NUMBER].astype(str).agg("|".join, axis=1)
+    for i, row in estimates.iterrows():
+        bounds = (key == key[i]) & marked["stat"].isin(["lower", "upper"]) & (marked["status"] == "ok")
+        marked.loc[bounds, "status"] = "inconsistent"
+        marked.loc[bounds, "reason"] = f"CI of {row['id']}, which is involved in: {row['reason']}"
+
+
 def _mark(registry: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     """Status/reason from the findings; duplicates of a marked row with the same value follow it."""
     marked = registry.copy()
@@ -444,6 +460,7 @@ def _mark(registry: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
         i = marked.index[position[row_id]]
         marked.loc[i, "status"] = "inconsistent"
         marked.loc[i, "reason"] = " | ".join(dict.fromkeys(texts))
+    _mark_ci_of_marked_estimates(marked)
     values = dict(zip(marked["id"], marked["value"]))
     for i, row in marked[(marked["duplicate_of"] != "") & (marked["status"] == "ok")].iterrows():
         first = row["duplicate_of"]

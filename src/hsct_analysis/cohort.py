@@ -105,7 +105,8 @@ ENDPOINTS: dict[str, str] = {
 }
 
 #: Outcome columns that must not fall after death or last follow-up.
-OUTCOME_DAY_COLUMNS: tuple[str, ...] = ("relapse_days",) + tuple(ENDPOINTS.values())
+OUTCOME_DAY_COLUMNS: tuple[str, ...] = ("relapse_days",) + tuple(ENDPOINTS.values()) + (
+    "days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive")
 
 
 # --------------------------------------------------------------------------------------
