@@ -584,17 +584,33 @@ def _unavailable_endpoints(t: _Table) -> list[str]:
     return [name for name, column in ENDPOINTS.items() if not t.has(column) or t.empty[column].all()]
 
 
+def survival_endpoint_arrays(followup_days, dead, relapse_days) -> dict[str, np.ndarray]:
+    """OS, LFS and relapse/NRM from follow-up, death (0/1) and relapse day (NaN: none), in days.
+
+    LFS ends at relapse or at follow-up; relapse/NRM status is 1 relapse, 2 death without
+    relapse, 0 censored. The one rule shared by the loader and the synthetic-cohort calibration.
+    """
+    fu = np.asarray(followup_days, float)
+    died = np.asarray(dead, float) == 1
+    rel = np.asarray(relapse_days, float)
+    relapsed = ~np.isnan(rel)
+    lfs_time = np.where(relapsed, rel, fu)
+    return {
+        "os_time": fu, "os_event": died.astype(int),
+        "lfs_time": lfs_time, "lfs_event": (relapsed | died).astype(int),
+        "relapse_nrm_time": lfs_time, "relapse_nrm_status": np.select([relapsed, died], [1, 2], default=0),
+    }
+
+
 def _derive_survival(df: pd.DataFrame) -> None:
-    """OS, LFS and relapse/NRM (times in days) added in place."""
-    relapsed = df["relapse_days"].notna()
-    dead = df["dead"].eq(1)
-    df["os_time"] = df["followup_days"]
-    df["os_event"] = df["dead"]
-    df["lfs_time"] = df["relapse_days"].where(relapsed, df["followup_days"])
-    df["lfs_event"] = (relapsed | dead).astype("Int64")
-    df["relapse_nrm_time"] = df["lfs_time"]
-    status = np.select([relapsed.to_numpy(bool), dead.to_numpy(bool)], [1, 2], default=0)
-    df["relapse_nrm_status"] = pd.array(status, dtype="Int64")
+    """OS, LFS and relapse/NRM (times in days) added in place, as nullable integers."""
+    arrays = survival_endpoint_arrays(
+        df["followup_days"].astype("Float64").to_numpy(float, na_value=np.nan),
+        df["dead"].astype("Float64").to_numpy(float, na_value=np.nan),
+        df["relapse_days"].astype("Float64").to_numpy(float, na_value=np.nan),
+    )
+    for name, values in arrays.items():
+        df[name] = pd.array(np.round(values), dtype="Float64").astype("Int64")
 
 
 def _derive_competing(df: pd.DataFrame, name: str, available: bool) -> None:

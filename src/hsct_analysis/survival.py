@@ -135,6 +135,18 @@ def _survfit_limits(surv, se_log, z, conf_type):
     return lower, upper
 
 
+def _product_limit(at_risk, events) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier S(t) and Greenwood's SE of log S(t) from counts at each distinct time.
+
+    Greenwood terms are Inf where everyone at risk has the event (S = 0 from there on).
+    """
+    n, d = np.asarray(at_risk, float), np.asarray(events, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / n)
+        greenwood_terms = np.where(d > 0, d / (n * (n - d)), 0.0)
+    return surv, np.sqrt(np.cumsum(greenwood_terms))
+
+
 def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier estimate of the survival function with pointwise confidence limits.
 
@@ -173,11 +185,7 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
     d = _as_event(event, t.size)
     times, at_risk, counts = _tally(t, d, 2)
     events, censored = counts[:, 1], counts[:, 0]
-    n, dd = at_risk.astype(float), events.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1.0 - dd / n)
-        greenwood_terms = np.where(dd > 0, dd / (n * (n - dd)), 0.0)  # Inf where n == d
-    se_log = np.sqrt(np.cumsum(greenwood_terms))
+    surv, se_log = _product_limit(at_risk, events)
     lower, upper = _survfit_limits(surv, se_log, z, CONF_TYPES[conf_type])
     with np.errstate(invalid="ignore"):
         std_err = np.where(surv == 0, np.nan, surv * se_log)

@@ -930,19 +930,20 @@ CONFLICT_WEIGHT = 0.1
 
 
 def _core_arrays(fu, dead, rel):
-    """OS / LFS / relapse-NRM arrays the way :func:`hsct_analysis.cohort.load_cohort` derives them."""
-    relapsed = ~np.isnan(rel)
-    lfs_time = np.where(relapsed, rel, fu)
-    lfs_event = (relapsed | (dead == 1)).astype(int)
-    status = np.where(relapsed, 1, np.where(dead == 1, 2, 0))
-    return {"os": (fu, dead.astype(int)), "lfs": (lfs_time, lfs_event), "relapse": (lfs_time, status), "nrm": (lfs_time, status)}
+    """OS / LFS / relapse-NRM (time, status) arrays, derived by the loader's own rule."""
+    from .cohort import survival_endpoint_arrays
+
+    e = survival_endpoint_arrays(fu, dead, rel)
+    relapse_nrm = (e["relapse_nrm_time"], e["relapse_nrm_status"])
+    return {"os": (e["os_time"], e["os_event"]), "lfs": (e["lfs_time"], e["lfs_event"]),
+            "relapse": relapse_nrm, "nrm": relapse_nrm}
 
 
 def _curve_values(endpoint_name: str, time: np.ndarray, status: np.ndarray, times: list[float]) -> dict:
     """{(t, stat): percent} of one endpoint's curve at ``times`` (days), as the scorecard reads it.
 
-    A fast path through the library's own array cores (``survival._tally`` and
-    ``_survfit_limits``; ``competing._cif_core`` and ``_cif_limits``) that skips building
+    A fast path through the library's own array cores (``survival._tally``,
+    ``_product_limit`` and ``_survfit_limits``; ``competing._cif_core`` and ``_cif_limits``) that skips building
     DataFrames; :func:`survival.kaplan_meier` / :func:`competing.cumulative_incidence` +
     :func:`survival.value_at` give the same numbers (asserted in tests/test_synth.py).
     """
@@ -951,10 +952,7 @@ def _curve_values(endpoint_name: str, time: np.ndarray, status: np.ndarray, time
     z = _z95()
     if endpoint_name in ("os", "lfs"):
         ts, at_risk, counts = survival._tally(np.asarray(time, float), np.asarray(status, int), 2)
-        n, d = at_risk.astype(float), counts[:, 1].astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            est = np.cumprod(1.0 - d / n)
-            se_log = np.sqrt(np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0)))
+        est, se_log = survival._product_limit(at_risk, counts[:, 1])
         lower, upper = survival._survfit_limits(est, se_log, z, survival.CONF_TYPES["arcsine"])
         start = 1.0
     else:
