@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COHORT ?= data/cohort.csv
 OUT    ?= _build/html
 
-.PHONY: book test cohort reference bench clean venv
+.PHONY: book test check lint cohort reference bench clean venv
 
 venv: $(STAMP)
 
@@ -23,8 +23,16 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The fast loop: every test that does not build a book (target: under 60 s on 2 cores), plus the linter.
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
 cohort: $(STAMP)
-	$(BIN)/python -m hsct_analysis.synth --out data/cohort.csv
+	$(BIN)/python -m hsct_analysis.paper.synth --out data/cohort.csv
 
 # Needs R with the survival and cmprsk packages (apt-get install r-base-core r-cran-survival r-cran-cmprsk).
 reference:

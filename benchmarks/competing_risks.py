@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.fine_gray import fine_gray
+from hsct_analysis.stats.fine_gray import fine_gray
 
 try:
-    from hsct_analysis.competing import cumulative_incidence, gray_test
+    from hsct_analysis.stats.competing import cumulative_incidence, gray_test
 except ImportError as err:  # the module is written by another helper
     cumulative_incidence = gray_test = None
     COMPETING_MISSING = str(err)
@@ -238,9 +238,9 @@ DOC_INTRO = """# Benchmarks: competing-risks estimators
 and 100,000 patients with two causes (relapse, death without relapse), censoring and three
 covariates (age, sex, a 3-level ATG type), and times on the same data:
 
-- `hsct_analysis.competing.cumulative_incidence` for both causes plus `gray_test` for both
+- `hsct_analysis.stats.competing.cumulative_incidence` for both causes plus `gray_test` for both
   causes, against R `cmprsk::cuminc` (which computes both curves and both tests in one call);
-- `hsct_analysis.fine_gray.fine_gray` (coefficients and the sandwich variance with the
+- `hsct_analysis.stats.fine_gray.fine_gray` (coefficients and the sandwich variance with the
   censoring-distribution term), against R `cmprsk::crr` (same model, same variance).
 
 Python figures are medians of 5 runs (3 at n = 100,000). R is timed with `system.time`

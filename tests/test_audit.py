@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hsct_analysis import audit
-from hsct_analysis.published import COLUMNS, load_registry
+from hsct_analysis.paper import audit
+from hsct_analysis.paper.registry import COLUMNS, load_registry
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from hsct_analysis import build, cohort, published, scorecard
+from hsct_analysis.book import build
+from hsct_analysis import cohort
+from hsct_analysis.paper import registry as published
+from hsct_analysis.paper import scorecard
+
+pytestmark = pytest.mark.slow  # every test here builds or runs a whole book
 
 ROOT = Path(__file__).resolve().parents[1]
 COHORT = ROOT / "data" / "cohort.csv"

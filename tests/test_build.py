@@ -16,7 +16,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from hsct_analysis import build
+from hsct_analysis.book import build
 from hsct_analysis.cohort import load_cohort
 
 ROOT = build.PROJECT_ROOT
@@ -155,6 +155,7 @@ def test_chapter_key_changes_with_notebook_cohort_package_and_parameters(tmp_pat
     assert PACKAGE_FINGERPRINT(package) != before
 
 
+@pytest.mark.slow
 def test_build_writes_the_about_chapter_from_the_cohort(project, first_build):
     out, lines = first_build
     assert sum("00_about: executed in" in line for line in lines) == 1
@@ -176,6 +177,7 @@ def test_build_writes_the_about_chapter_from_the_cohort(project, first_build):
     assert 'cohort_path = "../data/cohort.csv"' in injected[0].source  # bundled: the path from book/, not absolute
 
 
+@pytest.mark.slow
 def test_unchanged_rebuild_skips_execution_and_sphinx(project, first_build, tmp_path):
     out, _ = first_build
     again: list[str] = []
@@ -188,6 +190,7 @@ def test_unchanged_rebuild_skips_execution_and_sphinx(project, first_build, tmp_
     assert (tmp_path / "html" / "book" / "00_about.html").exists()
 
 
+@pytest.mark.slow
 def test_failing_chapter_is_named_and_leaves_the_previous_book(project, first_build):
     out, _ = first_build
     stamp_before = (out / build.STAMP_NAME).read_text()

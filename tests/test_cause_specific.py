@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis.cause_specific import cause_specific_cox
-from hsct_analysis.fine_gray import fine_gray
+from hsct_analysis.stats.cause_specific import cause_specific_cox
+from hsct_analysis.stats.fine_gray import fine_gray
 
 REFERENCE = Path(__file__).parent / "reference"
 RTOL = 1e-6

@@ -19,8 +19,11 @@ import pytest
 
 papermill = pytest.importorskip("papermill")
 
-from hsct_analysis import published, scorecard  # noqa: E402
+from hsct_analysis.paper import registry as published
+from hsct_analysis.paper import scorecard  # noqa: E402
 from hsct_analysis.cohort import load_cohort  # noqa: E402
+
+pytestmark = pytest.mark.slow  # every test here executes a chapter notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hsct_analysis import build, cli, cohort
+from hsct_analysis.book import build
+from hsct_analysis.book import cli
+from hsct_analysis import cohort
 
 ROOT = build.PROJECT_ROOT
 COHORT = ROOT / "data" / "cohort.csv"
@@ -17,7 +19,7 @@ COHORT = ROOT / "data" / "cohort.csv"
 
 def hsct_book(*args: str) -> subprocess.CompletedProcess:
     """Run the command as a user would (a fresh interpreter), capturing its output."""
-    return subprocess.run([sys.executable, "-m", "hsct_analysis.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "hsct_analysis.book.cli", *args], capture_output=True, text=True)
 
 
 def _broken_copy(path: Path) -> Path:
@@ -61,6 +63,7 @@ def test_validate_missing_file_exits_2(tmp_path):
     assert result.stderr.strip() == f"{tmp_path / 'nope.csv'}: no such file"
 
 
+@pytest.mark.slow
 def test_build_with_invalid_cohort_exits_2_and_builds_nothing(tmp_path):
     bad = _broken_copy(tmp_path / "bad.csv")
     out = tmp_path / "site"

@@ -18,7 +18,8 @@ from typing import Callable
 
 import pytest
 
-from hsct_analysis import build, cohort
+from hsct_analysis.book import build
+from hsct_analysis import cohort
 
 ROOT = build.PROJECT_ROOT
 BUNDLED = ROOT / "data" / "cohort.csv"
@@ -217,6 +218,7 @@ def test_validate_lists_every_problem_of_a_file_with_several(tmp_path):
 BUILD_CASES = ["missing_column", "relapse_after_death", "empty_file", "latin1_bytes", "duplicate_id"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BUILD_CASES)
 def test_build_refuses_and_does_not_create_the_output(name, tmp_path):
     made = CASES[name]()
@@ -233,6 +235,7 @@ def test_build_refuses_and_does_not_create_the_output(name, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no stage folder left next to --out
 
 
+@pytest.mark.slow
 def test_build_leaves_an_existing_output_untouched(tmp_path):
     made = CASES["crs_inconsistent"]()
     path = tmp_path / "crs.csv"
@@ -249,6 +252,7 @@ def test_build_leaves_an_existing_output_untouched(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crs.csv", "site"]
 
 
+@pytest.mark.slow
 def test_build_of_a_missing_file_exits_2_without_traceback(tmp_path):
     result = hsct_book("build", "--cohort", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "site"))
     assert result.returncode == 2

@@ -38,10 +38,6 @@ CONTRACT_REQUIRED = (
 ).split()
 
 
-def test_data_dictionary_is_an_identical_copy_of_the_packaged_one():
-    assert filecmp.cmp(REPO / "data" / "dictionary.csv", cohort.dictionary_path(), shallow=False)
-
-
 def test_dictionary_lists_the_contract_columns_in_order():
     assert cohort.REQUIRED_COLUMNS == tuple(CONTRACT_REQUIRED)
     assert len(cohort.REQUIRED_COLUMNS) == 46

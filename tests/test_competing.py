@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hsct_analysis.competing import (
+from hsct_analysis.stats.competing import (
     cumulative_incidence,
     cumulative_incidence_by,
     gray_test,
 )
-from hsct_analysis.survival import kaplan_meier, value_at
+from hsct_analysis.stats.survival import kaplan_meier, value_at
 
 from r_fixtures import ATOL, FIXTURES, REF, RTOL, as_float, close, load
 Z95 = 1.959963984540054

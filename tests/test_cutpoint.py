@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hsct_analysis import cutpoint
+from hsct_analysis.stats import cutpoint
 
 
 def test_logrank_scores_by_hand():

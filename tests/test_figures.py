@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 
-from hsct_analysis import figures, survival
+from hsct_analysis.book import figures
+from hsct_analysis.stats import survival
 
 DPM = 30.4375
 
@@ -217,7 +218,7 @@ def test_grades_bar_heights():
 
 
 def test_cumulative_incidence_frame_at_risk_counts_competing_exits():
-    from hsct_analysis import competing
+    from hsct_analysis.stats import competing
 
     # status: 1 relapse, 2 death without relapse, 0 censored (days)
     time = [20, 100, 150, 150, 300, 500, 700, 900]

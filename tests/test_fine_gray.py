@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 
-from hsct_analysis.fine_gray import censoring_km_before, fine_gray
+from hsct_analysis.stats.fine_gray import censoring_km_before, fine_gray
 
 REFERENCE = Path(__file__).parent / "reference"
 FIXTURES = ["small", "heavy_censoring", "large"]

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from hsct_analysis import landmark
+from hsct_analysis.stats import landmark
 
 
 @pytest.fixture

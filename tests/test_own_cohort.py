@@ -28,8 +28,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from hsct_analysis import build
+from hsct_analysis.book import build
 from hsct_analysis.cohort import load_cohort
+
+pytestmark = pytest.mark.slow  # every test here builds or runs a whole book
 
 papermill = pytest.importorskip("papermill")
 

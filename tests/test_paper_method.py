@@ -1,4 +1,4 @@
-"""Tests of hsct_analysis.paper_method: hand-made cohorts, the batch simulation against the
+"""Tests of hsct_analysis.paper.estimator: hand-made cohorts, the batch simulation against the
 library estimators, determinism, and the verdict on the paper's numbers."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis import competing, paper_method as pm
+from hsct_analysis.stats import competing
+from hsct_analysis.paper import estimator as pm
 
 # Hand cohort with censoring: day 1 censored, day 2 NRM, days 3 and 4 relapse, day 5 censored.
 TIME_C = np.array([1.0, 2.0, 3.0, 4.0, 5.0])

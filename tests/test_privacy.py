@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hsct_analysis import baseline, build
+from hsct_analysis.book import baseline
+from hsct_analysis.book import build
 from hsct_analysis.cohort import load_cohort
 
 ROOT = build.PROJECT_ROOT
@@ -57,6 +58,7 @@ def test_ids_are_recognisable():
     assert len(ids) == 30 and all(re.fullmatch(r"ZQXPATIENT\d{4}", i) for i in ids)
 
 
+@pytest.mark.slow
 def test_no_patient_id_in_any_output_file(private_book):
     files = scanned_files(private_book["out"])
     assert len(files) >= 40  # pages, sources, search index, scripts
@@ -69,18 +71,21 @@ def test_no_patient_id_in_any_output_file(private_book):
     assert "ZQXPATIENT" not in private_book["stdout"]
 
 
+@pytest.mark.slow
 def test_no_id_in_the_executed_chapter_cache(private_book):
     cached = sorted((ROOT / ".cache" / "executed").glob("*.ipynb"))
     assert cached
     assert [p.name for p in cached if "ZQXPATIENT" in p.read_text(encoding="utf-8", errors="replace")] == []
 
 
+@pytest.mark.slow
 def test_the_folder_of_the_csv_is_not_written(private_book):
     files = scanned_files(private_book["out"])
     assert [p.name for p in files if private_book["folder"] in p.read_text(encoding="utf-8", errors="replace")] == []
     assert [p.name for p in files if "zqxsecretfolder" in p.read_text(encoding="utf-8", errors="replace")] == []
 
 
+@pytest.mark.slow
 def test_no_table_lists_patients(private_book):
     """No table of any page has one row per patient (30 body rows, with or without ids)."""
     sizes = []
@@ -92,6 +97,7 @@ def test_no_table_lists_patients(private_book):
     assert [(name, rows) for name, rows in sizes if rows == len(private_book["ids"])] == []
 
 
+@pytest.mark.slow
 def test_small_counts_are_masked_in_the_cohort_tables(private_book):
     html = (private_book["out"] / "book" / "01_cohort.html").read_text(encoding="utf-8")
     cells = table_cells(html)
@@ -103,6 +109,7 @@ def test_small_counts_are_masked_in_the_cohort_tables(private_book):
     assert cells.count(f"<{MIN_CELL}") == small  # every small count became the marker, nothing else did
 
 
+@pytest.mark.slow
 def test_no_small_n_percent_on_any_page(private_book):
     pages = sorted((private_book["out"] / "book").rglob("*.html"))
     shown = {p.name: [c for c in table_cells(p.read_text(encoding="utf-8")) if SMALL_N_PERCENT.match(c)] for p in pages}
@@ -124,7 +131,9 @@ def at_risk_texts(fig) -> list[str]:
 def book_curve_figures(cohort: pd.DataFrame, min_cell: int | None) -> list:
     """Every kind of curve figure the book draws from a cohort: each endpoint alone (chapters 2-5) and each endpoint
     by the 90-day interval (chapter 5)."""
-    from hsct_analysis import endpoints, figures, report
+    from hsct_analysis.cohort import endpoints
+    from hsct_analysis.book import figures
+    from hsct_analysis.book import report
 
     figs = []
     for name in endpoints.ENDPOINTS:
@@ -149,7 +158,7 @@ def test_no_number_at_risk_of_1_to_4_in_any_curve_figure():
 
 
 def test_bar_labels_below_min_cell_are_masked():
-    from hsct_analysis import figures
+    from hsct_analysis.book import figures
 
     cohort = load_cohort(SOURCE)
     grades = {"CRS": cohort["crs_grade"], "ICANS": cohort["icans_grade"]}
@@ -183,7 +192,7 @@ def day_listing(table: str) -> int:
 
 
 def test_day_listing_detector_on_a_curve_frame():
-    from hsct_analysis import survival
+    from hsct_analysis.stats import survival
 
     cohort = load_cohort(SOURCE)
     frame = survival.kaplan_meier(cohort["os_time"], cohort["os_event"])
@@ -191,6 +200,7 @@ def test_day_listing_detector_on_a_curve_frame():
     assert day_listing(frame.reset_index().to_html()) == 0  # a row counter is not a day
 
 
+@pytest.mark.slow
 def test_no_page_lists_individual_days(private_book):
     listings = {}
     for page in (private_book["out"] / "book").rglob("*.html"):
@@ -200,6 +210,7 @@ def test_no_page_lists_individual_days(private_book):
     assert listings == {}
 
 
+@pytest.mark.slow
 def test_methods_pages_are_masked_and_not_called_synthetic(private_book):
     methods = {p.stem: p.read_text(encoding="utf-8") for p in (private_book["out"] / "book" / "methods").glob("*.html")}
     assert len(methods) >= 9
@@ -217,13 +228,14 @@ def test_methods_pages_are_masked_and_not_called_synthetic(private_book):
     assert [c for name in methods for c in table_cells(methods[name]) if SMALL_N_PERCENT.match(c)] == []
 
 
+@pytest.mark.slow
 def test_continuous_values_as_median_iqr_with_a_footnote(private_book):
     html = (private_book["out"] / "book" / "01_cohort.html").read_text(encoding="utf-8")
     cells = table_cells(html)
     assert cells.count("median (IQR)") == 5 and "median (range)" not in cells  # 2 ages in Table 1/2, 3 doses
     assert "Median (IQR), days" in cells
     assert "instead of median (range)" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
-    from hsct_analysis import tables
+    from hsct_analysis.book import tables
 
     age = load_cohort(SOURCE)["age_first_hsct"]
     assert tables.format_median_iqr(age) in cells  # median (quartiles) of the age at first HSCT

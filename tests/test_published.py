@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hsct_analysis.factors import FACTORS
-from hsct_analysis.published import (
+from hsct_analysis.cohort.factors import FACTORS
+from hsct_analysis.paper.registry import (
     PAPER,
     REGISTRY_DIR,
     RegistryError,

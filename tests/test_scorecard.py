@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis import cohort, published, scorecard
-from hsct_analysis.scorecard import within_tolerance
+from hsct_analysis import cohort
+from hsct_analysis.paper import registry as published
+from hsct_analysis.paper import scorecard
+from hsct_analysis.paper.scorecard import within_tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 

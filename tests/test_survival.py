@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis.survival import kaplan_meier, logrank, median_followup, value_at
+from hsct_analysis.stats.survival import kaplan_meier, logrank, median_followup, value_at
 
 from r_fixtures import ATOL, FIXTURES, REF, RTOL, as_float, close, load
 R_NAME = {"arcsine": "arcsin", "log": "log", "log-log": "log-log", "plain": "plain"}

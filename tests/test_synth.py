@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis import cohort, competing, published, scorecard, survival, synth
+from hsct_analysis import cohort
+from hsct_analysis.stats import competing
+from hsct_analysis.paper import registry as published
+from hsct_analysis.paper import scorecard
+from hsct_analysis.stats import survival
+from hsct_analysis.paper import synth
 
 ROOT = Path(__file__).resolve().parents[1]
 COHORT_CSV = ROOT / "data" / "cohort.csv"
@@ -29,6 +34,7 @@ def test_generation_is_deterministic():
     assert synth.to_csv_text(synth.generate(seed=7, calibrate=False)) != a
 
 
+@pytest.mark.slow
 def test_short_calibration_is_deterministic():
     a = synth.generate(calibration_iterations=(30, 5, 0, 40))
     b = synth.generate(calibration_iterations=(30, 5, 0, 40))
@@ -114,6 +120,7 @@ def test_structural_facts(committed):
     assert (used <= c["days_first_to_second_hsct"].astype(float)).all()
 
 
+@pytest.mark.slow
 def test_scaled_cohort_of_2000_without_calibration():
     big = synth.generate(n=2000, calibrate=False)
     assert len(big) == 2000

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis import tables
+from hsct_analysis.book import tables
 
 
 # --- formatters ----------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_characteristics_min_cell_shows_median_iqr(five_patients):
 
 
 def test_curve_at_times_reads_round_time_points_not_event_rows():
-    from hsct_analysis import survival
+    from hsct_analysis.stats import survival
 
     # events at 30, 60, 200, 400, 1200 days; censored at 60, 400, 800 (eight patients)
     curve = survival.kaplan_meier([30, 60, 60, 200, 400, 400, 800, 1200], [1, 0, 1, 1, 0, 1, 0, 1])

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design import Design, Term, design_matrix, profile_matrix
+from hsct_analysis.stats.design import Design, Term, design_matrix, profile_matrix
 
 _EPS = np.finfo(float).eps
 #: Coefficients whose size exceeds this, with a z statistic below 1, are taken as diverging.

@@ -35,8 +35,8 @@ from typing import Callable
 import nbformat
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 STAMP_NAME = ".hsct-book-build.json"
 CACHE_VERSION = "2"  # bump to invalidate every cached chapter
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")

@@ -1,7 +1,7 @@
-"""The registry of every number Cao et al. (2023) report (``data/published/*.csv``).
+"""The registry of every number Cao et al. (2023) report (``hsct_analysis/paper/registry/*.csv``, shipped with the package).
 
 One row per printed number: an estimate and its two CI bounds are three rows. The schema
-and the conventions are documented in ``data/published/README.md``. Units follow the
+and the conventions are documented in ``paper/registry/README.md``. Units follow the
 ``unit`` column: percent on the 0-100 scale (``%``), days, years, cell doses per kg,
 hazard ratios (``ratio``) and p-values (``p``).
 
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import re
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from hsct_analysis.factors import FACTORS
+from hsct_analysis.cohort.factors import FACTORS
 
 PAPER: dict[str, object] = {
     "authors": (
@@ -36,7 +37,8 @@ PAPER: dict[str, object] = {
     "doi": "10.3389/fimmu.2023.1191382",
 }
 
-REGISTRY_DIR = Path(__file__).resolve().parents[2] / "data" / "published"
+# The registry CSVs ship inside the package (importlib.resources), so an installed wheel finds them.
+REGISTRY_DIR = Path(str(resources.files("hsct_analysis.paper").joinpath("registry")))
 FILES = ("table1", "table2", "table3", "table4", "text")
 
 COLUMNS = (
@@ -166,7 +168,7 @@ def _check_row(row: pd.Series, known_ids: set[str]) -> None:
 
 
 def _check_factor(row: pd.Series) -> None:
-    """Factor/level/reference names must be those of ``hsct_analysis.factors.FACTORS``."""
+    """Factor/level/reference names must be those of ``hsct_analysis.cohort.factors.FACTORS``."""
     factor = row["factor"]
     if factor and factor not in FACTORS:
         _fail(row, f"factor {factor!r} not in FACTORS ({', '.join(FACTORS)})")
@@ -203,7 +205,7 @@ def validate_registry(frame: pd.DataFrame) -> None:
 
 
 def load_registry(path: Path | str | None = None) -> pd.DataFrame:
-    """All registry rows (every CSV of ``path``, default ``data/published``), validated.
+    """All registry rows (every CSV of ``path``, default: the packaged registry), validated.
 
     ``path`` may be a directory (all ``*.csv`` in it) or a single CSV file. Returns a
     DataFrame with a ``file`` column (the CSV stem); ``value``, ``time_days`` and

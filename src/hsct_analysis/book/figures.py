@@ -30,6 +30,7 @@ Times in the curve frames are days from the second transplant; the x-axis shows 
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Mapping, Sequence
 
 import matplotlib
@@ -41,9 +42,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from hsct_analysis import tables
+from hsct_analysis.book import tables
+from hsct_analysis.stats.units import DAYS_PER_MONTH
 
-DAYS_PER_MONTH = 30.4375
 DEFAULT_MONTHS = (0, 6, 12, 24, 36, 48, 60)
 
 #: Okabe-Ito colours in the order groups receive them (blue, vermillion, green, purple,
@@ -58,31 +59,45 @@ KIND_YLABEL = {"survival": "Survival probability (%)", "incidence": "Cumulative 
 KIND_TEST = {"survival": "Log-rank", "incidence": "Gray's test"}
 
 
+#: The book's matplotlib settings on top of seaborn's "ticks" style and "notebook" context.
+_RC_OVERRIDES = {
+    "figure.dpi": DPI,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "legend.frameon": False,
+    "legend.fontsize": 10,
+    "lines.linewidth": 1.8,
+    "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE)),
+}
+
+
+def book_rc() -> dict:
+    """The book's complete matplotlib rc settings (seaborn ticks + notebook context + the overrides)."""
+    rc = {**sns.axes_style("ticks"), **sns.plotting_context("notebook", font_scale=0.95)}
+    rc.update(_RC_OVERRIDES)
+    return rc
+
+
 def use_book_style() -> None:
-    """Set the book's matplotlib/seaborn style (called once on import; safe to call again)."""
-    sns.set_theme(
-        context="notebook",
-        style="ticks",
-        palette=list(PALETTE),
-        font_scale=0.95,
-        rc={
-            "figure.dpi": DPI,
-            "savefig.dpi": 150,
-            "savefig.bbox": "tight",
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.titlesize": 12,
-            "axes.titleweight": "bold",
-            "axes.labelsize": 11,
-            "legend.frameon": False,
-            "legend.fontsize": 10,
-            "lines.linewidth": 1.8,
-            "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE)),
-        },
-    )
+    """Make the book's style the global matplotlib style. Importing this module never does this;
+    every plotting function here applies the style to its own figure only."""
+    sns.set_theme(context="notebook", style="ticks", palette=list(PALETTE), font_scale=0.95, rc=_RC_OVERRIDES)
 
 
-use_book_style()
+def _styled(plot):
+    """Draw ``plot``'s figure under the book's style without touching the global rc settings."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(book_rc()):
+            return plot(*args, **kwargs)
+
+    return wrapper
 
 
 def group_colors(labels: Iterable[str]) -> dict[str, str]:
@@ -247,6 +262,7 @@ def _axes_pair(ax: Axes | None, n_groups: int, at_risk: bool) -> tuple[Figure, A
     return fig, main, fig.add_subplot(grid[1], sharex=main)
 
 
+@_styled
 def plot_curves(
     curves: Mapping[str, pd.DataFrame],
     kind: str = "survival",
@@ -346,6 +362,7 @@ def _row_name(row: pd.Series) -> str:
     return f"{row['label']}: {level}" if level else str(row["label"])
 
 
+@_styled
 def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels: Mapping[str, str] | None = None,
                 labels: Mapping[str, str] | None = None, title: str | None = None,
                 xlabel: str = "Hazard ratio (95% CI, log scale)") -> Figure:
@@ -425,6 +442,7 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
 # ---------------------------------------------------------------------------------------
 
 
+@_styled
 def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (60, 90), ax: Axes | None = None,
                                binwidth: float = 10.0,
                                xlabel: str = "Days from last CAR-T infusion to second HSCT",
@@ -453,13 +471,13 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     edges = np.arange(start, x.max() + binwidth, binwidth)
     if edges[-1] < x.max():
         edges = np.append(edges, edges[-1] + binwidth)
-    if tables._masking(min_cell):
+    if tables.is_masking(min_cell):
         heights = _masked_histogram(ax, x, edges, min_cell)
     else:
         heights, _, _ = ax.hist(x, bins=edges, color=PALETTE[0], alpha=0.75, edgecolor="white", gid="histogram")
     top = max(heights.max(), 1) * (1.25 + 0.1 * len(cuts))
     strip_y = -0.05 * top
-    if not tables._masking(min_cell):  # one tick per patient: not with small cells masked
+    if not tables.is_masking(min_cell):  # one tick per patient: not with small cells masked
         ax.plot(x, np.full(x.size, strip_y), linestyle="none", marker="|", markersize=8, color=GREY, alpha=0.7,
                 gid="strip")
     ax.set_ylim(2 * strip_y, top)
@@ -509,6 +527,7 @@ def _masked_xlabel(ax: Axes, xlabel: str, min_cell: int | None, unit: str = "pat
     return f"{xlabel}\n(hatched bars: fewer than {int(min_cell)} {unit})" if masked else xlabel
 
 
+@_styled
 def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade: int = 4, ax: Axes | None = None,
                 title: str | None = None, xlabel: str = "Grade", min_cell: int | None = None) -> Figure:
     """Grouped bars of patients per grade (0..``max_grade``, plus "unknown" when any is missing).
@@ -541,7 +560,7 @@ def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade:
     width = 0.8 / max(len(counts), 1)
     positions = np.arange(len(levels))
     for k, (name, c) in enumerate(counts.items()):
-        small = [tables._masking(min_cell) and n < min_cell for n in c]
+        small = [tables.is_masking(min_cell) and n < min_cell for n in c]
         shown = [min_cell if hidden else n for n, hidden in zip(c, small)]
         bars = ax.bar(positions + (k - (len(counts) - 1) / 2) * width, shown, width=width * 0.95,
                       color=PALETTE[k % len(PALETTE)], label=name, gid=f"bars:{name}")
@@ -582,6 +601,7 @@ def residual_blocks(times: Iterable[float], residuals: Iterable[float], size: in
                          "events": grouped.size()}).reset_index(drop=True)
 
 
+@_styled
 def plot_residuals_over_time(times: Iterable[float], residuals: Iterable[float], reference: float | None = None,
                              min_cell: int | None = None, ax: Axes | None = None, title: str | None = None,
                              xlabel: str = "Days after second HSCT (events)",
@@ -599,7 +619,7 @@ def plot_residuals_over_time(times: Iterable[float], residuals: Iterable[float],
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    if tables._masking(min_cell):
+    if tables.is_masking(min_cell):
         blocks = residual_blocks(times, residuals, int(min_cell))
         ax.plot(blocks["time"].to_numpy(float), blocks["residual"].to_numpy(float), linestyle="-", marker="o",
                 markersize=5, color=PALETTE[0], gid="residual_blocks",

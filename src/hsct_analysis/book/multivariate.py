@@ -13,7 +13,7 @@ multivariate analysis" (Cao et al. 2023). For each endpoint:
    (lifelines ``proportional_hazard_test``, rank time transform) on the Cox models.
 
 Times are days; hazard ratios are per level against the factor's reference level (the first
-level of :data:`hsct_analysis.factors.FACTORS`, as in the paper). Separation (a level with
+level of :data:`hsct_analysis.cohort.factors.FACTORS`, as in the paper). Separation (a level with
 no events) is reported as a flag by the fitting functions, never as an absurd hazard ratio.
 """
 
@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import endpoints, tables
-from .cause_specific import cause_specific_cox
-from .design import design_matrix
-from .factors import FACTORS, factor
-from .fine_gray import fine_gray
-from .univariate import SHORT_LABEL, comparison_p, plain_numbers
+from hsct_analysis.cohort import endpoints
+from hsct_analysis.book import tables
+from hsct_analysis.stats.cause_specific import cause_specific_cox
+from hsct_analysis.stats.design import design_matrix
+from hsct_analysis.cohort.factors import FACTORS, factor
+from hsct_analysis.stats.fine_gray import fine_gray
+from hsct_analysis.book.univariate import SHORT_LABEL, comparison_p, plain_numbers
 
 #: Table 4's endpoints in the paper's column order.
 TABLE4_ENDPOINTS = ("lfs", "os", "relapse", "nrm")
@@ -189,7 +190,7 @@ def fit_endpoint(
 def ph_check(result, data: pd.DataFrame, factor_names: list[str], reference: dict[str, str]) -> pd.DataFrame:
     """Scaled-Schoenfeld test of proportional hazards for each term of a fitted Cox model.
 
-    ``result`` is a :class:`hsct_analysis.cause_specific.CauseSpecificCoxResult`. Returns
+    ``result`` is a :class:`hsct_analysis.stats.cause_specific.CauseSpecificCoxResult`. Returns
     one row per term with ``statistic`` (chi-square, 1 df) and ``p`` (rank time transform);
     separated terms are left out (their residuals carry no information).
     """

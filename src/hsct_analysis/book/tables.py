@@ -25,7 +25,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.factors import FACTORS
+from hsct_analysis.cohort.factors import FACTORS
+from hsct_analysis.stats.units import DAYS_PER_MONTH
 
 NOT_ESTIMABLE = "not estimable"
 SEPARATION_TEXT = "not estimable (separation)"
@@ -164,7 +165,7 @@ def format_median_iqr(values: Iterable[float], digits: int = 1) -> str:
 
 def spread_label(min_cell: int | None) -> str:
     """``"median (range)"``, or ``"median (IQR)"`` when small cells are masked (``min_cell`` set)."""
-    return "median (IQR)" if _masking(min_cell) else "median (range)"
+    return "median (IQR)" if is_masking(min_cell) else "median (range)"
 
 
 def format_median_spread(values: Iterable[float], digits: int = 1, min_cell: int | None = None) -> str:
@@ -173,7 +174,7 @@ def format_median_spread(values: Iterable[float], digits: int = 1, min_cell: int
     With ``min_cell`` set and fewer than ``min_cell`` values, nothing is summarised: the text is
     ``"fewer than <min_cell> patients"`` (a median of two or three values nearly shows them).
     """
-    if not _masking(min_cell):
+    if not is_masking(min_cell):
         return format_median_range(values, digits)
     x = _numbers(values)
     if 0 < len(x) < min_cell:
@@ -183,7 +184,7 @@ def format_median_spread(values: Iterable[float], digits: int = 1, min_cell: int
 
 def iqr_note(min_cell: int | None) -> str:
     """The footnote a page prints under its "median (IQR)" tables (empty without ``min_cell``)."""
-    if not _masking(min_cell):
+    if not is_masking(min_cell):
         return ""
     return (f"Continuous values are shown as median (IQR), the interquartile range from the 25th to the 75th "
             f"percentile, instead of median (range), because the book was built with the small-cell option "
@@ -196,7 +197,7 @@ def iqr_note(min_cell: int | None) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def _masking(min_cell: int | None) -> bool:
+def is_masking(min_cell: int | None) -> bool:
     """True when ``min_cell`` asks for masking (a number above 1)."""
     return min_cell is not None and min_cell > 1
 
@@ -228,7 +229,6 @@ def min_cell_mask(table_counts: pd.DataFrame | pd.Series | int, n: int):
 # a curve at round time points (never its per-event rows)
 # ---------------------------------------------------------------------------------------
 
-DAYS_PER_MONTH = 30.4375
 ROUND_MONTHS = (0, 6, 12, 24, 36)
 
 
@@ -252,7 +252,7 @@ def curve_at_times(curve: pd.DataFrame, months: Sequence[float] = ROUND_MONTHS,
     ``min_cell`` masks the two counts below it as ``"<min_cell"``. Unlike the curve's own rows,
     which are the individual event and censoring days, these rows describe no single patient.
     """
-    from .survival import value_at
+    from hsct_analysis.stats.survival import value_at
 
     rows = []
     times = curve.index.to_numpy(dtype=float)
@@ -271,7 +271,7 @@ def curve_at_times(curve: pd.DataFrame, months: Sequence[float] = ROUND_MONTHS,
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(list(months), name="months"))
     counts = [c for c in ("at risk after", "events so far") if c in table.columns]
-    if _masking(min_cell) and counts:
+    if is_masking(min_cell) and counts:
         table[counts] = min_cell_mask(table[counts], min_cell)
     return table
 

@@ -1,8 +1,7 @@
 """The cohort data contract: read, validate and type one CSV row per patient, add endpoints.
 
 The contract lives in one file, ``dictionary.csv``, shipped inside this package (read with
-:func:`read_dictionary`; ``data/dictionary.csv`` in the repository is a byte-identical copy
-for people browsing the data folder, and a test keeps the two equal). Each row names a
+:func:`read_dictionary`; it is the only copy, and the book renders it). Each row names a
 column, whether it is required, its type (string, category, integer, number), its unit,
 its allowed values (``a|b|c``, ``lo-hi``, ``>=0``, ``unique``), what an empty cell means
 (``if_empty``; ``error`` when a value is required), a one-sentence meaning and the endpoint
@@ -41,12 +40,12 @@ DICTIONARY_FILE = "dictionary.csv"
 
 def dictionary_path() -> Path:
     """Path of the packaged ``dictionary.csv`` (importlib.resources)."""
-    return Path(str(resources.files("hsct_analysis").joinpath(DICTIONARY_FILE)))
+    return Path(str(resources.files("hsct_analysis.cohort").joinpath(DICTIONARY_FILE)))
 
 
 def read_dictionary() -> pd.DataFrame:
     """The data dictionary, one row per column (contract and derived), all fields as text."""
-    with resources.files("hsct_analysis").joinpath(DICTIONARY_FILE).open("r", encoding="utf-8") as fh:
+    with resources.files("hsct_analysis.cohort").joinpath(DICTIONARY_FILE).open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
@@ -692,3 +691,11 @@ def write_template(directory: str | Path) -> tuple[Path, Path]:
     dictionary = directory / DICTIONARY_FILE
     shutil.copyfile(dictionary_path(), dictionary)
     return template, dictionary
+
+def plain_numbers(cohort: pd.DataFrame) -> pd.DataFrame:
+    """A copy with nullable integer columns as float (NaN for missing), so comparisons never meet pd.NA."""
+    out = cohort.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.Int64Dtype) or str(out[col].dtype) in ("Int64", "Int32", "boolean"):
+            out[col] = out[col].astype("float64")
+    return out

@@ -1,7 +1,7 @@
 """Cause-specific Cox regression: the hazard of one cause, other causes treated as censored.
 
 A thin helper over lifelines' ``CoxPHFitter`` (Efron ties, as R's ``coxph`` default) that
-uses the same treatment coding as :func:`hsct_analysis.fine_gray.fine_gray` and returns the
+uses the same treatment coding as :func:`hsct_analysis.stats.fine_gray.fine_gray` and returns the
 same summary columns, so the two models sit side by side in one table. Times are in days.
 """
 
@@ -15,8 +15,8 @@ import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
-from .design import Design, Term, design_matrix
-from .fine_gray import coefficient_table, detect_separation, diverging, levels_without_events
+from hsct_analysis.stats.design import Design, Term, design_matrix
+from hsct_analysis.stats.fine_gray import coefficient_table, detect_separation, diverging, levels_without_events
 
 #: Tight Newton-Raphson settings, so estimates agree with R ``coxph`` to 1e-6 or better.
 #: Full Newton steps (lifelines damps them to 0.95 by default), and stop on the relative

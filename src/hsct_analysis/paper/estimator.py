@@ -17,7 +17,7 @@ estimators of RI and NRM,
 Times are days from the second transplant; "3 years" is 1095.75 days. Estimates, gaps and
 confidence limits returned by the public functions are percent (0-100) or percentage points,
 except :func:`one_minus_km`, which returns proportions (0-1) like
-:func:`hsct_analysis.competing.cumulative_incidence`.
+:func:`hsct_analysis.stats.competing.cumulative_incidence`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import audit, competing, endpoints, published, survival
+from hsct_analysis.paper import audit
+from hsct_analysis.stats import competing
+from hsct_analysis.cohort import endpoints
+from hsct_analysis.paper import registry as published
+from hsct_analysis.stats import survival
 
 __all__ = [
     "CANDIDATES",
@@ -135,7 +139,7 @@ def candidate_values(cohort: pd.DataFrame, endpoint: str, factor: str | None = N
     One row per (group, candidate): ``group``, ``n``, ``candidate``, ``estimate``, ``lower``,
     ``upper`` (95 % CI where the candidate has one: AJ with cmprsk's variance, 1 - KM with
     Greenwood's, both symmetric on the log scale). ``factor`` is a key of
-    :data:`hsct_analysis.factors.FACTORS` (None = whole cohort); ``time_days`` in days.
+    :data:`hsct_analysis.cohort.factors.FACTORS` (None = whole cohort); ``time_days`` in days.
     """
     if endpoint not in _CAUSE:
         raise ValueError(f"endpoint must be 'relapse' or 'nrm', got {endpoint!r}")

@@ -12,12 +12,12 @@ contract of :mod:`hsct_analysis.cohort` in two steps:
 2. **Calibrated outcomes.** Event times (death, relapse, GVHD, infections, TA-TMA,
    engraftment) are drawn with plausible shapes and then moved by simulated annealing
    (:mod:`hsct_analysis.calibrate`-style search implemented here in :func:`calibrate`) so that
-   the published-results scorecard (:mod:`hsct_analysis.scorecard`) is met as closely as
+   the published-results scorecard (:mod:`hsct_analysis.paper.scorecard`) is met as closely as
    possible. Moves keep every exact count fixed: whole outcome records are swapped between
    patients (changes only subgroup estimates), and event times are moved within a patient.
 
 All times are whole days; ages in years (1 decimal); doses in x10^8/kg (MNC, CD3) and
-x10^6/kg (CD34). Deterministic for a given seed: ``python -m hsct_analysis.synth --out
+x10^6/kg (CD34). Deterministic for a given seed: ``python -m hsct_analysis.paper.synth --out
 data/cohort.csv`` rewrites the committed file byte for byte.
 """
 
@@ -878,7 +878,7 @@ def generate(seed: int = DEFAULT_SEED, n: int = DEFAULT_N, targets: dict | None 
 def written_columns(columns=COLUMNS) -> list[str]:
     """The columns a cohort file holds: ``columns`` minus the treatment-after-second-HSCT ones
     (:data:`AFTER_SECOND_COLUMNS`) that the data dictionary does not (yet) define."""
-    from .cohort import CONTRACT_COLUMNS
+    from hsct_analysis.cohort import CONTRACT_COLUMNS
 
     return [c for c in columns if c not in AFTER_SECOND_COLUMNS or c in CONTRACT_COLUMNS]
 
@@ -905,8 +905,8 @@ def write(cohort: pd.DataFrame, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hsct_analysis.synth --out data/cohort.csv [--seed N] [--n N] [--no-calibrate]``."""
-    p = argparse.ArgumentParser(prog="python -m hsct_analysis.synth", description=__doc__.splitlines()[0])
+    """``python -m hsct_analysis.paper.synth --out data/cohort.csv [--seed N] [--n N] [--no-calibrate]``."""
+    p = argparse.ArgumentParser(prog="python -m hsct_analysis.paper.synth", description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--n", type=int, default=DEFAULT_N)
@@ -931,7 +931,7 @@ CONFLICT_WEIGHT = 0.1
 
 def _core_arrays(fu, dead, rel):
     """OS / LFS / relapse-NRM (time, status) arrays, derived by the loader's own rule."""
-    from .cohort import survival_endpoint_arrays
+    from hsct_analysis.cohort import survival_endpoint_arrays
 
     e = survival_endpoint_arrays(fu, dead, rel)
     relapse_nrm = (e["relapse_nrm_time"], e["relapse_nrm_status"])
@@ -942,26 +942,26 @@ def _core_arrays(fu, dead, rel):
 def _curve_values(endpoint_name: str, time: np.ndarray, status: np.ndarray, times: list[float]) -> dict:
     """{(t, stat): percent} of one endpoint's curve at ``times`` (days), as the scorecard reads it.
 
-    A fast path through the library's own array cores (``survival._tally``,
-    ``_product_limit`` and ``_survfit_limits``; ``competing._cif_core`` and ``_cif_limits``) that skips building
+    A fast path through the library's own array cores (``counting.tally``,
+    ``survival.product_limit`` and ``survival.survfit_limits``; ``competing.cif_core`` and ``competing.cif_limits``) that skips building
     DataFrames; :func:`survival.kaplan_meier` / :func:`competing.cumulative_incidence` +
     :func:`survival.value_at` give the same numbers (asserted in tests/test_synth.py).
     """
-    from . import competing, survival
+    from hsct_analysis.stats import competing, counting, survival
 
     z = _z95()
     if endpoint_name in ("os", "lfs"):
-        ts, at_risk, counts = survival._tally(np.asarray(time, float), np.asarray(status, int), 2)
-        est, se_log = survival._product_limit(at_risk, counts[:, 1])
-        lower, upper = survival._survfit_limits(est, se_log, z, survival.CONF_TYPES["arcsine"])
+        ts, at_risk, counts = counting.tally(np.asarray(time, float), np.asarray(status, int), 2)
+        est, se_log = survival.product_limit(at_risk, counts[:, 1])
+        lower, upper = survival.survfit_limits(est, se_log, z, survival.CONF_TYPES["arcsine"])
         start = 1.0
     else:
         cause = 2 if endpoint_name == "nrm" else 1
         codes = np.asarray(status, int)
-        ts, at_risk, counts = survival._tally(np.asarray(time, float), codes, max(int(codes.max()), cause) + 1)
+        ts, at_risk, counts = counting.tally(np.asarray(time, float), codes, max(int(codes.max()), cause) + 1)
         n_cause = counts[:, cause]
-        est, var = competing._cif_core(at_risk, n_cause, counts[:, 1:].sum(axis=1) - n_cause)
-        lower, upper = competing._cif_limits(est, var, z, "log")
+        est, var = competing.cif_core(at_risk, n_cause, counts[:, 1:].sum(axis=1) - n_cause)
+        lower, upper = competing.cif_limits(est, var, z, "log")
         start = 0.0
     out = {}
     for t in times:
@@ -981,16 +981,16 @@ _Z95: list[float] = []
 
 
 def _z95() -> float:
-    from . import survival
+    from hsct_analysis.stats import counting, survival
 
     if not _Z95:
-        _Z95.append(survival._z(0.95))
+        _Z95.append(counting.z_value(0.95))
     return _Z95[0]
 
 
 def _p_value(endpoint_name: str, time, status, group) -> float:
     """Log-rank (OS, LFS) or Gray's test (relapse, NRM) p-value, by the library's tests."""
-    from . import competing, survival
+    from hsct_analysis.stats import competing, counting, survival
 
     if len(set(group)) < 2:
         return np.nan
@@ -1000,7 +1000,7 @@ def _p_value(endpoint_name: str, time, status, group) -> float:
 
 
 def _entry_penalty(kind: str, stat: str, target: float, value: float, printed: str, shape: str = "squared") -> float:
-    """Miss of one entry in units of the scorecard's tolerance (see :mod:`hsct_analysis.scorecard`).
+    """Miss of one entry in units of the scorecard's tolerance (see :mod:`hsct_analysis.paper.scorecard`).
 
     ``shape="squared"``: the squared miss, capped at :data:`PENALTY_CAP`. ``shape="pass"``
     (what the pass rate rewards): 0.4 x^2 inside the tolerance (x = miss / tolerance), a step
@@ -1055,13 +1055,13 @@ class Calibrator:
     event days) and the assignment of records to patients. Moves: swap two patients'
     records (keeps every count and every overall estimate; changes subgroups), or move one
     record's death day, censoring day or relapse day (keeps the numbers of deaths and
-    relapses). Estimates come from :mod:`hsct_analysis.survival` and
-    :mod:`hsct_analysis.competing`; only the subgroups a move touches are recomputed.
+    relapses). Estimates come from :mod:`hsct_analysis.stats.survival` and
+    :mod:`hsct_analysis.stats.competing`; only the subgroups a move touches are recomputed.
     """
 
     def __init__(self, base: pd.DataFrame, out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
                  with_tests: bool = True, with_models: bool = False, shape: str = "squared"):
-        from .factors import FACTORS, factor
+        from hsct_analysis.cohort.factors import FACTORS, factor
 
         self.rng = rng
         self.shape = shape
@@ -1147,7 +1147,7 @@ class Calibrator:
 
     def _refresh_models(self, arrays) -> None:
         """Refit Table 4 (the scorecard's own Cox / Fine-Gray fits) on the current assignment."""
-        from .scorecard import _fit_table4, _plain_numbers
+        from hsct_analysis.paper.scorecard import _fit_table4, _plain_numbers
 
         f = self.model_frame
         f["os_time"], f["os_event"] = arrays["os"]
@@ -1161,8 +1161,8 @@ class Calibrator:
             self.model_cache[ep] = None if isinstance(fit, str) else fit[0]
 
     def _model_value(self, e) -> float:
-        from .factors import FACTORS
-        from .scorecard import table4_covariates
+        from hsct_analysis.cohort.factors import FACTORS
+        from hsct_analysis.paper.scorecard import table4_covariates
 
         summary = self.model_cache.get(e[1])
         if summary is None:
@@ -1456,9 +1456,9 @@ def calibrate_outcomes(base: pd.DataFrame, out: pd.DataFrame, seed: int, verbose
     Deterministic: a fixed number of iterations per phase (:data:`CALIBRATION`), all
     randomness from ``seed``.
     """
-    from . import published
+    from hsct_analysis.paper import registry as published
 
-    from .scorecard import audited
+    from hsct_analysis.paper.scorecard import audited
 
     iterations = tuple(iterations or CALIBRATION["iterations"])
     shape = shape or CALIBRATION["shape"]

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hsct_analysis.stats.counting import KIND_ATTR, as_codes, as_event, as_groups, as_times, tally, z_value
+
 __all__ = [
     "kaplan_meier",
     "logrank",
@@ -30,79 +32,8 @@ __all__ = [
 #: Accepted ``conf_type`` values and the name R's ``survfit`` uses for each.
 CONF_TYPES = {"arcsine": "arcsin", "log": "log", "log-log": "log-log", "plain": "plain"}
 
-_KIND_ATTR = "curve_kind"  # DataFrame.attrs key: "survival" or "cumulative_incidence"
-
-
-# ----------------------------------------------------------------------------- validation
-def _as_times(time) -> np.ndarray:
-    """Times as a float array; ValueError if empty, NaN, infinite or negative."""
-    arr = np.asarray(time, dtype=float).ravel()
-    if arr.size == 0:
-        raise ValueError("no observations: time is empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("time contains NaN or infinite values")
-    if np.any(arr < 0):
-        raise ValueError("time contains negative values (times are days, >= 0)")
-    return arr
-
-
-def _as_codes(status, n: int, name: str = "status") -> np.ndarray:
-    """Integer status codes (0 = censored, 1..k = event types); ValueError otherwise."""
-    raw = np.asarray(status).ravel()
-    if raw.size != n:
-        raise ValueError(f"time and {name} have different lengths ({n} and {raw.size})")
-    try:
-        as_float = raw.astype(float)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be integer codes (0 = censored, 1..k = events)") from err
-    if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
-        raise ValueError(f"{name} must be integer codes without NaN (0 = censored, 1..k = events)")
-    codes = as_float.astype(np.int64)
-    if np.any(codes < 0):
-        raise ValueError(f"{name} codes must be >= 0 (0 = censored, 1..k = events)")
-    return codes
-
-
-def _as_event(event, n: int) -> np.ndarray:
-    """Event indicator 0/1 as int array; ValueError for anything else."""
-    codes = _as_codes(event, n, name="event")
-    if np.any(codes > 1):
-        raise ValueError("event must be 0 (censored) or 1 (event)")
-    return codes
-
-
-def _as_groups(group, n: int, name: str = "group") -> np.ndarray:
-    """Group labels as an array of length n with no missing values."""
-    arr = np.asarray(group, dtype=object).ravel()
-    if arr.size != n:
-        raise ValueError(f"time and {name} have different lengths ({n} and {arr.size})")
-    if pd.isna(pd.Series(arr)).any():
-        raise ValueError(f"{name} contains missing values")
-    return arr
-
-
-def _z(conf_level: float) -> float:
-    if not 0 < conf_level < 1:
-        raise ValueError("conf_level must be between 0 and 1 (e.g. 0.95)")
-    return float(stats.norm.ppf(1 - (1 - conf_level) / 2))
-
-
-def _tally(time: np.ndarray, codes: np.ndarray, n_codes: int):
-    """Distinct sorted times, number at risk just before each, and counts per code.
-
-    Returns (times, at_risk, counts) with counts[:, c] = number of subjects with status c
-    at that time (c = 0..n_codes-1).
-    """
-    times, inverse = np.unique(time, return_inverse=True)
-    counts = np.zeros((times.size, n_codes), dtype=np.int64)
-    np.add.at(counts, (inverse, codes), 1)
-    leaving = counts.sum(axis=1)
-    at_risk = time.size - np.concatenate(([0], np.cumsum(leaving)[:-1]))
-    return times, at_risk, counts
-
-
 # ----------------------------------------------------------------------------- Kaplan-Meier
-def _survfit_limits(surv, se_log, z, conf_type):
+def survfit_limits(surv, se_log, z, conf_type):
     """Confidence limits exactly as R ``survival:::survfit_confint`` (logse=TRUE, ulimit=TRUE).
 
     ``se_log`` is the standard error of the cumulative hazard (= of log S), which is what
@@ -135,7 +66,7 @@ def _survfit_limits(surv, se_log, z, conf_type):
     return lower, upper
 
 
-def _product_limit(at_risk, events) -> tuple[np.ndarray, np.ndarray]:
+def product_limit(at_risk, events) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan-Meier S(t) and Greenwood's SE of log S(t) from counts at each distinct time.
 
     Greenwood terms are Inf where everyone at risk has the event (S = 0 from there on).
@@ -180,13 +111,13 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
     """
     if conf_type not in CONF_TYPES:
         raise ValueError(f"conf_type must be one of {sorted(CONF_TYPES)}, got {conf_type!r}")
-    z = _z(conf_level)
-    t = _as_times(time)
-    d = _as_event(event, t.size)
-    times, at_risk, counts = _tally(t, d, 2)
+    z = z_value(conf_level)
+    t = as_times(time)
+    d = as_event(event, t.size)
+    times, at_risk, counts = tally(t, d, 2)
     events, censored = counts[:, 1], counts[:, 0]
-    surv, se_log = _product_limit(at_risk, events)
-    lower, upper = _survfit_limits(surv, se_log, z, CONF_TYPES[conf_type])
+    surv, se_log = product_limit(at_risk, events)
+    lower, upper = survfit_limits(surv, se_log, z, CONF_TYPES[conf_type])
     with np.errstate(invalid="ignore"):
         std_err = np.where(surv == 0, np.nan, surv * se_log)
     out = pd.DataFrame(
@@ -201,7 +132,7 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
         },
         index=pd.Index(times, name="time"),
     )
-    out.attrs[_KIND_ATTR] = "survival"
+    out.attrs[KIND_ATTR] = "survival"
     out.attrs["conf_type"] = conf_type
     out.attrs["conf_level"] = conf_level
     return out
@@ -212,7 +143,7 @@ def value_at(curve: pd.DataFrame, t: float) -> pd.Series:
     """The row of a curve at time ``t`` (days): the row of the last index <= t.
 
     Works for the output of :func:`kaplan_meier` and
-    :func:`hsct_analysis.competing.cumulative_incidence`.
+    :func:`hsct_analysis.stats.competing.cumulative_incidence`.
 
     - ``t`` before the first time in the curve: the value at time 0, i.e. estimate 1
       (survival) or 0 (cumulative incidence) with a standard error / variance of 0;
@@ -242,7 +173,7 @@ def value_at(curve: pd.DataFrame, t: float) -> pd.Series:
 
 
 def _time_zero_row(curve: pd.DataFrame) -> pd.Series:
-    kind = curve.attrs.get(_KIND_ATTR)
+    kind = curve.attrs.get(KIND_ATTR)
     if kind is None:  # attrs lost (e.g. after some pandas operations): infer from columns
         kind = "cumulative_incidence" if "variance" in curve.columns else "survival"
     start = 1.0 if kind == "survival" else 0.0
@@ -288,9 +219,9 @@ def logrank(time, event, group) -> LogRankResult:
     if fewer than two groups remain (e.g. no events at all) the statistic is 0, ``df`` is
     0 and ``p_value`` is NaN.
     """
-    t = _as_times(time)
-    d = _as_event(event, t.size)
-    g = _as_groups(group, t.size)
+    t = as_times(time)
+    d = as_event(event, t.size)
+    g = as_groups(group, t.size)
     cat = pd.Categorical(g)  # levels sorted as R's factor() sorts them
     levels, gi = list(cat.categories), cat.codes.astype(np.int64)
     k = len(levels)
@@ -375,8 +306,8 @@ def median_followup(time, event) -> FollowUp:
 
     ``event`` is the usual event indicator (1 = death/event); the function reverses it.
     """
-    t = _as_times(time)
-    d = _as_event(event, t.size)
+    t = as_times(time)
+    d = as_event(event, t.size)
     curve = kaplan_meier(t, 1 - d, conf_type="log")
     x = curve.index.to_numpy(dtype=float)
     med, lo, hi = (_first_below_half(x, curve[c].to_numpy()) for c in ("estimate", "lower", "upper"))

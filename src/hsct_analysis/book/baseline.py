@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import tables
-from .tables import categorical, continuous
+from hsct_analysis.book import tables
+from hsct_analysis.book.tables import categorical, continuous
 
 FUSION_GENES = (
     "BCR::ABL1", "E2A::HLF", "E2A::PBX1", "EBF1::PDGFRB", "EP300::ZNF384", "IGH::EPOP/MILT3::CISD3",

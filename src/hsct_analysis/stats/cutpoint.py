@@ -16,7 +16,7 @@ The statistic is the linear rank statistic with log-rank scores,
 sample), standardized by its permutation variance, which is the form Lausen and
 Schumacher analysed. Its square differs from the R ``survdiff`` chi-square only through
 the variance estimate (hypergeometric vs permutation); the book's log-rank test
-(``hsct_analysis.survival.logrank``) is used to report the chosen cut's ordinary test.
+(``hsct_analysis.stats.survival.logrank``) is used to report the chosen cut's ordinary test.
 
 Times are in days; ``x`` is in its own units (days for the CAR-T interval).
 """

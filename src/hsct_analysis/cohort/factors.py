@@ -4,7 +4,7 @@ Each factor turns columns of a loaded cohort into a categorical Series with fixe
 labels. Patients for whom a factor is undefined (e.g. MRD-only relapse for
 ``relapse_timing``, unknown CAR-T source) get NaN and drop out of that comparison, as in
 the paper. Level labels are the vocabulary shared with the published-results registry
-(``data/published``): the first level listed is the paper's reference level.
+(``hsct_analysis/paper/registry``): the first level listed is the paper's reference level.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from hsct_analysis.published import COLUMNS, REGISTRY_DIR, group_size, lookup, read_registry_file
+from hsct_analysis.paper.registry import COLUMNS, REGISTRY_DIR, group_size, lookup, read_registry_file
 
 FINDING_COLUMNS = ["check", "ids", "reason", "magnitude", "marks"]
 IDENTITY_TOLERANCE_PP = 1.0  # |1 - LFS - (RI + NRM)| above this (percentage points) is flagged
@@ -484,7 +484,7 @@ def write_status(directory: Path | str | None = None) -> pd.DataFrame:
     Only those two columns change; all other cells are written back as read. Returns the
     findings table.
     """
-    from hsct_analysis.published import load_registry
+    from hsct_analysis.paper.registry import load_registry
 
     directory = REGISTRY_DIR if directory is None else Path(directory)
     marked, findings = audit(load_registry(directory))

@@ -91,7 +91,8 @@ def run_template(directory: Path) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     """Validate, execute and build; problems with the cohort exit 2, other failures exit 1."""
-    from hsct_analysis import build, cohort
+    from hsct_analysis.book import build
+    from hsct_analysis import cohort
 
     if not args.cohort.is_file():
         print(f"{args.cohort}: no such file; nothing was built.", file=sys.stderr)

@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import endpoints, figures, published, scorecard, tables
-from .cohort import load_cohort
-from .factors import FACTORS
+from hsct_analysis.cohort import endpoints
+from hsct_analysis.book import figures
+from hsct_analysis.paper import registry as published
+from hsct_analysis.paper import scorecard
+from hsct_analysis.book import tables
+from hsct_analysis.cohort import load_cohort
+from hsct_analysis.cohort.factors import FACTORS
 
 _STAT_LABEL = {"value": "", "lower": "lower 95% CI", "upper": "upper 95% CI", "min": "min", "max": "max"}
 
@@ -38,7 +42,7 @@ def _subgroup_label(row: pd.Series) -> str:
 
 def variable_label(name: str) -> str:
     """A reader's label for a cohort column, e.g. 'days_cart_to_second_hsct' -> 'Last CAR-T to second HSCT (days)'."""
-    from .baseline import TABLE1_ROWS, TABLE2_ROWS, TIMELINE
+    from hsct_analysis.book.baseline import TABLE1_ROWS, TABLE2_ROWS, TIMELINE
 
     labels = {c: f"{label} (days)" for c, label in TIMELINE}
     labels.update({r.column: r.label + (f" ({r.unit})" if r.unit else "") for r in TABLE1_ROWS + TABLE2_ROWS})
@@ -184,7 +188,7 @@ def incidence_table(cohort: pd.DataFrame, names: list[str], times_days: list[flo
     """Estimate (95% CI) in % of each endpoint at each time point; "not recorded" rows for missing endpoints.
 
     Rows are endpoint labels, columns time points ("100 days", "1 year", ...). KM endpoints use
-    arcsine CIs, cumulative incidences log CIs (see :mod:`hsct_analysis.endpoints`).
+    arcsine CIs, cumulative incidences log CIs (see :mod:`hsct_analysis.cohort.endpoints`).
     """
     available = [n for n in names if endpoints.is_available(cohort, n)]
     table = pd.DataFrame(index=[endpoints.endpoint(n).label for n in names], columns=_time_columns(times_days))

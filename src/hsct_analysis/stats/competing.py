@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .cause_specific import cause_specific_cox
-from .fine_gray import fine_gray
-from .survival import _KIND_ATTR, _as_codes, _as_groups, _as_times, _tally, _z
+from hsct_analysis.stats.cause_specific import cause_specific_cox
+from hsct_analysis.stats.fine_gray import fine_gray
+from hsct_analysis.stats.counting import KIND_ATTR, as_codes, as_groups, as_times, tally, z_value
 
 __all__ = [
     "cumulative_incidence",
@@ -50,7 +50,7 @@ def _check_cause(cause) -> int:
 
 
 # ----------------------------------------------------------------------------- CIF
-def _cif_limits(cif, var, z, conf_type):
+def cif_limits(cif, var, z, conf_type):
     """Pointwise limits of a cumulative incidence F with variance var; NaN where F = 0."""
     se = np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -75,7 +75,7 @@ def _cif_limits(cif, var, z, conf_type):
     return lower, upper
 
 
-def _cif_core(at_risk, n_cause, n_other):
+def cif_core(at_risk, n_cause, n_other):
     """Aalen-Johansen estimate and cmprsk's delta-method variance at each distinct time.
 
     Inputs are per distinct time (sorted): number at risk just before, events of the cause
@@ -216,19 +216,19 @@ def cumulative_incidence(
         raise ValueError(f"conf_type must be one of {list(CIF_CONF_TYPES)}, got {conf_type!r}")
     if variance not in CIF_VARIANCES:
         raise ValueError(f"variance must be one of {list(CIF_VARIANCES)}, got {variance!r}")
-    z = _z(conf_level)
+    z = z_value(conf_level)
     cause = _check_cause(cause)
-    t = _as_times(time)
-    codes = _as_codes(status, t.size)
-    times, at_risk, counts = _tally(t, codes, max(int(codes.max()), cause) + 1)
+    t = as_times(time)
+    codes = as_codes(status, t.size)
+    times, at_risk, counts = tally(t, codes, max(int(codes.max()), cause) + 1)
     n_cause = counts[:, cause]
     n_other = counts[:, 1:].sum(axis=1) - n_cause
-    cif, var = _cif_core(at_risk, n_cause, n_other)
+    cif, var = cif_core(at_risk, n_cause, n_other)
     if variance == "survfit":
         entry = np.searchsorted(times, t)
         var = _cif_survfit_variance(entry, codes == cause, codes > 0, at_risk, n_cause,
                                     n_cause + n_other, cif)
-    lower, upper = _cif_limits(cif, var, z, conf_type)
+    lower, upper = cif_limits(cif, var, z, conf_type)
     out = pd.DataFrame(
         {
             "at_risk": at_risk,
@@ -242,7 +242,7 @@ def cumulative_incidence(
         },
         index=pd.Index(times, name="time"),
     )
-    out.attrs[_KIND_ATTR] = "cumulative_incidence"
+    out.attrs[KIND_ATTR] = "cumulative_incidence"
     out.attrs.update(cause=cause, conf_type=conf_type, conf_level=conf_level, variance=variance)
     return out
 
@@ -255,9 +255,9 @@ def cumulative_incidence_by(
 
     Levels are in sorted order (as R's ``factor`` sorts them).
     """
-    t = _as_times(time)
-    codes = _as_codes(status, t.size)
-    g = _as_groups(group, t.size)
+    t = as_times(time)
+    codes = as_codes(status, t.size)
+    g = as_groups(group, t.size)
     cat = pd.Categorical(g)
     return {
         level: cumulative_incidence(
@@ -377,9 +377,9 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0, strata=None
         Stratum labels: scores and variances are computed within strata and summed.
     """
     cause = _check_cause(cause)
-    t = _as_times(time)
-    codes = _as_codes(status, t.size)
-    g = _as_groups(group, t.size)
+    t = as_times(time)
+    codes = as_codes(status, t.size)
+    g = as_groups(group, t.size)
     cat = pd.Categorical(g)
     n_groups = len(cat.categories)
     if n_groups < 2:
@@ -389,7 +389,7 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0, strata=None
     if strata is None:
         sidx = np.zeros(t.size, dtype=np.int64)
     else:
-        sidx = pd.Categorical(_as_groups(strata, t.size, name="strata")).codes
+        sidx = pd.Categorical(as_groups(strata, t.size, name="strata")).codes
     score = np.zeros(n_groups - 1)
     var = np.zeros((n_groups - 1, n_groups - 1))
     for s in np.unique(sidx):

@@ -1,7 +1,7 @@
 """The reproduction scorecard: every number the paper prints, recomputed on a cohort.
 
 :func:`reproduce` takes a loaded cohort (:func:`hsct_analysis.cohort.load_cohort`) and the
-published-results registry (:func:`hsct_analysis.published.load_registry`) and returns one
+published-results registry (:func:`hsct_analysis.paper.registry.load_registry`) and returns one
 row per registry row with ``published``, ``reproduced``, ``difference``, ``tolerance``,
 ``passed``, ``conflict`` (the audit marked the published number inconsistent) and
 ``method`` (how the number was computed). Tolerances are FIXED, never tuned to a cohort:
@@ -12,13 +12,13 @@ row per registry row with ``published``, ``reproduced``, ``difference``, ``toler
 - p: same side of 0.05 AND within a factor of 2 ("<0.001": reproduced below 0.001)
 - hr: within a factor of 1.25; CI bounds within a factor of 1.33
 
-KM estimates use :func:`hsct_analysis.survival.kaplan_meier` (arcsine CI) and cumulative
-incidences :func:`hsct_analysis.competing.cumulative_incidence` (log CI), both through
-:mod:`hsct_analysis.endpoints`; p-values use the log-rank test (OS, LFS), Gray's test
+KM estimates use :func:`hsct_analysis.stats.survival.kaplan_meier` (arcsine CI) and cumulative
+incidences :func:`hsct_analysis.stats.competing.cumulative_incidence` (log CI), both through
+:mod:`hsct_analysis.cohort.endpoints`; p-values use the log-rank test (OS, LFS), Gray's test
 (competing endpoints) or Fisher's exact / chi-square test (counts). Table 4 HRs refit the
 paper's multivariable models: Cox (lifelines) for LFS and OS, Fine-Gray for RI and NRM.
 
-``python -m hsct_analysis.scorecard`` writes ``data/scorecard.csv`` and prints the summary.
+``python -m hsct_analysis.paper.scorecard`` writes ``data/scorecard.csv`` and prints the summary.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import endpoints
-from .factors import FACTORS, factor
+from hsct_analysis.cohort import endpoints
+from hsct_analysis.cohort import plain_numbers
+from hsct_analysis.cohort.factors import FACTORS, factor
 
 ESTIMATE_TOL_PP = 1.0
 BOUND_TOL_PP = 2.0
@@ -189,7 +190,7 @@ def _not_recorded(cohort: pd.DataFrame, variable: str) -> bool:
 
 
 def _derived(cohort: pd.DataFrame, variable: str, category: str, row_id: str = "") -> np.ndarray | None:
-    """Patients counted by a derived variable of data/published/README.md (None if unknown)."""
+    """Patients counted by a derived variable of paper/registry/README.md (None if unknown)."""
     c = cohort
     n = len(c)
     if variable in FACTORS:
@@ -309,7 +310,7 @@ def _curve_value(ctx: _Context, row) -> tuple[float, str]:
     method = "Kaplan-Meier, arcsine CI" if ep.method == "km" else "cumulative incidence, log CI"
     if curve is None:
         return np.nan, method
-    from .survival import value_at
+    from hsct_analysis.stats.survival import value_at
 
     got = value_at(curve, float(row.time_days))
     if np.isnan(got["estimate"]) and float(row.time_days) > curve.index[-1] and _curve_is_final(curve, ep.method):
@@ -403,11 +404,11 @@ def _fit_table4(cohort: pd.DataFrame, endpoint_name: str, registry: pd.DataFrame
     data = data.dropna()
     if ep.method == "km":
         return _cox(data, covs)
-    from . import competing
+    from hsct_analysis.stats import competing
 
     fg = getattr(competing, "fine_gray", None)
     if fg is None:  # pragma: no cover - older layouts
-        from .fine_gray import fine_gray as fg
+        from hsct_analysis.stats.fine_gray import fine_gray as fg
     try:
         res = fg(data, "time", "status", list(covs), cause=ep.cause, reference=covs)
     except Exception as exc:  # noqa: BLE001 - reported in the card, not hidden
@@ -446,13 +447,6 @@ def _registry_frame(registry: pd.DataFrame) -> pd.DataFrame:
     return reg
 
 
-def _plain_numbers(cohort: pd.DataFrame) -> pd.DataFrame:
-    """A copy with nullable integer columns as float (NaN for missing), so comparisons never meet pd.NA."""
-    out = cohort.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.Int64Dtype) or str(out[col].dtype) in ("Int64", "Int32", "boolean"):
-            out[col] = out[col].astype("float64")
-    return out
 
 
 def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
@@ -466,7 +460,7 @@ def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     or the ratio reproduced / published for p and hr).
     """
     reg = _registry_frame(audited(registry))
-    cohort = _plain_numbers(cohort)
+    cohort = plain_numbers(cohort)
     enrolled = reg.loc[(reg["variable"] == "patients") & (reg["category"] == "enrolled"), "value"]
     ctx = _Context(cohort, published_n=float(enrolled.iloc[0]) if len(enrolled) else float(len(cohort)))
     rows = []
@@ -580,7 +574,7 @@ def audited(registry: pd.DataFrame) -> pd.DataFrame:
     if status is not None and status.fillna("").astype(str).ne("").any():
         return registry
     try:
-        from . import audit
+        from hsct_analysis.paper import audit
     except ImportError:  # pragma: no cover - the audit module is optional
         return registry
     return audit.audit(registry)[0]
@@ -588,22 +582,22 @@ def audited(registry: pd.DataFrame) -> pd.DataFrame:
 
 def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None) -> pd.DataFrame:
     """Load a cohort (CSV path or generator DataFrame) and the registry, and reproduce."""
-    from . import cohort as cohort_mod
+    from hsct_analysis import cohort as cohort_mod
 
     if isinstance(path_or_frame, pd.DataFrame):
         c = path_or_frame if "os_time" in path_or_frame.columns else cohort_mod.load_cohort_frame(path_or_frame)
     else:
         c = cohort_mod.load_cohort(path_or_frame)
     if registry is None:
-        from . import published
+        from hsct_analysis.paper import registry as published
 
         registry = published.load_registry()
     return reproduce(c, audited(registry))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hsct_analysis.scorecard [--cohort data/cohort.csv] [--out data/scorecard.csv]``."""
-    p = argparse.ArgumentParser(prog="python -m hsct_analysis.scorecard")
+    """``python -m hsct_analysis.paper.scorecard [--cohort data/cohort.csv] [--out data/scorecard.csv]``."""
+    p = argparse.ArgumentParser(prog="python -m hsct_analysis.paper.scorecard")
     p.add_argument("--cohort", default="data/cohort.csv")
     p.add_argument("--out", default="data/scorecard.csv")
     a = p.parse_args(argv)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import competing, survival
-from .factors import factor
+from hsct_analysis.stats import competing
+from hsct_analysis.stats import survival
+from hsct_analysis.cohort.factors import factor
+from hsct_analysis.stats.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.25
-DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def curve(cohort: pd.DataFrame, name: str, conf_level: float = 0.95) -> pd.DataF
 
 
 def groups(cohort: pd.DataFrame, factor_name: str) -> dict[str, pd.DataFrame]:
-    """The cohort split by a factor of :mod:`hsct_analysis.factors`; levels with no patient are left out."""
+    """The cohort split by a factor of :mod:`hsct_analysis.cohort.factors`; levels with no patient are left out."""
     levels = factor(cohort, factor_name)
     return {
         str(level): cohort[levels == level]

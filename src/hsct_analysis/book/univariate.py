@@ -1,9 +1,9 @@
 """Table 3: every risk factor against LFS, OS, relapse (RI) and NRM, one factor at a time.
 
-For each factor of :data:`hsct_analysis.factors.FACTORS` and each level, the estimate at
+For each factor of :data:`hsct_analysis.cohort.factors.FACTORS` and each level, the estimate at
 one time point (default 3 years = 1095.75 days) with its confidence interval, in percent
 (0-100), and per factor the p-value of the comparison across levels: log-rank for LFS and
-OS, Gray's test for RI and NRM (both through :func:`hsct_analysis.endpoints.compare`).
+OS, Gray's test for RI and NRM (both through :func:`hsct_analysis.cohort.endpoints.compare`).
 Patients for whom a factor is undefined (e.g. unknown CAR-T source) drop out of that
 factor's rows, as in the paper.
 
@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import endpoints, tables
-from .survival import value_at
-from .factors import FACTORS
-from .scorecard import _plain_numbers as plain_numbers  # nullable integers -> float, so factors never meet pd.NA
+from hsct_analysis.cohort import endpoints
+from hsct_analysis.book import tables
+from hsct_analysis.stats.survival import value_at
+from hsct_analysis.cohort.factors import FACTORS
+from hsct_analysis.cohort import plain_numbers  # nullable integers -> float, so factors never meet pd.NA
 
 #: The four endpoints of Table 3, in the paper's column order.
 TABLE3_ENDPOINTS = ("lfs", "os", "relapse", "nrm")
@@ -105,7 +106,7 @@ def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int =
     """Table 3 laid out as the paper prints it: one row per level, per endpoint an estimate and a p column.
 
     Rows are indexed by (factor label, level); ``n`` is masked below ``min_cell``
-    (:func:`hsct_analysis.tables.min_cell_mask`). Estimates read "52.2 (37.8-66.5)"; the
+    (:func:`hsct_analysis.book.tables.min_cell_mask`). Estimates read "52.2 (37.8-66.5)"; the
     factor's p-value sits on its first level row, as in the paper.
     """
     years = table.attrs.get("time_days", THREE_YEARS_DAYS) / endpoints.DAYS_PER_YEAR
