@@ -34,9 +34,13 @@ lint: $(STAMP)
 cohort: $(STAMP)
 	$(BIN)/python -m hsct_analysis.paper.synth --out data/cohort.csv
 
-# Needs R with the survival and cmprsk packages (apt-get install r-base-core r-cran-survival r-cran-cmprsk).
+# Needs R with survival, cmprsk, jsonlite, MASS and KMsurv (apt-get install r-base-core r-cran-survival
+# r-cran-cmprsk r-cran-jsonlite r-cran-mass r-cran-kmsurv). Writes tests/reference/*.json and
+# data/examples/*/*.csv; see tests/reference/FIXTURES.md.
 reference:
 	cd tests/reference && Rscript make_reference.R
+	cd tests/reference && Rscript api_reference.R
+	cd tests/reference && Rscript examples_reference.R
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/competing_risks.py
