@@ -31,6 +31,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.cohort import standard_endpoints
+
 # --------------------------------------------------------------------------------------
 # The dictionary (single source of truth)
 # --------------------------------------------------------------------------------------
@@ -587,17 +589,18 @@ def survival_endpoint_arrays(followup_days, dead, relapse_days) -> dict[str, np.
     """OS, LFS and relapse/NRM from follow-up, death (0/1) and relapse day (NaN: none), in days.
 
     LFS ends at relapse or at follow-up; relapse/NRM status is 1 relapse, 2 death without
-    relapse, 0 censored. The one rule shared by the loader and the synthetic-cohort calibration.
+    relapse, 0 censored. The rules are :mod:`hsct_analysis.cohort.standard_endpoints`' (shared
+    with study files); this is the one entry point of the loader and the synthetic-cohort calibration.
     """
     fu = np.asarray(followup_days, float)
-    died = np.asarray(dead, float) == 1
-    rel = np.asarray(relapse_days, float)
-    relapsed = ~np.isnan(rel)
-    lfs_time = np.where(relapsed, rel, fu)
+    rel = standard_endpoints.event_from_days(relapse_days, fu)
+    os_ = standard_endpoints.overall_survival(fu, dead)
+    lfs = standard_endpoints.leukemia_free_survival(fu, dead, rel)
+    rnrm = standard_endpoints.relapse_nrm(fu, dead, rel)
     return {
-        "os_time": fu, "os_event": died.astype(int),
-        "lfs_time": lfs_time, "lfs_event": (relapsed | died).astype(int),
-        "relapse_nrm_time": lfs_time, "relapse_nrm_status": np.select([relapsed, died], [1, 2], default=0),
+        "os_time": os_.time, "os_event": os_.status,
+        "lfs_time": lfs.time, "lfs_event": lfs.status,
+        "relapse_nrm_time": rnrm.time, "relapse_nrm_status": rnrm.status,
     }
 
 
@@ -618,11 +621,13 @@ def _derive_competing(df: pd.DataFrame, name: str, available: bool) -> None:
         df[f"{name}_time"] = pd.array([pd.NA] * len(df), dtype="Int64")
         df[f"{name}_status"] = pd.array([pd.NA] * len(df), dtype="Int64")
         return
-    event = df[ENDPOINTS[name]]
-    happened = event.notna()
-    df[f"{name}_time"] = event.where(happened, df["followup_days"])
-    status = np.select([happened.to_numpy(bool), df["dead"].eq(1).to_numpy(bool)], [1, 2], default=0)
-    df[f"{name}_status"] = pd.array(status, dtype="Int64")
+    followup = df["followup_days"].astype("Float64").to_numpy(float, na_value=np.nan)
+    event = standard_endpoints.event_from_days(
+        df[ENDPOINTS[name]].astype("Float64").to_numpy(float, na_value=np.nan), followup)
+    dead = df["dead"].astype("Float64").to_numpy(float, na_value=np.nan)
+    derived = standard_endpoints.competing_with_death(followup, dead, event)
+    df[f"{name}_time"] = pd.array(np.round(derived.time), dtype="Float64").astype("Int64")
+    df[f"{name}_status"] = pd.array(derived.status, dtype="Int64")
 
 
 def _cohort_frame(t: _Table) -> pd.DataFrame:

@@ -1,0 +1,224 @@
+"""The study file: schema validation (line, key path, what is allowed), the cohort read through it,
+and the reference page generated from the schema."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hsct_analysis.cohort import study as st
+
+ROOT = Path(__file__).parents[1]
+EXAMPLES = ROOT / "data" / "examples"
+BMT_STUDY = EXAMPLES / "bmt" / "study.yml"
+
+
+@pytest.fixture
+def bmt_copy(tmp_path):
+    """A copy of the bmt example (study file + cohort) that a test may edit."""
+    shutil.copy(EXAMPLES / "bmt" / "bmt.csv", tmp_path / "bmt.csv")
+    text = BMT_STUDY.read_text()
+
+    def write(*replacements: tuple[str, str], csv_edit=None) -> Path:
+        edited = text
+        for old, new in replacements:
+            assert old in edited, old
+            edited = edited.replace(old, new, 1)
+        path = tmp_path / "study.yml"
+        path.write_text(edited)
+        if csv_edit is not None:
+            df = pd.read_csv(tmp_path / "bmt.csv", dtype=str)
+            csv_edit(df)
+            df.to_csv(tmp_path / "bmt.csv", index=False)
+        return path
+
+    return write
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize("name", ["bmt", "hodg", "alloauto"])
+def test_examples_validate(name):
+    assert st.validate_study(EXAMPLES / name / "study.yml") == []
+
+
+def test_problem_names_file_line_key_and_what_is_allowed(bmt_copy):
+    path = bmt_copy(("time_unit: days", "time_unit: day"),
+                    ("{label: death without acute GVHD, column: d1,", "{label: death without acute GVHD, column: deth,"))
+    problems = st.validate_study(path)
+    assert [str(p) for p in problems] == [
+        f"study.yml, line {line_of(path, 'time_unit:')}, cohort.time_unit: 'day' is not one of days, months, years"
+        " (did you mean 'days'?)",
+        f"study.yml, line {line_of(path, 'deth')}, endpoints.custom.agvhd.competing[0].column: 'deth' is not a "
+        "column of bmt.csv",
+    ]
+    with pytest.raises(st.StudyError, match=r"2 problem\(s\)"):
+        st.load_study(path)
+
+
+def test_unknown_key_suggests_the_near_one(bmt_copy):
+    path = bmt_copy(("  km_ci: log", "  km_cI: log"))
+    (problem,) = st.validate_study(path)
+    assert problem.line == line_of(path, "km_cI")
+    assert problem.path == "estimates.km_cI"
+    assert "allowed here: times, unit, conf_level, km_ci, cif_ci (did you mean 'km_ci'?)" in problem.message
+
+
+def test_missing_required_key_points_at_its_section(bmt_copy):
+    path = bmt_copy(("  time_zero: day of the bone-marrow transplant\n", ""))
+    (problem,) = st.validate_study(path)
+    assert (problem.line, problem.path) == (line_of(path, "cohort:"), "cohort.time_zero")
+    assert problem.message.startswith("is missing")
+
+
+@pytest.mark.parametrize(
+    "old, new, path, message",
+    [
+        ("standard: [os, dfs,", "standard: [os, grfs, dfs,", "endpoints.standard[1]",
+         "'grfs' needs cohort.events.agvhd_3_4, cohort.events.cgvhd_extensive: declare them"),
+        ("standard: [os, dfs,", "standard: [os, dfs, lfs,", "endpoints.standard[2]", "'lfs' repeats 'dfs'"),
+        ("standard: [os, dfs,", "standard: [os, dfss,", "endpoints.standard[1]", "'dfss' is not one of"),
+        ("      reference: ALL", "      reference: all", "risk_factors.factors.disease.reference",
+         "'all' is not one of the levels: ALL, AML low risk, AML high risk"),
+        ("labels: [\"<=28\", \">28\"]", "labels: [\"<=28\"]", "risk_factors.factors.age.labels",
+         "has 1 labels; 1 cut point(s) make 2 groups"),
+        ("cuts: [28]", "cuts: [28, 20]", "risk_factors.factors.age.cuts", "must be increasing"),
+        ("forced: [disease]", "forced: [disease, hospital]", "risk_factors.multivariable.forced[1]",
+         "'hospital' is not a factor"),
+        ("endpoints: [os, dfs,", "endpoints: [os, pfs,", "risk_factors.endpoints[1]", "'pfs' is not a declared endpoint"),
+        ("codes: {1: dead, 0: alive}", "codes: {1: gone, 0: alive}", "cohort.dead.codes", "no code means dead"),
+        ("codes: {1: relapse, 0: no relapse}", "codes: {1: yes please, 0: no relapse}", "cohort.events.relapse.codes",
+         "no code means the event"),
+        ("screening_p: 0.1", "screening_p: 0", "risk_factors.multivariable.screening_p", "0 must be above 0"),
+        ("screening_p: 0.1", "screening_p: high", "risk_factors.multivariable.screening_p", "'high' is not a number"),
+        ("min_cell: 5", "min_cell: 2.5", "min_cell", "2.5 is not a whole number"),
+        ("models: [fine_gray, cause_specific]", "models: [fine_grey]", "risk_factors.multivariable.models[0]",
+         "(did you mean 'fine_gray'?)"),
+        ("file: bmt.csv", "file: bmt.txt", "cohort.file", "must end in .csv or .xlsx"),
+        ("file: bmt.csv", "file: other.csv", "cohort.file", "does not exist"),
+        ("  events:\n", "  events:\n    pfs: {days: t2}\n", "cohort.events.pfs", "'pfs' is not one of relapse,"),
+        ("  events:\n", "  events:\n    cmv: {column: d2}\n", "cohort.events.cmv",
+         "give `days` or `time + column + codes`"),
+        ("  times: [1, 2, 3]", "  times: [1, 3, 2]", "estimates.times", "must be increasing"),
+    ],
+)
+def test_rules(bmt_copy, old, new, path, message):
+    problems = st.validate_study(bmt_copy((old, new)))
+    assert any(p.path == path and message in p.message for p in problems), [str(p) for p in problems]
+    assert all(p.line is not None for p in problems)
+
+
+def test_missing_top_level_key_has_no_line(tmp_path):
+    (tmp_path / "study.yml").write_text("title: t\n")
+    assert [str(p) for p in st.validate_study(tmp_path / "study.yml")] == [
+        "study.yml, cohort: is missing (the cohort file and the mapping of its columns and codes to roles)",
+        "study.yml, endpoints: is missing (the endpoints of the book)"]
+
+
+def test_yaml_syntax_error_and_duplicate_keys(tmp_path):
+    bad = tmp_path / "study.yml"
+    bad.write_text("title: x\ncohort:\n  file: a.csv\n   id: 3\n")
+    (problem,) = st.validate_study(bad)
+    assert problem.line == 4 and "is not valid YAML" in problem.message
+    bad.write_text("title: x\ntitle: y\n")
+    problems = st.validate_study(bad)
+    assert "study.yml, line 2, title: appears twice" in [str(p) for p in problems]
+    bad.write_text("")
+    assert [str(p) for p in st.validate_study(bad)] == ["study.yml: is empty"]
+    assert st.validate_study(tmp_path / "none.yml")[0].message == "file not found"
+
+
+def test_data_problems_name_line_patient_and_column(bmt_copy):
+    def edit(df):
+        df.loc[3, "d2"] = "7"
+        df.loc[5, "t1"] = "x"
+        df.loc[8, "id"] = df.loc[7, "id"]
+
+    path = bmt_copy(csv_edit=edit)
+    assert st.validate_study(path) == []  # the study file itself is fine
+    with pytest.raises(st.StudyError) as info:
+        st.read_cohort(path)
+    text = [str(p) for p in info.value.problems]
+    assert "bmt.csv, line 5 (patient 4), column d2: '7' is not a code listed in cohort.events.relapse.codes (1, 0)" in text
+    assert "bmt.csv, line 7 (patient 6), column t1: 'x' is not a number (follow-up)" in text
+    assert "bmt.csv, line 10 (patient 8), column id: '8' repeats an identifier of an earlier row" in text
+
+
+def test_not_applicable_values_and_days_form(tmp_path):
+    """An event given as its day; 'n/a' declared not applicable means it did not happen."""
+    (tmp_path / "c.csv").write_text("pid,fu,vital,rel\na,100,1,50\nb,200,0,n/a\nc,300,1,\nd,400,0,n/a\n")
+    (tmp_path / "study.yml").write_text(
+        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: pid\n  followup: fu\n"
+        "  not_applicable: ['', n/a]\n  dead: {column: vital, codes: {1: dead, 0: alive}}\n"
+        "  events:\n    relapse: {days: rel}\nendpoints:\n  standard: [lfs, relapse, nrm]\n")
+    cohort = st.read_cohort(tmp_path / "study.yml")
+    np.testing.assert_array_equal(cohort.endpoints["lfs"].time, [50, 200, 300, 400])
+    np.testing.assert_array_equal(cohort.endpoints["relapse"].status, [1, 0, 2, 0])
+    (tmp_path / "c.csv").write_text("pid,fu,vital,rel\na,100,1,150\n")
+    with pytest.raises(st.StudyError, match=r"line 2 \(patient a\), column rel: '150' is after the end of follow-up"):
+        st.read_cohort(tmp_path / "study.yml")
+
+
+def test_time_unit_converts_to_days(tmp_path):
+    (tmp_path / "c.csv").write_text("id,t,d\n1,12,1\n2,6,0\n")
+    (tmp_path / "study.yml").write_text(
+        "title: t\ncohort:\n  file: c.csv\n  time_unit: months\n  time_zero: day 0\n  id: id\n"
+        "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
+        "estimates:\n  times: [0.5]\n  unit: years\n")
+    study = st.load_study(tmp_path / "study.yml")
+    cohort = st.read_cohort(study)
+    np.testing.assert_allclose(cohort.endpoints["e"].time, [365.25, 182.625])
+    assert study.times_days == (182.625,) and cohort.endpoint_kind("e") == ("km", 1)
+
+
+def test_xlsx_cohort(bmt_copy, tmp_path):
+    pd.read_csv(EXAMPLES / "bmt" / "bmt.csv").to_excel(tmp_path / "bmt.xlsx", index=False, sheet_name="patients")
+    path = bmt_copy(("file: bmt.csv", "file: bmt.xlsx\n  sheet: patients"))
+    cohort = st.read_cohort(path)
+    assert cohort.endpoints["relapse"].counts() == {0: 54, 1: 42, 2: 41}
+    path = bmt_copy(("file: bmt.csv", "file: bmt.xlsx\n  sheet: other"))
+    (problem,) = st.validate_study(path)
+    assert problem.path == "cohort.file" and "cannot be read" in problem.message
+
+
+def test_study_as_data():
+    study = st.load_study(BMT_STUDY)
+    assert study.endpoint_names == ("os", "lfs", "relapse", "nrm", "cgvhd", "platelet_engraftment", "agvhd")
+    assert study.factor_endpoints == ("os", "lfs", "relapse", "nrm", "agvhd")
+    assert study.factors["disease"].level_labels == ("ALL", "AML low risk", "AML high risk")
+    assert study.factors["age"].cuts == (28.0,)
+    assert study.multivariable.models == ("fine_gray", "cause_specific")
+    assert study.custom_endpoints["agvhd"].kind == "cif"
+    assert study.baseline[0].rows[1].type == "continuous" and study.baseline[0].rows[7].summary == "range"
+    assert study.min_cell == 5 and study.synthetic is False and study.paper_registry is None
+    assert study.cohort_file == (EXAMPLES / "bmt" / "bmt.csv").resolve()
+
+
+def test_cut_groups_are_right_closed(tmp_path):
+    (tmp_path / "c.csv").write_text("id,t,d,age\n1,5,1,27.9\n2,5,1,28\n3,5,0,28.1\n4,5,0,\n")
+    (tmp_path / "study.yml").write_text(
+        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n"
+        "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
+        "risk_factors:\n  factors:\n    age: {column: age, cuts: [28], reference: '>28'}\n")
+    factor = st.read_cohort(tmp_path / "study.yml").factors["age"]
+    assert list(factor.cat.categories) == [">28", "<=28"]
+    assert factor.tolist()[:3] == ["<=28", "<=28", ">28"] and pd.isna(factor.iloc[3])
+
+
+def test_reference_page_is_generated_from_the_schema():
+    doc = (ROOT / "docs" / "study_file.md").read_text()
+    assert doc == st.schema_reference() + "\n", "regenerate: python -m hsct_analysis.cohort.study --reference"
+    listed = set(re.findall(r"^\| `([^`]+)` \|", doc, flags=re.M))
+    keys = set(st.schema_keys())
+    assert keys <= listed, keys - listed
+    assert {"cohort.events.*.codes", "endpoints.custom.*.competing[].label",
+            "risk_factors.multivariable.forced"} <= keys
+    for name in st.se.STANDARD_ENDPOINTS:
+        assert f"| `{name}`" in doc
