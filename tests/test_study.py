@@ -166,6 +166,36 @@ def test_not_applicable_values_and_days_form(tmp_path):
         st.read_cohort(tmp_path / "study.yml")
 
 
+def test_one_status_column_coded_as_in_the_issue(tmp_path):
+    """`status: {0: censored, 1: relapse, 2: death in remission}` gives the relapse role (code 1)."""
+    (tmp_path / "c.csv").write_text("id,t,status,fu,dead\n1,10,1,40,1\n2,20,2,20,1\n3,30,0,30,0\n4,25,1,50,0\n")
+    (tmp_path / "study.yml").write_text(
+        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n  followup: fu\n"
+        "  dead: {column: dead, codes: {1: dead, 0: alive}}\n  events:\n    relapse:\n      time: t\n"
+        "      column: status\n      codes: {0: censored, 1: relapse, 2: death in remission}\n"
+        "endpoints:\n  standard: [os, lfs, relapse, nrm]\n")
+    cohort = st.read_cohort(tmp_path / "study.yml")
+    assert cohort.study.events["relapse"].event_codes == ("1",)
+    np.testing.assert_array_equal(cohort.endpoints["relapse"].time, [10, 20, 30, 25])
+    np.testing.assert_array_equal(cohort.endpoints["relapse"].status, [1, 2, 0, 1])
+    np.testing.assert_array_equal(cohort.endpoints["lfs"].status, [1, 1, 0, 1])
+    np.testing.assert_array_equal(cohort.endpoints["os"].time, [40, 20, 30, 50])
+
+
+def test_yes_and_no_stay_text(tmp_path):
+    """YAML 1.1 reads unquoted yes/no as booleans; codes and meanings keep the text as written."""
+    (tmp_path / "c.csv").write_text("id,t,gv,fu,dead\n1,10,yes,40,yes\n2,20,no,20,no\n")
+    (tmp_path / "study.yml").write_text(
+        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n  followup: fu\n"
+        "  dead: {column: dead, codes: {yes: yes, no: no}}\n  events:\n"
+        "    cgvhd: {time: t, column: gv, codes: {yes: yes, no: no}}\n"
+        "endpoints:\n  standard: [cgvhd]\n  custom:\n    e: {label: E, time: t, event: {column: gv, codes: [yes]}}\n")
+    cohort = st.read_cohort(tmp_path / "study.yml")
+    np.testing.assert_array_equal(cohort.endpoints["cgvhd"].status, [1, 0])
+    np.testing.assert_array_equal(cohort.endpoints["e"].status, [1, 0])
+    np.testing.assert_array_equal(cohort.dead, [1, 0])
+
+
 def test_time_unit_converts_to_days(tmp_path):
     (tmp_path / "c.csv").write_text("id,t,d\n1,12,1\n2,6,0\n")
     (tmp_path / "study.yml").write_text(

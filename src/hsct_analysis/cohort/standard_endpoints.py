@@ -218,7 +218,7 @@ class StandardEndpoint:
 def _death_competing(role: str, label: str) -> StandardEndpoint:
     return StandardEndpoint(
         role, label, "cif", (role,),
-        {0: "censored", 1: label.lower(), 2: f"death without {EVENT_ROLES[role].label}"},
+        {0: "censored", 1: EVENT_ROLES[role].label, 2: f"death without {EVENT_ROLES[role].label}"},
         lambda followup, dead, event: competing_with_death(followup, dead, event),
     )
 

@@ -102,8 +102,9 @@ _EVENT_CODED = _section(
     "a time column plus a code column (time of the event, or last time known free of it)",
     ("time", Spec("column", "column with the time of the event or of censoring for it", required=True)),
     ("column", Spec("column", "column with the event's codes", required=True)),
-    ("codes", Spec("codes", _CODES_DOC + "; a meaning equal to the role's name (or `yes`, `event`) "
-                   "means it happened", required=True)),
+    ("codes", Spec("codes", "code -> meaning, every code the column holds (e.g. `{0: censored, 1: relapse, "
+                   "2: death in remission}`); a meaning equal to the role's name or one of its words (table "
+                   "below) means it happened", required=True)),
 )
 _ROLE = Spec("oneof", "how the cohort records the event", forms=(("days", _EVENT_DAYS), ("time", _EVENT_CODED)))
 
@@ -285,6 +286,11 @@ class _Checker:
     def scalar(self, node):
         return self.loader.construct_object(node, deep=True)
 
+    def code(self, node):
+        """A code or meaning as written: YAML 1.1 reads `yes`/`no`/`on` as booleans; keep the text."""
+        value = self.scalar(node)
+        return node.value if isinstance(value, bool) else value
+
     def check(self, spec: Spec, node, path: str, key_line: int | None = None):
         """The value of ``node`` under ``spec`` (defaults filled), or None after recording problems.
 
@@ -314,7 +320,7 @@ class _Checker:
                 if not isinstance(vnode, yaml.ScalarNode) or self.scalar(vnode) in (None, ""):
                     self.err(vnode, f"{path}.{key}", "the meaning of a code must be text (e.g. `1: dead`)")
                     continue
-                out[_code(self.scalar(knode))] = str(self.scalar(vnode)).strip()
+                out[_code(self.code(knode))] = str(self.code(vnode)).strip()
             if not out:
                 self.err(node, path, "must list at least one code")
             return out
@@ -336,7 +342,7 @@ class _Checker:
         if not isinstance(node, yaml.ScalarNode):
             self.err(node, path, f"must be a single value ({_kind_text(spec)})")
             return None
-        value = self.scalar(node)
+        value = self.code(node) if spec.kind == "scalar" else self.scalar(node)
         return self._value(spec, node, path, value)
 
     def _pairs(self, node, path):
@@ -1022,14 +1028,15 @@ def _type_text(spec: Spec) -> str:
             "scalar": "code", "column": "column name", "path": "path", "text": "text", "bool": "true/false"}[kind]
 
 
-def _reference_rows(spec: Spec, prefix: str, rows: list[str]) -> None:
+def _reference_rows(spec: Spec, prefix: str, rows: list[str], form: str = "") -> None:
     if spec.kind == "section":
         for name, sub in spec.fields:
             path = f"{prefix}.{name}" if prefix else name
             if sub.required:
-                need = "required"
+                need = f"required{form}"
             elif sub.default not in (None, [], {}):
-                need = f"default `{sub.default}`"
+                need = "default `" + yaml.safe_dump(sub.default, default_flow_style=True).strip().removesuffix(
+                    "\n...").strip() + "`"
             else:
                 need = "optional"
             rows.append(f"| `{path}` | {_type_text(sub)} | {need} | {sub.doc} |")
@@ -1039,8 +1046,8 @@ def _reference_rows(spec: Spec, prefix: str, rows: list[str]) -> None:
     elif spec.kind == "list":
         _reference_rows(spec.item, f"{prefix}[]", rows)
     elif spec.kind == "oneof":
-        for _, form in spec.forms:
-            _reference_rows(form, prefix, rows)
+        for first, form in spec.forms:
+            _reference_rows(form, prefix, rows, f" (form `{first}`)")
 
 
 def schema_reference() -> str:
