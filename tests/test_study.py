@@ -252,3 +252,44 @@ def test_reference_page_is_generated_from_the_schema():
             "risk_factors.multivariable.forced"} <= keys
     for name in st.se.STANDARD_ENDPOINTS:
         assert f"| `{name}`" in doc
+
+
+def test_the_bundled_study_file_derives_what_the_bundled_loader_derives():
+    """data/study.yml (the Cao 2023 reproduction) gives the loader's endpoints and the paper's 13 factors."""
+    from hsct_analysis.cohort import factors, load_cohort
+
+    cohort = st.read_cohort(ROOT / "data" / "study.yml")
+    bundled = load_cohort(ROOT / "data" / "cohort.csv")
+    assert cohort.study.synthetic and cohort.study.paper_registry.is_dir()
+    columns = {"os": ("os_time", "os_event"), "lfs": ("lfs_time", "lfs_event"),
+               "relapse": ("relapse_nrm_time", "relapse_nrm_status"), "nrm": ("relapse_nrm_time", "relapse_nrm_status")}
+    assert len(cohort.endpoints) == 14
+    for name, data in cohort.endpoints.items():
+        time, status = columns.get(name, (f"{name}_time", f"{name}_status"))
+        np.testing.assert_array_equal(data.time, bundled[time].to_numpy(float))
+        np.testing.assert_array_equal(data.status, bundled[status].to_numpy(int))
+    assert set(cohort.factors) == set(factors.FACTORS)
+    for name, level in cohort.factors.items():
+        expected = factors.factor(bundled, name)
+        assert list(level.cat.categories) == list(expected.cat.categories), name
+        assert level.astype(object).where(level.notna(), None).tolist() == \
+            expected.astype(object).where(expected.notna(), None).tolist(), name
+
+
+def test_factor_other_and_exclude(tmp_path):
+    (tmp_path / "c.csv").write_text("id,t,d,gene\n1,5,1,BCR::ABL1\n2,5,1,E2A::PBX1\n3,5,0,unknown\n4,5,0,negative\n")
+    study = ("title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n"
+             "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
+             "risk_factors:\n  factors:\n    g: {column: gene, levels: {'BCR::ABL1': positive}, FACTOR}\n")
+    path = tmp_path / "study.yml"
+    path.write_text(study.replace("FACTOR", "other: negative, exclude: [unknown], reference: negative"))
+    factor = st.read_cohort(path).factors["g"]
+    assert list(factor.cat.categories) == ["negative", "positive"]
+    assert factor.astype(object).where(factor.notna(), None).tolist() == ["positive", "negative", None, "negative"]
+    path.write_text(study.replace("FACTOR", "reference: positive"))
+    with pytest.raises(st.StudyError) as info:
+        st.read_cohort(path)
+    assert [p.line for p in info.value.problems] == [3, 4, 5]
+    assert "give `other` or `exclude`" in info.value.problems[0].rule
+    path.write_text(study.replace("FACTOR", "exclude: ['BCR::ABL1'], reference: positive"))
+    assert "also listed in levels" in str(st.validate_study(path)[0])

@@ -201,7 +201,11 @@ SCHEMA = _section(
             "a factor: categorical (`levels`) or cut from a number (`cuts`)",
             ("column", Spec("column", "column of the cohort file", required=True)),
             ("label", Spec("text", "the factor's name in the book (default: its key)")),
-            ("levels", Spec("codes", "code -> level label of a categorical column")),
+            ("levels", Spec("codes", "code -> level label of a categorical column (codes may share a label)")),
+            ("other", Spec("text", "level label of every value not listed in `levels` (default: such a value is "
+                           "an error)")),
+            ("exclude", Spec("list", "values that leave the patient out of this factor's comparisons (e.g. "
+                             "`unknown`), besides the not-applicable ones", default=[], item=Spec("scalar", "a value"))),
             ("cuts", Spec("list", "cut points, increasing; groups are x <= c1, c1 < x <= c2, ..., x > ck",
                           item=Spec("number", "a cut point"))),
             ("labels", Spec("list", "labels of the cut groups (default `<=c1`, `c1-c2`, `>ck`)",
@@ -539,11 +543,16 @@ class RiskFactor:
     levels: dict[str, str] | None = None
     cuts: tuple[float, ...] = ()
     labels: tuple[str, ...] = ()
+    other: str | None = None
+    exclude: tuple[str, ...] = ()
 
     @property
     def level_labels(self) -> tuple[str, ...]:
         """Level labels, the reference first."""
-        labels = tuple(dict.fromkeys(self.levels.values())) if self.levels else self.labels
+        if self.levels:
+            labels = tuple(dict.fromkeys(list(self.levels.values()) + ([self.other] if self.other else [])))
+        else:
+            labels = self.labels
         return (self.reference,) + tuple(lab for lab in labels if lab != self.reference)
 
 
@@ -726,7 +735,12 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
         else:
             if f.get("labels") is not None:
                 err(f"{where}.labels", "is only for cuts; name the levels in levels")
-            level_labels = list(f["levels"].values())
+            level_labels = list(f["levels"].values()) + ([f["other"]] if f.get("other") else [])
+            overlap = set(f.get("exclude") or ()) & set(f["levels"])
+            if overlap:
+                err(f"{where}.exclude", f"{_allowed(sorted(overlap))} also listed in levels")
+        if cuts is not None and (f.get("other") or f.get("exclude")):
+            err(where, "other and exclude are only for levels")
         if f.get("reference") is not None and f["reference"] not in level_labels:
             err(f"{where}.reference", f"{f['reference']!r} is not one of the levels: {_allowed(level_labels)}")
     for i, name in enumerate(rf.get("endpoints") or []):
@@ -825,7 +839,8 @@ def load_study(path: str | Path) -> Study:
     for name, f in (rf.get("factors") or {}).items():
         cuts = tuple(float(x) for x in (f["cuts"] or ()))
         labels = tuple(f["labels"]) if f["labels"] else tuple(_cut_labels(cuts))
-        factors[name] = RiskFactor(name, f["column"], f["label"] or name, f["reference"], f["levels"], cuts, labels)
+        factors[name] = RiskFactor(name, f["column"], f["label"] or name, f["reference"], f["levels"], cuts, labels,
+                                   f["other"], tuple(f["exclude"]))
     mv = rf.get("multivariable")
     endpoint_names = tuple(se.ALIASES.get(n, n) for n in e["standard"]) + tuple(custom)
     factor_endpoints = tuple(se.ALIASES.get(n, n) for n in rf.get("endpoints") or ()) or endpoint_names
@@ -989,8 +1004,14 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
     factors: dict[str, pd.Series] = {}
     for name, f in study.factors.items():
         if f.levels:
-            codes = chk.codes(f.column, f.levels, f"risk_factors.factors.{name}.levels", required=False)
-            labels = [None if c is None else f.levels.get(c) for c in codes]
+            codes = np.array([None if v is None else _code(v) for v in frame[f.column]], dtype=object)
+            codes[np.isin(codes, list(f.exclude))] = None
+            if f.other is None:
+                known = pd.Series(codes).where(pd.Series(codes).isna() | pd.Series(codes).isin(list(f.levels)))
+                for i in np.flatnonzero(known.isna().to_numpy() & pd.notna(codes)):
+                    chk.add(int(i), f.column, f"is not a code listed in risk_factors.factors.{name}.levels "
+                            f"({_allowed(f.levels)}); list it, or give `other` or `exclude`", frame[f.column].iloc[i])
+            labels = [None if c is None else f.levels.get(c, f.other) for c in codes]
         else:
             x = chk.numbers(f.column, f.label, required=False, minimum=None)
             idx = np.searchsorted(np.asarray(f.cuts), x, side="left")  # x <= c1 -> 0, c1 < x <= c2 -> 1, ...
@@ -1075,7 +1096,8 @@ def schema_reference() -> str:
         "file. `*` stands for a name you choose, `[]` for an item of a list. `hsct_analysis.cohort.study."
         "validate_study(path)` lists every problem with its line, key and what is allowed.",
         "",
-        "Examples: `data/examples/bmt/study.yml`, `data/examples/hodg/study.yml`.",
+        "Examples: `data/study.yml` (the bundled reproduction of Cao et al. 2023), and the real KMsurv",
+        "cohorts `data/examples/bmt/study.yml`, `data/examples/hodg/study.yml`, `data/examples/alloauto/study.yml`.",
         "",
         "## Keys",
         "",
