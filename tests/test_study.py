@@ -145,6 +145,8 @@ def test_data_problems_name_line_patient_and_column(bmt_copy):
     assert st.validate_study(path) == []  # the study file itself is fine
     with pytest.raises(st.StudyError) as info:
         st.read_cohort(path)
+    assert st.check(path) == info.value.problems
+    assert st.check(BMT_STUDY) == []
     text = [str(p) for p in info.value.problems]
     assert "bmt.csv, line 5 (patient 4), column d2: '7' is not a code listed in cohort.events.relapse.codes (1, 0)" in text
     assert "bmt.csv, line 7 (patient 6), column t1: 'x' is not a number (follow-up)" in text
@@ -293,3 +295,20 @@ def test_factor_other_and_exclude(tmp_path):
     assert "give `other` or `exclude`" in info.value.problems[0].rule
     path.write_text(study.replace("FACTOR", "exclude: ['BCR::ABL1'], reference: positive"))
     assert "also listed in levels" in str(st.validate_study(path)[0])
+
+
+def test_no_edit_of_a_study_file_raises(tmp_path):
+    """Deleting any line of the bmt study file, or giving any key a value of the wrong shape, yields
+    problems (or none), never an exception. (st.check on the same edits, which also reads the cohort
+    when the file is valid, was run by hand: 503 edits, none raised.)"""
+    shutil.copy(EXAMPLES / "bmt" / "bmt.csv", tmp_path / "bmt.csv")
+    lines = BMT_STUDY.read_text().splitlines()
+    path, edits = tmp_path / "study.yml", 0
+    for i, line in enumerate(lines):
+        key = re.match(r"^(\s*-?\s*\w+:)\s*\S", line)
+        for replacement in [None] + ([f"{key.group(1)} {v}" for v in ("~", "{a: 1}")] if key else []):
+            edited = lines[:i] + ([] if replacement is None else [replacement]) + lines[i + 1:]
+            path.write_text("\n".join(edited) + "\n")
+            assert all(isinstance(p, st.StudyProblem) for p in st.validate_study(path))
+            edits += 1
+    assert edits > 200
