@@ -322,7 +322,9 @@ def finish_executed(path: Path, cohort_path: Path, shown: str) -> None:
     nbformat.write(nb, path)
 
 
-SYNTHETIC_ADMONITION = re.compile(r"```\{admonition\} Synthetic cohort\n.*?\n```", re.S)
+#: Every page of the bundled book includes this one box (book/_parts/synthetic_cohort.md).
+SYNTHETIC_INCLUDE = "/book/_parts/synthetic_cohort.md"
+SYNTHETIC_ADMONITION = re.compile(r"```\{include\} " + re.escape(SYNTHETIC_INCLUDE) + r"\n```")
 USER_COHORT_ADMONITION = (
     "```{{admonition}} Your cohort\n:class: note\n"
     "This chapter was executed on a user-supplied cohort ({name}), not on the book's synthetic cohort: its "

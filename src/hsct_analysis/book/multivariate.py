@@ -307,3 +307,49 @@ def refit_without_events(
     out.attrs["recoded"] = int(hit.sum())
     out.attrs["warnings"] = fit.warnings
     return out
+
+
+def describe_hrs(summary: pd.DataFrame) -> str:
+    """One line per model term: "term: HR (95% CI)", or "not estimable (separation)" for a separated term."""
+    return "; ".join(
+        f"{term}: "
+        + (
+            "not estimable (separation)"
+            if row["separation"]
+            else tables.format_hr(row["hr"], row["hr_lower"], row["hr_upper"])
+        )
+        for term, row in summary.iterrows()
+    )
+
+
+SEPARATION_KEYS = ("atgf_relapses", "atg_fg_text", "atg_fg_flag", "atg_whatif_text")
+
+
+def separation_example(
+    cohort: pd.DataFrame, endpoint_name: str = "relapse", factor_name: str = "atg_type",
+    min_cell: int | None = None, conf_level: float = 0.95,
+) -> dict[str, str] | None:
+    """The separation story of chapter 7 as reader text: events in the reference level, the Fine-Gray HRs
+    with the separation flag, and the what-if refit with the reference level's events censored.
+
+    Returns ``None`` when the endpoint is not recorded or the factor has fewer than two levels; otherwise a
+    dict with the keys :data:`SEPARATION_KEYS` (counts below ``min_cell`` masked).
+    """
+    if not endpoints.is_available(cohort, endpoint_name) or cohort[factor_name].dropna().nunique() < 2:
+        return None
+    found = {}
+    counts = event_counts(cohort, endpoint_name, factor_name)
+    ref = counts.index[0]
+    found["atgf_relapses"] = f"{tables.min_cell_mask(int(counts['events'].iloc[0]), min_cell)} ({ref})"
+    fit = fit_endpoint(cohort, endpoint_name, [factor_name], conf_level=conf_level)
+    if fit.summary is None:
+        found["atg_fg_text"], found["atg_fg_flag"] = fit.unavailable, "not applicable"
+    else:
+        found["atg_fg_text"] = describe_hrs(fit.summary)
+        flagged = fit.separated_terms
+        found["atg_fg_flag"] = ("raised for " + ", ".join(flagged)) if flagged else "not raised: every level has an event"
+    try:
+        found["atg_whatif_text"] = describe_hrs(refit_without_events(cohort, endpoint_name, factor_name, ref, conf_level))
+    except ValueError as err:
+        found["atg_whatif_text"] = f"no model ({err})"
+    return found

@@ -312,3 +312,20 @@ def median_followup(time, event) -> FollowUp:
     x = curve.index.to_numpy(dtype=float)
     med, lo, hi = (_first_below_half(x, curve[c].to_numpy()) for c in ("estimate", "lower", "upper"))
     return FollowUp(med, lo, hi, float(t.min()), float(t.max()))
+
+
+def peto_hazard_ratio(result: LogRankResult, level) -> float:
+    """Peto's log-rank hazard ratio of group ``level`` against the others: exp((O - E) / V).
+
+    ``result`` is a two-group :func:`logrank` result; V, the variance of O - E, is recovered from the
+    chi-square statistic (chi-square = (O - E)^2 / V). Returns NaN when no events were expected or the
+    statistic is 0 and O - E is not (cannot happen for a log-rank result), and 1 when both are 0. An approximation of the Cox hazard ratio that is close
+    when the ratio is near 1 (Berry, Kitchin & Mock 1991).
+    """
+    if len(result.table) != 2:
+        raise ValueError(f"peto_hazard_ratio needs a two-group log-rank result, got {len(result.table)} groups")
+    o_minus_e = float(result.observed[level] - result.expected[level])
+    if not result.statistic > 0:
+        return 1.0 if o_minus_e == 0 else float("nan")
+    variance = o_minus_e**2 / result.statistic
+    return float(np.exp(o_minus_e / variance))
