@@ -1,0 +1,57 @@
+"""The package works as an installed wheel: every module imports from outside the repository, its data
+(the data dictionary, the registry of published numbers) are found through importlib.resources, and
+importing changes no global state."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # builds a wheel (tens of seconds)
+
+CHECK = r"""
+import importlib, pkgutil, sys
+import matplotlib
+before = dict(matplotlib.rcParams)
+import hsct_analysis
+assert hsct_analysis.__file__.startswith(sys.argv[1]), hsct_analysis.__file__
+names = [m.name for m in pkgutil.walk_packages(hsct_analysis.__path__, "hsct_analysis.")]
+for name in names:
+    importlib.import_module(name)
+from hsct_analysis.cohort import read_dictionary
+from hsct_analysis.paper.registry import load_registry
+assert len(read_dictionary()) > 40 and len(load_registry()) > 1000
+changed = [k for k, v in matplotlib.rcParams.items() if before.get(k) != v]
+assert not changed, f"importing changed matplotlib settings: {changed[:5]}"
+print(len(names))
+"""
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                    str(ROOT)], check=True, capture_output=True, text=True)
+    return next(out.glob("hsct_analysis-*.whl"))
+
+
+def test_wheel_ships_the_data_files(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "hsct_analysis/cohort/dictionary.csv" in names
+    assert {f"hsct_analysis/paper/registry/{t}.csv" for t in ("table1", "table2", "table3", "table4", "text")} <= set(names)
+
+
+def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # PYTHONPATH comes before the editable install of the checkout, so the wheel's copy is the one imported.
+    result = subprocess.run([sys.executable, "-c", CHECK, str(site)], cwd=elsewhere, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.split()[-1]) >= 30
