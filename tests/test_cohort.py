@@ -57,10 +57,10 @@ def test_dictionary_rows_are_complete():
 
 
 def test_endpoints_map_names_to_days_columns_of_the_dictionary():
-    assert len(cohort.ENDPOINTS) == 10
-    assert cohort.ENDPOINTS["agvhd_3_4"] == "agvhd_3_4_days"
-    assert set(cohort.ENDPOINTS.values()) <= set(cohort.REQUIRED_COLUMNS)
-    derived = {f"{n}_{s}" for n in cohort.ENDPOINTS for s in ("time", "status")}
+    assert len(cohort.ENDPOINT_DAY_COLUMNS) == 10
+    assert cohort.ENDPOINT_DAY_COLUMNS["agvhd_3_4"] == "agvhd_3_4_days"
+    assert set(cohort.ENDPOINT_DAY_COLUMNS.values()) <= set(cohort.REQUIRED_COLUMNS)
+    derived = {f"{n}_{s}" for n in cohort.ENDPOINT_DAY_COLUMNS for s in ("time", "status")}
     assert derived <= set(cohort.DERIVED_COLUMNS)
 
 

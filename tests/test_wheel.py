@@ -2,6 +2,7 @@
 (the data dictionary, the registry of published numbers) are found through importlib.resources, and
 importing changes no global state."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -34,8 +35,13 @@ print(len(names))
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # Build from a copy, so setuptools' build/ folder never lands in the checkout.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, text=True)
+                    str(source)], check=True, capture_output=True, text=True)
     return next(out.glob("hsct_analysis-*.whl"))
 
 

@@ -13,7 +13,7 @@ infusion); an outcome cell is empty when the event did not happen.
 
 Public API: :func:`load_cohort`, :func:`load_cohort_frame`, :func:`validate`,
 :func:`validate_frame`, :func:`write_template`, :class:`Problem`, :class:`CohortError`,
-``REQUIRED_COLUMNS``, ``OPTIONAL_COLUMNS``, ``DERIVED_COLUMNS``, ``ENDPOINTS``.
+``REQUIRED_COLUMNS``, ``OPTIONAL_COLUMNS``, ``DERIVED_COLUMNS``, ``ENDPOINT_DAY_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ CONTRACT_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 #: Competing-risk endpoints derived from one ``*_days`` event column (name -> days column).
 #: These columns may be absent or entirely empty: the endpoint is then "not recorded".
-ENDPOINTS: dict[str, str] = {
+ENDPOINT_DAY_COLUMNS: dict[str, str] = {
     name: f"{name}_days"
     for name in (
         "neutrophil_engraftment",
@@ -106,7 +106,7 @@ ENDPOINTS: dict[str, str] = {
 }
 
 #: Outcome columns that must not fall after death or last follow-up.
-OUTCOME_DAY_COLUMNS: tuple[str, ...] = ("relapse_days",) + tuple(ENDPOINTS.values()) + (
+OUTCOME_DAY_COLUMNS: tuple[str, ...] = ("relapse_days",) + tuple(ENDPOINT_DAY_COLUMNS.values()) + (
     "days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive")
 
 
@@ -296,13 +296,13 @@ def _header_problems(header: list[str], source: str) -> list[Problem]:
     hints = {h: _near_miss(h) for h in header if h not in COLUMNS}
     hints = {h: target for h, target in hints.items() if target and target not in present}
     for name in REQUIRED_COLUMNS:
-        if name in present or name in ENDPOINTS.values():
+        if name in present or name in ENDPOINT_DAY_COLUMNS.values():
             continue
         found = [h for h, target in hints.items() if target == name]
         hint = f' (found "{found[0]}": rename it to {name})' if found else ""
         problems.append(Problem(source, 1, None, name, f"required column is missing{hint}"))
     for h, target in hints.items():
-        if target not in REQUIRED_COLUMNS or target in ENDPOINTS.values():
+        if target not in REQUIRED_COLUMNS or target in ENDPOINT_DAY_COLUMNS.values():
             rule = f'is not a column of the contract and is ignored; did you mean "{target}"?'
             problems.append(Problem(source, 1, None, h, rule))
     return problems
@@ -581,8 +581,8 @@ def _typed_column(t: _Table, col: Column) -> pd.Series:
 
 
 def _unavailable_endpoints(t: _Table) -> list[str]:
-    """Endpoints of ``ENDPOINTS`` whose days column is absent or entirely empty."""
-    return [name for name, column in ENDPOINTS.items() if not t.has(column) or t.empty[column].all()]
+    """Endpoints of ``ENDPOINT_DAY_COLUMNS`` whose days column is absent or entirely empty."""
+    return [name for name, column in ENDPOINT_DAY_COLUMNS.items() if not t.has(column) or t.empty[column].all()]
 
 
 def survival_endpoint_arrays(followup_days, dead, relapse_days) -> dict[str, np.ndarray]:
@@ -623,7 +623,7 @@ def _derive_competing(df: pd.DataFrame, name: str, available: bool) -> None:
         return
     followup = df["followup_days"].astype("Float64").to_numpy(float, na_value=np.nan)
     event = standard_endpoints.event_from_days(
-        df[ENDPOINTS[name]].astype("Float64").to_numpy(float, na_value=np.nan), followup)
+        df[ENDPOINT_DAY_COLUMNS[name]].astype("Float64").to_numpy(float, na_value=np.nan), followup)
     dead = df["dead"].astype("Float64").to_numpy(float, na_value=np.nan)
     derived = standard_endpoints.competing_with_death(followup, dead, event)
     df[f"{name}_time"] = pd.array(np.round(derived.time), dtype="Float64").astype("Int64")
@@ -634,7 +634,7 @@ def _cohort_frame(t: _Table) -> pd.DataFrame:
     df = pd.DataFrame({name: _typed_column(t, COLUMNS[name]) for name in CONTRACT_COLUMNS})
     unavailable = _unavailable_endpoints(t)
     _derive_survival(df)
-    for name in ENDPOINTS:
+    for name in ENDPOINT_DAY_COLUMNS:
         _derive_competing(df, name, name not in unavailable)
     df.attrs["source"] = t.source
     df.attrs["unavailable_endpoints"] = unavailable
@@ -665,7 +665,7 @@ def load_cohort(path: str | Path) -> pd.DataFrame:
 
     Returns one row per patient with the contract columns (days as ``Int64``, numbers as
     float, categories as ``category``) plus ``os_*``, ``lfs_*``, ``relapse_nrm_*`` and, for
-    each endpoint of ``ENDPOINTS``, ``<name>_time``/``<name>_status``. ``attrs["source"]`` is
+    each endpoint of ``ENDPOINT_DAY_COLUMNS``, ``<name>_time``/``<name>_status``. ``attrs["source"]`` is
     the path, ``attrs["unavailable_endpoints"]`` the endpoints not recorded. Extra columns are
     dropped. Raises :class:`CohortError` listing every problem.
     """

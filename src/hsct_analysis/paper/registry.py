@@ -59,7 +59,7 @@ STATS_OF_KIND = {
 }
 UNITS = {"n", "%", "days", "years", "x10^8/kg", "x10^6/kg", "ratio", "p"}
 UNIT_OF_KIND = {"count": "n", "percent": "%", "km": "%", "cif": "%", "hr": "ratio", "p": "p"}
-ENDPOINTS = {
+REGISTRY_ENDPOINTS = {
     "os", "lfs", "relapse", "nrm", "neutrophil_engraftment", "platelet_engraftment",
     "agvhd_2_4", "agvhd_3_4", "cgvhd", "cgvhd_extensive", "cmv", "ebv", "ptld", "tma",
 }  # fmt: skip
@@ -144,8 +144,8 @@ def _check_row(row: pd.Series, known_ids: set[str]) -> None:
         _fail(row, f"percent value {value} > 100")
     if not any(math.isclose(value, x, rel_tol=1e-9, abs_tol=1e-12) for x in numbers_in(row["printed"])):
         _fail(row, f"value {row['value']} does not appear in printed text {row['printed']!r}")
-    if row["endpoint"] and row["endpoint"] not in ENDPOINTS:
-        _fail(row, f"endpoint {row['endpoint']!r} not one of {sorted(ENDPOINTS)}")
+    if row["endpoint"] and row["endpoint"] not in REGISTRY_ENDPOINTS:
+        _fail(row, f"endpoint {row['endpoint']!r} not one of {sorted(REGISTRY_ENDPOINTS)}")
     if kind in ("km", "cif", "hr") and not row["endpoint"]:
         _fail(row, f"kind {kind!r} needs an endpoint")
     if kind in ("km", "cif") and _as_float(row["time_days"]) is None:
