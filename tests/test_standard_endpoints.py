@@ -122,7 +122,7 @@ def test_bundled_loader_uses_the_same_definitions():
     np.testing.assert_array_equal(arrays["lfs_event"], lfs.status)
     np.testing.assert_array_equal(arrays["relapse_nrm_status"], rn.status)
     cohort = contract.load_cohort(Path(__file__).parents[1] / "data" / "cohort.csv")
-    for name, column in contract.ENDPOINTS.items():
+    for name, column in contract.ENDPOINT_DAY_COLUMNS.items():
         if cohort[f"{name}_status"].isna().all():
             continue
         fu = cohort["followup_days"].to_numpy(float)
