@@ -155,7 +155,7 @@ def agreement(fit, r: dict) -> str:
     table = fit.summary.loc[terms]
     rel = max(
         np.max(np.abs(table["coef"] - r["r_coef"]) / np.abs(r["r_coef"])),
-        np.max(np.abs(table["se"] - r["r_se"]) / np.abs(r["r_se"])),
+        np.max(np.abs(table["std_err"] - r["r_se"]) / np.abs(r["r_se"])),
     )
     return f"{rel:.1e}"
 

@@ -188,9 +188,10 @@ def test_value_at_on_a_cif():
         (dict(time=[], status=[]), "empty"),
         (dict(time=[1, 2, 3], status=[1, 0]), "different lengths"),
         (dict(time=[1, -1], status=[1, 0]), "negative"),
-        (dict(time=[1, np.nan], status=[1, 0]), "NaN"),
+        (dict(time=[1, np.inf], status=[1, 0]), "infinite"),
         (dict(time=[1, 2], status=[1.5, 0]), "integer"),
-        (dict(time=[1, 2], status=[1, 0], cause=0), "cause"),
+        (dict(time=[1, 2], status=[1, 0], cause=0), "cencode"),
+        (dict(time=[1, 2], status=[1, 0], cause=1.5), "cause"),
         (dict(time=[1, 2], status=[1, 0], conf_type="logit"), "conf_type"),
     ],
 )
@@ -204,8 +205,9 @@ def test_gray_test_input_checks():
         gray_test([1, 2, 3], [1, 2, 0], ["a", "a", "a"])
     with pytest.raises(ValueError, match="different lengths"):
         gray_test([1, 2, 3], [1, 2, 0], ["a", "b"])
-    with pytest.raises(ValueError, match="missing"):
-        gray_test([1, 2, 3], [1, 2, 0], ["a", None, "b"])
+    # a missing group drops that observation (the package's missing-value rule) and says so
+    res = gray_test([1, 2, 3, 4], [1, 2, 0, 1], ["a", None, "b", "a"])
+    assert res.notes == ["1 observation(s) with a missing value dropped (group: 1)"]
 
 
 # ----------------------------------------------------------------------------- survfit variance

@@ -164,7 +164,7 @@ def test_value_at_steps_and_edges():
         ([], [], "empty"),
         ([1, 2], [1], "different lengths"),
         ([1, -2], [1, 0], "negative"),
-        ([1, np.nan], [1, 0], "NaN"),
+        ([1, np.inf], [1, 0], "infinite"),
         ([1, 2], [1, 0.5], "integer"),
         ([1, 2], [1, 2], "0 \\(censored\\) or 1"),
         ([1, 2], ["a", 1], "integer"),

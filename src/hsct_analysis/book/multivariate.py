@@ -104,7 +104,7 @@ class EndpointModel:
     """The multivariable analysis of one endpoint.
 
     ``summary`` is the Table 4 model (Cox for LFS/OS, Fine-Gray for RI/NRM), indexed by
-    term (``factor[level]``) with columns coef, se, hr, hr_lower, hr_upper, p, reference,
+    term (``factor[level]``) with columns coef, std_err, hr, hr_lower, hr_upper, p, reference,
     separation; ``cause_specific`` the cause-specific Cox model (RI/NRM only); ``ph`` the
     Schoenfeld test per term of the Cox / cause-specific Cox model (statistic, p).
     ``unavailable`` holds the reason when no model could be fitted.
@@ -167,12 +167,12 @@ def fit_endpoint(
         if ep.method == "km":
             cox = cause_specific_cox(data, "time", "status", chosen, cause=1, conf_level=conf_level, reference=reference)
             model.summary, model.n, model.events = cox.summary, cox.n, cox.events
-            model.warnings += cox.warnings
+            model.warnings += cox.notes
             model.ph = ph_check(cox, data, chosen, reference)
         else:
             fg = fine_gray(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level, reference=reference)
             model.summary, model.n, model.events = fg.summary, fg.n, fg.events
-            model.warnings += fg.warnings
+            model.warnings += fg.notes
             try:
                 cs = cause_specific_cox(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level,
                                         reference=reference)
@@ -180,7 +180,7 @@ def fit_endpoint(
                 model.warnings.append(f"the cause-specific Cox model could not be fitted: {type(err).__name__}: {err}")
             else:
                 model.cause_specific = cs.summary
-                model.warnings += [w for w in cs.warnings if w not in model.warnings]
+                model.warnings += [w for w in cs.notes if w not in model.warnings]
                 model.ph = ph_check(cs, data, chosen, reference)
     except ValueError as err:  # e.g. no events of the cause among complete cases
         model.unavailable = str(err)
@@ -190,7 +190,7 @@ def fit_endpoint(
 def ph_check(result, data: pd.DataFrame, factor_names: list[str], reference: dict[str, str]) -> pd.DataFrame:
     """Scaled-Schoenfeld test of proportional hazards for each term of a fitted Cox model.
 
-    ``result`` is a :class:`hsct_analysis.stats.cause_specific.CauseSpecificCoxResult`. Returns
+    ``result`` is a :class:`hsct_analysis.stats.regression.RegressionResult` of a cause-specific Cox model. Returns
     one row per term with ``statistic`` (chi-square, 1 df) and ``p`` (rank time transform);
     separated terms are left out (their residuals carry no information).
     """
@@ -201,7 +201,7 @@ def ph_check(result, data: pd.DataFrame, factor_names: list[str], reference: dic
     frame["_time"] = design.time
     frame["_event"] = (design.status == result.cause).astype(int)
     try:
-        fitted = list(result.model.params_.index)
+        fitted = list(result.fitter.params_.index)
     except AttributeError:  # the Cox fit failed: nothing to test
         return pd.DataFrame(columns=["statistic", "p"])
     left_out = [name for name in design.term_names if name not in fitted]
@@ -209,7 +209,7 @@ def ph_check(result, data: pd.DataFrame, factor_names: list[str], reference: dic
     frame = frame.loc[keep, fitted + ["_time", "_event"]]
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
-        test = proportional_hazard_test(result.model, frame, time_transform="rank")
+        test = proportional_hazard_test(result.fitter, frame, time_transform="rank")
     out = test.summary[["test_statistic", "p"]].rename(columns={"test_statistic": "statistic"})
     out.index = [str(i[0]) if isinstance(i, tuple) else str(i) for i in out.index]
     flagged = set(result.summary.index[result.summary["separation"].astype(bool)])
@@ -305,7 +305,7 @@ def refit_without_events(
     fit = fine_gray(data, "time", "status", [factor_name], cause=ep.cause, conf_level=conf_level, reference=reference)
     out = fit.summary.copy()
     out.attrs["recoded"] = int(hit.sum())
-    out.attrs["warnings"] = fit.warnings
+    out.attrs["warnings"] = fit.notes
     return out
 
 

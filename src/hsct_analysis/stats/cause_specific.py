@@ -1,52 +1,31 @@
 """Cause-specific Cox regression: the hazard of one cause, other causes treated as censored.
 
 A thin helper over lifelines' ``CoxPHFitter`` (Efron ties, as R's ``coxph`` default) that
-uses the same treatment coding as :func:`hsct_analysis.stats.fine_gray.fine_gray` and returns the
-same summary columns, so the two models sit side by side in one table. Times are in days.
+uses the same treatment coding as :func:`hsct_analysis.stats.fine_gray.fine_gray` and returns
+the same result type (:class:`hsct_analysis.stats.regression.RegressionResult`), so the two
+models sit side by side in one table. Times are in days.
 """
 
 from __future__ import annotations
 
 import warnings as _warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
-from hsct_analysis.stats.design import Design, Term, design_matrix
-from hsct_analysis.stats.fine_gray import coefficient_table, detect_separation, diverging, levels_without_events
+from hsct_analysis.stats.counting import check_cause
+from hsct_analysis.stats.design import Design, design_matrix
+from hsct_analysis.stats.fine_gray import detect_separation, diverging, levels_without_events
+from hsct_analysis.stats.regression import RegressionResult, coefficient_table
+
+__all__ = ["cause_specific_cox", "FIT_OPTIONS", "breslow_jumps"]
 
 #: Tight Newton-Raphson settings, so estimates agree with R ``coxph`` to 1e-6 or better.
 #: Full Newton steps (lifelines damps them to 0.95 by default), and stop on the relative
 #: log-likelihood change only: its step-norm rules return the point before the last step.
 FIT_OPTIONS = {"step_size": 1.0, "precision": 1e-20, "r_precision": 1e-14, "max_steps": 200}
-
-
-@dataclass
-class CauseSpecificCoxResult:
-    """A fitted cause-specific Cox model.
-
-    ``summary`` is indexed by term with columns coef, se (inverse information, as R
-    ``coxph``), hr, hr_lower, hr_upper, p (two-sided Wald), reference, separation.
-    ``model`` is the fitted lifelines ``CoxPHFitter``.
-    """
-
-    summary: pd.DataFrame
-    model: CoxPHFitter
-    n: int
-    events: int
-    loglik: float
-    cause: int
-    conf_level: float
-    warnings: list[str] = field(default_factory=list)
-    terms: list[Term] = field(default_factory=list, repr=False)
-
-    @property
-    def reference(self) -> dict[str, str]:
-        """Reference level of each categorical covariate."""
-        return {t.covariate: t.reference for t in self.terms if t.reference is not None}
 
 
 def _cause_only(design: Design, cause: int) -> Design:
@@ -75,80 +54,258 @@ def _limit_fit(design: Design, cause: int, flagged: set[int]) -> tuple[np.ndarra
     return rows, [t.name for j, t in enumerate(design.terms) if j not in dropped]
 
 
-def _fit_tightly(frame: pd.DataFrame, kwargs: dict) -> CoxPHFitter:
-    """Full Newton steps to a tight optimum (agrees with R coxph to 1e-6).
+def _fit_recording(frame: pd.DataFrame, kwargs: dict, **fit_kwargs) -> tuple[CoxPHFitter, list[str]]:
+    """One lifelines fit and the (first lines of the) warnings it raised."""
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        model = CoxPHFitter(**kwargs).fit(frame, "_time", "_event", **fit_kwargs)
+    return model, sorted({str(w.message).splitlines()[0] for w in caught})
+
+
+def _fit_tightly(frame: pd.DataFrame, kwargs: dict) -> tuple[CoxPHFitter, list[str]]:
+    """Full Newton steps to a tight optimum (agrees with R coxph to 1e-6), and the final fit's warnings.
 
     Full steps from zero can overshoot on small, unbalanced data; then lifelines' damped
     default steps find the neighbourhood first and full steps polish from there (checked
-    against R coxph on the bundled cohort's relapse-by-ATG model in tests).
+    against R coxph on the bundled cohort's relapse-by-ATG model in tests). Only the
+    warnings of the fit that is returned are reported: those of a discarded first attempt
+    say nothing about the estimate.
     """
     try:
-        return CoxPHFitter(**kwargs).fit(frame, "_time", "_event", fit_options=FIT_OPTIONS)
+        return _fit_recording(frame, kwargs, fit_options=FIT_OPTIONS)
     except ConvergenceError:
-        rough = CoxPHFitter(**kwargs).fit(frame, "_time", "_event")
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            rough = CoxPHFitter(**kwargs).fit(frame, "_time", "_event")
         # lifelines iterates on standardised covariates, so the start is given on that scale
         start = rough.params_.to_numpy() * rough._norm_std.to_numpy()
-        return CoxPHFitter(**kwargs).fit(frame, "_time", "_event", initial_point=start, fit_options=FIT_OPTIONS)
+        return _fit_recording(frame, kwargs, initial_point=start, fit_options=FIT_OPTIONS)
 
 
-def cause_specific_cox(
-    data: pd.DataFrame,
-    duration_col: str,
-    status_col: str,
-    covariates: list[str],
-    cause: int = 1,
-    conf_level: float = 0.95,
-    reference: dict[str, str] | None = None,
-    **kwargs,
-) -> CauseSpecificCoxResult:
-    """Fit a Cox model for the hazard of ``cause`` (= ``coxph(Surv(t, status == cause) ~ ...)``).
+def breslow_jumps(time: np.ndarray, event: np.ndarray, x: np.ndarray, coef: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Breslow jumps of the baseline cumulative hazard at the times ``at`` (0 where no event).
 
-    ``duration_col`` holds days; ``status_col`` 0 = censored, 1..k = causes (all but
-    ``cause`` count as censored). Categorical covariates are treatment coded as in
-    ``fine_gray``. Extra keyword arguments go to ``CoxPHFitter`` (e.g. ``penalizer``).
-    Separation (a level with no events, a covariate that orders the events) is reported in
-    ``warnings`` and in the ``separation`` column rather than as an absurd hazard ratio.
+    ``dLambda0(t) = d(t) / sum_{j: T_j >= t} exp(x_j coef)`` with x uncentred (covariates 0
+    = baseline); coefficients of -inf (levels without events) give those patients weight 0.
     """
-    design = _cause_only(design_matrix(data, duration_col, status_col, covariates, reference), cause)
+    with np.errstate(over="ignore", invalid="ignore"):
+        eta = np.where(x != 0, x * coef[None, :], 0.0).sum(axis=1) if x.size else np.zeros(len(time))
+    risk = np.exp(eta)
+    order = np.argsort(time, kind="stable")
+    t_sorted, r_sorted = time[order], risk[order]
+    tail = np.concatenate((np.cumsum(r_sorted[::-1])[::-1], [0.0]))
+    first = np.searchsorted(t_sorted, at, side="left")
+    deaths = np.array([np.sum((time == a) & (event == 1)) for a in at], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(deaths > 0, deaths / tail[first], 0.0)
+
+
+def _fit_cause(design: Design, cause: int, kwargs: dict):
+    """Fit the Cox model of one cause: coefficients (NaN/inf where flagged), std errors, model, notes."""
     names = design.term_names
-    frame = pd.DataFrame(design.x, columns=names)
-    frame["_time"] = design.time
-    frame["_event"] = (design.status == cause).astype(int)
+    one = _cause_only(design, cause)
+    frame = pd.DataFrame(one.x, columns=names)
+    frame["_time"] = one.time
+    frame["_event"] = (one.status == cause).astype(int)
     if frame["_event"].sum() == 0:
         raise ValueError(f"no events of cause {cause} among {len(frame)} complete cases")
-    flagged, messages = detect_separation(design, cause)
-    notes = list(design.notes) + messages
-    rows, fitted = _limit_fit(design, cause, flagged)
+    flagged, notes = detect_separation(one, cause)
+    rows, fitted = _limit_fit(one, cause, flagged)
     if not rows.all():
         notes.append(
             f"{int((~rows).sum())} patient(s) in level(s) without events were left out when estimating "
             "the other terms (the limit of the fit as their coefficient runs to -infinity)"
         )
-    model = CoxPHFitter(**kwargs)
+    model = None
     coef, se = np.full(len(names), np.nan), np.full(len(names), np.nan)
-    loglik = np.nan
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always")
-        try:
-            model = _fit_tightly(frame.loc[rows, fitted + ["_time", "_event"]], kwargs)
-            coef = model.params_.reindex(names).to_numpy()
-            se = model.standard_errors_.reindex(names).to_numpy()
-            loglik = float(model.log_likelihood_)
-        except ConvergenceError as err:
-            notes.append(f"lifelines could not fit the model: {str(err).splitlines()[0]}")
-    notes += sorted({str(w.message).splitlines()[0] for w in caught})
+    loglik, variance = np.nan, np.full((len(names), len(names)), np.nan)
+    try:
+        model, caught = _fit_tightly(frame.loc[rows, fitted + ["_time", "_event"]], kwargs)
+        coef = model.params_.reindex(names).to_numpy()
+        se = model.standard_errors_.reindex(names).to_numpy()
+        loglik = float(model.log_likelihood_)
+        variance = model.variance_matrix_.reindex(index=names, columns=names).to_numpy()
+        notes += caught
+    except ConvergenceError as err:
+        notes.append(f"lifelines could not fit the model: {str(err).splitlines()[0]}")
     if len(fitted) < len(names):
         coef[[names.index(t) for t in names if t not in fitted]] = -1.0  # shown as -inf (HR 0)
     extra = diverging(coef, se, flagged)
     notes += [f"possible separation: the estimate for {names[j]} ran off to coef={coef[j]:.1f}" for j in sorted(extra)]
-    return CauseSpecificCoxResult(
-        summary=coefficient_table(design.terms, coef, se, flagged | extra, conf_level),
-        model=model,
+    return coef, se, flagged | extra, model, loglik, variance, notes, frame
+
+
+def cause_specific_cox(
+    data: pd.DataFrame,
+    time: str,
+    status: str,
+    covariates: list[str],
+    cause: int = 1,
+    *,
+    cencode: int = 0,
+    conf_level: float = 0.95,
+    reference: dict[str, str] | None = None,
+    categorical: list[str] | None = None,
+    numeric: list[str] | None = None,
+    **kwargs,
+) -> RegressionResult:
+    """Fit a Cox model for the hazard of ``cause``, equal to R ``coxph(Surv(time, status == cause) ~ ...)``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per patient.
+    time : str
+        Column of days to the first event or censoring.
+    status : str
+        Column of integer status codes: ``cencode`` = censored, other codes = causes (all
+        but ``cause`` count as censored in this model).
+    covariates : list of str
+        Columns to model, coded as in :func:`hsct_analysis.stats.fine_gray.fine_gray`
+        (numeric columns that look like codes need ``categorical`` or ``numeric``).
+    cause : int
+        The cause whose hazard is modelled.
+    cencode : int
+        The censoring code of ``status``, 0 by default.
+    conf_level : float
+        Two-sided confidence level of the hazard-ratio limits.
+    reference : dict, optional
+        ``{covariate: level}``; default: first category, or first in sorted order.
+    categorical, numeric : list of str, optional
+        Covariates to treatment-code, or to keep as one linear term, whatever their dtype.
+    **kwargs
+        Passed to lifelines ``CoxPHFitter`` (e.g. ``penalizer``).
+
+    Returns
+    -------
+    RegressionResult
+        ``method="cause-specific cox"``; ``std_err`` is the inverse-information standard
+        error (as coxph); ``fitter`` is the lifelines model; ``notes`` lists what the final
+        fit did (separation, warnings of the fit that was kept, patients dropped).
+
+    Notes
+    -----
+    Ties are handled by Efron's method (coxph's default). Separation (a level with no
+    events, a covariate that orders the events) is reported in ``notes`` and in the
+    ``separation`` column rather than as an absurd hazard ratio; a level without events is
+    handled as the limit of the fit (its patients leave the estimation of the other terms).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from hsct_analysis.stats import cause_specific_cox
+    >>> data = pd.DataFrame({
+    ...     "time": [2, 3, 5, 6, 8, 9, 11, 14, 4, 7, 10, 12, 15, 16, 18, 20],
+    ...     "status": [1, 0, 2, 1, 1, 2, 0, 1, 2, 0, 1, 1, 0, 2, 1, 0],
+    ...     "group": ["a", "b", "c", "b"] * 4,
+    ...     "age": [50, 61, 45, 70, 38, 55, 62, 48, 66, 59, 41, 72, 53, 47, 64, 58],
+    ... })
+    >>> fit = cause_specific_cox(data, "time", "status", ["group", "age"], cause=1)
+    >>> fit.summary[["coef", "std_err", "hr", "p"]].round(4)
+                coef  std_err      hr       p
+    term
+    group[b] -0.8187   0.9630  0.4410  0.3952
+    group[c] -0.5832   1.1117  0.5581  0.5998
+    age      -0.0104   0.0471  0.9897  0.8254
+
+    (R ``coxph(Surv(time, status == 1) ~ group + age)`` gives the same to every printed
+    digit.) The cumulative incidence of cause 1 at day 18 for two 50-year-olds, from this
+    model and the cause-2 model fitted alongside:
+
+    >>> fit.predict(pd.DataFrame({"group": ["a", "b"], "age": [50, 50]})).iloc[-1].round(4).tolist()
+    [0.5417, 0.5169]
+    """
+    cause, cencode = check_cause(cause, cencode)
+    design = design_matrix(
+        data, time, status, covariates, reference, categorical=categorical, numeric=numeric, cencode=cencode
+    )
+    names = design.term_names
+    coef, se, flagged, model, loglik, variance, fit_notes, frame = _fit_cause(design, cause, kwargs)
+    notes = list(design.notes) + fit_notes
+    null = _null_loglik(frame)
+    information = np.full_like(variance, np.nan)
+    ok = np.isfinite(np.diag(variance))
+    if ok.any():
+        information[np.ix_(ok, ok)] = np.linalg.pinv(variance[np.ix_(ok, ok)])
+    causes = sorted(int(c) for c in np.unique(design.status) if c != 0)
+    x_all, time_all = design.x, design.time
+
+    def coefficients_of(k: int) -> np.ndarray:
+        if k == cause:
+            b, bad = coef, flagged
+        else:
+            b, _, bad, *_ = _fit_cause(design, k, kwargs)
+        b = np.array(b, dtype=float)
+        for j in bad:
+            if b[j] < 0:
+                b[j] = -np.inf
+            else:
+                raise ValueError(
+                    f"cannot predict: the cause-{k} hazard ratio of {names[j]} is not estimable (separation)"
+                )
+        if not np.all(np.isfinite(b) | (b == -np.inf)):
+            raise ValueError(f"cannot predict: the cause-{k} model has coefficients that could not be estimated")
+        return b
+
+    event_times = np.unique(time_all[design.status == cause])
+
+    def predict(z: np.ndarray):
+        grid = np.unique(time_all[design.status != 0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            hazards = {}
+            for k in causes:
+                b = coefficients_of(k)
+                jumps = breslow_jumps(time_all, (design.status == k).astype(int), x_all, b, grid)
+                rel = np.exp(np.where(z != 0, z * b[None, :], 0.0).sum(axis=1))
+                hazards[k] = jumps[:, None] * rel[None, :]
+        total = sum(hazards.values())
+        surv_before = np.vstack([np.ones((1, z.shape[0])), np.cumprod(1.0 - total, axis=0)[:-1]])
+        cif = np.cumsum(surv_before * hazards[cause], axis=0)
+        keep = np.isin(grid, event_times)
+        return cif[keep], grid[keep]
+
+    def baseline() -> pd.Series:
+        b = coefficients_of(cause)
+        jumps = breslow_jumps(time_all, (design.status == cause).astype(int), x_all, b, event_times)
+        return pd.Series(np.cumsum(jumps), index=pd.Index(event_times, name="time"), name="cumulative_hazard")
+
+    return RegressionResult(
+        method="cause-specific cox",
+        summary=coefficient_table(design.terms, coef, se, flagged, conf_level),
+        variance=pd.DataFrame(variance, index=names, columns=names),
+        information=pd.DataFrame(information, index=names, columns=names),
+        converged=model is not None,
+        iterations=_iterations(model) if model is not None else 0,
         n=len(frame),
         events=int(frame["_event"].sum()),
+        competing_events=int(((design.status != 0) & (design.status != cause)).sum()),
+        censored=int((design.status == 0).sum()),
         loglik=loglik,
+        loglik_null=null,
         cause=cause,
+        cencode=cencode,
         conf_level=conf_level,
-        warnings=notes,
+        notes=notes,
         terms=design.terms,
+        fitter=model,
+        _predict=predict,
+        _baseline=baseline,
     )
+
+
+def _iterations(model: CoxPHFitter) -> int:
+    """Newton steps lifelines took (0 if it does not say)."""
+    return int(getattr(model, "_n_iterations", 0) or 0)
+
+
+def _null_loglik(frame: pd.DataFrame) -> float:
+    """Log partial likelihood at coef = 0 with Efron ties (as coxph's ``loglik[1]``).
+
+    At coef = 0 every weight is 1, so a time with d events among n at risk contributes
+    -sum_{l<d} log(n - l).
+    """
+    t = frame["_time"].to_numpy(float)
+    e = frame["_event"].to_numpy(int)
+    times, d = np.unique(t[e == 1], return_counts=True)
+    n_risk = len(t) - np.searchsorted(np.sort(t), times, side="left")
+    return -float(sum(np.sum(np.log(n - np.arange(k))) for n, k in zip(n_risk, d)))

@@ -1,8 +1,11 @@
 """Competing risks: cumulative incidence (Aalen-Johansen) and Gray's test.
 
-Status codes are integers: 0 = censored, 1..k = the cause of the event (for example
-1 = relapse, 2 = death without relapse). Times are in **days**. Cumulative incidences are
-proportions between 0 and 1.
+Status codes are integers: by default 0 = censored, any other code = the cause of the event
+(for example 1 = relapse, 2 = death without relapse). Data coded otherwise name their
+censoring code with ``cencode``, as R ``cmprsk`` does: MASS ``Melanoma`` (1 = died of
+melanoma, 2 = alive, 3 = died of other causes) needs ``cencode=2``. Times are in **days**.
+Cumulative incidences are proportions between 0 and 1. Observations with a missing value
+are dropped and noted (the package's one rule, see :mod:`hsct_analysis.stats.counting`).
 
 The estimates and (by default) the variances equal R ``cmprsk::cuminc`` (version 2.2-11)
 and the test equals ``cuminc(...)$Tests``. The code is an independent, vectorised
@@ -14,7 +17,8 @@ multi-state (Aalen-Johansen) standard error, the infinitesimal jackknife (surviv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,7 +26,18 @@ from scipy import stats
 
 from hsct_analysis.stats.cause_specific import cause_specific_cox
 from hsct_analysis.stats.fine_gray import fine_gray
-from hsct_analysis.stats.counting import KIND_ATTR, as_codes, as_groups, as_times, tally, z_value
+from hsct_analysis.stats.counting import (
+    KIND_ATTR,
+    NOTES_ATTR,
+    as_codes,
+    as_groups,
+    as_times,
+    cause_codes,
+    check_cause,
+    complete_cases,
+    tally,
+    z_value,
+)
 
 __all__ = [
     "cumulative_incidence",
@@ -43,10 +58,25 @@ CIF_CONF_TYPES = ("log", "log-log", "arcsine", "plain")
 CIF_VARIANCES = ("cmprsk", "survfit")
 
 
-def _check_cause(cause) -> int:
-    if isinstance(cause, bool) or not float(cause).is_integer() or int(cause) < 1:
-        raise ValueError(f"cause must be an integer status code >= 1, got {cause!r}")
-    return int(cause)
+def _no_censoring_warning(codes, cencode, name="status"):
+    """Warn when no observation carries the censoring code: often a mis-coded ``cencode``."""
+    if codes.size and not np.any(codes == cencode) and np.unique(codes).size > 2:
+        warnings.warn(
+            f"no {name} equals cencode={cencode}, so every observation is an event; if censoring is "
+            f"coded otherwise (codes present: {sorted(np.unique(codes).tolist())}), pass cencode=",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _status_input(time, status, cause, cencode, **more):
+    """Complete cases, validated times and codes 0 (censored) / 1 (cause) / 2 (other)."""
+    cause, cencode = check_cause(cause, cencode)
+    arrays, notes = complete_cases(time=time, status=status, **more)
+    t = as_times(arrays.get("time", []))
+    codes = as_codes(arrays["status"], t.size)
+    _no_censoring_warning(codes, cencode)
+    return t, cause_codes(codes, cause, cencode), cause, cencode, arrays, notes
 
 
 # ----------------------------------------------------------------------------- CIF
@@ -163,19 +193,25 @@ def _cif_survfit_variance(entry, is_cause, is_event, at_risk, n_cause, n_all, ci
 
 
 def cumulative_incidence(
-    time, status, cause: int = 1, conf_type: str = "log", conf_level: float = 0.95,
+    time, status, cause: int = 1, *, cencode: int = 0, conf_type: str = "log", conf_level: float = 0.95,
     variance: str = "cmprsk",
 ) -> pd.DataFrame:
     """Cumulative incidence of one cause in the presence of competing causes.
+
+    Equal to R ``cmprsk::cuminc(time, status, cencode = cencode)`` for ``cause``.
 
     Parameters
     ----------
     time : array-like of float
         Time to the first event or censoring, in days (>= 0).
     status : array-like of int
-        0 = censored, 1..k = cause of the event. Any number of causes.
+        Integer codes: ``cencode`` = censored, any other code = cause of the event. Any
+        number of causes.
     cause : int
         The cause whose cumulative incidence is estimated.
+    cencode : int
+        The code of a censored observation (R ``cencode``), 0 by default. A warning is given
+        when no observation has it and there are more than two codes (a likely mis-coding).
     conf_type : {"log", "log-log", "arcsine", "plain"}
         Confidence-interval scale. "log" (default, the paper's "symmetric on the log
         scale") is exp(log F +- z sqrt(var) / F); "log-log" is
@@ -197,36 +233,50 @@ def cumulative_incidence(
 
     Returns
     -------
-    DataFrame indexed by every distinct time (index name ``time``, days), columns
+    pandas.DataFrame
+        Indexed by every distinct time (index name ``time``, days), with columns
+        ``at_risk`` (patients event-free and under observation just before that time),
+        ``events`` (events of ``cause`` at that time), ``competing_events`` (events of other
+        causes), ``censored``, ``estimate`` (Aalen-Johansen cumulative incidence F(t), 0-1),
+        ``variance`` (variance of F(t): with ``variance="cmprsk"``, ``cmprsk::cuminc``'s
+        delta-method formula, which changes only at times of the cause of interest; with
+        ``variance="survfit"``, the infinitesimal jackknife) and ``lower``, ``upper``
+        (confidence limits). ``attrs`` holds ``cause``, ``cencode``, ``conf_type``,
+        ``conf_level``, ``variance`` and ``notes``.
 
-    - ``at_risk``: patients event-free and under observation just before that time
-    - ``events``: events of ``cause`` at that time; ``competing_events``: events of other
-      causes; ``censored``
-    - ``estimate``: Aalen-Johansen cumulative incidence F(t), 0-1 (= ``cmprsk::cuminc``)
-    - ``variance``: variance of F(t): with ``variance="cmprsk"``, ``cmprsk::cuminc``'s
-      (Gray's delta-method formula, not Greenwood; it changes only at times of the cause
-      of interest); with ``variance="survfit"``, the infinitesimal jackknife
-    - ``lower``, ``upper``: confidence limits
-
+    Notes
+    -----
     Where F(t) = 0 (before the first event of the cause, or always if there is none, e.g.
     when everyone is censored) the limits are NaN; with the "log-log" and "arcsine" scales
-    they are NaN at F(t) = 1 too.
+    they are NaN at F(t) = 1 too. The standard error is ``sqrt(variance)``.
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import cumulative_incidence
+    >>> time = [2, 3, 5, 6, 8, 9, 11, 14]
+    >>> status = [1, 0, 2, 1, 1, 2, 0, 1]
+    >>> cif = cumulative_incidence(time, status, cause=1)
+    >>> cif["estimate"].round(4).tolist()
+    [0.125, 0.125, 0.125, 0.2708, 0.4167, 0.4167, 0.4167, 0.7083]
+
+    Data whose censoring code is not 0, e.g. 2 = alive as in MASS ``Melanoma``:
+
+    >>> recoded = [{0: 2, 1: 1, 2: 3}[s] for s in status]
+    >>> float(cumulative_incidence(time, recoded, cause=1, cencode=2)["estimate"].iloc[-1].round(4))
+    0.7083
     """
     if conf_type not in CIF_CONF_TYPES:
         raise ValueError(f"conf_type must be one of {list(CIF_CONF_TYPES)}, got {conf_type!r}")
     if variance not in CIF_VARIANCES:
         raise ValueError(f"variance must be one of {list(CIF_VARIANCES)}, got {variance!r}")
     z = z_value(conf_level)
-    cause = _check_cause(cause)
-    t = as_times(time)
-    codes = as_codes(status, t.size)
-    times, at_risk, counts = tally(t, codes, max(int(codes.max()), cause) + 1)
-    n_cause = counts[:, cause]
-    n_other = counts[:, 1:].sum(axis=1) - n_cause
+    t, code3, cause, cencode, _, notes = _status_input(time, status, cause, cencode)
+    times, at_risk, counts = tally(t, code3, 3)
+    n_cause, n_other = counts[:, 1], counts[:, 2]
     cif, var = cif_core(at_risk, n_cause, n_other)
     if variance == "survfit":
         entry = np.searchsorted(times, t)
-        var = _cif_survfit_variance(entry, codes == cause, codes > 0, at_risk, n_cause,
+        var = _cif_survfit_variance(entry, code3 == 1, code3 > 0, at_risk, n_cause,
                                     n_cause + n_other, cif)
     lower, upper = cif_limits(cif, var, z, conf_type)
     out = pd.DataFrame(
@@ -243,28 +293,53 @@ def cumulative_incidence(
         index=pd.Index(times, name="time"),
     )
     out.attrs[KIND_ATTR] = "cumulative_incidence"
-    out.attrs.update(cause=cause, conf_type=conf_type, conf_level=conf_level, variance=variance)
+    out.attrs.update(cause=cause, cencode=cencode, conf_type=conf_type, conf_level=conf_level, variance=variance)
+    out.attrs[NOTES_ATTR] = notes
     return out
 
 
 def cumulative_incidence_by(
-    time, status, group, cause: int = 1, conf_type: str = "log", conf_level: float = 0.95,
-    variance: str = "cmprsk",
+    time, status, group, cause: int = 1, *, cencode: int = 0, conf_type: str = "log",
+    conf_level: float = 0.95, variance: str = "cmprsk",
 ) -> dict:
     """One :func:`cumulative_incidence` curve per group level: ``{level: DataFrame}``.
 
-    Levels are in sorted order (as R's ``factor`` sorts them).
+    Equal to R ``cmprsk::cuminc(time, status, group, cencode = cencode)``.
+
+    Parameters
+    ----------
+    time, status, cause, cencode, conf_type, conf_level, variance
+        As in :func:`cumulative_incidence`.
+    group : array-like
+        Group labels; levels come out in sorted order (as R's ``factor`` sorts them).
+
+    Returns
+    -------
+    dict
+        ``{level: DataFrame}`` with the columns of :func:`cumulative_incidence`.
+        Observations with a missing value in any argument are dropped and noted in every
+        curve's ``attrs["notes"]``.
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import cumulative_incidence_by
+    >>> curves = cumulative_incidence_by([2, 3, 5, 6, 8, 9], [1, 0, 2, 1, 1, 2], ["a", "b", "a", "b", "a", "b"])
+    >>> {level: float(round(c["estimate"].iloc[-1], 4)) for level, c in curves.items()}
+    {'a': 0.6667, 'b': 0.5}
     """
-    t = as_times(time)
-    codes = as_codes(status, t.size)
-    g = as_groups(group, t.size)
-    cat = pd.Categorical(g)
-    return {
-        level: cumulative_incidence(
-            t[cat.codes == i], codes[cat.codes == i], cause, conf_type, conf_level, variance
+    t, code3, cause, cencode, arrays, notes = _status_input(time, status, cause, cencode, group=group)
+    cat = pd.Categorical(as_groups(arrays["group"], t.size))
+    out = {}
+    for i, level in enumerate(cat.categories):
+        # the codes are already 0 = censored, 1 = cause, 2 = other
+        curve = cumulative_incidence(
+            t[cat.codes == i], code3[cat.codes == i], 1, cencode=0, conf_type=conf_type,
+            conf_level=conf_level, variance=variance,
         )
-        for i, level in enumerate(cat.categories)
-    }
+        curve.attrs.update(cause=cause, cencode=cencode)
+        curve.attrs[NOTES_ATTR] = list(notes)
+        out[level] = curve
+    return out
 
 
 # ----------------------------------------------------------------------------- Gray's test
@@ -272,10 +347,26 @@ def cumulative_incidence_by(
 class GrayTestResult:
     """Gray's K-sample test for equality of cumulative incidence curves.
 
-    ``statistic`` is chi-square on ``df`` = groups - 1 degrees of freedom; ``score`` holds
-    the score of every group but the last (in sorted level order) and ``variance`` their
-    covariance matrix. ``statistic`` and ``p_value`` are NaN when that matrix is singular
-    (R ``cuminc`` reports a statistic of -1 then), e.g. when the cause never occurs.
+    Attributes
+    ----------
+    statistic : float
+        Chi-square on ``df`` = groups - 1 degrees of freedom (R ``cuminc(...)$Tests[, "stat"]``).
+        NaN when the variance matrix is singular (R reports -1 then), e.g. when the cause
+        never occurs.
+    df : int
+    p_value : float
+    cause : int
+    rho : float
+    groups : tuple
+        The group levels in sorted order.
+    score : numpy.ndarray
+        Score of every group but the last.
+    variance : numpy.ndarray
+        Covariance matrix of ``score``.
+    cencode : int
+        The censoring code used.
+    notes : list of str
+        What was done to the input (observations dropped for a missing value).
     """
 
     statistic: float
@@ -286,6 +377,8 @@ class GrayTestResult:
     groups: tuple
     score: np.ndarray
     variance: np.ndarray
+    cencode: int = 0
+    notes: list = field(default_factory=list)
 
 
 def _per_time_counts(time, code3, gidx, n_groups):
@@ -356,17 +449,20 @@ def _gray_stratum(time, code3, gidx, n_groups, rho):
     return score, v
 
 
-def gray_test(time, status, group, cause: int = 1, rho: float = 0.0, strata=None) -> GrayTestResult:
+def gray_test(
+    time, status, group, cause: int = 1, rho: float = 0.0, strata=None, *, cencode: int = 0
+) -> GrayTestResult:
     """Gray's test that the cumulative incidence of ``cause`` is equal across groups.
 
-    Equal to ``cmprsk::cuminc(time, status, group, strata, rho)$Tests`` for that cause.
+    Equal to ``cmprsk::cuminc(time, status, group, strata, rho, cencode)$Tests`` for that cause.
 
     Parameters
     ----------
     time : array-like of float
         Days to the first event or censoring.
     status : array-like of int
-        0 = censored, 1..k = cause. Every cause other than ``cause`` is a competing event.
+        ``cencode`` = censored, any other code = cause. Every cause other than ``cause`` is
+        a competing event.
     group : array-like
         Group labels (at least two distinct values).
     cause : int
@@ -375,21 +471,36 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0, strata=None
         Power of the weight (1 - F(t-))^rho; 0 (default) is the log-rank-type test.
     strata : array-like, optional
         Stratum labels: scores and variances are computed within strata and summed.
+    cencode : int
+        The code of a censored observation (R ``cencode``), 0 by default.
+
+    Returns
+    -------
+    GrayTestResult
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import gray_test
+    >>> time = [2, 3, 5, 6, 8, 9, 11, 14, 4, 7]
+    >>> status = [1, 0, 2, 1, 1, 2, 0, 1, 2, 0]
+    >>> group = ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]
+    >>> res = gray_test(time, status, group, cause=1)
+    >>> round(res.statistic, 4), res.df, round(res.p_value, 4)
+    (0.1412, 1, 0.7071)
+
+    (R ``cuminc(time, status, group)$Tests`` gives 0.1411553 and 0.7071352 for cause 1.)
     """
-    cause = _check_cause(cause)
-    t = as_times(time)
-    codes = as_codes(status, t.size)
-    g = as_groups(group, t.size)
+    t, code3, cause, cencode, arrays, notes = _status_input(time, status, cause, cencode, group=group, strata=strata)
+    g = as_groups(arrays["group"], t.size)
     cat = pd.Categorical(g)
     n_groups = len(cat.categories)
     if n_groups < 2:
         raise ValueError("gray_test needs at least two groups; only one group was given")
     gidx = cat.codes.astype(np.int64)
-    code3 = np.where(codes == 0, 0, np.where(codes == cause, 1, 2))
     if strata is None:
         sidx = np.zeros(t.size, dtype=np.int64)
     else:
-        sidx = pd.Categorical(as_groups(strata, t.size, name="strata")).codes
+        sidx = pd.Categorical(as_groups(arrays["strata"], t.size, name="strata")).codes
     score = np.zeros(n_groups - 1)
     var = np.zeros((n_groups - 1, n_groups - 1))
     for s in np.unique(sidx):
@@ -402,4 +513,4 @@ def gray_test(time, status, group, cause: int = 1, rho: float = 0.0, strata=None
         stat = float(score @ np.linalg.solve(var, score))
     df = n_groups - 1
     p = float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else np.nan
-    return GrayTestResult(stat, df, p, cause, float(rho), tuple(cat.categories), score, var)
+    return GrayTestResult(stat, df, p, cause, float(rho), tuple(cat.categories), score, var, cencode, notes)

@@ -1,7 +1,15 @@
-"""Shared building blocks of the estimators: input coercion, risk-set tallies, normal quantiles.
+"""Shared building blocks of the estimators: input rules, risk-set tallies, normal quantiles.
 
 Public so that every estimator module (``survival``, ``competing``, ...) uses the same rules:
-times are days (finite, >= 0), status codes are non-negative integers, groups have no missing values.
+
+- times are days (finite, >= 0);
+- ``event`` is 0 (censored) / 1 (event); ``status`` holds integer codes, one of which is the
+  censoring code ``cencode`` (default 0, as R ``cmprsk``), every other code being a cause;
+- **missing values** (NaN, None, ``pd.NA``) in any argument: the observation is dropped
+  (complete cases, as R's default ``na.action = na.omit``) and the result records it in its
+  ``notes`` (``DataFrame.attrs["notes"]`` for curves), e.g.
+  ``"2 observation(s) with a missing value dropped (time: 1, group: 1)"``. Every function of
+  :mod:`hsct_analysis.stats` follows this one rule.
 """
 
 from __future__ import annotations
@@ -10,44 +18,111 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["KIND_ATTR", "as_times", "as_codes", "as_event", "as_groups", "z_value", "tally"]
+__all__ = [
+    "KIND_ATTR",
+    "NOTES_ATTR",
+    "complete_cases",
+    "missing_note",
+    "as_times",
+    "as_codes",
+    "as_event",
+    "as_groups",
+    "cause_codes",
+    "check_cause",
+    "z_value",
+    "tally",
+]
 
 KIND_ATTR = "curve_kind"  # DataFrame.attrs key: "survival" or "cumulative_incidence"
+NOTES_ATTR = "notes"  # DataFrame.attrs key: list of notes (e.g. observations dropped)
 
 
-def as_times(time) -> np.ndarray:
-    """Times as a float array; ValueError if empty, NaN, infinite or negative."""
-    arr = np.asarray(time, dtype=float).ravel()
+def _flat(values, name: str) -> np.ndarray:
+    if isinstance(values, (pd.Series, pd.Index, pd.Categorical)):
+        arr = np.asarray(values, dtype=object)
+    else:
+        arr = np.asarray(values)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must be array-like (one value per observation), got a scalar")
+    return arr.ravel()
+
+
+def missing_note(counts: dict[str, int], n_dropped: int) -> str:
+    """The note recorded when observations with missing values are dropped."""
+    detail = ", ".join(f"{name}: {k}" for name, k in counts.items() if k)
+    return f"{n_dropped} observation(s) with a missing value dropped ({detail})"
+
+
+def complete_cases(**arrays) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The package's missing-value rule: drop observations with a missing value, and say so.
+
+    Every keyword is one per-observation argument (``None`` values are skipped). All must have
+    the same length (ValueError naming them otherwise). Returns the arrays restricted to the
+    observations without a missing value in any of them, and a list with one note (see
+    :func:`missing_note`) when any was dropped, else an empty list.
+    """
+    given = {name: _flat(v, name) for name, v in arrays.items() if v is not None}
+    sizes = {name: a.size for name, a in given.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"arguments have different lengths: {sizes}")
+    if not given:
+        return {}, []
+    missing = {name: np.asarray(pd.isna(pd.Series(a, dtype=object)), dtype=bool) for name, a in given.items()}
+    bad = np.logical_or.reduce(list(missing.values()))
+    if not bad.any():
+        return given, []
+    note = missing_note({name: int(m.sum()) for name, m in missing.items()}, int(bad.sum()))
+    return {name: a[~bad] for name, a in given.items()}, [note]
+
+
+def as_times(time, name: str = "time") -> np.ndarray:
+    """Times as a float array; ValueError if empty, not numeric, NaN, infinite or negative."""
+    try:
+        arr = np.asarray(time, dtype=float).ravel()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be numbers (days)") from err
     if arr.size == 0:
-        raise ValueError("no observations: time is empty")
+        raise ValueError(f"no observations: {name} is empty")
     if not np.all(np.isfinite(arr)):
-        raise ValueError("time contains NaN or infinite values")
+        raise ValueError(f"{name} contains NaN or infinite values")
     if np.any(arr < 0):
-        raise ValueError("time contains negative values (times are days, >= 0)")
+        raise ValueError(f"{name} contains negative values (times are days, >= 0)")
     return arr
 
 
 def as_codes(status, n: int, name: str = "status") -> np.ndarray:
-    """Integer status codes (0 = censored, 1..k = event types); ValueError otherwise."""
+    """Integer status codes (any integers; which one means censored is ``cencode``)."""
     raw = np.asarray(status).ravel()
     if raw.size != n:
         raise ValueError(f"time and {name} have different lengths ({n} and {raw.size})")
     try:
         as_float = raw.astype(float)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be integer codes (0 = censored, 1..k = events)") from err
+        raise ValueError(f"{name} must be integer codes (e.g. 0 = censored, 1..k = causes)") from err
     if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
-        raise ValueError(f"{name} must be integer codes without NaN (0 = censored, 1..k = events)")
-    codes = as_float.astype(np.int64)
-    if np.any(codes < 0):
-        raise ValueError(f"{name} codes must be >= 0 (0 = censored, 1..k = events)")
-    return codes
+        raise ValueError(f"{name} must be integer codes without NaN (e.g. 0 = censored, 1..k = causes)")
+    return as_float.astype(np.int64)
+
+
+def check_cause(cause, cencode=0) -> tuple[int, int]:
+    """``cause`` and ``cencode`` as ints; ValueError if not integers or equal."""
+    for name, value in (("cause", cause), ("cencode", cencode)):
+        if isinstance(value, bool) or not float(value).is_integer():
+            raise ValueError(f"{name} must be an integer status code, got {value!r}")
+    if int(cause) == int(cencode):
+        raise ValueError(f"cause and cencode are both {int(cause)}: the cause of interest cannot be the censoring code")
+    return int(cause), int(cencode)
+
+
+def cause_codes(codes: np.ndarray, cause: int, cencode: int = 0) -> np.ndarray:
+    """Status codes reduced to 0 = censored (``cencode``), 1 = ``cause``, 2 = any other cause."""
+    return np.where(codes == cencode, 0, np.where(codes == cause, 1, 2)).astype(np.int64)
 
 
 def as_event(event, n: int) -> np.ndarray:
     """Event indicator 0/1 as int array; ValueError for anything else."""
     codes = as_codes(event, n, name="event")
-    if np.any(codes > 1):
+    if np.any((codes != 0) & (codes != 1)):
         raise ValueError("event must be 0 (censored) or 1 (event)")
     return codes
 
@@ -63,6 +138,7 @@ def as_groups(group, n: int, name: str = "group") -> np.ndarray:
 
 
 def z_value(conf_level: float) -> float:
+    """The two-sided normal quantile of ``conf_level`` (0.95 -> 1.959964)."""
     if not 0 < conf_level < 1:
         raise ValueError("conf_level must be between 0 and 1 (e.g. 0.95)")
     return float(stats.norm.ppf(1 - (1 - conf_level) / 2))

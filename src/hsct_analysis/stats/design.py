@@ -4,10 +4,14 @@ Categorical covariates (object, string, bool or category dtype) get treatment co
 0/1 column per non-reference level, named ``"covariate[level]"``. The reference level is
 the first category of a ``category`` column, the first in sorted order for other columns
 (as R's ``factor()`` does), or the one given in ``reference={"covariate": "level"}``.
-Numeric covariates enter as they are, under their own name, in their own units.
+Numeric covariates enter as they are, under their own name, in their own units (one linear
+term). A numeric column that looks like codes (3 to ``MAX_CODE_LEVELS`` distinct integer
+values, e.g. a group coded 1/2/3) raises ValueError unless the caller says how to use it:
+``categorical=["group"]`` for treatment coding, ``numeric=["group"]`` for a linear term.
 
 Rows with a missing value in the time, status or any covariate column are dropped
-(complete-case analysis, as R's ``na.omit``); levels left with no patients are dropped.
+(complete-case analysis, as R's ``na.omit``) and a note records how many; levels left with
+no patients are dropped. Unknown column names raise ValueError listing the columns present.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+#: A numeric covariate with 3 to this many distinct integer values is ambiguous (codes or a
+#: count?): the caller must list it in ``categorical`` or ``numeric``.
+MAX_CODE_LEVELS = 10
 
 
 @dataclass(frozen=True)
@@ -101,24 +109,85 @@ def _categorical_columns(
     return columns, terms
 
 
+def _check_columns(data: pd.DataFrame, time: str, status: str, covariates: list[str]) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if isinstance(covariates, str):
+        raise ValueError(f"covariates must be a list of column names, got the string {covariates!r}")
+    for role, name in (("time", time), ("status", status)):
+        if name not in data.columns:
+            raise ValueError(f"{role} column {name!r} is not in data; columns are {list(map(str, data.columns))}")
+    unknown = [c for c in covariates if c not in data.columns]
+    if unknown:
+        raise ValueError(f"covariate(s) {unknown} not in data; columns are {list(map(str, data.columns))}")
+    if len(set(covariates)) < len(covariates):
+        raise ValueError(f"covariates are repeated: {covariates}")
+    for name in covariates:
+        if name in (time, status):
+            raise ValueError(f"covariate {name!r} is also the time or status column")
+
+
+def _looks_like_codes(values: pd.Series) -> bool:
+    """Numeric with 3..MAX_CODE_LEVELS distinct values, all integers (e.g. groups 1/2/3)."""
+    distinct = pd.unique(values.dropna())
+    if not 3 <= len(distinct) <= MAX_CODE_LEVELS:
+        return False
+    arr = np.asarray(distinct, dtype=float)
+    return bool(np.all(arr == np.round(arr)))
+
+
 def design_matrix(
     data: pd.DataFrame,
-    duration_col: str,
-    status_col: str,
+    time: str,
+    status: str,
     covariates: list[str],
     reference: dict[str, str] | None = None,
+    *,
+    categorical: list[str] | None = None,
+    numeric: list[str] | None = None,
+    cencode: int = 0,
 ) -> Design:
     """Build the complete-case design matrix for a regression on ``covariates``.
 
-    ``duration_col`` holds times in days, ``status_col`` the integer status codes
-    (0 = censored, 1..k = causes). Returns a :class:`Design`.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per patient.
+    time : str
+        Column of times in days.
+    status : str
+        Column of integer status codes (``cencode`` = censored, other codes = causes).
+    covariates : list of str
+        Columns to model.
+    reference : dict, optional
+        ``{covariate: level}``: the reference level of a categorical covariate.
+    categorical, numeric : list of str, optional
+        Covariates to treatment-code (``categorical``) or to enter as one linear term
+        (``numeric``) whatever their dtype says; needed for numeric columns that look like
+        codes (see the module docstring).
+    cencode : int
+        Censoring code of ``status``; recoded to 0 in the returned ``Design``.
+
+    Returns
+    -------
+    Design
+        ``status`` in the returned design is 0 for censored and the original code otherwise
+        (a cause coded 0 when ``cencode`` is not 0 is not supported: ValueError).
     """
+    if isinstance(covariates, str):
+        raise ValueError(f"covariates must be a list of column names, got the string {covariates!r}")
     covariates = list(covariates)
+    _check_columns(data, time, status, covariates)
     reference = dict(reference or {})
-    unknown = set(reference) - set(covariates)
-    if unknown:
-        raise ValueError(f"reference given for covariates not in the model: {sorted(unknown)}")
-    used = data[[duration_col, status_col, *covariates]]
+    categorical, numeric = list(categorical or []), list(numeric or [])
+    for role, names in (("reference", list(reference)), ("categorical", categorical), ("numeric", numeric)):
+        unknown = sorted(set(names) - set(covariates))
+        if unknown:
+            raise ValueError(f"{role} given for covariates not in the model: {unknown}; covariates are {covariates}")
+    both = sorted(set(categorical) & set(numeric))
+    if both:
+        raise ValueError(f"covariate(s) {both} are listed as both categorical and numeric")
+    used = data[[time, status, *covariates]]
     complete = used.dropna()
     notes: list[str] = []
     n_dropped = len(used) - len(complete)
@@ -128,20 +197,51 @@ def design_matrix(
     terms: list[Term] = []
     for name in covariates:
         values = complete[name]
-        if is_categorical(values):
+        if name in categorical or (name in reference and name not in numeric) or (
+            name not in numeric and is_categorical(values)
+        ):
             cols, ts = _categorical_columns(name, values, reference.get(name), notes)
         else:
             if name in reference:
                 raise ValueError(f"reference given for numeric covariate {name!r}")
-            cols, ts = [values.to_numpy(dtype=float)], [Term(name=name, covariate=name)]
+            if name not in numeric and _looks_like_codes(values):
+                codes = sorted(pd.unique(values.dropna()).tolist())
+                raise ValueError(
+                    f"covariate {name!r} is numeric with the integer values {codes}: as it stands it would enter "
+                    f"as one linear term. Pass categorical=[{name!r}] to compare its levels, or numeric=[{name!r}] "
+                    "to keep the linear term"
+                )
+            try:
+                cols, ts = [values.to_numpy(dtype=float)], [Term(name=name, covariate=name)]
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"covariate {name!r} is neither numeric nor categorical ({values.dtype})") from err
         columns += cols
         terms += ts
     x = np.column_stack(columns) if columns else np.empty((len(complete), 0))
+    try:
+        raw_status = complete[status].to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"status column {status!r} must hold integer codes") from err
+    if np.any(raw_status != np.round(raw_status)):
+        raise ValueError(f"status column {status!r} must hold integer codes")
+    codes = raw_status.astype(int)
+    if cencode != 0:
+        if np.any(codes == 0):
+            raise ValueError(
+                f"status column {status!r} uses 0 as a cause while cencode={cencode}; recode the causes to non-zero codes"
+            )
+        codes = np.where(codes == cencode, 0, codes)
+    try:
+        times = complete[time].to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"time column {time!r} must hold numbers (days)") from err
+    if np.any(~np.isfinite(times)) or np.any(times < 0):
+        raise ValueError(f"time column {time!r} must hold finite times >= 0 (days)")
     return Design(
         x=x,
         terms=terms,
-        time=complete[duration_col].to_numpy(dtype=float),
-        status=complete[status_col].to_numpy(dtype=int),
+        time=times,
+        status=codes,
         index=complete.index,
         n_dropped=n_dropped,
         notes=notes,
@@ -155,6 +255,10 @@ def profile_matrix(profiles: pd.DataFrame, terms: list[Term]) -> np.ndarray:
     """
     columns = []
     for term in terms:
+        if term.covariate not in profiles.columns:
+            raise ValueError(
+                f"profiles lack the covariate {term.covariate!r}; columns are {list(map(str, profiles.columns))}"
+            )
         values = profiles[term.covariate]
         if term.level is None:
             columns.append(values.to_numpy(dtype=float))
@@ -162,6 +266,6 @@ def profile_matrix(profiles: pd.DataFrame, terms: list[Term]) -> np.ndarray:
         known = {term.reference} | {t.level for t in terms if t.covariate == term.covariate}
         bad = sorted({str(v) for v in values} - known)
         if bad:
-            raise ValueError(f"{term.covariate}: level(s) {bad} were not in the fitted data")
+            raise ValueError(f"{term.covariate}: level(s) {bad} were not in the fitted data (levels: {sorted(known)})")
         columns.append((values.astype(str) == term.level).to_numpy(dtype=float))
     return np.column_stack(columns) if columns else np.empty((len(profiles), 0))

@@ -2,25 +2,38 @@
 
 Every function takes times in **days** (any non-negative number) and an event indicator
 (1 = event, 0 = censored). Results are pandas objects indexed by time in days; survival
-probabilities are proportions between 0 and 1, never percentages.
+probabilities are proportions between 0 and 1, never percentages. Observations with a
+missing value are dropped and the result says so in its notes (the package's one rule, see
+:mod:`hsct_analysis.stats.counting`).
 
 The numbers match R's ``survival`` package (version 3.5): ``survfit`` for the curve and its
-confidence limits, ``survdiff`` for the log-rank test and ``quantile.survfit`` for medians.
-``tests/reference/make_reference.R`` writes the R results the test-suite compares against.
+confidence limits, ``survdiff`` (with ``strata`` and ``rho``) for the log-rank family of tests
+and ``quantile.survfit`` for medians. ``tests/reference/make_reference.R`` writes the R results
+the test-suite compares against.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hsct_analysis.stats.counting import KIND_ATTR, as_codes, as_event, as_groups, as_times, tally, z_value
+from hsct_analysis.stats.counting import (
+    KIND_ATTR,
+    NOTES_ATTR,
+    as_event,
+    as_groups,
+    as_times,
+    complete_cases,
+    tally,
+    z_value,
+)
 
 __all__ = [
     "kaplan_meier",
+    "kaplan_meier_by",
     "logrank",
     "LogRankResult",
     "median_followup",
@@ -81,6 +94,8 @@ def product_limit(at_risk, events) -> tuple[np.ndarray, np.ndarray]:
 def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier estimate of the survival function with pointwise confidence limits.
 
+    Equal to R ``survfit(Surv(time, event) ~ 1, conf.type = ...)``.
+
     Parameters
     ----------
     time : array-like of float
@@ -96,24 +111,40 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
 
     Returns
     -------
-    DataFrame indexed by every distinct time (index name ``time``, days), columns
+    pandas.DataFrame
+        Indexed by every distinct time (index name ``time``, days), with columns
+        ``at_risk`` (patients still under observation just before that time), ``events``
+        and ``censored`` (counts at that time), ``estimate`` (survival probability S(t),
+        0-1), ``std_err`` (Greenwood standard error of S(t), R's ``std.err`` times S(t))
+        and ``lower``, ``upper`` (confidence limits, clipped to [0, 1]). ``attrs`` holds
+        ``conf_type``, ``conf_level`` and ``notes`` (observations dropped for a missing
+        value).
 
-    - ``at_risk``: patients still under observation just before that time
-    - ``events``, ``censored``: counts at that time
-    - ``estimate``: survival probability S(t), 0-1
-    - ``std_err``: Greenwood standard error of S(t) (R's ``std.err`` times S(t))
-    - ``lower``, ``upper``: confidence limits, clipped to [0, 1]
-
+    Notes
+    -----
     NaN conventions (identical to R): once S(t) = 0 the standard error and both limits are
     NaN; the arcsine and log-log limits are NaN while S(t) = 1 (R's formulas divide 0 by 0
     there); the log and plain limits are 1 while S(t) = 1. If every patient is censored the
     estimate is 1 throughout and the standard error is 0.
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import kaplan_meier
+    >>> km = kaplan_meier([30, 60, 60, 200, 400], [1, 0, 1, 1, 0], conf_type="log")
+    >>> km[["at_risk", "events", "estimate"]]
+           at_risk  events  estimate
+    time
+    30.0         5       1       0.8
+    60.0         4       1       0.6
+    200.0        2       1       0.3
+    400.0        1       0       0.3
     """
     if conf_type not in CONF_TYPES:
         raise ValueError(f"conf_type must be one of {sorted(CONF_TYPES)}, got {conf_type!r}")
     z = z_value(conf_level)
-    t = as_times(time)
-    d = as_event(event, t.size)
+    arrays, notes = complete_cases(time=time, event=event)
+    t = as_times(arrays.get("time", []))
+    d = as_event(arrays["event"], t.size)
     times, at_risk, counts = tally(t, d, 2)
     events, censored = counts[:, 1], counts[:, 0]
     surv, se_log = product_limit(at_risk, events)
@@ -135,6 +166,53 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
     out.attrs[KIND_ATTR] = "survival"
     out.attrs["conf_type"] = conf_type
     out.attrs["conf_level"] = conf_level
+    out.attrs[NOTES_ATTR] = notes
+    return out
+
+
+def kaplan_meier_by(
+    time, event, group, conf_type: str = "arcsine", conf_level: float = 0.95
+) -> dict:
+    """One :func:`kaplan_meier` curve per group: ``{level: DataFrame}``.
+
+    Equal to R ``survfit(Surv(time, event) ~ group)``, one stratum per level.
+
+    Parameters
+    ----------
+    time : array-like of float
+        Follow-up time in days (>= 0).
+    event : array-like of int
+        1 = event, 0 = censored.
+    group : array-like
+        Group labels; levels come out in sorted order (as R's ``factor`` sorts them).
+    conf_type, conf_level
+        As in :func:`kaplan_meier`.
+
+    Returns
+    -------
+    dict
+        ``{level: DataFrame}`` with the columns of :func:`kaplan_meier`. Observations with a
+        missing value in any argument are dropped and noted in every curve's
+        ``attrs["notes"]``.
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import kaplan_meier_by
+    >>> curves = kaplan_meier_by([5, 8, 12, 3, 9, 15], [1, 0, 1, 1, 1, 0], ["a", "a", "a", "b", "b", "b"])
+    >>> list(curves)
+    ['a', 'b']
+    >>> curves["b"]["estimate"].round(3).tolist()
+    [0.667, 0.333, 0.333]
+    """
+    arrays, notes = complete_cases(time=time, event=event, group=group)
+    t = as_times(arrays.get("time", []))
+    d = as_event(arrays["event"], t.size)
+    cat = pd.Categorical(as_groups(arrays["group"], t.size))
+    out = {}
+    for i, level in enumerate(cat.categories):
+        curve = kaplan_meier(t[cat.codes == i], d[cat.codes == i], conf_type=conf_type, conf_level=conf_level)
+        curve.attrs[NOTES_ATTR] = list(notes)
+        out[level] = curve
     return out
 
 
@@ -190,43 +268,52 @@ def _time_zero_row(curve: pd.DataFrame) -> pd.Series:
 # ----------------------------------------------------------------------------- log-rank
 @dataclass(frozen=True)
 class LogRankResult:
-    """Log-rank test (R ``survdiff``, rho = 0).
+    """The log-rank (or Fleming-Harrington G-rho) test, as R ``survdiff``.
 
-    ``statistic`` is chi-square on ``df`` degrees of freedom (number of groups with a
-    positive expected count minus 1); ``table`` is indexed by group with columns
-    ``n``, ``observed``, ``expected``.
+    Attributes
+    ----------
+    statistic : float
+        Chi-square statistic (R ``chisq``) on ``df`` degrees of freedom.
+    df : int
+        Number of groups with a positive expected count, minus 1.
+    p_value : float
+        Upper-tail chi-square p-value (NaN when ``df`` is 0).
+    rho : float
+        The weight exponent: each event time is weighted by S(t-)^rho (pooled Kaplan-Meier
+        within stratum); 0 is the log-rank test, 1 the Peto-Peto (Gehan-Wilcoxon-type) test.
+    table : pandas.DataFrame
+        Indexed by group (sorted levels) with columns ``n``, ``observed`` and ``expected``
+        (weighted by S(t-)^rho, summed over strata; R ``obs``/``exp`` row sums).
+    variance : pandas.DataFrame
+        Covariance matrix of observed - expected (R ``var``), groups x groups.
+    strata : int
+        Number of strata (1 when unstratified).
+    notes : list of str
+        What was done to the input (observations dropped for a missing value).
     """
 
     statistic: float
     df: int
     p_value: float
     table: pd.DataFrame
+    rho: float = 0.0
+    variance: pd.DataFrame | None = None
+    strata: int = 1
+    notes: list = field(default_factory=list)
 
     @property
     def observed(self) -> pd.Series:
+        """Observed (weighted) events per group."""
         return self.table["observed"]
 
     @property
     def expected(self) -> pd.Series:
+        """Expected (weighted) events per group under equal hazards."""
         return self.table["expected"]
 
 
-def logrank(time, event, group) -> LogRankResult:
-    """Log-rank test comparing survival between groups, equal to R ``survdiff(rho=0)``.
-
-    ``time`` in days, ``event`` 1/0, ``group`` any labels (at least two distinct values).
-    Groups with no expected events are left out of the statistic and of ``df``, as in R;
-    if fewer than two groups remain (e.g. no events at all) the statistic is 0, ``df`` is
-    0 and ``p_value`` is NaN.
-    """
-    t = as_times(time)
-    d = as_event(event, t.size)
-    g = as_groups(group, t.size)
-    cat = pd.Categorical(g)  # levels sorted as R's factor() sorts them
-    levels, gi = list(cat.categories), cat.codes.astype(np.int64)
-    k = len(levels)
-    if k < 2:
-        raise ValueError("logrank needs at least two groups; only one group was given")
+def _logrank_stratum(t, d, gi, k, rho):
+    """Observed, expected and covariance of one stratum (R ``survdiff2``)."""
     times, inverse = np.unique(t, return_inverse=True)
     deaths = np.zeros((times.size, k))
     leaving = np.zeros((times.size, k))
@@ -239,14 +326,90 @@ def logrank(time, event, group) -> LogRankResult:
     d_tot = deaths.sum(axis=1)
     keep = d_tot > 0
     at_risk, deaths, n_tot, d_tot = at_risk[keep], deaths[keep], n_tot[keep], d_tot[keep]
+    if rho != 0:  # pooled KM just before each event time, within the stratum
+        km_before = np.concatenate(([1.0], np.cumprod(1.0 - d_tot / n_tot)[:-1]))
+        weight = km_before**rho
+    else:
+        weight = np.ones(d_tot.size)
     share = at_risk / n_tot[:, None]
-    expected = (d_tot[:, None] * share).sum(axis=0)
-    observed = deaths.sum(axis=0)
+    expected = (weight * d_tot) @ share
+    observed = weight @ deaths
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n_tot > 1, d_tot * (n_tot - d_tot) / (n_tot - 1), 0.0)
-    var = np.einsum("t,ti,ij->ij", factor, share, np.eye(k)) - np.einsum(
-        "t,ti,tj->ij", factor, share, share
-    )
+        factor = np.where(n_tot > 1, weight**2 * d_tot * (n_tot - d_tot) / (n_tot - 1), 0.0)
+    var = np.diag(factor @ share) - np.einsum("t,ti,tj->ij", factor, share, share)
+    return observed, expected, var
+
+
+def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
+    """Log-rank test comparing survival between groups, equal to R ``survdiff``.
+
+    Parameters
+    ----------
+    time : array-like of float
+        Follow-up time in days (>= 0).
+    event : array-like of int
+        1 = event, 0 = censored.
+    group : array-like
+        Group labels (at least two distinct values; sorted as R's ``factor``).
+    strata : array-like, optional
+        Stratum labels: observed, expected and variance are computed within each stratum
+        and summed (R ``survdiff(... + strata(s))``).
+    rho : float
+        Fleming-Harrington weight exponent: events at t are weighted by S(t-)^rho, S the
+        Kaplan-Meier estimate of the pooled sample (within stratum). 0 (default) is the
+        log-rank test, 1 the Peto-Peto modification of the Gehan-Wilcoxon test
+        (R ``survdiff(rho = )``).
+
+    Returns
+    -------
+    LogRankResult
+        ``statistic`` (R ``chisq``), ``df``, ``p_value``, ``table`` (``n``, ``observed``,
+        ``expected`` per group), ``variance`` and ``notes``.
+
+    Notes
+    -----
+    Groups with no expected events are left out of the statistic and of ``df``, as in R; if
+    fewer than two groups remain (e.g. no events at all) the statistic is 0, ``df`` is 0 and
+    ``p_value`` is NaN. Observations with a missing value are dropped and noted.
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import logrank
+    >>> time = [5, 8, 12, 20, 3, 4, 9, 15]
+    >>> event = [1, 0, 1, 0, 1, 1, 1, 0]
+    >>> group = ["a", "a", "a", "a", "b", "b", "b", "b"]
+    >>> res = logrank(time, event, group)
+    >>> round(res.statistic, 4), res.df, round(res.p_value, 4)
+    (0.6883, 1, 0.4068)
+    >>> res.table
+           n  observed  expected
+    group
+    a      4       2.0  2.904762
+    b      4       3.0  2.095238
+
+    The Peto-Peto test (R ``survdiff(..., rho = 1)`` gives 1.1584):
+
+    >>> round(logrank(time, event, group, rho=1).statistic, 4)
+    1.1584
+    """
+    arrays, notes = complete_cases(time=time, event=event, group=group, strata=strata)
+    t = as_times(arrays.get("time", []))
+    d = as_event(arrays["event"], t.size)
+    g = as_groups(arrays["group"], t.size)
+    cat = pd.Categorical(g)  # levels sorted as R's factor() sorts them
+    levels, gi = list(cat.categories), cat.codes.astype(np.int64)
+    k = len(levels)
+    if k < 2:
+        raise ValueError("logrank needs at least two groups; only one group was given")
+    if strata is None:
+        sidx = np.zeros(t.size, dtype=np.int64)
+    else:
+        sidx = pd.Categorical(as_groups(arrays["strata"], t.size, name="strata")).codes.astype(np.int64)
+    observed, expected, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    for s in np.unique(sidx):
+        m = sidx == s
+        o, e, v = _logrank_stratum(t[m], d[m], gi[m], k, float(rho))
+        observed, expected, var = observed + o, expected + e, var + v
     # as survdiff: groups with no expected events (all censored before the first event)
     # drop out of the statistic and of the degrees of freedom
     used = expected > 0
@@ -257,11 +420,12 @@ def logrank(time, event, group) -> LogRankResult:
         diff = (observed - expected)[used][1:]
         stat = float(diff @ np.linalg.solve(var[np.ix_(used, used)][1:, 1:], diff))
         p_value = float(stats.chi2.sf(stat, df))
+    index = pd.Index(levels, name="group")
     table = pd.DataFrame(
-        {"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected},
-        index=pd.Index(levels, name="group"),
+        {"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected}, index=index
     )
-    return LogRankResult(stat, df, p_value, table)
+    variance = pd.DataFrame(var, index=index, columns=index)
+    return LogRankResult(stat, df, p_value, table, float(rho), variance, int(np.unique(sidx).size), notes)
 
 
 # ----------------------------------------------------------------------------- follow-up
@@ -301,13 +465,32 @@ def _first_below_half(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def median_followup(time, event) -> FollowUp:
-    """Median follow-up (days) by reverse Kaplan-Meier: equal to the median and 95 % CI
-    that R prints for ``survfit(Surv(time, 1 - event) ~ 1)`` (``summary(fit)$table``).
+    """Median follow-up (days) by reverse Kaplan-Meier.
 
-    ``event`` is the usual event indicator (1 = death/event); the function reverses it.
+    Equal to the median and 95 % CI that R prints for ``survfit(Surv(time, 1 - event) ~ 1)``
+    (``summary(fit)$table``).
+
+    Parameters
+    ----------
+    time : array-like of float
+        Follow-up time in days (>= 0).
+    event : array-like of int
+        The usual event indicator (1 = death/event, 0 = censored); the function reverses it.
+
+    Returns
+    -------
+    FollowUp
+        ``median``, ``lower``, ``upper``, ``minimum``, ``maximum`` (days).
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import median_followup
+    >>> median_followup([100, 200, 300, 400, 500], [1, 0, 0, 1, 0]).median
+    400.0
     """
-    t = as_times(time)
-    d = as_event(event, t.size)
+    arrays, _ = complete_cases(time=time, event=event)
+    t = as_times(arrays.get("time", []))
+    d = as_event(arrays["event"], t.size)
     curve = kaplan_meier(t, 1 - d, conf_type="log")
     x = curve.index.to_numpy(dtype=float)
     med, lo, hi = (_first_below_half(x, curve[c].to_numpy()) for c in ("estimate", "lower", "upper"))

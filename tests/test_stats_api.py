@@ -1,0 +1,264 @@
+"""The statistics API as a whole: one vocabulary, one missing-value rule, cencode, one result type.
+
+R values below come from R 4.2.2 with survival 3.5-3 and cmprsk 2.2-11 on the 16-patient data
+frame ``EX`` (the same data as the Examples in the fine_gray and cause_specific_cox docstrings):
+
+    d <- data.frame(time = EX$time, status = EX$status, group = EX$group, age = EX$age)
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from hsct_analysis.stats import (  # noqa: E402
+    RegressionResult,
+    cause_specific_cox,
+    cumulative_incidence,
+    cumulative_incidence_by,
+    fine_gray,
+    gray_test,
+    kaplan_meier,
+    kaplan_meier_by,
+    logrank,
+    median_followup,
+)
+
+EX = pd.DataFrame(
+    {
+        "time": [2, 3, 5, 6, 8, 9, 11, 14, 4, 7, 10, 12, 15, 16, 18, 20],
+        "status": [1, 0, 2, 1, 1, 2, 0, 1, 2, 0, 1, 1, 0, 2, 1, 0],
+        "group": ["a", "b", "c", "b"] * 4,
+        "age": [50, 61, 45, 70, 38, 55, 62, 48, 66, 59, 41, 72, 53, 47, 64, 58],
+    }
+)
+EVENT = (EX["status"] > 0).astype(int)
+RTOL = 1e-9
+
+
+# ----------------------------------------------------------------------------- log-rank family
+@pytest.mark.parametrize(
+    "kwargs, chisq, observed, expected",
+    [
+        # survdiff(Surv(time, status > 0) ~ group, d)
+        ({}, 1.556709339715, [3, 5, 3], [1.587576313, 6.110683761, 3.301739927]),
+        # survdiff(..., rho = 1): observed and expected are weighted by S(t-)
+        ({"rho": 1}, 2.944886122, [2.674107143, 2.755580357, 1.688988095], [1.185267857, 3.8828125, 2.050595238]),
+        # survdiff(Surv(time, status > 0) ~ group + strata(age > 55), d, rho = 1): row sums
+        ({"rho": 1, "strata": EX["age"] > 55}, 2.513037713, [2.75, 2.821428571, 1.851190476],
+         [1.392857143, 4.107142857, 1.922619048]),
+    ],
+)
+def test_logrank_rho_and_strata_equal_survdiff(kwargs, chisq, observed, expected):
+    res = logrank(EX["time"], EVENT, EX["group"], **kwargs)
+    assert res.statistic == pytest.approx(chisq, rel=1e-9)
+    np.testing.assert_allclose(res.observed, observed, rtol=1e-9)
+    np.testing.assert_allclose(res.expected, expected, rtol=1e-9)
+    assert res.df == 2 and res.rho == kwargs.get("rho", 0.0)
+
+
+def test_logrank_stratified_variance_equals_survdiff():
+    res = logrank(EX["time"], EVENT, EX["group"], strata=EX["age"] > 55, rho=1)
+    r_var = [[0.7786989796, -0.5191326531, -0.2595663265],
+             [-0.5191326531, 1.3282312925, -0.8090986395],
+             [-0.2595663265, -0.8090986395, 1.0686649660]]  # fmt: skip
+    np.testing.assert_allclose(res.variance.to_numpy(), r_var, rtol=1e-9)
+    assert res.strata == 2
+
+
+def test_strata_equal_sums_of_per_stratum_pieces():
+    s = (EX["age"] > 55).to_numpy()
+    both = logrank(EX["time"], EVENT, EX["group"], strata=s, rho=0.5)
+    parts = [logrank(EX["time"][s == v], EVENT[s == v], EX["group"][s == v], rho=0.5) for v in (False, True)]
+    np.testing.assert_allclose(both.observed, sum(p.observed for p in parts), rtol=1e-12)
+    np.testing.assert_allclose(both.variance, sum(p.variance for p in parts), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- KM by group
+def test_kaplan_meier_by_equals_one_curve_per_level():
+    curves = kaplan_meier_by(EX["time"], EVENT, EX["group"], conf_type="log")
+    assert list(curves) == ["a", "b", "c"]
+    for level, curve in curves.items():
+        one = kaplan_meier(EX["time"][EX["group"] == level], EVENT[EX["group"] == level], conf_type="log")
+        pd.testing.assert_frame_equal(curve, one)
+
+
+# ----------------------------------------------------------------------------- cencode
+def _melanoma_style(status):
+    """Recode 0 = censored, 1, 2 = causes as 2 = alive (censored), 1, 3 (MASS Melanoma's coding)."""
+    return np.select([status == 0, status == 1, status == 2], [2, 1, 3])
+
+
+def test_cencode_gives_the_same_answers_as_zero_coded_censoring():
+    coded = _melanoma_style(EX["status"].to_numpy())
+    a = cumulative_incidence(EX["time"], EX["status"], 1)
+    b = cumulative_incidence(EX["time"], coded, 1, cencode=2)
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-15)
+    np.testing.assert_allclose(a["variance"], b["variance"], rtol=1e-15)
+    assert b.attrs["cencode"] == 2
+    for c0, c2 in ((1, 1), (2, 3)):
+        ga = gray_test(EX["time"], EX["status"], EX["group"], cause=c0)
+        gb = gray_test(EX["time"], coded, EX["group"], cause=c2, cencode=2)
+        assert ga.statistic == pytest.approx(gb.statistic, rel=1e-12)
+    by = cumulative_incidence_by(EX["time"], coded, EX["group"], cause=3, cencode=2)
+    by0 = cumulative_incidence_by(EX["time"], EX["status"], EX["group"], cause=2)
+    for level in by0:
+        np.testing.assert_allclose(by[level]["estimate"], by0[level]["estimate"], rtol=1e-15)
+    recoded = EX.assign(status=coded)
+    for fit in (fine_gray, cause_specific_cox):
+        x = fit(EX, "time", "status", ["group", "age"], cause=2).summary
+        y = fit(recoded, "time", "status", ["group", "age"], cause=3, cencode=2).summary
+        np.testing.assert_allclose(x[["coef", "std_err"]], y[["coef", "std_err"]], rtol=1e-9)
+
+
+def test_missing_censoring_code_warns():
+    """Melanoma-style data passed without cencode: every patient would count as an event."""
+    coded = _melanoma_style(EX["status"].to_numpy())
+    with pytest.warns(UserWarning, match="cencode"):
+        cumulative_incidence(EX["time"], coded, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cumulative_incidence(EX["time"], coded, 1, cencode=2)
+
+
+def test_cause_equal_to_cencode_is_an_error():
+    with pytest.raises(ValueError, match="cencode"):
+        cumulative_incidence(EX["time"], EX["status"], cause=2, cencode=2)
+    with pytest.raises(ValueError, match="cencode"):
+        fine_gray(EX, "time", "status", ["age"], cause=0)
+
+
+# ----------------------------------------------------------------------------- missing values
+def _with_missing():
+    data = EX.astype({"time": float, "age": float, "group": object})
+    data.loc[1, "time"] = np.nan
+    data.loc[4, "group"] = None
+    data.loc[7, "age"] = np.nan
+    return data
+
+
+def test_one_missing_value_rule_for_every_function():
+    """Drop the observation, record it; the result equals the one on complete cases."""
+    data = _with_missing()
+    ok = data.dropna()
+    ev = (data["status"] > 0).astype(float)
+    note = "2 observation(s) with a missing value dropped (time: 1, group: 1)"
+    sel = data[["time", "group"]].notna().all(axis=1)
+    km = kaplan_meier(data["time"], ev)
+    assert km.attrs["notes"] == ["1 observation(s) with a missing value dropped (time: 1)"]
+    lr = logrank(data["time"], ev, data["group"])
+    assert lr.notes == [note]
+    assert lr.statistic == pytest.approx(logrank(data["time"][sel], ev[sel], data["group"][sel]).statistic)
+    gt = gray_test(data["time"], data["status"], data["group"])
+    assert gt.notes == [note]
+    cif = cumulative_incidence_by(data["time"], data["status"], data["group"])
+    assert all(c.attrs["notes"] == [note] for c in cif.values())
+    kmb = kaplan_meier_by(data["time"], ev, data["group"])
+    assert all(c.attrs["notes"] == [note] for c in kmb.values())
+    assert median_followup(data["time"], ev).maximum == 20
+    for fit in (fine_gray, cause_specific_cox):
+        res = fit(data, "time", "status", ["group", "age"])
+        assert res.n == len(ok) == 13
+        assert any("3 patient(s) with missing values were dropped" in n for n in res.notes)
+        ref = fit(ok, "time", "status", ["group", "age"])
+        np.testing.assert_allclose(res.summary["coef"], ref.summary["coef"], rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- regression errors
+@pytest.mark.parametrize("fit", [fine_gray, cause_specific_cox])
+def test_unknown_covariate_names_the_column_and_what_exists(fit):
+    with pytest.raises(ValueError, match=r"covariate\(s\) \['sex'\] not in data; columns are \['time', 'status'"):
+        fit(EX, "time", "status", ["group", "sex"])
+    with pytest.raises(ValueError, match="time column 'days' is not in data"):
+        fit(EX, "days", "status", ["group"])
+    with pytest.raises(ValueError, match="list of column names"):
+        fit(EX, "time", "status", "group")
+
+
+@pytest.mark.parametrize("fit", [fine_gray, cause_specific_cox])
+def test_numeric_coded_group_must_be_declared(fit):
+    coded = EX.assign(group=EX["group"].map({"a": 1, "b": 2, "c": 3}))
+    with pytest.raises(ValueError, match=r"'group' is numeric with the integer values \[1, 2, 3\].*categorical="):
+        fit(coded, "time", "status", ["group", "age"])
+    as_levels = fit(coded, "time", "status", ["group", "age"], categorical=["group"]).summary
+    as_text = fit(EX, "time", "status", ["group", "age"]).summary
+    np.testing.assert_allclose(as_levels["coef"], as_text["coef"], rtol=1e-10)
+    assert list(as_levels.index) == ["group[2]", "group[3]", "age"]
+    linear = fit(coded, "time", "status", ["group", "age"], numeric=["group"]).summary
+    assert list(linear.index) == ["group", "age"]
+    # a 0/1 column is one term either way: no error
+    assert list(fit(EX.assign(male=EX["age"] > 55).astype({"male": int}), "time", "status", ["male"]).summary.index) == [
+        "male"
+    ]
+
+
+# ----------------------------------------------------------------------------- one result type
+def test_both_regressions_return_one_result_type_with_the_same_summary():
+    fg = fine_gray(EX, "time", "status", ["group", "age"])
+    cs = cause_specific_cox(EX, "time", "status", ["group", "age"])
+    assert type(fg) is type(cs) is RegressionResult
+    assert list(fg.summary.columns) == list(cs.summary.columns) == [
+        "coef", "std_err", "hr", "hr_lower", "hr_upper", "p", "reference", "separation"]  # fmt: skip
+    assert fg.method == "fine-gray" and cs.method == "cause-specific cox"
+    assert not hasattr(fg, "warnings") and not hasattr(cs, "warnings")
+    # R: crr(time, status, model.matrix(~ group + age)[, -1]) and coxph(Surv(time, status == 1) ~ group + age)
+    np.testing.assert_allclose(fg.summary["coef"], [-0.48891424523, -0.34094650569, -0.00856091553], rtol=1e-6)
+    np.testing.assert_allclose(fg.summary["std_err"], [0.94780931990, 0.90032823315, 0.04425821107], rtol=1e-6)
+    np.testing.assert_allclose(cs.summary["coef"], [-0.81872659177, -0.58324732600, -0.01039098737], rtol=1e-7)
+    np.testing.assert_allclose(cs.summary["std_err"], [0.96297504863, 1.11172616054, 0.04710407025], rtol=1e-7)
+    assert cs.loglik == pytest.approx(-13.3044701815, rel=1e-9)
+    assert cs.loglik_null == pytest.approx(-13.7338665689, rel=1e-9)
+    assert cs.competing_events == fg.competing_events == 4 and cs.censored == fg.censored == 5
+
+
+def test_predict_fine_gray_equals_predict_crr_and_cause_specific_equals_aalen_johansen_of_breslow_hazards():
+    profiles = pd.DataFrame({"group": ["a", "b"], "age": [50, 50]})
+    fg = fine_gray(EX, "time", "status", ["group", "age"]).predict(profiles)
+    # predict(crr(...), rbind(c(0, 0, 50), c(1, 0, 50))) at the last cause-1 time (18)
+    np.testing.assert_allclose(fg.iloc[-1], [0.6765543492, 0.4995449119], rtol=1e-7)
+    cs = cause_specific_cox(EX, "time", "status", ["group", "age"]).predict(profiles)
+    assert list(cs.index) == list(fg.index) == [2, 6, 8, 10, 12, 14, 18]
+    # R: cumulative hazards of survfit(coxph(Surv(time, status == k) ~ group + age), newdata, ctype = 1)
+    # for k = 1, 2, combined as sum(S(t-) dH1) with S = cumprod(1 - dH1 - dH2): 0.5417343372 for "a"
+    assert cs.iloc[-1, 0] == pytest.approx(0.5417343372, rel=1e-8)
+    assert np.all(np.diff(cs.to_numpy(), axis=0) >= 0)
+
+
+def test_predict_rejects_unknown_profiles():
+    fit = cause_specific_cox(EX, "time", "status", ["group", "age"])
+    with pytest.raises(ValueError, match="profiles lack the covariate 'age'"):
+        fit.predict(pd.DataFrame({"group": ["a"]}))
+    with pytest.raises(ValueError, match=r"level\(s\) \['z'\] were not in the fitted data"):
+        fit.predict(pd.DataFrame({"group": ["z"], "age": [50]}))
+
+
+def test_plot_draws_on_the_given_axes_and_changes_no_global_style():
+    before = dict(plt.rcParams)
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    fg = fine_gray(EX, "time", "status", ["group", "age"])
+    cs = cause_specific_cox(EX, "time", "status", ["group", "age"])
+    assert fg.plot(ax=ax1) is ax1 and cs.plot(ax=ax2) is ax2
+    assert [t.get_text() for t in ax1.get_yticklabels()] == ["age", "group[c]", "group[b]"]
+    assert ax1.get_xlabel() == "subdistribution hazard ratio (95% CI)"
+    assert ax2.get_xlabel() == "cause-specific hazard ratio (95% CI)"
+    assert dict(plt.rcParams) == before
+    plt.close(fig)
+
+
+def test_cause_specific_notes_only_what_the_final_fit_did():
+    """On this data the first (full-step) fit fails and is discarded; its numeric warnings
+    (5 of them before) must not be reported for the fit that is kept."""
+    import pathlib
+
+    data = pd.read_csv(pathlib.Path(__file__).parent / "data" / "cox_overshoot.csv")
+    data["atg_type"] = pd.Categorical(data["atg_type"], categories=["ATG-F", "ATG-T", "ATG-P"])
+    res = cause_specific_cox(data, "relapse_nrm_time", "relapse_nrm_status", ["atg_type"], cause=1)
+    assert res.notes == []
+    assert res.summary.loc["atg_type[ATG-P]", "coef"] == pytest.approx(2.06012171, rel=1e-6)
