@@ -193,7 +193,10 @@ def _newton(s: _Sorted, p: int, gtol: float, max_iter: int) -> _Fit:
             step = -np.linalg.lstsq(h, g, rcond=None)[0]
         for _ in range(31):
             f_new = _neg_loglik(s, b + step)
-            if np.isfinite(f_new) and f_new <= f + 1e-4 * float(step @ g):
+            # Armijo, or a change within rounding of f: near the optimum the predicted decrease
+            # falls below the precision of f, and halving further would stop short of it
+            noise = 64 * _EPS * max(abs(f), 1.0)
+            if np.isfinite(f_new) and (f_new <= f + 1e-4 * float(step @ g) or abs(f_new - f) <= noise):
                 break
             step = step * 0.5
         else:
