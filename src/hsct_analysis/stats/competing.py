@@ -24,8 +24,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hsct_analysis.stats.cause_specific import cause_specific_cox
-from hsct_analysis.stats.fine_gray import fine_gray
 from hsct_analysis.stats.counting import (
     KIND_ATTR,
     NOTES_ATTR,
@@ -46,8 +44,6 @@ __all__ = [
     "GrayTestResult",
     "CIF_CONF_TYPES",
     "CIF_VARIANCES",
-    "fine_gray",
-    "cause_specific_cox",
 ]
 
 #: Accepted ``conf_type`` values for cumulative incidence.

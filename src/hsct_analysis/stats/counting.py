@@ -9,7 +9,7 @@ Public so that every estimator module (``survival``, ``competing``, ...) uses th
   (complete cases, as R's default ``na.action = na.omit``) and the result records it in its
   ``notes`` (``DataFrame.attrs["notes"]`` for curves), e.g.
   ``"2 observation(s) with a missing value dropped (time: 1, group: 1)"``. Every function of
-  :mod:`hsct_analysis.stats` follows this one rule.
+  ``hsct_analysis.stats`` follows this one rule.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def complete_cases(**arrays) -> tuple[dict[str, np.ndarray], list[str]]:
     Every keyword is one per-observation argument (``None`` values are skipped). All must have
     the same length (ValueError naming them otherwise). Returns the arrays restricted to the
     observations without a missing value in any of them, and a list with one note (see
-    :func:`missing_note`) when any was dropped, else an empty list.
+    ``missing_note``) when any was dropped, else an empty list.
     """
     given = {name: _flat(v, name) for name, v in arrays.items() if v is not None}
     sizes = {name: a.size for name, a in given.items()}

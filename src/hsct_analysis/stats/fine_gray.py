@@ -459,7 +459,8 @@ def fine_gray(
     categorical, numeric : list of str, optional
         Covariates to treatment-code, or to keep as one linear term, whatever their dtype.
     gtol : float
-        Convergence tolerance (crr's rule: max |score_j| max(|b_j|, 1) < max(|loglik|, 1) gtol).
+        Convergence tolerance, crr's rule:
+        ``max(abs(score_j) * max(abs(b_j), 1)) < max(abs(loglik), 1) * gtol``.
     max_iter : int
         Newton-Raphson iterations at most.
 

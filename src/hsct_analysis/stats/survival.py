@@ -221,17 +221,34 @@ def value_at(curve: pd.DataFrame, t: float) -> pd.Series:
     """The row of a curve at time ``t`` (days): the row of the last index <= t.
 
     Works for the output of :func:`kaplan_meier` and
-    :func:`hsct_analysis.stats.competing.cumulative_incidence`.
+    :func:`hsct_analysis.stats.competing.cumulative_incidence`, like R's
+    ``summary(fit, times = t, extend = FALSE)``.
 
-    - ``t`` before the first time in the curve: the value at time 0, i.e. estimate 1
-      (survival) or 0 (cumulative incidence) with a standard error / variance of 0;
-      ``lower`` and ``upper`` are NaN (no interval is estimated before the first
-      observation); ``at_risk`` is the number at risk at the first time, event counts 0.
-    - ``t`` after the last time in the curve (the last follow-up): every column is NaN.
-      The curve is never extrapolated beyond the data, in line with R's
-      ``summary(survfit, times=, extend=FALSE)``.
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        A curve indexed by time in days.
+    t : float
+        Time in days.
 
-    The returned Series is named ``t``.
+    Returns
+    -------
+    pandas.Series
+        The curve's columns at ``t``, named ``t``. Before the first time in the curve: the
+        value at time 0, i.e. estimate 1 (survival) or 0 (cumulative incidence) with a
+        standard error / variance of 0, ``lower`` and ``upper`` NaN (no interval is estimated
+        before the first observation), ``at_risk`` the number at risk at the first time and
+        event counts 0. After the last time in the curve (the last follow-up): every column
+        is NaN; the curve is never extrapolated beyond the data.
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats import kaplan_meier, value_at
+    >>> km = kaplan_meier([30, 60, 60, 200, 400], [1, 0, 1, 1, 0])
+    >>> round(float(value_at(km, 365)["estimate"]), 4)
+    0.3
+    >>> float(value_at(km, 10)["estimate"]), float(value_at(km, 500)["estimate"])
+    (1.0, nan)
     """
     if curve.empty:
         raise ValueError("curve is empty")
