@@ -25,7 +25,7 @@ test: $(STAMP)
 
 # The fast loop: every test that does not build a book (target: under 60 s on 2 cores), plus the linter.
 check: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
