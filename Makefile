@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 COHORT ?= data/cohort.csv
 OUT    ?= _build/html
 
-.PHONY: book test check lint cohort reference bench clean venv
+.PHONY: book test check lint cohort reference bench clean venv lab
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ check: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
+
+# The chapter notebooks in JupyterLab, run by this venv's kernel; each opens with its parameters cell first
+# (cohort_path, min_cell, ...), ready to edit and run. Clear the outputs before committing a notebook.
+lab: $(STAMP)
+	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.preferred_dir=.
 
 cohort: $(STAMP)
 	$(BIN)/python -m hsct_analysis.paper.synth --out data/cohort.csv

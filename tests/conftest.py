@@ -9,6 +9,7 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny_cohort.csv"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def read_tiny() -> tuple[list[str], list[dict[str, str]]]:
@@ -45,3 +46,13 @@ def write_tiny(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def bundled_book(tmp_path_factory) -> Path:
+    """The whole book built once per test session on the shipped synthetic cohort (its HTML folder)."""
+    from hsct_analysis.book import build
+
+    out = tmp_path_factory.mktemp("book") / "html"
+    build.build_book(ROOT / "data" / "cohort.csv", out, jobs=2, progress=lambda line: None)
+    return out

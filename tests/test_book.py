@@ -30,10 +30,8 @@ MIN_FIGURES = {
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book") / "html"
-    build.build_book(COHORT, out, jobs=2, progress=lambda line: None)
-    return out
+def book(bundled_book) -> Path:
+    return bundled_book
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,8 @@ from typing import Callable
 import nbformat
 import yaml
 
+from hsct_analysis.book import sphinx_ext
+
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 STAMP_NAME = ".hsct-book-build.json"
@@ -461,13 +463,19 @@ def _keep_failed(chapter: Chapter, output: Path, failed_dir: Path) -> Path | Non
 # ------------------------------------------------------------------------------------------- the stage
 
 
-def make_stage(root: Path, out: Path, toc: dict, announcement: str | None) -> Path:
-    """A fresh folder next to ``out`` with the config, toc, bibliography and prose pages of the book."""
+def make_stage(root: Path, out: Path, toc: dict, announcement: str | None, provenance: dict | None = None) -> Path:
+    """A fresh folder next to ``out`` with the config, toc, bibliography and prose pages of the book.
+
+    ``provenance`` (see :func:`hsct_analysis.sphinx_ext.provenance`) goes into the Sphinx config, from where the
+    book's extension prints it at the foot of every page.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-", dir=out.parent))
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     if announcement is not None:
         config.setdefault("html", {})["announcement"] = announcement
+    if provenance:
+        config.setdefault("sphinx", {}).setdefault("config", {})["hsct_provenance"] = dict(provenance)
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (stage / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
     shutil.copyfile(root / "references.bib", stage / "references.bib")
@@ -584,12 +592,14 @@ def build_book(
     plan = plan_chapters(root, entries, cohort_path, offered, package_fingerprint(data_dir=root / "data"))
     plan = [_with_shown_cohort(chapter, root, cohort_path, bundled) for chapter in plan]
     announcement = None if bundled else USER_COHORT_BANNER.format(name=cohort_path.name)
-    key = book_key(root, plan, _json(toc), (root / "_config.yml").read_text(encoding="utf-8") + str(announcement))
+    provenance = sphinx_ext.provenance(root, cohort_path)
+    config_text = (root / "_config.yml").read_text(encoding="utf-8") + str(announcement) + _json(provenance)
+    key = book_key(root, plan, _json(toc), config_text)
     if _built_key(out) == key and (out / "index.html").exists():
         progress(f"{out} is up to date (nothing changed since it was built); Sphinx skipped")
         return out
 
-    stage = make_stage(root, out, toc, announcement)
+    stage = make_stage(root, out, toc, announcement, provenance)
     try:
         run_chapters(plan, stage, root / ".cache", cohort_path, jobs, progress)
         progress("building HTML with Jupyter Book ...")
