@@ -8,6 +8,7 @@ nothing to compare with, and the comparison tables say so instead of appearing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -16,7 +17,7 @@ from hsct_analysis.cohort import endpoints
 from hsct_analysis.book import figures
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
-from hsct_analysis.book import tables
+from hsct_analysis.book import comparison, tables
 from hsct_analysis.cohort import load_cohort
 from hsct_analysis.cohort.factors import FACTORS
 
@@ -51,7 +52,25 @@ def variable_label(name: str) -> str:
         "neutrophil_engraftment_days": "Neutrophil engraftment (day)",
         "platelet_engraftment_days": "Platelet engraftment (day)",
     })
-    return labels.get(name, name)
+    if name in labels:
+        return labels[name]
+    return dictionary_label(name)
+
+
+def dictionary_label(name: str) -> str:
+    """A column's label from the data dictionary: the first clause of its meaning ('Highest CRS grade after CAR-T')."""
+    from hsct_analysis.cohort.contract import read_dictionary
+
+    if name in _EXTRA_LABELS:
+        return _EXTRA_LABELS[name]
+    meaning = read_dictionary().set_index("name")["meaning"].to_dict().get(name)
+    if isinstance(meaning, str) and meaning.strip():
+        first = re.split(r";|\. ", meaning.strip())[0].rstrip(".")
+        return first.removeprefix("Whether ").capitalize() if first.startswith("Whether ") else first
+    return _EXTRA_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+_EXTRA_LABELS = {"deaths": "Cause of death", "dead": "Died"}
 
 
 def entry_label(row: pd.Series) -> str:
@@ -79,6 +98,61 @@ def entry_label(row: pd.Series) -> str:
     return parts[0] + (f" [{'; '.join(parts[1:])}]" if len(parts) > 1 else "")
 
 
+_TEST_NAMES = {"logrank": "log-rank", "gray": "Gray's test", "wald": "Wald", "fisher": "Fisher's exact"}
+
+
+def _level_text(level) -> str:
+    return str(level).replace("<=", "≤").replace(">=", "≥") if isinstance(level, str) else ""
+
+
+def _endpoint_label(row: pd.Series) -> str:
+    name = row.get("endpoint")
+    if isinstance(name, str) and name:
+        return endpoints.endpoint(name).label
+    return variable_label(str(row.get("variable") or "")) or "Estimate"
+
+
+def estimate_label(row: pd.Series) -> str:
+    """A reader's name for the estimate a scorecard entry belongs to (no statistic, no code names).
+
+    'Overall survival at 3 years', 'Leukemia-free survival at 3 years, CAR-T to second HSCT (days) ≤90',
+    'Relapse incidence, HR ATG-P vs ATG-F', 'CRS grade after CAR-T: 2, n'.
+    """
+    kind = row["kind"]
+    factor = row.get("factor") if isinstance(row.get("factor"), str) and row.get("factor") else ""
+    factor_label = FACTORS[factor].label if factor in FACTORS else factor
+    if kind in ("km", "cif"):
+        what = f"{_endpoint_label(row)} at {_time_label(float(row['time_days']))}"
+        if factor:
+            what += f", {factor_label} {_level_text(row.get('level'))}".rstrip()
+        return what
+    if kind == "p":
+        what = f"{_endpoint_label(row)}: p"
+        test = row.get("test")
+        if isinstance(test, str) and test:
+            what += f" ({_TEST_NAMES.get(test, test)})"
+        if factor:
+            what += f" by {factor_label}"
+            if isinstance(row.get("level"), str) and row.get("level"):
+                what += f", {_level_text(row['level'])} vs {_level_text(row.get('reference')) or 'reference'}"
+        return what
+    if kind == "hr":
+        level, ref = _level_text(row.get("level")), _level_text(row.get("reference"))
+        what = f"{_endpoint_label(row)}: HR, {factor_label} {level}"
+        return what + (f" vs {ref}" if ref and ref != level else " (reference)")
+    if kind in ("median", "range"):
+        return f"{variable_label(row['variable'])}, {'median' if kind == 'median' else 'range'}"
+    variable = str(row.get("variable") or "")
+    category = row.get("category")
+    what = variable_label(variable)
+    if isinstance(category, str) and category:
+        what += f": {_level_text(category)}"
+    what += ", n" if kind == "count" else ""
+    if factor:
+        what += f" ({factor_label} {_level_text(row.get('level'))})"
+    return what
+
+
 @dataclass
 class Report:
     """One chapter's data: the loaded cohort and, for the bundled cohort, the scorecard.
@@ -92,6 +166,7 @@ class Report:
     min_cell: int | None = None
     cohort: pd.DataFrame = field(init=False)
     card: pd.DataFrame | None = field(init=False, default=None)
+    _labels: dict | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.cohort = load_cohort(self.cohort_path)
@@ -133,8 +208,9 @@ class Report:
         rows = self.entries(ids, prefix, **where)
         if rows.empty:
             raise ValueError(f"no published entries match ids={ids} prefix={prefix} {where}")
-        table = comparison_table(rows)
-        return tables.highlight_misses(table)
+        if self._labels is None:
+            self._labels = comparison.entry_labels(self.card, estimate_label)
+        return comparison.compact(rows, estimate_label, self._labels, variable_label)
 
 
 def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -170,9 +170,8 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
 
 
 def _config_inited(app, config) -> None:
-    options = config.html_theme_options
-    if not options.get("default_mode"):
-        options["default_mode"] = "light"  # the figures are drawn on white
+    # the figures are drawn on white; an empty mode made the theme log "Got invalid theme mode" on every page
+    config.html_context = {"default_mode": "light", **(config.html_context or {})}
     config.html_static_path = list(config.html_static_path) + [str(STATIC_DIR)]
 
 

@@ -1,0 +1,217 @@
+"""Paper vs ours, one compact row per published estimate, in the reader's words.
+
+The scorecard keeps every printed number as its own entry: an estimate, its lower and its upper confidence bound
+are three entries. A reader wants one row::
+
+    Overall survival at 3 years, %   Paper 55.3 (44.3–66.1)   Ours 55.5 (44.8–65.9)   Δ +0.2   ✓
+
+:func:`compact` folds the entries of each estimate into such a row; when the paper's own audit found a problem
+with the number, the reason becomes a numbered footnote under the table, written with the book's labels rather
+than registry ids or column names. :class:`Comparison` renders as a static HTML table (pandas ``Styler``) in a
+frame that scrolls on its own on a phone, with the label column kept in view.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hsct_analysis.cohort.factors import FACTORS
+
+PASS, MISS = "✓", "✗"
+COLUMNS = ["Estimate", "Paper", "Ours", "Δ", "Within tolerance"]
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_ID = re.compile(r"\b(?:res|t1|t2|t3|t4|text|abs)\.[^\s,;:)]+(?<![.,])")
+_CHECKS = {
+    "identity": "1 − LFS should equal relapse + NRM",
+    "percent_vs_count": "the percentage does not follow from the count",
+    "ci_order": "the interval does not contain the estimate",
+    "hr_separation": "a hazard ratio that only a separated model gives",
+    "nrm_le_mortality": "NRM above all-cause mortality",
+    "lfs_equals_os": "LFS equal to OS despite relapses",
+    "lfs_not_above_os": "LFS above OS",
+    "category_sums": "the categories do not add up",
+    "median_in_range": "the median lies outside the range",
+    "p_vs_ci": "the p-value contradicts the interval",
+    "duplicate": "printed twice",
+}
+
+
+def _stem(row_id: str) -> str:
+    """The estimate an entry belongs to: ``res.os.3y.lo`` -> ``res.os.3y``; a count and its percentage share one."""
+    head, _, tail = row_id.rpartition(".")
+    return head if tail in ("est", "lo", "up", "min", "max", "ref", "n", "pct") and head else row_id
+
+
+def _number(x, digits: int) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)) or pd.isna(x):
+        return "not computed"
+    x = float(x)
+    if abs(x) >= 1000 and digits > 0:  # e.g. the hazard ratio of a separated model: 1,420,000
+        return f"{x:,.0f}"
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _digits(kind: str, unit: str) -> int:
+    if kind == "p":
+        return 3
+    if kind == "hr":
+        return 2
+    return 0 if kind == "count" or unit in ("days", "n") else 1
+
+
+def _value_text(values: dict[str, float], kind: str, digits: int) -> str:
+    """'55.3 (44.3–66.1)', '33–1901', '7 (7.4%)', '0.004' or '<0.001' from one side's numbers of an estimate."""
+    if kind == "count_percent":
+        return f"{_number(values.get('count'), 0)} ({_number(values.get('percent'), 1)}%)"
+    if kind == "range":
+        return f"{_number(values.get('min'), digits)}–{_number(values.get('max'), digits)}"
+    point = values.get("value")
+    if kind == "p" and point is not None and not pd.isna(point) and float(point) < 0.001:
+        text = "<0.001"
+    else:
+        text = _number(point, digits)
+    if "lower" in values and "upper" in values:
+        text += f" ({_number(values['lower'], digits)}–{_number(values['upper'], digits)})"
+    return text
+
+
+def _signed(d: float, digits: int) -> str:
+    text = f"{d:+.{digits}f}"
+    return text[1:] if float(text) == 0 else text
+
+
+def _delta_text(pub: dict, rep: dict, kind: str, digits: int) -> str:
+    if kind == "count_percent":
+        parts = [rep.get(k, np.nan) - pub.get(k, np.nan) for k in ("count", "percent")]
+        if any(pd.isna(d) for d in parts):
+            return "–"
+        return f"{_signed(parts[0], 0)} ({_signed(parts[1], 1)} pp)"
+    if kind == "range":
+        parts = [rep.get(k, np.nan) - pub.get(k, np.nan) for k in ("min", "max")]
+        return " / ".join("–" if pd.isna(d) else _signed(d, digits) for d in parts)
+    p, r = pub.get("value"), rep.get("value")
+    if p is None or r is None or pd.isna(p) or pd.isna(r):
+        return "–"
+    if kind in ("hr", "p"):
+        return "–" if p <= 0 or r <= 0 else f"×{r / p:.2f}"
+    return _signed(r - p, digits)
+
+
+def plain_reason(text: str, labels: dict[str, str], name_label=None) -> str:
+    """An audit reason in the reader's words: registry ids become labels, check and column names become prose."""
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    parts = []
+    for part in text.split(" | "):
+        part = re.sub(r"^CI of [^,]+, which is involved in: ", "", part.strip())
+        part = re.sub(r"^same number as [^:]+: ", "", part)
+        check, sep, rest = part.partition(": ")
+        if sep and check in _CHECKS:
+            part = f"{_CHECKS[check][0].upper()}{_CHECKS[check][1:]}: {rest}"
+        part = _ID.sub(lambda m: labels.get(_stem(m.group(0)), labels.get(m.group(0), "another estimate")), part)
+        for name, factor in FACTORS.items():
+            part = re.sub(rf"\b{re.escape(name)}\b", factor.label, part)
+        if name_label is not None:
+            part = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: name_label(m.group(0)), part)
+        part = re.sub(r"\b(\d+) y\b", lambda m: f"{m.group(1)} year" + ("s" if m.group(1) != "1" else ""), part)
+        part = part.replace("<=", "≤").replace(">=", "≥")
+        parts.append(part)
+    return "; ".join(dict.fromkeys(p for p in parts if p))
+
+
+@dataclass
+class Comparison:
+    """A compact paper-vs-ours table: ``frame`` (one row per estimate) and its numbered ``notes``."""
+
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    misses: list[bool] = field(default_factory=list)
+    caption: str = ""
+
+    def styler(self):
+        miss = np.asarray(self.misses, dtype=bool)
+
+        def shade(frame: pd.DataFrame) -> pd.DataFrame:
+            cells = np.where(miss[:, None], "background-color: #fbe3d6; color: #8b1a00; font-weight: bold", "")
+            return pd.DataFrame(np.broadcast_to(cells, frame.shape), index=frame.index, columns=frame.columns)
+
+        styler = self.frame.style.hide(axis="index").apply(shade, axis=None)
+        styler = styler.set_table_attributes('class="hsct-comparison"')
+        if self.caption:
+            styler = styler.set_caption(html.escape(self.caption))
+        return styler
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        notes_html = f'<ol class="hsct-notes">{notes}</ol>' if notes else ""
+        return f'<div class="hsct-table-frame">{self.styler().to_html()}</div>{notes_html}'
+
+
+def entry_labels(card: pd.DataFrame, label_of) -> dict[str, str]:
+    """Estimate stem -> reader's label, for every entry of the scorecard (``label_of`` labels one row)."""
+    labels = {}
+    for _, row in card.iterrows():
+        stem = _stem(row["id"])
+        if stem not in labels:
+            labels[stem] = label_of(row)
+    return labels
+
+
+def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = None, name_label=None) -> Comparison:
+    """Fold scorecard ``rows`` (with ``reason``) into one row per estimate.
+
+    ``label_of(row)`` names an estimate, ``all_labels`` maps other estimates' stems to their names (for reasons
+    that mention them) and ``name_label(column)`` names a cohort column.
+    """
+    groups: dict[str, list] = {}
+    for _, row in rows.iterrows():
+        if str(row["id"]).endswith(".ref"):  # a reference level's HR of 1 is stated in the other rows' labels
+            continue
+        groups.setdefault(_stem(row["id"]), []).append(row)
+    labels = dict(all_labels or {})
+    records, notes, misses = [], [], []
+    for stem, members in groups.items():
+        first = next((m for m in members if m["stat"] in ("value", "min")), members[0])
+        kind, unit = str(first["kind"]), str(first.get("unit") or "")
+        kinds = {str(m["kind"]) for m in members}
+        if kinds == {"count", "percent"}:
+            kind, unit = "count_percent", ""
+            first = next(m for m in members if m["kind"] == "count")
+            pub = {m["kind"]: m["published"] for m in members}
+            rep = {m["kind"]: m["reproduced"] for m in members}
+        else:
+            pub = {m["stat"]: m["published"] for m in members}
+            rep = {m["stat"]: m["reproduced"] for m in members}
+        digits = _digits(kind, unit)
+        passed = [bool(m["passed"]) for m in members]
+        point_ok = all(bool(m["passed"]) for m in members if m["stat"] in ("value", "min", "max"))
+        if all(passed):
+            verdict = PASS
+        elif point_ok:
+            verdict = f"{MISS} interval"
+        else:
+            verdict = MISS
+        reason = ""
+        for m in sorted(members, key=lambda m: m["stat"] != "value"):
+            reason = plain_reason(m.get("reason", ""), labels, name_label)
+            if reason:
+                break
+        if reason:
+            if reason not in notes:
+                notes.append(reason)
+            verdict += str(notes.index(reason) + 1).translate(_SUPERSCRIPT)
+        label = label_of(first)
+        if kind == "count_percent":
+            label = label.removesuffix(", n") + ", n (%)"
+        elif unit == "%" and kind in ("km", "cif", "percent"):
+            label += ", %"
+        records.append([label, _value_text(pub, kind, digits), _value_text(rep, kind, digits),
+                        _delta_text(pub, rep, kind, digits), verdict])
+        misses.append(not all(passed))
+    return Comparison(pd.DataFrame(records, columns=COLUMNS), notes, misses)

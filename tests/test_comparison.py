@@ -1,0 +1,83 @@
+"""The compact paper-vs-ours table: one row per estimate, CI inline, audit reasons as plain footnotes."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from hsct_analysis.book import comparison
+from hsct_analysis.book.report import Report, estimate_label
+
+
+def _rows(*entries):
+    columns = ["id", "kind", "stat", "unit", "published", "reproduced", "passed", "reason"]
+    return pd.DataFrame([dict(zip(columns, e)) for e in entries])
+
+
+def _label(row):
+    return {"res.os.3y": "Overall survival at 3 years", "t1.sex.male": "Sex: male, n",
+            "t4.lfs.x.b": "LFS: HR, b vs a"}[comparison._stem(row["id"])]
+
+
+def test_an_estimate_and_its_interval_become_one_row():
+    rows = _rows(("res.os.3y.est", "km", "value", "%", 55.3, 55.48, True, ""),
+                 ("res.os.3y.lo", "km", "lower", "%", 44.3, 44.78, True, ""),
+                 ("res.os.3y.up", "km", "upper", "%", 66.1, 65.92, True, ""))
+    table = comparison.compact(rows, _label)
+    assert table.frame.values.tolist() == [
+        ["Overall survival at 3 years, %", "55.3 (44.3–66.1)", "55.5 (44.8–65.9)", "+0.2", "✓"]]
+    assert table.misses == [False] and table.notes == []
+
+
+def test_a_missed_bound_is_named_and_the_audit_reason_is_a_numbered_footnote():
+    rows = _rows(("res.os.3y.est", "km", "value", "%", 55.3, 55.48, True, ""),
+                 ("res.os.3y.lo", "km", "lower", "%", 44.3, 41.0, False,
+                  "CI of res.os.3y.est, which is involved in: identity: cart_interval_90 <=90, 3 y: 1-LFS = 46.1%"),
+                 ("res.os.3y.up", "km", "upper", "%", 66.1, 65.92, True, ""),
+                 ("t1.sex.male.n", "count", "value", "n", 56, 56, True, ""),
+                 ("t1.sex.male.pct", "percent", "value", "%", 59.0, 58.9, False,
+                  "percent_vs_count: 56/95 (t1.sex.male.n) = 58.95%"))
+    table = comparison.compact(rows, _label, {"t1.sex.male": "Sex: male, n"})
+    assert table.frame["Within tolerance"].tolist() == ["✗ interval¹", "✗²"]
+    assert table.frame.loc[1, "Paper"] == "56 (59.0%)" and table.frame.loc[1, "Δ"] == "0 (-0.1 pp)"
+    assert table.notes[0].startswith("1 − LFS should equal relapse + NRM: CAR-T to second HSCT (days) ≤90, 3 years")
+    assert "(Sex: male, n)" in table.notes[1] and "t1." not in table.notes[1]
+    html = table._repr_html_()
+    assert html.count("<tr") == 3 and '<ol class="hsct-notes">' in html and "hsct-table-frame" in html
+
+
+def test_hazard_ratios_differ_by_ratio_and_reference_rows_are_left_out():
+    rows = _rows(("t4.lfs.x.a.ref", "hr", "value", "ratio", 1, 1, True, ""),
+                 ("t4.lfs.x.b.est", "hr", "value", "ratio", 4.10, 4.35, True, ""),
+                 ("t4.lfs.x.b.lo", "hr", "lower", "ratio", 1.64, 1.78, True, ""),
+                 ("t4.lfs.x.b.up", "hr", "upper", "ratio", 10.24, 10.63, True, ""))
+    table = comparison.compact(rows, _label)
+    assert table.frame.values.tolist() == [["LFS: HR, b vs a", "4.10 (1.64–10.24)", "4.35 (1.78–10.63)", "×1.06", "✓"]]
+
+
+@pytest.fixture(scope="module")
+def report():
+    from pathlib import Path
+
+    return Report(str(Path(__file__).resolve().parents[1] / "data" / "cohort.csv"))
+
+
+def test_chapter_tables_hold_no_code_names(report):
+    code = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b(?:res|t[1-4])\.\w|NaN|\[")
+    for selection in [dict(prefix="t3."), dict(prefix="t4."), dict(kind=["count", "percent"]), dict(prefix="res.")]:
+        table = report.paper(**selection)
+        text = " ".join(table.frame.astype(str).to_numpy().ravel()) + " ".join(table.notes)
+        assert code.findall(text) == [], selection
+
+
+def test_the_headline_row_reads_as_in_the_issue(report):
+    table = report.paper(ids=["res.os.3y.est", "res.os.3y.lo", "res.os.3y.up"])
+    row = table.frame.iloc[0]
+    assert row["Estimate"] == "Overall survival at 3 years, %"
+    assert row["Paper"] == "55.3 (44.3–66.1)"
+    reproduced = report.card.set_index("id").loc["res.os.3y.est", "reproduced"]
+    assert row["Ours"].startswith(f"{reproduced:.1f} (")
+    entry = report.card[report.card["id"] == "t3.lfs.cart_interval_90.<=90.est"].iloc[0]
+    assert estimate_label(entry) == "Leukemia-free survival at 3 years, CAR-T to second HSCT (days) ≤90"
