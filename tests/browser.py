@@ -270,8 +270,13 @@ def local_link_problems(book: Path, base_url: str, page_rel: str, links: list[st
     return problems
 
 
-def figure_problems(book: Path, base_url: str, report: PageReport, min_text_px: float = 9.0) -> list[str]:
-    """Images that did not load, SVG text drawn below ``min_text_px``, rasters below 2x on a desktop."""
+def figure_problems(book: Path, base_url: str, report: PageReport, min_text_px: float = 9.0,
+                    raster_font: tuple[float, float] | None = None) -> list[str]:
+    """Images that did not load, text drawn below ``min_text_px``, rasters below 2x on a desktop.
+
+    An SVG's text sizes are read from the file. A raster's smallest text is ``raster_font`` = (smallest font in
+    points, dots per inch it was drawn at), scaled by how wide the browser shows the image.
+    """
     problems = []
     for img in report.images:
         if not img["complete"]:
@@ -283,12 +288,19 @@ def figure_problems(book: Path, base_url: str, report: PageReport, min_text_px: 
             smallest = svg_min_text_px(local.read_text(encoding="utf-8", errors="replace"), img["width"])
             if smallest is not None and smallest < min_text_px:
                 problems.append(f"figure text {smallest:.1f} px < {min_text_px:g} px: {img['src']}")
-        elif report.width >= WIDTHS["desktop"] and img["natural"] < 1.5 * img["width"]:
+            continue
+        if report.width >= WIDTHS["desktop"] and img["natural"] < 1.5 * img["width"]:
             problems.append(f"raster figure at {img['natural'] / max(img['width'], 1):.1f}x: {img['src']}")
+        if raster_font is not None and img["natural"]:
+            points, dpi = raster_font
+            shown = points * dpi / 72 * img["width"] / img["natural"]
+            if shown < min_text_px:
+                problems.append(f"figure text {shown:.1f} px < {min_text_px:g} px: {img['src']}")
     return problems
 
 
-def page_problems(book: Path, base_url: str, report: PageReport) -> dict[str, list[str]]:
+def page_problems(book: Path, base_url: str, report: PageReport,
+                  raster_font: tuple[float, float] | None = None) -> dict[str, list[str]]:
     """Everything wrong on one page at one width, by kind (empty lists when nothing is)."""
     desktop = report.width >= WIDTHS["desktop"]
     math = []
@@ -305,7 +317,7 @@ def page_problems(book: Path, base_url: str, report: PageReport) -> dict[str, li
         "sideways": overflow,
         "code names": list(report.code_names) if desktop else [],
         "links": local_link_problems(book, base_url, report.page, report.links) if desktop else [],
-        "figures": figure_problems(book, base_url, report),
+        "figures": figure_problems(book, base_url, report, raster_font=raster_font),
     }
 
 
@@ -318,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     book = args.book.resolve()
     pages = args.page or book_pages(book)
     total = 0
+    from hsct_analysis.book import figures
+
+    raster_font = (figures.SMALLEST_FONT_PT, figures.DPI)
     with serve(book) as base, offline_browser() as browser:
         for rel in pages:
             for kind, width in WIDTHS.items():
@@ -325,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.shots:
                     shot = args.shots / f"{rel.removesuffix('.html').replace('/', '__')}__{width}.png"
                 report = check_page(browser, base, rel, width, HEIGHTS[kind], shot)
-                for what, found in page_problems(book, base, report).items():
+                for what, found in page_problems(book, base, report, raster_font).items():
                     total += len(found)
                     for line in found:
                         print(f"{rel} @{width} {what}: {line}")

@@ -40,13 +40,16 @@ def _need_chromium() -> str:
 @pytest.fixture(scope="module")
 def seen(bundled_book):
     """(page, width) -> (PageReport, problems by kind) for every page of the bundled book."""
+    from hsct_analysis.book import figures
+
     executable = _need_chromium()
+    raster_font = (figures.SMALLEST_FONT_PT, figures.DPI)
     results = {}
     with browser.serve(bundled_book) as base, browser.offline_browser(executable) as chromium:
         for rel in browser.book_pages(bundled_book):
             for kind, width in browser.WIDTHS.items():
                 report = browser.check_page(chromium, base, rel, width, browser.HEIGHTS[kind])
-                results[rel, width] = (report, browser.page_problems(bundled_book, base, report))
+                results[rel, width] = (report, browser.page_problems(bundled_book, base, report, raster_font))
     return results
 
 

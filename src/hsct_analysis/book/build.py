@@ -486,6 +486,25 @@ def make_stage(root: Path, out: Path, toc: dict, announcement: str | None, prove
     return stage
 
 
+KEY_RESULTS_PAGE = "book/key_results.md"
+
+
+def write_key_results(stage: Path, cohort_path: Path, bundled: bool) -> None:
+    """The landing page's key-results box (``{include}``-d by ``book/index.md``), computed from the cohort.
+
+    On the bundled cohort it lists the headline estimates, paper vs reproduced, misses named; on any other
+    cohort there is no paper to compare with and the file says so in one sentence.
+    """
+    from hsct_analysis.book.report import HEADLINE_IDS, Report
+
+    target = stage / KEY_RESULTS_PAGE
+    if bundled:
+        text = Report(str(cohort_path)).key_results(ids=HEADLINE_IDS).data
+    else:
+        text = "Comparisons with the paper are shown only for the book's own synthetic cohort."
+    target.write_text(text + "\n", encoding="utf-8")
+
+
 def run_jupyter_book(stage: Path, log_dir: Path) -> Path:
     """Build the staged book with ``-W -n --keep-going``; returns the HTML folder or raises ``SphinxError``."""
     command = [_jupyter_book_executable(), "build", str(stage), "--path-output", str(stage),
@@ -600,6 +619,7 @@ def build_book(
         return out
 
     stage = make_stage(root, out, toc, announcement, provenance)
+    write_key_results(stage, cohort_path, bundled)
     try:
         run_chapters(plan, stage, root / ".cache", cohort_path, jobs, progress)
         progress("building HTML with Jupyter Book ...")

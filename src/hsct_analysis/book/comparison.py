@@ -133,6 +133,7 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     misses: list[bool] = field(default_factory=list)
     caption: str = ""
+    points: list[tuple[str, float, float]] = field(default_factory=list)  # (kind, paper, ours) of each row
 
     def styler(self):
         miss = np.asarray(self.misses, dtype=bool)
@@ -175,7 +176,7 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
             continue
         groups.setdefault(_stem(row["id"]), []).append(row)
     labels = dict(all_labels or {})
-    records, notes, misses = [], [], []
+    records, notes, misses, points = [], [], [], []
     for stem, members in groups.items():
         first = next((m for m in members if m["stat"] in ("value", "min")), members[0])
         kind, unit = str(first["kind"]), str(first.get("unit") or "")
@@ -214,4 +215,34 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
         records.append([label, _value_text(pub, kind, digits), _value_text(rep, kind, digits),
                         _delta_text(pub, rep, kind, digits), verdict])
         misses.append(not all(passed))
-    return Comparison(pd.DataFrame(records, columns=COLUMNS), notes, misses)
+        points.append((kind, pub.get("value", np.nan), rep.get("value", np.nan)))
+    return Comparison(pd.DataFrame(records, columns=COLUMNS), notes, misses, points=points)
+
+
+def key_results(table: Comparison, title: str = "Key results: the paper and this book") -> str:
+    """A MyST admonition opening a page: each headline estimate, paper vs ours, and the misses by name.
+
+    Everything in it comes from ``table`` (a :func:`compact` comparison computed when the page runs).
+    """
+    lines = []
+    for row, missed in zip(table.frame.to_dict("records"), table.misses):
+        mark = MISS if missed else PASS
+        lines.append(f"- {mark} **{row['Estimate']}**: paper {row['Paper']}, ours {row['Ours']}")
+    records = table.frame.to_dict("records")
+    missed = [row["Estimate"] for row, m in zip(records, table.misses) if m]
+    if missed:
+        summary = f"Outside the tolerance: {_join(missed)}."
+    else:
+        summary = "Every estimate here is within the tolerance."
+    for row, (kind, paper, ours) in zip(records, table.points or []):
+        if kind == "p" and not (pd.isna(paper) or pd.isna(ours)) and (paper < 0.05) != (ours < 0.05):
+            verdict = "significant in the paper but not here" if paper < 0.05 else "significant here but not in the paper"
+            summary += f" {row['Estimate']}: {verdict} (p = {row['Paper']} vs {row['Ours']})."
+    body = "\n".join(lines)
+    return f"```{{admonition}} {title}\n:class: tip\n{body}\n\n{summary}\n```"
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -51,8 +51,9 @@ DEFAULT_MONTHS = (0, 6, 12, 24, 36, 48, 60)
 #: orange, sky blue, black).
 PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 GREY = "#595959"
-FIGURE_WIDTH = 7.0  # inches; 770 px at DPI, readable at 100 % zoom in the HTML book
-DPI = 110
+FIGURE_WIDTH = 7.0  # inches; the book shows a figure at most as wide as its text column (about 770 px)
+DPI = 220  # twice the screen density the width was designed for: sharp on high-density screens and in print
+SMALLEST_FONT_PT = 8.5  # no text in a figure is smaller (bar labels); the browser test checks it stays >= 9 px
 BAND_ALPHA = 0.18
 
 KIND_YLABEL = {"survival": "Survival probability (%)", "incidence": "Cumulative incidence (%)"}

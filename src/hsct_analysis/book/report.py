@@ -213,6 +213,19 @@ class Report:
         return comparison.compact(rows, estimate_label, self._labels, variable_label)
 
 
+    def key_results(self, ids: list[str] | None = None, prefix: str | None = None, **where):
+        """The box that opens a chapter: its headline estimates, paper vs ours, misses named (as Markdown)."""
+        from IPython.display import Markdown
+
+        if self.card is None:
+            return Markdown("")
+        return Markdown(comparison.key_results(self.paper(ids, prefix, **where)))
+
+
+HEADLINE_IDS = [f"res.{e}.3y.{s}" for e in ("os", "lfs", "relapse", "nrm") for s in ("est", "lo", "up")] + [
+    "t3.lfs.cart_interval_90.p", "t3.nrm.cart_interval_90.p"]
+
+
 def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Scorecard rows as a side-by-side table: Paper, Reproduced (synthetic), Difference, Within tolerance."""
     frame = pd.DataFrame(
