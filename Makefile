@@ -34,7 +34,7 @@ lint: $(STAMP)
 # The chapter notebooks in JupyterLab, run by this venv's kernel; each opens with its parameters cell first
 # (cohort_path, min_cell, ...), ready to edit and run. Clear the outputs before committing a notebook.
 lab: $(STAMP)
-	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.preferred_dir=.
+	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 cohort: $(STAMP)
 	$(BIN)/python -m hsct_analysis.paper.synth --out data/cohort.csv

@@ -18,7 +18,7 @@ def _rows(*entries):
 
 def _label(row):
     return {"res.os.3y": "Overall survival at 3 years", "t1.sex.male": "Sex: male, n",
-            "t4.lfs.x.b": "LFS: HR, b vs a"}[comparison._stem(row["id"])]
+            "t4.lfs.x.b": "LFS: HR, b vs a"}[comparison.estimate_stem(row["id"])]
 
 
 def test_an_estimate_and_its_interval_become_one_row():
@@ -81,3 +81,21 @@ def test_the_headline_row_reads_as_in_the_issue(report):
     assert row["Ours"].startswith(f"{reproduced:.1f} (")
     entry = report.card[report.card["id"] == "t3.lfs.cart_interval_90.<=90.est"].iloc[0]
     assert estimate_label(entry) == "Leukemia-free survival at 3 years, CAR-T to second HSCT (days) ≤90"
+
+
+def test_scorecard_chapter_tables_are_reader_tables(report):
+    from hsct_analysis.book import scorecard_view
+    from hsct_analysis.paper import audit
+    from hsct_analysis.paper import registry as published
+
+    rates = scorecard_view.rates_table(report.card)
+    assert rates["Rate"].str.fullmatch(r"\d{1,3}\.\d%").all()
+    assert rates["Entries"].sum() == len(report.card)
+    worst = scorecard_view.worst_table(report.card)
+    assert len(worst) == 10 and worst["Estimate"].is_unique
+    _, findings = audit.audit(published.load_registry())
+    found = scorecard_view.findings_table(findings, report.card)
+    code = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b(?:res|t[1-4])\.\w|NaN")
+    for frame in (rates, worst, found):
+        text = " ".join(frame.astype(str).to_numpy().ravel()) + " ".join(frame.columns)
+        assert code.findall(text) == []

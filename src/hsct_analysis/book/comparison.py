@@ -26,7 +26,7 @@ PASS, MISS = "✓", "✗"
 COLUMNS = ["Estimate", "Paper", "Ours", "Δ", "Within tolerance"]
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _ID = re.compile(r"\b(?:res|t1|t2|t3|t4|text|abs)\.[^\s,;:)]+(?<![.,])")
-_CHECKS = {
+CHECK_NAMES = {
     "identity": "1 − LFS should equal relapse + NRM",
     "percent_vs_count": "the percentage does not follow from the count",
     "ci_order": "the interval does not contain the estimate",
@@ -41,13 +41,13 @@ _CHECKS = {
 }
 
 
-def _stem(row_id: str) -> str:
+def estimate_stem(row_id: str) -> str:
     """The estimate an entry belongs to: ``res.os.3y.lo`` -> ``res.os.3y``; a count and its percentage share one."""
     head, _, tail = row_id.rpartition(".")
     return head if tail in ("est", "lo", "up", "min", "max", "ref", "n", "pct") and head else row_id
 
 
-def _number(x, digits: int) -> str:
+def number_text(x, digits: int) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)) or pd.isna(x):
         return "not computed"
     x = float(x)
@@ -57,7 +57,7 @@ def _number(x, digits: int) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def _digits(kind: str, unit: str) -> int:
+def digits_for(kind: str, unit: str) -> int:
     if kind == "p":
         return 3
     if kind == "hr":
@@ -68,16 +68,16 @@ def _digits(kind: str, unit: str) -> int:
 def _value_text(values: dict[str, float], kind: str, digits: int) -> str:
     """'55.3 (44.3–66.1)', '33–1901', '7 (7.4%)', '0.004' or '<0.001' from one side's numbers of an estimate."""
     if kind == "count_percent":
-        return f"{_number(values.get('count'), 0)} ({_number(values.get('percent'), 1)}%)"
+        return f"{number_text(values.get('count'), 0)} ({number_text(values.get('percent'), 1)}%)"
     if kind == "range":
-        return f"{_number(values.get('min'), digits)}–{_number(values.get('max'), digits)}"
+        return f"{number_text(values.get('min'), digits)}–{number_text(values.get('max'), digits)}"
     point = values.get("value")
     if kind == "p" and point is not None and not pd.isna(point) and float(point) < 0.001:
         text = "<0.001"
     else:
-        text = _number(point, digits)
+        text = number_text(point, digits)
     if "lower" in values and "upper" in values:
-        text += f" ({_number(values['lower'], digits)}–{_number(values['upper'], digits)})"
+        text += f" ({number_text(values['lower'], digits)}–{number_text(values['upper'], digits)})"
     return text
 
 
@@ -112,9 +112,9 @@ def plain_reason(text: str, labels: dict[str, str], name_label=None) -> str:
         part = re.sub(r"^CI of [^,]+, which is involved in: ", "", part.strip())
         part = re.sub(r"^same number as [^:]+: ", "", part)
         check, sep, rest = part.partition(": ")
-        if sep and check in _CHECKS:
-            part = f"{_CHECKS[check][0].upper()}{_CHECKS[check][1:]}: {rest}"
-        part = _ID.sub(lambda m: labels.get(_stem(m.group(0)), labels.get(m.group(0), "another estimate")), part)
+        if sep and check in CHECK_NAMES:
+            part = f"{CHECK_NAMES[check][0].upper()}{CHECK_NAMES[check][1:]}: {rest}"
+        part = _ID.sub(lambda m: labels.get(estimate_stem(m.group(0)), labels.get(m.group(0), "another estimate")), part)
         for name, factor in FACTORS.items():
             part = re.sub(rf"\b{re.escape(name)}\b", factor.label, part)
         if name_label is not None:
@@ -158,7 +158,7 @@ def entry_labels(card: pd.DataFrame, label_of) -> dict[str, str]:
     """Estimate stem -> reader's label, for every entry of the scorecard (``label_of`` labels one row)."""
     labels = {}
     for _, row in card.iterrows():
-        stem = _stem(row["id"])
+        stem = estimate_stem(row["id"])
         if stem not in labels:
             labels[stem] = label_of(row)
     return labels
@@ -174,7 +174,7 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
     for _, row in rows.iterrows():
         if str(row["id"]).endswith(".ref"):  # a reference level's HR of 1 is stated in the other rows' labels
             continue
-        groups.setdefault(_stem(row["id"]), []).append(row)
+        groups.setdefault(estimate_stem(row["id"]), []).append(row)
     labels = dict(all_labels or {})
     records, notes, misses, points = [], [], [], []
     for stem, members in groups.items():
@@ -189,7 +189,7 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
         else:
             pub = {m["stat"]: m["published"] for m in members}
             rep = {m["stat"]: m["reproduced"] for m in members}
-        digits = _digits(kind, unit)
+        digits = digits_for(kind, unit)
         passed = [bool(m["passed"]) for m in members]
         point_ok = all(bool(m["passed"]) for m in members if m["stat"] in ("value", "min", "max"))
         if all(passed):
