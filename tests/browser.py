@@ -126,6 +126,12 @@ _READER_TEXT_JS = """
 () => {
   const root = document.querySelector('main, article, .bd-article') || document.body;
   const clone = root.cloneNode(true);
+  // what a visible code cell prints is that code's output (methods pages teach the API): only prose and the
+  // output of hidden or removed code count as reader text
+  clone.querySelectorAll('div.cell').forEach(cell => {
+    const input = cell.querySelector('.cell_input');
+    if (input && !input.closest('details')) cell.querySelectorAll('.cell_output').forEach(o => o.remove());
+  });
   clone.querySelectorAll(
     '.cell_input, .highlight, pre.literal-block, code, kbd, script, style, mjx-container, .math, ' +
     '.headerlink, .toggle-hidden, details:not([open]) > :not(summary), .prev-next-area, .hsct-provenance'
@@ -142,12 +148,16 @@ _OVERFLOW_JS = """
   const name = el => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className ?
       '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
   const frames = new Set(['auto', 'scroll']);
+  // drawers that slide in on a phone (table of contents, sidebars) sit off-screen by design
+  const drawers = '.bd-sidebar-primary, .bd-sidebar-secondary, dialog, .pst-secondary-sidebar-modal';
   for (const el of document.querySelectorAll('main *')) {
     const r = el.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) continue;
+    if (r.width === 0 || r.height === 0 || el.closest(drawers)) continue;
     const s = getComputedStyle(el);
+    if (s.visibility === 'hidden') continue;
     if ((s.overflowX === 'hidden' || s.overflowX === 'clip') && el.scrollWidth > el.clientWidth + 2 &&
-        !el.closest('mjx-container')) {
+        !el.closest('mjx-container') && s.textOverflow !== 'ellipsis' &&
+        !el.matches('.prev-next-area a, .prev-next-area a *')) {
       out.push(name(el) + ' clips its content (' + el.scrollWidth + ' > ' + el.clientWidth + ' px)');
     } else if (r.right > limit + 1) {
       let p = el.parentElement, framed = false;

@@ -99,3 +99,18 @@ def test_scorecard_chapter_tables_are_reader_tables(report):
     for frame in (rates, worst, found):
         text = " ".join(frame.astype(str).to_numpy().ravel()) + " ".join(frame.columns)
         assert code.findall(text) == []
+
+
+def test_table3_side_by_side_puts_the_papers_value_under_ours(report):
+    from hsct_analysis.book import univariate
+
+    long = univariate.table3(univariate.plain_numbers(report.cohort))
+    layout = univariate.paper_layout(long, card=report.card)
+    cell = layout.loc[("CAR-T to second HSCT (days), <=90 vs >90", "<=90"), "3-year LFS % (95% CI)"]
+    ours, paper = cell.split("\n")
+    assert paper == "paper 53.9 (41.8-65.8)"
+    passed = report.card.set_index("id").loc[[f"t3.lfs.cart_interval_90.<=90.{s}" for s in ("est", "lo", "up")],
+                                              "passed"].all()
+    assert ours.endswith(" ✗") != bool(passed)
+    plain = univariate.paper_layout(long)
+    assert "\n" not in " ".join(plain.astype(str).to_numpy().ravel())

@@ -78,3 +78,21 @@ def test_launch_buttons_point_at_tracked_notebooks():
                                                      "book/05_survival.ipynb"}]}]
     sphinx_ext.retarget_buttons(buttons, "book/05_survival.ipynb", "notebooks/05_survival.ipynb")
     assert buttons[0]["buttons"][0]["url"].endswith("lab/tree/notebooks/05_survival.ipynb")
+
+
+def test_report_chapters_hide_their_code_behind_a_toggle(tmp_path):
+    import nbformat
+
+    from hsct_analysis.book import build
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("table()"),
+                nbformat.v4.new_code_cell("figure()", metadata={"tags": ["remove-input"]}),
+                nbformat.v4.new_markdown_cell("Prose")]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    build.finish_executed(path, tmp_path / "cohort.csv", "cohort.csv", hide_code=True)
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(path, as_version=4).cells]
+    assert tags == [["parameters", "remove-cell"], ["hide-input"], ["remove-input"], []]
+    assert build.is_report_chapter("book/05_survival") and not build.is_report_chapter("book/methods/power")

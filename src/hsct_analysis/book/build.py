@@ -40,7 +40,7 @@ from hsct_analysis.book import sphinx_ext
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 STAMP_NAME = ".hsct-book-build.json"
-CACHE_VERSION = "2"  # bump to invalidate every cached chapter
+CACHE_VERSION = "3"  # bump to invalidate every cached chapter
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
 USER_COHORT_BANNER = (
     "This book was built from a user-supplied cohort ({name}), not from the book's synthetic cohort."
@@ -166,10 +166,22 @@ def _hash_files(digest, files: list[Path], base: Path) -> None:
         digest.update(b"\0")
 
 
+def _sphinx_only_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """Package files that shape the HTML but never a chapter's execution (the Sphinx extension and its CSS)."""
+    book = package_dir / "book"
+    return [book / "sphinx_ext.py", *sorted(p for p in (book / "static").rglob("*") if p.is_file())]
+
+
 def package_fingerprint(package_dir: Path = PACKAGE_DIR, data_dir: Path | None = None) -> str:
-    """sha256 of every package source file (and of ``data/`` except cohort files, when given)."""
+    """sha256 of every package source file that chapters execute (and of ``data/`` except cohort files).
+
+    The Sphinx extension and its static files are left out: they change the HTML, not what a chapter
+    computes, so :func:`book_key` hashes them instead.
+    """
     digest = hashlib.sha256()
-    files = [p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    sphinx_only = set(_sphinx_only_files(package_dir))
+    files = [p for p in package_dir.rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p not in sphinx_only]
     _hash_files(digest, files, package_dir)
     if data_dir is not None and data_dir.is_dir():
         data = [p for p in data_dir.rglob("*") if p.is_file() and p.name != "cohort.csv"]
@@ -199,6 +211,7 @@ def book_key(root: Path, chapters: list[Chapter], toc_text: str, config_text: st
     prose = [p for p in (root / "book").rglob("*") if p.is_file() and p.suffix != ".ipynb"]
     prose += [root / "references.bib"]
     _hash_files(digest, [p for p in prose if p.exists()], root)
+    _hash_files(digest, [p for p in _sphinx_only_files() if p.exists()], PACKAGE_DIR)
     return digest.hexdigest()
 
 
@@ -299,16 +312,28 @@ def _cell_position(notebook: str, cell_source: str) -> int | None:
     return next((i for i, cell in enumerate(cells) if cell.source == cell_source), None)
 
 
-def finish_executed(path: Path, cohort_path: Path, shown: str) -> None:
+HIDDEN_TAGS = {"remove-cell", "remove-input", "hide-input", "hide-cell", "parameters", "injected-parameters"}
+
+
+def is_report_chapter(entry: str) -> bool:
+    """A chapter of the study (``book/05_survival``), written for clinicians; methods pages teach the code."""
+    return entry.startswith("book/") and not entry.startswith("book/methods/")
+
+
+def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool = False) -> None:
     """Hide papermill's plumbing in an executed notebook, in place.
 
     The ``parameters`` and ``injected-parameters`` cells get the ``remove-cell`` tag (not shown in the HTML),
-    and the absolute cohort path becomes ``shown`` in the cells and in the papermill metadata.
+    and the absolute cohort path becomes ``shown`` in the cells and in the papermill metadata. With
+    ``hide_code`` (the report chapters) every code cell still shown gets ``hide-input``: its output stays, the
+    code is one click away ("Show code cell source").
     """
     nb = nbformat.read(path, as_version=4)
     full, short = str(cohort_path), shown
     for cell in nb.cells:
         tags = cell.metadata.setdefault("tags", [])
+        if hide_code and cell.cell_type == "code" and not HIDDEN_TAGS & set(tags):
+            tags.append("hide-input")
         if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
         if "injected-parameters" in tags:
@@ -445,7 +470,7 @@ def _result_of(job) -> dict:
 
 def _keep_executed(chapter: Chapter, output: Path, executed_dir: Path, stage: Path, cohort_path: Path) -> None:
     """Tidy an executed notebook, move it into the cache and copy it into the stage."""
-    finish_executed(output, cohort_path, chapter.shown_cohort)
+    finish_executed(output, cohort_path, chapter.shown_cohort, hide_code=is_report_chapter(chapter.entry))
     cached = _cached_copy(executed_dir, chapter)
     os.replace(output, cached)
     shutil.copyfile(cached, stage / f"{chapter.entry}.ipynb")

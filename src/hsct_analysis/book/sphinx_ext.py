@@ -145,9 +145,11 @@ def notebook_for(pagename: str) -> str | None:
 
 
 def retarget_buttons(buttons, old: str, new: str) -> None:
+    """Point launch buttons (links to another site) opening ``old`` at ``new``; local downloads stay as they are."""
     for button in buttons or []:
         if isinstance(button, dict):
-            if isinstance(button.get("url"), str) and old in button["url"]:
+            url = button.get("url")
+            if isinstance(url, str) and url.startswith(("http://", "https://")) and old in url:
                 button["url"] = button["url"].replace(old, new)
             retarget_buttons(button.get("buttons"), old, new)
 
@@ -156,7 +158,7 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     # sphinx-thebe registers its configuration script on every read; keep one copy of each script
     scripts, seen = [], set()
     for script in context.get("script_files", []):
-        key = (str(script), getattr(script, "attributes", {}).get("body", ""))
+        key = (getattr(script, "filename", str(script)), getattr(script, "attributes", {}).get("body", ""))
         if key not in seen:
             seen.add(key)
             scripts.append(script)

@@ -102,12 +102,14 @@ def table3(
     return out
 
 
-def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int = 1) -> pd.DataFrame:
+def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int = 1,
+                 card: pd.DataFrame | None = None) -> pd.DataFrame:
     """Table 3 laid out as the paper prints it: one row per level, per endpoint an estimate and a p column.
 
     Rows are indexed by (factor label, level); ``n`` is masked below ``min_cell``
     (:func:`hsct_analysis.book.tables.min_cell_mask`). Estimates read "52.2 (37.8-66.5)"; the
-    factor's p-value sits on its first level row, as in the paper.
+    factor's p-value sits on its first level row, as in the paper. With a scorecard ``card`` every cell gets a
+    second line with the paper's value, "paper 53.9 (41.8-65.8)", and a ✗ where ours misses the tolerance.
     """
     years = table.attrs.get("time_days", THREE_YEARS_DAYS) / endpoints.DAYS_PER_YEAR
     when = f"{years:g}-year" if float(years).is_integer() else f"{table.attrs.get('time_days'):g}-day"
@@ -122,9 +124,32 @@ def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int =
     for endpoint_name in dict.fromkeys(table["endpoint"]):
         part = table[table["endpoint"] == endpoint_name].set_index(["factor", "level"])
         short = SHORT_LABEL.get(endpoint_name, endpoint_name)
-        wide[f"{when} {short} % (95% CI)"] = [_estimate_text(part.loc[k], digits) for k in keys]
-        wide[f"p ({short})"] = [tables.format_p(part.loc[k, "p"]) if first else "" for k, first in zip(keys, first_of_factor)]
+        ours = [_estimate_text(part.loc[k], digits) for k in keys]
+        p_ours = [tables.format_p(part.loc[k, "p"]) if first else "" for k, first in zip(keys, first_of_factor)]
+        if card is not None:
+            ours = [_with_paper(text, card, f"t3.{endpoint_name}.{f}.{lv}", digits) for text, (f, lv) in zip(ours, keys)]
+            p_ours = [_with_paper(text, card, f"t3.{endpoint_name}.{f}", 3) if text else ""
+                      for text, (f, _) in zip(p_ours, keys)]
+        wide[f"{when} {short} % (95% CI)"] = ours
+        wide[f"p ({short})"] = p_ours
     return pd.DataFrame(wide, index=index)
+
+
+def _with_paper(ours: str, card: pd.DataFrame, stem: str, digits: int) -> str:
+    """Our cell text with the paper's value under it ("paper 53.9 (41.8-65.8)"), ✗ when ours misses."""
+    rows = card[card["id"].str.startswith(stem + ".")]
+    if stem.endswith(tuple(f".{f}" for f in FACTORS)):  # a p-value entry: ``t3.lfs.sex.p``
+        rows = card[card["id"] == stem + ".p"]
+    if rows.empty:
+        return ours
+    by_stat = {r.stat: r.published for r in rows.itertuples()}
+    if rows["kind"].iloc[0] == "p":
+        paper = tables.format_p(by_stat.get("value"))
+    else:
+        paper = tables.format_estimate(by_stat.get("value", np.nan) / 100, by_stat.get("lower", np.nan) / 100,
+                                       by_stat.get("upper", np.nan) / 100, digits)
+    mark = "" if bool(rows["passed"].all()) else " ✗"
+    return f"{ours}{mark}\npaper {paper}"
 
 
 def factor_heading(factor_name: str) -> str:
