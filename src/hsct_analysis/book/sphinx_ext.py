@@ -158,7 +158,7 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     # sphinx-thebe registers its configuration script on every read; keep one copy of each script
     scripts, seen = [], set()
     for script in context.get("script_files", []):
-        key = (getattr(script, "filename", str(script)), getattr(script, "attributes", {}).get("body", ""))
+        key = (getattr(script, "filename", None) or "", getattr(script, "attributes", {}).get("body", ""))
         if key not in seen:
             seen.add(key)
             scripts.append(script)
