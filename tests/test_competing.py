@@ -300,17 +300,13 @@ def test_survfit_variance_by_hand():
     assert gray["variance"].iloc[1] == pytest.approx(0.0625, rel=1e-12)
 
 
-def test_survfit_variance_is_fast():
-    import time as clock
-
+def test_survfit_variance_at_100000_agrees_with_cmprsks():
+    # speed: benchmarks/competing_risks.py (medians against R), not a wall-clock assertion here
     rng = np.random.default_rng(1)
     n = 100_000
     t = np.ceil(rng.exponential(800, n))
     s = rng.choice([0, 1, 2], n, p=[0.5, 0.3, 0.2])
-    cumulative_incidence(t[:100], s[:100], variance="survfit")  # warm-up
-    start = clock.perf_counter()
     cif = cumulative_incidence(t, s, cause=1, variance="survfit")
-    assert clock.perf_counter() - start < 1.0
     # both variances estimate the same asymptotic variance: with n = 100,000 they agree to 0.1 %
     gray = cumulative_incidence(t, s, cause=1)
     for day in (100, 800, 1600):
