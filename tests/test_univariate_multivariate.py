@@ -1,0 +1,123 @@
+"""Table 3 (univariate) and Table 4 (multivariable) logic, without building a book.
+
+Each number the chapter code produces is checked against the statistics layer called directly on the
+subgroup (itself checked against R), and the edge cases are checked by their stated behaviour."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter
+
+from hsct_analysis.book import multivariate, univariate
+from hsct_analysis.cohort import load_cohort, plain_numbers
+from hsct_analysis.cohort.factors import factor
+from hsct_analysis.stats import competing, survival
+
+COHORT = Path(__file__).resolve().parents[1] / "data" / "cohort.csv"
+THREE_YEARS = 1095.75
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return plain_numbers(load_cohort(COHORT))
+
+
+@pytest.fixture(scope="module")
+def table(cohort) -> pd.DataFrame:
+    return univariate.table3(cohort, factors=["cart_interval_90", "atg_type"])
+
+
+@pytest.mark.parametrize("name", ["cart_interval_90", "atg_type"])
+def test_table3_estimates_equal_the_curves_of_each_subgroup(cohort, table, name):
+    levels = factor(cohort, name)
+    for level in levels.dropna().unique():
+        sub = cohort[levels == level]
+        rows = table[(table["factor"] == name) & (table["level"] == level)].set_index("endpoint")
+        assert rows.loc["os", "n"] == len(sub)
+        km = survival.value_at(survival.kaplan_meier(sub["os_time"], sub["os_event"], conf_type="arcsine"), THREE_YEARS)
+        assert rows.loc["os", "estimate"] == pytest.approx(100 * km["estimate"], abs=1e-12)
+        assert rows.loc["os", "lower"] == pytest.approx(100 * km["lower"], abs=1e-12)
+        cif = survival.value_at(
+            competing.cumulative_incidence(sub["relapse_nrm_time"], sub["relapse_nrm_status"], cause=2), THREE_YEARS)
+        assert rows.loc["nrm", "estimate"] == pytest.approx(100 * cif["estimate"], abs=1e-12)
+        assert rows.loc["nrm", "upper"] == pytest.approx(100 * cif["upper"], abs=1e-12)
+
+
+def test_table3_p_values_are_the_log_rank_and_gray_tests(cohort, table):
+    groups = factor(cohort, "cart_interval_90")
+    keep = groups.notna()
+    data, g = cohort[keep], groups[keep].astype(str)
+    lr = survival.logrank(data["lfs_time"], data["lfs_event"], g)
+    gray = competing.gray_test(data["relapse_nrm_time"], data["relapse_nrm_status"], g, cause=1)
+    rows = table[table["factor"] == "cart_interval_90"].set_index("endpoint")
+    assert rows.loc["lfs", "p"].iloc[0] == pytest.approx(lr.p_value, rel=1e-12)
+    assert rows.loc["relapse", "p"].iloc[0] == pytest.approx(gray.p_value, rel=1e-12)
+    assert set(rows.loc["lfs", "test"]) == {"Log-rank"} and set(rows.loc["relapse", "test"]) == {"Gray's test"}
+
+
+def test_a_factor_with_one_observed_level_has_no_p_and_says_why(cohort):
+    one = cohort.assign(days_cart_to_second_hsct=30)  # everybody within 90 days
+    out = univariate.table3(one, factors=["cart_interval_90"])
+    assert out["p"].isna().all()
+    assert out["note"].str.startswith("only one level observed").all()
+    assert set(out["n"]) == {len(one)}
+
+
+def test_paper_layout_puts_the_p_value_on_the_first_level_and_masks_small_groups(table):
+    wide = univariate.paper_layout(table, min_cell=20)
+    atg = wide.xs(wide.index.get_level_values(0)[wide.index.get_level_values(1) == "ATG-F"][0], level=0)
+    p_column = next(c for c in wide.columns if c.startswith("p (LFS"))
+    assert atg[p_column].iloc[0] != "" and (atg[p_column].iloc[1:] == "").all()
+    shown = wide["n"].astype(str)
+    assert all(s.startswith("<") or int(s) >= 20 for s in shown)
+
+
+def test_screening_selects_exactly_the_factors_at_or_below_the_threshold(cohort):
+    screened = multivariate.screen(cohort, "lfs", threshold=0.15)
+    for name, row in screened.iterrows():
+        p, _ = univariate.comparison_p(cohort, "lfs", name)
+        assert (np.isnan(p) and np.isnan(row["p"])) or row["p"] == pytest.approx(p, rel=1e-12)
+        assert row["selected"] == bool(np.isfinite(p) and p <= 0.15)
+
+
+def test_cox_model_of_table4_equals_an_independent_lifelines_fit(cohort):
+    model = multivariate.fit_endpoint(cohort, "lfs", ["cart_interval_90"])
+    assert model.method.startswith("Cox") and model.unavailable == ""
+    frame = multivariate.model_frame(cohort, "lfs", ["cart_interval_90"]).dropna()
+    data = pd.DataFrame({"time": frame["time"], "event": (frame["status"] == 1).astype(int),
+                         "late": (frame["cart_interval_90"] == ">90").astype(int)})
+    ref = CoxPHFitter().fit(data, "time", "event")
+    term = next(t for t in model.summary.index if t.startswith("cart_interval_90"))
+    assert model.summary.loc[term, "hr"] == pytest.approx(float(np.exp(ref.params_["late"])), rel=1e-5)
+    assert model.n == len(data) and model.events == int(data["event"].sum())
+
+
+def test_competing_endpoint_gets_fine_gray_and_cause_specific_models(cohort):
+    model = multivariate.fit_endpoint(cohort, "nrm", ["cart_interval_90"])
+    assert model.method.startswith("Fine-Gray")
+    assert model.summary is not None and model.cause_specific is not None and model.ph is not None
+    assert model.events == int((cohort["relapse_nrm_status"] == 2).sum())
+
+
+def test_no_factor_passing_screening_is_said_plainly(cohort):
+    model = multivariate.fit_endpoint(cohort, "os", threshold=1e-12)
+    assert model.summary is None and "no factor reached p <=" in model.unavailable
+
+
+def test_event_counts_add_up_per_level(cohort):
+    counts = multivariate.event_counts(cohort, "relapse", "atg_type")
+    assert (counts["patients"] == counts["events"] + counts["competing"] + counts["censored"]).all()
+    known = factor(cohort, "atg_type").notna()
+    assert counts["events"].sum() == int((cohort.loc[known, "relapse_nrm_status"] == 1).sum())
+
+
+def test_censoring_the_reference_levels_events_produces_flagged_separation(cohort):
+    counts = multivariate.event_counts(cohort, "relapse", "atg_type")
+    reference = counts.index[0]
+    refit = multivariate.refit_without_events(cohort, "relapse", "atg_type", reference)
+    assert refit.attrs["recoded"] == int(counts.loc[reference, "events"])
+    assert refit["separation"].all()
+    text = multivariate.describe_hrs(refit)
+    assert text.count("not estimable (separation)") == len(refit)
