@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hsct_analysis.book import cli
 from hsct_analysis.cohort import study
 from hsct_analysis.cohort.draft import draft_study, find_pairs, read_table, todo_lines, write_draft
 
@@ -84,3 +85,29 @@ def test_every_guess_is_commented():
     for key in ("  id: id", "  followup: t1", "  time_unit: days", "    group:"):
         line = next(line for line in text.splitlines() if line.startswith(key))
         assert "  # " in line, line
+
+
+def test_init_then_validate_says_what_to_fill_in_then_ok(tmp_path, capsys):
+    target = tmp_path / "mine"
+    assert cli.main(["init", str(target), "--cohort", str(EXAMPLES / "hodg" / "hodg.csv")]) == 0
+    assert "Still to fill in" in capsys.readouterr().out
+    study_file = target / "study.yml"
+    assert cli.main(["validate", str(study_file)]) == 2
+    err = capsys.readouterr().err
+    assert "line 10: time_zero" in err and "3 problem(s)" in err and "Traceback" not in err
+    text = study_file.read_text()
+    for todo, value in (("'TODO: title of the study of hodg.csv'", "Lymphoma transplants"), ("[TODO]", "[Me]"),
+                        ("'TODO: what day 0 is, e.g. day of stem-cell infusion'", "day of transplant")):
+        text = text.replace(todo, value)
+    study_file.write_text(text)
+    assert cli.main(["validate", str(study_file)]) == 0
+    assert "43 patients" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02binary", b"PK\x03\x04not a zip"])
+def test_init_on_an_unreadable_file_exits_2_without_traceback(tmp_path, capsys, content):
+    bad = tmp_path / ("bad.xlsx" if content.startswith(b"PK") else "bad.csv")
+    bad.write_bytes(content)
+    status = cli.main(["init", str(tmp_path / "out"), "--cohort", str(bad)])
+    err = capsys.readouterr().err
+    assert status == 2 and "cannot be read as a table" in err and "Traceback" not in err

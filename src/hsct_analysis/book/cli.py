@@ -1,7 +1,8 @@
 """The ``hsct-book`` command: validate a cohort, write a blank template, build the book.
 
-    hsct-book validate COHORT.csv
+    hsct-book validate COHORT.csv | STUDY.yml
     hsct-book template [DIR]
+    hsct-book init DIR --cohort COHORT.csv
     hsct-book build --cohort COHORT.csv --out DIR [--title TEXT] [--min-cell N] [--jobs N] [--chapter NAME ...]
 
 Exit status: 0 success; 2 the cohort file has problems (one line per problem on stderr); 1 any other expected
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_COHORT = 0, 1, 2
@@ -24,8 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="check a cohort CSV against the data contract")
-    validate.add_argument("cohort", type=Path, help="the cohort CSV file")
+    validate = commands.add_parser("validate", help="check a cohort CSV against the data contract, or a study file "
+                                                    "(.yml) and the cohort it maps")
+    validate.add_argument("cohort", type=Path, help="the cohort CSV file, or a study file (.yml/.yaml)")
+
+    init = commands.add_parser("init", help="draft DIR/study.yml from your cohort file, each guess commented")
+    init.add_argument("directory", type=Path, help="folder for study.yml (created; an existing study.yml is kept)")
+    init.add_argument("--cohort", type=Path, required=True, help="your cohort file (.csv or .xlsx)")
 
     template = commands.add_parser("template", help="write a blank cohort template and its data dictionary")
     template.add_argument("directory", type=Path, nargs="?", default=Path("."), help="where to write (default: .)")
@@ -61,6 +68,50 @@ def _print_problems(problems) -> None:
     for problem in problems:
         print(str(problem), file=sys.stderr)
     print(f"{len(problems)} problem(s) found; fix them and run `hsct-book validate` again.", file=sys.stderr)
+
+
+STUDY_SUFFIXES = (".yml", ".yaml")
+
+
+def run_validate_study(study_path: Path) -> int:
+    """Print every problem of a study file and of the cohort it maps, then what is left to fill in (TODO lines);
+    or one OK line naming the patients, endpoints and factors."""
+    from hsct_analysis.cohort import draft, study
+
+    if not study_path.is_file():
+        print(f"{study_path}: no such file", file=sys.stderr)
+        return EXIT_BAD_COHORT
+    problems = [str(p) for p in study.check(study_path)] + draft.todo_lines(study_path)
+    if problems:
+        _print_problems(problems)
+        return EXIT_BAD_COHORT
+    loaded = study.load_study(study_path)
+    n_patients = len(study.read_cohort(loaded).frame)
+    print(f"OK: {study_path} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
+          f"{len(loaded.factors)} risk factors.")
+    return EXIT_OK
+
+
+def run_init(directory: Path, cohort_path: Path) -> int:
+    """Draft ``directory/study.yml`` from the user's cohort file and say what is left to fill in."""
+    from hsct_analysis.cohort import draft
+
+    if not cohort_path.is_file():
+        print(f"{cohort_path}: no such file", file=sys.stderr)
+        return EXIT_BAD_COHORT
+    try:
+        target, result = draft.write_draft(cohort_path, directory)
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, KeyError) as exc:  # pandas' parse errors are ValueErrors
+        print(f"{cohort_path}: cannot be read as a table ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_BAD_COHORT
+    print(f"wrote {target}: every guess is commented. Still to fill in:")
+    for item in result.todo:
+        print(f"  - {item}")
+    print(f"then run: hsct-book validate {target}")
+    return EXIT_OK
 
 
 def run_validate(cohort_path: Path) -> int:
@@ -116,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
+            if args.cohort.suffix.lower() in STUDY_SUFFIXES:
+                return run_validate_study(args.cohort)
             return run_validate(args.cohort)
+        if args.command == "init":
+            return run_init(args.directory, args.cohort)
         if args.command == "template":
             return run_template(args.directory)
         return run_build(args)

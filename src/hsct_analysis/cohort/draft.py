@@ -70,6 +70,11 @@ def read_table(path: Path) -> pd.DataFrame:
         frame = pd.read_excel(path, dtype=str)
     else:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    if any(re.search(r"[\x00-\x08\x0b-\x1f]", str(c)) for c in frame.columns):
+        raise ValueError("its first line holds control characters: it is not a text (CSV) file")
+    if len(frame.columns) < 2 or frame.empty:
+        raise ValueError(f"it has {len(frame.columns)} column(s) and {len(frame)} row(s); a cohort file has one row "
+                         "per patient and several columns, separated by commas")
     for column in frame.columns:
         numbers = pd.to_numeric(frame[column], errors="coerce")
         if numbers.notna().sum() == frame[column].notna().sum():
