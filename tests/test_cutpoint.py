@@ -101,3 +101,17 @@ def test_permutation_standardization_has_unit_variance():
     z = [cutpoint.scan_cuts(t, e, rng.permutation(n), min_prop=0.1).loc[44, "statistic"] for _ in range(3000)]
     assert np.mean(np.square(z)) == pytest.approx(1.0, abs=0.08)
     assert np.mean(z) == pytest.approx(0.0, abs=0.06)
+
+
+def test_missing_values_follow_the_package_rule_dropped_and_noted():
+    rng = np.random.default_rng(3)
+    t, e, x = rng.exponential(100, 40), rng.integers(0, 2, 40).astype(float), rng.uniform(0, 200, 40)
+    x_na, e_na = x.copy(), e.copy()
+    x_na[[2, 5]] = np.nan
+    e_na[7] = np.nan
+    res = cutpoint.maximally_selected_logrank(t, e_na, x_na)
+    keep = np.ones(40, dtype=bool)
+    keep[[2, 5, 7]] = False
+    ref = cutpoint.maximally_selected_logrank(t[keep], e[keep], x[keep])
+    assert res.notes == ["3 observation(s) with a missing value dropped (event: 1, x: 2)"]
+    assert res.cut == ref.cut and res.statistic == ref.statistic and ref.notes == []

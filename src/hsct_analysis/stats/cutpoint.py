@@ -23,11 +23,13 @@ Times are in days; ``x`` is in its own units (days for the CAR-T interval).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from hsct_analysis.stats.counting import NOTES_ATTR, as_event, as_times, complete_cases
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class CutpointResult:
     maximum (NaN when ``n_perm=0``); ``n_perm``; ``min_prop``; ``scan``: DataFrame
     indexed by candidate cut with columns ``n_low`` (patients with x <= cut),
     ``n_high``, ``statistic`` (signed: positive when the ``x > cut`` group has more
-    events than expected).
+    events than expected); ``notes``: patients dropped for a missing value.
     """
 
     cut: float
@@ -52,6 +54,7 @@ class CutpointResult:
     n_perm: int
     min_prop: float
     scan: pd.DataFrame
+    notes: list = field(default_factory=list)
 
 
 def logrank_scores(time, event) -> np.ndarray:
@@ -96,9 +99,10 @@ def scan_cuts(time, event, x, min_prop: float = 0.1) -> pd.DataFrame:
 
     Returns a DataFrame indexed by cut (``x`` units) with ``n_low``, ``n_high`` and the
     signed ``statistic`` (``x > cut`` group vs the rest; ~N(0,1) under no effect).
-    Patients with missing ``time``, ``event`` or ``x`` are dropped.
+    Patients with missing ``time``, ``event`` or ``x`` are dropped and noted in
+    ``attrs["notes"]`` (the package's missing-value rule).
     """
-    time, event, x = _complete(time, event, x)
+    time, event, x, notes = _complete(time, event, x)
     order = np.argsort(x, kind="stable")
     scores = logrank_scores(time, event)[order]
     cuts, n_low = _candidate_cuts(x[order], min_prop)
@@ -106,18 +110,24 @@ def scan_cuts(time, event, x, min_prop: float = 0.1) -> pd.DataFrame:
         raise ValueError("no admissible cut: too few distinct values of x for min_prop")
     cum = np.cumsum(scores)[n_low - 1]
     stat = _standardized(cum, n_low, x.size, np.array(np.sum(scores**2)))
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"n_low": n_low, "n_high": x.size - n_low, "statistic": stat},
         index=pd.Index(cuts, name="cut"),
     )
+    out.attrs[NOTES_ATTR] = notes
+    return out
 
 
-def _complete(time, event, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
-    x = np.asarray(x, dtype=float)
-    ok = ~(np.isnan(time) | np.isnan(event) | np.isnan(x))
-    return time[ok], event[ok], x[ok]
+def _complete(time, event, x) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Complete cases (dropped ones noted), validated times (days) and 0/1 events, numeric x."""
+    arrays, notes = complete_cases(time=time, event=event, x=x)
+    t = as_times(arrays.get("time", []))
+    d = as_event(arrays["event"], t.size).astype(float)
+    try:
+        xs = np.asarray(arrays["x"], dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError("x must be numbers (the covariate to cut)") from err
+    return t, d, xs, notes
 
 
 def lausen_schumacher_p(statistic, min_prop: float = 0.1):
@@ -164,7 +174,7 @@ def permutation_max(time, event, x, min_prop: float = 0.1, n_perm: int = 1000, s
 
     Vectorised: each permutation reorders the log-rank scores against the sorted ``x``.
     """
-    time, event, x = _complete(time, event, x)
+    time, event, x, _ = _complete(time, event, x)
     order = np.argsort(x, kind="stable")
     _, n_low = _candidate_cuts(x[order], min_prop)
     scores = logrank_scores(time, event)
@@ -200,6 +210,7 @@ def maximally_selected_logrank(
         n_perm=int(n_perm),
         min_prop=float(min_prop),
         scan=scan,
+        notes=list(scan.attrs.get(NOTES_ATTR, [])),
     )
 
 
@@ -209,14 +220,16 @@ def bootstrap_cutpoint(time, event, x, n_boot: int = 500, seed: int = 0, min_pro
     Returns a Series (``x`` units, name ``cut``) indexed by resample number; a wide spread
     says the data do not pin the cut down.
     """
-    time, event, x = _complete(time, event, x)
+    time, event, x, notes = _complete(time, event, x)
     rng = np.random.default_rng(seed)
     cuts = np.empty(n_boot)
     for i in range(n_boot):
         idx = rng.integers(0, x.size, x.size)
         scan = scan_cuts(time[idx], event[idx], x[idx], min_prop)
         cuts[i] = scan["statistic"].abs().idxmax()
-    return pd.Series(cuts, index=pd.RangeIndex(n_boot, name="resample"), name="cut")
+    out = pd.Series(cuts, index=pd.RangeIndex(n_boot, name="resample"), name="cut")
+    out.attrs[NOTES_ATTR] = notes
+    return out
 
 
 def statistic_for_p(p_value: float) -> float:
