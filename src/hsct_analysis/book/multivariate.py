@@ -119,7 +119,7 @@ class EndpointModel:
     ph: pd.DataFrame | None = None
     n: int = 0
     events: int = 0
-    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     unavailable: str = ""
 
     @property
@@ -157,7 +157,7 @@ def fit_endpoint(
         return model
     data = model_frame(cohort, endpoint_name, chosen)
     chosen, notes = _usable(data, chosen)
-    model.factors, model.warnings = chosen, notes
+    model.factors, model.notes = chosen, notes
     if not chosen:
         model.unavailable = "every selected factor has a single level among complete cases"
         return model
@@ -167,20 +167,20 @@ def fit_endpoint(
         if ep.method == "km":
             cox = cause_specific_cox(data, "time", "status", chosen, cause=1, conf_level=conf_level, reference=reference)
             model.summary, model.n, model.events = cox.summary, cox.n, cox.events
-            model.warnings += cox.notes
+            model.notes += cox.notes
             model.ph = ph_check(cox, data, chosen, reference)
         else:
             fg = fine_gray(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level, reference=reference)
             model.summary, model.n, model.events = fg.summary, fg.n, fg.events
-            model.warnings += fg.notes
+            model.notes += fg.notes
             try:
                 cs = cause_specific_cox(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level,
                                         reference=reference)
             except Exception as err:  # noqa: BLE001 - a failed fit is reported on the page, not hidden
-                model.warnings.append(f"the cause-specific Cox model could not be fitted: {type(err).__name__}: {err}")
+                model.notes.append(f"the cause-specific Cox model could not be fitted: {type(err).__name__}: {err}")
             else:
                 model.cause_specific = cs.summary
-                model.warnings += [w for w in cs.notes if w not in model.warnings]
+                model.notes += [w for w in cs.notes if w not in model.notes]
                 model.ph = ph_check(cs, data, chosen, reference)
     except ValueError as err:  # e.g. no events of the cause among complete cases
         model.unavailable = str(err)
@@ -305,7 +305,7 @@ def refit_without_events(
     fit = fine_gray(data, "time", "status", [factor_name], cause=ep.cause, conf_level=conf_level, reference=reference)
     out = fit.summary.copy()
     out.attrs["recoded"] = int(hit.sum())
-    out.attrs["warnings"] = fit.notes
+    out.attrs["notes"] = fit.notes
     return out
 
 
