@@ -1,7 +1,8 @@
 """The statistics API as a whole: one vocabulary, one missing-value rule, cencode, one result type.
 
 R values below come from R 4.2.2 with survival 3.5-3 and cmprsk 2.2-11 on the 16-patient data
-frame ``EX`` (the same data as the Examples in the fine_gray and cause_specific_cox docstrings):
+frame ``EX`` (:func:`hsct_analysis.stats.datasets.load_competing_example`, the data of the Examples
+in the fine_gray and cause_specific_cox docstrings):
 
     d <- data.frame(time = EX$time, status = EX$status, group = EX$group, age = EX$age)
 """
@@ -30,15 +31,9 @@ from hsct_analysis.stats import (  # noqa: E402
     logrank,
     median_followup,
 )
+from hsct_analysis.stats.datasets import load_competing_example  # noqa: E402
 
-EX = pd.DataFrame(
-    {
-        "time": [2, 3, 5, 6, 8, 9, 11, 14, 4, 7, 10, 12, 15, 16, 18, 20],
-        "status": [1, 0, 2, 1, 1, 2, 0, 1, 2, 0, 1, 1, 0, 2, 1, 0],
-        "group": ["a", "b", "c", "b"] * 4,
-        "age": [50, 61, 45, 70, 38, 55, 62, 48, 66, 59, 41, 72, 53, 47, 64, 58],
-    }
-)
+EX = load_competing_example()
 EVENT = (EX["status"] > 0).astype(int)
 RTOL = 1e-9
 

@@ -8,7 +8,8 @@ Modules, one concept each: ``survival`` (Kaplan-Meier, log-rank, reverse-KM foll
 (Aalen-Johansen cumulative incidence, Gray's test), ``fine_gray`` (subdistribution hazards),
 ``cause_specific`` (cause-specific Cox), ``regression`` (their shared result type), ``design``
 (model matrices), ``cutpoint``, ``landmark``, ``power``, ``counting`` (shared input rules and
-risk-set tallies) and ``units`` (time-unit constants).
+risk-set tallies), ``units`` (time-unit constants), ``datasets`` (example data) and
+``docstrings`` (parameter descriptions shared by the docstrings).
 
 One vocabulary throughout:
 

@@ -17,6 +17,7 @@ from lifelines.exceptions import ConvergenceError
 
 from hsct_analysis.stats.counting import check_cause
 from hsct_analysis.stats.design import Design, design_matrix
+from hsct_analysis.stats.docstrings import substitute
 from hsct_analysis.stats.fine_gray import detect_separation, diverging, levels_without_events
 from hsct_analysis.stats.regression import RegressionResult, coefficient_table
 
@@ -135,6 +136,7 @@ def _fit_cause(design: Design, cause: int, kwargs: dict):
     return coef, se, flagged | extra, model, loglik, variance, notes, frame
 
 
+@substitute()
 def cause_specific_cox(
     data: pd.DataFrame,
     time: str,
@@ -153,10 +155,7 @@ def cause_specific_cox(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per patient.
-    time : str
-        Column of days to the first event or censoring.
+    %(data_time_columns)s
     status : str
         Column of integer status codes: ``cencode`` = censored, other codes = causes (all
         but ``cause`` count as censored in this model).
@@ -167,12 +166,7 @@ def cause_specific_cox(
         The cause whose hazard is modelled.
     cencode : int
         The censoring code of ``status``, 0 by default.
-    conf_level : float
-        Two-sided confidence level of the hazard-ratio limits.
-    reference : dict, optional
-        ``{covariate: level}``; default: first category, or first in sorted order.
-    categorical, numeric : list of str, optional
-        Covariates to treatment-code, or to keep as one linear term, whatever their dtype.
+    %(regression_options)s
     **kwargs
         Passed to lifelines ``CoxPHFitter`` (e.g. ``penalizer``).
 
@@ -194,12 +188,8 @@ def cause_specific_cox(
     --------
     >>> import pandas as pd
     >>> from hsct_analysis.stats import cause_specific_cox
-    >>> data = pd.DataFrame({
-    ...     "time": [2, 3, 5, 6, 8, 9, 11, 14, 4, 7, 10, 12, 15, 16, 18, 20],
-    ...     "status": [1, 0, 2, 1, 1, 2, 0, 1, 2, 0, 1, 1, 0, 2, 1, 0],
-    ...     "group": ["a", "b", "c", "b"] * 4,
-    ...     "age": [50, 61, 45, 70, 38, 55, 62, 48, 66, 59, 41, 72, 53, 47, 64, 58],
-    ... })
+    >>> from hsct_analysis.stats.datasets import load_competing_example
+    >>> data = load_competing_example()  # 16 patients: time, status (0/1/2), group, age
     >>> fit = cause_specific_cox(data, "time", "status", ["group", "age"], cause=1)
     >>> fit.summary[["coef", "std_err", "hr", "p"]].round(4)
                 coef  std_err      hr       p

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.stats.docstrings import substitute
+
 #: A numeric covariate with 3 to this many distinct integer values is ambiguous (codes or a
 #: count?): the caller must list it in ``categorical`` or ``numeric``.
 MAX_CODE_LEVELS = 10
@@ -136,6 +138,7 @@ def _looks_like_codes(values: pd.Series) -> bool:
     return bool(np.all(arr == np.round(arr)))
 
 
+@substitute()
 def design_matrix(
     data: pd.DataFrame,
     time: str,
@@ -151,10 +154,7 @@ def design_matrix(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per patient.
-    time : str
-        Column of times in days.
+    %(data_time_columns)s
     status : str
         Column of integer status codes (``cencode`` = censored, other codes = causes).
     covariates : list of str

@@ -24,6 +24,7 @@ from scipy import stats
 
 from hsct_analysis.stats.counting import check_cause
 from hsct_analysis.stats.design import Design, design_matrix
+from hsct_analysis.stats.docstrings import substitute
 from hsct_analysis.stats.regression import RegressionResult, coefficient_table
 
 __all__ = ["fine_gray", "censoring_km_before", "detect_separation", "levels_without_events", "diverging"]
@@ -418,6 +419,7 @@ def _diverging(fit: _Fit, flagged: set[int]) -> set[int]:
     return diverging(fit.b, naive_se, flagged)
 
 
+@substitute()
 def fine_gray(
     data: pd.DataFrame,
     time: str,
@@ -437,10 +439,7 @@ def fine_gray(
 
     Parameters
     ----------
-    data : pandas.DataFrame
-        One row per patient.
-    time : str
-        Column of days to the first event or censoring.
+    %(data_time_columns)s
     status : str
         Column of integer status codes: ``cencode`` = censored, other codes = causes.
     covariates : list of str
@@ -452,12 +451,7 @@ def fine_gray(
         The cause whose subdistribution hazard is modelled (R ``failcode``).
     cencode : int
         The censoring code of ``status`` (R ``cencode``), 0 by default.
-    conf_level : float
-        Two-sided confidence level of the hazard-ratio limits.
-    reference : dict, optional
-        ``{covariate: level}``; default: first category, or first in sorted order.
-    categorical, numeric : list of str, optional
-        Covariates to treatment-code, or to keep as one linear term, whatever their dtype.
+    %(regression_options)s
     gtol : float
         Convergence tolerance, crr's rule:
         ``max(abs(score_j) * max(abs(b_j), 1)) < max(abs(loglik), 1) * gtol``.
@@ -481,12 +475,8 @@ def fine_gray(
     --------
     >>> import pandas as pd
     >>> from hsct_analysis.stats import fine_gray
-    >>> data = pd.DataFrame({
-    ...     "time": [2, 3, 5, 6, 8, 9, 11, 14, 4, 7, 10, 12, 15, 16, 18, 20],
-    ...     "status": [1, 0, 2, 1, 1, 2, 0, 1, 2, 0, 1, 1, 0, 2, 1, 0],
-    ...     "group": ["a", "b", "c", "b"] * 4,
-    ...     "age": [50, 61, 45, 70, 38, 55, 62, 48, 66, 59, 41, 72, 53, 47, 64, 58],
-    ... })
+    >>> from hsct_analysis.stats.datasets import load_competing_example
+    >>> data = load_competing_example()  # 16 patients: time, status (0/1/2), group, age
     >>> fit = fine_gray(data, "time", "status", ["group", "age"], cause=1)
     >>> fit.summary[["coef", "std_err", "hr", "p"]].round(4)
                 coef  std_err      hr       p

@@ -30,6 +30,7 @@ from hsct_analysis.stats.counting import (
     tally,
     z_value,
 )
+from hsct_analysis.stats.docstrings import substitute
 
 __all__ = [
     "kaplan_meier",
@@ -170,6 +171,7 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
     return out
 
 
+@substitute()
 def kaplan_meier_by(
     time, event, group, conf_type: str = "arcsine", conf_level: float = 0.95
 ) -> dict:
@@ -179,10 +181,8 @@ def kaplan_meier_by(
 
     Parameters
     ----------
-    time : array-like of float
-        Follow-up time in days (>= 0).
-    event : array-like of int
-        1 = event, 0 = censored.
+    %(time_array)s
+    %(event_array)s
     group : array-like
         Group labels; levels come out in sorted order (as R's ``factor`` sorts them).
     conf_type, conf_level
@@ -357,15 +357,14 @@ def _logrank_stratum(t, d, gi, k, rho):
     return observed, expected, var
 
 
+@substitute()
 def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
     """Log-rank test comparing survival between groups, equal to R ``survdiff``.
 
     Parameters
     ----------
-    time : array-like of float
-        Follow-up time in days (>= 0).
-    event : array-like of int
-        1 = event, 0 = censored.
+    %(time_array)s
+    %(event_array)s
     group : array-like
         Group labels (at least two distinct values; sorted as R's ``factor``).
     strata : array-like, optional
@@ -481,6 +480,7 @@ def _first_below_half(x: np.ndarray, y: np.ndarray) -> float:
     return float(x[0])
 
 
+@substitute()
 def median_followup(time, event) -> FollowUp:
     """Median follow-up (days) by reverse Kaplan-Meier.
 
@@ -489,8 +489,7 @@ def median_followup(time, event) -> FollowUp:
 
     Parameters
     ----------
-    time : array-like of float
-        Follow-up time in days (>= 0).
+    %(time_array)s
     event : array-like of int
         The usual event indicator (1 = death/event, 0 = censored); the function reverses it.
 
