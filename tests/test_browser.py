@@ -82,6 +82,8 @@ def test_no_page_scrolls_sideways_on_a_phone(seen):
 # Chapters whose notebooks still print raw analysis frames (column names, NaN); their cells change when the
 # notebooks are thinned (issue 10), and then these marks must go (strict: a page that passes fails the mark).
 RAW_FRAMES = {"book/07_multivariate", "book/08_scorecard", "book/09_paper_estimator"}
+# The API reference documents the code: its names are its subject.
+CODE_PAGES = {"book/api"}
 
 
 def _toc_pages() -> list:
@@ -91,7 +93,7 @@ def _toc_pages() -> list:
         pytest.param(entry, marks=pytest.mark.xfail(strict=True, reason="prints raw frames until its notebook is "
                                                                         "converted to the book's reader tables"))
         if entry in RAW_FRAMES else entry
-        for entry in build.toc_entries(ROOT / "_toc.yml")
+        for entry in build.toc_entries(ROOT / "_toc.yml") if entry not in CODE_PAGES
     ]
 
 

@@ -96,7 +96,11 @@ def test_scorecard_chapter_tables_are_reader_tables(report):
     _, findings = audit.audit(published.load_registry())
     found = scorecard_view.findings_table(findings, report.card)
     code = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b(?:res|t[1-4])\.\w|NaN")
-    for frame in (rates, worst, found):
+    counts = scorecard_view.findings_counts(findings)
+    assert counts["Findings"].sum() == len(findings)
+    html = scorecard_view.reader_table(counts)._repr_html_()
+    assert "hsct-table-frame" in html and "<th class=\"blank" not in html  # no index column
+    for frame in (rates, worst, found, counts):
         text = " ".join(frame.astype(str).to_numpy().ravel()) + " ".join(frame.columns)
         assert code.findall(text) == []
 
@@ -114,3 +118,17 @@ def test_table3_side_by_side_puts_the_papers_value_under_ours(report):
     assert ours.endswith(" ✗") != bool(passed)
     plain = univariate.paper_layout(long)
     assert "\n" not in " ".join(plain.astype(str).to_numpy().ravel())
+
+
+def test_key_results_name_the_misses_and_a_lost_significance(report):
+    from hsct_analysis.book.report import HEADLINE_IDS
+
+    table = report.paper(ids=HEADLINE_IDS)
+    box = comparison.key_results(table)
+    missed = [row["Estimate"] for row, m in zip(table.frame.to_dict("records"), table.misses) if m]
+    assert box.startswith("```{admonition} Key results") and all(name in box for name in missed)
+    card = report.card.set_index("id")
+    paper_p, ours_p = card.loc["t3.nrm.cart_interval_90.p", ["published", "reproduced"]]
+    assert ("significant in the paper but not here" in box) == (paper_p < 0.05 <= ours_p)
+    html = comparison.key_results_html(table)
+    assert html.count("<li>") == len(table.frame) and "```" not in html

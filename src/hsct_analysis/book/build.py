@@ -520,11 +520,13 @@ def write_key_results(stage: Path, cohort_path: Path, bundled: bool) -> None:
     On the bundled cohort it lists the headline estimates, paper vs reproduced, misses named; on any other
     cohort there is no paper to compare with and the file says so in one sentence.
     """
+    from hsct_analysis.book import comparison
     from hsct_analysis.book.report import HEADLINE_IDS, Report
 
     target = stage / KEY_RESULTS_PAGE
     if bundled:
-        text = Report(str(cohort_path)).key_results(ids=HEADLINE_IDS).data
+        report = Report(str(cohort_path))
+        text = comparison.key_results(report.paper(ids=HEADLINE_IDS))
     else:
         text = "Comparisons with the paper are shown only for the book's own synthetic cohort."
     target.write_text(text + "\n", encoding="utf-8")

@@ -246,3 +246,18 @@ def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def key_results_html(table: Comparison, title: str = "Key results: the paper and this book") -> str:
+    """:func:`key_results` as the theme's HTML admonition, for a chapter's output (outputs are not MyST)."""
+    text = key_results(table, title)
+    lines = text.splitlines()[2:-1]  # drop the fence, the class line and the closing fence
+    items = [line[2:] for line in lines if line.startswith("- ")]
+    summary = " ".join(line for line in lines if line and not line.startswith("- "))
+
+    def inline(s: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(s))
+
+    body = "".join(f"<li>{inline(i)}</li>" for i in items)
+    return (f'<div class="admonition tip"><p class="admonition-title">{html.escape(title)}</p>'
+            f"<ul>{body}</ul><p>{inline(summary)}</p></div>")

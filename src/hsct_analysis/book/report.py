@@ -21,7 +21,6 @@ from hsct_analysis.book import comparison, tables
 from hsct_analysis.cohort import load_cohort
 from hsct_analysis.cohort.factors import FACTORS
 
-_STAT_LABEL = {"value": "", "lower": "lower 95% CI", "upper": "upper 95% CI", "min": "min", "max": "max"}
 
 
 def _time_label(days: float) -> str:
@@ -31,14 +30,6 @@ def _time_label(days: float) -> str:
         n = int(round(years))
         return f"{n} year" + ("s" if n > 1 else "")
     return f"{days:g} days"
-
-
-def _subgroup_label(row: pd.Series) -> str:
-    name, level = row.get("factor"), row.get("level")
-    if not isinstance(name, str) or not name:
-        return ""
-    label = FACTORS[name].label if name in FACTORS else name
-    return f"{label}: {level}" if isinstance(level, str) and level else label
 
 
 def variable_label(name: str) -> str:
@@ -71,31 +62,6 @@ def dictionary_label(name: str) -> str:
 
 
 _EXTRA_LABELS = {"deaths": "Cause of death", "dead": "Died"}
-
-
-def entry_label(row: pd.Series) -> str:
-    """A readable label for one registry/scorecard entry, e.g. 'OS at 3 years (lower 95% CI)'."""
-    kind, stat = row["kind"], row["stat"]
-    stat_text = _STAT_LABEL.get(stat, stat)
-    if kind in ("km", "cif"):
-        what = f"{endpoints.endpoint(row['endpoint']).label} at {_time_label(float(row['time_days']))}"
-    elif kind == "p":
-        what = f"{endpoints.endpoint(row['endpoint']).label}, p ({row.get('test') or 'test'})"
-        if isinstance(row.get("factor"), str) and row.get("factor"):
-            what += f" by {_subgroup_label({'factor': row['factor']})}"
-        if kind == "p" and isinstance(row.get("level"), str) and row.get("level"):
-            what += f" ({row['level']} vs {row.get('reference') or 'reference'})"
-    elif kind == "hr":
-        what = f"{endpoints.endpoint(row['endpoint']).label}, HR {row.get('level')} vs {row.get('reference')}"
-    elif kind in ("median", "range"):
-        what = f"{variable_label(row['variable'])}, {'median' if kind == 'median' else 'range'}"
-    else:
-        category = row.get("category")
-        what = f"{row['variable']} = {category}" if isinstance(category, str) and category else str(row["variable"])
-        what += ", n" if kind == "count" else ", %"
-    sub = _subgroup_label(row) if kind not in ("p", "hr") else ""
-    parts = [what] + ([sub] if sub else []) + ([stat_text] if stat_text and kind not in ("median",) else [])
-    return parts[0] + (f" [{'; '.join(parts[1:])}]" if len(parts) > 1 else "")
 
 
 _TEST_NAMES = {"logrank": "log-rank", "gray": "Gray's test", "wald": "Wald", "fisher": "Fisher's exact"}
@@ -214,53 +180,16 @@ class Report:
 
 
     def key_results(self, ids: list[str] | None = None, prefix: str | None = None, **where):
-        """The box that opens a chapter: its headline estimates, paper vs ours, misses named (as Markdown)."""
-        from IPython.display import Markdown
+        """The box that opens a chapter: its headline estimates, paper vs ours, misses named (as HTML)."""
+        from IPython.display import HTML
 
         if self.card is None:
-            return Markdown("")
-        return Markdown(comparison.key_results(self.paper(ids, prefix, **where)))
+            return HTML("")
+        return HTML(comparison.key_results_html(self.paper(ids, prefix, **where)))
 
 
 HEADLINE_IDS = [f"res.{e}.3y.{s}" for e in ("os", "lfs", "relapse", "nrm") for s in ("est", "lo", "up")] + [
     "t3.lfs.cart_interval_90.p", "t3.nrm.cart_interval_90.p"]
-
-
-def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Scorecard rows as a side-by-side table: Paper, Reproduced (synthetic), Difference, Within tolerance."""
-    frame = pd.DataFrame(
-        {
-            "label": [entry_label(r) for _, r in rows.iterrows()],
-            "published": rows["published"].to_numpy(),
-            "reproduced": rows["reproduced"].to_numpy(),
-            "passed": rows["passed"].to_numpy(),
-            "unit": rows["unit"].where(rows["kind"] != "hr", "").to_numpy(),
-            "kind": rows["kind"].to_numpy(),
-            "note": rows["reason"].fillna("").to_numpy() if "reason" in rows else "",
-            "digits": [_digits(k, u) for k, u in zip(rows["kind"], rows["unit"])],
-        }
-    )
-    frame["unit"] = frame["unit"].where(frame["unit"] != "n", "")
-    table = tables.side_by_side(frame)
-    marks = table["Within tolerance"].str[0]
-    table["Within tolerance"] = [f"{m} yes" if m == tables.PASS_MARK else f"{m} no" for m in marks]
-    table.insert(table.columns.get_loc("Within tolerance"), "Tolerance",
-                 rows["tolerance"].astype(str).str.replace("+-", "±").to_numpy())
-    if "Note" in table:
-        has_note = table["Note"].astype(bool).any()
-        table = table.rename(columns={"Note": "Paper audit"}) if has_note else table.drop(columns="Note")
-    printed = rows["printed"].astype(str)
-    table.insert(0, "Printed in the paper", printed.where(printed.str.len() <= 40, "").to_numpy())
-    return table
-
-
-def _digits(kind: str, unit: str) -> int:
-    """Decimals to show: p 3, HR 2, counts and days 0, everything else 1."""
-    if kind == "p":
-        return 3
-    if kind == "hr":
-        return 2
-    return 0 if kind == "count" or unit == "days" else 1
 
 
 def not_available(what: str, why: str) -> str:

@@ -7,6 +7,8 @@ instead of ids, no index, no missing-value markers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -65,12 +67,38 @@ def worst_table(card: pd.DataFrame, k: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def findings_table(findings: pd.DataFrame, card: pd.DataFrame) -> pd.DataFrame:
+def findings_table(findings: pd.DataFrame, card: pd.DataFrame | None) -> pd.DataFrame:
     """The audit's findings: the check in words and the reason with labels instead of ids."""
-    labels = comparison.entry_labels(card, estimate_label)
+    labels = comparison.entry_labels(card, estimate_label) if card is not None else {}
     return pd.DataFrame({
         "Check": findings["check"].map(lambda c: comparison.CHECK_NAMES.get(c, str(c).replace("_", " "))),
         "Finding": [comparison.plain_reason(f"{c}: {r}", labels, variable_label).split(": ", 1)[-1]
                     for c, r in zip(findings["check"], findings["reason"])],
         "Numbers marked": findings["marks"].map(lambda m: "inconsistent" if m == "inconsistent" else str(m)),
     })
+
+
+def findings_counts(findings: pd.DataFrame) -> pd.DataFrame:
+    """How many findings each audit check made, and what they mark."""
+    counts = findings.groupby(["check", "marks"]).size().reset_index(name="n")
+    return pd.DataFrame({
+        "Check": counts["check"].map(lambda c: comparison.CHECK_NAMES.get(c, str(c).replace("_", " "))),
+        "Numbers marked": counts["marks"].astype(str),
+        "Findings": counts["n"].astype(int),
+    })
+
+
+@dataclass
+class ReaderTable:
+    """A reader table rendered without its index, in a frame that scrolls on its own on a phone."""
+
+    frame: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        styler = self.frame.style.hide(axis="index").set_table_attributes('class="hsct-comparison"')
+        return f'<div class="hsct-table-frame">{styler.to_html()}</div>'
+
+
+def reader_table(frame: pd.DataFrame) -> ReaderTable:
+    """Wrap a reader table for display in a chapter."""
+    return ReaderTable(frame)
