@@ -241,7 +241,7 @@ def test_min_cell_masks_numbers_at_risk(km):
     fig = figures.plot_curves({"All": km}, times_months=MONTHS, min_cell=5)
     texts = sorted(by_gid(fig, "at_risk:All:"), key=lambda t: t.get_position()[0])
     # unmasked 8, 5, 4, 2, 1 (EXPECTED_AT_RISK): the counts 1-4 become "<5"
-    assert [t.get_text() for t in texts] == ["8", "5", "<5", "<5", "<5"]
+    assert [t.get_text() for t in texts] == ["8", "*", "<5", "<5", "<5"]  # 8 -> 5: a step of 3 hidden
     plain = figures.plot_curves({"All": km}, times_months=MONTHS)
     assert [t.get_text() for t in sorted(by_gid(plain, "at_risk:All:"), key=lambda t: t.get_position()[0])] == \
         [str(n) for n in EXPECTED_AT_RISK]
@@ -254,17 +254,18 @@ def test_min_cell_masks_a_given_at_risk_table():
     fig = figures.plot_curves({"CMV": curve}, kind="incidence", times_months=(0, 6, 12, 24), at_risk_table=table,
                               min_cell=4)
     texts = sorted(by_gid(fig, "at_risk:CMV:"), key=lambda t: t.get_position()[0])
-    assert [t.get_text() for t in texts] == ["6", "4", "<4", "<4"]
+    assert [t.get_text() for t in texts] == ["6", "*", "<4", "<4"]
 
 
 def test_min_cell_grades_labels_and_hatched_bars():
     crs = [0] * 6 + [1, 1, 2, np.nan]  # grade 0: 6, grade 1: 2, grade 2: 1, 3 and 4: 0, unknown: 1
     fig = figures.plot_grades({"CRS": crs}, min_cell=5)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.texts] == ["6", "<5", "<5", "<5", "<5", "<5"]
+    assert [t.get_text() for t in ax.texts] == ["*", "<5", "<5", "0", "0", "<5"]  # zeros shown; 6 hidden (10 - 4)
     bars = list(ax.containers[0])
-    assert [b.get_height() for b in bars] == [6, 5, 5, 5, 5, 5]  # a masked bar reaches min_cell: "fewer than 5"
-    assert [b.get_gid().endswith(":masked") for b in bars] == [False, True, True, True, True, True]
+    # a "<5" bar reaches min_cell ("fewer than 5"); the complementary one is not drawn; zeros are empty
+    assert [b.get_height() for b in bars] == [0, 5, 5, 0, 0, 5]
+    assert [b.get_gid().endswith(":masked") for b in bars] == [False, True, True, False, False, True]
     assert "hatched bars: fewer than 5 patients" in ax.get_xlabel()
     plain = figures.plot_grades({"CRS": crs}).axes[0]
     assert [t.get_text() for t in plain.texts] == ["6", "2", "1", "0", "0", "1"]
@@ -276,8 +277,8 @@ def test_min_cell_interval_distribution_hides_strip_and_small_counts():
     ax = fig.axes[0]
     assert by_gid(fig, "strip") == []  # no tick per patient
     labels = {t.get_gid(): t.get_text() for t in ax.texts}
-    assert labels["cut_label:60"] == " ≤60 d: <5 · >60 d: 8"
-    assert labels["cut_label:90"] == " ≤90 d: 9 · >90 d: <5"
+    assert labels["cut_label:60"] == " ≤60 d: <5 · >60 d: *"
+    assert labels["cut_label:90"] == " ≤90 d: * · >90 d: <5"
     heights = sorted(p.get_height() for p in ax.patches if p.get_height() > 0)
     # bins (10 days, edges at x.5): 30.5-40.5: 1, 40.5-50.5: 1, 50.5-60.5: 1, 60.5-70.5: 6, 90.5-100.5: 1,
     # 110.5-120.5: 1: every bin of 1 is drawn as a hatched bar of height 5, the bin of 6 as it is
@@ -306,4 +307,4 @@ def test_interval_distribution_names_what_it_counts():
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Resamples (n)"
     assert ax.get_xlabel().endswith("(hatched bars: fewer than 5 resamples)")
-    assert {t.get_gid(): t.get_text() for t in ax.texts}["cut_label:90"] == " ≤90 d: 9 · >90 d: <5"
+    assert {t.get_gid(): t.get_text() for t in ax.texts}["cut_label:90"] == " ≤90 d: * · >90 d: <5"

@@ -56,7 +56,7 @@ def test_min_cell_mask_scalar_series_frame():
     assert tables.min_cell_mask(2, 5) == "<5"
     assert tables.min_cell_mask(5, 5) == 5
     s = tables.min_cell_mask(pd.Series([0, 2, 7, np.nan]), 5)
-    assert s.tolist()[:3] == ["<5", "<5", 7] and pd.isna(s.iloc[3])
+    assert s.tolist()[:3] == [0, "<5", 7] and pd.isna(s.iloc[3])  # a zero is shown as 0 (privacy rule 2)
     frame = pd.DataFrame({"a": [1, 10], "b": [4, 5]})
     masked = tables.min_cell_mask(frame, 5)
     assert masked.to_dict("list") == {"a": ["<5", 10], "b": ["<5", 5]}
@@ -103,7 +103,7 @@ def test_characteristics_counts_levels_and_index(five_patients):
 def test_characteristics_min_cell_and_unexpected_level(five_patients):
     rows = [{"column": "sex", "label": "Sex", "levels": ["male", "female"]}]
     table = tables.characteristics(five_patients, rows, min_cell=3)
-    assert table.iloc[:, 0].tolist() == ["3 (60.0%)", "<3"]
+    assert table.iloc[:, 0].tolist() == ["*", "<3"]  # 3 = 5 - 2 would reveal the 2: complementary
     with pytest.raises(ValueError, match="female"):
         tables.characteristics(five_patients, [tables.categorical("sex", "Sex", ["male"])])
 
@@ -140,8 +140,8 @@ def test_curve_at_times_reads_round_time_points_not_event_rows():
     # S(182.6) = 7/8 * 6/7 = 0.75; S(365.25) = 0.75 * 4/5 = 0.6 (day 200: 5 at risk); S(730.5) = 0.6 * 3/4
     assert table["estimate %"].tolist() == [100.0, 75.0, 60.0, 45.0, 45.0]
     masked = tables.curve_at_times(curve, months=(0, 6, 12, 24, 36), min_cell=5)
-    assert masked["at risk after"].tolist() == [8, 5, "<5", "<5", "<5"]
-    assert masked["events so far"].tolist() == ["<5"] * 5
+    assert masked["at risk after"].tolist() == [8, "*", "<5", "<5", "<5"]  # 8 -> 5 is a step of 3
+    assert masked["events so far"].tolist() == [0] + ["<5"] * 4  # a zero is shown (privacy rule 2)
     assert masked["estimate %"].tolist() == table["estimate %"].tolist()  # estimates are not counts
 
 

@@ -7,10 +7,13 @@ days, cell doses per kg of recipient weight.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
-from hsct_analysis.book import tables
+from hsct_analysis.book import privacy, tables
 from hsct_analysis.book.tables import categorical, continuous
+from hsct_analysis.cohort import contract as cohort_contract
 
 FUSION_GENES = (
     "BCR::ABL1", "E2A::HLF", "E2A::PBX1", "EBF1::PDGFRB", "EP300::ZNF384", "IGH::EPOP/MILT3::CISD3",
@@ -83,6 +86,20 @@ def _paper_continuous(card: pd.DataFrame, prefix: str) -> dict[str, str]:
     return {r.variable: str(r.printed) for r in rows.itertuples()}
 
 
+def _with_observed_levels(spec, cohort: pd.DataFrame):
+    """A free-text column's row (e.g. fusion genes) lists the paper's levels, then every other value found.
+
+    The validator decides which free-text values are acceptable (``cohort.TEXT_PATTERNS``); the table shows them
+    all, so a cohort that validates never fails here.
+    """
+    if spec.kind != "categorical" or not spec.levels or spec.column not in cohort:
+        return spec
+    if cohort_contract.COLUMNS.get(spec.column) is None or cohort_contract.COLUMNS[spec.column].type != "string":
+        return spec
+    extra = sorted(set(cohort[spec.column].dropna().astype(str)) - {str(v) for v in spec.levels})
+    return dataclasses.replace(spec, levels=tuple(spec.levels) + tuple(extra)) if extra else spec
+
+
 def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None = None, prefix: str = "",
                           min_cell: int | None = None) -> pd.DataFrame:
     """Table 1 or 2 regenerated from ``cohort``; with a scorecard, the paper's column and a match mark.
@@ -91,7 +108,8 @@ def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None 
     ``prefix`` selects the scorecard entries of the table ("t1." or "t2."). The "Paper" cell is
     the text as printed; "Count matches" is ✓ when the reproduced count equals the printed one.
     """
-    column = None if card is not None else f"This cohort (n={len(cohort)})"  # not called synthetic: it may be real
+    column = None if card is not None else f"This cohort (n={privacy.count_text(len(cohort), min_cell)})"
+    rows = [_with_observed_levels(spec, cohort) for spec in rows]
     table = tables.characteristics(with_derived(cohort), rows, column=column, min_cell=min_cell)
     if card is None:
         return table

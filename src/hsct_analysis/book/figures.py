@@ -42,7 +42,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from hsct_analysis.book import tables
+from hsct_analysis.book import privacy, tables
 from hsct_analysis.stats.units import DAYS_PER_MONTH
 
 DEFAULT_MONTHS = (0, 6, 12, 24, 36, 48, 60)
@@ -304,7 +304,9 @@ def plot_curves(
     table = None
     if at_risk:
         table = at_risk_table.loc[list(curves)] if at_risk_table is not None else numbers_at_risk(curves, times_months)
-        table = tables.min_cell_mask(table, min_cell)
+        if privacy.masking(min_cell):  # each row is a running count: no small step between two shown values
+            table = table.astype(object).apply(lambda row: pd.Series(privacy.suppress_cumulative(row.tolist(), min_cell),
+                                                                    index=row.index, dtype=object), axis=1)
     fig, ax, table_ax = _axes_pair(ax, len(curves), at_risk)
 
     for label, curve in curves.items():
@@ -472,13 +474,13 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     edges = np.arange(start, x.max() + binwidth, binwidth)
     if edges[-1] < x.max():
         edges = np.append(edges, edges[-1] + binwidth)
-    if tables.is_masking(min_cell):
+    if privacy.masking(min_cell):
         heights = _masked_histogram(ax, x, edges, min_cell)
     else:
         heights, _, _ = ax.hist(x, bins=edges, color=PALETTE[0], alpha=0.75, edgecolor="white", gid="histogram")
     top = max(heights.max(), 1) * (1.25 + 0.1 * len(cuts))
     strip_y = -0.05 * top
-    if not tables.is_masking(min_cell):  # one tick per patient: not with small cells masked
+    if not privacy.masking(min_cell):  # one tick per patient: not with small cells masked
         ax.plot(x, np.full(x.size, strip_y), linestyle="none", marker="|", markersize=8, color=GREY, alpha=0.7,
                 gid="strip")
     ax.set_ylim(2 * strip_y, top)
@@ -488,7 +490,7 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     for k, cut in enumerate(cuts):
         color = PALETTE[(k + 1) % len(PALETTE)]
         ax.axvline(cut, color=color, linestyle="--", linewidth=1.4, gid=f"cut:{cut:g}")
-        n_low, n_high = (tables.min_cell_mask(int(n), min_cell) for n in (np.sum(x <= cut), np.sum(x > cut)))
+        n_low, n_high = privacy.suppress_counts(pd.Series([int(np.sum(x <= cut)), int(np.sum(x > cut))]), min_cell)[0]
         ax.text(cut, 0.98 - 0.1 * k, f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}", transform=ax.get_xaxis_transform(),
                 color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}", zorder=5,
                 bbox=dict(facecolor="white", edgecolor="none", pad=1.0, alpha=0.9))
@@ -561,14 +563,17 @@ def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade:
     width = 0.8 / max(len(counts), 1)
     positions = np.arange(len(levels))
     for k, (name, c) in enumerate(counts.items()):
-        small = [tables.is_masking(min_cell) and n < min_cell for n in c]
-        shown = [min_cell if hidden else n for n, hidden in zip(c, small)]
+        # the grades of one toxicity add up to the cohort: one line for complementary suppression
+        small, hidden, _ = privacy.suppress_line(c, min_cell)
+        shown = [min_cell if s else (0 if h else n) for n, s, h in zip(c, small, hidden)]
         bars = ax.bar(positions + (k - (len(counts) - 1) / 2) * width, shown, width=width * 0.95,
                       color=PALETTE[k % len(PALETTE)], label=name, gid=f"bars:{name}")
-        for bar, hidden in zip(bars, small):
-            if hidden:
+        for bar, s in zip(bars, small):
+            if s:
                 _as_upper_bound(bar, PALETTE[k % len(PALETTE)])
-        ax.bar_label(bars, labels=[str(tables.min_cell_mask(n, min_cell)) for n in c], fontsize=8.5, padding=1)
+        labels = [privacy.primary_text(min_cell) if s else (privacy.COMPLEMENTARY if h else str(n))
+                  for n, s, h in zip(c, small, hidden)]
+        ax.bar_label(bars, labels=labels, fontsize=8.5, padding=1)
     ax.set_xticks(positions, levels)
     ax.set_xlabel(_masked_xlabel(ax, xlabel, min_cell))
     ax.set_ylabel("Patients (n)")
@@ -620,7 +625,7 @@ def plot_residuals_over_time(times: Iterable[float], residuals: Iterable[float],
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    if tables.is_masking(min_cell):
+    if privacy.masking(min_cell):
         blocks = residual_blocks(times, residuals, int(min_cell))
         ax.plot(blocks["time"].to_numpy(float), blocks["residual"].to_numpy(float), linestyle="-", marker="o",
                 markersize=5, color=PALETTE[0], gid="residual_blocks",

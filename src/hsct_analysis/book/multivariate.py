@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hsct_analysis.cohort import endpoints
-from hsct_analysis.book import tables
+from hsct_analysis.book import privacy, tables
 from hsct_analysis.stats.cause_specific import cause_specific_cox
 from hsct_analysis.stats.design import design_matrix
 from hsct_analysis.cohort.factors import FACTORS, factor
@@ -340,7 +340,9 @@ def separation_example(
     found = {}
     counts = event_counts(cohort, endpoint_name, factor_name)
     ref = counts.index[0]
-    found["atgf_relapses"] = f"{tables.min_cell_mask(int(counts['events'].iloc[0]), min_cell)} ({ref})"
+    # the same cell as in the outcome table: masked with its row and column (privacy rule 3)
+    shown = privacy.suppress_table(counts, min_cell, ["events", "competing", "censored"], "patients", column_totals=True)
+    found["atgf_relapses"] = f"{shown['events'].iloc[0]} ({ref})"
     fit = fit_endpoint(cohort, endpoint_name, [factor_name], conf_level=conf_level)
     if fit.summary is None:
         found["atg_fg_text"], found["atg_fg_flag"] = fit.unavailable, "not applicable"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hsct_analysis.cohort import endpoints
-from hsct_analysis.book import figures
+from hsct_analysis.book import figures, privacy
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
 from hsct_analysis.book import comparison, tables
@@ -248,16 +248,18 @@ def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int |
     When no patient has a value (e.g. causes of death in a cohort where nobody died) there is no
     table: the "not available" sentence is returned instead, as Markdown.
     """
+    from IPython.display import Markdown
+
     values = cohort[column].dropna().astype(str)
     if values.empty:
-        from IPython.display import Markdown
-
         return Markdown(not_available(f"The table of {column}", f"no patient has a recorded {column}"))
     levels = list(levels) if levels is not None else list(values.value_counts().index)
     total = len(values)
-    cells = []
-    for level in levels:
-        count = int((values == level).sum())
-        cells.append(tables.min_cell_mask(count, min_cell) if min_cell and count < min_cell
-                     else tables.format_n_percent(count, total))
-    return pd.DataFrame({f"n (%) of {total}": cells}, index=levels)
+    counts = [int((values == level).sum()) for level in levels]
+    # the levels add up to the total in the header: complementary suppression over the whole column
+    cells = privacy.n_percent_line(counts, total, min_cell)
+    if privacy.masking(min_cell) and privacy.suppress_line(counts, min_cell)[2]:
+        return Markdown(not_available(f"The table of {column}",
+                                      f"its counts cannot be shown without revealing fewer than {min_cell} patients"))
+    header = f"n (%) of {privacy.count_text(total, min_cell)}"
+    return pd.DataFrame({header: cells}, index=levels)

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.book import privacy
 from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.stats.units import DAYS_PER_MONTH
 
@@ -198,29 +199,27 @@ def iqr_note(min_cell: int | None) -> str:
 
 
 def is_masking(min_cell: int | None) -> bool:
-    """True when ``min_cell`` asks for masking (a number above 1)."""
-    return min_cell is not None and min_cell > 1
+    """True when ``min_cell`` asks for masking (a number above 1); see :mod:`hsct_analysis.book.privacy`."""
+    return privacy.masking(min_cell)
 
 
 def min_cell_mask(table_counts: pd.DataFrame | pd.Series | int, n: int):
-    """Replace every count smaller than ``n`` with the text ``"<n"`` (privacy option ``--min-cell``).
+    """Replace every count of 1 to ``n - 1`` with the text ``"<n"`` (rule 1 of :mod:`hsct_analysis.book.privacy`).
 
-    Works on a DataFrame, a Series or a single count; zero counts are masked as well (a zero
-    next to its margins can reveal a small cell). Missing values stay missing. Returns an
-    object-typed copy; the input is not modified. ``n <= 1`` leaves the counts unchanged.
+    Works on a DataFrame, a Series or a single count. Zeros stay 0 (rule 2), missing values stay missing.
+    Returns an object-typed copy; the input is not modified. ``n <= 1`` leaves the counts unchanged. This masks
+    cells one by one: where counts add up to a total that is shown, use :func:`privacy.suppress_counts`,
+    :func:`privacy.n_percent_line` or :func:`privacy.suppress_table` (complementary suppression) instead.
     """
-    if n is None or n <= 1:
+    if not privacy.masking(n):
         return table_counts.copy() if hasattr(table_counts, "copy") else table_counts
-    mask_text = f"<{int(n)}"
 
     def mask(value: Any) -> Any:
         if _is_missing(value) or isinstance(value, str):
             return value
-        return mask_text if value < n else value
+        return privacy.count_text(value, n)
 
-    if isinstance(table_counts, pd.DataFrame):
-        return table_counts.astype(object).map(mask)
-    if isinstance(table_counts, pd.Series):
+    if isinstance(table_counts, (pd.DataFrame, pd.Series)):
         return table_counts.astype(object).map(mask)
     return mask(table_counts)
 
@@ -271,8 +270,10 @@ def curve_at_times(curve: pd.DataFrame, months: Sequence[float] = ROUND_MONTHS,
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(list(months), name="months"))
     counts = [c for c in ("at risk after", "events so far") if c in table.columns]
-    if is_masking(min_cell) and counts:
-        table[counts] = min_cell_mask(table[counts], min_cell)
+    for name in counts:  # running counts: no small step between two shown values either
+        if is_masking(min_cell):
+            table[name] = pd.Series(privacy.suppress_cumulative(table[name].tolist(), min_cell), index=table.index,
+                                    dtype=object)
     return table
 
 
@@ -339,14 +340,18 @@ def _categorical_rows(cohort: pd.DataFrame, row: Row, min_cell: int | None) -> l
     if unexpected:
         raise ValueError(f"{row.column}: values {sorted(map(str, unexpected))} are not among levels {levels}")
     name = f"{row.label}, n (%)"
-    out = []
-    for level in levels:
-        count = int((values == level).sum())
-        out.append((name, str(row.level_labels.get(level, level)), _count_cell(count, total, min_cell)))
+    labels = [str(row.level_labels.get(level, level)) for level in levels]
+    counts = [int((values == level).sum()) for level in levels]
     n_missing = int(values.isna().sum())
     if n_missing:
-        out.append((name, MISSING_LEVEL, _count_cell(n_missing, total, min_cell)))
-    return out
+        labels.append(MISSING_LEVEL)
+        counts.append(n_missing)
+    if total <= 0:
+        raise ValueError("total must be positive")
+    # the levels (and "not recorded") add up to the cohort size: one line for complementary suppression
+    cells = privacy.n_percent_line(counts, total, min_cell) if privacy.masking(min_cell) else [
+        format_n_percent(c, total) for c in counts]
+    return [(name, label, cell) for label, cell in zip(labels, cells)]
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -356,19 +361,15 @@ def _same_value(a: Any, b: Any) -> bool:
         return False
 
 
-def _count_cell(count: int, total: int, min_cell: int | None) -> str:
-    if min_cell and count < min_cell:
-        return min_cell_mask(count, min_cell)
-    return format_n_percent(count, total)
-
-
 def _continuous_rows(cohort: pd.DataFrame, row: Row, min_cell: int | None) -> list[tuple[str, str, str]]:
     values = pd.to_numeric(cohort[row.column], errors="coerce")
     name = f"{row.label} ({row.unit})" if row.unit else row.label
     out = [(name, spread_label(min_cell), format_median_spread(values, row.digits, min_cell))]
     n_missing = int(values.isna().sum())
-    if n_missing:
-        out.append((name, MISSING_LEVEL, _count_cell(n_missing, len(values), min_cell)))
+    if n_missing:  # recorded + not recorded = the cohort size: both masked when either is small
+        cell = privacy.n_percent_line([len(values) - n_missing, n_missing], len(values), min_cell)[1] if (
+            privacy.masking(min_cell)) else format_n_percent(n_missing, len(values))
+        out.append((name, MISSING_LEVEL, cell))
     return out
 
 
@@ -392,7 +393,7 @@ def characteristics(cohort: pd.DataFrame, rows: Sequence[Row | Mapping[str, Any]
             raise KeyError(f"column {row.column!r} is not in the cohort")
         builder = _categorical_rows if row.kind == "categorical" else _continuous_rows
         records.extend(builder(cohort, row, min_cell))
-    column = column or f"Synthetic cohort (n={len(cohort)})"
+    column = column or f"Synthetic cohort (n={privacy.count_text(len(cohort), min_cell)})"
     index = pd.MultiIndex.from_tuples([(a, b) for a, b, _ in records], names=["Characteristic", "Level"])
     return pd.DataFrame({column: [c for _, _, c in records]}, index=index)
 

@@ -23,7 +23,7 @@ import difflib
 import io
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -166,6 +166,12 @@ class _Table:
     header: list[str]
     cells: pd.DataFrame
     lines: np.ndarray
+    seen: dict = field(default_factory=dict)  # patient_id -> first line, over every chunk read so far
+
+    @classmethod
+    def concat(cls, tables: list["_Table"]) -> "_Table":
+        cells = pd.concat([t.cells for t in tables], ignore_index=True)
+        return cls(tables[0].source, tables[0].header, cells, np.concatenate([t.lines for t in tables]))
 
     def __post_init__(self) -> None:
         self.cells = self.cells.reset_index(drop=True)
@@ -194,7 +200,9 @@ class _Table:
         for i in np.flatnonzero(mask.fillna(False).to_numpy(bool)):
             text = rule.format(**{k: _show(v.iloc[i]) for k, v in fill.items()}) if fill else rule
             val = None if value is None else _show(value.iloc[i])
-            out.append(Problem(self.source, int(self.lines[i]), self.ids.iloc[i], column, text, val))
+            pid = self.ids.iloc[i]
+            out.append(Problem(self.source, int(self.lines[i]), None if pid is None else printable(pid), column,
+                               text, val))
         return out
 
 
@@ -203,37 +211,114 @@ def _show(value) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
+    return printable(str(value))
 
 
-def _read_text(path: Path, source: str) -> tuple[str | None, list[Problem]]:
-    """Decode the file as UTF-8 (a BOM is accepted); bad bytes become Problems, not errors."""
+#: Characters no cell may hold: C0 controls (NUL, TAB, line breaks inside a quoted cell ...), DEL, C1 controls,
+#: zero-width and bidirectional-override characters (which make a value read differently than it is).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+#: How to save a cohort file in the one encoding the contract accepts.
+SAVE_AS_UTF8 = ('save it as UTF-8: in Excel, Save As "CSV UTF-8 (Comma delimited)"; in LibreOffice, Save As '
+                '"Text CSV" with character set "Unicode (UTF-8)"; or save it as an Excel workbook (.xlsx)')
+
+#: Rows validated at a time (memory stays flat however long the file is) and problems listed per file.
+CHUNK_ROWS = 20_000
+MAX_LISTED = 10_000
+
+_MAGIC = (
+    (b"%PDF", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"), (b"\x1f\x8b", "a gzip archive"), (b"SQLite format 3", "an SQLite database"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (.xls) or another old Office file: save it as .xlsx or "
+                          "as CSV UTF-8"),
+    (b"PK\x03\x04", "a ZIP archive"),
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or invisible character written as an escape (``\\x00``, ``\\u202e``)."""
+    if not CONTROL_CHARACTERS.search(text):
+        return text
+    return CONTROL_CHARACTERS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+def _character_name(ch: str) -> str:
+    import unicodedata
+
+    name = unicodedata.name(ch, "") or {"\x00": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN"}.get(
+        ch, "control character")
+    return f"U+{ord(ch):04X} {name}"
+
+
+def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
+    """The file's kind from its first bytes: ``"utf-8"``, ``"utf-8-sig"``, ``"xlsx"``, or None and the problem."""
+    def fatal(rule: str) -> tuple[None, list[Problem]]:
+        return None, [Problem(source, None, None, None, rule)]
+
     if not path.is_file():
-        return None, [Problem(source, None, None, None, "file not found (or not a file)")]
+        return fatal("file not found (or not a file)")
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            head = fh.read(8192)
     except OSError as exc:
-        return None, [Problem(source, None, None, None, f"file cannot be read ({exc.strerror or exc})")]
-    if not data:
-        return None, [Problem(source, None, None, None, "file is empty (0 bytes): expected a header line and one row per patient")]
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        return data.decode("utf-8-sig", errors="replace"), _encoding_problems(data, source)
+        return fatal(f"file cannot be read ({exc.strerror or exc})")
+    if not head:
+        return fatal("file is empty (0 bytes): expected a header line and one row per patient")
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", []
+    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                      (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if head.startswith(bom):
+            return fatal(f"file is {name} text (it starts with a {name} byte-order mark), not UTF-8: {SAVE_AS_UTF8}")
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
 
-
-def _encoding_problems(data: bytes, source: str) -> list[Problem]:
-    out = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
         try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            byte = raw[exc.start]
-            rule = (
-                f"byte 0x{byte:02x} at byte {exc.start + 1} of the line is not valid UTF-8 "
-                "(the file looks like Latin-1/Windows-1252): save it as UTF-8 (\"CSV UTF-8\")"
-            )
-            out.append(Problem(source, number, None, None, rule))
+            with zipfile.ZipFile(path) as archive:
+                if "xl/workbook.xml" in archive.namelist():
+                    return "xlsx", []
+        except (zipfile.BadZipFile, OSError):
+            pass
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return fatal(f"file is not a cohort table: it is {what}. Expected CSV (UTF-8) or an Excel workbook (.xlsx)")
+    half = max(1, len(head) // 2)
+    if head[1::2].count(0) > 0.6 * half or head[0::2].count(0) > 0.6 * half:
+        return fatal(f'file is UTF-16 text without a byte-order mark (as Excel\'s "Unicode Text" writes), not UTF-8: '
+                     f"{SAVE_AS_UTF8}")
+    controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
+    if controls > 0.05 * len(head):
+        return fatal("file is not a text file (binary data): expected CSV (UTF-8) or an Excel workbook (.xlsx)")
+    return "utf-8", []
+
+
+def _utf8_problems(path: Path, source: str) -> list[Problem]:
+    """One problem per line that is not valid UTF-8, naming the encoding it looks like; [] when all is UTF-8."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        return []
+    except UnicodeDecodeError:
+        pass
+    out = []
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                byte = raw[exc.start]
+                try:
+                    shown, looks = bytes([byte]).decode("cp1252"), "Windows-1252/Latin-1"
+                except UnicodeDecodeError:
+                    shown, looks = bytes([byte]).decode("latin-1"), "Latin-1 (ISO-8859-1)"
+                rule = (f"byte 0x{byte:02x} at byte {exc.start + 1} of the line is not valid UTF-8 (the file looks "
+                        f"like {looks}, where this byte is {printable(shown)!r}): {SAVE_AS_UTF8}")
+                out.append(Problem(source, number, None, None, rule))
     return out
 
 
@@ -244,43 +329,168 @@ def _delimiter_problem(first_line: str, source: str) -> Problem | None:
     return None
 
 
-def _split(text: str, source: str) -> tuple[list[str] | None, list[tuple[int, list[str]]], list[Problem]]:
-    """Header, data rows (file line, fields) and the problems of the CSV layout itself."""
-    first_line = text.split("\n", 1)[0]
-    if not text.strip():
-        return None, [], [Problem(source, None, None, None, "file has no header line (only blank lines)")]
-    delimiter = _delimiter_problem(first_line, source)
-    if delimiter:
-        return None, [], [delimiter]
-    reader = csv.reader(io.StringIO(text))
-    rows, previous = [], 0
+def _csv_rows(path: Path, encoding: str, errors: str, problems: list[Problem], source: str):
+    """(file line, fields) of every CSV record; a CSV syntax error ends the rows with a problem."""
+    with path.open(encoding=encoding, errors=errors, newline="") as fh:
+        first_line = fh.readline()
+        delimiter = _delimiter_problem(first_line, source)
+        if delimiter:
+            problems.append(delimiter)
+            return
+    with path.open(encoding=encoding, errors=errors, newline="") as fh:
+        reader = csv.reader(fh)
+        previous = 0
+        try:
+            for fields in reader:
+                yield previous + 1, fields
+                previous = reader.line_num
+        except csv.Error as exc:
+            problems.append(Problem(source, previous + 1, None, None, f"cannot be read as CSV ({exc})"))
+
+
+def _cell_text(value) -> str:
+    """A workbook cell as the text a CSV export would hold (whole numbers without ``.0``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_rows(path: Path, problems: list[Problem], source: str):
+    """(sheet row, cells as text) of the workbook's first sheet."""
+    import openpyxl
+
     try:
-        for fields in reader:
-            rows.append((previous + 1, fields))
-            previous = reader.line_num
-    except csv.Error as exc:
-        return None, [], [Problem(source, previous + 1, None, None, f"cannot be read as CSV ({exc})")]
-    rows = [(line, f) for line, f in rows if any(x.strip() for x in f)]
-    if not rows:
-        return None, [], [Problem(source, None, None, None, "file has no header line (only blank lines)")]
-    header = [h.strip() for h in rows[0][1]]
-    return header, rows[1:], []
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types on a damaged workbook
+        problems.append(Problem(source, None, None, None, f"the Excel workbook cannot be read ({type(exc).__name__}: "
+                                                          f"{exc}); save it again from Excel, or as CSV UTF-8"))
+        return
+    try:
+        sheet = book.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell_text(v) for v in values]
+    finally:
+        book.close()
 
 
-def _layout_problems(header: list[str], rows, source: str) -> tuple[list[tuple[int, list[str]]], list[Problem]]:
-    """Rows whose length differs from the header are reported and dropped."""
-    problems, kept = [], []
-    id_at = header.index("patient_id") if "patient_id" in header else None
+@dataclass
+class _Scan:
+    """What reading a cohort file found: problems (the first ``MAX_LISTED``), rows and the kept table."""
+
+    source: str
+    problems: list[Problem]
+    n_problems: int = 0
+    n_rows: int = 0
+    table: "_Table | None" = None
+
+    def add(self, problems: list[Problem]) -> None:
+        self.n_problems += len(problems)
+        room = MAX_LISTED - len(self.problems)
+        if room > 0:
+            self.problems.extend(problems[:room])
+
+    def listed(self) -> list[Problem]:
+        """The problems, with a last line counting those not listed."""
+        hidden = self.n_problems - len(self.problems)
+        if hidden <= 0:
+            return list(self.problems)
+        rule = f"... and {hidden} more problem(s) not listed (only the first {MAX_LISTED} are)"
+        return self.problems + [Problem(self.source, None, None, None, rule)]
+
+
+def _scan(path: str | Path, keep: bool) -> _Scan:
+    """Read the file once, validating ``CHUNK_ROWS`` rows at a time; with ``keep``, also keep one table of all rows.
+
+    Never raises on bad input: everything wrong with the file is a :class:`Problem`.
+    """
+    path, source = Path(path), str(path)
+    scan = _Scan(source, [])
+    kind, fatal = _sniff(path, source)
+    if kind is None:
+        scan.add(fatal)
+        return scan
+    layout: list[Problem] = []
+    if kind == "xlsx":
+        rows = _xlsx_rows(path, layout, source)
+    else:
+        encoding_problems = _utf8_problems(path, source)
+        scan.add(encoding_problems)
+        rows = _csv_rows(path, kind, "replace" if encoding_problems else "strict", layout, source)
+    header: list[str] | None = None
+    seen: dict[str, int] = {}
+    lines: list[int] = []
+    buffer: list[list[str]] = []
+    kept: list[_Table] = []
+    chunk = 10**12 if keep else CHUNK_ROWS
+
+    def flush() -> None:
+        if not buffer:
+            return
+        table = _table_from_rows(header, lines, buffer, source, seen)
+        scan.add(_cell_problems(table))
+        scan.n_rows += len(buffer)
+        if keep:
+            kept.append(table)
+        buffer.clear()
+        lines.clear()
+
     for line, fields in rows:
-        if len(fields) == len(header):
-            kept.append((line, fields))
+        if header is None:
+            if "".join(fields).strip():
+                header = [h.strip() for h in fields]
+                scan.add(_header_problems(header, source) + _control_problems(header, line, fields, source, None, True))
+                width = len(header)
+                id_at = header.index("patient_id") if "patient_id" in header else None
             continue
-        pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
-        rule = f"row has {len(fields)} values but the header has {len(header)} columns"
-        problems.append(Problem(source, line, pid or None, None, rule))
-    if not rows:
-        problems.append(Problem(source, None, None, None, "file has a header but no patient rows"))
-    return kept, problems
+        if len(fields) != width:
+            if "".join(fields).strip():
+                pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
+                rule = f"row has {len(fields)} values but the header has {width} columns"
+                scan.add([Problem(source, line, printable(pid) if pid else None, None, rule)])
+            continue
+        joined = ",".join(fields)
+        if CONTROL_CHARACTERS.search(joined):
+            pid = fields[id_at] if id_at is not None else None
+            scan.add(_control_problems(header, line, fields, source, pid))
+            fields = [CONTROL_CHARACTERS.sub("", f) for f in fields]
+            joined = ",".join(fields)
+        if not joined.replace(",", "").strip():
+            continue
+        buffer.append(fields)
+        lines.append(line)
+        if len(buffer) >= chunk:
+            flush()
+    flush()
+    scan.add(layout)
+    if header is None and not layout:
+        scan.add([Problem(source, None, None, None, "file has no header line (only blank lines)")])
+    elif header is not None and scan.n_rows == 0:
+        scan.add([Problem(source, None, None, None, "file has a header but no patient rows")])
+    if keep and kept:
+        scan.table = kept[0] if len(kept) == 1 else _Table.concat(kept)
+    return scan
+
+
+def _control_problems(header: list[str], line: int, fields: list[str], source: str, pid: str | None,
+                      is_header: bool = False) -> list[Problem]:
+    out = []
+    for j, cell in enumerate(fields):
+        if m := CONTROL_CHARACTERS.search(cell):
+            column = printable(header[j]) if j < len(header) and header[j] else f"number {j + 1}"
+            if is_header:
+                rule = f"column name contains {_character_name(m[0])}: remove it"
+                out.append(Problem(source, line, None, column, rule, printable(cell)))
+                continue
+            rule = f"contains {_character_name(m[0])}, a control or invisible character: remove it"
+            shown = printable(pid.strip()) if pid else None
+            out.append(Problem(source, line, shown or None, column, rule, repr(printable(cell))))
+    return out
 
 
 def _header_problems(header: list[str], source: str) -> list[Problem]:
@@ -322,25 +532,14 @@ def _near_miss(name: str) -> str | None:
     return match[0] if match else None
 
 
-def _table_from_rows(header: list[str], rows, source: str) -> _Table:
-    first = {name: header.index(name) for name in dict.fromkeys(header) if name}
-    data = {name: [fields[i].strip() for _, fields in rows] for name, i in first.items()}
+def _table_from_rows(header: list[str], lines: list[int], rows: list[list[str]], source: str,
+                     seen: dict[str, int]) -> _Table:
+    """A table of the contract's columns (first occurrence of each name; cells stripped)."""
+    first = {name: header.index(name) for name in dict.fromkeys(header) if name in COLUMNS}
+    columns = list(zip(*rows))
+    data = {name: [v.strip() for v in columns[i]] for name, i in first.items()}
     cells = pd.DataFrame(data, columns=list(first), dtype=object)
-    return _Table(source, header, cells, np.array([line for line, _ in rows], dtype=int))
-
-
-def _read_table(path: str | Path) -> tuple[_Table | None, list[Problem]]:
-    source = str(path)
-    text, problems = _read_text(Path(path), source)
-    if text is None:
-        return None, problems
-    header, rows, layout = _split(text, source)
-    problems += layout
-    if header is None:
-        return None, problems
-    rows, row_problems = _layout_problems(header, rows, source)
-    problems += _header_problems(header, source) + row_problems
-    return _table_from_rows(header, rows, source), problems
+    return _Table(source, header, cells, np.array(lines, dtype=np.int64), seen)
 
 
 def _table_from_frame(df: pd.DataFrame, source: str) -> tuple[_Table, list[Problem]]:
@@ -415,26 +614,56 @@ def _check_allowed_numbers(t: _Table, col: Column) -> list[Problem]:
         return t.problems(x.notna() & ~x.isin(allowed), col.name, f"is not one of {col.allowed}", s)
     lo, hi = bounds
     problems = []
+    outside = f"is outside {col.allowed}"
+    if col.is_days and hi is not None:
+        outside += f" (days; {int(hi):,} days is {hi / 365.25:.0f} years)"
     if lo is not None:
-        rule = f"is negative ({col.name} must be >= 0)" if lo == 0 and hi is None else f"is outside {col.allowed}"
+        rule = f"is negative ({col.name} must be >= 0)" if lo == 0 else outside
         problems += t.problems(x < lo, col.name, rule, s)
     if hi is not None:
-        problems += t.problems(x > hi, col.name, f"is outside {col.allowed}", s)
+        problems += t.problems(x > hi, col.name, outside, s)
     return problems
 
 
 def _check_unique(t: _Table, col: Column) -> list[Problem]:
     if col.allowed != "unique":
         return []
-    s = t.cells[col.name]
-    dup = s.duplicated(keep="first") & ~t.empty[col.name]
-    first_line = {v: int(t.lines[i]) for i, v in reversed(list(enumerate(s)))}
-    first = s.map(first_line)
+    s, filled = t.cells[col.name], ~t.empty[col.name]
+    earlier = s.map(t.seen) if t.seen else pd.Series(np.nan, index=s.index)  # first seen in an earlier chunk
+    here = {v: int(t.lines[i]) for i, v in reversed(list(enumerate(s)))}
+    first = earlier.fillna(s.map(here))
+    dup = filled & (earlier.notna() | s.duplicated(keep="first"))
+    t.seen.update({v: line for v, line in here.items() if v and v not in t.seen})
     return t.problems(dup, col.name, "is a duplicate patient_id (first on line {first})", s, first=first)
 
 
+_GENE = r"[A-Z0-9][A-Za-z0-9.\-]{0,19}"
+_FUSION = rf"{_GENE}::{_GENE}"
+
+#: Free-text columns and the form their values must take: (regex matched in full, what it means). The book
+#: prints these values as they are (Table 1 lists every fusion gene found), so this one rule decides what both
+#: ``validate`` and ``build`` accept.
+TEXT_PATTERNS: dict[str, tuple[re.Pattern, str]] = {
+    "patient_id": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}"),
+                   "is not a pseudonymous id: use 1-40 letters, digits, '_', '.' or '-', starting with a letter or "
+                   "digit"),
+    "fusion_gene": (re.compile(rf"negative|{_FUSION}(?:/{_FUSION})*"),
+                    'is not a fusion gene: write it as GENE::GENE (e.g. BCR::ABL1; several joined by "/"), or '
+                    '"negative" when none was found'),
+}
+
+
+def _check_pattern(t: _Table, col: Column) -> list[Problem]:
+    if col.name not in TEXT_PATTERNS:
+        return []
+    pattern, rule = TEXT_PATTERNS[col.name]
+    s = t.cells[col.name]
+    bad = ~t.empty[col.name] & ~s.map(lambda v: pattern.fullmatch(v) is not None).astype(bool)
+    return t.problems(bad, col.name, rule, s)
+
+
 _TYPE_CHECKS: dict[str, list[Callable[[_Table, Column], list[Problem]]]] = {
-    "string": [_check_empty, _check_unique],
+    "string": [_check_empty, _check_pattern, _check_unique],
     "category": [_check_empty, _check_category],
     "integer": [_check_empty, _check_number],
     "number": [_check_empty, _check_number],
@@ -647,11 +876,18 @@ def _cohort_frame(t: _Table) -> pd.DataFrame:
 
 
 def validate(path: str | Path) -> list[Problem]:
-    """Every problem of the cohort CSV at ``path`` (empty list = valid). Never raises on bad input."""
-    table, problems = _read_table(path)
-    if table is not None:
-        problems += _cell_problems(table)
-    return problems
+    """Every problem of the cohort file at ``path`` (CSV or .xlsx; empty list = valid). Never raises on bad input.
+
+    The file is read once, ``CHUNK_ROWS`` rows at a time, so memory does not grow with its length; at most
+    ``MAX_LISTED`` problems are listed (a last one counts the rest).
+    """
+    return _scan(path, keep=False).listed()
+
+
+def check(path: str | Path) -> tuple[int, list[Problem]]:
+    """Number of patient rows and every problem of the file, in one reading (what ``hsct-book validate`` runs)."""
+    scan = _scan(path, keep=False)
+    return scan.n_rows, scan.listed()
 
 
 def validate_frame(df: pd.DataFrame, source: str = "<frame>") -> list[Problem]:
@@ -669,12 +905,10 @@ def load_cohort(path: str | Path) -> pd.DataFrame:
     the path, ``attrs["unavailable_endpoints"]`` the endpoints not recorded. Extra columns are
     dropped. Raises :class:`CohortError` listing every problem.
     """
-    table, problems = _read_table(path)
-    if table is not None:
-        problems += _cell_problems(table)
-    if problems:
-        raise CohortError(problems)
-    return _cohort_frame(table)
+    scan = _scan(path, keep=True)
+    if scan.problems:
+        raise CohortError(scan.listed())
+    return _cohort_frame(scan.table)
 
 
 def load_cohort_frame(df: pd.DataFrame, source: str = "<frame>") -> pd.DataFrame:

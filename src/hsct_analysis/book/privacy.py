@@ -1,0 +1,203 @@
+"""Small-cell suppression: the one rule every table and figure of the book applies with ``--min-cell N``.
+
+The rule (also on the "Use your own data" page):
+
+1. **Primary suppression.** A count of 1 to N-1 patients (or events) is shown as ``"<N"``.
+2. **Zeros are shown as 0.** "No patient" describes nobody, so it cannot identify anyone, and writing ``"<N"``
+   for it would claim that patients exist. A zero is still a known value when checking rule 3.
+3. **Complementary suppression.** Counts that add up to a total that is shown (the levels of one variable, the
+   outcomes of one group, the causes of death) form a *line*. In a line with a masked count, further counts are
+   masked (the smallest first, shown as ``"*"``) until at least two counts are masked and the masked counts add
+   up to at least N; so no masked count can be recovered by subtracting the shown ones from the total, and
+   their sum is not itself a small cell. If that is impossible, the total is masked too.
+4. **Percentages** are shown only next to a count that is shown.
+5. **The cohort size** is a count like any other: below N it is shown as ``"<N"``.
+
+``N <= 1`` (or None) turns suppression off. Functions here never modify their input.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: The text of a count hidden only so that a small count cannot be recovered by subtraction (rule 3).
+COMPLEMENTARY = "*"
+
+
+def masking(min_cell: int | None) -> bool:
+    """True when ``min_cell`` asks for suppression (a number above 1)."""
+    return min_cell is not None and int(min_cell) > 1
+
+
+def primary_text(min_cell: int) -> str:
+    """``"<N"``: how a count of 1 to N-1 is shown."""
+    return f"<{int(min_cell)}"
+
+
+def is_small(count: Any, min_cell: int | None) -> bool:
+    """True for a count of 1 to ``min_cell - 1`` (rule 1); False for 0, missing values and text."""
+    if not masking(min_cell) or isinstance(count, str) or count is None:
+        return False
+    try:
+        value = float(count)
+    except (TypeError, ValueError):
+        return False
+    return not np.isnan(value) and 0 < value < int(min_cell)
+
+
+def count_text(count: Any, min_cell: int | None) -> Any:
+    """One count alone: ``"<N"`` when it is 1 to N-1, otherwise the count unchanged (zeros included)."""
+    return primary_text(min_cell) if is_small(count, min_cell) else count
+
+
+def part_of(part: Any, total: Any, min_cell: int | None) -> Any:
+    """A count shown next to its total (e.g. "n = 40, 12 events"): ``"<N"`` when small, ``"*"`` when the rest
+    (total - part, e.g. the patients without an event) is small and would be revealed by subtraction."""
+    if is_small(part, min_cell):
+        return primary_text(min_cell)
+    if is_small(float(total) - float(part), min_cell):
+        return COMPLEMENTARY
+    return part
+
+
+def suppress_line(counts: Sequence[float], min_cell: int | None, total_shown: bool = True) -> tuple[list[bool], list[bool], bool]:
+    """Which counts of one line to mask: (primary, complementary, mask the total too).
+
+    ``counts`` are the parts of one total (which is shown when ``total_shown``). Rule 3: with any masked
+    count, at least two are masked and the masked ones add up to at least ``min_cell``; complementary cells
+    are chosen among the shown non-zero counts, smallest first.
+    """
+    values = np.array([0.0 if c is None or (isinstance(c, float) and np.isnan(c)) else float(c) for c in counts])
+    primary = [is_small(v, min_cell) for v in values]
+    if not masking(min_cell) or not any(primary) or not total_shown:
+        return primary, [False] * len(primary), False
+    extra, hide_total = _complementary(values, np.array(primary, dtype=bool), int(min_cell))
+    return primary, extra.tolist(), hide_total
+
+
+def suppress_counts(counts: pd.Series, min_cell: int | None, total_shown: bool = True) -> tuple[pd.Series, bool]:
+    """A line of counts with rules 1-3 applied (object dtype) and whether its total must be masked too."""
+    primary, secondary, hide_total = suppress_line(list(counts), min_cell, total_shown)
+    out = counts.astype(object).copy()
+    for i, (p, s) in enumerate(zip(primary, secondary)):
+        if p:
+            out.iloc[i] = primary_text(min_cell)
+        elif s:
+            out.iloc[i] = COMPLEMENTARY
+    return out, hide_total
+
+
+def n_percent_line(counts: Sequence[int], total: int, min_cell: int | None, digits: int = 1) -> list[str]:
+    """"n (p%)" texts of one line whose total ``total`` is shown, rules 1-4 applied."""
+    primary, secondary, hide_total = suppress_line(list(counts), min_cell, True)
+    out = []
+    for count, p, s in zip(counts, primary, secondary):
+        if p:
+            out.append(primary_text(min_cell))
+        elif s or hide_total:
+            out.append(COMPLEMENTARY)
+        else:
+            pct = 100.0 * count / total if total else float("nan")
+            out.append(f"{int(count)} ({pct:.{digits}f}%)" if total else f"{int(count)}")
+    return out
+
+
+def suppress_table(table: pd.DataFrame, min_cell: int | None, parts: Iterable[str], total: str | None = None,
+                   column_totals: bool = False) -> pd.DataFrame:
+    """A table of counts with rules 1-3 applied to each row (and to each column with ``column_totals``).
+
+    ``parts`` are the count columns that add up to the row's ``total`` column (e.g. relapse, death without
+    relapse, censored, adding up to patients). The ``total`` column is itself a count: with
+    ``column_totals`` it is a line across the rows (the groups add up to the cohort), and a row whose total is
+    masked has every part masked. With ``column_totals`` (the column sums, e.g. all relapses, are shown
+    elsewhere) each part column is a line as well; rows and columns are revisited until no masked count can be
+    recovered from either. Without ``total`` the parts are masked one by one (rule 1).
+    """
+    parts = list(parts)
+    if not masking(min_cell) or table.empty:
+        return table.copy()
+    n = int(min_cell)
+    names = parts + ([total] if total is not None else [])
+    values = table[names].astype(float).fillna(0.0).to_numpy()
+    primary = (values > 0) & (values < n)
+    hide = primary.copy()
+    k = len(parts)  # column index of the total, when there is one
+    changed = True
+    while changed:
+        changed = False
+        lines = []
+        if total is not None:
+            lines += [(r, slice(0, k)) for r in range(values.shape[0])]
+        if column_totals:
+            lines += [(slice(None), c) for c in range(len(names))]
+        for r, cols in lines:
+            line_hide, line_values = hide[r, cols], values[r, cols]
+            if total is not None and isinstance(r, int) and hide[r, k] and not line_hide[line_values > 0].all():
+                new = line_hide | (line_values > 0)  # a masked total: its parts would add up to it
+            elif line_hide.any():
+                extra, whole = _complementary(line_values, line_hide, n)
+                new = line_hide | extra
+                if whole and isinstance(r, int) and total is not None and not hide[r, k]:
+                    hide[r, k] = True
+                    changed = True
+            else:
+                continue
+            if (new != line_hide).any():
+                hide[r, cols] = new
+                changed = True
+    out = table.copy()
+    for j, name in enumerate(names):
+        column = out[name].astype(object)
+        for i in np.flatnonzero(hide[:, j]):
+            column.iloc[i] = primary_text(n) if primary[i, j] else COMPLEMENTARY
+        out[name] = column
+    return out
+
+
+def suppress_cumulative(values: Sequence[float], min_cell: int | None) -> list:
+    """A running count (events so far, patients still at risk) with no small step between shown values.
+
+    Two shown values of a running count differ by the events (or exits) between them, so a value is shown
+    only when it differs from the previous shown one by 0 or by at least N (and is itself 0 or at least N);
+    the others read ``"<N"`` when below N, otherwise ``"*"``.
+    """
+    if not masking(min_cell):
+        return list(values)
+    n, out, last = int(min_cell), [], None
+    for v in values:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append(v)
+            continue
+        step_ok = last is None or v == last or abs(v - last) >= n
+        if is_small(v, n):
+            out.append(primary_text(n))
+        elif not step_ok:
+            out.append(COMPLEMENTARY)
+        else:
+            out.append(v)
+            last = v
+    return out
+
+
+def _complementary(values: np.ndarray, hidden: np.ndarray, n: int) -> tuple[np.ndarray, bool]:
+    """Rule 3 for one line whose ``hidden`` counts are masked: the extra counts to mask, and whether even
+    masking every non-zero count is not enough (then the line's total is masked too)."""
+    extra = np.zeros(len(values), dtype=bool)
+    while (hidden | extra).sum() < 2 or values[hidden | extra].sum() < n:
+        candidates = [i for i in range(len(values)) if not (hidden[i] or extra[i]) and values[i] > 0]
+        if not candidates:
+            return extra, True
+        extra[min(candidates, key=lambda i: (values[i], i))] = True
+    return extra, False
+
+
+def note(min_cell: int | None) -> str:
+    """The sentence a page prints under a table with masked counts (empty without suppression)."""
+    if not masking(min_cell):
+        return ""
+    n = int(min_cell)
+    return (f"Counts of 1 to {n - 1} are shown as \"<{n}\" (--min-cell {n}); a \"{COMPLEMENTARY}\" hides a larger "
+            f"count so that a small one cannot be recovered from the total; zeros are shown as 0.")

@@ -1,0 +1,71 @@
+"""Every chapter builds alone (``--chapter NAME``), and two clean builds are byte-identical but for one stamp."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hsct_analysis.book import build
+
+ROOT = build.PROJECT_ROOT
+HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
+COHORT = ROOT / "data" / "cohort.csv"
+CHAPTERS = [e.removeprefix("book/") for e in build.toc_entries(ROOT / "_toc.yml")
+            if build.notebook_source(e, ROOT).exists()]
+
+pytestmark = pytest.mark.slow
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """A private copy of the project, so that the cache starts empty (a clean build)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("_config.yml", "_toc.yml", "references.bib"):
+        shutil.copyfile(ROOT / name, project / name)
+    for name in ("book", "notebooks", "data"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("*.ipynb", "_build"))
+    return project
+
+
+def hsct_build(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(HSCT_BOOK), "build", *args], capture_output=True, text=True, timeout=3600)
+
+
+def test_there_are_chapters_and_methods_pages():
+    assert len(CHAPTERS) >= 15 and "05_survival" in CHAPTERS and any(c.startswith("methods/") for c in CHAPTERS)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_builds_alone(chapter, tmp_path):
+    out = tmp_path / "site"
+    result = hsct_build("--cohort", str(COHORT), "--out", str(out), "--chapter", chapter, "--jobs", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "book" / f"{chapter}.html").exists()
+    others = [c for c in CHAPTERS if c != chapter]
+    assert [c for c in others if (out / "book" / f"{c}.html").exists()] == []  # only that chapter was built
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_clean_builds_are_byte_identical_but_for_the_stamp(tmp_path):
+    digests = []
+    for run in ("a", "b"):
+        project = project_copy(tmp_path / run)
+        out = tmp_path / run / "site"
+        result = hsct_build("--cohort", str(COHORT), "--out", str(out),
+                            "--project", str(project), "--chapter", "01_cohort", "--chapter", "05_survival",
+                            "--min-cell", "5")
+        assert result.returncode == 0, result.stdout + result.stderr
+        digests.append(tree_digest(out))
+    a, b = digests
+    assert set(a) == set(b)
+    differing = sorted(name for name in a if a[name] != b[name])
+    assert differing == [build.STAMP_NAME]
