@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import hashlib
+import html
 import json
 import multiprocessing
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +47,25 @@ BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
 USER_COHORT_BANNER = (
     "This book was built from a user-supplied cohort ({name}), not from the book's synthetic cohort."
 )
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def escape_html(text: str) -> str:
+    """User text (a file name, a title) for raw HTML such as the banner: controls shown as escapes, ``<>&"'``
+    as entities, so nothing a user typed can become markup or script."""
+    from hsct_analysis.cohort import contract
+
+    return html.escape(contract.printable(str(text)), quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """User text for a MyST Markdown cell: every ASCII punctuation character backslash-escaped (CommonMark), so
+    ``<img ...>`` is text rather than raw HTML and no role, link, fence or emphasis can start inside it."""
+    from hsct_analysis.cohort import contract
+
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", contract.printable(str(text)))
 
 
 class BuildError(Exception):
@@ -82,6 +103,50 @@ class SphinxError(BuildError):
         if log is not None:
             lines.append(f"(full log: {log})")
         super().__init__("\n".join(lines))
+
+
+class Interrupted(BaseException):
+    """The build received SIGTERM, SIGINT or SIGHUP; ``exit_code`` is 128 + the signal number.
+
+    A BaseException, so that no ``except Exception`` on the way swallows it: every ``finally`` runs (workers
+    killed, stage removed) and the command exits with ``exit_code``.
+    """
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+
+
+def raise_interrupted(signum, _frame) -> None:
+    raise Interrupted(signum)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so no worker or
+    kernel outlives a build that was killed (even by SIGKILL). Does nothing where prctl is unavailable."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _kernel_manager_class():
+    """A Jupyter kernel manager whose kernels die with the worker that started them."""
+    from jupyter_client.manager import KernelManager
+
+    class DyingKernelManager(KernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw.setdefault("preexec_fn", die_with_parent)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return DyingKernelManager
 
 
 @dataclass(frozen=True)
@@ -231,14 +296,14 @@ def is_bundled_cohort(cohort_path: Path, root: Path = PROJECT_ROOT) -> bool:
 
 
 def check_cohort(cohort_path: Path) -> None:
-    """Validate the cohort file; raise ``cohort.CohortError`` listing every problem."""
-    from hsct_analysis import cohort as cohort_module
+    """Check the cohort file as ``hsct-book validate`` does; raise ``CohortError`` listing every problem."""
+    from hsct_analysis.cohort import contract
 
     if not Path(cohort_path).is_file():
         raise BuildError(f"cohort file not found: {cohort_path}")
-    problems = cohort_module.validate(cohort_path)
+    _, problems = contract.check_for_book(cohort_path)
     if problems:
-        raise cohort_module.CohortError(problems)
+        raise contract.CohortError(problems)
 
 
 # ----------------------------------------------------------------------------------------- the chapters
@@ -269,6 +334,9 @@ def plan_chapters(
 
 def _quiet_worker(log_path: str) -> None:
     """Send a worker's (and its kernels') stderr to a log file instead of the user's terminal."""
+    die_with_parent()
+    for sig in HANDLED_SIGNALS:  # the parent stops the workers; a Ctrl-C reaching the group must not
+        signal.signal(sig, signal.SIG_IGN if sig != signal.SIGTERM else signal.SIG_DFL)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 2)
     os.close(log)
@@ -290,6 +358,7 @@ def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dic
             parameters=parameters,
             cwd=cwd,
             kernel_name="python3",
+            kernel_manager_class=_kernel_manager_class(),
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
@@ -363,7 +432,8 @@ def _replace_synthetic_admonition(nb, name: str) -> None:
     """On a user's cohort, the chapters' "every patient is synthetic" box would be false: say whose data it is."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = SYNTHETIC_ADMONITION.sub(lambda _: USER_COHORT_ADMONITION.format(name=name), cell.source)
+            cell.source = SYNTHETIC_ADMONITION.sub(
+                lambda _: USER_COHORT_ADMONITION.format(name=escape_markdown(name)), cell.source)
 
 
 def run_chapters(
@@ -425,38 +495,76 @@ def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path
         return None
     failure = None
     queue = list(todo)
+    # a stopped build's chapters must not be reused: partial notebooks of builds no longer running go
+    for partial in running_dir.glob("*-*.ipynb"):
+        if not _pid_alive(partial.name.split("-", 1)[0]):
+            partial.unlink(missing_ok=True)
     kernel_log = running_dir.parent / "logs" / "kernels.log"
     kernel_log.parent.mkdir(parents=True, exist_ok=True)
     with futures.ProcessPoolExecutor(
         max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
         initializer=_quiet_worker, initargs=(str(kernel_log),),
     ) as pool:
-        running: dict = {}
-        while queue or running:
-            while queue and failure is None and len(running) < max(1, jobs):
-                chapter = queue.pop(0)
-                output = running_dir / f"{os.getpid()}-{_cached_copy(executed_dir, chapter).name}"
-                cwd = (stage / chapter.entry).parent
-                cwd.mkdir(parents=True, exist_ok=True)
-                job = pool.submit(execute_chapter, str(chapter.source), str(output), chapter.parameters, str(cwd))
-                running[job] = (chapter, output)
-            if not running:
-                break
-            done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-            for job in done:
-                chapter, output = running.pop(job)
-                result = _result_of(job)
-                timings[chapter.name] = round(result["seconds"], 2)
-                elapsed = time.perf_counter() - start
-                if result["ok"]:
-                    _keep_executed(chapter, output, executed_dir, stage, cohort_path)
-                    progress(f"  {chapter.name}: executed in {result['seconds']:.1f} s (elapsed {elapsed:.1f} s)")
-                    continue
-                progress(f"  {chapter.name}: FAILED after {result['seconds']:.1f} s")
-                report = _keep_failed(chapter, output, failed_dir)
-                if failure is None:
-                    failure = NotebookError(chapter.name, result["cell_index"], result["cell_source"],
-                                            result["error"], report)
+        try:
+            failure = _run_queue(pool, queue, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs,
+                                 progress, start, timings)
+        except BaseException:  # interrupted (signal) or broken: stop the workers now; their kernels die with them
+            _kill_workers(pool)
+            for partial in running_dir.glob(f"{os.getpid()}-*"):
+                partial.unlink(missing_ok=True)
+            raise
+    return failure
+
+
+def _pid_alive(text: str) -> bool:
+    try:
+        os.kill(int(text), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_workers(pool: futures.ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=10)
+
+
+def _run_queue(pool, queue, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start, timings):
+    """Submit chapters as workers free up; returns the first ``NotebookError`` or None."""
+    failure = None
+    running: dict = {}
+    while queue or running:
+        while queue and failure is None and len(running) < max(1, jobs):
+            chapter = queue.pop(0)
+            output = running_dir / f"{os.getpid()}-{_cached_copy(executed_dir, chapter).name}"
+            cwd = (stage / chapter.entry).parent
+            cwd.mkdir(parents=True, exist_ok=True)
+            job = pool.submit(execute_chapter, str(chapter.source), str(output), chapter.parameters, str(cwd))
+            running[job] = (chapter, output)
+        if not running:
+            break
+        done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+        for job in done:
+            chapter, output = running.pop(job)
+            result = _result_of(job)
+            timings[chapter.name] = round(result["seconds"], 2)
+            elapsed = time.perf_counter() - start
+            if result["ok"]:
+                _keep_executed(chapter, output, executed_dir, stage, cohort_path)
+                progress(f"  {chapter.name}: executed in {result['seconds']:.1f} s (elapsed {elapsed:.1f} s)")
+                continue
+            progress(f"  {chapter.name}: FAILED after {result['seconds']:.1f} s")
+            report = _keep_failed(chapter, output, failed_dir)
+            if failure is None:
+                failure = NotebookError(chapter.name, result["cell_index"], result["cell_source"],
+                                        result["error"], report)
     return failure
 
 
@@ -536,7 +644,7 @@ def run_jupyter_book(stage: Path, log_dir: Path) -> Path:
     """Build the staged book with ``-W -n --keep-going``; returns the HTML folder or raises ``SphinxError``."""
     command = [_jupyter_book_executable(), "build", str(stage), "--path-output", str(stage),
                "--warningiserror", "--nitpick", "--keep-going", "--all"]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=stage)
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=stage, preexec_fn=die_with_parent)
     html = stage / "_build" / "html"
     if proc.returncode != 0 or not (html / "index.html").exists():
         log = _keep_log(log_dir, proc.stdout + "\n" + proc.stderr)
@@ -570,24 +678,79 @@ def _keep_log(log_dir: Path, text: str) -> Path:
 
 
 def swap_into(html: Path, out: Path, key: str) -> None:
-    """Put ``html`` at ``out`` by renames: old -> backup, new -> out, then delete the backup."""
+    """Put ``html`` at ``out`` by renames: old -> backup, new -> out, then delete the backup.
+
+    The handled signals are held back during the two renames, so a stop never leaves ``out`` missing; the
+    backup is deleted whole (``_check_out_is_replaceable`` made sure it can be) or the error is raised.
+    """
     (html / STAMP_NAME).write_text(_json({"key": key, "built": time.strftime("%Y-%m-%d %H:%M:%S")}), encoding="utf-8")
     backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.rename(out, backup)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS) if HANDLED_SIGNALS else None
     try:
-        os.rename(html, out)
-    except OSError:
-        if backup.exists():
-            os.rename(backup, out)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
+        if out.exists():
+            os.rename(out, backup)
+        try:
+            os.rename(html, out)
+        except OSError:
+            if backup.exists():
+                os.rename(backup, out)
+            raise
+    finally:
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    if backup.exists():
+        try:
+            shutil.rmtree(backup)
+        except OSError as exc:  # never a silent hidden copy: say where it is (the next build removes it)
+            raise BuildError(f"the new book is in {out}, but the previous one could not be deleted from {backup} "
+                             f"({exc.strerror or exc}); remove it by hand") from None
+
+
+def _lock_path(out: Path) -> Path:
+    """The lock of one ``--out`` folder: a file in the temporary folder named by a hash of its path, so that
+    nothing is left next to the book."""
+    digest = hashlib.sha256(str(out).encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"hsct-book-{digest}.lock"
+
+
+def lock_out(out: Path):
+    """An exclusive lock on ``out`` (filelock), or ``BuildError`` at once if another build holds it."""
+    import filelock
+
+    lock = filelock.FileLock(str(_lock_path(out)))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise BuildError(f"another hsct-book build is writing {out}: wait until it has finished, or build into "
+                         "another --out folder") from None
+    return lock
+
+
+def remove_leftovers(out: Path) -> list[Path]:
+    """Remove what a stopped build left next to ``out`` (stage folders, backups of an old book); call it only
+    while holding ``lock_out(out)``, when no other build can be using them. Returns what was removed."""
+    removed = []
+    if out.parent.is_dir():
+        for pattern in (f".{out.name}.stage-*", f".{out.name}.old-*"):
+            for path in out.parent.glob(pattern):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
 
 
 def _check_out_is_replaceable(out: Path) -> None:
-    """Refuse to replace a non-empty folder that is not a book built by this tool."""
+    """Refuse to replace a non-empty folder that is not a book built by this tool, or one that could not be
+    deleted whole afterwards (a read-only folder in it): nothing is built, and no copy is left behind."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / STAMP_NAME).exists())):
         raise BuildError(f"{out} exists and is not a book built by hsct-book; choose another --out or remove it")
+    parent = out.parent if out.parent.exists() else None
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise BuildError(f"{parent} is not writable: the book cannot be written to {out}")
+    if out.is_dir():
+        for folder, _, _ in os.walk(out):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise BuildError(f"{folder} is read-only, so the previous book in {out} cannot be replaced: make it "
+                                 f"writable (chmod -R u+w {out}) or choose another --out")
 
 
 def _built_key(out: Path) -> str | None:
@@ -620,6 +783,16 @@ def build_book(
     root, cohort_path, out = Path(root).resolve(), Path(cohort).resolve(), Path(out).resolve()
     check_cohort(cohort_path)
     _check_out_is_replaceable(out)
+    lock = lock_out(out)
+    try:
+        for path in remove_leftovers(out):
+            progress(f"removed {path.name}, left by a build that was stopped")
+        return _build_locked(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start)
+    finally:
+        lock.release()
+
+
+def _build_locked(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start) -> Path:
     bundled = is_bundled_cohort(cohort_path, root)
     offered = {"cohort_path": str(cohort_path), "min_cell": min_cell, "title": title, "is_bundled_cohort": bundled}
 
@@ -637,7 +810,7 @@ def build_book(
 
     plan = plan_chapters(root, entries, cohort_path, offered, package_fingerprint(data_dir=root / "data"))
     plan = [_with_shown_cohort(chapter, root, cohort_path, bundled) for chapter in plan]
-    announcement = None if bundled else USER_COHORT_BANNER.format(name=cohort_path.name)
+    announcement = None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name))
     provenance = sphinx_ext.provenance(root, cohort_path)
     config_text = (root / "_config.yml").read_text(encoding="utf-8") + str(announcement) + _json(provenance)
     key = book_key(root, plan, _json(toc), config_text)

@@ -12,6 +12,7 @@ failure (a chapter failed, Jupyter Book warned), with a message and no Python tr
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import zipfile
 from pathlib import Path
@@ -116,16 +117,15 @@ def run_init(directory: Path, cohort_path: Path) -> int:
 
 def run_validate(cohort_path: Path) -> int:
     """Print every problem of the file, one per line; or one OK line with the number of patients."""
-    from hsct_analysis import cohort
+    from hsct_analysis.cohort import contract
 
     if not cohort_path.is_file():
         print(f"{cohort_path}: no such file", file=sys.stderr)
         return EXIT_BAD_COHORT
-    problems = cohort.validate(cohort_path)
+    n_patients, problems = contract.check_for_book(cohort_path)  # the file is read once
     if problems:
         _print_problems(problems)
         return EXIT_BAD_COHORT
-    n_patients = len(cohort.load_cohort(cohort_path))
     print(f"OK: {cohort_path} is a valid cohort with {n_patients} patients.")
     return EXIT_OK
 
@@ -148,10 +148,14 @@ def run_build(args: argparse.Namespace) -> int:
     if not args.cohort.is_file():
         print(f"{args.cohort}: no such file; nothing was built.", file=sys.stderr)
         return EXIT_BAD_COHORT
+    previous = {sig: signal.signal(sig, build.raise_interrupted) for sig in build.HANDLED_SIGNALS}
     try:
         where = {} if args.project is None else {"root": args.project}
         build.build_book(args.cohort, args.out, title=args.title, min_cell=args.min_cell, jobs=args.jobs,
                          chapters=args.chapters, **where)
+    except build.Interrupted as exc:
+        print(f"{exc}: workers stopped, nothing half-built kept; {args.out} was left as it was.", file=sys.stderr)
+        return exc.exit_code
     except cohort.CohortError as exc:
         print(f"{args.cohort} is not a valid cohort; nothing was built.", file=sys.stderr)
         _print_problems(exc.problems)
@@ -159,6 +163,9 @@ def run_build(args: argparse.Namespace) -> int:
     except build.BuildError as exc:
         print(f"build failed; {args.out} was left as it was.\n{exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK
 
 

@@ -388,6 +388,9 @@ class _Scan:
     n_problems: int = 0
     n_rows: int = 0
     table: "_Table | None" = None
+    n_dead: int = 0  # rows with dead = 1
+    n_alive: int = 0  # rows with dead = 0
+    n_followed: int = 0  # rows with followup_days > 0
 
     def add(self, problems: list[Problem]) -> None:
         self.n_problems += len(problems)
@@ -435,6 +438,11 @@ def _scan(path: str | Path, keep: bool) -> _Scan:
         table = _table_from_rows(header, lines, buffer, source, seen)
         scan.add(_cell_problems(table))
         scan.n_rows += len(buffer)
+        if table.has("dead"):
+            scan.n_dead += int(table.numbers["dead"].eq(1).sum())
+            scan.n_alive += int(table.numbers["dead"].eq(0).sum())
+        if table.has("followup_days"):
+            scan.n_followed += int(table.numbers["followup_days"].gt(0).sum())
         if keep:
             kept.append(table)
         buffer.clear()
@@ -884,10 +892,34 @@ def validate(path: str | Path) -> list[Problem]:
     return _scan(path, keep=False).listed()
 
 
-def check(path: str | Path) -> tuple[int, list[Problem]]:
-    """Number of patient rows and every problem of the file, in one reading (what ``hsct-book validate`` runs)."""
+#: What a cohort needs for the book to estimate anything (``check_for_book``; the "Use your own data" page).
+BOOK_MINIMUM = {"patients": 10, "deaths": 2, "alive": 2, "followed": 10}
+
+
+def check_for_book(path: str | Path) -> tuple[int, list[Problem]]:
+    """Number of patient rows and every problem of the file for the book, in one reading of the file.
+
+    This is what ``hsct-book validate`` and ``hsct-book build`` run, so they never disagree: the contract
+    (:func:`validate`) plus the book's minimum (``BOOK_MINIMUM``): at least 10 patients, 10 of them followed
+    beyond day 0, at least 2 deaths and 2 patients alive at last follow-up. Below that the survival curves,
+    the cumulative incidences and the models have nothing to estimate (no event, no one at risk, no
+    comparison), and every count would be a small cell.
+    """
     scan = _scan(path, keep=False)
-    return scan.n_rows, scan.listed()
+    problems = scan.listed()
+    if not scan.problems and scan.n_rows:
+        problems = _book_minimum_problems(scan)
+    return scan.n_rows, problems
+
+
+def _book_minimum_problems(scan: _Scan) -> list[Problem]:
+    found = {"patients": scan.n_rows, "deaths": scan.n_dead, "alive": scan.n_alive, "followed": scan.n_followed}
+    what = {"patients": "patients", "deaths": "deaths (dead = 1)", "alive": "patients alive at last follow-up (dead = 0)",
+            "followed": "patients followed beyond day 0 (followup_days > 0)"}
+    return [Problem(scan.source, None, None, None,
+                    f"the book needs at least {need} {what[key]}, this cohort has {found[key]}: survival curves, "
+                    "cumulative incidences and models cannot be estimated on fewer (see \"Use your own data\")")
+            for key, need in BOOK_MINIMUM.items() if found[key] < need]
 
 
 def validate_frame(df: pd.DataFrame, source: str = "<frame>") -> list[Problem]:
