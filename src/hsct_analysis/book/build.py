@@ -170,7 +170,11 @@ class Chapter:
 
 def toc_entries(toc_path: Path) -> list[str]:
     """Every ``file`` entry of a Jupyter Book ``_toc.yml`` (the root first), without suffix."""
-    toc = yaml.safe_load(Path(toc_path).read_text(encoding="utf-8"))
+    return toc_entries_of(yaml.safe_load(Path(toc_path).read_text(encoding="utf-8")))
+
+
+def toc_entries_of(toc: dict) -> list[str]:
+    """:func:`toc_entries` of a toc already read (e.g. one restricted by ``--chapter``)."""
     entries = [toc["root"]]
 
     def walk(node):
@@ -596,11 +600,13 @@ def _keep_failed(chapter: Chapter, output: Path, failed_dir: Path) -> Path | Non
 # ------------------------------------------------------------------------------------------- the stage
 
 
-def make_stage(root: Path, out: Path, toc: dict, announcement: str | None, provenance: dict | None = None) -> Path:
+def make_stage(root: Path, out: Path, toc: dict, announcement: str | None, provenance: dict | None = None,
+               unbuilt: list[str] | None = None) -> Path:
     """A fresh folder next to ``out`` with the config, toc, bibliography and prose pages of the book.
 
     ``provenance`` (see :func:`hsct_analysis.sphinx_ext.provenance`) goes into the Sphinx config, from where the
-    book's extension prints it at the foot of every page.
+    book's extension prints it at the foot of every page. ``unbuilt`` lists the pages a ``--chapter`` build
+    leaves out: links to them become plain text (:mod:`hsct_analysis.book.unbuilt_refs`).
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-", dir=out.parent))
@@ -609,6 +615,10 @@ def make_stage(root: Path, out: Path, toc: dict, announcement: str | None, prove
         config.setdefault("html", {})["announcement"] = announcement
     if provenance:
         config.setdefault("sphinx", {}).setdefault("config", {})["hsct_provenance"] = dict(provenance)
+    if unbuilt:
+        sphinx = config.setdefault("sphinx", {})
+        sphinx.setdefault("extra_extensions", []).append("hsct_analysis.book.unbuilt_refs")
+        sphinx.setdefault("config", {})["hsct_unbuilt_pages"] = sorted(unbuilt)
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (stage / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
     shutil.copyfile(root / "references.bib", stage / "references.bib")
@@ -818,7 +828,8 @@ def _build_locked(root, cohort_path, out, title, min_cell, jobs, chapters, progr
         progress(f"{out} is up to date (nothing changed since it was built); Sphinx skipped")
         return out
 
-    stage = make_stage(root, out, toc, announcement, provenance)
+    unbuilt = sorted(set(all_entries) - set(toc_entries_of(toc)))
+    stage = make_stage(root, out, toc, announcement, provenance, unbuilt)
     write_key_results(stage, cohort_path, bundled)
     try:
         run_chapters(plan, stage, root / ".cache", cohort_path, jobs, progress)
