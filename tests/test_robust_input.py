@@ -1,0 +1,293 @@
+"""Bad input to ``hsct-book validate``: every case answered by one precise line, never a traceback.
+
+Hostile and odd files (encodings, a workbook, binary data, control characters, absurd numbers, free text the
+book could not print), the small-cell rules of ``book/privacy.py`` and the escaping of user text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hsct_analysis.book import build, privacy
+from hsct_analysis.cohort import contract
+
+ROOT = build.PROJECT_ROOT
+BUNDLED = ROOT / "data" / "cohort.csv"
+HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
+
+
+def rows() -> tuple[list[str], list[dict[str, str]]]:
+    with BUNDLED.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames), list(reader)
+
+
+def text(header, body) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(body)
+    return out.getvalue()
+
+
+def validate(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(HSCT_BOOK), "validate", str(path)], capture_output=True, text=True, timeout=300)
+
+
+def problem_lines(result, path) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+
+
+def edited(**cells) -> str:
+    """The bundled cohort with cells of its first row (index 0, file line 2) replaced."""
+    header, body = rows()
+    body[0].update(cells)
+    return text(header, body)
+
+
+CASES = {  # name: (file bytes, expected line, expected column, fragment of the rule)
+    "days_1e20": (edited(followup_days="1e20").encode(), 2, "followup_days", "is outside 0-36525 (days"),
+    "days_200_years": (edited(days_first_to_second_hsct="73050").encode(), 2, "days_first_to_second_hsct",
+                       "is outside 0-36525"),
+    "infinite": (edited(followup_days="inf").encode(), 2, "followup_days", "is not a number"),
+    "nul_in_id": (edited(patient_id="SYN\x000001").encode(), 2, "patient_id", "U+0000"),
+    "bidi_override": (edited(patient_id="SYN\u202e0001").encode(), 2, "patient_id", "U+202E"),
+    "html_fusion": (edited(fusion_gene="<b>BCR</b>").encode(), 2, "fusion_gene", "is not a fusion gene"),
+    "unknown_fusion": (edited(fusion_gene="unknown").encode(), 2, "fusion_gene", 'or "negative" when none'),
+    "html_id": (edited(patient_id="<img src=x onerror=alert(1)>").encode(), 2, "patient_id",
+                "is not a pseudonymous id"),
+    "utf16_bom": (text(*rows()).encode("utf-16"), None, None, "file is UTF-16 text"),
+    "utf16_no_bom": (text(*rows()).encode("utf-16-le"), None, None, "UTF-16 text without a byte-order mark"),
+    "utf32": (text(*rows()).encode("utf-32"), None, None, "file is UTF-32 text"),
+    "pdf": (b"%PDF-1.7\n" + bytes(range(256)) * 20, None, None, "it is a PDF document"),
+    "binary": (bytes(range(256)) * 40, None, None, "not a text file (binary data)"),
+    "old_excel": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, None, None, "Excel 97-2003 workbook"),
+    "zip_not_workbook": (b"PK\x03\x04" + b"\0" * 100, None, None, "it is a ZIP archive"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_bad_file_gets_one_precise_line(name, tmp_path):
+    data, line, column, rule = CASES[name]
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(data)
+    result = validate(path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = problem_lines(result, path)
+    assert len(lines) == 1, lines
+    assert rule in lines[0]
+    if line is not None:
+        assert f", line {line}" in lines[0] and f", column {column}" in lines[0]
+    if "UTF" in rule:
+        assert "CSV UTF-8" in lines[0]  # says how to save the file
+    assert "\x00" not in result.stderr and "\u202e" not in result.stderr  # shown escaped, not raw
+
+
+def test_latin1_is_named_with_how_to_save(tmp_path):
+    header, body = rows()
+    body[3]["cause_of_death"] = body[3]["cause_of_death"] or ""
+    data = text(header, body).replace(body[3]["patient_id"] + ",", body[3]["patient_id"] + ",", 1)
+    data = data.replace("male", "m\u00e2le", 1).encode("cp1252")
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(data)
+    lines = problem_lines(validate(path), path)
+    assert any("Windows-1252/Latin-1" in ln and "'â'" in ln and "CSV UTF-8" in ln for ln in lines), lines
+
+
+def test_utf8_with_and_without_bom_are_the_same_cohort(tmp_path):
+    plain, bom = tmp_path / "plain.csv", tmp_path / "bom.csv"
+    plain.write_bytes(BUNDLED.read_bytes())
+    bom.write_bytes(b"\xef\xbb\xbf" + BUNDLED.read_bytes())
+    assert contract.validate(plain) == [] and contract.validate(bom) == []
+    pd.testing.assert_frame_equal(contract.load_cohort(plain), contract.load_cohort(bom), check_like=True)
+
+
+def test_an_excel_workbook_is_read_as_one(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in body:
+        sheet.append([_number_or_text(row[h]) for h in header])
+    good = tmp_path / "cohort.xlsx"
+    book.save(good)
+    result = validate(good)
+    assert result.returncode == 0 and f"valid cohort with {len(body)} patients" in result.stdout, result.stderr
+    pd.testing.assert_frame_equal(contract.load_cohort(good).drop(columns=[]), contract.load_cohort(BUNDLED),
+                                  check_like=True, check_dtype=False)
+    sheet.cell(row=5, column=header.index("sex") + 1, value="Female")
+    bad = tmp_path / "bad.xlsx"
+    book.save(bad)
+    lines = problem_lines(validate(bad), bad)
+    assert len(lines) == 1 and ", line 5" in lines[0] and "column sex" in lines[0] and 'did you mean "female"' in lines[0]
+
+
+def _number_or_text(cell: str):
+    try:
+        return int(cell)
+    except ValueError:
+        try:
+            return float(cell)
+        except ValueError:
+            return cell or None
+
+
+def test_a_fusion_gene_that_validates_is_printed_by_table_1(tmp_path):
+    """One rule for validate and build: a new fusion gene is accepted by both, and listed in Table 1."""
+    from hsct_analysis.book import baseline
+
+    path = tmp_path / "etv6.csv"
+    path.write_text(edited(fusion_gene="ETV6::RUNX1"), encoding="utf-8")
+    assert contract.validate(path) == []
+    table = baseline.characteristics_table(contract.load_cohort(path), baseline.TABLE1_ROWS)
+    assert ("Fusion gene at diagnosis, n (%)", "ETV6::RUNX1") in table.index
+    assert table.loc[("Fusion gene at diagnosis, n (%)", "ETV6::RUNX1")].iloc[0] == "1 (1.1%)"
+
+
+@pytest.mark.parametrize("shape", ["one_patient", "two_patients", "all_censored", "all_dead_day_0"])
+def test_degenerate_cohorts_are_refused_under_the_stated_minimum(shape, tmp_path):
+    header, body = rows()
+    if shape == "one_patient":
+        body = body[:1]
+    elif shape == "two_patients":
+        body = body[:2]
+    elif shape == "all_censored":
+        for row in body:
+            row.update(dead="0", cause_of_death="")
+    else:
+        for row in body:
+            row.update(dead="1", followup_days="0", cause_of_death=row["cause_of_death"] or "other")
+            for column in contract.OUTCOME_DAY_COLUMNS:
+                if column in row and row[column]:
+                    row[column] = "0"
+            if row["cause_of_death"] == "relapse" and not row["relapse_days"]:
+                row["relapse_days"] = "0"
+    path = tmp_path / f"{shape}.csv"
+    path.write_text(text(header, body), encoding="utf-8")
+    assert contract.validate(path) == []  # a valid file under the contract ...
+    result = validate(path)  # ... that the book refuses, saying which minimum it misses
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = problem_lines(result, path)
+    assert lines and all("the book needs at least" in ln for ln in lines), result.stderr
+    built = subprocess.run([str(HSCT_BOOK), "build", "--cohort", str(path), "--out", str(tmp_path / "site")],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 2 and problem_lines(built, path)[1:] == lines  # build refuses it the same way
+
+
+def test_validate_never_lists_more_than_max_listed(tmp_path, monkeypatch):
+    header, body = rows()
+    for row in body:
+        row["sex"] = "x"
+    path = tmp_path / "all_bad.csv"
+    path.write_text(text(header, body), encoding="utf-8")
+    monkeypatch.setattr(contract, "MAX_LISTED", 10)
+    problems = contract.validate(path)
+    assert len(problems) == 11 and problems[-1].rule.startswith(f"... and {len(body) - 10} more problem(s)")
+
+
+def test_duplicates_are_found_across_chunks(tmp_path, monkeypatch):
+    header, body = rows()
+    body[-1]["patient_id"] = body[0]["patient_id"]
+    path = tmp_path / "dup.csv"
+    path.write_text(text(header, body), encoding="utf-8")
+    monkeypatch.setattr(contract, "CHUNK_ROWS", 7)  # the duplicate falls in another chunk than the first
+    problems = contract.validate(path)
+    assert [(p.line, p.column) for p in problems] == [(len(body) + 1, "patient_id")]
+    assert "(first on line 2)" in problems[0].rule
+
+
+# ------------------------------------------------------------------------------------ privacy rules
+
+
+def test_zero_is_shown_and_small_counts_masked():
+    assert privacy.count_text(0, 5) == 0 and privacy.count_text(4, 5) == "<5" and privacy.count_text(5, 5) == 5
+    assert privacy.count_text(3, None) == 3 and privacy.count_text(3, 1) == 3
+
+
+def test_a_single_masked_count_gets_a_complementary_one():
+    cells = privacy.n_percent_line([3, 40, 0, 52], 95, 5)
+    assert cells == ["<5", "*", "0 (0.0%)", "52 (54.7%)"]
+    assert privacy.n_percent_line([3, 2, 90], 95, 5) == ["<5", "<5", "90 (94.7%)"]  # two masked, sum 5: enough
+
+
+def test_no_masked_count_is_recoverable_from_a_line_total():
+    import itertools
+
+    for counts in itertools.product([0, 1, 2, 4, 5, 7, 30], repeat=4):
+        total = sum(counts)
+        if total == 0:
+            continue
+        primary, extra, hide_total = privacy.suppress_line(list(counts), 5)
+        masked = [i for i in range(4) if primary[i] or extra[i]]
+        assert all(primary[i] == (0 < counts[i] < 5) for i in range(4))
+        if masked and not hide_total:
+            assert len(masked) >= 2 and sum(counts[i] for i in masked) >= 5, counts
+
+
+def test_a_table_is_safe_by_rows_and_columns():
+    table = pd.DataFrame({"patients": [30, 20, 3], "relapse": [3, 6, 1], "death": [10, 4, 1],
+                          "censored": [17, 10, 1]}, index=list("abc"))
+    shown = privacy.suppress_table(table, 5, ["relapse", "death", "censored"], "patients", column_totals=True)
+    parts = ["relapse", "death", "censored"]
+    for name, row in shown.iterrows():  # by row: patients - the shown parts never pins one masked part
+        hidden = [p for p in parts if isinstance(row[p], str)]
+        if isinstance(row["patients"], str):  # the total is masked too: nothing to subtract from
+            continue
+        assert len(hidden) != 1 and (not hidden or sum(table.loc[name, hidden]) >= 5)
+    for column in parts + ["patients"]:  # by column: the same against the column total
+        hidden = [i for i in table.index if isinstance(shown.loc[i, column], str)]
+        assert len(hidden) != 1 and (not hidden or table.loc[hidden, column].sum() >= 5)
+    assert shown.loc["c"].tolist() == ["<5"] * 4
+
+
+def test_running_counts_have_no_small_step():
+    assert privacy.suppress_cumulative([0, 3, 7, 12, 13, 30], 5) == [0, "<5", 7, 12, "*", 30]
+    assert privacy.suppress_cumulative([95, 90, 88, 80, 40], 5) == [95, 90, "*", 80, 40]
+
+
+def test_part_of_a_total_hides_a_small_rest():
+    assert privacy.part_of(28, 30, 5) == "*"  # 30 - 28 = 2 patients without the event
+    assert privacy.part_of(3, 30, 5) == "<5" and privacy.part_of(20, 30, 5) == 20
+
+
+# ----------------------------------------------------------------------------------------- escaping
+
+
+HOSTILE = "<img src=x onerror=alert(1)>.csv"
+
+
+def test_user_text_is_escaped_for_html_and_markdown():
+    from markdown_it import MarkdownIt
+
+    assert build.escape_html(HOSTILE) == "&lt;img src=x onerror=alert(1)&gt;.csv"
+    rendered = MarkdownIt("commonmark").render(build.escape_markdown(HOSTILE + " `x` {glue}`y` [a](b) *c*"))
+    assert "<img" not in rendered and "<code>" not in rendered and "<a " not in rendered and "<em>" not in rendered
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in rendered
+    assert build.escape_html("a\x00b") == "a\\x00b"
+
+
+@pytest.mark.slow
+def test_a_hostile_file_name_never_becomes_markup(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cohort = folder / HOSTILE
+    cohort.write_bytes((ROOT / "tests" / "data" / "own" / "small_n30.csv").read_bytes())
+    out = tmp_path / "site"
+    result = subprocess.run([str(HSCT_BOOK), "build", "--cohort", str(cohort), "--out", str(out), "--chapter",
+                             "03_gvhd", "--min-cell", "5"], capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    pages = {p: p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
+    assert pages
+    assert [str(p) for p, html in pages.items() if "<img src=x" in html or "onerror=alert" in html and
+            "&lt;img" not in html] == []
+    gvhd = pages[out / "book" / "03_gvhd.html"]
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in gvhd  # the name is shown, as text
