@@ -666,7 +666,8 @@ def _check_pattern(t: _Table, col: Column) -> list[Problem]:
         return []
     pattern, rule = TEXT_PATTERNS[col.name]
     s = t.cells[col.name]
-    bad = ~t.empty[col.name] & ~s.map(lambda v: pattern.fullmatch(v) is not None).astype(bool)
+    # a cell holding U+FFFD came from bytes that are not UTF-8, already reported once for its line
+    bad = ~t.empty[col.name] & ~s.map(lambda v: pattern.fullmatch(v) is not None or "\ufffd" in v).astype(bool)
     return t.problems(bad, col.name, rule, s)
 
 
