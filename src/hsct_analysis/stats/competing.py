@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value
 from hsct_analysis.stats.counting import (
-    KIND_ATTR,
     NOTES_ATTR,
     as_codes,
     as_groups,
@@ -33,9 +32,11 @@ from hsct_analysis.stats.counting import (
     cause_codes,
     check_cause,
     complete_cases,
+    curve_frame,
     tally,
     z_value,
 )
+from hsct_analysis.stats.docstrings import substitute
 
 __all__ = [
     "cumulative_incidence",
@@ -275,23 +276,20 @@ def cumulative_incidence(
         var = _cif_survfit_variance(entry, code3 == 1, code3 > 0, at_risk, n_cause,
                                     n_cause + n_other, cif)
     lower, upper = cif_limits(cif, var, z, conf_type)
-    out = pd.DataFrame(
-        {
-            "at_risk": at_risk,
-            "events": n_cause,
-            "competing_events": n_other,
-            "censored": counts[:, 0],
-            "estimate": cif,
-            "variance": var,
-            "lower": lower,
-            "upper": upper,
-        },
-        index=pd.Index(times, name="time"),
+    columns = {
+        "at_risk": at_risk,
+        "events": n_cause,
+        "competing_events": n_other,
+        "censored": counts[:, 0],
+        "estimate": cif,
+        "variance": var,
+        "lower": lower,
+        "upper": upper,
+    }
+    return curve_frame(
+        "cumulative_incidence", times, columns, notes,
+        cause=cause, cencode=cencode, conf_type=conf_type, conf_level=conf_level, variance=variance,
     )
-    out.attrs[KIND_ATTR] = "cumulative_incidence"
-    out.attrs.update(cause=cause, cencode=cencode, conf_type=conf_type, conf_level=conf_level, variance=variance)
-    out.attrs[NOTES_ATTR] = notes
-    return out
 
 
 def cumulative_incidence_by(
@@ -339,18 +337,18 @@ def cumulative_incidence_by(
 
 
 # ----------------------------------------------------------------------------- Gray's test
+@substitute()
 @dataclass(frozen=True)
-class GrayTestResult:
+class GrayTestResult(ChiSquareTest):
     """Gray's K-sample test for equality of cumulative incidence curves.
+
+    ``statistic`` is R's ``cuminc(...)$Tests[, "stat"]`` on ``df`` = groups - 1 degrees of
+    freedom; it is NaN when the variance matrix is singular (R reports -1 then), e.g. when
+    the cause never occurs.
 
     Attributes
     ----------
-    statistic : float
-        Chi-square on ``df`` = groups - 1 degrees of freedom (R ``cuminc(...)$Tests[, "stat"]``).
-        NaN when the variance matrix is singular (R reports -1 then), e.g. when the cause
-        never occurs.
-    df : int
-    p_value : float
+    %(chisq_fields)s
     cause : int
     rho : float
     groups : tuple
@@ -365,9 +363,6 @@ class GrayTestResult:
         What was done to the input (observations dropped for a missing value).
     """
 
-    statistic: float
-    df: int
-    p_value: float
     cause: int
     rho: float
     groups: tuple
@@ -508,5 +503,5 @@ def gray_test(
     if np.linalg.matrix_rank(var) == n_groups - 1:
         stat = float(score @ np.linalg.solve(var, score))
     df = n_groups - 1
-    p = float(stats.chi2.sf(stat, df)) if np.isfinite(stat) else np.nan
+    p = chi2_p_value(stat, df)
     return GrayTestResult(stat, df, p, cause, float(rho), tuple(cat.categories), score, var, cencode, notes)

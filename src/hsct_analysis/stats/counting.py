@@ -31,6 +31,7 @@ __all__ = [
     "check_cause",
     "z_value",
     "tally",
+    "curve_frame",
 ]
 
 KIND_ATTR = "curve_kind"  # DataFrame.attrs key: "survival" or "cumulative_incidence"
@@ -156,3 +157,17 @@ def tally(time: np.ndarray, codes: np.ndarray, n_codes: int):
     leaving = counts.sum(axis=1)
     at_risk = time.size - np.concatenate(([0], np.cumsum(leaving)[:-1]))
     return times, at_risk, counts
+
+
+def curve_frame(kind: str, times, columns: dict, notes: list, **attrs) -> pd.DataFrame:
+    """A curve as the stats layer returns it: one row per distinct time (index ``time``, days).
+
+    ``columns`` (name -> values, in order) become the columns; ``attrs`` gets
+    ``KIND_ATTR`` = ``kind`` ("survival" or "cumulative_incidence"), then ``attrs``, then
+    ``NOTES_ATTR`` = ``notes``.
+    """
+    out = pd.DataFrame(columns, index=pd.Index(times, name="time"))
+    out.attrs[KIND_ATTR] = kind
+    out.attrs.update(attrs)
+    out.attrs[NOTES_ATTR] = notes
+    return out

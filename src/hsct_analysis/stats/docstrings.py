@@ -32,6 +32,14 @@ SHARED = {
     # survival curves and tests on arrays
     "time_array": "time : array-like of float\n    Follow-up time in days (>= 0).",
     "event_array": "event : array-like of int\n    1 = event, 0 = censored.",
+    # chi-square tests (hsct_analysis.stats.chisquare.ChiSquareTest and its subclasses)
+    "chisq_fields": (
+        "statistic : float\n    Chi-square statistic on ``df`` degrees of freedom.\n"
+        "df : int\n    Degrees of freedom.\n"
+        "p_value : float\n"
+        "    Upper-tail chi-square p-value (:func:`~hsct_analysis.stats.chisquare.chi2_p_value`;\n"
+        "    NaN when the test is undefined)."
+    ),
     # regressions on a data frame
     "data_time_columns": (
         "data : pandas.DataFrame\n    One row per patient.\n"

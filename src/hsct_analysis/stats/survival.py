@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value
 from hsct_analysis.stats.counting import (
     KIND_ATTR,
     NOTES_ATTR,
@@ -27,6 +27,7 @@ from hsct_analysis.stats.counting import (
     as_groups,
     as_times,
     complete_cases,
+    curve_frame,
     tally,
     z_value,
 )
@@ -152,23 +153,16 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
     lower, upper = survfit_limits(surv, se_log, z, CONF_TYPES[conf_type])
     with np.errstate(invalid="ignore"):
         std_err = np.where(surv == 0, np.nan, surv * se_log)
-    out = pd.DataFrame(
-        {
-            "at_risk": at_risk,
-            "events": events,
-            "censored": censored,
-            "estimate": surv,
-            "std_err": std_err,
-            "lower": lower,
-            "upper": upper,
-        },
-        index=pd.Index(times, name="time"),
-    )
-    out.attrs[KIND_ATTR] = "survival"
-    out.attrs["conf_type"] = conf_type
-    out.attrs["conf_level"] = conf_level
-    out.attrs[NOTES_ATTR] = notes
-    return out
+    columns = {
+        "at_risk": at_risk,
+        "events": events,
+        "censored": censored,
+        "estimate": surv,
+        "std_err": std_err,
+        "lower": lower,
+        "upper": upper,
+    }
+    return curve_frame("survival", times, columns, notes, conf_type=conf_type, conf_level=conf_level)
 
 
 @substitute()
@@ -283,18 +277,17 @@ def _time_zero_row(curve: pd.DataFrame) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- log-rank
+@substitute()
 @dataclass(frozen=True)
-class LogRankResult:
+class LogRankResult(ChiSquareTest):
     """The log-rank (or Fleming-Harrington G-rho) test, as R ``survdiff``.
+
+    ``statistic`` is R's ``chisq``; ``df`` is the number of groups with a positive expected
+    count, minus 1 (with ``df`` 0 the statistic is 0 and the p-value NaN).
 
     Attributes
     ----------
-    statistic : float
-        Chi-square statistic (R ``chisq``) on ``df`` degrees of freedom.
-    df : int
-        Number of groups with a positive expected count, minus 1.
-    p_value : float
-        Upper-tail chi-square p-value (NaN when ``df`` is 0).
+    %(chisq_fields)s
     rho : float
         The weight exponent: each event time is weighted by S(t-)^rho (pooled Kaplan-Meier
         within stratum); 0 is the log-rank test, 1 the Peto-Peto (Gehan-Wilcoxon-type) test.
@@ -309,9 +302,6 @@ class LogRankResult:
         What was done to the input (observations dropped for a missing value).
     """
 
-    statistic: float
-    df: int
-    p_value: float
     table: pd.DataFrame
     rho: float = 0.0
     variance: pd.DataFrame | None = None
@@ -431,11 +421,11 @@ def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
     used = expected > 0
     df = int(used.sum()) - 1
     if df < 1:
-        stat, p_value = 0.0, np.nan
+        stat = 0.0
     else:
         diff = (observed - expected)[used][1:]
         stat = float(diff @ np.linalg.solve(var[np.ix_(used, used)][1:, 1:], diff))
-        p_value = float(stats.chi2.sf(stat, df))
+    p_value = chi2_p_value(stat, df)
     index = pd.Index(levels, name="group")
     table = pd.DataFrame(
         {"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected}, index=index

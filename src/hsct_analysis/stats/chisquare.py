@@ -1,0 +1,51 @@
+"""What every chi-square test of equal curves returns: the statistic, its degrees of freedom, the p-value.
+
+:class:`~hsct_analysis.stats.survival.LogRankResult` (R ``survdiff``) and
+:class:`~hsct_analysis.stats.competing.GrayTestResult` (R ``cuminc(...)$Tests``) extend
+:class:`ChiSquareTest`; both compute their p-value with :func:`chi2_p_value`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from hsct_analysis.stats.docstrings import substitute
+
+__all__ = ["ChiSquareTest", "chi2_p_value"]
+
+
+def chi2_p_value(statistic: float, df: int) -> float:
+    """Upper-tail chi-square probability of ``statistic`` on ``df`` degrees of freedom.
+
+    NaN when the test is undefined: fewer than one degree of freedom, or a statistic that is
+    not finite (a singular variance matrix).
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats.chisquare import chi2_p_value
+    >>> round(chi2_p_value(3.841458820694124, 1), 6)
+    0.05
+    >>> chi2_p_value(2.0, 0), chi2_p_value(float("nan"), 2)
+    (nan, nan)
+    """
+    if df < 1 or not np.isfinite(statistic):
+        return float("nan")
+    return float(stats.chi2.sf(statistic, df))
+
+
+@substitute()
+@dataclass(frozen=True)
+class ChiSquareTest:
+    """A chi-square test that curves are equal across groups.
+
+    Attributes
+    ----------
+    %(chisq_fields)s
+    """
+
+    statistic: float
+    df: int
+    p_value: float
