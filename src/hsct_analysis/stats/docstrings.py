@@ -58,7 +58,7 @@ SHARED = {
 def substitute(**blocks: str):
     """Decorator: fill the ``%(name)s`` lines of a function's or class's docstring.
 
-    ``blocks`` are added to (and override) :data:`SHARED`. A placeholder without a block
+    ``blocks`` are added to (and override) ``SHARED``. A placeholder without a block
     raises ``KeyError`` at import, so a typo cannot ship a docstring with a hole in it.
     Docstrings stripped by ``python -OO`` are left as they are.
     """
