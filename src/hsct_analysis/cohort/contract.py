@@ -19,6 +19,7 @@ Public API: :func:`load_cohort`, :func:`load_cohort_frame`, :func:`validate`,
 from __future__ import annotations
 
 import csv
+import functools
 import difflib
 import io
 import re
@@ -694,17 +695,29 @@ def _column_problems(t: _Table) -> list[Problem]:
 # --------------------------------------------------------------------------------------
 
 
+def _needs(*columns: str):
+    """Decorator of a cross-column rule: it runs only when every one of ``columns`` is in the file
+    (a missing column is reported once, by the column checks, not again by each rule)."""
+
+    def wrap(rule: Callable[[_Table], list[Problem]]) -> Callable[[_Table], list[Problem]]:
+        @functools.wraps(rule)
+        def checked(t: _Table) -> list[Problem]:
+            return rule(t) if t.has(*columns) else []
+
+        return checked
+
+    return wrap
+
+
+@_needs("age_first_hsct", "age_second_hsct")
 def _ages_in_order(t: _Table) -> list[Problem]:
-    if not t.has("age_first_hsct", "age_second_hsct"):
-        return []
     first, second = t.numbers["age_first_hsct"], t.numbers["age_second_hsct"]
     rule = "is below age_first_hsct ({first}): the second transplant comes after the first"
     return t.problems(second < first, "age_second_hsct", rule, t.cells["age_second_hsct"], first=first)
 
 
+@_needs("followup_days", "dead")
 def _events_before_end_of_followup(t: _Table) -> list[Problem]:
-    if not t.has("followup_days", "dead"):
-        return []
     end = t.numbers["followup_days"]
     what = pd.Series(np.where(t.numbers["dead"].eq(1), "death", "last follow-up"), index=end.index)
     problems = []
@@ -715,18 +728,16 @@ def _events_before_end_of_followup(t: _Table) -> list[Problem]:
     return problems
 
 
+@_needs("dead", "cause_of_death")
 def _cause_of_death_matches_dead(t: _Table) -> list[Problem]:
-    if not t.has("dead", "cause_of_death"):
-        return []
     dead, cause_empty = t.numbers["dead"], t.empty["cause_of_death"]
     given = t.problems(dead.eq(0) & ~cause_empty, "cause_of_death", "is given, but dead is 0 (alive): leave it empty", t.cells["cause_of_death"])
     missing = t.problems(dead.eq(1) & cause_empty, "cause_of_death", "is empty, but dead is 1: give the cause of death")
     return given + missing
 
 
+@_needs("cause_of_death", "relapse_days")
 def _relapse_death_has_relapse_day(t: _Table) -> list[Problem]:
-    if not t.has("cause_of_death", "relapse_days"):
-        return []
     bad = t.cells["cause_of_death"].eq("relapse") & t.empty["relapse_days"]
     return t.problems(bad, "cause_of_death", "is given, but relapse_days is empty: give the day of relapse", t.cells["cause_of_death"])
 
@@ -734,9 +745,8 @@ def _relapse_death_has_relapse_day(t: _Table) -> list[Problem]:
 def _later_grade_after_earlier(later: str, earlier: str, what: str) -> Callable[[_Table], list[Problem]]:
     """Rule: ``later`` (e.g. grade 3-4 aGVHD) needs ``earlier`` and cannot come before it."""
 
+    @_needs(later, earlier)
     def rule(t: _Table) -> list[Problem]:
-        if not t.has(later, earlier):
-            return []
         x, y = t.numbers[later], t.numbers[earlier]
         alone = x.notna() & t.empty[earlier]
         problems = t.problems(alone, later, f"is given without {earlier}: {what}", t.cells[later])
@@ -746,9 +756,8 @@ def _later_grade_after_earlier(later: str, earlier: str, what: str) -> Callable[
     return rule
 
 
+@_needs("crs_after_cart", "crs_grade")
 def _crs_grade_matches_crs(t: _Table) -> list[Problem]:
-    if not t.has("crs_after_cart", "crs_grade"):
-        return []
     crs, grade, cells = t.cells["crs_after_cart"], t.numbers["crs_grade"], t.cells["crs_grade"]
     empty = t.empty["crs_grade"]
     problems = t.problems(crs.eq("no") & (empty | grade.ne(0)), "crs_grade", "must be 0 when crs_after_cart is no", cells)
@@ -757,9 +766,8 @@ def _crs_grade_matches_crs(t: _Table) -> list[Problem]:
     return problems
 
 
+@_needs("relapse_site", "days_first_hsct_to_relapse")
 def _relapse_day_matches_site(t: _Table) -> list[Problem]:
-    if not t.has("relapse_site", "days_first_hsct_to_relapse"):
-        return []
     site, empty = t.cells["relapse_site"], t.empty["days_first_hsct_to_relapse"]
     column = "days_first_hsct_to_relapse"
     mrd_only = site.eq("MRD-only")
@@ -769,9 +777,8 @@ def _relapse_day_matches_site(t: _Table) -> list[Problem]:
     return problems + t.problems(overt, column, rule, site=site)
 
 
+@_needs("days_first_to_second_hsct")
 def _pre_transplant_intervals_in_order(t: _Table) -> list[Problem]:
-    if not t.has("days_first_to_second_hsct"):
-        return []
     gap = t.numbers["days_first_to_second_hsct"]
     problems = []
     for column, what in (("days_first_hsct_to_relapse", "the relapse"), ("days_cart_to_second_hsct", "the CAR-T interval")):
