@@ -80,51 +80,57 @@ def hazard_ratio_untied(time: np.ndarray, event: np.ndarray, group: np.ndarray) 
         return (observed / expected) / ((total - observed) / (total - expected))
 
 
-def simulate_studies(
-    n_groups=(84, 11),
-    hr: float = 2.0,
-    n_sim: int = 400,
-    seed: int = 0,
-    baseline_hazard: float = PAPER_BASELINE_HAZARD,
-    censor_days=PAPER_CENSOR_DAYS,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simulated ``(time, event, group)`` arrays of shape ``(n_sim, n)``; times in days."""
-    rng = np.random.default_rng(seed)
-    n0, n1 = n_groups
+@dataclass(frozen=True)
+class StudyDesign:
+    """A two-group study to simulate, with the defaults of the paper's 90-day comparison.
+
+    ``n_groups``: (reference, comparison) sizes; ``hr``: hazard ratio of the comparison group;
+    ``n_sim``: simulated studies; ``seed``: random seed (results are deterministic for a seed);
+    ``baseline_hazard``: exponential hazard of the reference group, per day; ``censor_days``:
+    (min, max) of the uniform potential follow-up, in days.
+    """
+
+    n_groups: tuple[int, int] = (84, 11)
+    hr: float = 2.0
+    n_sim: int = 400
+    seed: int = 0
+    baseline_hazard: float = PAPER_BASELINE_HAZARD
+    censor_days: tuple[float, float] = PAPER_CENSOR_DAYS
+
+
+def simulate_studies(**design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulated ``(time, event, group)`` arrays of shape ``(n_sim, n)``; times in days.
+
+    Keyword arguments are the fields of :class:`StudyDesign` (an unknown one is a ``TypeError``).
+    """
+    d = StudyDesign(**design)
+    rng = np.random.default_rng(d.seed)
+    n0, n1 = d.n_groups
     group = np.r_[np.zeros(n0), np.ones(n1)]
-    hazard = baseline_hazard * np.where(group == 1, hr, 1.0)
-    event_time = rng.exponential(1.0, (n_sim, n0 + n1)) / hazard
-    censor_time = rng.uniform(censor_days[0], censor_days[1], (n_sim, n0 + n1))
+    hazard = d.baseline_hazard * np.where(group == 1, d.hr, 1.0)
+    event_time = rng.exponential(1.0, (d.n_sim, n0 + n1)) / hazard
+    censor_time = rng.uniform(d.censor_days[0], d.censor_days[1], (d.n_sim, n0 + n1))
     time = np.minimum(event_time, censor_time)
     event = (event_time <= censor_time).astype(int)
     return time, event, np.broadcast_to(group, time.shape)
 
 
-def simulate_power(
-    n_groups=(84, 11),
-    hr: float = 2.0,
-    n_sim: int = 400,
-    seed: int = 0,
-    baseline_hazard: float = PAPER_BASELINE_HAZARD,
-    censor_days=PAPER_CENSOR_DAYS,
-    alpha: float = 0.05,
-) -> PowerResult:
-    """Proportion of ``n_sim`` simulated studies whose log-rank p-value is below ``alpha``.
+def simulate_power(alpha: float = 0.05, **design) -> PowerResult:
+    """Proportion of simulated studies whose log-rank p-value is below ``alpha``.
 
-    ``n_groups``: (reference, comparison) sizes; ``hr``: hazard ratio of the comparison
-    group; ``baseline_hazard`` per day; ``censor_days``: (min, max) potential follow-up in
-    days. Deterministic for a given ``seed``.
+    Keyword arguments other than ``alpha`` are the fields of :class:`StudyDesign`.
     """
-    time, event, group = simulate_studies(n_groups, hr, n_sim, seed, baseline_hazard, censor_days)
+    d = StudyDesign(**design)
+    time, event, group = simulate_studies(**design)
     p = stats.chi2.sf(logrank_untied(time, event, group), 1)
     rejected = p < alpha
     power = float(rejected.mean())
     return PowerResult(
         power=power,
-        mc_se=float(np.sqrt(power * (1 - power) / n_sim)),
-        n_sim=int(n_sim),
-        hr=float(hr),
-        n_groups=(int(n_groups[0]), int(n_groups[1])),
+        mc_se=float(np.sqrt(power * (1 - power) / d.n_sim)),
+        n_sim=int(d.n_sim),
+        hr=float(d.hr),
+        n_groups=(int(d.n_groups[0]), int(d.n_groups[1])),
         alpha=float(alpha),
         mean_events=float(event.sum(axis=1).mean()),
         p_values=p,
