@@ -11,7 +11,8 @@ from hsct_analysis.stats import competing
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
 from hsct_analysis.stats import survival
-from hsct_analysis.paper import synth
+from hsct_analysis.paper import headline, synth
+from hsct_analysis.paper.synth import calibration, targets
 
 ROOT = Path(__file__).resolve().parents[1]
 COHORT_CSV = ROOT / "data" / "cohort.csv"
@@ -131,7 +132,7 @@ def test_scaled_cohort_of_2000_without_calibration():
 
 
 def test_largest_remainder_keeps_the_total():
-    scaled = synth._largest_remainder({"a": 1, "b": 1, "c": 1}, 10)
+    scaled = targets.largest_remainder({"a": 1, "b": 1, "c": 1}, 10)
     assert sum(scaled.values()) == 10 and sorted(scaled.values()) == [3, 3, 4]
 
 
@@ -152,7 +153,7 @@ def test_calibration_fast_path_equals_library_curves(endpoint):
         t = np.round(rng.uniform(1, 1500, n))
         st = rng.integers(0, 3 if endpoint in ("relapse", "nrm") else 2, n)
         times = [30.0, 365.25, 1095.75]
-        fast = synth._curve_values(endpoint, t, st, times)
+        fast = calibration.curve_values(endpoint, t, st, times)
         if endpoint in ("os", "lfs"):
             curve = survival.kaplan_meier(t, st, conf_type="arcsine")
         else:
@@ -165,7 +166,7 @@ def test_calibration_fast_path_equals_library_curves(endpoint):
 
 
 def test_core_arrays_match_the_loader(committed):
-    arrays = synth._core_arrays(
+    arrays = calibration.core_arrays(
         committed["followup_days"].astype(float).to_numpy(),
         committed["dead"].astype(int).to_numpy(),
         committed["relapse_days"].astype(float).to_numpy(),
@@ -178,7 +179,7 @@ def test_core_arrays_match_the_loader(committed):
 @pytest.fixture(scope="module")
 def treated(committed):
     """The committed cohort with the treatment-after-second-HSCT columns the generator adds to it."""
-    cols = synth.after_second_hsct(committed, synth.DEFAULT_TARGETS, np.random.default_rng([synth.DEFAULT_SEED, 2]))
+    cols = synth.after_second_hsct(committed, synth.paper_targets(), np.random.default_rng([synth.DEFAULT_SEED, 2]))
     out = committed.copy()
     for col in synth.AFTER_SECOND_COLUMNS:
         out[col] = cols[col].replace("", np.nan).to_numpy()
@@ -232,3 +233,65 @@ def test_unrecorded_treatment_columns_are_not_scored_as_zero(treated):
     row = card.loc["res.dli_after_second.yes.n"]
     assert np.isnan(row["reproduced"]) and not row["passed"] and row["method"].startswith("not recorded")
     assert np.isnan(card.loc["res.days_second_hsct_to_dli.median", "reproduced"])
+
+
+def test_targets_are_read_from_the_registry():
+    tg = synth.paper_targets()
+    c, m = tg["counts"], tg["medians"]
+    assert c["sex"] == {"male": 56, "female": 39} and c["deaths"] == 40 and c["relapses"] == 10
+    # the 11 unknown first regimens split so that the second-HSCT totals (TBI 75, Bu 19, Mel 1) hold
+    assert c["conditioning_pair"]["unknown|TBI"] == 10 and c["conditioning_pair"]["unknown|Bu"] == 1
+    assert c["mrd_second_intensified"] == {"positive|yes": 6, "positive|no": 3, "negative|yes": 13, "negative|no": 73}
+    assert m["days_cart_to_second_hsct"] == (64, 35, 246, [(60, 38), (90, 84)], 0)
+    assert m["platelet_engraftment_days"] == (16, 6, 420, [(30, 75), (60, 82)], 0)
+    assert m["age_second_hsct"] == (22.8, 3.3, 52.8, [(14, 23)], 1)
+    assert tg["after_second"]["dli_days"] == (102, 17, 521)
+    # a changed registry changes the targets: nothing is typed twice
+    reg = published.load_registry()
+    reg.loc[reg["id"] == "t1.sex.male.n", "value"] = 55.0
+    assert targets.targets_from_registry(reg)["counts"]["sex"]["male"] == 55
+
+
+def test_group_curves_equal_the_library(committed):
+    from hsct_analysis.cohort.factors import FACTORS, factor
+
+    arrays = calibration.core_arrays(committed["followup_days"].astype(float).to_numpy(),
+                                     committed["dead"].astype(int).to_numpy(),
+                                     committed["relapse_days"].astype(float).to_numpy())
+    masks = [np.ones(len(committed), bool)]
+    for name in FACTORS:
+        levels = factor(committed, name).astype(object).to_numpy()
+        masks += [levels == lv for lv in FACTORS[name].levels]
+    times = [30.0, 365.25, 1095.75, 1500.0]
+    values = calibration.GroupCurves(np.array(masks), {ep: times for ep in calibration.CORE_ENDPOINTS}).values(arrays)
+    for g, m in enumerate(masks):
+        for ep in calibration.CORE_ENDPOINTS:
+            t, s = arrays[ep]
+            if ep in ("os", "lfs"):
+                curve = survival.kaplan_meier(t[m], s[m])
+            else:
+                curve = competing.cumulative_incidence(t[m], s[m], cause=1 if ep == "relapse" else 2)
+            for j, tt in enumerate(times):
+                row = survival.value_at(curve, tt)
+                want = 100 * np.array([row["estimate"], row["lower"], row["upper"]], float)
+                np.testing.assert_array_equal(values[ep][g, j], want)
+
+
+def test_viremia_only_within_the_measurement_window(committed):
+    for col in ("cmv_days", "ebv_days"):
+        assert committed[col].astype(float).max() <= calibration.MEASURED_UNTIL[col.removesuffix("_days")]
+    ptld = committed["ptld_days"].astype(float)
+    assert (committed.loc[ptld.notna(), "ebv_days"].astype(float) <= ptld[ptld.notna()]).all()
+
+
+def test_objective_weights_put_the_headline_first():
+    reg = scorecard.audited(published.load_registry())
+    ids = headline.headline_ids(reg)
+    assert len(ids) == 68 and "res.lfs.3y.est" in ids and "t4.lfs.cart_source.autologous.est" in ids
+    w = calibration.entry_weights(reg, set(ids))
+    # the 3-year LFS is printed three times (Results, Abstract, Figure 2): a headline claim each time
+    assert w["res.lfs.3y.est"] == pytest.approx(3 * calibration.HEADLINE_WEIGHT)
+    # the inconsistent 3-year NRM absorbs the identity gap; a non-headline conflict counts 0.1
+    assert w["res.nrm.3y.est"] == pytest.approx(3 * calibration.GAP_WEIGHT)
+    assert w["t3.lfs.sex.male.est"] == pytest.approx(calibration.CONFLICT_WEIGHT)
+    assert w["t3.lfs.sex.male.lo"] == pytest.approx(1.0)  # conflicts are per estimate: its CI bound counts

@@ -32,6 +32,7 @@ from hsct_analysis.stats.design import design_matrix
 from hsct_analysis.cohort.factors import FACTORS, factor
 from hsct_analysis.stats.fine_gray import fine_gray
 from hsct_analysis.book.univariate import SHORT_LABEL, comparison_p, plain_numbers
+from hsct_analysis.paper.models import fit_model, model_frame
 
 #: Table 4's endpoints in the paper's column order.
 TABLE4_ENDPOINTS = ("lfs", "os", "relapse", "nrm")
@@ -59,16 +60,6 @@ def screen(
         rows.append({"factor": name, "label": FACTORS[name].label, "p": p, "test": ep.test_name,
                      "selected": bool(np.isfinite(p) and p <= threshold), "note": note})
     return pd.DataFrame(rows).set_index("factor")
-
-
-def model_frame(cohort: pd.DataFrame, endpoint_name: str, factor_names: list[str]) -> pd.DataFrame:
-    """One row per patient: the factors (as text; NaN where undefined), ``time`` (days) and ``status``."""
-    cohort = plain_numbers(cohort)
-    ep = endpoints.endpoint(endpoint_name)
-    data = pd.DataFrame({name: factor(cohort, name).astype(object) for name in factor_names}, index=cohort.index)
-    data["time"] = pd.to_numeric(cohort[ep.time_col]).to_numpy(float)
-    data["status"] = pd.to_numeric(cohort[ep.status_col]).to_numpy(int)
-    return data
 
 
 def references(factor_names: list[str]) -> dict[str, str]:
@@ -164,15 +155,12 @@ def fit_endpoint(
     data = data[chosen + ["time", "status"]]
     reference = _reference_present(data, chosen)
     try:
+        fit = fit_model(data, endpoint_name, chosen, reference, conf_level=conf_level)  # the one Table 4 route
+        model.summary, model.n, model.events = fit.summary, fit.n, fit.events
+        model.notes += fit.notes
         if ep.method == "km":
-            cox = cause_specific_cox(data, "time", "status", chosen, cause=1, conf_level=conf_level, reference=reference)
-            model.summary, model.n, model.events = cox.summary, cox.n, cox.events
-            model.notes += cox.notes
-            model.ph = ph_check(cox, data, chosen, reference)
+            model.ph = ph_check(fit, data, chosen, reference)
         else:
-            fg = fine_gray(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level, reference=reference)
-            model.summary, model.n, model.events = fg.summary, fg.n, fg.events
-            model.notes += fg.notes
             try:
                 cs = cause_specific_cox(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level,
                                         reference=reference)

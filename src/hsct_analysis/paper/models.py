@@ -1,11 +1,21 @@
-"""The paper's models as data: which factors each Table 4 model entered, which were screened
-(Table 3), and events per variable for those models on a cohort."""
+"""The paper's multivariable models: which factors each Table 4 model entered, which were
+screened (Table 3), events per variable, and the one route that fits such a model.
+
+:func:`fit_model` is the only place a Table 4 model is fitted: the scorecard, the
+synthetic-cohort calibration and the book's multivariable chapter all call it. LFS and OS get
+a Cox proportional-hazards model (:func:`hsct_analysis.stats.cause_specific.cause_specific_cox`
+with cause 1: lifelines, Efron ties, agreeing with R ``coxph``); relapse and NRM a Fine-Gray
+model (:func:`hsct_analysis.stats.fine_gray.fine_gray`). Times are days.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from hsct_analysis.cohort.factors import FACTORS
+from hsct_analysis.cohort import endpoints, plain_numbers
+from hsct_analysis.cohort.factors import FACTORS, factor
+from hsct_analysis.stats.cause_specific import cause_specific_cox
+from hsct_analysis.stats.fine_gray import fine_gray
 
 #: The paper's multivariable models (Table 4): endpoint -> factors entered.
 PAPER_MODELS: dict[str, tuple[str, ...]] = {
@@ -63,3 +73,48 @@ def events_per_variable(cohort: pd.DataFrame, models=None, screened=SCREENED_FAC
             }
         )
     return pd.DataFrame(rows).set_index("endpoint")
+
+
+def model_frame(cohort: pd.DataFrame, endpoint_name: str, factor_names: list[str]) -> pd.DataFrame:
+    """One row per patient: the factors (as text; NaN where undefined), ``time`` (days) and ``status``."""
+    cohort = plain_numbers(cohort)
+    ep = endpoints.endpoint(endpoint_name)
+    data = pd.DataFrame({name: factor(cohort, name).astype(object) for name in factor_names}, index=cohort.index)
+    data["time"] = pd.to_numeric(cohort[ep.time_col]).to_numpy(float)
+    data["status"] = pd.to_numeric(cohort[ep.status_col]).to_numpy(int)
+    return data
+
+
+def fit_model(data: pd.DataFrame, endpoint_name: str, factor_names: list[str], reference: dict[str, str],
+              conf_level: float = 0.95):
+    """Fit the multivariable model of ``endpoint_name`` on a :func:`model_frame`.
+
+    Cox (cause 1 of ``status``) for ``lfs``/``os``, Fine-Gray (the endpoint's cause) for
+    ``relapse``/``nrm``; ``reference`` maps each factor to its reference level. Returns the
+    fit (:class:`~hsct_analysis.stats.regression.RegressionResult`): ``summary`` indexed by term
+    ``factor[level]`` with hr, hr_lower, hr_upper, p, separation; ``n``, ``events``, ``notes``.
+    Raises ValueError when the model cannot be set up (e.g. no events of the cause).
+    """
+    ep = endpoints.endpoint(endpoint_name)
+    if ep.method == "km":
+        return cause_specific_cox(data, "time", "status", list(factor_names), cause=1, conf_level=conf_level,
+                                  reference=reference)
+    return fine_gray(data, "time", "status", list(factor_names), cause=ep.cause, conf_level=conf_level,
+                     reference=reference)
+
+
+def method_name(endpoint_name: str) -> str:
+    """How :func:`fit_model` fits ``endpoint_name``, in words."""
+    ep = endpoints.endpoint(endpoint_name)
+    return "Cox PH (lifelines, Efron ties)" if ep.method == "km" else f"Fine-Gray (cause {ep.cause})"
+
+
+def fit_paper_model(cohort: pd.DataFrame, endpoint_name: str, reference: dict[str, str]):
+    """The paper's model of ``endpoint_name`` on ``cohort``: factors ``reference`` (factor ->
+    reference level), complete cases only. Returns (fit, description) or a string saying why it failed."""
+    data = model_frame(cohort, endpoint_name, list(reference)).dropna()
+    try:
+        fit = fit_model(data, endpoint_name, list(reference), reference)
+    except Exception as exc:  # noqa: BLE001 - reported where the numbers are shown, not hidden
+        return f"{method_name(endpoint_name)} failed: {exc}"
+    return fit, f"{method_name(endpoint_name)} on {', '.join(reference)}; n={len(data)}"

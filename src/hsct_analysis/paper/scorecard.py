@@ -4,19 +4,15 @@
 published-results registry (:func:`hsct_analysis.paper.registry.load_registry`) and returns one
 row per registry row with ``published``, ``reproduced``, ``difference``, ``tolerance``,
 ``passed``, ``conflict`` (the audit marked the published number inconsistent) and
-``method`` (how the number was computed). Tolerances are FIXED, never tuned to a cohort:
-
-- count: exact; percent: the reproduced percentage rounded to 1 decimal equals the printed one
-- km / cif estimate: +-1.0 percentage point; CI bounds: +-2.0 percentage points
-- median / range in days: +-1 day; in years or dose units: +-0.1 of the printed unit
-- p: same side of 0.05 AND within a factor of 2 ("<0.001": reproduced below 0.001)
-- hr: within a factor of 1.25; CI bounds within a factor of 1.33
+``method`` (how the number was computed). The tolerances are FIXED, never tuned to a cohort;
+they live in :mod:`hsct_analysis.paper.tolerances`, which the synthetic-cohort calibration reads too.
 
 KM estimates use :func:`hsct_analysis.stats.survival.kaplan_meier` (arcsine CI) and cumulative
 incidences :func:`hsct_analysis.stats.competing.cumulative_incidence` (log CI), both through
 :mod:`hsct_analysis.cohort.endpoints`; p-values use the log-rank test (OS, LFS), Gray's test
 (competing endpoints) or Fisher's exact / chi-square test (counts). Table 4 HRs refit the
-paper's multivariable models: Cox (lifelines) for LFS and OS, Fine-Gray for RI and NRM.
+paper's multivariable models through :func:`hsct_analysis.paper.models.fit_model` (Cox for LFS
+and OS, Fine-Gray for RI and NRM), the route the book's Table 4 chapter uses too.
 
 ``python -m hsct_analysis.paper.scorecard`` writes ``data/scorecard.csv`` and prints the summary.
 """
@@ -35,88 +31,26 @@ from scipy import stats
 from hsct_analysis.cohort import endpoints
 from hsct_analysis.cohort import plain_numbers
 from hsct_analysis.cohort.factors import FACTORS, factor
-
-ESTIMATE_TOL_PP = 1.0
-BOUND_TOL_PP = 2.0
-DAYS_TOL = 1.0
-UNIT_TOL = 0.1
-P_FACTOR = 2.0
-P_ALPHA = 0.05
-HR_FACTOR = 1.25
-HR_BOUND_FACTOR = 1.33
+from hsct_analysis.paper import models
+from hsct_analysis.paper.tolerances import (  # noqa: F401 - re-exported: chapters quote the rules
+    BOUND_TOL_PP,
+    DAYS_TOL,
+    ESTIMATE_TOL_PP,
+    HR_BOUND_FACTOR,
+    HR_FACTOR,
+    P_ALPHA,
+    P_FACTOR,
+    UNIT_TOL,
+    absolute_tolerance,
+    ratio_tolerance,
+    tolerance_text,
+    within_tolerance,
+)
 
 CARD_COLUMNS = [
     "id", "source", "kind", "stat", "endpoint", "factor", "level", "time_days", "unit", "printed",
     "published", "reproduced", "difference", "tolerance", "passed", "conflict", "method",
 ]
-
-
-# --------------------------------------------------------------------------- tolerance rules
-
-
-def tolerance_text(kind: str, stat: str, unit: str) -> str:
-    """The fixed tolerance rule of a registry row, in words."""
-    if kind == "count":
-        return "exact"
-    if kind == "percent":
-        return "equal after rounding to 1 decimal"
-    if kind in ("km", "cif"):
-        return f"+-{ESTIMATE_TOL_PP:g} pp" if stat == "value" else f"+-{BOUND_TOL_PP:g} pp"
-    if kind in ("median", "range"):
-        return f"+-{DAYS_TOL:g} day" if unit == "days" else f"+-{UNIT_TOL:g} {unit}"
-    if kind == "p":
-        return f"same side of {P_ALPHA:g} and within x{P_FACTOR:g}"
-    if kind == "hr":
-        return f"within x{HR_FACTOR:g}" if stat == "value" else f"within x{HR_BOUND_FACTOR:g}"
-    return "unknown kind"
-
-
-def within_tolerance(kind: str, stat: str, unit: str, published: float, reproduced: float, printed: str = "") -> bool:
-    """Whether ``reproduced`` meets the fixed tolerance for ``published`` (see module docstring)."""
-    if reproduced is None or published is None:
-        return False
-    try:
-        pub, rep = float(published), float(reproduced)
-    except (TypeError, ValueError):
-        return False
-    if math.isnan(pub) or math.isnan(rep):
-        return False
-    if kind == "count":
-        return abs(rep - pub) < 1e-9
-    if kind == "percent":
-        return abs(_round_half_up(rep, 1) - pub) < 1e-9
-    if kind in ("km", "cif"):
-        tol = ESTIMATE_TOL_PP if stat == "value" else BOUND_TOL_PP
-        return abs(rep - pub) <= tol + 1e-9
-    if kind in ("median", "range"):
-        tol = DAYS_TOL if unit == "days" else UNIT_TOL
-        return abs(rep - pub) <= tol + 1e-9
-    if kind == "p":
-        return _p_passes(pub, rep, printed)
-    if kind == "hr":
-        f = HR_FACTOR if stat == "value" else HR_BOUND_FACTOR
-        return _ratio_within(pub, rep, f)
-    return False
-
-
-def _round_half_up(x: float, decimals: int) -> float:
-    q = 10.0 ** decimals
-    return math.floor(x * q + 0.5 + 1e-9) / q
-
-
-def _ratio_within(pub: float, rep: float, factor_: float) -> bool:
-    if pub <= 0 or rep <= 0 or not np.isfinite(rep):
-        return False
-    r = rep / pub
-    return 1.0 / factor_ - 1e-12 <= r <= factor_ + 1e-12
-
-
-def _p_passes(pub: float, rep: float, printed: str = "") -> bool:
-    if str(printed).strip().startswith("<"):
-        return rep < pub
-    if (pub < P_ALPHA) != (rep < P_ALPHA):
-        return False
-    return _ratio_within(pub, rep, P_FACTOR)
 
 
 def _difference(kind: str, published: float, reproduced: float) -> float:
@@ -364,7 +298,7 @@ def _hr(ctx: _Context, row, registry: pd.DataFrame) -> tuple[float, str]:
         return 1.0, "reference level (HR 1 by definition)"
     key = row.endpoint
     if key not in ctx.models:
-        ctx.models[key] = _fit_table4(ctx.cohort, row.endpoint, registry)
+        ctx.models[key] = fit_table4(ctx.cohort, row.endpoint, registry)
     model = ctx.models[key]
     if isinstance(model, str):
         return np.nan, model
@@ -394,45 +328,14 @@ def table4_covariates(registry: pd.DataFrame, endpoint: str) -> dict[str, str]:
     return {f: r for f, r in zip(rows["factor"], rows["reference"]) if f}
 
 
-def _fit_table4(cohort: pd.DataFrame, endpoint_name: str, registry: pd.DataFrame):
-    """Refit Table 4's model: Cox (lifelines) for os/lfs, Fine-Gray for relapse/nrm."""
-    covs = table4_covariates(registry, endpoint_name)
-    ep = endpoints.endpoint(endpoint_name)
-    data = pd.DataFrame({name: factor(cohort, name).astype(object) for name in covs})
-    data["time"] = pd.to_numeric(cohort[ep.time_col]).to_numpy(float)
-    data["status"] = pd.to_numeric(cohort[ep.status_col]).to_numpy(int)
-    data = data.dropna()
-    if ep.method == "km":
-        return _cox(data, covs)
-    from hsct_analysis.stats import competing
+def fit_table4(cohort: pd.DataFrame, endpoint_name: str, registry: pd.DataFrame):
+    """Table 4's model of ``endpoint_name`` refitted on ``cohort`` (the registry names its factors
+    and reference levels) by :func:`hsct_analysis.paper.models.fit_paper_model`.
 
-    fg = getattr(competing, "fine_gray", None)
-    if fg is None:  # pragma: no cover - older layouts
-        from hsct_analysis.stats.fine_gray import fine_gray as fg
-    try:
-        res = fg(data, "time", "status", list(covs), cause=ep.cause, reference=covs)
-    except Exception as exc:  # noqa: BLE001 - reported in the card, not hidden
-        return f"Fine-Gray failed: {exc}"
-    return res.summary, f"Fine-Gray (cause {ep.cause}) on {', '.join(covs)}; n={len(data)}"
-
-
-def _cox(data: pd.DataFrame, covs: dict[str, str]):
-    from lifelines import CoxPHFitter
-
-    x = pd.DataFrame({"time": data["time"], "event": (data["status"] > 0).astype(int)})
-    for name, ref in covs.items():
-        for lev in sorted(set(data[name]) - {ref}):
-            x[f"{name}[{lev}]"] = (data[name] == lev).astype(float)
-    try:
-        fit = CoxPHFitter().fit(x, "time", "event")
-    except Exception as exc:  # noqa: BLE001
-        return f"Cox failed: {exc}"
-    s = fit.summary
-    out = pd.DataFrame({
-        "hr": s["exp(coef)"], "hr_lower": s["exp(coef) lower 95%"], "hr_upper": s["exp(coef) upper 95%"],
-        "p": s["p"],
-    })
-    return out, f"Cox PH (lifelines, Efron ties) on {', '.join(covs)}; n={len(data)}"
+    Returns (summary, description) or a string saying why the model could not be fitted.
+    """
+    fit = models.fit_paper_model(cohort, endpoint_name, table4_covariates(registry, endpoint_name))
+    return fit if isinstance(fit, str) else (fit[0].summary, fit[1])
 
 
 def _registry_frame(registry: pd.DataFrame) -> pd.DataFrame:
@@ -539,25 +442,18 @@ def miss_size(card: pd.DataFrame) -> pd.Series:
     """How far each entry is from its tolerance (0 = within; 1 = one tolerance outside; inf = not computed)."""
     out = []
     for r in card.itertuples(index=False):
-        pub, rep = r.published, r.reproduced
-        if rep is None or not np.isfinite(rep):
+        if r.reproduced is None or not np.isfinite(r.reproduced):
             out.append(np.inf)
-            continue
-        if r.passed:
+        elif r.passed:
             out.append(0.0)
-            continue
-        if r.kind in ("p", "hr"):
-            f = P_FACTOR if r.kind == "p" else (HR_FACTOR if r.stat == "value" else HR_BOUND_FACTOR)
-            ratio = abs(math.log(max(rep, 1e-300) / pub)) / math.log(f) if pub > 0 else np.inf
+        elif r.kind in ("count", "percent"):
+            out.append(max(abs(r.reproduced - r.published), 1.0))
+        elif r.kind in ("p", "hr"):  # a p on the wrong side of 0.05 but within x2 counts as one tolerance out
+            f = ratio_tolerance(r.kind, r.stat)
+            ratio = abs(math.log(max(r.reproduced, 1e-300) / r.published)) / math.log(f) if r.published > 0 else np.inf
             out.append(max(ratio, 1.0))
-        elif r.kind in ("km", "cif"):
-            tol = ESTIMATE_TOL_PP if r.stat == "value" else BOUND_TOL_PP
-            out.append(abs(rep - pub) / tol)
-        elif r.kind in ("median", "range"):
-            tol = DAYS_TOL if r.unit == "days" else UNIT_TOL
-            out.append(abs(rep - pub) / tol)
         else:
-            out.append(max(abs(rep - pub), 1.0))
+            out.append(abs(r.reproduced - r.published) / absolute_tolerance(r.kind, r.stat, r.unit))
     return pd.Series(out, index=card.index, name="miss")
 
 

@@ -108,13 +108,15 @@ def cif_core(at_risk, n_cause, n_other):
     Inputs are per distinct time (sorted): number at risk just before, events of the cause
     of interest, events of all other causes. The variance follows Gray's ``cinc`` routine:
     it is updated at the times of the cause of interest and carried forward in between.
+    Works along the last axis, so (groups x times) arrays give one curve per group.
     """
-    rs = at_risk.astype(float)
-    d1, d2 = n_cause.astype(float), n_other.astype(float)
+    rs = np.asarray(at_risk, float)
+    d1, d2 = np.asarray(n_cause, float), np.asarray(n_other, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv_after = np.cumprod(np.where(rs > 0, 1.0 - (d1 + d2) / rs, 1.0))
-        surv_before = np.concatenate(([1.0], surv_after[:-1]))  # all-cause KM at t-
-        cif = np.cumsum(np.where(d1 > 0, surv_before * d1 / rs, 0.0))
+        surv_after = np.cumprod(np.where(rs > 0, 1.0 - (d1 + d2) / rs, 1.0), axis=-1)
+        ones = np.ones(surv_after.shape[:-1] + (1,))
+        surv_before = np.concatenate((ones, surv_after[..., :-1]), axis=-1)  # all-cause KM at t-
+        cif = np.cumsum(np.where(d1 > 0, surv_before * d1 / rs, 0.0), axis=-1)
 
         def weight(d):  # fk^2 * (tie correction) * d / rs^2
             ties = np.where(d > 1, 1.0 - (d - 1.0) / (rs - 1.0), 1.0)
@@ -125,11 +127,13 @@ def cif_core(at_risk, n_cause, n_other):
         h2 = cif * inv_after  # F(t) / S(t)
         w1 = weight(d1)
         h1 = 1.0 + inv_after * cif
-        v1 = np.cumsum(h2 * h2 * w2 + h1 * h1 * w1)
-        v2 = np.cumsum(inv_after * h2 * w2 + inv_after * h1 * w1)
-        v3 = np.cumsum(inv_after**2 * w2 + inv_after**2 * w1)
+        v1 = np.cumsum(h2 * h2 * w2 + h1 * h1 * w1, axis=-1)
+        v2 = np.cumsum(inv_after * h2 * w2 + inv_after * h1 * w1, axis=-1)
+        v3 = np.cumsum(inv_after**2 * w2 + inv_after**2 * w1, axis=-1)
     var_now = v1 + cif**2 * v3 - 2 * cif * v2
-    var = pd.Series(np.where(d1 > 0, var_now, np.nan)).ffill().fillna(0.0).to_numpy()
+    # carried forward from the last time of the cause (0 before the first one)
+    last = np.maximum.accumulate(np.where(d1 > 0, np.arange(d1.shape[-1]), -1), axis=-1)
+    var = np.where(last >= 0, np.take_along_axis(var_now, np.maximum(last, 0), axis=-1), 0.0)
     return cif, var
 
 

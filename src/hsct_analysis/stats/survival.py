@@ -85,12 +85,14 @@ def product_limit(at_risk, events) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan-Meier S(t) and Greenwood's SE of log S(t) from counts at each distinct time.
 
     Greenwood terms are Inf where everyone at risk has the event (S = 0 from there on).
+    Works along the last axis, so a (groups x times) array gives one curve per group; a time
+    without events multiplies by exactly 1 (the same numbers as without that time).
     """
     n, d = np.asarray(at_risk, float), np.asarray(events, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1.0 - d / n)
+        surv = np.cumprod(np.where(d > 0, 1.0 - d / n, 1.0), axis=-1)
         greenwood_terms = np.where(d > 0, d / (n * (n - d)), 0.0)
-    return surv, np.sqrt(np.cumsum(greenwood_terms))
+    return surv, np.sqrt(np.cumsum(greenwood_terms, axis=-1))
 
 
 def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.95) -> pd.DataFrame:

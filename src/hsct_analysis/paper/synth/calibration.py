@@ -1,0 +1,643 @@
+"""Calibration of the synthetic outcomes against the published-results registry.
+
+Simulated annealing (:class:`Calibrator`) moves outcome records between patients, and event
+days within a record, so that the scorecard's entries come within the fixed tolerances of
+:mod:`hsct_analysis.paper.tolerances`. The objective puts the paper's headline claims first
+(:mod:`hsct_analysis.paper.headline`): each counts :data:`HEADLINE_WEIGHT` times; where the
+identity 1 - LFS = RI + NRM forbids the printed LFS, RI and NRM to hold together, LFS and RI
+keep the headline weight and NRM (a secondary endpoint) absorbs the gap. Entries the audit marks
+inconsistent count :data:`CONFLICT_WEIGHT`; every other entry (CI bounds included) counts once
+per printing. An entry's penalty is its squared miss in tolerance units (capped).
+
+Speed: the Kaplan-Meier and Aalen-Johansen estimates of every Table 3 group are computed in one
+pass (:class:`GroupCurves`: a tally per group at all distinct times, then the library's
+``survival.product_limit`` / ``competing.cif_core`` along the last axis), equal to
+:func:`~hsct_analysis.stats.survival.kaplan_meier` and
+:func:`~hsct_analysis.stats.competing.cumulative_incidence` read with
+:func:`~hsct_analysis.stats.survival.value_at` (asserted in the tests). p-values come from
+the library's log-rank and Gray tests, Table 4 from
+:func:`hsct_analysis.paper.scorecard.fit_table4` (the scorecard's and the book's route).
+Deterministic: a fixed number of iterations per phase, every random number from the seed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from hsct_analysis.paper.synth.draws import fix_followup_median
+from hsct_analysis.paper.synth.targets import paper_targets
+from hsct_analysis.paper.synth.writer import EVENT_COLUMNS
+from hsct_analysis.paper.tolerances import scaled_miss
+
+#: Endpoints calibrated jointly with the subgroup structure (Table 3 and the overall curves).
+CORE_ENDPOINTS = ("os", "lfs", "relapse", "nrm")
+#: Largest penalty of one entry (squared tolerance units): far-off entries stop pulling.
+PENALTY_CAP = 25.0
+#: Weight of an entry the audit marks inconsistent (the paper's numbers conflict there).
+CONFLICT_WEIGHT = 0.1
+#: Weight of a headline claim (see :mod:`hsct_analysis.paper.headline`).
+HEADLINE_WEIGHT = 10.0
+#: Weight of an inconsistent headline NRM estimate: it absorbs the identity gap, as close as it can.
+GAP_WEIGHT = 1.0
+STATS = ("value", "lower", "upper")
+
+
+def core_arrays(fu, dead, rel) -> dict:
+    """OS / LFS / relapse-NRM (time, status) arrays, derived by the loader's own rule."""
+    from hsct_analysis.cohort import survival_endpoint_arrays
+
+    e = survival_endpoint_arrays(fu, dead, rel)
+    relapse_nrm = (e["relapse_nrm_time"], e["relapse_nrm_status"])
+    return {"os": (e["os_time"], e["os_event"]), "lfs": (e["lfs_time"], e["lfs_event"]),
+            "relapse": relapse_nrm, "nrm": relapse_nrm}
+
+
+_Z95: list[float] = []
+
+
+def z95() -> float:
+    """The normal quantile of a two-sided 95% interval (computed once)."""
+    from hsct_analysis.stats import counting
+
+    if not _Z95:
+        _Z95.append(counting.z_value(0.95))
+    return _Z95[0]
+
+
+def _limits(endpoint_name: str, est, spread):
+    from hsct_analysis.stats import competing, survival
+
+    if endpoint_name in ("os", "lfs"):
+        return survival.survfit_limits(est, spread, z95(), survival.CONF_TYPES["arcsine"])
+    return competing.cif_limits(est, spread, z95(), "log")
+
+
+def _estimates(endpoint_name: str, at_risk, counts):
+    """(estimate, se or variance) along the last axis, from per-time counts by code."""
+    from hsct_analysis.stats import competing, survival
+
+    if endpoint_name in ("os", "lfs"):
+        return survival.product_limit(at_risk, counts[..., 1])
+    cause, other = (2, 1) if endpoint_name == "nrm" else (1, 2)
+    n_other = counts[..., 1:].sum(axis=-1) - counts[..., cause]
+    return competing.cif_core(at_risk, counts[..., cause], n_other)
+
+
+def curve_values(endpoint_name: str, time: np.ndarray, status: np.ndarray, times: list[float]) -> dict:
+    """{(t, stat): percent} of one endpoint's curve at ``times`` (days), as the scorecard reads it.
+
+    KM with arcsine limits (OS, LFS) or cumulative incidence with log limits (relapse cause 1,
+    NRM cause 2) through the library's array cores, read as :func:`survival.value_at` reads a
+    curve; the same numbers as the library's DataFrame functions (asserted in the tests).
+    """
+    from hsct_analysis.stats import counting
+
+    codes = np.asarray(status, int)
+    n_codes = 2 if endpoint_name in ("os", "lfs") else max(int(codes.max()), 2) + 1
+    ts, at_risk, counts = counting.tally(np.asarray(time, float), codes, n_codes)
+    est, spread = _estimates(endpoint_name, at_risk, counts)
+    lower, upper = _limits(endpoint_name, est, spread)
+    start = 1.0 if endpoint_name in ("os", "lfs") else 0.0
+    out = {}
+    for t in times:
+        if t > ts[-1]:
+            vals = (np.nan, np.nan, np.nan)
+        elif t < ts[0]:
+            vals = (start, np.nan, np.nan)  # as survival.value_at: no interval before the first time
+        else:
+            k = int(np.searchsorted(ts, t, side="right")) - 1
+            vals = (est[k], lower[k], upper[k])
+        for stat, v in zip(STATS, vals):
+            out[(t, stat)] = 100.0 * float(v)
+    return out
+
+
+class GroupCurves:
+    """Estimates of the core endpoints for many patient groups at once.
+
+    ``masks`` (groups x patients, bool) says who is in each group; ``times`` maps an endpoint to
+    the days at which it is read. :meth:`values` returns, per endpoint, an array (groups x
+    times x 3) of estimate, lower and upper limit in percent, with :func:`survival.value_at`'s
+    conventions (before a group's first time: the start value without limits; after its last
+    time: NaN).
+    """
+
+    def __init__(self, masks: np.ndarray, times: dict[str, list[float]]):
+        self.masks = np.asarray(masks, bool)
+        self.weights = self.masks.astype(float)
+        self.times = {ep: np.asarray(sorted(ts), float) for ep, ts in times.items()}
+
+    def _tally(self, time, codes, n_codes, horizon, rows):
+        """Per group: distinct times up to ``horizon``, at risk and counts by code there, and the
+        index of each group's first and last time (among all distinct times)."""
+        distinct, inverse = np.unique(time, return_inverse=True)
+        n, k = time.size, distinct.size
+        onehot = np.zeros((n, k * n_codes))
+        onehot[np.arange(n), inverse * n_codes + codes] = 1.0
+        counts = (self.weights[rows] @ onehot).reshape(len(rows), k, n_codes)
+        leaving = counts.sum(axis=2)
+        at_risk = leaving[:, ::-1].cumsum(axis=1)[:, ::-1]
+        present = leaving > 0
+        first = distinct[present.argmax(axis=1)]
+        last = distinct[k - 1 - present[:, ::-1].argmax(axis=1)]
+        keep = max(int(np.searchsorted(distinct, horizon, side="right")), 1)  # later times change nothing read
+        return distinct[:keep], at_risk[:, :keep], counts[:, :keep], first, last
+
+    def _read(self, endpoint_name, distinct, est, spread, first, last, rows):
+        times = self.times[endpoint_name]
+        k = np.maximum(np.searchsorted(distinct, times, side="right") - 1, 0)
+        est, spread = est[:, k], spread[:, k]
+        lower, upper = _limits(endpoint_name, est, spread)  # only where read
+        out = np.stack([est, lower, upper], axis=-1) * 100.0
+        start = 100.0 if endpoint_name in ("os", "lfs") else 0.0
+        out[times[None, :] < first[:, None]] = (start, np.nan, np.nan)
+        out[times[None, :] > last[:, None]] = np.nan
+        return out
+
+    def values(self, arrays: dict, rows=None) -> dict[str, np.ndarray]:
+        """Per endpoint: (groups x times x 3) estimate, lower, upper in percent; ``rows`` (optional)
+        restricts the computation to those groups (rows of ``masks``, in that order)."""
+        rows = np.arange(len(self.masks)) if rows is None else np.asarray(rows, int)
+        out = {}
+        for ep in ("os", "lfs"):
+            if ep in self.times:
+                t, e = arrays[ep]
+                distinct, at_risk, counts, first, last = self._tally(t, np.asarray(e, int), 2, self.times[ep][-1], rows)
+                est, se = _estimates(ep, at_risk, counts)
+                out[ep] = self._read(ep, distinct, est, se, first, last, rows)
+        competing = [ep for ep in ("relapse", "nrm") if ep in self.times]
+        if competing:
+            t, s = arrays["relapse"]
+            horizon = max(self.times[ep][-1] for ep in competing)
+            distinct, at_risk, counts, first, last = self._tally(t, np.asarray(s, int), 3, horizon, rows)
+            for ep in competing:
+                est, var = _estimates(ep, at_risk, counts)
+                out[ep] = self._read(ep, distinct, est, var, first, last, rows)
+        return out
+
+
+def p_value(endpoint_name: str, time, status, group) -> float:
+    """Log-rank (OS, LFS) or Gray's test (relapse, NRM) p-value, by the library's tests."""
+    from hsct_analysis.stats import competing, survival
+
+    if len(set(group)) < 2:
+        return np.nan
+    if endpoint_name in ("os", "lfs"):
+        return survival.logrank(time, status, group).p_value
+    return competing.gray_test(time, status, group, cause=1 if endpoint_name == "relapse" else 2).p_value
+
+
+def entry_penalty(kind: str, stat: str, target: float, value: float, printed: str = "") -> float:
+    """Squared miss of one entry in units of its tolerance, capped at :data:`PENALTY_CAP`.
+
+    ``kind`` is the registry kind (km, cif, p, hr); the tolerance is the scorecard's
+    (:func:`hsct_analysis.paper.tolerances.scaled_miss`), so the objective always aims at the
+    rules the scorecard applies. A value that cannot be computed scores the cap.
+    """
+    x = scaled_miss(kind, stat, "%", target, value, printed)
+    return PENALTY_CAP if not np.isfinite(x) else min(x * x, PENALTY_CAP)
+
+
+def entry_weights(registry: pd.DataFrame, headline: set[str]) -> dict[str, float]:
+    """Objective weight of every canonical registry id (see the module docstring).
+
+    One per printing of the number (the scorecard scores each), :data:`CONFLICT_WEIGHT` per
+    printing the audit marks inconsistent; headline claims :data:`HEADLINE_WEIGHT` per printing,
+    except an inconsistent headline NRM estimate (:data:`GAP_WEIGHT`: it absorbs the identity gap).
+    """
+    reg = registry.fillna("")
+    dup = reg["duplicate_of"].astype(str)
+    status = reg["status"].astype(str)
+    canonical = reg[dup == ""].set_index("id")
+    weights: dict[str, float] = {}
+    for rid, d, st in zip(reg["id"], dup, status):
+        key = d or rid
+        row = canonical.loc[key]
+        if key in headline:
+            gap = row["endpoint"] == "nrm" and row["stat"] == "value" and canonical.loc[key, "status"] == "inconsistent"
+            w = GAP_WEIGHT if gap else HEADLINE_WEIGHT
+        else:
+            w = CONFLICT_WEIGHT if st == "inconsistent" else 1.0
+        weights[key] = weights.get(key, 0.0) + w
+    return weights
+
+
+class Calibrator:
+    """Simulated annealing of outcome records against the scorecard's KM / CIF / p / Table 4 entries.
+
+    The state is a table of outcome *records* (follow-up, death, relapse and the other event
+    days) and the assignment of records to patients. Moves: swap two patients' records (keeps
+    every count and every overall estimate; changes subgroups), or move one record's death day,
+    censoring day or relapse day (keeps the numbers of deaths and relapses, the printed minimum,
+    median and maximum follow-up). Every curve entry is recomputed per move in one batched pass;
+    p-values only for the factors a move touches; Table 4 (``with_models``) is refitted per move.
+    """
+
+    def __init__(self, base: pd.DataFrame, out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
+                 with_tests: bool = True, with_models: bool = False, headline: set[str] | None = None):
+        from hsct_analysis.cohort.factors import FACTORS, factor
+        from hsct_analysis.paper.headline import headline_ids
+
+        self.rng = rng
+        self.n = len(base)
+        self.out = out.reset_index(drop=True).copy()
+        self.perm = np.arange(self.n)  # patient p holds record perm[p]
+        self.fu = self.out["followup_days"].to_numpy(float).copy()
+        self.dead = self.out["dead"].to_numpy(int).copy()
+        self.rel = self.out["relapse_days"].to_numpy(float).copy()
+        self.cens = self.out["admin_censoring_days"].to_numpy(float).copy()
+        events = self.out[[c for c in EVENT_COLUMNS if c != "relapse_days"]].to_numpy(float)
+        self.last_event = np.nan_to_num(np.nanmax(np.where(np.isnan(events), -np.inf, events), axis=1), neginf=0.0)
+        self.median_followup = float(np.median(self.fu))
+        self.with_tests, self.with_models = with_tests, with_models
+        self.registry = registry
+        headline = set(headline_ids(registry)) if headline is None else headline
+        weights = entry_weights(registry, headline)
+        reg = registry.fillna("")
+        reg = reg[reg["duplicate_of"].astype(str) == ""]
+        core = reg[reg["kind"].isin(["km", "cif", "p"]) & reg["endpoint"].isin(CORE_ENDPOINTS)]
+        core = core[(core["factor"] == "") | core["factor"].isin(list(FACTORS))]
+        core = core[~((core["kind"] == "p") & (core["test"].isin(["wald", "fisher", "chisq"]) | (core["level"] != "")))]
+        if not with_tests:
+            core = core[core["kind"] != "p"]
+        self.factor_names = sorted({f for f in core["factor"] if f})
+        self.levels = {f: factor(base, f).astype(object).to_numpy() for f in self.factor_names}
+        groups = [("", "")] + [(f, lv) for f in self.factor_names for lv in FACTORS[f].levels]
+        self.groups = [g for g in groups if g == ("", "") or (self.levels[g[0]] == g[1]).any()]
+        gindex = {g: k for k, g in enumerate(self.groups)}
+        self.masks = np.array([np.ones(self.n, bool) if g == ("", "") else (self.levels[g[0]] == g[1])
+                               for g in self.groups])
+        curves = core[core["kind"].isin(["km", "cif"]) & core.apply(lambda r: (r["factor"], r["level"]) in gindex, axis=1)]
+        times: dict[str, set] = {}
+        for r in curves.itertuples(index=False):
+            times.setdefault(r.endpoint, set()).add(float(r.time_days))
+        self.curves = GroupCurves(self.masks, {ep: sorted(ts) for ep, ts in times.items()})
+        self.c_ids = list(curves["id"])
+        self.c_ep = curves["endpoint"].to_numpy()
+        self.c_g = np.array([gindex[(f, lv)] for f, lv in zip(curves["factor"], curves["level"])], int)
+        self.c_t = np.array([int(np.searchsorted(self.curves.times[ep], float(t)))
+                             for ep, t in zip(curves["endpoint"], curves["time_days"])], int)
+        self.c_s = np.array([STATS.index(s) for s in curves["stat"]], int)
+        self.c_target = curves["value"].to_numpy(float)
+        self.c_tol = np.where(self.c_s == 0, 1.0, 2.0)
+        self.c_w = np.array([weights[i] for i in self.c_ids])
+        tests = core[core["kind"] == "p"]
+        self.tests = [(r.id, r.endpoint, r.factor, float(r.value), str(r.printed), weights[r.id])
+                      for r in tests.itertuples(index=False)]
+        self.models = []
+        if with_models:
+            hr = reg[reg["endpoint"].isin(CORE_ENDPOINTS) & (((reg["kind"] == "hr") & (reg["level"] != reg["reference"]))
+                                                            | ((reg["kind"] == "p") & (reg["test"] == "wald")))]
+            self.models = [(r.id, r.kind, r.endpoint, r.factor, r.level, r.stat, float(r.value), str(r.printed),
+                            weights[r.id]) for r in hr.itertuples(index=False)]
+        self.model_frame = base.reset_index(drop=True).copy()
+        self.test_cache: dict = {}
+        self.model_cache: dict = {}
+        self._refresh_tests(self.factor_names)
+        self._refresh_models()
+
+    # -- evaluation -------------------------------------------------------------------
+    def _arrays(self):
+        p = self.perm
+        return core_arrays(self.fu[p], self.dead[p], self.rel[p])
+
+    def curve_penalties(self, groups=None) -> np.ndarray:
+        """Weighted penalty of every curve entry; with ``groups`` (ids of the groups a move
+        touched) only those groups are recomputed, the rest come from the last accepted state."""
+        if groups is None or not hasattr(self, "_cpen"):
+            rows = np.arange(len(self.groups))
+        else:
+            rows = np.array(sorted(groups), int)
+        values = self.curves.values(self._arrays(), rows)
+        pos = np.full(len(self.groups), -1)
+        pos[rows] = np.arange(len(rows))
+        hit = pos[self.c_g] >= 0
+        v = np.empty(int(hit.sum()))
+        ep_hit, g_hit, t_hit, s_hit = self.c_ep[hit], pos[self.c_g[hit]], self.c_t[hit], self.c_s[hit]
+        for ep, arr in values.items():
+            m = ep_hit == ep
+            v[m] = arr[g_hit[m], t_hit[m], s_hit[m]]
+        x2 = ((v - self.c_target[hit]) / self.c_tol[hit]) ** 2
+        pen = self._cpen.copy() if hasattr(self, "_cpen") else np.zeros(len(self.c_ids))
+        pen[hit] = self.c_w[hit] * np.where(np.isfinite(x2), np.minimum(x2, PENALTY_CAP), PENALTY_CAP)
+        return pen
+
+    def _refresh_tests(self, factor_names) -> None:
+        if not self.with_tests or not factor_names:
+            return
+        arrays = self._arrays()
+        for f in factor_names:
+            lv = self.levels[f]
+            keep = pd.notna(lv)
+            for ep in CORE_ENDPOINTS:
+                t, s = arrays[ep]
+                self.test_cache[(f, ep)] = p_value(ep, t[keep], s[keep], lv[keep].astype(str))
+
+    def _refresh_models(self) -> None:
+        """Refit Table 4 on the current assignment by the scorecard's own route."""
+        if not self.models:
+            return
+        from hsct_analysis.paper.scorecard import fit_table4
+
+        arrays = self._arrays()
+        f = self.model_frame
+        f["os_time"], f["os_event"] = arrays["os"]
+        f["lfs_time"], f["lfs_event"] = arrays["lfs"]
+        f["relapse_nrm_time"], f["relapse_nrm_status"] = arrays["relapse"]
+        for ep in {m[2] for m in self.models}:
+            fit = fit_table4(f, ep, self.registry)
+            self.model_cache[ep] = None if isinstance(fit, str) else fit[0]
+
+    def _model_value(self, m) -> float:
+        from hsct_analysis.cohort.factors import FACTORS
+        from hsct_analysis.paper.scorecard import table4_covariates
+
+        _, kind, ep, fac, level, stat, *_ = m
+        summary = self.model_cache.get(ep)
+        if summary is None:
+            return np.nan
+        if not level:
+            ref = table4_covariates(self.registry, ep).get(fac)
+            level = [lv for lv in FACTORS[fac].levels if lv != ref][0]
+        term = f"{fac}[{level}]"
+        if term not in summary.index:
+            return np.nan
+        col = "p" if kind == "p" else {"value": "hr", "lower": "hr_lower", "upper": "hr_upper"}[stat]
+        return float(summary.loc[term, col])
+
+    def other_penalties(self) -> np.ndarray:
+        """Weighted penalties of the p-value and Table 4 entries."""
+        out = [w * entry_penalty("p", "value", target, self.test_cache.get((f, ep), np.nan), printed)
+               for _, ep, f, target, printed, w in self.tests]
+        out += [m[8] * entry_penalty(m[1], m[5], m[6], self._model_value(m), m[7]) for m in self.models]
+        return np.array(out, float)
+
+    def objective(self) -> float:
+        return float(self.curve_penalties().sum() + self.other_penalties().sum())
+
+    # -- moves ------------------------------------------------------------------------
+    def _propose(self, swap_share: float = 0.55):
+        """Apply a random move; return (undo, touched groups, touched factors) or None if invalid."""
+        rng, n = self.rng, self.n
+        u = rng.random()
+        if u < swap_share:
+            i, j = rng.integers(0, n, size=2)
+            if i == j or self.perm[i] == self.perm[j]:
+                return None
+            diff = np.flatnonzero(self.masks[:, i] != self.masks[:, j])
+            if diff.size == 0:
+                return None
+            self.perm[i], self.perm[j] = self.perm[j], self.perm[i]
+
+            def undo(i=i, j=j):
+                self.perm[i], self.perm[j] = self.perm[j], self.perm[i]
+            facs = {self.groups[g][0] for g in diff if self.groups[g][0]}
+            return undo, set(diff.tolist()), facs
+        p = int(rng.integers(0, n))
+        r = self.perm[p]
+        old = (self.fu[r], self.rel[r])
+        lo_keep = 33.0
+        if self.fu[r] <= lo_keep or self.fu[r] >= 1901:  # the printed minimum and maximum stay put
+            return None
+        if rng.random() < 0.67 or np.isnan(self.rel[r]):
+            scale = np.exp(rng.normal(0.0, 0.35))
+            new = float(np.round(self.fu[r] * scale))
+            floor = max(self.last_event[r], 0 if np.isnan(self.rel[r]) else self.rel[r]) + 1
+            if self.dead[r]:
+                ok = lo_keep < new < min(self.cens[r], 1901) and new >= floor
+            else:
+                ok = 303 <= new < 1901 and new >= floor
+            # the printed median follow-up stays exact: nobody crosses it, the middle record stays put
+            med = self.median_followup
+            ok = ok and self.fu[r] != med and (new < med) == (self.fu[r] < med) and new != med
+            if not ok:
+                return None
+            self.fu[r] = new
+        else:
+            new = float(np.round(self.rel[r] * np.exp(rng.normal(0.0, 0.4))))
+            if not (1 <= new < self.fu[r]):
+                return None
+            self.rel[r] = new
+
+        def undo(r=r, old=old):
+            self.fu[r], self.rel[r] = old
+        groups = set(np.flatnonzero(self.masks[:, p]).tolist())
+        facs = {f for f in self.factor_names if pd.notna(self.levels[f][p])}
+        return undo, groups, facs
+
+    def run(self, iterations: int, t_start: float = 2.0, t_end: float = 0.02, verbose: bool = False,
+            swap_share: float = 0.55) -> float:
+        """Anneal for ``iterations`` proposals (geometric cooling); return the final objective."""
+        other = self.other_penalties()
+        self._cpen = self.curve_penalties()
+        current = float(self._cpen.sum() + other.sum())
+        best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+        for it in range(iterations):
+            temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
+            move = self._propose(swap_share)
+            if move is None:
+                continue
+            undo, groups, facs = move
+            saved_tests = {k: self.test_cache[k] for k in list(self.test_cache) if k[0] in facs}
+            saved_models = dict(self.model_cache)
+            self._refresh_tests(facs)
+            self._refresh_models()
+            new_other = self.other_penalties() if (self.tests or self.models) else other
+            new_cpen = self.curve_penalties(groups)
+            new = float(new_cpen.sum() + new_other.sum())
+            delta = new - current
+            if delta <= 0 or self.rng.random() < np.exp(-delta / temp):
+                current, other, self._cpen = new, new_other, new_cpen
+                if current < best[0]:
+                    best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+            else:
+                undo()
+                self.test_cache.update(saved_tests)
+                self.model_cache = saved_models
+            if verbose and it % 2000 == 0:
+                print(f"  iteration {it}: objective {current:.1f} (best {best[0]:.1f}, T={temp:.3f})", flush=True)
+        _, self.perm, self.fu, self.rel = best
+        del self._cpen
+        self._refresh_tests(self.factor_names)
+        self._refresh_models()
+        return self.objective()
+
+    def result(self) -> pd.DataFrame:
+        """Outcome table aligned to patients (records permuted, times moved)."""
+        out = self.out.copy()
+        out["followup_days"] = self.fu
+        out["relapse_days"] = self.rel
+        return out.iloc[self.perm].reset_index(drop=True)
+
+
+#: Endpoints calibrated on their own after the core (whole-cohort cumulative incidences only),
+#: with the endpoint each must nest in (grade 3-4 within grade 2-4, extensive within any cGVHD,
+#: PTLD after EBV viremia).
+SECONDARY_ENDPOINTS = {
+    "agvhd_2_4": None, "agvhd_3_4": "agvhd_2_4", "cgvhd": None, "cgvhd_extensive": "cgvhd",
+    "cmv": None, "ebv": None, "ptld": "ebv", "tma": None, "platelet_engraftment": None,
+}
+#: Measurement windows (days after the second HSCT): plasma CMV and EBV DNA were quantified by
+#: qPCR up to day 100 only (Methods), so no viremia is recorded later.
+MEASURED_UNTIL = {"cmv": 100.0, "ebv": 100.0}
+_NESTED = (("agvhd_3_4_days", "agvhd_2_4_days"), ("cgvhd_extensive_days", "cgvhd_days"), ("ptld_days", "ebv_days"))
+
+
+def competing_arrays(event_days: np.ndarray, fu: np.ndarray, dead: np.ndarray):
+    """time/status of an event with death as competing risk (as the loader derives them)."""
+    happened = ~np.isnan(event_days)
+    return np.where(happened, event_days, fu), np.where(happened, 1, np.where(dead == 1, 2, 0))
+
+
+class _Facts:
+    """Per-patient event days as arrays, to check a patient's facts quickly."""
+
+    def __init__(self, out: pd.DataFrame):
+        self.fu = out["followup_days"].to_numpy(float)
+        self.days = {c: out[c].to_numpy(float).copy() for c in EVENT_COLUMNS}
+        cause = out["cause_of_death"].astype(object).fillna("").astype(str).to_numpy()
+        self.gvhd_death = np.array(["GVHD" in c for c in cause])
+        self.tma_death = np.array(["TA-TMA" in c for c in cause])
+
+    def ok(self, i: int) -> bool:
+        """Patient ``i`` respects follow-up, nesting, measurement windows and cause-of-death facts."""
+        fu, d = self.fu[i], self.days
+        for col, v in d.items():
+            if not np.isnan(v[i]) and not (0 < v[i] <= fu):
+                return False
+        for ep, until in MEASURED_UNTIL.items():
+            if d[f"{ep}_days"][i] > until:
+                return False
+        for later, earlier in _NESTED:
+            if not np.isnan(d[later][i]) and not (d[earlier][i] <= d[later][i]):
+                return False
+        if self.gvhd_death[i] and not (d["agvhd_2_4_days"][i] < fu or d["cgvhd_days"][i] < fu):
+            return False
+        if self.tma_death[i] and not d["tma_days"][i] < fu:
+            return False
+        return True
+
+
+def calibrate_secondary(out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
+                        iterations: int = 1500) -> pd.DataFrame:
+    """Anneal each secondary endpoint's event days against its whole-cohort incidences.
+
+    Moves: shift one event day, or hand an event (its day) from one patient to another, or add
+    or remove one. The calibration never adds an event after the endpoint's last printed time
+    (it could not be checked against anything), nor a CMV or EBV viremia after day 100
+    (:data:`MEASURED_UNTIL`). Platelet engraftment only hands days between patients, so its
+    printed median (range) stays exact. Follow-up, deaths and relapses are not touched.
+    """
+    out = out.copy()
+    reg = registry.fillna("")
+    reg = reg[reg["duplicate_of"].astype(str) == ""]
+    weights = entry_weights(registry, set())
+    facts = _Facts(out)
+    fu = facts.fu
+    dead = out["dead"].to_numpy(int)
+    n = len(out)
+    for ep in SECONDARY_ENDPOINTS:
+        rows = reg[(reg["kind"] == "cif") & (reg["endpoint"] == ep) & (reg["factor"] == "")]
+        if rows.empty:
+            continue
+        col = f"{ep}_days"
+        targets = [(float(r.time_days), r.stat, float(r.value), weights[r.id]) for r in rows.itertuples()]
+        times = sorted({t for t, *_ in targets})
+        horizon = min(times[-1], MEASURED_UNTIL.get(ep, np.inf))
+        parent = SECONDARY_ENDPOINTS[ep]
+        days = facts.days[col]
+        pdays = facts.days[f"{parent}_days"] if parent else None
+
+        def score(days=days):
+            t, st = competing_arrays(days, fu, dead)
+            vals = curve_values(ep, t, st, times)
+            return sum(w * entry_penalty("cif", stat, target, vals[(tt, stat)]) for tt, stat, target, w in targets)
+
+        current = score()
+        for it in range(iterations):
+            temp = 1.0 * (0.01 ** (it / iterations))
+            i, j = (int(x) for x in rng.integers(0, n, size=2))
+            old_i, old_j = days[i], days[j]
+            u = rng.random()
+            if parent is not None and 0.15 <= u < 0.6:
+                # relocate: the event leaves i and goes to j, shortly after j's parent event
+                has = ~np.isnan(days)
+                free = np.flatnonzero(~has & ~np.isnan(pdays))
+                if not has.any() or free.size == 0:
+                    continue
+                i = int(rng.choice(np.flatnonzero(has)))
+                j = int(rng.choice(free))
+                old_i, old_j = days[i], days[j]
+                days[i], days[j] = np.nan, pdays[j] + float(rng.integers(0, 15))
+            elif ep != "platelet_engraftment" and u < 0.15:  # an event more or less
+                have = days[~np.isnan(days)]
+                if not np.isnan(old_i):
+                    days[i] = np.nan
+                elif parent is not None:  # nested: shortly after the patient's parent event
+                    days[i] = pdays[i] + float(rng.integers(0, 15))
+                elif have.size:
+                    days[i] = float(have[int(rng.integers(0, have.size))])
+            elif ep == "platelet_engraftment" or u < 0.55:
+                days[i], days[j] = old_j, old_i  # hand the event over (or swap two days)
+            elif not np.isnan(old_i):
+                days[i] = float(max(1.0, np.round(old_i * np.exp(rng.normal(0.0, 0.3)))))
+            else:
+                continue
+            added = [k for k, old in ((i, old_i), (j, old_j)) if not np.isnan(days[k]) and days[k] != old]
+            if ep != "platelet_engraftment" and any(days[k] > horizon for k in added) or not (facts.ok(i) and facts.ok(j)):
+                days[i], days[j] = old_i, old_j
+                continue
+            new = score()
+            if new <= current or rng.random() < np.exp(-(new - current) / temp):
+                current = new
+            else:
+                days[i], days[j] = old_i, old_j
+        out[col] = days
+    return out
+
+
+#: The calibration schedule: annealing iterations of phase 1 (curves), phase 2 (+ Table 3
+#: p-values), phase 3 (+ Table 4 models) and of each secondary endpoint.
+CALIBRATION = {"iterations": (30000, 3000, 150, 2000)}
+#: Start and end temperatures of the three phases.
+TEMPERATURES = ((2.0, 0.02), (1.0, 0.02), (0.5, 0.02))
+
+
+def calibrate_outcomes(base: pd.DataFrame, out: pd.DataFrame, seed: int, verbose: bool = False,
+                       max_seconds: float = 240.0, iterations: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """Anneal the outcomes against the registry: curves, then with the p-values, then with Table 4.
+
+    Deterministic: a fixed number of iterations per phase (:data:`CALIBRATION`), all
+    randomness from ``seed``. ``max_seconds`` is not used to stop (that would make the result
+    depend on the machine); it is kept for callers that pass it.
+    """
+    from hsct_analysis.paper import registry as published
+    from hsct_analysis.paper.headline import headline_ids
+    from hsct_analysis.paper.scorecard import audited
+
+    iterations = tuple(iterations or CALIBRATION["iterations"])
+    registry = audited(published.load_registry())
+    headline = set(headline_ids(registry))
+    rng = np.random.default_rng([seed, 1])
+    t0 = time.perf_counter()
+    stage = out
+    for phase, (tests, models, swap_share) in enumerate(((False, False, 0.55), (True, False, 0.9), (True, True, 0.9))):
+        if phase >= len(iterations) - (1 if len(iterations) > 3 else 0) or not iterations[phase]:
+            continue
+        cal = Calibrator(base, stage, registry, rng, with_tests=tests, with_models=models, headline=headline)
+        if verbose:
+            print(f"phase {phase + 1}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start objective "
+                  f"{cal.objective():.1f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        cal.run(iterations[phase], t_start=TEMPERATURES[phase][0], t_end=TEMPERATURES[phase][1], verbose=verbose,
+                swap_share=swap_share)
+        stage = cal.result()
+    final = stage.copy()
+    final.index = out.index
+    fix_followup_median(final, paper_targets()["medians"]["followup_days"][0], rng)
+    final = calibrate_secondary(final, registry, rng, iterations=iterations[3] if len(iterations) > 3 else 1500)
+    if verbose:
+        print(f"calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
+    return final
