@@ -154,8 +154,9 @@ CASES: dict[str, Callable[[], Defect]] = {
     "crs_inconsistent": cell_defect("crs_grade", "2", "must be 0 when crs_after_cart is no", crs_after_cart="no"),
     "hct_ci_7": cell_defect("hct_ci", "7", "is outside 0-4"),
     "cause_given_alive": cell_defect("cause_of_death", "infection", "is given, but dead is 0", dead="0"),
-    "grade_3_4_without_2_4": cell_defect("agvhd_3_4_days", "40", "is given without agvhd_2_4_days",
-                                         agvhd_2_4_days=""),
+    # a day inside the patient's follow-up, so the missing grade 2-4 day is the only defect
+    "grade_3_4_without_2_4": cell_defect("agvhd_3_4_days", lambda row: str(min(40, int(row["followup_days"]) - 1)),
+                                         "is given without agvhd_2_4_days", agvhd_2_4_days=""),
 }
 
 

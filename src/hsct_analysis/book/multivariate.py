@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.cohort import endpoints
 from hsct_analysis.book import privacy, tables
+from hsct_analysis.book.univariate import SHORT_LABEL, comparison_p, plain_numbers
+from hsct_analysis.cohort import endpoints
+from hsct_analysis.cohort.factors import FACTORS
+from hsct_analysis.paper.models import fit_model, model_frame
 from hsct_analysis.stats.cause_specific import cause_specific_cox
 from hsct_analysis.stats.design import design_matrix
-from hsct_analysis.cohort.factors import FACTORS, factor
 from hsct_analysis.stats.fine_gray import fine_gray
-from hsct_analysis.book.univariate import SHORT_LABEL, comparison_p, plain_numbers
-from hsct_analysis.paper.models import fit_model, model_frame
 
 #: Table 4's endpoints in the paper's column order.
 TABLE4_ENDPOINTS = ("lfs", "os", "relapse", "nrm")

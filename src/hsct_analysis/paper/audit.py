@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from hsct_analysis.paper.registry import COLUMNS, REGISTRY_DIR, group_size, lookup, read_registry_file
+from hsct_analysis.paper.tolerances import ESTIMATE_TOL_PP, round_half_up
 
 FINDING_COLUMNS = ["check", "ids", "reason", "magnitude", "marks"]
 IDENTITY_TOLERANCE_PP = 1.0  # |1 - LFS - (RI + NRM)| above this (percentage points) is flagged
@@ -98,7 +99,9 @@ def check_identity(registry: pd.DataFrame) -> pd.DataFrame:
     """1 - LFS must equal RI + NRM (relapse and NRM are the two ways to lose LFS).
 
     Flags groups/times where ``|RI + NRM - (100 - LFS)| > 1.0`` percentage point; the gap
-    (pp, positive when RI + NRM is larger) is the magnitude.
+    (pp, positive when RI + NRM is larger) is the magnitude. Where the gap exceeds three times
+    the scorecard's estimate tolerance no cohort can reproduce all three (see
+    :func:`hsct_analysis.paper.headline.identity_proofs`); the reason then says which holds.
     """
     found = []
     for _, g in _outcome_table(registry).dropna(subset=["lfs", "relapse", "nrm"]).iterrows():
@@ -109,6 +112,11 @@ def check_identity(registry: pd.DataFrame) -> pd.DataFrame:
                 f"1-LFS = {100 - g['lfs']:.1f}% but RI + NRM = {g['relapse']:.1f} + {g['nrm']:.1f} = "
                 f"{g['relapse'] + g['nrm']:.1f}% (gap {gap:+.1f} pp)"
             )
+            if abs(gap) > 3 * ESTIMATE_TOL_PP:  # not even within the scorecard's +-1 pp each
+                reason += (
+                    f"; no cohort can meet all three within +-{ESTIMATE_TOL_PP:g} pp: the book holds LFS (a primary "
+                    "endpoint) and RI, and NRM (a secondary endpoint) absorbs the gap"
+                )
             found.append(_finding("identity", [g["id_lfs"], g["id_relapse"], g["id_nrm"]], reason, gap))
     return _findings(found)
 
@@ -159,21 +167,16 @@ def _decimals_printed(value: float, printed: str) -> int:
     return 1
 
 
-def _round_half_up(x: float, decimals: int) -> float:
-    scale = 10**decimals
-    return math.floor(x * scale + 0.5 + 1e-9) / scale
-
-
 def _percent_explanation(count: float, denominator: float, printed: float, decimals: int, others) -> str:
     """Why a printed percent may differ from count/denominator: double rounding, truncation,
     or another denominator of the registry."""
     exact = 100 * count / denominator
-    if math.isclose(_round_half_up(_round_half_up(exact, decimals + 1), decimals), printed):
-        return f"consistent with rounding twice ({exact:.3f} -> {_round_half_up(exact, decimals + 1)} -> {printed})"
+    if math.isclose(round_half_up(round_half_up(exact, decimals + 1), decimals), printed):
+        return f"consistent with rounding twice ({exact:.3f} -> {round_half_up(exact, decimals + 1)} -> {printed})"
     if math.isclose(math.floor(exact * 10**decimals + 1e-9) / 10**decimals, printed):
         return f"consistent with truncation ({exact:.3f} -> {printed})"
     for other in sorted(o for o in others if o >= max(count, 1)):
-        if other != denominator and math.isclose(_round_half_up(100 * count / other, decimals), printed):
+        if other != denominator and math.isclose(round_half_up(100 * count / other, decimals), printed):
             return f"matches {count:g}/{other:g} = {100 * count / other:.2f}% (another denominator)"
     return "not explained by rounding, truncation or another denominator"
 
@@ -201,7 +204,7 @@ def check_percent_vs_count(registry: pd.DataFrame) -> pd.DataFrame:
             why = _percent_explanation(count, pct["denominator"], pct["value"], decimals, denominators)
             reason = (
                 f"'{pct['printed']}': {count:g}/{pct['denominator']:g} ({count_id}) = {exact:.2f}% should print as "
-                f"{_round_half_up(exact, decimals):.{decimals}f}%, printed {pct['value']:.{decimals}f}%; {why}"
+                f"{round_half_up(exact, decimals):.{decimals}f}%, printed {pct['value']:.{decimals}f}%; {why}"
             )
             found.append(_finding("percent_vs_count", [pct["id"]], reason, pct["value"] - exact))
     return _findings(found)
@@ -430,24 +433,14 @@ CHECKS = (
 
 
 # --------------------------------------------------------------------------- the audit
-_SAME_NUMBER = ["source", "kind", "endpoint", "factor", "level", "time_days", "printed"]
-
-
-def _mark_ci_of_marked_estimates(marked: pd.DataFrame) -> None:
-    """A printed "estimate (lower-upper)" is one number: when its estimate is inconsistent, its CI
-    bounds are involved in the same conflict (they are centred on the estimate), so they are
-    marked too, with the estimate's id in the reason. Changes ``marked`` in place."""
-    estimates = marked[(marked["status"] == "inconsistent") & (marked["stat"] == "value")
-                       & marked["kind"].isin(["km", "cif", "hr"])]
-    key = marked[_SAME_NUMBER].astype(str).agg("|".join, axis=1)
-    for i, row in estimates.iterrows():
-        bounds = (key == key[i]) & marked["stat"].isin(["lower", "upper"]) & (marked["status"] == "ok")
-        marked.loc[bounds, "status"] = "inconsistent"
-        marked.loc[bounds, "reason"] = f"CI of {row['id']}, which is involved in: {row['reason']}"
 
 
 def _mark(registry: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    """Status/reason from the findings; duplicates of a marked row with the same value follow it."""
+    """Status/reason from the findings; duplicates of a marked row with the same value follow it.
+
+    Conflicts are marked per estimate: the CI bounds of an inconsistent estimate stay ``ok``
+    unless a check names the bound itself (e.g. a CI that does not contain its estimate), so the
+    scorecard counts them against their tolerance like any other number."""
     marked = registry.copy()
     marked["status"] = "ok"
     marked["reason"] = ""
@@ -460,7 +453,6 @@ def _mark(registry: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
         i = marked.index[position[row_id]]
         marked.loc[i, "status"] = "inconsistent"
         marked.loc[i, "reason"] = " | ".join(dict.fromkeys(texts))
-    _mark_ci_of_marked_estimates(marked)
     values = dict(zip(marked["id"], marked["value"]))
     for i, row in marked[(marked["duplicate_of"] != "") & (marked["status"] == "ok")].iterrows():
         first = row["duplicate_of"]

@@ -84,10 +84,10 @@ def identity_proofs(registry: pd.DataFrame, tolerance: float = ESTIMATE_TOL_PP) 
         miss = max(r.nrm - high, low - r.nrm)
         group = f"{r.factor} {r.level}" if r.factor else "whole cohort"
         proof = (
-            f"1 - LFS = RI + NRM on every cohort. With LFS in {r.lfs:g} +- {tolerance:g} and RI in "
-            f"{r.relapse:g} +- {tolerance:g}, NRM = 100 - LFS - RI lies in [{low:.1f}, {high:.1f}]; "
+            f"1 − LFS = RI + NRM on every cohort. With LFS in {r.lfs:g} ± {tolerance:g} and RI in "
+            f"{r.relapse:g} ± {tolerance:g}, NRM = 100 − LFS − RI lies in [{low:.1f}, {high:.1f}]; "
             f"the printed {r.nrm:g} is {miss:.1f} pp outside it (more than the {tolerance:g} pp allowed), "
-            f"because the paper's RI + NRM exceeds 1 - LFS by {gap:.1f} pp."
+            f"because the paper's RI + NRM {'exceeds' if gap > 0 else 'falls short of'} 1 − LFS by {abs(gap):.1f} pp."
         )
         out.append({"group": group, "factor": r.factor, "level": r.level, "time_days": r.time_days, "lfs": r.lfs,
                     "relapse": r.relapse, "nrm": r.nrm, "gap": round(gap, 2), "nrm_reachable_low": round(low, 2),
@@ -131,3 +131,25 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
         out.append({"id": rid, "claim": _what(r.to_dict() | {"id": rid}), "paper": r["printed"] if r["kind"] == "p" else c["published"],
                     "ours": c["reproduced"], "tolerance": c["tolerance"], "passed": bool(c["passed"]), "proof": why})
     return pd.DataFrame(out, columns=["id", "claim", "paper", "ours", "tolerance", "passed", "proof"])
+
+
+def display_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """:func:`headline_table` for reading: claim as the index, numbers at printed precision
+    (p 3 decimals, hazard ratios 2, percentages 1), "yes"/"no" for within tolerance."""
+    def fmt(row, value):
+        if isinstance(value, str):
+            return value
+        if value is None or not np.isfinite(value):
+            return "not computed"
+        if row["id"].endswith(".p"):
+            return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+        return f"{value:.2f}" if row["id"].startswith("t4.") else f"{value:.1f}"
+
+    out = pd.DataFrame({
+        "Paper": [fmt(r, r["paper"]) for _, r in claims.iterrows()],
+        "Synthetic cohort": [fmt(r, r["ours"]) for _, r in claims.iterrows()],
+        "Tolerance": claims["tolerance"].str.replace("+-", "±", regex=False).to_numpy(),
+        "Within tolerance": np.where(claims["passed"], "yes", "no"),
+        "Why not (proof)": claims["proof"].to_numpy(),
+    }, index=pd.Index(claims["claim"], name="Headline claim"))
+    return out

@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hsct_analysis.cohort import endpoints
-from hsct_analysis.cohort import plain_numbers
+from hsct_analysis.cohort import endpoints, plain_numbers
 from hsct_analysis.cohort.factors import FACTORS, factor
 from hsct_analysis.paper import models
 from hsct_analysis.paper.tolerances import (  # noqa: F401 - re-exported: chapters quote the rules

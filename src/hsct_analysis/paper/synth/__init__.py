@@ -27,7 +27,6 @@ data/cohort.csv`` rewrites the committed file byte for byte.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -36,7 +35,14 @@ import pandas as pd
 from hsct_analysis.paper.synth.calibration import calibrate_outcomes
 from hsct_analysis.paper.synth.draws import after_second_hsct, baseline, exact_order_statistics, outcomes
 from hsct_analysis.paper.synth.targets import DEFAULT_N, paper_targets, scaled_targets
-from hsct_analysis.paper.synth.writer import AFTER_SECOND_COLUMNS, COLUMNS, assemble, to_csv_text, write, written_columns
+from hsct_analysis.paper.synth.writer import (
+    AFTER_SECOND_COLUMNS,
+    COLUMNS,
+    assemble,
+    to_csv_text,
+    write,
+    written_columns,
+)
 
 __all__ = [
     "DEFAULT_SEED", "DEFAULT_N", "COLUMNS", "AFTER_SECOND_COLUMNS", "generate", "main", "paper_targets",

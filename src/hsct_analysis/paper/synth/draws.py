@@ -482,7 +482,7 @@ def fix_followup_median(out: pd.DataFrame, median: float, rng: np.random.Generat
         else:
             break
     # the middle order statistic(s) exactly at the median
-    for k in range(len(mids)):
+    for _ in range(len(mids)):
         if (fu == median).sum() >= len(mids):
             break
         cand = [j for j in np.flatnonzero(alive & (fu > median) & (fu < top)) if _last_event(out, j) <= median]

@@ -1,0 +1,72 @@
+"""The headline claims: which they are, and the proof where the paper's own numbers forbid one."""
+
+import numpy as np
+import pytest
+
+from hsct_analysis import cohort
+from hsct_analysis.paper import headline, scorecard
+from hsct_analysis.paper import registry as published
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return scorecard.audited(published.load_registry())
+
+
+def test_headline_claims_are_the_abstract_the_90_day_comparison_and_table_4(registry):
+    ids = headline.headline_ids(registry)
+    whole = [i for i in ids if i.startswith("res.")]
+    assert len(whole) == 24  # OS, LFS, RI, NRM at 1 and 3 years, each with its CI
+    groups = [i for i in ids if i.startswith("t3.")]
+    assert len(groups) == 28  # 2 groups x 4 endpoints x 3, and the four p-values
+    assert {"t3.lfs.cart_interval_90.p", "t3.os.cart_interval_90.p", "t3.relapse.cart_interval_90.p",
+            "t3.nrm.cart_interval_90.p"} <= set(groups)
+    table4 = [i for i in ids if i.startswith("t4.")]
+    assert len(table4) == 16 and "t4.lfs.cart_source.autologous.est" in table4
+
+
+def test_identity_proof_of_the_3_year_nrm(registry):
+    proofs = headline.identity_proofs(registry)
+    whole = proofs[(proofs["factor"] == "") & np.isclose(proofs["time_days"], 1095.75)].iloc[0]
+    # 1 - LFS = RI + NRM: with LFS 49.8 +- 1 and RI 10.5 +- 1, NRM lies in [37.7, 41.7]; 43.6 is 1.9 pp off
+    assert (whole["nrm_reachable_low"], whole["nrm_reachable_high"]) == pytest.approx((37.7, 41.7))
+    assert whole["min_nrm_miss"] == pytest.approx(1.9)
+    # at 1 year the gap (1.1 pp) leaves room for all three within +-1 pp: no proof, they must hold
+    assert not (np.isclose(proofs["time_days"], 365.25) & (proofs["factor"] == "")).any()
+    # > 90 days: 2/11 relapse, 7/11 NRM, 2/11 leukaemia-free add up exactly
+    assert not ((proofs["factor"] == "cart_interval_90") & (proofs["level"] == ">90")).any()
+    assert proofs.loc[(proofs["factor"] == "cart_interval_90") & (proofs["level"] == "<=90"), "min_nrm_miss"].iloc[0] \
+        == pytest.approx(2.6)
+
+
+#: Headline claims the bundled cohort misses although no proof says that no cohort can meet them. The
+#: calibration puts them first but does not reach them yet; the set may shrink, never grow.
+UNPROVEN_MISSES = {
+    "res.nrm.1y.est",
+    "res.nrm.1y.up",
+    "res.nrm.3y.lo",
+    "res.nrm.3y.up",
+    "t3.nrm.cart_interval_90.<=90.lo",
+    "t3.nrm.cart_interval_90.<=90.up",
+    "t3.nrm.cart_interval_90.>90.lo",
+    "t3.os.cart_interval_90.>90.est",
+    "t3.os.cart_interval_90.>90.up",
+    "t3.os.cart_interval_90.p",
+    "t3.relapse.cart_interval_90.>90.up",
+    "t4.lfs.cart_interval_90.p",
+    "t4.lfs.cart_source.p",
+    "t4.nrm.cart_interval_90.p",
+}
+
+
+def test_headline_claims_on_the_bundled_cohort(registry):
+    card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
+    table = headline.headline_table(card, registry).set_index("id")
+    assert len(table) == 68
+    # the primary endpoints hold: whole-cohort LFS and OS at 1 and 3 years, with their CIs
+    primary = [i for i in table.index if i.startswith(("res.lfs.", "res.os."))]
+    assert len(primary) == 12 and table.loc[primary, "passed"].all()
+    # the 3-year NRM cannot hold together with LFS and RI: it fails, with its proof beside it
+    assert not table.loc["res.nrm.3y.est", "passed"] and table.loc["res.nrm.3y.est", "proof"].startswith("1 − LFS")
+    failed = table[~table["passed"]]
+    assert set(failed.index[failed["proof"] == ""]) <= UNPROVEN_MISSES
