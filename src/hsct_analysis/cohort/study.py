@@ -499,6 +499,8 @@ class EventSource:
 
 @dataclass(frozen=True)
 class Condition:
+    """An event read from one column: the patient has it when the column holds one of ``codes``."""
+
     label: str
     column: str
     codes: tuple[str, ...]
@@ -506,6 +508,9 @@ class Condition:
 
 @dataclass(frozen=True)
 class CustomEndpoint:
+    """An endpoint of the study file's ``endpoints.custom``: status 1 for ``event``, 2, 3, ... for the first
+    ``competing`` condition that holds, else 0 (censored); ``time`` is a column in the cohort's time unit."""
+
     name: str
     label: str
     time: str
@@ -519,6 +524,9 @@ class CustomEndpoint:
 
 @dataclass(frozen=True)
 class BaselineRow:
+    """One row of a baseline table: categorical (n (%) per level) or continuous (median with ``summary``,
+    IQR or range, in ``unit``)."""
+
     column: str
     label: str
     type: str
@@ -529,6 +537,8 @@ class BaselineRow:
 
 @dataclass(frozen=True)
 class BaselineTable:
+    """A titled baseline table (Table 1 style), its rows in the study file's order."""
+
     title: str
     rows: tuple[BaselineRow, ...]
 
