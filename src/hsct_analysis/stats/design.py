@@ -155,8 +155,7 @@ def design_matrix(
     Parameters
     ----------
     %(data_time_columns)s
-    status : str
-        Column of integer status codes (``cencode`` = censored, other codes = causes).
+    %(status_column)s
     covariates : list of str
         Columns to model.
     reference : dict, optional

@@ -45,6 +45,9 @@ SHARED = {
         "data : pandas.DataFrame\n    One row per patient.\n"
         "time : str\n    Column of days to the first event or censoring."
     ),
+    "status_column": (
+        "status : str\n    Column of integer status codes: ``cencode`` = censored, other codes = causes."
+    ),
     "regression_options": (
         "conf_level : float\n    Two-sided confidence level of the hazard-ratio limits.\n"
         "reference : dict, optional\n"

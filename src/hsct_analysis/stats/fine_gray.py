@@ -440,8 +440,7 @@ def fine_gray(
     Parameters
     ----------
     %(data_time_columns)s
-    status : str
-        Column of integer status codes: ``cencode`` = censored, other codes = causes.
+    %(status_column)s
     covariates : list of str
         Columns to model. Categorical ones (text, category, bool) are treatment coded;
         numeric ones enter as one linear term in their own units. A numeric column that looks
