@@ -25,6 +25,8 @@ test: $(STAMP)
 
 # The fast loop: every test that does not build a book (target: under 60 s on 2 cores), plus the linter.
 check: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 lint: $(STAMP)

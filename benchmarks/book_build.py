@@ -52,8 +52,14 @@ def one_run() -> dict:
         clone = fresh_clone(Path(tmp))
         cold, cold_status, cold_last = timed_make_book(clone)
         warm, warm_status, warm_last = timed_make_book(clone)
-    return {"cold": cold, "cold_status": cold_status, "cold_last": cold_last,
-            "warm": warm, "warm_status": warm_status, "warm_last": warm_last}
+    return {
+        "cold": cold,
+        "cold_status": cold_status,
+        "cold_last": cold_last,
+        "warm": warm,
+        "warm_status": warm_status,
+        "warm_last": warm_last,
+    }
 
 
 def _seconds(runs: list[dict], step: str) -> str:
@@ -69,14 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.runs):
         run = one_run()
         runs.append(run)
-        print(f"run {i + 1}: cold {run['cold']:.1f} s (exit {run['cold_status']}), "
-              f"no-change {run['warm']:.1f} s (exit {run['warm_status']})", file=sys.stderr)
+        print(
+            f"run {i + 1}: cold {run['cold']:.1f} s (exit {run['cold_status']}), "
+            f"no-change {run['warm']:.1f} s (exit {run['warm_status']})",
+            file=sys.stderr,
+        )
     cold = statistics.median(r["cold"] for r in runs)
     warm = statistics.median(r["warm"] for r in runs)
     failed = [r for r in runs if r["cold_status"] or r["warm_status"]]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"book build benchmark: commit {commit.stdout.strip()}, {os.cpu_count()} CPUs, {args.runs} runs, medians;"
-          f" load average at the end {load} (other work on the machine slows every figure)")
+    print(
+        f"book build benchmark: commit {commit.stdout.strip()}, {os.cpu_count()} CPUs, {args.runs} runs, medians;"
+        f" load average at the end {load} (other work on the machine slows every figure)"
+    )
     print()
     print("| step | median (s) | runs (s) | target (s) |")
     print("| --- | ---: | --- | ---: |")
@@ -84,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| make book, nothing changed | {warm:.1f} | {_seconds(runs, 'warm')} | 15 |")
     if failed:
         print()
-        print(f"{len(failed)} run(s) exited non-zero; last lines: {failed[0]['cold_last']!r} / {failed[0]['warm_last']!r}")
+        print(
+            f"{len(failed)} run(s) exited non-zero; last lines: {failed[0]['cold_last']!r} / {failed[0]['warm_last']!r}"
+        )
     else:
         print()
         print(f"last line of a cold build: {runs[0]['cold_last']!r}")

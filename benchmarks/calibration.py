@@ -47,12 +47,17 @@ def main() -> int:
         r = one_run()
         same = r["text"] == committed
         runs.append(r)
-        print(f"run {k + 1}: {r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU" + (f", cohort identical: {same}" if a.check else ""),
-              flush=True)
+        print(
+            f"run {k + 1}: {r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU"
+            + (f", cohort identical: {same}" if a.check else ""),
+            flush=True,
+        )
         if a.check and not same:
             return 1
-    print(f"median of {a.runs}: {statistics.median(r['wall'] for r in runs):.1f} s wall, "
-          f"{statistics.median(r['cpu'] for r in runs):.1f} s CPU")
+    print(
+        f"median of {a.runs}: {statistics.median(r['wall'] for r in runs):.1f} s wall, "
+        f"{statistics.median(r['cpu'] for r in runs):.1f} s CPU"
+    )
     return 0
 
 

@@ -77,9 +77,7 @@ def simulate(n: int, seed: int = 1) -> pd.DataFrame:
     censor = rng.uniform(100, 2500, n)
     first = np.minimum.reduce([relapse, death, censor])
     status = np.select([relapse == first, death == first], [1, 2], 0)
-    return pd.DataFrame(
-        {"time": np.ceil(first), "status": status, "age": age, "sex": sex, "atg_type": atg}
-    )
+    return pd.DataFrame({"time": np.ceil(first), "status": status, "age": age, "sex": sex, "atg_type": atg})
 
 
 def timed(fn, repeats: int) -> float:
@@ -273,7 +271,11 @@ def main(argv=None) -> None:
             DOC_INTRO
             + f"\n## Results ({stamp})\n\nMachine: {machine()}.\n"
             + f"R: {R_VERSION[0]}.\n"
-            + "\n" + "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+            + "\n"
+            + "\n".join(lines)
+            + "\n\n"
+            + "\n".join(f"- {n}" for n in notes)
+            + "\n"
         )
         args.write.write_text(text)
         print(f"\nwrote {args.write}")

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,9 +64,11 @@ def main() -> None:
     ref_s = statistics.median(s for s, _ in reference)
     big_s, big_mb = statistics.median(s for s, _ in runs), statistics.median(m for _, m in runs)
     print(f"reference (95 rows): median {ref_s:.2f} s, peak RSS {statistics.median(m for _, m in reference):.0f} MB")
-    print(f"{args.rows} rows ({big.stat().st_size / 1e6 if big.exists() else 0:.0f} MB file): median {big_s:.1f} s, "
-          f"peak RSS {big_mb:.0f} MB ({len(runs)} runs; {big_s / ref_s:.0f}x the reference); "
-          f"target <= 30 s and <= 1024 MB")
+    print(
+        f"{args.rows} rows ({big.stat().st_size / 1e6 if big.exists() else 0:.0f} MB file): median {big_s:.1f} s, "
+        f"peak RSS {big_mb:.0f} MB ({len(runs)} runs; {big_s / ref_s:.0f}x the reference); "
+        f"target <= 30 s and <= 1024 MB"
+    )
 
 
 if __name__ == "__main__":

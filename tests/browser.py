@@ -27,8 +27,14 @@ from urllib.parse import unquote, urlsplit
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 WIDTHS = {"desktop": 1400, "phone": 390}
 HEIGHTS = {"desktop": 900, "phone": 844}
@@ -195,12 +201,12 @@ def svg_min_text_px(svg: str, rendered_width: float) -> float | None:
     return min(sizes) * rendered_width / float(size.group(1))
 
 
-def check_page(browser, base_url: str, rel: str, width: int, height: int = 900,
-               shot: Path | None = None) -> PageReport:
+def check_page(browser, base_url: str, rel: str, width: int, height: int = 900, shot: Path | None = None) -> PageReport:
     """Open ``rel`` (a path under the book) at ``width`` px, offline; return what was seen."""
     report = PageReport(rel, width)
-    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
-                                  service_workers="block")
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, device_scale_factor=1, service_workers="block"
+    )
 
     def route(r):
         if _is_local(r.request.url):
@@ -235,7 +241,7 @@ def check_page(browser, base_url: str, rel: str, width: int, height: int = 900,
     for name, pattern in CODE_NAME_PATTERNS.items():
         for match in pattern.finditer(reader):
             start = max(0, match.start() - 30)
-            report.code_names.append(f"{name}: …{reader[start:match.end() + 20]}…".replace("\n", " "))
+            report.code_names.append(f"{name}: …{reader[start : match.end() + 20]}…".replace("\n", " "))
     report.links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
     report.images = page.evaluate(_IMAGES_JS)
     if shot is not None:
@@ -266,7 +272,7 @@ def local_link_problems(book: Path, base_url: str, page_rel: str, links: list[st
         parts = urlsplit(href)
         if not href.startswith(base_url):
             continue
-        rel = unquote(parts.path[len(urlsplit(base_url).path):])
+        rel = unquote(parts.path[len(urlsplit(base_url).path) :])
         target = book / rel
         if target.is_dir():
             target = target / "index.html"
@@ -280,8 +286,13 @@ def local_link_problems(book: Path, base_url: str, page_rel: str, links: list[st
     return problems
 
 
-def figure_problems(book: Path, base_url: str, report: PageReport, min_text_px: float = 9.0,
-                    raster_font: tuple[float, float] | None = None) -> list[str]:
+def figure_problems(
+    book: Path,
+    base_url: str,
+    report: PageReport,
+    min_text_px: float = 9.0,
+    raster_font: tuple[float, float] | None = None,
+) -> list[str]:
     """Images that did not load, text drawn below ``min_text_px``, rasters below 2x on a desktop.
 
     An SVG's text sizes are read from the file. A raster's smallest text is ``raster_font`` = (smallest font in
@@ -293,7 +304,7 @@ def figure_problems(book: Path, base_url: str, report: PageReport, min_text_px: 
             problems.append(f"image not shown: {img['src']}")
             continue
         path = urlsplit(img["url"]).path
-        local = book / unquote(path[len(urlsplit(base_url).path):]) if img["url"].startswith(base_url) else None
+        local = book / unquote(path[len(urlsplit(base_url).path) :]) if img["url"].startswith(base_url) else None
         if local is not None and local.suffix == ".svg" and local.is_file():
             smallest = svg_min_text_px(local.read_text(encoding="utf-8", errors="replace"), img["width"])
             if smallest is not None and smallest < min_text_px:
@@ -309,8 +320,9 @@ def figure_problems(book: Path, base_url: str, report: PageReport, min_text_px: 
     return problems
 
 
-def page_problems(book: Path, base_url: str, report: PageReport,
-                  raster_font: tuple[float, float] | None = None) -> dict[str, list[str]]:
+def page_problems(
+    book: Path, base_url: str, report: PageReport, raster_font: tuple[float, float] | None = None
+) -> dict[str, list[str]]:
     """Everything wrong on one page at one width, by kind (empty lists when nothing is)."""
     desktop = report.width >= WIDTHS["desktop"]
     math = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from r_fixtures import REF, as_float, load
 
 from hsct_analysis.stats import (
     cause_specific_cox,
@@ -23,6 +22,7 @@ from hsct_analysis.stats import (
     kaplan_meier_by,
     logrank,
 )
+from r_fixtures import REF, as_float, load
 
 RTOL, ATOL = 1e-9, 1e-12
 #: lifelines' Newton-Raphson (FIT_OPTIONS) against coxph(eps = 1e-12): agreement to about 1e-8
@@ -100,8 +100,15 @@ def test_melanoma_cumulative_incidence_with_cencode_equals_cuminc(block):
     overall = cumulative_incidence(data["time"], status, 1, cencode=r["cencode"])
     assert overall["estimate"].iloc[-1] == pytest.approx(0.33871750891435, rel=1e-12)
     for t in r["tests"]:
-        res = gray_test(data["time"], status, data["ulcer"], cause=t["cause"], rho=t["rho"],
-                        strata=data["sex"] if t["stratified"] else None, cencode=r["cencode"])
+        res = gray_test(
+            data["time"],
+            status,
+            data["ulcer"],
+            cause=t["cause"],
+            rho=t["rho"],
+            strata=data["sex"] if t["stratified"] else None,
+            cencode=r["cencode"],
+        )
         close(res.statistic, t["stat"])
         close(res.p_value, t["p"], atol=1e-15)
         assert res.df == t["df"]
@@ -120,7 +127,9 @@ def _cases():
         ref = load(path)
         for model in ref["models"]:
             for fit in model["fits"]:
-                yield pytest.param(path, model["model"], fit["cause"], id=f"{path.stem}-{model['model']}-{fit['cause']}")
+                yield pytest.param(
+                    path, model["model"], fit["cause"], id=f"{path.stem}-{model['model']}-{fit['cause']}"
+                )
 
 
 def _setup(path, model_name, cause):
@@ -134,8 +143,17 @@ def _setup(path, model_name, cause):
 def test_fine_gray_equals_crr(path, model_name, cause):
     data, model, fit, cencode = _setup(path, model_name, cause)
     r = fit["crr"]
-    res = fine_gray(data, "time", "status", model["covariates"], cause=cause, cencode=cencode,
-                    reference=model["references"], gtol=1e-12, max_iter=200)
+    res = fine_gray(
+        data,
+        "time",
+        "status",
+        model["covariates"],
+        cause=cause,
+        cencode=cencode,
+        reference=model["references"],
+        gtol=1e-12,
+        max_iter=200,
+    )
     assert list(res.summary.index) == r["terms"]
     rtol = RTOL if r["converged"] else 1e-8  # see FIXTURES.md, Surprises
     close(res.summary["coef"], r["coef"], rtol=rtol)
@@ -157,8 +175,9 @@ def test_fine_gray_equals_crr(path, model_name, cause):
 def test_cause_specific_cox_equals_coxph_efron(path, model_name, cause):
     data, model, fit, cencode = _setup(path, model_name, cause)
     r = fit["coxph_efron"]
-    res = cause_specific_cox(data, "time", "status", model["covariates"], cause=cause, cencode=cencode,
-                             reference=model["references"])
+    res = cause_specific_cox(
+        data, "time", "status", model["covariates"], cause=cause, cencode=cencode, reference=model["references"]
+    )
     assert list(res.summary.index) == r["terms"]
     close(res.summary["coef"], r["coef"], rtol=COX_RTOL)
     close(res.summary["std_err"], r["se"], rtol=COX_RTOL)

@@ -60,7 +60,10 @@ def test_percent_mismatches(paper):
 def test_hr_ci_and_separation(paper):
     _, marked, findings = paper
     ci = _with(findings, "ci_order", "estimate 2.83, lower 2.83, upper 1.37")
-    assert set(ci["ids"].str.split(";").str[0]) == {"t4.lfs.atg_type.ATG-T.est", "res.multivariate.lfs.atg_type.ATG-T.est"}
+    assert set(ci["ids"].str.split(";").str[0]) == {
+        "t4.lfs.atg_type.ATG-T.est",
+        "res.multivariate.lfs.atg_type.ATG-T.est",
+    }
     assert "probably (1.37-5.85)" in ci["reason"].iloc[0]
     sep = findings[findings["check"] == "hr_separation"]
     assert len(sep) == 2 and "1.42E+06" in sep["reason"].iloc[0]
@@ -162,17 +165,38 @@ def _clean() -> dict[str, list[dict]]:
     ]
     table1 = [
         _row("t1.sex.male.n", "count", "12", printed="12 (60.0%)", variable="sex", category="male", denominator="20"),
-        _row("t1.sex.male.pct", "percent", "60.0", printed="12 (60.0%)", variable="sex", category="male", denominator="20"),
+        _row(
+            "t1.sex.male.pct",
+            "percent",
+            "60.0",
+            printed="12 (60.0%)",
+            variable="sex",
+            category="male",
+            denominator="20",
+        ),
         _row("t1.sex.female.n", "count", "8", printed="8 (40.0%)", variable="sex", category="female", denominator="20"),
-        _row("t1.sex.female.pct", "percent", "40.0", printed="8 (40.0%)", variable="sex", category="female", denominator="20"),
+        _row(
+            "t1.sex.female.pct",
+            "percent",
+            "40.0",
+            printed="8 (40.0%)",
+            variable="sex",
+            category="female",
+            denominator="20",
+        ),
     ]
     table3 = [
         _row("t3.n.sex.male", "count", "12", variable="sex", category="male", denominator="20"),
         _row("t3.n.sex.female", "count", "8", variable="sex", category="female", denominator="20"),
     ]
-    for level, (lfs, os_, ri, nrm) in {"male": ("50.0", "58.3", "8.3", "41.7"), "female": ("75.0", "87.5", "12.5", "12.5")}.items():
+    for level, (lfs, os_, ri, nrm) in {
+        "male": ("50.0", "58.3", "8.3", "41.7"),
+        "female": ("75.0", "87.5", "12.5", "12.5"),
+    }.items():
         for endpoint, kind, v in (("lfs", "km", lfs), ("os", "km", os_), ("relapse", "cif", ri), ("nrm", "cif", nrm)):
-            table3 += _estimate(f"t3.{endpoint}.sex.{level}", kind, endpoint, v, "1.0", "99.0", factor="sex", level=level)
+            table3 += _estimate(
+                f"t3.{endpoint}.sex.{level}", kind, endpoint, v, "1.0", "99.0", factor="sex", level=level
+            )
     hr = dict(endpoint="os", factor="sex", level="female", reference="male", model="multivariate")
     table4 = [
         _row("t4.os.sex.female.est", "hr", "2.00", printed="2.00 (1.20-3.33)", **hr),

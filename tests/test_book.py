@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hsct_analysis.book import build
 from hsct_analysis import cohort
+from hsct_analysis.book import build
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
 
@@ -23,9 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 COHORT = ROOT / "data" / "cohort.csv"
 # chapters whose argument is a figure: each must render at least this many images
 MIN_FIGURES = {
-    "book/01_cohort": 2, "book/02_engraftment": 1, "book/03_gvhd": 2, "book/04_infections_deaths": 2,
-    "book/05_survival": 3, "book/07_multivariate": 1, "book/09_paper_estimator": 1,
-    "book/methods/km_greenwood": 1, "book/methods/competing_risks": 1,
+    "book/01_cohort": 2,
+    "book/02_engraftment": 1,
+    "book/03_gvhd": 2,
+    "book/04_infections_deaths": 2,
+    "book/05_survival": 3,
+    "book/07_multivariate": 1,
+    "book/09_paper_estimator": 1,
+    "book/methods/km_greenwood": 1,
+    "book/methods/competing_risks": 1,
 }
 
 

@@ -90,17 +90,27 @@ def _toc_pages() -> list:
     from hsct_analysis.book import build
 
     return [
-        pytest.param(entry, marks=pytest.mark.xfail(strict=True, reason="prints raw frames until its notebook is "
-                                                                        "converted to the book's reader tables"))
-        if entry in RAW_FRAMES else entry
-        for entry in build.toc_entries(ROOT / "_toc.yml") if entry not in CODE_PAGES
+        pytest.param(
+            entry,
+            marks=pytest.mark.xfail(
+                strict=True, reason="prints raw frames until its notebook is converted to the book's reader tables"
+            ),
+        )
+        if entry in RAW_FRAMES
+        else entry
+        for entry in build.toc_entries(ROOT / "_toc.yml")
+        if entry not in CODE_PAGES
     ]
 
 
 @pytest.mark.parametrize("entry", _toc_pages())
 def test_reader_text_has_no_code_names(seen, entry):
-    found = [line for (page, width), (_, problems) in seen.items() if page == f"{entry}.html"
-             for line in problems["code names"]]
+    found = [
+        line
+        for (page, width), (_, problems) in seen.items()
+        if page == f"{entry}.html"
+        for line in problems["code names"]
+    ]
     assert found == []
 
 
@@ -133,7 +143,7 @@ def test_launch_buttons_open_files_git_tracks(seen):
         pytest.skip("not a git checkout")
     tracked = _tracked_files()
     launched, bad = set(), []
-    for (page, width), (report, _) in seen.items():
+    for (page, _width), (report, _) in seen.items():
         for url in report.links:
             if "mybinder.org" in url or "/hub/user-redirect" in url:
                 path = _launch_path(url, repo)
@@ -158,7 +168,11 @@ def test_every_page_states_its_provenance(seen, bundled_book):
     for page in {page for page, _ in seen}:
         html = (bundled_book / page).read_text(encoding="utf-8")
         footer = re.search(r'<p class="hsct-provenance">(.*?)</p>', html, re.S)
-        if footer is None or cohort_hash not in footer.group(1) or f"Date of the source: {date or 'unknown'}" \
-                not in footer.group(1) or "numpy " not in footer.group(1):
+        if (
+            footer is None
+            or cohort_hash not in footer.group(1)
+            or f"Date of the source: {date or 'unknown'}" not in footer.group(1)
+            or "numpy " not in footer.group(1)
+        ):
             missing.append(page)
     assert missing == []

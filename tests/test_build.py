@@ -76,7 +76,10 @@ def test_user_cohort_replaces_the_synthetic_banner(tmp_path):
     banner = build.USER_COHORT_BANNER.format(name="ours.csv")
     stage = build.make_stage(ROOT, tmp_path / "html", toc, banner)
     config = yaml.safe_load((stage / "_config.yml").read_text())
-    assert config["html"]["announcement"] == "This book was built from a user-supplied cohort (ours.csv), not from the book's synthetic cohort."
+    assert (
+        config["html"]["announcement"]
+        == "This book was built from a user-supplied cohort (ours.csv), not from the book's synthetic cohort."
+    )
     bundled_config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert bundled_config["html"]["announcement"].startswith("All patient data in this book are synthetic")
     assert sorted(p.name for p in (stage / "book").glob("*.md")) == sorted(p.name for p in (ROOT / "book").glob("*.md"))

@@ -15,8 +15,9 @@ from hsct_analysis.book import build
 ROOT = build.PROJECT_ROOT
 HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
 COHORT = ROOT / "data" / "cohort.csv"
-CHAPTERS = [e.removeprefix("book/") for e in build.toc_entries(ROOT / "_toc.yml")
-            if build.notebook_source(e, ROOT).exists()]
+CHAPTERS = [
+    e.removeprefix("book/") for e in build.toc_entries(ROOT / "_toc.yml") if build.notebook_source(e, ROOT).exists()
+]
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +52,11 @@ def test_every_chapter_builds_alone(chapter, tmp_path):
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_two_clean_builds_are_byte_identical_but_for_the_stamp(tmp_path):
@@ -60,9 +64,20 @@ def test_two_clean_builds_are_byte_identical_but_for_the_stamp(tmp_path):
     for run in ("a", "b"):
         project = project_copy(tmp_path / run)
         out = tmp_path / run / "site"
-        result = hsct_build("--cohort", str(COHORT), "--out", str(out),
-                            "--project", str(project), "--chapter", "01_cohort", "--chapter", "05_survival",
-                            "--min-cell", "5")
+        result = hsct_build(
+            "--cohort",
+            str(COHORT),
+            "--out",
+            str(out),
+            "--project",
+            str(project),
+            "--chapter",
+            "01_cohort",
+            "--chapter",
+            "05_survival",
+            "--min-cell",
+            "5",
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         digests.append(tree_digest(out))
     a, b = digests

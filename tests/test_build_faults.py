@@ -78,9 +78,24 @@ def wait_for(predicate, timeout: float, step: float = 0.5) -> bool:
 
 
 def start_build(project: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([str(HSCT_BOOK), "build", "--cohort", str(COHORT), "--out", str(out), "--project",
-                             str(project), "--jobs", "2", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [
+            str(HSCT_BOOK),
+            "build",
+            "--cohort",
+            str(COHORT),
+            "--out",
+            str(out),
+            "--project",
+            str(project),
+            "--jobs",
+            "2",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def an_old_book(out: Path) -> dict[str, bytes]:
@@ -144,8 +159,23 @@ def test_a_second_build_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "site" / "html"
     first = start_build(project, out, "--chapter", CHAPTER)
     assert wait_for(lambda: kernels_started(first), 300), "no kernel started"
-    second = subprocess.run([str(HSCT_BOOK), "build", "--cohort", str(COHORT), "--out", str(out), "--project",
-                             str(project), "--chapter", CHAPTER], capture_output=True, text=True, timeout=300)
+    second = subprocess.run(
+        [
+            str(HSCT_BOOK),
+            "build",
+            "--cohort",
+            str(COHORT),
+            "--out",
+            str(out),
+            "--project",
+            str(project),
+            "--chapter",
+            CHAPTER,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert second.returncode == 1
     assert f"another hsct-book build is writing {out.resolve()}" in second.stderr
     assert "Traceback" not in second.stderr
@@ -164,8 +194,23 @@ def test_a_read_only_book_is_refused_before_anything_is_built(tmp_path):
     before["sub"] = b""
     (out / "sub").chmod(0o555)
     try:
-        result = subprocess.run([str(HSCT_BOOK), "build", "--cohort", str(COHORT), "--out", str(out), "--project",
-                                 str(project), "--chapter", CHAPTER], capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [
+                str(HSCT_BOOK),
+                "build",
+                "--cohort",
+                str(COHORT),
+                "--out",
+                str(out),
+                "--project",
+                str(project),
+                "--chapter",
+                CHAPTER,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         (out / "sub").chmod(0o755)
     assert result.returncode == 1 and "is read-only" in result.stderr

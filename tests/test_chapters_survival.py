@@ -19,9 +19,9 @@ import pytest
 
 papermill = pytest.importorskip("papermill")
 
-from hsct_analysis.paper import registry as published
-from hsct_analysis.paper import scorecard  # noqa: E402
 from hsct_analysis.cohort import load_cohort  # noqa: E402
+from hsct_analysis.paper import registry as published  # noqa: E402
+from hsct_analysis.paper import scorecard  # noqa: E402
 
 pytestmark = pytest.mark.slow  # every test here executes a chapter notebook
 
@@ -35,8 +35,12 @@ def run(name: str, out_dir: Path, **parameters) -> dict:
     """Execute notebooks/<name>.ipynb with papermill and return the executed notebook (JSON)."""
     out = out_dir / f"{name}.ipynb"
     papermill.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=parameters, cwd=str(NOTEBOOKS),
-        kernel_name="python3", progress_bar=False,
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out),
+        parameters=parameters,
+        cwd=str(NOTEBOOKS),
+        kernel_name="python3",
+        progress_bar=False,
     )
     return json.loads(out.read_text(encoding="utf-8"))
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hsct_analysis.book import build
-from hsct_analysis.book import cli
 from hsct_analysis import cohort
+from hsct_analysis.book import build, cli
 
 ROOT = build.PROJECT_ROOT
 COHORT = ROOT / "data" / "cohort.csv"

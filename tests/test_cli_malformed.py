@@ -12,14 +12,13 @@ import csv
 import io
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from hsct_analysis.book import build
-from hsct_analysis import cohort
 
 ROOT = build.PROJECT_ROOT
 BUNDLED = ROOT / "data" / "cohort.csv"
@@ -68,8 +67,9 @@ class Defect:
     rule: str  # a fragment of the rule text the problem line must contain
 
 
-def cell_defect(column: str, value: str | Callable[[dict], str], rule: str, report_column: str | None = None,
-                **where: str) -> Callable[[], Defect]:
+def cell_defect(
+    column: str, value: str | Callable[[dict], str], rule: str, report_column: str | None = None, **where: str
+) -> Callable[[], Defect]:
     """Set ``column`` of the first row matching ``where`` to ``value`` (or ``value(row)``)."""
 
     def make() -> Defect:
@@ -92,8 +92,13 @@ def missing_column() -> Defect:
 def duplicate_id() -> Defect:
     header, rows = bundled_rows()
     rows[5]["patient_id"] = rows[2]["patient_id"]
-    return Defect(csv_text(header, rows).encode(), 7, rows[2]["patient_id"], "patient_id",
-                  "is a duplicate patient_id (first on line 4)")
+    return Defect(
+        csv_text(header, rows).encode(),
+        7,
+        rows[2]["patient_id"],
+        "patient_id",
+        "is a duplicate patient_id (first on line 4)",
+    )
 
 
 def empty_file() -> Defect:
@@ -122,8 +127,13 @@ def ragged_row() -> Defect:
     header, rows = bundled_rows()
     lines = csv_text(header, rows).split("\n")
     lines[3] = lines[3].rsplit(",", 2)[0]  # line 4 loses its last two values
-    return Defect("\n".join(lines).encode(), 4, rows[2]["patient_id"], None,
-                  f"row has {len(header) - 2} values but the header has {len(header)} columns")
+    return Defect(
+        "\n".join(lines).encode(),
+        4,
+        rows[2]["patient_id"],
+        None,
+        f"row has {len(header) - 2} values but the header has {len(header)} columns",
+    )
 
 
 def _after(column: str, extra: int) -> Callable[[dict], str]:
@@ -135,15 +145,17 @@ CASES: dict[str, Callable[[], Defect]] = {
     "unknown_category": cell_defect("donor_second", "sibling", "is not one of MSD|MUD|haplo"),
     "category_case": cell_defect("sex", "Female", 'did you mean "female"?', sex="female"),
     "negative_day": cell_defect("cmv_days", "-4", "is negative (cmv_days must be >= 0)", cmv_days="<filled>"),
-    "fractional_day": cell_defect("followup_days", lambda r: r["followup_days"] + ".5",
-                                  "is not days: use whole days"),
+    "fractional_day": cell_defect("followup_days", lambda r: r["followup_days"] + ".5", "is not days: use whole days"),
     "text_in_day": cell_defect("neutrophil_engraftment_days", "two weeks", "is not a number (whole days expected"),
-    "event_after_followup": cell_defect("cmv_days", _after("followup_days", 10),
-                                        "is after last follow-up (followup_days", dead="0", cmv_days="<filled>"),
-    "relapse_after_death": cell_defect("relapse_days", _after("followup_days", 30),
-                                       "is after death (followup_days", dead="1", relapse_days=""),
-    "dead_without_followup": cell_defect("followup_days", "", "is empty, but dead is 1: give the day of death",
-                                         dead="1"),
+    "event_after_followup": cell_defect(
+        "cmv_days", _after("followup_days", 10), "is after last follow-up (followup_days", dead="0", cmv_days="<filled>"
+    ),
+    "relapse_after_death": cell_defect(
+        "relapse_days", _after("followup_days", 30), "is after death (followup_days", dead="1", relapse_days=""
+    ),
+    "dead_without_followup": cell_defect(
+        "followup_days", "", "is empty, but dead is 1: give the day of death", dead="1"
+    ),
     "duplicate_id": duplicate_id,
     "empty_file": empty_file,
     "header_only": header_only,
@@ -155,8 +167,12 @@ CASES: dict[str, Callable[[], Defect]] = {
     "hct_ci_7": cell_defect("hct_ci", "7", "is outside 0-4"),
     "cause_given_alive": cell_defect("cause_of_death", "infection", "is given, but dead is 0", dead="0"),
     # a day inside the patient's follow-up, so the missing grade 2-4 day is the only defect
-    "grade_3_4_without_2_4": cell_defect("agvhd_3_4_days", lambda row: str(min(40, int(row["followup_days"]) - 1)),
-                                         "is given without agvhd_2_4_days", agvhd_2_4_days=""),
+    "grade_3_4_without_2_4": cell_defect(
+        "agvhd_3_4_days",
+        lambda row: str(min(40, int(row["followup_days"]) - 1)),
+        "is given without agvhd_2_4_days",
+        agvhd_2_4_days="",
+    ),
 }
 
 

@@ -17,28 +17,50 @@ def _rows(*entries):
 
 
 def _label(row):
-    return {"res.os.3y": "Overall survival at 3 years", "t1.sex.male": "Sex: male, n",
-            "t4.lfs.x.b": "LFS: HR, b vs a"}[comparison.estimate_stem(row["id"])]
+    return {"res.os.3y": "Overall survival at 3 years", "t1.sex.male": "Sex: male, n", "t4.lfs.x.b": "LFS: HR, b vs a"}[
+        comparison.estimate_stem(row["id"])
+    ]
 
 
 def test_an_estimate_and_its_interval_become_one_row():
-    rows = _rows(("res.os.3y.est", "km", "value", "%", 55.3, 55.48, True, ""),
-                 ("res.os.3y.lo", "km", "lower", "%", 44.3, 44.78, True, ""),
-                 ("res.os.3y.up", "km", "upper", "%", 66.1, 65.92, True, ""))
+    rows = _rows(
+        ("res.os.3y.est", "km", "value", "%", 55.3, 55.48, True, ""),
+        ("res.os.3y.lo", "km", "lower", "%", 44.3, 44.78, True, ""),
+        ("res.os.3y.up", "km", "upper", "%", 66.1, 65.92, True, ""),
+    )
     table = comparison.compact(rows, _label)
     assert table.frame.values.tolist() == [
-        ["Overall survival at 3 years, %", "55.3 (44.3–66.1)", "55.5 (44.8–65.9)", "+0.2", "✓"]]
+        ["Overall survival at 3 years, %", "55.3 (44.3–66.1)", "55.5 (44.8–65.9)", "+0.2", "✓"]
+    ]
     assert table.misses == [False] and table.notes == []
 
 
 def test_a_missed_bound_is_named_and_the_audit_reason_is_a_numbered_footnote():
-    rows = _rows(("res.os.3y.est", "km", "value", "%", 55.3, 55.48, True, ""),
-                 ("res.os.3y.lo", "km", "lower", "%", 44.3, 41.0, False,
-                  "CI of res.os.3y.est, which is involved in: identity: cart_interval_90 <=90, 3 y: 1-LFS = 46.1%"),
-                 ("res.os.3y.up", "km", "upper", "%", 66.1, 65.92, True, ""),
-                 ("t1.sex.male.n", "count", "value", "n", 56, 56, True, ""),
-                 ("t1.sex.male.pct", "percent", "value", "%", 59.0, 58.9, False,
-                  "percent_vs_count: 56/95 (t1.sex.male.n) = 58.95%"))
+    rows = _rows(
+        ("res.os.3y.est", "km", "value", "%", 55.3, 55.48, True, ""),
+        (
+            "res.os.3y.lo",
+            "km",
+            "lower",
+            "%",
+            44.3,
+            41.0,
+            False,
+            "CI of res.os.3y.est, which is involved in: identity: cart_interval_90 <=90, 3 y: 1-LFS = 46.1%",
+        ),
+        ("res.os.3y.up", "km", "upper", "%", 66.1, 65.92, True, ""),
+        ("t1.sex.male.n", "count", "value", "n", 56, 56, True, ""),
+        (
+            "t1.sex.male.pct",
+            "percent",
+            "value",
+            "%",
+            59.0,
+            58.9,
+            False,
+            "percent_vs_count: 56/95 (t1.sex.male.n) = 58.95%",
+        ),
+    )
     table = comparison.compact(rows, _label, {"t1.sex.male": "Sex: male, n"})
     assert table.frame["Within tolerance"].tolist() == ["✗ interval¹", "✗²"]
     assert table.frame.loc[1, "Paper"] == "56 (59.0%)" and table.frame.loc[1, "Δ"] == "0 (-0.1 pp)"
@@ -49,10 +71,12 @@ def test_a_missed_bound_is_named_and_the_audit_reason_is_a_numbered_footnote():
 
 
 def test_hazard_ratios_differ_by_ratio_and_reference_rows_are_left_out():
-    rows = _rows(("t4.lfs.x.a.ref", "hr", "value", "ratio", 1, 1, True, ""),
-                 ("t4.lfs.x.b.est", "hr", "value", "ratio", 4.10, 4.35, True, ""),
-                 ("t4.lfs.x.b.lo", "hr", "lower", "ratio", 1.64, 1.78, True, ""),
-                 ("t4.lfs.x.b.up", "hr", "upper", "ratio", 10.24, 10.63, True, ""))
+    rows = _rows(
+        ("t4.lfs.x.a.ref", "hr", "value", "ratio", 1, 1, True, ""),
+        ("t4.lfs.x.b.est", "hr", "value", "ratio", 4.10, 4.35, True, ""),
+        ("t4.lfs.x.b.lo", "hr", "lower", "ratio", 1.64, 1.78, True, ""),
+        ("t4.lfs.x.b.up", "hr", "upper", "ratio", 10.24, 10.63, True, ""),
+    )
     table = comparison.compact(rows, _label)
     assert table.frame.values.tolist() == [["LFS: HR, b vs a", "4.10 (1.64–10.24)", "4.35 (1.78–10.63)", "×1.06", "✓"]]
 
@@ -99,7 +123,7 @@ def test_scorecard_chapter_tables_are_reader_tables(report):
     counts = scorecard_view.findings_counts(findings)
     assert counts["Findings"].sum() == len(findings)
     html = scorecard_view.reader_table(counts)._repr_html_()
-    assert "hsct-table-frame" in html and "<th class=\"blank" not in html  # no index column
+    assert "hsct-table-frame" in html and '<th class="blank' not in html  # no index column
     for frame in (rates, worst, found, counts):
         text = " ".join(frame.astype(str).to_numpy().ravel()) + " ".join(frame.columns)
         assert code.findall(text) == []
@@ -113,8 +137,11 @@ def test_table3_side_by_side_puts_the_papers_value_under_ours(report):
     cell = layout.loc[("CAR-T to second HSCT (days), <=90 vs >90", "<=90"), "3-year LFS % (95% CI)"]
     ours, paper = cell.split("\n")
     assert paper == "paper 53.9 (41.8-65.8)"
-    passed = report.card.set_index("id").loc[[f"t3.lfs.cart_interval_90.<=90.{s}" for s in ("est", "lo", "up")],
-                                              "passed"].all()
+    passed = (
+        report.card.set_index("id")
+        .loc[[f"t3.lfs.cart_interval_90.<=90.{s}" for s in ("est", "lo", "up")], "passed"]
+        .all()
+    )
     assert ours.endswith(" ✗") != bool(passed)
     plain = univariate.paper_layout(long)
     assert "\n" not in " ".join(plain.astype(str).to_numpy().ravel())

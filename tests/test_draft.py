@@ -33,8 +33,11 @@ def test_the_draft_validates_and_reads_the_cohort(drafted):
 def test_follow_up_and_vital_status_are_found(drafted):
     name, path, _ = drafted
     loaded = study.load_study(path)
-    assert (loaded.followup, loaded.dead_column) == {"bmt": ("t1", "d1"), "hodg": ("time", "delta"),
-                                                                   "alloauto": ("time", "delta")}[name]
+    assert (loaded.followup, loaded.dead_column) == {
+        "bmt": ("t1", "d1"),
+        "hodg": ("time", "delta"),
+        "alloauto": ("time", "delta"),
+    }[name]
     assert "os" in loaded.endpoint_names
 
 
@@ -96,8 +99,11 @@ def test_init_then_validate_says_what_to_fill_in_then_ok(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "line 10: time_zero" in err and "3 problem(s)" in err and "Traceback" not in err
     text = study_file.read_text()
-    for todo, value in (("'TODO: title of the study of hodg.csv'", "Lymphoma transplants"), ("[TODO]", "[Me]"),
-                        ("'TODO: what day 0 is, e.g. day of stem-cell infusion'", "day of transplant")):
+    for todo, value in (
+        ("'TODO: title of the study of hodg.csv'", "Lymphoma transplants"),
+        ("[TODO]", "[Me]"),
+        ("'TODO: what day 0 is, e.g. day of stem-cell infusion'", "day of transplant"),
+    ):
         text = text.replace(todo, value)
     study_file.write_text(text)
     assert cli.main(["validate", str(study_file)]) == 0

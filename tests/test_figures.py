@@ -155,8 +155,14 @@ def test_many_figures_leave_pyplot_alone(km):
 
 def test_forest_reference_log_scale_and_separation():
     summary = pd.DataFrame(
-        {"hr": [4.10, math.inf], "hr_lower": [1.64, np.nan], "hr_upper": [10.24, np.nan], "p": [0.003, np.nan],
-         "reference": ["<=90", "ATG-F"], "separation": [False, True]},
+        {
+            "hr": [4.10, math.inf],
+            "hr_lower": [1.64, np.nan],
+            "hr_upper": [10.24, np.nan],
+            "p": [0.003, np.nan],
+            "reference": ["<=90", "ATG-F"],
+            "separation": [False, True],
+        },
         index=["cart_interval_90[>90]", "atg_type[ATG-P]"],
     )
     fig = figures.plot_forest(summary)
@@ -243,16 +249,18 @@ def test_min_cell_masks_numbers_at_risk(km):
     # unmasked 8, 5, 4, 2, 1 (EXPECTED_AT_RISK): the counts 1-4 become "<5"
     assert [t.get_text() for t in texts] == ["8", "*", "<5", "<5", "<5"]  # 8 -> 5: a step of 3 hidden
     plain = figures.plot_curves({"All": km}, times_months=MONTHS)
-    assert [t.get_text() for t in sorted(by_gid(plain, "at_risk:All:"), key=lambda t: t.get_position()[0])] == \
-        [str(n) for n in EXPECTED_AT_RISK]
+    assert [t.get_text() for t in sorted(by_gid(plain, "at_risk:All:"), key=lambda t: t.get_position()[0])] == [
+        str(n) for n in EXPECTED_AT_RISK
+    ]
 
 
 def test_min_cell_masks_a_given_at_risk_table():
     curve = pd.DataFrame({"estimate": [0.0, 0.5], "lower": [0.0, 0.2], "upper": [0.0, 0.8]}, index=[0.0, 100.0])
     table = figures.numbers_at_risk_from_times({"CMV": [10, 50, 200, 400, 500, 800]}, (0, 6, 12, 24))
     assert table.loc["CMV"].tolist() == [6, 4, 3, 1]  # > 0, 182.6, 365.25, 730.5 days
-    fig = figures.plot_curves({"CMV": curve}, kind="incidence", times_months=(0, 6, 12, 24), at_risk_table=table,
-                              min_cell=4)
+    fig = figures.plot_curves(
+        {"CMV": curve}, kind="incidence", times_months=(0, 6, 12, 24), at_risk_table=table, min_cell=4
+    )
     texts = sorted(by_gid(fig, "at_risk:CMV:"), key=lambda t: t.get_position()[0])
     assert [t.get_text() for t in texts] == ["6", "*", "<4", "<4"]
 

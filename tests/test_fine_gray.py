@@ -132,7 +132,9 @@ def test_without_competing_events_or_ties_equals_cox():
     c = rng.exponential(2, n) * 365
     data = pd.DataFrame({"time": np.minimum(t, c), "status": (t <= c).astype(int), "x": x})
     fg = fine_gray(data, "time", "status", ["x"])
-    cox = CoxPHFitter().fit(data, "time", "status", fit_options={"step_size": 1.0, "precision": 1e-20, "r_precision": 1e-14})
+    cox = CoxPHFitter().fit(
+        data, "time", "status", fit_options={"step_size": 1.0, "precision": 1e-20, "r_precision": 1e-14}
+    )
     np.testing.assert_allclose(fg.summary.loc["x", "coef"], cox.params_["x"], rtol=1e-8)
     np.testing.assert_allclose(fg.loglik, cox.log_likelihood_, rtol=1e-10)
 
@@ -155,7 +157,9 @@ def test_default_reference_is_first_sorted_level_and_units_rescale():
     data["age_decades"] = data["age"] / 10
     decades = fine_gray(data, "time", "status", ["atg_type", "age_decades"]).summary
     np.testing.assert_allclose(decades.loc["age_decades", "coef"], 10 * years.summary.loc["age", "coef"], rtol=1e-8)
-    np.testing.assert_allclose(decades.loc["age_decades", "std_err"], 10 * years.summary.loc["age", "std_err"], rtol=1e-8)
+    np.testing.assert_allclose(
+        decades.loc["age_decades", "std_err"], 10 * years.summary.loc["age", "std_err"], rtol=1e-8
+    )
     np.testing.assert_allclose(decades.loc["age_decades", "p"], years.summary.loc["age", "p"], rtol=1e-8)
 
 

@@ -19,8 +19,12 @@ def test_headline_claims_are_the_abstract_the_90_day_comparison_and_table_4(regi
     assert len(whole) == 24  # OS, LFS, RI, NRM at 1 and 3 years, each with its CI
     groups = [i for i in ids if i.startswith("t3.")]
     assert len(groups) == 28  # 2 groups x 4 endpoints x 3, and the four p-values
-    assert {"t3.lfs.cart_interval_90.p", "t3.os.cart_interval_90.p", "t3.relapse.cart_interval_90.p",
-            "t3.nrm.cart_interval_90.p"} <= set(groups)
+    assert {
+        "t3.lfs.cart_interval_90.p",
+        "t3.os.cart_interval_90.p",
+        "t3.relapse.cart_interval_90.p",
+        "t3.nrm.cart_interval_90.p",
+    } <= set(groups)
     table4 = [i for i in ids if i.startswith("t4.")]
     assert len(table4) == 16 and "t4.lfs.cart_source.autologous.est" in table4
 
@@ -35,8 +39,9 @@ def test_identity_proof_of_the_3_year_nrm(registry):
     assert not (np.isclose(proofs["time_days"], 365.25) & (proofs["factor"] == "")).any()
     # > 90 days: 2/11 relapse, 7/11 NRM, 2/11 leukaemia-free add up exactly
     assert not ((proofs["factor"] == "cart_interval_90") & (proofs["level"] == ">90")).any()
-    assert proofs.loc[(proofs["factor"] == "cart_interval_90") & (proofs["level"] == "<=90"), "min_nrm_miss"].iloc[0] \
-        == pytest.approx(2.6)
+    assert proofs.loc[(proofs["factor"] == "cart_interval_90") & (proofs["level"] == "<=90"), "min_nrm_miss"].iloc[
+        0
+    ] == pytest.approx(2.6)
 
 
 #: Headline claims the bundled cohort misses although no proof says that no cohort can meet them. The

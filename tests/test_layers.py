@@ -54,6 +54,11 @@ def test_no_module_uses_another_modules_private_names(path):
         assert not private, f"{path.name}:{line} imports private {private} from {module}"
         imported.update({n: module for n in names})
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in imported
-                and node.attr.startswith("_") and not node.attr.startswith("__")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in imported
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             raise AssertionError(f"{path.name}:{node.lineno} uses private {node.value.id}.{node.attr}")

@@ -3,17 +3,12 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from hsct_analysis.stats import competing
-from hsct_analysis.stats import cutpoint
-from hsct_analysis.stats import landmark
-from hsct_analysis.stats import power
-from hsct_analysis.paper import models
-from hsct_analysis.stats import survival
 from hsct_analysis.cohort import load_cohort
+from hsct_analysis.paper import models
 from hsct_analysis.paper.registry import load_registry, lookup
+from hsct_analysis.stats import competing, cutpoint, landmark, power, survival
 
 COHORT = Path(__file__).resolve().parents[1] / "data" / "cohort.csv"
 YEAR = 365.25
@@ -34,16 +29,22 @@ def test_arcsine_ci_inside_unit_interval_while_plain_can_leave_it(cohort):
     # and for the paper's >90-day 3-year LFS (registry: 18.2%, arcsine 2.1-45.1%) it goes below 0:
     # the SE implied by the printed arcsine interval, used in a plain interval, crosses zero.
     registry = load_registry()
-    row = {r["stat"]: r["value"] / 100 for _, r in lookup(registry, endpoint="lfs", factor="cart_interval_90",
-                                                            level=">90", time_days=1095.75).iterrows()}
+    row = {
+        r["stat"]: r["value"] / 100
+        for _, r in lookup(
+            registry, endpoint="lfs", factor="cart_interval_90", level=">90", time_days=1095.75
+        ).iterrows()
+    }
     p, lo = row["value"], row["lower"]
     se = (np.arcsin(np.sqrt(p)) - np.arcsin(np.sqrt(lo))) / 1.959964 * 2 * np.sqrt(p * (1 - p))
     assert p - 1.959964 * se < 0
 
 
 def test_ci_scales_share_the_estimate_and_differ_in_limits(cohort):
-    at3 = {ct: survival.value_at(survival.kaplan_meier(cohort["os_time"], cohort["os_event"], conf_type=ct), 3 * YEAR)
-           for ct in ("plain", "log", "log-log", "arcsine")}
+    at3 = {
+        ct: survival.value_at(survival.kaplan_meier(cohort["os_time"], cohort["os_event"], conf_type=ct), 3 * YEAR)
+        for ct in ("plain", "log", "log-log", "arcsine")
+    }
     estimates = {round(r["estimate"], 12) for r in at3.values()}
     assert len(estimates) == 1
     assert at3["log"]["upper"] > at3["arcsine"]["upper"] > at3["log-log"]["upper"]
@@ -67,8 +68,13 @@ def test_aalen_johansen_ri_plus_nrm_equals_one_minus_lfs_everywhere(cohort):
     lfs = survival.kaplan_meier(cohort["lfs_time"], cohort["lfs_event"])
     ri = competing.cumulative_incidence(t, s, cause=1)
     nrm = competing.cumulative_incidence(t, s, cause=2)
-    gaps = [1 - survival.value_at(lfs, x)["estimate"] - survival.value_at(ri, x)["estimate"]
-            - survival.value_at(nrm, x)["estimate"] for x in lfs.index]
+    gaps = [
+        1
+        - survival.value_at(lfs, x)["estimate"]
+        - survival.value_at(ri, x)["estimate"]
+        - survival.value_at(nrm, x)["estimate"]
+        for x in lfs.index
+    ]
     assert np.max(np.abs(gaps)) < 1e-12
 
 
@@ -78,8 +84,11 @@ def test_paper_breaks_the_identity():
     reg = published.load_registry()
 
     def v(ep):
-        return float(published.lookup(reg, endpoint=ep, time_days=3 * YEAR, factor="", stat="value",
-                                      canonical=True)["value"].iloc[0])
+        return float(
+            published.lookup(reg, endpoint=ep, time_days=3 * YEAR, factor="", stat="value", canonical=True)[
+                "value"
+            ].iloc[0]
+        )
 
     assert 100 - v("lfs") == pytest.approx(50.2, abs=1e-9)
     assert v("relapse") + v("nrm") == pytest.approx(54.1, abs=1e-9)
@@ -87,8 +96,9 @@ def test_paper_breaks_the_identity():
 
 # cutpoint -----------------------------------------------------------------------------
 def test_selected_cut_corrected_p_exceeds_naive(cohort):
-    res = cutpoint.maximally_selected_logrank(cohort["lfs_time"], cohort["lfs_event"],
-                                              cohort["days_cart_to_second_hsct"], min_prop=0.1, n_perm=199, seed=1)
+    res = cutpoint.maximally_selected_logrank(
+        cohort["lfs_time"], cohort["lfs_event"], cohort["days_cart_to_second_hsct"], min_prop=0.1, n_perm=199, seed=1
+    )
     assert res.p_lausen > res.p_naive
     assert res.p_permutation > res.p_naive
     assert 0.1 * 95 <= res.scan.loc[res.cut, "n_high"] <= 0.9 * 95

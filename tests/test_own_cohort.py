@@ -83,7 +83,11 @@ def missing_book(tmp_path_factory) -> dict:
     return build_book(OWN / "missing_endpoints.csv", tmp_path_factory.mktemp("missing") / "html")
 
 
-BOOKS = {"small": (30, "small_n30.csv"), "large": (2000, "synthetic_n2000.csv"), "missing": (60, "missing_endpoints.csv")}
+BOOKS = {
+    "small": (30, "small_n30.csv"),
+    "large": (2000, "synthetic_n2000.csv"),
+    "missing": (60, "missing_endpoints.csv"),
+}
 
 
 @pytest.fixture(params=sorted(BOOKS))
@@ -123,11 +127,14 @@ def test_no_page_shows_an_error(book):
 
 def test_no_comparison_with_the_paper(book):
     built, _, name = book
-    pages = {p.relative_to(built["out"]).as_posix(): p.read_text(encoding="utf-8") for p in built["out"].rglob("*.html")}
+    pages = {
+        p.relative_to(built["out"]).as_posix(): p.read_text(encoding="utf-8") for p in built["out"].rglob("*.html")
+    }
     assert [p for p, html in pages.items() if "Reproduced (synthetic)" in html or "hsct-comparison" in html] == []
     said = [p for p, html in pages.items() if NO_COMPARISON in html]
-    assert {f"book/0{i}_{n}.html" for i, n in [(1, "cohort"), (5, "survival"), (6, "univariate"),
-                                                (7, "multivariate")]} <= set(said)
+    assert {
+        f"book/0{i}_{n}.html" for i, n in [(1, "cohort"), (5, "survival"), (6, "univariate"), (7, "multivariate")]
+    } <= set(said)
     banner = build.USER_COHORT_BANNER.format(name=name)
     assert all(banner in html for p, html in pages.items() if p.startswith("book/"))
     assert [p for p, html in pages.items() if "Every patient in this chapter is" in html] == []  # never "synthetic"
@@ -147,8 +154,9 @@ def test_progress_has_one_line_per_chapter_and_a_total(book):
         name = entry.removeprefix("book/")
         mine = [line for line in lines if line.startswith(f"  {name}: ")]
         assert len(mine) == 1, (name, mine)
-        assert re.fullmatch(rf"  {re.escape(name)}: (executed in \d+\.\d s \(elapsed \d+\.\d s\)|reused from cache.*)",
-                            mine[0])
+        assert re.fullmatch(
+            rf"  {re.escape(name)}: (executed in \d+\.\d s \(elapsed \d+\.\d s\)|reused from cache.*)", mine[0]
+        )
     total = re.search(r"^chapters: (\d+) executed, (\d+) reused from cache, (\d+\.\d) s$", built["stdout"], re.M)
     assert total and int(total[1]) + int(total[2]) == len(CHAPTERS)
     done = re.search(r"^book written to .*index\.html in (\d+\.\d) s$", built["stdout"], re.M)
@@ -187,9 +195,14 @@ def degenerate(path: Path) -> Path:
 def execute(name: str, cohort: Path, out_dir: Path) -> str:
     """Execute notebooks/<name>.ipynb on ``cohort`` (not bundled, min_cell 5); all text and markdown it shows."""
     out = out_dir / f"{name}.ipynb"
-    papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), cwd=str(ROOT / "notebooks"),
-                               parameters={"cohort_path": str(cohort), "is_bundled_cohort": False, "min_cell": 5},
-                               kernel_name="python3", progress_bar=False)
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"),
+        str(out),
+        cwd=str(ROOT / "notebooks"),
+        parameters={"cohort_path": str(cohort), "is_bundled_cohort": False, "min_cell": 5},
+        kernel_name="python3",
+        progress_bar=False,
+    )
     shown = []
     for cell in json.loads(out.read_text(encoding="utf-8"))["cells"]:
         for output in cell.get("outputs", []):
@@ -212,8 +225,10 @@ def degenerate_pages(tmp_path_factory) -> dict[str, str]:
 
 def test_empty_factor_is_named_with_its_reason(degenerate_pages):
     text = degenerate_pages["06_univariate"]
-    assert ("**The comparison by car-t cell source is not available for this cohort:** no patient has a recorded "
-            "value of this factor (every value is unknown or missing).") in text
+    assert (
+        "**The comparison by car-t cell source is not available for this cohort:** no patient has a recorded "
+        "value of this factor (every value is unknown or missing)."
+    ) in text
     assert text.count("only one level observed (negative): nothing to compare") == 4  # LFS, OS, RI, NRM
     assert text.count("only one level observed (ATG-T): nothing to compare") == 4
     assert text.count("no events in the compared groups: the test is undefined") >= 2  # no deaths: OS, NRM
@@ -222,8 +237,9 @@ def test_empty_factor_is_named_with_its_reason(degenerate_pages):
 
 def test_no_deaths_gives_a_sentence_not_an_empty_table(degenerate_pages):
     text = degenerate_pages["04_infections_deaths"]
-    assert ("**The table of cause_of_death is not available for this cohort:** no patient has a recorded "
-            "cause_of_death.") in text
+    assert (
+        "**The table of cause_of_death is not available for this cohort:** no patient has a recorded cause_of_death."
+    ) in text
     assert "n (%) of 0" not in text
 
 
@@ -249,21 +265,36 @@ def broken_project(tmp_path_factory) -> Path:
     shutil.copyfile(ROOT / "notebooks" / "00_about.ipynb", root / "notebooks" / "00_about.ipynb")
     nb = json.loads((ROOT / "notebooks" / "02_engraftment.ipynb").read_text(encoding="utf-8"))
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
-    nb["cells"].insert(code[2], {"cell_type": "code", "execution_count": None, "id": "broken0001", "metadata": {},
-                                 "outputs": [], "source": BROKEN_SOURCE})
+    nb["cells"].insert(
+        code[2],
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "broken0001",
+            "metadata": {},
+            "outputs": [],
+            "source": BROKEN_SOURCE,
+        },
+    )
     (root / "notebooks" / "02_broken.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     (root / "data").symlink_to(ROOT / "data", target_is_directory=True)
-    toc = {"format": "jb-book", "root": "book/index", "parts": [
-        {"caption": "The study", "chapters": [{"file": "book/00_about"}, {"file": "book/02_broken"}]},
-        {"caption": "Reference", "chapters": [{"file": "book/own_data"}, {"file": "book/references"}]}]}
+    toc = {
+        "format": "jb-book",
+        "root": "book/index",
+        "parts": [
+            {"caption": "The study", "chapters": [{"file": "book/00_about"}, {"file": "book/02_broken"}]},
+            {"caption": "Reference", "chapters": [{"file": "book/own_data"}, {"file": "book/references"}]},
+        ],
+    }
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
     return root
 
 
 def test_a_failing_chapter_is_named_with_its_cell(broken_project, tmp_path):
     out = tmp_path / "html"
-    result = hsct_book("build", "--cohort", str(OWN / "small_n30.csv"), "--out", str(out),
-                       "--project", str(broken_project))
+    result = hsct_book(
+        "build", "--cohort", str(OWN / "small_n30.csv"), "--out", str(out), "--project", str(broken_project)
+    )
     cell = json.loads((broken_project / "notebooks" / "02_broken.ipynb").read_text())["cells"]
     position = next(i for i, c in enumerate(cell) if c.get("id") == "broken0001") + 1
     assert result.returncode == 1

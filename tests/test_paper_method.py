@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis.stats import competing
 from hsct_analysis.paper import estimator as pm
+from hsct_analysis.stats import competing
 
 # Hand cohort with censoring: day 1 censored, day 2 NRM, days 3 and 4 relapse, day 5 censored.
 TIME_C = np.array([1.0, 2.0, 3.0, 4.0, 5.0])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from lifelines.statistics import logrank_test
 
-from hsct_analysis.stats import power
 from hsct_analysis.paper import models
+from hsct_analysis.stats import power
 
 
 def test_vectorised_logrank_equals_lifelines():

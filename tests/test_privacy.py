@@ -17,8 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hsct_analysis.book import baseline
-from hsct_analysis.book import build
+from hsct_analysis.book import baseline, build
 from hsct_analysis.cohort import load_cohort
 
 ROOT = build.PROJECT_ROOT
@@ -36,8 +35,23 @@ def private_book(tmp_path_factory) -> dict:
     cohort = folder / "small_n30.csv"
     shutil.copyfile(SOURCE, cohort)
     out = tmp_path_factory.mktemp("shared") / "html"
-    result = subprocess.run([str(HSCT_BOOK), "build", "--cohort", str(cohort), "--out", str(out),
-                             "--min-cell", str(MIN_CELL), "--jobs", "2"], capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [
+            str(HSCT_BOOK),
+            "build",
+            "--cohort",
+            str(cohort),
+            "--out",
+            str(out),
+            "--min-cell",
+            str(MIN_CELL),
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     ids = list(load_cohort(cohort)["patient_id"])
     return {"out": out, "ids": ids, "folder": str(folder), "stdout": result.stdout + result.stderr}
@@ -63,8 +77,12 @@ def test_no_patient_id_in_any_output_file(private_book):
     files = scanned_files(private_book["out"])
     assert len(files) >= 40  # pages, sources, search index, scripts
     assert {p.suffix for p in files} >= {".html", ".js", ".ipynb", ".txt"}
-    leaks = {p.relative_to(private_book["out"]).as_posix() for p in files
-             for text in [p.read_text(encoding="utf-8", errors="replace")] if "ZQXPATIENT" in text}
+    leaks = {
+        p.relative_to(private_book["out"]).as_posix()
+        for p in files
+        for text in [p.read_text(encoding="utf-8", errors="replace")]
+        if "ZQXPATIENT" in text
+    }
     assert leaks == set()
     for pid in private_book["ids"]:  # each full id, also in any other casing
         assert not any(pid.lower() in p.read_text(encoding="utf-8", errors="replace").lower() for p in files)
@@ -131,17 +149,17 @@ def at_risk_texts(fig) -> list[str]:
 def book_curve_figures(cohort: pd.DataFrame, min_cell: int | None) -> list:
     """Every kind of curve figure the book draws from a cohort: each endpoint alone (chapters 2-5) and each endpoint
     by the 90-day interval (chapter 5)."""
+    from hsct_analysis.book import figures, report
     from hsct_analysis.cohort import endpoints
-    from hsct_analysis.book import figures
-    from hsct_analysis.book import report
 
     figs = []
     for name in endpoints.ENDPOINTS:
         if endpoints.is_available(cohort, name):
             figs.append(report.curves_figure(cohort, [name], min_cell=min_cell))
             kind = "survival" if endpoints.endpoint(name).method == "km" else "incidence"
-            figs.append(figures.plot_curves(endpoints.curves_by(cohort, name, "cart_interval_90"), kind=kind,
-                                            min_cell=min_cell))
+            figs.append(
+                figures.plot_curves(endpoints.curves_by(cohort, name, "cart_interval_90"), kind=kind, min_cell=min_cell)
+            )
     return figs
 
 
@@ -182,11 +200,14 @@ def day_listing(table: str) -> int:
     the shape of a curve frame listing its event and censoring days."""
     body = re.search(r"<tbody\b.*?</tbody>", table, re.S)
     rows = re.findall(r"<tr\b.*?</tr>", body[0] if body else table, re.S)
-    first = [re.sub(r"<[^>]+>", "", (re.findall(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", r, re.S) or [""])[0]).strip()
-             for r in rows]
+    first = [
+        re.sub(r"<[^>]+>", "", (re.findall(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", r, re.S) or [""])[0]).strip() for r in rows
+    ]
     numbers = [float(x) for x in first if re.fullmatch(r"-?\d+(?:\.\d+)?", x)]
-    if len(set(numbers)) < len(numbers) or numbers in ([float(i) for i in range(len(numbers))],
-                                                       [float(i) for i in range(1, len(numbers) + 1)]):
+    if len(set(numbers)) < len(numbers) or numbers in (
+        [float(i) for i in range(len(numbers))],
+        [float(i) for i in range(1, len(numbers) + 1)],
+    ):
         return 0
     return len(numbers)
 

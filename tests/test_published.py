@@ -44,7 +44,9 @@ def test_table3_has_every_factor_level_endpoint(registry):
         for endpoint in ("lfs", "os", "relapse", "nrm"):
             p = t3[(t3["kind"] == "p") & (t3["factor"] == name) & (t3["endpoint"] == endpoint)]
             assert len(p) == 1 and p["test"].iloc[0] == ("logrank" if endpoint in ("lfs", "os") else "gray")
-            estimates = t3[(t3["factor"] == name) & (t3["endpoint"] == endpoint) & (t3["kind"] != "p") & (t3["stat"] == "value")]
+            estimates = t3[
+                (t3["factor"] == name) & (t3["endpoint"] == endpoint) & (t3["kind"] != "p") & (t3["stat"] == "value")
+            ]
             assert len(estimates) == len(factor.levels)
             assert (estimates["time_days"] == 1095.75).all()
     # 27 groups x 4 endpoints x 3 numbers, less the CI of MRD-positive RI printed as "0"

@@ -54,15 +54,23 @@ def edited(**cells) -> str:
 
 CASES = {  # name: (file bytes, expected line, expected column, fragment of the rule)
     "days_1e20": (edited(followup_days="1e20").encode(), 2, "followup_days", "is outside 0-36525 (days"),
-    "days_200_years": (edited(days_first_to_second_hsct="73050").encode(), 2, "days_first_to_second_hsct",
-                       "is outside 0-36525"),
+    "days_200_years": (
+        edited(days_first_to_second_hsct="73050").encode(),
+        2,
+        "days_first_to_second_hsct",
+        "is outside 0-36525",
+    ),
     "infinite": (edited(followup_days="inf").encode(), 2, "followup_days", "is not a number"),
     "nul_in_id": (edited(patient_id="SYN\x000001").encode(), 2, "patient_id", "U+0000"),
     "bidi_override": (edited(patient_id="SYN\u202e0001").encode(), 2, "patient_id", "U+202E"),
     "html_fusion": (edited(fusion_gene="<b>BCR</b>").encode(), 2, "fusion_gene", "is not a fusion gene"),
     "unknown_fusion": (edited(fusion_gene="unknown").encode(), 2, "fusion_gene", 'or "negative" when none'),
-    "html_id": (edited(patient_id="<img src=x onerror=alert(1)>").encode(), 2, "patient_id",
-                "is not a pseudonymous id"),
+    "html_id": (
+        edited(patient_id="<img src=x onerror=alert(1)>").encode(),
+        2,
+        "patient_id",
+        "is not a pseudonymous id",
+    ),
     "utf16_bom": (text(*rows()).encode("utf-16"), None, None, "file is UTF-16 text"),
     "utf16_no_bom": (text(*rows()).encode("utf-16-le"), None, None, "UTF-16 text without a byte-order mark"),
     "utf32": (text(*rows()).encode("utf-32"), None, None, "file is UTF-32 text"),
@@ -122,13 +130,16 @@ def test_an_excel_workbook_is_read_as_one(tmp_path):
     book.save(good)
     result = validate(good)
     assert result.returncode == 0 and f"valid cohort with {len(body)} patients" in result.stdout, result.stderr
-    pd.testing.assert_frame_equal(contract.load_cohort(good).drop(columns=[]), contract.load_cohort(BUNDLED),
-                                  check_like=True, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        contract.load_cohort(good).drop(columns=[]), contract.load_cohort(BUNDLED), check_like=True, check_dtype=False
+    )
     sheet.cell(row=5, column=header.index("sex") + 1, value="Female")
     bad = tmp_path / "bad.xlsx"
     book.save(bad)
     lines = problem_lines(validate(bad), bad)
-    assert len(lines) == 1 and ", line 5" in lines[0] and "column sex" in lines[0] and 'did you mean "female"' in lines[0]
+    assert (
+        len(lines) == 1 and ", line 5" in lines[0] and "column sex" in lines[0] and 'did you mean "female"' in lines[0]
+    )
 
 
 def _number_or_text(cell: str):
@@ -178,8 +189,12 @@ def test_degenerate_cohorts_are_refused_under_the_stated_minimum(shape, tmp_path
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = problem_lines(result, path)
     assert lines and all("the book needs at least" in ln for ln in lines), result.stderr
-    built = subprocess.run([str(HSCT_BOOK), "build", "--cohort", str(path), "--out", str(tmp_path / "site")],
-                           capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [str(HSCT_BOOK), "build", "--cohort", str(path), "--out", str(tmp_path / "site")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 2 and problem_lines(built, path)[1:] == lines  # build refuses it the same way
 
 
@@ -234,8 +249,9 @@ def test_no_masked_count_is_recoverable_from_a_line_total():
 
 
 def test_a_table_is_safe_by_rows_and_columns():
-    table = pd.DataFrame({"patients": [30, 20, 3], "relapse": [3, 6, 1], "death": [10, 4, 1],
-                          "censored": [17, 10, 1]}, index=list("abc"))
+    table = pd.DataFrame(
+        {"patients": [30, 20, 3], "relapse": [3, 6, 1], "death": [10, 4, 1], "censored": [17, 10, 1]}, index=list("abc")
+    )
     shown = privacy.suppress_table(table, 5, ["relapse", "death", "censored"], "patients", column_totals=True)
     parts = ["relapse", "death", "censored"]
     for name, row in shown.iterrows():  # by row: patients - the shown parts never pins one masked part
@@ -282,12 +298,28 @@ def test_a_hostile_file_name_never_becomes_markup(tmp_path):
     cohort = folder / HOSTILE
     cohort.write_bytes((ROOT / "tests" / "data" / "own" / "small_n30.csv").read_bytes())
     out = tmp_path / "site"
-    result = subprocess.run([str(HSCT_BOOK), "build", "--cohort", str(cohort), "--out", str(out), "--chapter",
-                             "03_gvhd", "--min-cell", "5"], capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        [
+            str(HSCT_BOOK),
+            "build",
+            "--cohort",
+            str(cohort),
+            "--out",
+            str(out),
+            "--chapter",
+            "03_gvhd",
+            "--min-cell",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     pages = {p: p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
     assert pages
-    assert [str(p) for p, html in pages.items() if "<img src=x" in html or "onerror=alert" in html and
-            "&lt;img" not in html] == []
+    assert [
+        str(p) for p, html in pages.items() if "<img src=x" in html or "onerror=alert" in html and "&lt;img" not in html
+    ] == []
     gvhd = pages[out / "book" / "03_gvhd.html"]
     assert "&lt;img src=x onerror=alert(1)&gt;.csv" in gvhd  # the name is shown, as text

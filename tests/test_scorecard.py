@@ -64,28 +64,72 @@ def test_p_printed_below_threshold():
 
 def _tiny_cohort() -> pd.DataFrame:
     """Four hand-made patients: two deaths (days 100 and 300), two censored (200, 400)."""
-    return pd.DataFrame({
-        "followup_days": [100.0, 200.0, 300.0, 400.0],
-        "dead": [1, 0, 1, 0],
-        "relapse_days": [np.nan] * 4,
-        "sex": ["male", "female", "male", "female"],
-        "os_time": [100.0, 200.0, 300.0, 400.0],
-        "os_event": [1, 0, 1, 0],
-    })
+    return pd.DataFrame(
+        {
+            "followup_days": [100.0, 200.0, 300.0, 400.0],
+            "dead": [1, 0, 1, 0],
+            "relapse_days": [np.nan] * 4,
+            "sex": ["male", "female", "male", "female"],
+            "os_time": [100.0, 200.0, 300.0, 400.0],
+            "os_event": [1, 0, 1, 0],
+        }
+    )
 
 
 def test_reproduce_hand_made_rows():
-    reg = pd.DataFrame([
-        {"id": "a", "kind": "count", "stat": "value", "variable": "sex", "category": "male", "value": 2, "unit": "n",
-         "denominator": 4},
-        {"id": "b", "kind": "percent", "stat": "value", "variable": "sex", "category": "male", "value": 50.0,
-         "unit": "%", "denominator": 4},
-        {"id": "c", "kind": "km", "stat": "value", "endpoint": "os", "time_days": 250.0, "value": 75.0, "unit": "%"},
-        {"id": "d", "kind": "km", "stat": "value", "endpoint": "os", "time_days": 350.0, "value": 37.5, "unit": "%"},
-        {"id": "e", "kind": "median", "stat": "value", "variable": "followup_days", "value": 250, "unit": "days"},
-        {"id": "f", "kind": "km", "stat": "value", "endpoint": "os", "time_days": 350.0, "value": 40.0, "unit": "%",
-         "status": "inconsistent"},
-    ])
+    reg = pd.DataFrame(
+        [
+            {
+                "id": "a",
+                "kind": "count",
+                "stat": "value",
+                "variable": "sex",
+                "category": "male",
+                "value": 2,
+                "unit": "n",
+                "denominator": 4,
+            },
+            {
+                "id": "b",
+                "kind": "percent",
+                "stat": "value",
+                "variable": "sex",
+                "category": "male",
+                "value": 50.0,
+                "unit": "%",
+                "denominator": 4,
+            },
+            {
+                "id": "c",
+                "kind": "km",
+                "stat": "value",
+                "endpoint": "os",
+                "time_days": 250.0,
+                "value": 75.0,
+                "unit": "%",
+            },
+            {
+                "id": "d",
+                "kind": "km",
+                "stat": "value",
+                "endpoint": "os",
+                "time_days": 350.0,
+                "value": 37.5,
+                "unit": "%",
+            },
+            {"id": "e", "kind": "median", "stat": "value", "variable": "followup_days", "value": 250, "unit": "days"},
+            {
+                "id": "f",
+                "kind": "km",
+                "stat": "value",
+                "endpoint": "os",
+                "time_days": 350.0,
+                "value": 40.0,
+                "unit": "%",
+                "status": "inconsistent",
+            },
+        ]
+    )
     card = scorecard.reproduce(_tiny_cohort(), reg).set_index("id")
     assert card.loc["a", "reproduced"] == 2 and card.loc["a", "passed"]
     assert card.loc["b", "reproduced"] == 50.0 and card.loc["b", "passed"]

@@ -51,9 +51,10 @@ def test_source_date_is_the_commit_date_in_a_checkout():
 
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    stamp = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%ct"], capture_output=True, text=True,
-                           check=True).stdout.strip()
-    expected = dt.datetime.fromtimestamp(int(stamp), tz=dt.timezone.utc).strftime("%Y-%m-%d")
+    stamp = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%ct"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    expected = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC).strftime("%Y-%m-%d")
     assert sphinx_ext.source_date(ROOT, {}) == expected
 
 
@@ -74,8 +75,12 @@ def test_launch_buttons_point_at_tracked_notebooks():
     assert sphinx_ext.notebook_for("book/05_survival") == "notebooks/05_survival.ipynb"
     assert sphinx_ext.notebook_for("book/methods/power") == "notebooks/methods/power.ipynb"
     assert sphinx_ext.notebook_for("index") is None
-    buttons = [{"type": "group", "buttons": [{"url": "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/"
-                                                     "book/05_survival.ipynb"}]}]
+    buttons = [
+        {
+            "type": "group",
+            "buttons": [{"url": "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/book/05_survival.ipynb"}],
+        }
+    ]
     sphinx_ext.retarget_buttons(buttons, "book/05_survival.ipynb", "notebooks/05_survival.ipynb")
     assert buttons[0]["buttons"][0]["url"].endswith("lab/tree/notebooks/05_survival.ipynb")
 
@@ -86,10 +91,12 @@ def test_report_chapters_hide_their_code_behind_a_toggle(tmp_path):
     from hsct_analysis.book import build
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("table()"),
-                nbformat.v4.new_code_cell("figure()", metadata={"tags": ["remove-input"]}),
-                nbformat.v4.new_markdown_cell("Prose")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("table()"),
+        nbformat.v4.new_code_cell("figure()", metadata={"tags": ["remove-input"]}),
+        nbformat.v4.new_markdown_cell("Prose"),
+    ]
     path = tmp_path / "chapter.ipynb"
     nbformat.write(nb, path)
     build.finish_executed(path, tmp_path / "cohort.csv", "cohort.csv", hide_code=True)

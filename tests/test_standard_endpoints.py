@@ -79,8 +79,21 @@ def test_grfs_censored_where_a_component_s_follow_up_ends_first():
     check(data, [300], [1])  # death alone
 
 
-@pytest.mark.parametrize("name", ["agvhd_2_4", "agvhd_3_4", "cgvhd", "cgvhd_extensive", "neutrophil_engraftment",
-                                  "platelet_engraftment", "cmv", "ebv", "ptld", "tma"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "agvhd_2_4",
+        "agvhd_3_4",
+        "cgvhd",
+        "cgvhd_extensive",
+        "neutrophil_engraftment",
+        "platelet_engraftment",
+        "cmv",
+        "ebv",
+        "ptld",
+        "tma",
+    ],
+)
 def test_incidences_have_death_as_competing_risk(name):
     # the same days for every role: aGVHD III-IV's column
     ev = {name: se.event_from_days(AGVHD_3_4, FOLLOWUP)}
@@ -92,16 +105,31 @@ def test_incidences_have_death_as_competing_risk(name):
 
 def test_every_named_endpoint_of_the_issue_is_defined():
     assert set(se.STANDARD_ENDPOINTS) == {
-        "os", "lfs", "relapse", "nrm", "grfs", "agvhd_2_4", "agvhd_3_4", "cgvhd", "cgvhd_extensive",
-        "neutrophil_engraftment", "platelet_engraftment", "cmv", "ebv", "ptld", "tma"}
+        "os",
+        "lfs",
+        "relapse",
+        "nrm",
+        "grfs",
+        "agvhd_2_4",
+        "agvhd_3_4",
+        "cgvhd",
+        "cgvhd_extensive",
+        "neutrophil_engraftment",
+        "platelet_engraftment",
+        "cmv",
+        "ebv",
+        "ptld",
+        "tma",
+    }
     for ep in se.STANDARD_ENDPOINTS.values():
         assert set(ep.roles) <= set(se.EVENT_ROLES)
         assert 0 in ep.codes and ep.cause in ep.codes
 
 
 def test_custom_endpoint_precedence():
-    data = se.custom_endpoint([5, 6, 7, 8], [True, False, False, True], [[True, True, False, False],
-                                                                          [False, True, True, False]])
+    data = se.custom_endpoint(
+        [5, 6, 7, 8], [True, False, False, True], [[True, True, False, False], [False, True, True, False]]
+    )
     check(data, [5, 6, 7, 8], [1, 2, 3, 1])
 
 

@@ -47,8 +47,12 @@ RTOL = 1e-9
         # survdiff(..., rho = 1): observed and expected are weighted by S(t-)
         ({"rho": 1}, 2.944886122, [2.674107143, 2.755580357, 1.688988095], [1.185267857, 3.8828125, 2.050595238]),
         # survdiff(Surv(time, status > 0) ~ group + strata(age > 55), d, rho = 1): row sums
-        ({"rho": 1, "strata": EX["age"] > 55}, 2.513037713, [2.75, 2.821428571, 1.851190476],
-         [1.392857143, 4.107142857, 1.922619048]),
+        (
+            {"rho": 1, "strata": EX["age"] > 55},
+            2.513037713,
+            [2.75, 2.821428571, 1.851190476],
+            [1.392857143, 4.107142857, 1.922619048],
+        ),
     ],
 )
 def test_logrank_rho_and_strata_equal_survdiff(kwargs, chisq, observed, expected):
@@ -189,9 +193,9 @@ def test_numeric_coded_group_must_be_declared(fit):
     linear = fit(coded, "time", "status", ["group", "age"], numeric=["group"]).summary
     assert list(linear.index) == ["group", "age"]
     # a 0/1 column is one term either way: no error
-    assert list(fit(EX.assign(male=EX["age"] > 55).astype({"male": int}), "time", "status", ["male"]).summary.index) == [
-        "male"
-    ]
+    assert list(
+        fit(EX.assign(male=EX["age"] > 55).astype({"male": int}), "time", "status", ["male"]).summary.index
+    ) == ["male"]
 
 
 # ----------------------------------------------------------------------------- one result type

@@ -50,8 +50,10 @@ def test_examples_validate(name):
 
 
 def test_problem_names_file_line_key_and_what_is_allowed(bmt_copy):
-    path = bmt_copy(("time_unit: days", "time_unit: day"),
-                    ("{label: death without acute GVHD, column: d1,", "{label: death without acute GVHD, column: deth,"))
+    path = bmt_copy(
+        ("time_unit: days", "time_unit: day"),
+        ("{label: death without acute GVHD, column: d1,", "{label: death without acute GVHD, column: deth,"),
+    )
     problems = st.validate_study(path)
     assert [str(p) for p in problems] == [
         f"study.yml, line {line_of(path, 'time_unit:')}, cohort.time_unit: 'day' is not one of days, months, years"
@@ -81,31 +83,64 @@ def test_missing_required_key_points_at_its_section(bmt_copy):
 @pytest.mark.parametrize(
     "old, new, path, message",
     [
-        ("standard: [os, dfs,", "standard: [os, grfs, dfs,", "endpoints.standard[1]",
-         "'grfs' needs cohort.events.agvhd_3_4, cohort.events.cgvhd_extensive: declare them"),
+        (
+            "standard: [os, dfs,",
+            "standard: [os, grfs, dfs,",
+            "endpoints.standard[1]",
+            "'grfs' needs cohort.events.agvhd_3_4, cohort.events.cgvhd_extensive: declare them",
+        ),
         ("standard: [os, dfs,", "standard: [os, dfs, lfs,", "endpoints.standard[2]", "'lfs' repeats 'dfs'"),
         ("standard: [os, dfs,", "standard: [os, dfss,", "endpoints.standard[1]", "'dfss' is not one of"),
-        ("      reference: ALL", "      reference: all", "risk_factors.factors.disease.reference",
-         "'all' is not one of the levels: ALL, AML low risk, AML high risk"),
-        ("labels: [\"<=28\", \">28\"]", "labels: [\"<=28\"]", "risk_factors.factors.age.labels",
-         "has 1 labels; 1 cut point(s) make 2 groups"),
+        (
+            "      reference: ALL",
+            "      reference: all",
+            "risk_factors.factors.disease.reference",
+            "'all' is not one of the levels: ALL, AML low risk, AML high risk",
+        ),
+        (
+            'labels: ["<=28", ">28"]',
+            'labels: ["<=28"]',
+            "risk_factors.factors.age.labels",
+            "has 1 labels; 1 cut point(s) make 2 groups",
+        ),
         ("cuts: [28]", "cuts: [28, 20]", "risk_factors.factors.age.cuts", "must be increasing"),
-        ("forced: [disease]", "forced: [disease, hospital]", "risk_factors.multivariable.forced[1]",
-         "'hospital' is not a factor"),
-        ("endpoints: [os, dfs,", "endpoints: [os, pfs,", "risk_factors.endpoints[1]", "'pfs' is not a declared endpoint"),
+        (
+            "forced: [disease]",
+            "forced: [disease, hospital]",
+            "risk_factors.multivariable.forced[1]",
+            "'hospital' is not a factor",
+        ),
+        (
+            "endpoints: [os, dfs,",
+            "endpoints: [os, pfs,",
+            "risk_factors.endpoints[1]",
+            "'pfs' is not a declared endpoint",
+        ),
         ("codes: {1: dead, 0: alive}", "codes: {1: gone, 0: alive}", "cohort.dead.codes", "no code means dead"),
-        ("codes: {1: relapse, 0: no relapse}", "codes: {1: yes please, 0: no relapse}", "cohort.events.relapse.codes",
-         "no code means the event"),
+        (
+            "codes: {1: relapse, 0: no relapse}",
+            "codes: {1: yes please, 0: no relapse}",
+            "cohort.events.relapse.codes",
+            "no code means the event",
+        ),
         ("screening_p: 0.1", "screening_p: 0", "risk_factors.multivariable.screening_p", "0 must be above 0"),
         ("screening_p: 0.1", "screening_p: high", "risk_factors.multivariable.screening_p", "'high' is not a number"),
         ("min_cell: 5", "min_cell: 2.5", "min_cell", "2.5 is not a whole number"),
-        ("models: [fine_gray, cause_specific]", "models: [fine_grey]", "risk_factors.multivariable.models[0]",
-         "(did you mean 'fine_gray'?)"),
+        (
+            "models: [fine_gray, cause_specific]",
+            "models: [fine_grey]",
+            "risk_factors.multivariable.models[0]",
+            "(did you mean 'fine_gray'?)",
+        ),
         ("file: bmt.csv", "file: bmt.txt", "cohort.file", "must end in .csv or .xlsx"),
         ("file: bmt.csv", "file: other.csv", "cohort.file", "does not exist"),
         ("  events:\n", "  events:\n    pfs: {days: t2}\n", "cohort.events.pfs", "'pfs' is not one of relapse,"),
-        ("  events:\n", "  events:\n    cmv: {column: d2}\n", "cohort.events.cmv",
-         "give `days` or `time + column + codes`"),
+        (
+            "  events:\n",
+            "  events:\n    cmv: {column: d2}\n",
+            "cohort.events.cmv",
+            "give `days` or `time + column + codes`",
+        ),
         ("  times: [1, 2, 3]", "  times: [1, 3, 2]", "estimates.times", "must be increasing"),
     ],
 )
@@ -119,7 +154,8 @@ def test_missing_top_level_key_has_no_line(tmp_path):
     (tmp_path / "study.yml").write_text("title: t\n")
     assert [str(p) for p in st.validate_study(tmp_path / "study.yml")] == [
         "study.yml, cohort: is missing (the cohort file and the mapping of its columns and codes to roles)",
-        "study.yml, endpoints: is missing (the endpoints of the book)"]
+        "study.yml, endpoints: is missing (the endpoints of the book)",
+    ]
 
 
 def test_yaml_syntax_error_and_duplicate_keys(tmp_path):
@@ -148,7 +184,9 @@ def test_data_problems_name_line_patient_and_column(bmt_copy):
     assert st.check(path) == info.value.problems
     assert st.check(BMT_STUDY) == []
     text = [str(p) for p in info.value.problems]
-    assert "bmt.csv, line 5 (patient 4), column d2: '7' is not a code listed in cohort.events.relapse.codes (1, 0)" in text
+    assert (
+        "bmt.csv, line 5 (patient 4), column d2: '7' is not a code listed in cohort.events.relapse.codes (1, 0)" in text
+    )
     assert "bmt.csv, line 7 (patient 6), column t1: 'x' is not a number (follow-up)" in text
     assert "bmt.csv, line 10 (patient 8), column id: '8' repeats an identifier of an earlier row" in text
 
@@ -159,7 +197,8 @@ def test_not_applicable_values_and_days_form(tmp_path):
     (tmp_path / "study.yml").write_text(
         "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: pid\n  followup: fu\n"
         "  not_applicable: ['', n/a]\n  dead: {column: vital, codes: {1: dead, 0: alive}}\n"
-        "  events:\n    relapse: {days: rel}\nendpoints:\n  standard: [lfs, relapse, nrm]\n")
+        "  events:\n    relapse: {days: rel}\nendpoints:\n  standard: [lfs, relapse, nrm]\n"
+    )
     cohort = st.read_cohort(tmp_path / "study.yml")
     np.testing.assert_array_equal(cohort.endpoints["lfs"].time, [50, 200, 300, 400])
     np.testing.assert_array_equal(cohort.endpoints["relapse"].status, [1, 0, 2, 0])
@@ -175,7 +214,8 @@ def test_one_status_column_coded_as_in_the_issue(tmp_path):
         "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n  followup: fu\n"
         "  dead: {column: dead, codes: {1: dead, 0: alive}}\n  events:\n    relapse:\n      time: t\n"
         "      column: status\n      codes: {0: censored, 1: relapse, 2: death in remission}\n"
-        "endpoints:\n  standard: [os, lfs, relapse, nrm]\n")
+        "endpoints:\n  standard: [os, lfs, relapse, nrm]\n"
+    )
     cohort = st.read_cohort(tmp_path / "study.yml")
     assert cohort.study.events["relapse"].event_codes == ("1",)
     np.testing.assert_array_equal(cohort.endpoints["relapse"].time, [10, 20, 30, 25])
@@ -191,7 +231,8 @@ def test_yes_and_no_stay_text(tmp_path):
         "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n  followup: fu\n"
         "  dead: {column: dead, codes: {yes: yes, no: no}}\n  events:\n"
         "    cgvhd: {time: t, column: gv, codes: {yes: yes, no: no}}\n"
-        "endpoints:\n  standard: [cgvhd]\n  custom:\n    e: {label: E, time: t, event: {column: gv, codes: [yes]}}\n")
+        "endpoints:\n  standard: [cgvhd]\n  custom:\n    e: {label: E, time: t, event: {column: gv, codes: [yes]}}\n"
+    )
     cohort = st.read_cohort(tmp_path / "study.yml")
     np.testing.assert_array_equal(cohort.endpoints["cgvhd"].status, [1, 0])
     np.testing.assert_array_equal(cohort.endpoints["e"].status, [1, 0])
@@ -203,7 +244,8 @@ def test_time_unit_converts_to_days(tmp_path):
     (tmp_path / "study.yml").write_text(
         "title: t\ncohort:\n  file: c.csv\n  time_unit: months\n  time_zero: day 0\n  id: id\n"
         "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
-        "estimates:\n  times: [0.5]\n  unit: years\n")
+        "estimates:\n  times: [0.5]\n  unit: years\n"
+    )
     study = st.load_study(tmp_path / "study.yml")
     cohort = st.read_cohort(study)
     np.testing.assert_allclose(cohort.endpoints["e"].time, [365.25, 182.625])
@@ -238,7 +280,8 @@ def test_cut_groups_are_right_closed(tmp_path):
     (tmp_path / "study.yml").write_text(
         "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n"
         "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
-        "risk_factors:\n  factors:\n    age: {column: age, cuts: [28], reference: '>28'}\n")
+        "risk_factors:\n  factors:\n    age: {column: age, cuts: [28], reference: '>28'}\n"
+    )
     factor = st.read_cohort(tmp_path / "study.yml").factors["age"]
     assert list(factor.cat.categories) == [">28", "<=28"]
     assert factor.tolist()[:3] == ["<=28", "<=28", ">28"] and pd.isna(factor.iloc[3])
@@ -250,8 +293,11 @@ def test_reference_page_is_generated_from_the_schema():
     listed = set(re.findall(r"^\| `([^`]+)` \|", doc, flags=re.M))
     keys = set(st.schema_keys())
     assert keys <= listed, keys - listed
-    assert {"cohort.events.*.codes", "endpoints.custom.*.competing[].label",
-            "risk_factors.multivariable.forced"} <= keys
+    assert {
+        "cohort.events.*.codes",
+        "endpoints.custom.*.competing[].label",
+        "risk_factors.multivariable.forced",
+    } <= keys
     for name in st.se.STANDARD_ENDPOINTS:
         assert f"| `{name}`" in doc
 
@@ -263,8 +309,12 @@ def test_the_bundled_study_file_derives_what_the_bundled_loader_derives():
     cohort = st.read_cohort(ROOT / "data" / "study.yml")
     bundled = load_cohort(ROOT / "data" / "cohort.csv")
     assert cohort.study.synthetic and cohort.study.paper_registry.is_dir()
-    columns = {"os": ("os_time", "os_event"), "lfs": ("lfs_time", "lfs_event"),
-               "relapse": ("relapse_nrm_time", "relapse_nrm_status"), "nrm": ("relapse_nrm_time", "relapse_nrm_status")}
+    columns = {
+        "os": ("os_time", "os_event"),
+        "lfs": ("lfs_time", "lfs_event"),
+        "relapse": ("relapse_nrm_time", "relapse_nrm_status"),
+        "nrm": ("relapse_nrm_time", "relapse_nrm_status"),
+    }
     assert len(cohort.endpoints) == 14
     for name, data in cohort.endpoints.items():
         time, status = columns.get(name, (f"{name}_time", f"{name}_status"))
@@ -274,15 +324,19 @@ def test_the_bundled_study_file_derives_what_the_bundled_loader_derives():
     for name, level in cohort.factors.items():
         expected = factors.factor(bundled, name)
         assert list(level.cat.categories) == list(expected.cat.categories), name
-        assert level.astype(object).where(level.notna(), None).tolist() == \
-            expected.astype(object).where(expected.notna(), None).tolist(), name
+        assert (
+            level.astype(object).where(level.notna(), None).tolist()
+            == expected.astype(object).where(expected.notna(), None).tolist()
+        ), name
 
 
 def test_factor_other_and_exclude(tmp_path):
     (tmp_path / "c.csv").write_text("id,t,d,gene\n1,5,1,BCR::ABL1\n2,5,1,E2A::PBX1\n3,5,0,unknown\n4,5,0,negative\n")
-    study = ("title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n"
-             "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
-             "risk_factors:\n  factors:\n    g: {column: gene, levels: {'BCR::ABL1': positive}, FACTOR}\n")
+    study = (
+        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n"
+        "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
+        "risk_factors:\n  factors:\n    g: {column: gene, levels: {'BCR::ABL1': positive}, FACTOR}\n"
+    )
     path = tmp_path / "study.yml"
     path.write_text(study.replace("FACTOR", "other: negative, exclude: [unknown], reference: negative"))
     factor = st.read_cohort(path).factors["g"]
@@ -307,7 +361,7 @@ def test_no_edit_of_a_study_file_raises(tmp_path):
     for i, line in enumerate(lines):
         key = re.match(r"^(\s*-?\s*\w+:)\s*\S", line)
         for replacement in [None] + ([f"{key.group(1)} {v}" for v in ("~", "{a: 1}")] if key else []):
-            edited = lines[:i] + ([] if replacement is None else [replacement]) + lines[i + 1:]
+            edited = lines[:i] + ([] if replacement is None else [replacement]) + lines[i + 1 :]
             path.write_text("\n".join(edited) + "\n")
             assert all(isinstance(p, st.StudyProblem) for p in st.validate_study(path))
             edits += 1

@@ -93,8 +93,9 @@ def test_bmt_cumulative_incidence_equals_cmprsk(bmt, endpoint, key):
     for at in ref["at"]:
         if at["cause"] != cause:
             continue
-        keep = np.ones(data.time.size, bool) if at["group"] is None else (
-            bmt.factors["disease"] == at["group"]).to_numpy()
+        keep = (
+            np.ones(data.time.size, bool) if at["group"] is None else (bmt.factors["disease"] == at["group"]).to_numpy()
+        )
         curve = competing.cumulative_incidence(data.time[keep], data.status[keep], cause=cause)
         rows = [survival.value_at(curve, t) for t in at["time"]]
         np.testing.assert_allclose([r["estimate"] for r in rows], at["est"], **TOL)

@@ -8,17 +8,15 @@ sit at the same places.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from hsct_analysis.stats.survival import kaplan_meier, logrank, median_followup, value_at
+from r_fixtures import FIXTURES, REF, close, load
 
-from r_fixtures import ATOL, FIXTURES, REF, RTOL, as_float, close, load
 R_NAME = {"arcsine": "arcsin", "log": "log", "log-log": "log-log", "plain": "plain"}
 
 
@@ -72,8 +70,10 @@ def test_median_followup_matches_reverse_km(path):
     time, event = km_input(ref)
     fu = median_followup(time, event)
     r = ref["followup"]
-    close([fu.median, fu.lower, fu.upper, fu.minimum, fu.maximum],
-          [r["median"], r["lower"], r["upper"], r["min"], r["max"]])
+    close(
+        [fu.median, fu.lower, fu.upper, fu.minimum, fu.maximum],
+        [r["median"], r["lower"], r["upper"], r["min"], r["max"]],
+    )
 
 
 # ----------------------------------------------------------------------------- by hand

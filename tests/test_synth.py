@@ -75,9 +75,21 @@ def test_every_printed_count_and_median_is_exact(card):
         ("atg_type", {"ATG-F": 52, "ATG-T": 36, "ATG-P": 7}),
         ("donor_second", {"MSD": 1, "MUD": 26, "haplo": 68}),
         ("conditioning_second", {"TBI": 75, "Bu": 19, "Mel": 1}),
-        ("cause_of_death", {"GVHD": 13, "infection": 15, "TA-TMA": 5, "TA-TMA+GVHD": 1, "TA-TMA+infection": 1,
-                            "TA-TMA+VOD": 1, "relapse": 1, "alveolar hemorrhage": 1, "cerebral hemorrhage": 1,
-                            "sudden death": 1}),
+        (
+            "cause_of_death",
+            {
+                "GVHD": 13,
+                "infection": 15,
+                "TA-TMA": 5,
+                "TA-TMA+GVHD": 1,
+                "TA-TMA+infection": 1,
+                "TA-TMA+VOD": 1,
+                "relapse": 1,
+                "alveolar hemorrhage": 1,
+                "cerebral hemorrhage": 1,
+                "sudden death": 1,
+            },
+        ),
     ],
 )
 def test_category_counts(committed, column, counts):
@@ -189,14 +201,26 @@ def test_treatment_after_second_hsct_matches_the_results(treated):
     dli = c["days_second_hsct_to_dli"].dropna().astype(float)
     assert (len(dli), dli.median(), dli.min(), dli.max()) == (9, 102, 17, 521)
     assert c["dli_reason"].value_counts().to_dict() == {
-        "relapse prevention": 5, "mixed chimerism": 1, "PTLD treatment": 1, "graft dysfunction": 1,
-        "MRD-positive treatment": 1}
+        "relapse prevention": 5,
+        "mixed chimerism": 1,
+        "PTLD treatment": 1,
+        "graft dysfunction": 1,
+        "MRD-positive treatment": 1,
+    }
     mrd = c["days_second_hsct_to_mrd_positive"].dropna().astype(float)
     assert (len(mrd), mrd.median(), mrd.min(), mrd.max()) == (6, 201, 33, 1098)
     assert c["mrd_positive_after_second_treatment"].value_counts().to_dict() == {
-        "CAR-T": 3, "inotuzumab ozogamicin": 1, "anti-PD-1": 1, "DLI": 1}
+        "CAR-T": 3,
+        "inotuzumab ozogamicin": 1,
+        "anti-PD-1": 1,
+        "DLI": 1,
+    }
     assert c["gvhd_death_trigger"].value_counts().to_dict() == {
-        "DLI": 3, "CAR-T after second HSCT": 2, "anti-PD-1": 1, "third HSCT": 2}
+        "DLI": 3,
+        "CAR-T after second HSCT": 2,
+        "anti-PD-1": 1,
+        "third HSCT": 2,
+    }
     fu = c["followup_days"].astype(float)
     for col in ("days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive"):
         assert (c[col].astype(float).dropna() < fu[c[col].notna()]).all(), col
@@ -253,9 +277,11 @@ def test_targets_are_read_from_the_registry():
 def test_group_curves_equal_the_library(committed):
     from hsct_analysis.cohort.factors import FACTORS, factor
 
-    arrays = calibration.core_arrays(committed["followup_days"].astype(float).to_numpy(),
-                                     committed["dead"].astype(int).to_numpy(),
-                                     committed["relapse_days"].astype(float).to_numpy())
+    arrays = calibration.core_arrays(
+        committed["followup_days"].astype(float).to_numpy(),
+        committed["dead"].astype(int).to_numpy(),
+        committed["relapse_days"].astype(float).to_numpy(),
+    )
     masks = [np.ones(len(committed), bool)]
     for name in FACTORS:
         levels = factor(committed, name).astype(object).to_numpy()

@@ -8,7 +8,6 @@ import pytest
 
 from hsct_analysis.book import tables
 
-
 # --- formatters ----------------------------------------------------------------------
 
 
@@ -178,8 +177,14 @@ def test_regression_table_reference_rows_and_columns():
 
 def test_regression_rows_use_model_reference_and_flag():
     summary = pd.DataFrame(
-        {"hr": [2.0, np.inf], "hr_lower": [1.0, np.nan], "hr_upper": [4.0, np.nan], "p": [0.05, np.nan],
-         "reference": ["low", "no"], "separation": [False, True]},
+        {
+            "hr": [2.0, np.inf],
+            "hr_lower": [1.0, np.nan],
+            "hr_upper": [4.0, np.nan],
+            "p": [0.05, np.nan],
+            "reference": ["low", "no"],
+            "separation": [False, True],
+        },
         index=["dose[high]", "smoker[yes]"],
     )
     rows = tables.regression_rows(summary, labels={"dose": "Dose"})
@@ -221,8 +226,13 @@ def test_side_by_side_marks_misses_with_size():
 
 def test_side_by_side_respects_given_verdict_and_styles_misses():
     frame = pd.DataFrame(
-        {"label": ["a", "b"], "published": [10.0, 20.0], "reproduced": [10.4, 20.4], "tolerance": [1.0, 1.0],
-         "passed": [True, False]}
+        {
+            "label": ["a", "b"],
+            "published": [10.0, 20.0],
+            "reproduced": [10.4, 20.4],
+            "tolerance": [1.0, 1.0],
+            "passed": [True, False],
+        }
     )
     table = tables.side_by_side(frame)
     assert table["Within tolerance"].str.startswith("✗").tolist() == [False, True]

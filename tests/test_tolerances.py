@@ -7,11 +7,20 @@ from hsct_analysis.paper import scorecard, tolerances
 from hsct_analysis.paper.synth import calibration
 
 
-@pytest.mark.parametrize("kind, stat, unit, published, printed", [
-    ("km", "value", "%", 49.8, ""), ("cif", "lower", "%", 33.9, ""), ("median", "value", "days", 623, ""),
-    ("range", "max", "years", 52.8, ""), ("p", "value", "p", 0.03, ""), ("p", "value", "p", 0.342, ""),
-    ("p", "value", "p", 0.001, "<0.001"), ("hr", "value", "ratio", 4.10, ""), ("hr", "upper", "ratio", 10.24, ""),
-])
+@pytest.mark.parametrize(
+    "kind, stat, unit, published, printed",
+    [
+        ("km", "value", "%", 49.8, ""),
+        ("cif", "lower", "%", 33.9, ""),
+        ("median", "value", "days", 623, ""),
+        ("range", "max", "years", 52.8, ""),
+        ("p", "value", "p", 0.03, ""),
+        ("p", "value", "p", 0.342, ""),
+        ("p", "value", "p", 0.001, "<0.001"),
+        ("hr", "value", "ratio", 4.10, ""),
+        ("hr", "upper", "ratio", 10.24, ""),
+    ],
+)
 def test_scaled_miss_within_one_exactly_when_the_scorecard_passes(kind, stat, unit, published, printed):
     factors = np.exp(np.linspace(-1.5, 1.5, 301)) if kind in ("p", "hr") else None
     values = published * factors if factors is not None else published + np.linspace(-5, 5, 301)

@@ -40,7 +40,8 @@ def test_table3_estimates_equal_the_curves_of_each_subgroup(cohort, table, name)
         assert rows.loc["os", "estimate"] == pytest.approx(100 * km["estimate"], abs=1e-12)
         assert rows.loc["os", "lower"] == pytest.approx(100 * km["lower"], abs=1e-12)
         cif = survival.value_at(
-            competing.cumulative_incidence(sub["relapse_nrm_time"], sub["relapse_nrm_status"], cause=2), THREE_YEARS)
+            competing.cumulative_incidence(sub["relapse_nrm_time"], sub["relapse_nrm_status"], cause=2), THREE_YEARS
+        )
         assert rows.loc["nrm", "estimate"] == pytest.approx(100 * cif["estimate"], abs=1e-12)
         assert rows.loc["nrm", "upper"] == pytest.approx(100 * cif["upper"], abs=1e-12)
 
@@ -86,8 +87,13 @@ def test_cox_model_of_table4_equals_an_independent_lifelines_fit(cohort):
     model = multivariate.fit_endpoint(cohort, "lfs", ["cart_interval_90"])
     assert model.method.startswith("Cox") and model.unavailable == ""
     frame = multivariate.model_frame(cohort, "lfs", ["cart_interval_90"]).dropna()
-    data = pd.DataFrame({"time": frame["time"], "event": (frame["status"] == 1).astype(int),
-                         "late": (frame["cart_interval_90"] == ">90").astype(int)})
+    data = pd.DataFrame(
+        {
+            "time": frame["time"],
+            "event": (frame["status"] == 1).astype(int),
+            "late": (frame["cart_interval_90"] == ">90").astype(int),
+        }
+    )
     ref = CoxPHFitter().fit(data, "time", "event")
     term = next(t for t in model.summary.index if t.startswith("cart_interval_90"))
     assert model.summary.loc[term, "hr"] == pytest.approx(float(np.exp(ref.params_["late"])), rel=1e-5)

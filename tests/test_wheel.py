@@ -40,15 +40,21 @@ def wheel(tmp_path_factory) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(source)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return next(out.glob("hsct_analysis-*.whl"))
 
 
 def test_wheel_ships_the_data_files(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "hsct_analysis/cohort/dictionary.csv" in names
-    assert {f"hsct_analysis/paper/registry/{t}.csv" for t in ("table1", "table2", "table3", "table4", "text")} <= set(names)
+    assert {f"hsct_analysis/paper/registry/{t}.csv" for t in ("table1", "table2", "table3", "table4", "text")} <= set(
+        names
+    )
 
 
 def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):
@@ -57,7 +63,12 @@ def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     # PYTHONPATH comes before the editable install of the checkout, so the wheel's copy is the one imported.
-    result = subprocess.run([sys.executable, "-c", CHECK, str(site)], cwd=elsewhere, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK, str(site)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.split()[-1]) >= 30

@@ -20,12 +20,13 @@ from hsct_analysis.paper import scorecard
 from hsct_analysis.book import comparison, tables
 from hsct_analysis.cohort import load_cohort
 from hsct_analysis.cohort.factors import FACTORS
+from hsct_analysis.stats.units import DAYS_PER_YEAR
 
 
 
 def _time_label(days: float) -> str:
     """'100 days', '1 year', '3 years' for a time point in days."""
-    years = days / endpoints.DAYS_PER_YEAR
+    years = days / DAYS_PER_YEAR
     if days >= 365 and abs(years - round(years)) < 1e-6:
         n = int(round(years))
         return f"{n} year" + ("s" if n > 1 else "")

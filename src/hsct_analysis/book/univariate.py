@@ -22,10 +22,11 @@ from hsct_analysis.book import tables
 from hsct_analysis.stats.survival import value_at
 from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.cohort import plain_numbers  # nullable integers -> float, so factors never meet pd.NA
+from hsct_analysis.stats.units import DAYS_PER_YEAR
 
 #: The four endpoints of Table 3, in the paper's column order.
 TABLE3_ENDPOINTS = ("lfs", "os", "relapse", "nrm")
-THREE_YEARS_DAYS = 3 * endpoints.DAYS_PER_YEAR
+THREE_YEARS_DAYS = 3 * DAYS_PER_YEAR
 SHORT_LABEL = {"lfs": "LFS", "os": "OS", "relapse": "RI", "nrm": "NRM"}
 
 EMPTY_FACTOR_NOTE = "no patient has a recorded value of this factor (every value is unknown or missing)"
@@ -111,7 +112,7 @@ def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int =
     factor's p-value sits on its first level row, as in the paper. With a scorecard ``card`` every cell gets a
     second line with the paper's value, "paper 53.9 (41.8-65.8)", and a ✗ where ours misses the tolerance.
     """
-    years = table.attrs.get("time_days", THREE_YEARS_DAYS) / endpoints.DAYS_PER_YEAR
+    years = table.attrs.get("time_days", THREE_YEARS_DAYS) / DAYS_PER_YEAR
     when = f"{years:g}-year" if float(years).is_integer() else f"{table.attrs.get('time_days'):g}-day"
     wide = {}
     keys = list(dict.fromkeys(zip(table["factor"], table["level"])))

@@ -19,15 +19,14 @@ Public API: :func:`load_cohort`, :func:`load_cohort_frame`, :func:`validate`,
 from __future__ import annotations
 
 import csv
-import functools
 import difflib
-import io
+import functools
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -107,8 +106,11 @@ ENDPOINT_DAY_COLUMNS: dict[str, str] = {
 }
 
 #: Outcome columns that must not fall after death or last follow-up.
-OUTCOME_DAY_COLUMNS: tuple[str, ...] = ("relapse_days",) + tuple(ENDPOINT_DAY_COLUMNS.values()) + (
-    "days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive")
+OUTCOME_DAY_COLUMNS: tuple[str, ...] = (
+    ("relapse_days",)
+    + tuple(ENDPOINT_DAY_COLUMNS.values())
+    + ("days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive")
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -170,7 +172,7 @@ class _Table:
     seen: dict = field(default_factory=dict)  # patient_id -> first line, over every chunk read so far
 
     @classmethod
-    def concat(cls, tables: list["_Table"]) -> "_Table":
+    def concat(cls, tables: list[_Table]) -> _Table:
         cells = pd.concat([t.cells for t in tables], ignore_index=True)
         return cls(tables[0].source, tables[0].header, cells, np.concatenate([t.lines for t in tables]))
 
@@ -202,8 +204,9 @@ class _Table:
             text = rule.format(**{k: _show(v.iloc[i]) for k, v in fill.items()}) if fill else rule
             val = None if value is None else _show(value.iloc[i])
             pid = self.ids.iloc[i]
-            out.append(Problem(self.source, int(self.lines[i]), None if pid is None else printable(pid), column,
-                               text, val))
+            out.append(
+                Problem(self.source, int(self.lines[i]), None if pid is None else printable(pid), column, text, val)
+            )
         return out
 
 
@@ -220,18 +223,26 @@ def _show(value) -> str | None:
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 #: How to save a cohort file in the one encoding the contract accepts.
-SAVE_AS_UTF8 = ('save it as UTF-8: in Excel, Save As "CSV UTF-8 (Comma delimited)"; in LibreOffice, Save As '
-                '"Text CSV" with character set "Unicode (UTF-8)"; or save it as an Excel workbook (.xlsx)')
+SAVE_AS_UTF8 = (
+    'save it as UTF-8: in Excel, Save As "CSV UTF-8 (Comma delimited)"; in LibreOffice, Save As '
+    '"Text CSV" with character set "Unicode (UTF-8)"; or save it as an Excel workbook (.xlsx)'
+)
 
 #: Rows validated at a time (memory stays flat however long the file is) and problems listed per file.
 CHUNK_ROWS = 20_000
 MAX_LISTED = 10_000
 
 _MAGIC = (
-    (b"%PDF", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"), (b"\x1f\x8b", "a gzip archive"), (b"SQLite format 3", "an SQLite database"),
-    (b"\xd0\xcf\x11\xe0", "an Excel 97-2003 workbook (.xls) or another old Office file: save it as .xlsx or "
-                          "as CSV UTF-8"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"SQLite format 3", "an SQLite database"),
+    (
+        b"\xd0\xcf\x11\xe0",
+        "an Excel 97-2003 workbook (.xls) or another old Office file: save it as .xlsx or as CSV UTF-8",
+    ),
     (b"PK\x03\x04", "a ZIP archive"),
 )
 
@@ -247,12 +258,14 @@ def _character_name(ch: str) -> str:
     import unicodedata
 
     name = unicodedata.name(ch, "") or {"\x00": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN"}.get(
-        ch, "control character")
+        ch, "control character"
+    )
     return f"U+{ord(ch):04X} {name}"
 
 
 def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
     """The file's kind from its first bytes: ``"utf-8"``, ``"utf-8-sig"``, ``"xlsx"``, or None and the problem."""
+
     def fatal(rule: str) -> tuple[None, list[Problem]]:
         return None, [Problem(source, None, None, None, rule)]
 
@@ -267,8 +280,12 @@ def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
         return fatal("file is empty (0 bytes): expected a header line and one row per patient")
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig", []
-    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
-                      (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+    for bom, name in (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
         if head.startswith(bom):
             return fatal(f"file is {name} text (it starts with a {name} byte-order mark), not UTF-8: {SAVE_AS_UTF8}")
     if head.startswith(b"PK\x03\x04"):
@@ -285,8 +302,10 @@ def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
             return fatal(f"file is not a cohort table: it is {what}. Expected CSV (UTF-8) or an Excel workbook (.xlsx)")
     half = max(1, len(head) // 2)
     if head[1::2].count(0) > 0.6 * half or head[0::2].count(0) > 0.6 * half:
-        return fatal(f'file is UTF-16 text without a byte-order mark (as Excel\'s "Unicode Text" writes), not UTF-8: '
-                     f"{SAVE_AS_UTF8}")
+        return fatal(
+            f'file is UTF-16 text without a byte-order mark (as Excel\'s "Unicode Text" writes), not UTF-8: '
+            f"{SAVE_AS_UTF8}"
+        )
     controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
     if controls > 0.05 * len(head):
         return fatal("file is not a text file (binary data): expected CSV (UTF-8) or an Excel workbook (.xlsx)")
@@ -317,8 +336,10 @@ def _utf8_problems(path: Path, source: str) -> list[Problem]:
                     shown, looks = bytes([byte]).decode("cp1252"), "Windows-1252/Latin-1"
                 except UnicodeDecodeError:
                     shown, looks = bytes([byte]).decode("latin-1"), "Latin-1 (ISO-8859-1)"
-                rule = (f"byte 0x{byte:02x} at byte {exc.start + 1} of the line is not valid UTF-8 (the file looks "
-                        f"like {looks}, where this byte is {printable(shown)!r}): {SAVE_AS_UTF8}")
+                rule = (
+                    f"byte 0x{byte:02x} at byte {exc.start + 1} of the line is not valid UTF-8 (the file looks "
+                    f"like {looks}, where this byte is {printable(shown)!r}): {SAVE_AS_UTF8}"
+                )
                 out.append(Problem(source, number, None, None, rule))
     return out
 
@@ -369,8 +390,16 @@ def _xlsx_rows(path: Path, problems: list[Problem], source: str):
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on a damaged workbook
-        problems.append(Problem(source, None, None, None, f"the Excel workbook cannot be read ({type(exc).__name__}: "
-                                                          f"{exc}); save it again from Excel, or as CSV UTF-8"))
+        problems.append(
+            Problem(
+                source,
+                None,
+                None,
+                None,
+                f"the Excel workbook cannot be read ({type(exc).__name__}: "
+                f"{exc}); save it again from Excel, or as CSV UTF-8",
+            )
+        )
         return
     try:
         sheet = book.worksheets[0]
@@ -388,7 +417,7 @@ class _Scan:
     problems: list[Problem]
     n_problems: int = 0
     n_rows: int = 0
-    table: "_Table | None" = None
+    table: _Table | None = None
     n_dead: int = 0  # rows with dead = 1
     n_alive: int = 0  # rows with dead = 0
     n_followed: int = 0  # rows with followup_days > 0
@@ -486,8 +515,9 @@ def _scan(path: str | Path, keep: bool) -> _Scan:
     return scan
 
 
-def _control_problems(header: list[str], line: int, fields: list[str], source: str, pid: str | None,
-                      is_header: bool = False) -> list[Problem]:
+def _control_problems(
+    header: list[str], line: int, fields: list[str], source: str, pid: str | None, is_header: bool = False
+) -> list[Problem]:
     out = []
     for j, cell in enumerate(fields):
         if m := CONTROL_CHARACTERS.search(cell):
@@ -541,8 +571,9 @@ def _near_miss(name: str) -> str | None:
     return match[0] if match else None
 
 
-def _table_from_rows(header: list[str], lines: list[int], rows: list[list[str]], source: str,
-                     seen: dict[str, int]) -> _Table:
+def _table_from_rows(
+    header: list[str], lines: list[int], rows: list[list[str]], source: str, seen: dict[str, int]
+) -> _Table:
     """A table of the contract's columns (first occurrence of each name; cells stripped)."""
     first = {name: header.index(name) for name in dict.fromkeys(header) if name in COLUMNS}
     columns = list(zip(*rows))
@@ -653,12 +684,15 @@ _FUSION = rf"{_GENE}::{_GENE}"
 #: prints these values as they are (Table 1 lists every fusion gene found), so this one rule decides what both
 #: ``validate`` and ``build`` accept.
 TEXT_PATTERNS: dict[str, tuple[re.Pattern, str]] = {
-    "patient_id": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}"),
-                   "is not a pseudonymous id: use 1-40 letters, digits, '_', '.' or '-', starting with a letter or "
-                   "digit"),
-    "fusion_gene": (re.compile(rf"negative|{_FUSION}(?:/{_FUSION})*"),
-                    'is not a fusion gene: write it as GENE::GENE (e.g. BCR::ABL1; several joined by "/"), or '
-                    '"negative" when none was found'),
+    "patient_id": (
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}"),
+        "is not a pseudonymous id: use 1-40 letters, digits, '_', '.' or '-', starting with a letter or digit",
+    ),
+    "fusion_gene": (
+        re.compile(rf"negative|{_FUSION}(?:/{_FUSION})*"),
+        'is not a fusion gene: write it as GENE::GENE (e.g. BCR::ABL1; several joined by "/"), or '
+        '"negative" when none was found',
+    ),
 }
 
 
@@ -731,7 +765,12 @@ def _events_before_end_of_followup(t: _Table) -> list[Problem]:
 @_needs("dead", "cause_of_death")
 def _cause_of_death_matches_dead(t: _Table) -> list[Problem]:
     dead, cause_empty = t.numbers["dead"], t.empty["cause_of_death"]
-    given = t.problems(dead.eq(0) & ~cause_empty, "cause_of_death", "is given, but dead is 0 (alive): leave it empty", t.cells["cause_of_death"])
+    given = t.problems(
+        dead.eq(0) & ~cause_empty,
+        "cause_of_death",
+        "is given, but dead is 0 (alive): leave it empty",
+        t.cells["cause_of_death"],
+    )
     missing = t.problems(dead.eq(1) & cause_empty, "cause_of_death", "is empty, but dead is 1: give the cause of death")
     return given + missing
 
@@ -739,7 +778,9 @@ def _cause_of_death_matches_dead(t: _Table) -> list[Problem]:
 @_needs("cause_of_death", "relapse_days")
 def _relapse_death_has_relapse_day(t: _Table) -> list[Problem]:
     bad = t.cells["cause_of_death"].eq("relapse") & t.empty["relapse_days"]
-    return t.problems(bad, "cause_of_death", "is given, but relapse_days is empty: give the day of relapse", t.cells["cause_of_death"])
+    return t.problems(
+        bad, "cause_of_death", "is given, but relapse_days is empty: give the day of relapse", t.cells["cause_of_death"]
+    )
 
 
 def _later_grade_after_earlier(later: str, earlier: str, what: str) -> Callable[[_Table], list[Problem]]:
@@ -760,9 +801,18 @@ def _later_grade_after_earlier(later: str, earlier: str, what: str) -> Callable[
 def _crs_grade_matches_crs(t: _Table) -> list[Problem]:
     crs, grade, cells = t.cells["crs_after_cart"], t.numbers["crs_grade"], t.cells["crs_grade"]
     empty = t.empty["crs_grade"]
-    problems = t.problems(crs.eq("no") & (empty | grade.ne(0)), "crs_grade", "must be 0 when crs_after_cart is no", cells)
-    problems += t.problems(crs.eq("yes") & grade.eq(0), "crs_grade", "is 0, but crs_after_cart is yes (use 1-4, or leave empty if undetermined)", cells)
-    problems += t.problems(crs.eq("unknown") & ~empty, "crs_grade", "is given, but crs_after_cart is unknown: leave it empty", cells)
+    problems = t.problems(
+        crs.eq("no") & (empty | grade.ne(0)), "crs_grade", "must be 0 when crs_after_cart is no", cells
+    )
+    problems += t.problems(
+        crs.eq("yes") & grade.eq(0),
+        "crs_grade",
+        "is 0, but crs_after_cart is yes (use 1-4, or leave empty if undetermined)",
+        cells,
+    )
+    problems += t.problems(
+        crs.eq("unknown") & ~empty, "crs_grade", "is given, but crs_after_cart is unknown: leave it empty", cells
+    )
     return problems
 
 
@@ -771,7 +821,9 @@ def _relapse_day_matches_site(t: _Table) -> list[Problem]:
     site, empty = t.cells["relapse_site"], t.empty["days_first_hsct_to_relapse"]
     column = "days_first_hsct_to_relapse"
     mrd_only = site.eq("MRD-only")
-    problems = t.problems(mrd_only & ~empty, column, "is given, but relapse_site is MRD-only: leave it empty", t.cells[column])
+    problems = t.problems(
+        mrd_only & ~empty, column, "is given, but relapse_site is MRD-only: leave it empty", t.cells[column]
+    )
     overt = site.isin(COLUMNS["relapse_site"].choices) & ~mrd_only & empty
     rule = "is empty, but relapse_site is {site}: give the days from first HSCT to relapse"
     return problems + t.problems(overt, column, rule, site=site)
@@ -781,7 +833,10 @@ def _relapse_day_matches_site(t: _Table) -> list[Problem]:
 def _pre_transplant_intervals_in_order(t: _Table) -> list[Problem]:
     gap = t.numbers["days_first_to_second_hsct"]
     problems = []
-    for column, what in (("days_first_hsct_to_relapse", "the relapse"), ("days_cart_to_second_hsct", "the CAR-T interval")):
+    for column, what in (
+        ("days_first_hsct_to_relapse", "the relapse"),
+        ("days_cart_to_second_hsct", "the CAR-T interval"),
+    ):
         if t.has(column):
             rule = f"is longer than days_first_to_second_hsct ({{gap}}): {what} must fall between the two transplants"
             problems += t.problems(t.numbers[column] >= gap, column, rule, t.cells[column], gap=gap)
@@ -805,7 +860,7 @@ def _cell_problems(t: _Table) -> list[Problem]:
     problems = _column_problems(t)
     for rule in _CROSS_RULES:
         problems += rule(t)
-    return sorted(problems, key=lambda p: (p.line or 0))
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -843,9 +898,12 @@ def survival_endpoint_arrays(followup_days, dead, relapse_days) -> dict[str, np.
     lfs = standard_endpoints.leukemia_free_survival(fu, dead, rel)
     rnrm = standard_endpoints.relapse_nrm(fu, dead, rel)
     return {
-        "os_time": os_.time, "os_event": os_.status,
-        "lfs_time": lfs.time, "lfs_event": lfs.status,
-        "relapse_nrm_time": rnrm.time, "relapse_nrm_status": rnrm.status,
+        "os_time": os_.time,
+        "os_event": os_.status,
+        "lfs_time": lfs.time,
+        "lfs_event": lfs.status,
+        "relapse_nrm_time": rnrm.time,
+        "relapse_nrm_status": rnrm.status,
     }
 
 
@@ -868,7 +926,8 @@ def _derive_competing(df: pd.DataFrame, name: str, available: bool) -> None:
         return
     followup = df["followup_days"].astype("Float64").to_numpy(float, na_value=np.nan)
     event = standard_endpoints.event_from_days(
-        df[ENDPOINT_DAY_COLUMNS[name]].astype("Float64").to_numpy(float, na_value=np.nan), followup)
+        df[ENDPOINT_DAY_COLUMNS[name]].astype("Float64").to_numpy(float, na_value=np.nan), followup
+    )
     dead = df["dead"].astype("Float64").to_numpy(float, na_value=np.nan)
     derived = standard_endpoints.competing_with_death(followup, dead, event)
     df[f"{name}_time"] = pd.array(np.round(derived.time), dtype="Float64").astype("Int64")
@@ -922,12 +981,24 @@ def check_for_book(path: str | Path) -> tuple[int, list[Problem]]:
 
 def _book_minimum_problems(scan: _Scan) -> list[Problem]:
     found = {"patients": scan.n_rows, "deaths": scan.n_dead, "alive": scan.n_alive, "followed": scan.n_followed}
-    what = {"patients": "patients", "deaths": "deaths (dead = 1)", "alive": "patients alive at last follow-up (dead = 0)",
-            "followed": "patients followed beyond day 0 (followup_days > 0)"}
-    return [Problem(scan.source, None, None, None,
-                    f"the book needs at least {need} {what[key]}, this cohort has {found[key]}: survival curves, "
-                    "cumulative incidences and models cannot be estimated on fewer (see \"Use your own data\")")
-            for key, need in BOOK_MINIMUM.items() if found[key] < need]
+    what = {
+        "patients": "patients",
+        "deaths": "deaths (dead = 1)",
+        "alive": "patients alive at last follow-up (dead = 0)",
+        "followed": "patients followed beyond day 0 (followup_days > 0)",
+    }
+    return [
+        Problem(
+            scan.source,
+            None,
+            None,
+            None,
+            f"the book needs at least {need} {what[key]}, this cohort has {found[key]}: survival curves, "
+            'cumulative incidences and models cannot be estimated on fewer (see "Use your own data")',
+        )
+        for key, need in BOOK_MINIMUM.items()
+        if found[key] < need
+    ]
 
 
 def validate_frame(df: pd.DataFrame, source: str = "<frame>") -> list[Problem]:
@@ -970,6 +1041,7 @@ def write_template(directory: str | Path) -> tuple[Path, Path]:
     dictionary = directory / DICTIONARY_FILE
     shutil.copyfile(dictionary_path(), dictionary)
     return template, dictionary
+
 
 def plain_numbers(cohort: pd.DataFrame) -> pd.DataFrame:
     """A copy with nullable integer columns as float (NaN for missing), so comparisons never meet pd.NA."""

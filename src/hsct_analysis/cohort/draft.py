@@ -73,8 +73,10 @@ def read_table(path: Path) -> pd.DataFrame:
     if any(re.search(r"[\x00-\x08\x0b-\x1f]", str(c)) for c in frame.columns):
         raise ValueError("its first line holds control characters: it is not a text (CSV) file")
     if len(frame.columns) < 2 or frame.empty:
-        raise ValueError(f"it has {len(frame.columns)} column(s) and {len(frame)} row(s); a cohort file has one row "
-                         "per patient and several columns, separated by commas")
+        raise ValueError(
+            f"it has {len(frame.columns)} column(s) and {len(frame)} row(s); a cohort file has one row "
+            "per patient and several columns, separated by commas"
+        )
     for column in frame.columns:
         numbers = pd.to_numeric(frame[column], errors="coerce")
         if numbers.notna().sum() == frame[column].notna().sum():
@@ -94,8 +96,15 @@ def _is_time(values: pd.Series) -> bool:
 def _stem(name: str) -> tuple[str, str] | None:
     """(stem, kind) of a column name: kind "time" or "event", or None."""
     low = name.lower()
-    for suffix, kind in (("_time", "time"), ("_days", "time"), ("_t", "time"), ("_event", "event"),
-                         ("_status", "event"), ("_ind", "event"), ("_d", "event")):
+    for suffix, kind in (
+        ("_time", "time"),
+        ("_days", "time"),
+        ("_t", "time"),
+        ("_event", "event"),
+        ("_status", "event"),
+        ("_ind", "event"),
+        ("_d", "event"),
+    ):
         if low.endswith(suffix) and len(low) > len(suffix):
             return low[: -len(suffix)], kind
     match = re.fullmatch(r"([td])([a-z0-9]+)", low)
@@ -115,11 +124,18 @@ def find_pairs(frame: pd.DataFrame) -> list[Pair]:
                 pairs.append(Pair(t, e, es[0], f"{t!r} and {e!r} share the name {es[0]!r}"))
     used = {p.event for p in pairs} | {p.time for p in pairs}
     plain_time = [c for c in times if c.lower() in ("time", "futime", "survtime", "days") and c not in used]
-    plain_event = [c for c in events if c.lower() in ("delta", "status", "event", "dead", "death", "fustat")
-                   and c not in used]
+    plain_event = [
+        c for c in events if c.lower() in ("delta", "status", "event", "dead", "death", "fustat") and c not in used
+    ]
     if len(plain_time) == 1 and len(plain_event) == 1:
-        pairs.append(Pair(plain_time[0], plain_event[0], "survival",
-                          f"{plain_time[0]!r} and {plain_event[0]!r} are the usual names of a survival pair"))
+        pairs.append(
+            Pair(
+                plain_time[0],
+                plain_event[0],
+                "survival",
+                f"{plain_time[0]!r} and {plain_event[0]!r} are the usual names of a survival pair",
+            )
+        )
     return pairs
 
 
@@ -176,8 +192,10 @@ def _factor(frame: pd.DataFrame, column: str) -> tuple[dict, str]:
             why += " (a 0/1 column: a factor, or an event indicator without its own time column?)"
         return {"column": column, "label": column, "levels": levels, "reference": reference}, why
     cut = _plain(round(float(values.median()), 3))
-    return ({"column": column, "label": column, "cuts": [cut], "reference": f"<={cut}"},
-            "continuous: cut at the median; choose a cut point fixed in advance")
+    return (
+        {"column": column, "label": column, "cuts": [cut], "reference": f"<={cut}"},
+        "continuous: cut at the median; choose a cut point fixed in advance",
+    )
 
 
 def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
@@ -198,8 +216,12 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
 
     pairs = find_pairs(frame)
     follow, why = _followup(frame, pairs)
-    cohort: dict = {"file": _relative(cohort_path, study_dir), "time_unit": "days",
-                    "time_zero": "TODO: what day 0 is, e.g. day of stem-cell infusion", "id": id_column}
+    cohort: dict = {
+        "file": _relative(cohort_path, study_dir),
+        "time_unit": "days",
+        "time_zero": "TODO: what day 0 is, e.g. day of stem-cell infusion",
+        "id": id_column,
+    }
     todo.append("cohort.time_zero: say what day 0 is")
     endpoints: dict = {"standard": []}
     if follow is not None:
@@ -227,11 +249,14 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
             endpoints["standard"] += ["lfs", "relapse", "nrm"] if role == "relapse" else [role]
         else:
             custom[f"event_{pair.stem}"] = {
-                "label": f"TODO: name the event recorded in {pair.event}", "time": pair.time,
+                "label": f"TODO: name the event recorded in {pair.event}",
+                "time": pair.time,
                 "event": {"column": pair.event, "codes": [1]},
             }
-            todo.append(f"endpoints.custom.event_{pair.stem}: name the event of {pair.event!r} (time {pair.time!r}),"
-                        " or map it to a role under cohort.events")
+            todo.append(
+                f"endpoints.custom.event_{pair.stem}: name the event of {pair.event!r} (time {pair.time!r}),"
+                " or map it to a role under cohort.events"
+            )
     if events:
         cohort["events"] = events
     if custom:
@@ -250,9 +275,14 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
             row["levels"] = spec["levels"]
         rows.append(row)
 
-    study = {"title": f"TODO: title of the study of {cohort_path.name}", "authors": ["TODO"], "min_cell": 5,
-             "cohort": cohort, "endpoints": endpoints,
-             "estimates": {"times": [1, 2, 3], "unit": "years"}}
+    study = {
+        "title": f"TODO: title of the study of {cohort_path.name}",
+        "authors": ["TODO"],
+        "min_cell": 5,
+        "cohort": cohort,
+        "endpoints": endpoints,
+        "estimates": {"times": [1, 2, 3], "unit": "years"},
+    }
     todo.append("title and authors")
     if rows:
         study["baseline"] = {"tables": [{"title": "Patient characteristics", "rows": rows}]}
@@ -280,7 +310,9 @@ def _commented(study: dict, notes: dict[str, str], source: Path) -> str:
     text = yaml.dump(study, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110, default_flow_style=None)
     lines = text.splitlines()
     targets = {
-        "id": r"^  id: ", "time_unit": r"^  time_unit: ", "followup": r"^  followup: ",
+        "id": r"^  id: ",
+        "time_unit": r"^  time_unit: ",
+        "followup": r"^  followup: ",
         **{k: rf"^    {re.escape(k.split(':', 1)[1])}:$" for k in notes if k.startswith("event:")},
         **{k: rf"^    {re.escape(k.split(':', 1)[1])}:$" for k in notes if k.startswith("factor:")},
     }
@@ -303,9 +335,11 @@ def _commented(study: dict, notes: dict[str, str], source: Path) -> str:
 def todo_lines(path: str | Path) -> list[str]:
     """Every line of a study file that still holds ``TODO``, as "file, line N: text" (what is left to fill in)."""
     path = Path(path)
-    return [f"{path.name}, line {n}: {line.strip()}"
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-            if "TODO" in line and not line.lstrip().startswith("#")]
+    return [
+        f"{path.name}, line {n}: {line.strip()}"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if "TODO" in line and not line.lstrip().startswith("#")
+    ]
 
 
 def write_draft(cohort_path: str | Path, directory: str | Path) -> tuple[Path, Draft]:
@@ -321,4 +355,3 @@ def write_draft(cohort_path: str | Path, directory: str | Path) -> tuple[Path, D
 
 
 __all__ = ["Draft", "Pair", "draft_study", "find_pairs", "read_table", "todo_lines", "write_draft", "MAX_LEVELS"]
-

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.stats import competing
-from hsct_analysis.stats import survival
 from hsct_analysis.cohort.factors import factor
-from hsct_analysis.stats.units import DAYS_PER_MONTH, DAYS_PER_YEAR
-
+from hsct_analysis.stats import competing, survival
+from hsct_analysis.stats.units import DAYS_PER_MONTH
 
 
 @dataclass(frozen=True)
@@ -89,11 +87,7 @@ def curve(cohort: pd.DataFrame, name: str, conf_level: float = 0.95) -> pd.DataF
 def groups(cohort: pd.DataFrame, factor_name: str) -> dict[str, pd.DataFrame]:
     """The cohort split by a factor of :mod:`hsct_analysis.cohort.factors`; levels with no patient are left out."""
     levels = factor(cohort, factor_name)
-    return {
-        str(level): cohort[levels == level]
-        for level in levels.cat.categories
-        if (levels == level).any()
-    }
+    return {str(level): cohort[levels == level] for level in levels.cat.categories if (levels == level).any()}
 
 
 def curves_by(cohort: pd.DataFrame, name: str, factor_name: str, conf_level: float = 0.95) -> dict[str, pd.DataFrame]:

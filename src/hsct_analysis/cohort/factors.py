@@ -9,8 +9,8 @@ the paper. Level labels are the vocabulary shared with the published-results reg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,7 @@ class Factor:
 
     def __call__(self, cohort: pd.DataFrame) -> pd.Series:
         values = self.rule(cohort)
-        return pd.Series(
-            pd.Categorical(values, categories=list(self.levels)), index=cohort.index, name=self.name
-        )
+        return pd.Series(pd.Categorical(values, categories=list(self.levels)), index=cohort.index, name=self.name)
 
 
 def _cut(column: str, threshold: float) -> Callable[[pd.DataFrame], pd.Series]:
@@ -53,9 +51,7 @@ def _levels_of(column: str, mapping: dict[str, str]) -> Callable[[pd.DataFrame],
 
 
 def _bcr_abl1(cohort: pd.DataFrame) -> pd.Series:
-    return pd.Series(
-        np.where(cohort["fusion_gene"] == "BCR::ABL1", "positive", "negative"), index=cohort.index
-    )
+    return pd.Series(np.where(cohort["fusion_gene"] == "BCR::ABL1", "positive", "negative"), index=cohort.index)
 
 
 FACTORS: dict[str, Factor] = {

@@ -217,7 +217,10 @@ class StandardEndpoint:
 
 def _death_competing(role: str, label: str) -> StandardEndpoint:
     return StandardEndpoint(
-        role, label, "cif", (role,),
+        role,
+        label,
+        "cif",
+        (role,),
         {0: "censored", 1: EVENT_ROLES[role].label, 2: f"death without {EVENT_ROLES[role].label}"},
         lambda followup, dead, event: competing_with_death(followup, dead, event),
     )
@@ -229,16 +232,25 @@ _RELAPSE_CODES = {0: "censored (alive without relapse)", 1: "relapse", 2: "death
 STANDARD_ENDPOINTS: dict[str, StandardEndpoint] = {
     e.name: e
     for e in [
-        StandardEndpoint("os", "Overall survival", "km", (), {0: "alive (censored)", 1: "death"},
-                         overall_survival),
-        StandardEndpoint("lfs", "Leukemia-free survival", "km", ("relapse",),
-                         {0: "alive without relapse (censored)", 1: "relapse or death"}, leukemia_free_survival),
+        StandardEndpoint("os", "Overall survival", "km", (), {0: "alive (censored)", 1: "death"}, overall_survival),
+        StandardEndpoint(
+            "lfs",
+            "Leukemia-free survival",
+            "km",
+            ("relapse",),
+            {0: "alive without relapse (censored)", 1: "relapse or death"},
+            leukemia_free_survival,
+        ),
         StandardEndpoint("relapse", "Relapse incidence", "cif", ("relapse",), _RELAPSE_CODES, relapse_nrm, 1),
         StandardEndpoint("nrm", "Non-relapse mortality", "cif", ("relapse",), _RELAPSE_CODES, relapse_nrm, 2),
-        StandardEndpoint("grfs", "GVHD-free, relapse-free survival", "km",
-                         ("relapse", "agvhd_3_4", "cgvhd_extensive"),
-                         {0: "censored", 1: "grade III-IV acute GVHD, extensive chronic GVHD, relapse or death"},
-                         grfs),
+        StandardEndpoint(
+            "grfs",
+            "GVHD-free, relapse-free survival",
+            "km",
+            ("relapse", "agvhd_3_4", "cgvhd_extensive"),
+            {0: "censored", 1: "grade III-IV acute GVHD, extensive chronic GVHD, relapse or death"},
+            grfs,
+        ),
         _death_competing("agvhd_2_4", "Acute GVHD grade II-IV"),
         _death_competing("agvhd_3_4", "Acute GVHD grade III-IV"),
         _death_competing("cgvhd", "Chronic GVHD, any"),

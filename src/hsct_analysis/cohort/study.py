@@ -103,9 +103,16 @@ _EVENT_CODED = _section(
     "a time column plus a code column (time of the event, or last time known free of it)",
     ("time", Spec("column", "column with the time of the event or of censoring for it", required=True)),
     ("column", Spec("column", "column with the event's codes", required=True)),
-    ("codes", Spec("codes", "code -> meaning, every code the column holds (e.g. `{0: censored, 1: relapse, "
-                   "2: death in remission}`); a meaning equal to the role's name or one of its words (table "
-                   "below) means it happened", required=True)),
+    (
+        "codes",
+        Spec(
+            "codes",
+            "code -> meaning, every code the column holds (e.g. `{0: censored, 1: relapse, "
+            "2: death in remission}`); a meaning equal to the role's name or one of its words (table "
+            "below) means it happened",
+            required=True,
+        ),
+    ),
 )
 _ROLE = Spec("oneof", "how the cohort records the event", forms=(("days", _EVENT_DAYS), ("time", _EVENT_CODED)))
 
@@ -125,103 +132,272 @@ SCHEMA = _section(
     "a study file",
     ("title", Spec("text", "title of the book", required=True)),
     ("authors", Spec("list", "authors of the book", default=[], item=Spec("text", "an author"))),
-    ("synthetic", Spec("bool", "true when the cohort is synthetic (the book then says so on every page)",
-                       default=False)),
-    ("min_cell", Spec("int", "small-cell threshold: counts from 1 to min_cell - 1 are hidden (none: counts shown)",
-                      minimum=1)),
-    ("paper", _section(
-        "a published paper whose numbers the book compares with (omit for a study of its own)",
-        ("registry", Spec("path", "folder of the registry CSVs of published numbers", required=True)),
-        ("citation", Spec("text", "the paper, as cited in the book", required=True)),
-    )),
-    ("cohort", _section(
-        "the cohort file and the mapping of its columns and codes to roles",
-        ("file", Spec("path", "cohort file, `.csv` or `.xlsx`, relative to the study file", required=True)),
-        ("sheet", Spec("text", "sheet of an `.xlsx` file (default: the first)")),
-        ("time_unit", Spec("enum", "unit of every time column", required=True, choices=tuple(DAYS_PER_UNIT))),
-        ("time_zero", Spec("text", "what day 0 is (e.g. `day of stem-cell infusion`)", required=True)),
-        ("not_applicable", Spec("list", "cell values that mean not applicable / not recorded",
-                                default=["", "NA"], item=Spec("scalar", "a value"))),
-        ("id", Spec("column", "column with the patient identifier (unique)", required=True)),
-        ("followup", Spec("column", "column with the time to death or last follow-up (needed by every standard "
-                           "endpoint and by events given as `days`)")),
-        ("dead", _section(
-            "vital status at last follow-up (needed by every standard endpoint)", (
-                "column", Spec("column", "column with the vital status", required=True)),
-            ("codes", Spec("codes", _CODES_DOC + "; `dead` (or `death`, `died`, `yes`) means dead", required=True)),
-        )),
-        ("events", Spec("map", "event roles the cohort records (each optional), by role name",
-                        default={}, choices=tuple(se.EVENT_ROLES), item=_ROLE)),
-        required=True,
-    )),
-    ("endpoints", _section(
-        "the endpoints of the book",
-        ("standard", Spec("list", "named standard endpoints (defined in code with their competing events)",
-                          default=[], item=Spec("enum", "a standard endpoint",
-                                                choices=tuple(se.STANDARD_ENDPOINTS) + tuple(se.ALIASES)))),
-        ("custom", Spec("map", "endpoints of this study, by name", default={}, item=_section(
-            "a custom endpoint: competing risks when `competing` is given, otherwise survival",
-            ("label", Spec("text", "the endpoint's name in the book", required=True)),
-            ("time", Spec("column", "column with the time of the event or censoring", required=True)),
-            ("event", Spec("section", "the event", required=True, fields=_CONDITION.fields)),
-            ("competing", Spec("list", "competing events, in order of precedence", default=[], item=_COMPETING)),
-        ))),
-        required=True,
-    )),
-    ("estimates", _section(
-        "time points and confidence intervals",
-        ("times", Spec("list", "time points of the estimates", default=[],
-                       item=Spec("number", "a time", minimum=0, exclusive_minimum=True))),
-        ("unit", Spec("enum", "unit of `times` (default: the cohort's `time_unit`)", choices=tuple(DAYS_PER_UNIT))),
-        ("conf_level", Spec("number", "two-sided confidence level", default=0.95, minimum=0, maximum=1,
-                            exclusive_minimum=True)),
-        ("km_ci", Spec("enum", "CI transform of Kaplan-Meier estimates", default="arcsine", choices=CI_TRANSFORMS)),
-        ("cif_ci", Spec("enum", "CI transform of cumulative incidences", default="log", choices=CI_TRANSFORMS)),
-    )),
-    ("baseline", _section(
-        "baseline tables",
-        ("tables", Spec("list", "the tables", default=[], item=_section(
-            "a baseline table",
-            ("title", Spec("text", "title of the table", required=True)),
-            ("rows", Spec("list", "its rows, one per column", required=True, item=_section(
-                "a row",
-                ("column", Spec("column", "column of the cohort file", required=True)),
-                ("label", Spec("text", "row label (default: the column name)")),
-                ("type", Spec("enum", "categorical: n (%); continuous: median with IQR or range", required=True,
-                              choices=("categorical", "continuous"))),
-                ("summary", Spec("enum", "spread of a continuous row", default="iqr", choices=("iqr", "range"))),
-                ("unit", Spec("text", "unit printed after a continuous row's label")),
-                ("levels", Spec("codes", "code -> label of a categorical row (default: the values as they are)")),
-            ))),
-        ))),
-    )),
-    ("risk_factors", _section(
-        "risk factors of the univariate and multivariable analyses",
-        ("endpoints", Spec("list", "endpoints analysed (default: all declared)", item=Spec("text", "an endpoint"))),
-        ("factors", Spec("map", "the factors, by name", default={}, item=_section(
-            "a factor: categorical (`levels`) or cut from a number (`cuts`)",
-            ("column", Spec("column", "column of the cohort file", required=True)),
-            ("label", Spec("text", "the factor's name in the book (default: its key)")),
-            ("levels", Spec("codes", "code -> level label of a categorical column (codes may share a label)")),
-            ("other", Spec("text", "level label of every value not listed in `levels` (default: such a value is "
-                           "an error)")),
-            ("exclude", Spec("list", "values that leave the patient out of this factor's comparisons (e.g. "
-                             "`unknown`), besides the not-applicable ones", default=[], item=Spec("scalar", "a value"))),
-            ("cuts", Spec("list", "cut points, increasing; groups are x <= c1, c1 < x <= c2, ..., x > ck",
-                          item=Spec("number", "a cut point"))),
-            ("labels", Spec("list", "labels of the cut groups (default `<=c1`, `c1-c2`, `>ck`)",
-                            item=Spec("text", "a label"))),
-            ("reference", Spec("text", "the reference level (a level label)", required=True)),
-        ))),
-        ("multivariable", _section(
-            "the multivariable step",
-            ("screening_p", Spec("number", "factors with univariate p below this enter", default=0.1, minimum=0,
-                                 maximum=1, exclusive_minimum=True)),
-            ("forced", Spec("list", "factors that always enter", default=[], item=Spec("text", "a factor"))),
-            ("models", Spec("list", "models for competing-risks endpoints", default=["fine_gray"],
-                            item=Spec("enum", "a model", choices=MODELS))),
-        )),
-    )),
+    (
+        "synthetic",
+        Spec("bool", "true when the cohort is synthetic (the book then says so on every page)", default=False),
+    ),
+    (
+        "min_cell",
+        Spec("int", "small-cell threshold: counts from 1 to min_cell - 1 are hidden (none: counts shown)", minimum=1),
+    ),
+    (
+        "paper",
+        _section(
+            "a published paper whose numbers the book compares with (omit for a study of its own)",
+            ("registry", Spec("path", "folder of the registry CSVs of published numbers", required=True)),
+            ("citation", Spec("text", "the paper, as cited in the book", required=True)),
+        ),
+    ),
+    (
+        "cohort",
+        _section(
+            "the cohort file and the mapping of its columns and codes to roles",
+            ("file", Spec("path", "cohort file, `.csv` or `.xlsx`, relative to the study file", required=True)),
+            ("sheet", Spec("text", "sheet of an `.xlsx` file (default: the first)")),
+            ("time_unit", Spec("enum", "unit of every time column", required=True, choices=tuple(DAYS_PER_UNIT))),
+            ("time_zero", Spec("text", "what day 0 is (e.g. `day of stem-cell infusion`)", required=True)),
+            (
+                "not_applicable",
+                Spec(
+                    "list",
+                    "cell values that mean not applicable / not recorded",
+                    default=["", "NA"],
+                    item=Spec("scalar", "a value"),
+                ),
+            ),
+            ("id", Spec("column", "column with the patient identifier (unique)", required=True)),
+            (
+                "followup",
+                Spec(
+                    "column",
+                    "column with the time to death or last follow-up (needed by every standard "
+                    "endpoint and by events given as `days`)",
+                ),
+            ),
+            (
+                "dead",
+                _section(
+                    "vital status at last follow-up (needed by every standard endpoint)",
+                    ("column", Spec("column", "column with the vital status", required=True)),
+                    (
+                        "codes",
+                        Spec("codes", _CODES_DOC + "; `dead` (or `death`, `died`, `yes`) means dead", required=True),
+                    ),
+                ),
+            ),
+            (
+                "events",
+                Spec(
+                    "map",
+                    "event roles the cohort records (each optional), by role name",
+                    default={},
+                    choices=tuple(se.EVENT_ROLES),
+                    item=_ROLE,
+                ),
+            ),
+            required=True,
+        ),
+    ),
+    (
+        "endpoints",
+        _section(
+            "the endpoints of the book",
+            (
+                "standard",
+                Spec(
+                    "list",
+                    "named standard endpoints (defined in code with their competing events)",
+                    default=[],
+                    item=Spec("enum", "a standard endpoint", choices=tuple(se.STANDARD_ENDPOINTS) + tuple(se.ALIASES)),
+                ),
+            ),
+            (
+                "custom",
+                Spec(
+                    "map",
+                    "endpoints of this study, by name",
+                    default={},
+                    item=_section(
+                        "a custom endpoint: competing risks when `competing` is given, otherwise survival",
+                        ("label", Spec("text", "the endpoint's name in the book", required=True)),
+                        ("time", Spec("column", "column with the time of the event or censoring", required=True)),
+                        ("event", Spec("section", "the event", required=True, fields=_CONDITION.fields)),
+                        (
+                            "competing",
+                            Spec("list", "competing events, in order of precedence", default=[], item=_COMPETING),
+                        ),
+                    ),
+                ),
+            ),
+            required=True,
+        ),
+    ),
+    (
+        "estimates",
+        _section(
+            "time points and confidence intervals",
+            (
+                "times",
+                Spec(
+                    "list",
+                    "time points of the estimates",
+                    default=[],
+                    item=Spec("number", "a time", minimum=0, exclusive_minimum=True),
+                ),
+            ),
+            ("unit", Spec("enum", "unit of `times` (default: the cohort's `time_unit`)", choices=tuple(DAYS_PER_UNIT))),
+            (
+                "conf_level",
+                Spec(
+                    "number", "two-sided confidence level", default=0.95, minimum=0, maximum=1, exclusive_minimum=True
+                ),
+            ),
+            ("km_ci", Spec("enum", "CI transform of Kaplan-Meier estimates", default="arcsine", choices=CI_TRANSFORMS)),
+            ("cif_ci", Spec("enum", "CI transform of cumulative incidences", default="log", choices=CI_TRANSFORMS)),
+        ),
+    ),
+    (
+        "baseline",
+        _section(
+            "baseline tables",
+            (
+                "tables",
+                Spec(
+                    "list",
+                    "the tables",
+                    default=[],
+                    item=_section(
+                        "a baseline table",
+                        ("title", Spec("text", "title of the table", required=True)),
+                        (
+                            "rows",
+                            Spec(
+                                "list",
+                                "its rows, one per column",
+                                required=True,
+                                item=_section(
+                                    "a row",
+                                    ("column", Spec("column", "column of the cohort file", required=True)),
+                                    ("label", Spec("text", "row label (default: the column name)")),
+                                    (
+                                        "type",
+                                        Spec(
+                                            "enum",
+                                            "categorical: n (%); continuous: median with IQR or range",
+                                            required=True,
+                                            choices=("categorical", "continuous"),
+                                        ),
+                                    ),
+                                    (
+                                        "summary",
+                                        Spec(
+                                            "enum",
+                                            "spread of a continuous row",
+                                            default="iqr",
+                                            choices=("iqr", "range"),
+                                        ),
+                                    ),
+                                    ("unit", Spec("text", "unit printed after a continuous row's label")),
+                                    (
+                                        "levels",
+                                        Spec(
+                                            "codes",
+                                            "code -> label of a categorical row (default: the values as they are)",
+                                        ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    (
+        "risk_factors",
+        _section(
+            "risk factors of the univariate and multivariable analyses",
+            ("endpoints", Spec("list", "endpoints analysed (default: all declared)", item=Spec("text", "an endpoint"))),
+            (
+                "factors",
+                Spec(
+                    "map",
+                    "the factors, by name",
+                    default={},
+                    item=_section(
+                        "a factor: categorical (`levels`) or cut from a number (`cuts`)",
+                        ("column", Spec("column", "column of the cohort file", required=True)),
+                        ("label", Spec("text", "the factor's name in the book (default: its key)")),
+                        (
+                            "levels",
+                            Spec("codes", "code -> level label of a categorical column (codes may share a label)"),
+                        ),
+                        (
+                            "other",
+                            Spec(
+                                "text",
+                                "level label of every value not listed in `levels` (default: such a value is an error)",
+                            ),
+                        ),
+                        (
+                            "exclude",
+                            Spec(
+                                "list",
+                                "values that leave the patient out of this factor's comparisons (e.g. "
+                                "`unknown`), besides the not-applicable ones",
+                                default=[],
+                                item=Spec("scalar", "a value"),
+                            ),
+                        ),
+                        (
+                            "cuts",
+                            Spec(
+                                "list",
+                                "cut points, increasing; groups are x <= c1, c1 < x <= c2, ..., x > ck",
+                                item=Spec("number", "a cut point"),
+                            ),
+                        ),
+                        (
+                            "labels",
+                            Spec(
+                                "list",
+                                "labels of the cut groups (default `<=c1`, `c1-c2`, `>ck`)",
+                                item=Spec("text", "a label"),
+                            ),
+                        ),
+                        ("reference", Spec("text", "the reference level (a level label)", required=True)),
+                    ),
+                ),
+            ),
+            (
+                "multivariable",
+                _section(
+                    "the multivariable step",
+                    (
+                        "screening_p",
+                        Spec(
+                            "number",
+                            "factors with univariate p below this enter",
+                            default=0.1,
+                            minimum=0,
+                            maximum=1,
+                            exclusive_minimum=True,
+                        ),
+                    ),
+                    ("forced", Spec("list", "factors that always enter", default=[], item=Spec("text", "a factor"))),
+                    (
+                        "models",
+                        Spec(
+                            "list",
+                            "models for competing-risks endpoints",
+                            default=["fine_gray"],
+                            item=Spec("enum", "a model", choices=MODELS),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
 )
 
 
@@ -316,7 +492,9 @@ class _Checker:
                 for key, (knode, vnode) in pairs.items():
                     sub = f"{path}.{key}"
                     if spec.choices and key not in spec.choices:
-                        self.err(knode, sub, f"{key!r} is not one of {_allowed(spec.choices)}{_near(key, spec.choices)}")
+                        self.err(
+                            knode, sub, f"{key!r} is not one of {_allowed(spec.choices)}{_near(key, spec.choices)}"
+                        )
                         continue
                     out[key] = self.check(spec.item, vnode, sub, knode.start_mark.line + 1)
                 return out
@@ -410,7 +588,9 @@ class _Checker:
             return value
         if kind == "enum":
             if str(value) not in spec.choices:
-                self.err(node, path, f"{value!r} is not one of {_allowed(spec.choices)}{_near(str(value), spec.choices)}")
+                self.err(
+                    node, path, f"{value!r} is not one of {_allowed(spec.choices)}{_near(str(value), spec.choices)}"
+                )
                 return None
             return str(value)
         if kind in ("int", "number"):
@@ -465,9 +645,16 @@ def _forms(spec: Spec) -> str:
 
 
 def _kind_text(spec: Spec) -> str:
-    return {"text": "text", "path": "a file path", "column": "a column name", "scalar": "a code",
-            "bool": "true or false", "int": "a whole number", "number": "a number",
-            "enum": f"one of {_allowed(spec.choices)}"}.get(spec.kind, spec.kind)
+    return {
+        "text": "text",
+        "path": "a file path",
+        "column": "a column name",
+        "scalar": "a code",
+        "bool": "true or false",
+        "int": "a whole number",
+        "number": "a number",
+        "enum": f"one of {_allowed(spec.choices)}",
+    }.get(spec.kind, spec.kind)
 
 
 def _hint(spec: Spec) -> str:
@@ -684,8 +871,10 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
             source = EventSource(role, codes=ev["codes"])
             if not source.event_codes:
                 words = (role,) + se.EVENT_ROLES[role].words + se.EVENT_WORDS
-                err(f"cohort.events.{role}.codes",
-                    f"no code means the event; one meaning must be one of {_allowed(dict.fromkeys(words))}")
+                err(
+                    f"cohort.events.{role}.codes",
+                    f"no code means the event; one meaning must be one of {_allowed(dict.fromkeys(words))}",
+                )
     endpoints = raw.get("endpoints") or {}
     standard = [s for s in (endpoints.get("standard") or []) if s]
     seen: dict[str, str] = {}
@@ -698,13 +887,15 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
         missing = [f"cohort.{r}" for r in ("followup", "dead") if not cohort.get(r)]
         missing += [f"cohort.events.{r}" for r in se.STANDARD_ENDPOINTS[key].roles if r not in declared_events]
         if missing and cohort:
-            err(f"endpoints.standard[{i}]",
-                f"{name!r} needs {', '.join(missing)}: declare them")
+            err(f"endpoints.standard[{i}]", f"{name!r} needs {', '.join(missing)}: declare them")
     custom = endpoints.get("custom") or {}
     for name in custom:
         if name in se.STANDARD_ENDPOINTS or name in se.ALIASES:
-            err(f"endpoints.custom.{name}", f"{name!r} is a standard endpoint; list it under endpoints.standard "
-                "or give the custom endpoint another name")
+            err(
+                f"endpoints.custom.{name}",
+                f"{name!r} is a standard endpoint; list it under endpoints.standard "
+                "or give the custom endpoint another name",
+            )
     if endpoints and not standard and not custom:
         err("endpoints", "declares no endpoint; list at least one under standard or custom")
     all_endpoints = list(seen) + list(seen.values()) + list(custom)
@@ -740,7 +931,9 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
                 err(f"{where}.cuts", "must be increasing")
             labels = f.get("labels")
             if labels is not None and len(labels) != len(cuts) + 1:
-                err(f"{where}.labels", f"has {len(labels)} labels; {len(cuts)} cut point(s) make {len(cuts) + 1} groups")
+                err(
+                    f"{where}.labels", f"has {len(labels)} labels; {len(cuts)} cut point(s) make {len(cuts) + 1} groups"
+                )
                 continue
             level_labels = labels if labels is not None else _cut_labels(cuts)
         else:
@@ -756,13 +949,18 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
             err(f"{where}.reference", f"{f['reference']!r} is not one of the levels: {_allowed(level_labels)}")
     for i, name in enumerate(rf.get("endpoints") or []):
         if name is not None and name not in all_endpoints:
-            err(f"risk_factors.endpoints[{i}]", f"{name!r} is not a declared endpoint "
-                f"({_allowed(dict.fromkeys(list(seen.values()) + list(custom))) or 'none declared'})")
+            err(
+                f"risk_factors.endpoints[{i}]",
+                f"{name!r} is not a declared endpoint "
+                f"({_allowed(dict.fromkeys(list(seen.values()) + list(custom))) or 'none declared'})",
+            )
     mv = rf.get("multivariable") or {}
     for i, name in enumerate(mv.get("forced") or []):
         if name is not None and name not in factors:
-            err(f"risk_factors.multivariable.forced[{i}]",
-                f"{name!r} is not a factor of risk_factors.factors ({_allowed(factors) or 'none declared'})")
+            err(
+                f"risk_factors.multivariable.forced[{i}]",
+                f"{name!r} is not a factor of risk_factors.factors ({_allowed(factors) or 'none declared'})",
+            )
     if "paper" in raw and raw["paper"] and raw["paper"].get("registry"):
         if not (base / raw["paper"]["registry"]).exists():
             err("paper.registry", f"{raw['paper']['registry']!r} does not exist")
@@ -827,22 +1025,29 @@ def load_study(path: str | Path) -> Study:
     base = path.parent
     c, e, est = raw["cohort"], raw["endpoints"], raw["estimates"] or {}
     events = {
-        role: EventSource(role, days=ev.get("days"), time=ev.get("time"), column=ev.get("column"),
-                          codes=ev.get("codes") or {})
+        role: EventSource(
+            role, days=ev.get("days"), time=ev.get("time"), column=ev.get("column"), codes=ev.get("codes") or {}
+        )
         for role, ev in c["events"].items()
     }
     custom = {
         name: CustomEndpoint(
-            name, ep["label"], ep["time"],
+            name,
+            ep["label"],
+            ep["time"],
             Condition(ep["label"], ep["event"]["column"], tuple(ep["event"]["codes"])),
             tuple(Condition(x["label"], x["column"], tuple(x["codes"])) for x in ep["competing"]),
         )
         for name, ep in e["custom"].items()
     }
     baseline = tuple(
-        BaselineTable(t["title"], tuple(
-            BaselineRow(r["column"], r["label"] or r["column"], r["type"], r["summary"], r["unit"], r["levels"])
-            for r in t["rows"]))
+        BaselineTable(
+            t["title"],
+            tuple(
+                BaselineRow(r["column"], r["label"] or r["column"], r["type"], r["summary"], r["unit"], r["levels"])
+                for r in t["rows"]
+            ),
+        )
         for t in (raw["baseline"] or {}).get("tables", [])
     )
     rf = raw["risk_factors"] or {}
@@ -850,25 +1055,48 @@ def load_study(path: str | Path) -> Study:
     for name, f in (rf.get("factors") or {}).items():
         cuts = tuple(float(x) for x in (f["cuts"] or ()))
         labels = tuple(f["labels"]) if f["labels"] else tuple(_cut_labels(cuts))
-        factors[name] = RiskFactor(name, f["column"], f["label"] or name, f["reference"], f["levels"], cuts, labels,
-                                   f["other"], tuple(f["exclude"]))
+        factors[name] = RiskFactor(
+            name,
+            f["column"],
+            f["label"] or name,
+            f["reference"],
+            f["levels"],
+            cuts,
+            labels,
+            f["other"],
+            tuple(f["exclude"]),
+        )
     mv = rf.get("multivariable")
     endpoint_names = tuple(se.ALIASES.get(n, n) for n in e["standard"]) + tuple(custom)
     factor_endpoints = tuple(se.ALIASES.get(n, n) for n in rf.get("endpoints") or ()) or endpoint_names
     return Study(
-        source=path, title=raw["title"], authors=tuple(raw["authors"]), synthetic=raw["synthetic"],
+        source=path,
+        title=raw["title"],
+        authors=tuple(raw["authors"]),
+        synthetic=raw["synthetic"],
         min_cell=raw["min_cell"],
         paper_registry=(base / raw["paper"]["registry"]).resolve() if raw["paper"] else None,
         paper_citation=raw["paper"]["citation"] if raw["paper"] else None,
-        cohort_file=(base / c["file"]).resolve(), sheet=c["sheet"], time_unit=c["time_unit"],
-        time_zero=c["time_zero"], not_applicable=tuple(str(v) if v != "" else "" for v in c["not_applicable"]),
-        id=c["id"], followup=c["followup"], dead_column=(c["dead"] or {}).get("column"),
+        cohort_file=(base / c["file"]).resolve(),
+        sheet=c["sheet"],
+        time_unit=c["time_unit"],
+        time_zero=c["time_zero"],
+        not_applicable=tuple(str(v) if v != "" else "" for v in c["not_applicable"]),
+        id=c["id"],
+        followup=c["followup"],
+        dead_column=(c["dead"] or {}).get("column"),
         dead_codes=(c["dead"] or {}).get("codes") or {},
-        events=events, standard_endpoints=tuple(e["standard"]), custom_endpoints=custom,
-        times=tuple(float(t) for t in est.get("times") or ()), times_unit=est.get("unit") or c["time_unit"],
-        conf_level=float(est.get("conf_level", 0.95)), km_ci=est.get("km_ci", "arcsine"),
-        cif_ci=est.get("cif_ci", "log"), baseline=baseline,
-        factor_endpoints=factor_endpoints, factors=factors,
+        events=events,
+        standard_endpoints=tuple(e["standard"]),
+        custom_endpoints=custom,
+        times=tuple(float(t) for t in est.get("times") or ()),
+        times_unit=est.get("unit") or c["time_unit"],
+        conf_level=float(est.get("conf_level", 0.95)),
+        km_ci=est.get("km_ci", "arcsine"),
+        cif_ci=est.get("cif_ci", "log"),
+        baseline=baseline,
+        factor_endpoints=factor_endpoints,
+        factors=factors,
         multivariable=Multivariable(mv["screening_p"], tuple(mv["forced"]), tuple(mv["models"])) if mv else None,
     )
 
@@ -964,11 +1192,18 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
     chk = _DataCheck(study, frame)
     missing = {col: key for col, key in study.columns().items() if col not in frame.columns}
     if missing:
-        raise StudyError([
-            Problem(chk.file, 1, None, col, f"is not a column of the file (named by {key} in "
-                    f"{study.source.name}){_near(col, frame.columns)}")
-            for col, key in missing.items()
-        ])
+        raise StudyError(
+            [
+                Problem(
+                    chk.file,
+                    1,
+                    None,
+                    col,
+                    f"is not a column of the file (named by {key} in {study.source.name}){_near(col, frame.columns)}",
+                )
+                for col, key in missing.items()
+            ]
+        )
     unit = DAYS_PER_UNIT[study.time_unit]
     ids = frame[study.id]
     for i in np.flatnonzero(ids.isna().to_numpy()):
@@ -987,8 +1222,12 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             days = chk.numbers(ev.days, f"day of {role}", required=False) * unit
             later = np.flatnonzero(days > followup)
             for i in later:
-                chk.add(int(i), ev.days, f"is after the end of follow-up ({study.followup} "
-                        f"{frame[study.followup].iloc[i]})", frame[ev.days].iloc[i])
+                chk.add(
+                    int(i),
+                    ev.days,
+                    f"is after the end of follow-up ({study.followup} {frame[study.followup].iloc[i]})",
+                    frame[ev.days].iloc[i],
+                )
             events[role] = se.event_from_days(days, followup)
         else:
             codes = chk.codes(ev.column, ev.codes, f"cohort.events.{role}.codes")
@@ -1002,8 +1241,9 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
         time = chk.numbers(ep.time, f"time of {ep.label}", required=True) * unit
 
         def holds(cond: Condition) -> np.ndarray:
-            return np.isin(np.array([None if v is None else _code(v) for v in frame[cond.column]], dtype=object),
-                           list(cond.codes))
+            return np.isin(
+                np.array([None if v is None else _code(v) for v in frame[cond.column]], dtype=object), list(cond.codes)
+            )
 
         endpoints[name] = se.custom_endpoint(time, holds(ep.event), [holds(c) for c in ep.competing])
     for table in study.baseline:
@@ -1020,15 +1260,19 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             if f.other is None:
                 known = pd.Series(codes).where(pd.Series(codes).isna() | pd.Series(codes).isin(list(f.levels)))
                 for i in np.flatnonzero(known.isna().to_numpy() & pd.notna(codes)):
-                    chk.add(int(i), f.column, f"is not a code listed in risk_factors.factors.{name}.levels "
-                            f"({_allowed(f.levels)}); list it, or give `other` or `exclude`", frame[f.column].iloc[i])
+                    chk.add(
+                        int(i),
+                        f.column,
+                        f"is not a code listed in risk_factors.factors.{name}.levels "
+                        f"({_allowed(f.levels)}); list it, or give `other` or `exclude`",
+                        frame[f.column].iloc[i],
+                    )
             labels = [None if c is None else f.levels.get(c, f.other) for c in codes]
         else:
             x = chk.numbers(f.column, f.label, required=False, minimum=None)
             idx = np.searchsorted(np.asarray(f.cuts), x, side="left")  # x <= c1 -> 0, c1 < x <= c2 -> 1, ...
             labels = [None if np.isnan(v) else f.labels[k] for v, k in zip(x, idx)]
-        factors[name] = pd.Series(pd.Categorical(labels, categories=list(f.level_labels)), index=frame.index,
-                                  name=name)
+        factors[name] = pd.Series(pd.Categorical(labels, categories=list(f.level_labels)), index=frame.index, name=name)
     if chk.problems:
         raise StudyError(list(dict.fromkeys(chk.problems)))
     return StudyCohort(study, frame, ids.to_numpy(object), followup, dead, events, endpoints, factors)
@@ -1061,8 +1305,9 @@ def _type_text(spec: Spec) -> str:
         return f"list of {_type_text(spec.item)}" if spec.item.kind not in ("section",) else "list of mappings"
     if kind == "map":
         names = (" (" + ", ".join(f"`{c}`" for c in spec.choices) + ")") if spec.choices else ""
-        return f"mapping name{names} -> " + (_type_text(spec.item) if spec.item.kind not in ("section", "oneof")
-                                             else "mapping")
+        return f"mapping name{names} -> " + (
+            _type_text(spec.item) if spec.item.kind not in ("section", "oneof") else "mapping"
+        )
     if kind in ("int", "number"):
         word = "whole number" if kind == "int" else "number"
         if spec.minimum is not None:
@@ -1070,8 +1315,16 @@ def _type_text(spec: Spec) -> str:
         if spec.maximum is not None:
             word += f", <= {spec.maximum:g}"
         return word
-    return {"section": "mapping", "oneof": "mapping (" + _forms(spec) + ")", "codes": "mapping code -> meaning",
-            "scalar": "code", "column": "column name", "path": "path", "text": "text", "bool": "true/false"}[kind]
+    return {
+        "section": "mapping",
+        "oneof": "mapping (" + _forms(spec) + ")",
+        "codes": "mapping code -> meaning",
+        "scalar": "code",
+        "column": "column name",
+        "path": "path",
+        "text": "text",
+        "bool": "true/false",
+    }[kind]
 
 
 def _reference_rows(spec: Spec, prefix: str, rows: list[str], form: str = "") -> None:
@@ -1081,8 +1334,11 @@ def _reference_rows(spec: Spec, prefix: str, rows: list[str], form: str = "") ->
             if sub.required:
                 need = f"required{form}"
             elif sub.default not in (None, [], {}):
-                need = "default `" + yaml.safe_dump(sub.default, default_flow_style=True).strip().removesuffix(
-                    "\n...").strip() + "`"
+                need = (
+                    "default `"
+                    + yaml.safe_dump(sub.default, default_flow_style=True).strip().removesuffix("\n...").strip()
+                    + "`"
+                )
             else:
                 need = "optional"
             rows.append(f"| `{path}` | {_type_text(sub)} | {need} | {sub.doc} |")
@@ -1111,45 +1367,47 @@ def schema_reference() -> str:
     for name, role in se.EVENT_ROLES.items():
         words = ", ".join(f"`{w}`" for w in dict.fromkeys((name,) + role.words + se.EVENT_WORDS))
         roles.append(f"| `{name}` | {role.label} | {words} |")
-    return "\n".join([
-        "# The study file",
-        "",
-        "<!-- Generated by `python -m hsct_analysis.cohort.study --reference` from the schema in",
-        "     src/hsct_analysis/cohort/study.py; tests/test_study.py checks that it is current. -->",
-        "",
-        "A study file (YAML) declares a cohort and the analysis of it. Paths are relative to the study",
-        "file. `*` stands for a name you choose, `[]` for an item of a list. `hsct_analysis.cohort.study."
-        "validate_study(path)` lists every problem with its line, key and what is allowed.",
-        "",
-        "Examples: `data/study.yml` (the bundled reproduction of Cao et al. 2023), and the real KMsurv",
-        "cohorts `data/examples/bmt/study.yml`, `data/examples/hodg/study.yml`, `data/examples/alloauto/study.yml`.",
-        "",
-        "## Keys",
-        "",
-        *rows,
-        "",
-        "## Event roles (`cohort.events`)",
-        "",
-        "Give each either as `days` (the day of the event; a not-applicable value means it did not",
-        "happen, and the patient is censored at `followup`) or as `time` + `column` + `codes` (the",
-        "time of the event or of the last day known free of it, and a code column).",
-        "",
-        *roles,
-        "",
-        "## Standard endpoints (`endpoints.standard`)",
-        "",
-        "Defined once in `hsct_analysis.cohort.standard_endpoints`. Every endpoint needs `cohort.followup`",
-        "and `cohort.dead`; the table lists the event roles it needs besides. Times are days from time zero.",
-        "",
-        *endpoints,
-        "",
-        "## Custom endpoints (`endpoints.custom`)",
-        "",
-        "Status 1 where `event` holds, otherwise 2, 3, ... for the first `competing` event that holds,",
-        "otherwise 0 (censored). With competing events the endpoint is a cumulative incidence, without",
-        "them a Kaplan-Meier survival endpoint.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# The study file",
+            "",
+            "<!-- Generated by `python -m hsct_analysis.cohort.study --reference` from the schema in",
+            "     src/hsct_analysis/cohort/study.py; tests/test_study.py checks that it is current. -->",
+            "",
+            "A study file (YAML) declares a cohort and the analysis of it. Paths are relative to the study",
+            "file. `*` stands for a name you choose, `[]` for an item of a list. `hsct_analysis.cohort.study."
+            "validate_study(path)` lists every problem with its line, key and what is allowed.",
+            "",
+            "Examples: `data/study.yml` (the bundled reproduction of Cao et al. 2023), and the real KMsurv",
+            "cohorts `data/examples/bmt/study.yml`, `data/examples/hodg/study.yml`, `data/examples/alloauto/study.yml`.",
+            "",
+            "## Keys",
+            "",
+            *rows,
+            "",
+            "## Event roles (`cohort.events`)",
+            "",
+            "Give each either as `days` (the day of the event; a not-applicable value means it did not",
+            "happen, and the patient is censored at `followup`) or as `time` + `column` + `codes` (the",
+            "time of the event or of the last day known free of it, and a code column).",
+            "",
+            *roles,
+            "",
+            "## Standard endpoints (`endpoints.standard`)",
+            "",
+            "Defined once in `hsct_analysis.cohort.standard_endpoints`. Every endpoint needs `cohort.followup`",
+            "and `cohort.dead`; the table lists the event roles it needs besides. Times are days from time zero.",
+            "",
+            *endpoints,
+            "",
+            "## Custom endpoints (`endpoints.custom`)",
+            "",
+            "Status 1 where `event` holds, otherwise 2, 3, ... for the first `competing` event that holds,",
+            "otherwise 0 (censored). With competing events the endpoint is a cumulative incidence, without",
+            "them a Kaplan-Meier survival endpoint.",
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised by the doc test through schema_reference()

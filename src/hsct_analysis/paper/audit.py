@@ -189,9 +189,7 @@ def check_percent_vs_count(registry: pd.DataFrame) -> pd.DataFrame:
     magnitude is printed minus exact (percentage points).
     """
     counts = registry[(registry["kind"] == "count")].set_index("id")
-    denominators = set(registry["denominator"].dropna()) | set(
-        registry.loc[registry["kind"] == "count", "value"]
-    )
+    denominators = set(registry["denominator"].dropna()) | set(registry.loc[registry["kind"] == "count", "value"])
     found = []
     for _, pct in registry[registry["kind"] == "percent"].iterrows():
         count_id = _stem(pct["id"]) + ".n"
@@ -350,7 +348,9 @@ def hr_p_agreement(registry: pd.DataFrame) -> pd.DataFrame:
     for stem, t in triples.iterrows():
         row = canon[canon["id"] == f"{stem}.est"].iloc[0]
         same = p_rows[
-            (p_rows["file"] == row["file"]) & (p_rows["endpoint"] == row["endpoint"]) & (p_rows["factor"] == row["factor"])
+            (p_rows["file"] == row["file"])
+            & (p_rows["endpoint"] == row["endpoint"])
+            & (p_rows["factor"] == row["factor"])
         ]
         match = same[same["level"] == row["level"]]
         if match.empty:

@@ -28,11 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hsct_analysis.paper import audit
-from hsct_analysis.stats import competing
 from hsct_analysis.cohort import endpoints
+from hsct_analysis.paper import audit
 from hsct_analysis.paper import registry as published
-from hsct_analysis.stats import survival
+from hsct_analysis.stats import competing, survival
 
 __all__ = [
     "CANDIDATES",
@@ -87,7 +86,14 @@ def one_minus_km(time, status, cause: int = 1, conf_level: float = 0.95) -> pd.D
         pos = np.where(f > 0, f, np.nan)
         lower, upper = pos * np.exp(-z * se / pos), np.minimum(pos * np.exp(z * se / pos), 1.0)
     out = pd.DataFrame(
-        {"at_risk": km["at_risk"], "events": km["events"], "estimate": f, "std_err": se, "lower": lower, "upper": upper},
+        {
+            "at_risk": km["at_risk"],
+            "events": km["events"],
+            "estimate": f,
+            "std_err": se,
+            "lower": lower,
+            "upper": upper,
+        },
         index=km.index,
     )
     out.attrs.update(curve_kind="cumulative_incidence", cause=cause, conf_level=conf_level)
@@ -110,7 +116,7 @@ def _at(curve: pd.DataFrame, t: float) -> tuple[float, float, float]:
 def _candidate_row(time: np.ndarray, status: np.ndarray, cause: int, t: float) -> dict:
     """Every candidate's (estimate, lower, upper) in percent for one cause at time t."""
     aj = competing.cumulative_incidence(time, status, cause=cause)
-    by_t = (time <= t)
+    by_t = time <= t
     events = float(np.sum(by_t & (status == cause)))
     censored = float(np.sum(by_t & (status == 0)))
     nan3 = (np.nan, np.nan)
@@ -132,8 +138,9 @@ def _arrays(sub: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return sub["relapse_nrm_time"].to_numpy(float), sub["relapse_nrm_status"].to_numpy(int)
 
 
-def candidate_values(cohort: pd.DataFrame, endpoint: str, factor: str | None = None,
-                     time_days: float = THREE_YEARS_DAYS) -> pd.DataFrame:
+def candidate_values(
+    cohort: pd.DataFrame, endpoint: str, factor: str | None = None, time_days: float = THREE_YEARS_DAYS
+) -> pd.DataFrame:
     """Each candidate's estimate of ``endpoint`` ("relapse" or "nrm") per group, in percent.
 
     One row per (group, candidate): ``group``, ``n``, ``candidate``, ``estimate``, ``lower``,
@@ -151,8 +158,7 @@ def candidate_values(cohort: pd.DataFrame, endpoint: str, factor: str | None = N
     return pd.DataFrame(rows)
 
 
-def identity_test(cohort: pd.DataFrame, factor: str | None = None,
-                  time_days: float = THREE_YEARS_DAYS) -> pd.DataFrame:
+def identity_test(cohort: pd.DataFrame, factor: str | None = None, time_days: float = THREE_YEARS_DAYS) -> pd.DataFrame:
     """Identity gap RI + NRM - (1 - LFS) in pp per group and candidate, LFS by Kaplan-Meier.
 
     One row per (group, candidate): ``group``, ``n``, ``censored_before`` (patients censored
@@ -162,7 +168,9 @@ def identity_test(cohort: pd.DataFrame, factor: str | None = None,
     rows = []
     for group, sub in _cohort_groups(cohort, factor).items():
         time, status = _arrays(sub)
-        lfs = 100 * float(survival.value_at(survival.kaplan_meier(time, (status > 0).astype(int)), time_days)["estimate"])
+        lfs = 100 * float(
+            survival.value_at(survival.kaplan_meier(time, (status > 0).astype(int)), time_days)["estimate"]
+        )
         censored = int(np.sum((time <= time_days) & (status == 0)))
         ri = _candidate_row(time, status, 1, time_days)
         nrm = _candidate_row(time, status, 2, time_days)
@@ -187,8 +195,16 @@ def _hazard_pieces(ri: float, nrm: float, lfs: float) -> tuple[float, float]:
     return first * scale, later * scale
 
 
-def _simulate_cohorts(n: int, n_sim: int, rng: np.random.Generator, ri: float, nrm: float, lfs: float,
-                      entry_last: pd.Timestamp, late_hazard_ratio: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def _simulate_cohorts(
+    n: int,
+    n_sim: int,
+    rng: np.random.Generator,
+    ri: float,
+    nrm: float,
+    lfs: float,
+    entry_last: pd.Timestamp,
+    late_hazard_ratio: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """n_sim cohorts of n patients: observed time (days, continuous) and status 0/1/2.
 
     The all-cause hazard is piecewise constant: before 1 y, 1-3 y, and after 3 y the 1-3 y
@@ -248,9 +264,17 @@ def _batch_gaps(time: np.ndarray, status: np.ndarray, t: float) -> dict[str, np.
     return gaps
 
 
-def simulate_gaps(n: int = 95, n_sim: int = 2000, seed: int = 2023, ri: float = 0.105, nrm: float = 0.436,
-                  lfs: float = 0.498, time_days: float = THREE_YEARS_DAYS, uncensored: bool = False,
-                  late_hazard_ratio: float = 1.0) -> pd.DataFrame:
+def simulate_gaps(
+    n: int = 95,
+    n_sim: int = 2000,
+    seed: int = 2023,
+    ri: float = 0.105,
+    nrm: float = 0.436,
+    lfs: float = 0.498,
+    time_days: float = THREE_YEARS_DAYS,
+    uncensored: bool = False,
+    late_hazard_ratio: float = 1.0,
+) -> pd.DataFrame:
     """Simulated identity gaps (pp) of every candidate in cohorts resembling the study.
 
     ``n_sim`` cohorts of ``n`` patients with second transplants spread uniformly between
@@ -291,8 +315,9 @@ def _published_gaps(registry: pd.DataFrame | None = None, time_days: float = THR
     return gaps.assign(uncensored=gaps["all_simple"])
 
 
-def published_fit(n_sim: int = 400, seed: int = 2023, registry: pd.DataFrame | None = None,
-                  late_hazard_ratio: float = 1.0) -> pd.DataFrame:
+def published_fit(
+    n_sim: int = 400, seed: int = 2023, registry: pd.DataFrame | None = None, late_hazard_ratio: float = 1.0
+) -> pd.DataFrame:
     """Every published 3-year group against every candidate's simulated gap distribution.
 
     For each group of Table 3 (and the whole cohort) cohorts of its size are simulated with
@@ -306,8 +331,16 @@ def published_fit(n_sim: int = 400, seed: int = 2023, registry: pd.DataFrame | N
     rows = []
     for i, g in _published_gaps(registry).iterrows():
         ri, nrm = max(g["relapse"], 0.5) / 100, max(g["nrm"], 0.5) / 100
-        sims = simulate_gaps(int(g["n"]), n_sim, seed + i, ri, nrm, g["lfs"] / 100, uncensored=bool(g["uncensored"]),
-                             late_hazard_ratio=late_hazard_ratio)
+        sims = simulate_gaps(
+            int(g["n"]),
+            n_sim,
+            seed + i,
+            ri,
+            nrm,
+            g["lfs"] / 100,
+            uncensored=bool(g["uncensored"]),
+            late_hazard_ratio=late_hazard_ratio,
+        )
         for name in CANDIDATES:
             x = sims[name].to_numpy()
             mean, sd = float(x.mean()), float(np.hypot(x.std(), ROUNDING_SD_PP))
@@ -387,7 +420,9 @@ def ci_check(registry: pd.DataFrame | None = None) -> pd.DataFrame:
         for endpoint, cause in _CAUSE.items():
             if k[endpoint] == 0:
                 continue
-            printed = published.lookup(registry, canonical=True, endpoint=endpoint, factor=g["factor"], level=g["level"])
+            printed = published.lookup(
+                registry, canonical=True, endpoint=endpoint, factor=g["factor"], level=g["level"]
+            )
             printed = printed[np.isclose(printed["time_days"], THREE_YEARS_DAYS)].set_index("stat")["value"]
             p = k[endpoint] / g["n"]
             b_lo, b_up = _log_ci(p, p * (1 - p) / g["n"])
@@ -420,8 +455,9 @@ def _pattern_table(fit: pd.DataFrame) -> pd.DataFrame:
     return table.loc[list(CANDIDATES)]
 
 
-def summary(n_sim: int = 400, seed: int = 2023, registry: pd.DataFrame | None = None,
-            late_hazard_ratio: float = 1.0) -> pd.DataFrame:
+def summary(
+    n_sim: int = 400, seed: int = 2023, registry: pd.DataFrame | None = None, late_hazard_ratio: float = 1.0
+) -> pd.DataFrame:
     """One row per candidate: predicted vs printed identity gaps and whether it fits the pattern.
 
     Columns: ``candidate``, ``description``, ``gap_uncensored_predicted`` and
@@ -446,7 +482,11 @@ def summary(n_sim: int = 400, seed: int = 2023, registry: pd.DataFrame | None = 
 
 
 def _evidence(name: str, row: pd.Series) -> str:
-    first = "(i) holds" if row["worst_uncensored_miss"] <= 1.0 else f"(i) fails: off by up to {row['worst_uncensored_miss']:.1f} pp"
+    first = (
+        "(i) holds"
+        if row["worst_uncensored_miss"] <= 1.0
+        else f"(i) fails: off by up to {row['worst_uncensored_miss']:.1f} pp"
+    )
     second = "(ii) holds" if row["censored_covered"] >= 0.8 else "(ii) fails"
     return (
         f"{first} where nobody is censored; censored groups: predicted {row['gap_censored_predicted']:+.1f} "

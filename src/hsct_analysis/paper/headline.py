@@ -44,13 +44,23 @@ def _canonical(registry: pd.DataFrame) -> pd.DataFrame:
 def headline_ids(registry: pd.DataFrame) -> list[str]:
     """Canonical registry ids of the headline claims, in reading order."""
     reg = _canonical(registry)
-    whole = reg[reg["kind"].isin(["km", "cif"]) & (reg["factor"] == "") & reg["endpoint"].isin(CORE)
-                & reg["time_days"].isin(HEADLINE_TIMES)]
-    groups = reg[reg["id"].str.startswith("t3.") & (reg["factor"] == HEADLINE_FACTOR)
-                 & reg["kind"].isin(["km", "cif", "p"])]
-    table4 = reg[reg["id"].str.startswith("t4.") & ~reg["id"].str.endswith(".ref") & (
-        ((reg["factor"] == HEADLINE_FACTOR) & reg["endpoint"].isin(["lfs", "os", "nrm"]))
-        | ((reg["factor"] == "cart_source") & (reg["endpoint"] == "lfs")))]
+    whole = reg[
+        reg["kind"].isin(["km", "cif"])
+        & (reg["factor"] == "")
+        & reg["endpoint"].isin(CORE)
+        & reg["time_days"].isin(HEADLINE_TIMES)
+    ]
+    groups = reg[
+        reg["id"].str.startswith("t3.") & (reg["factor"] == HEADLINE_FACTOR) & reg["kind"].isin(["km", "cif", "p"])
+    ]
+    table4 = reg[
+        reg["id"].str.startswith("t4.")
+        & ~reg["id"].str.endswith(".ref")
+        & (
+            ((reg["factor"] == HEADLINE_FACTOR) & reg["endpoint"].isin(["lfs", "os", "nrm"]))
+            | ((reg["factor"] == "cart_source") & (reg["endpoint"] == "lfs"))
+        )
+    ]
     return list(whole["id"]) + list(groups["id"]) + list(table4["id"])
 
 
@@ -71,7 +81,9 @@ def identity_proofs(registry: pd.DataFrame, tolerance: float = ESTIMATE_TOL_PP) 
     with LFS and RI in tolerance must fall in), min_nrm_miss (pp) and proof (in words).
     """
     reg = _canonical(registry)
-    rows = reg[reg["kind"].isin(["km", "cif"]) & (reg["stat"] == "value") & reg["endpoint"].isin(["lfs", "relapse", "nrm"])]
+    rows = reg[
+        reg["kind"].isin(["km", "cif"]) & (reg["stat"] == "value") & reg["endpoint"].isin(["lfs", "relapse", "nrm"])
+    ]
     wide = rows.pivot_table(index=["factor", "level", "time_days"], columns="endpoint", values="value", aggfunc="first")
     wide = wide.dropna(subset=["lfs", "relapse", "nrm"]).reset_index()
     out = []
@@ -89,11 +101,39 @@ def identity_proofs(registry: pd.DataFrame, tolerance: float = ESTIMATE_TOL_PP) 
             f"the printed {r.nrm:g} is {miss:.1f} pp outside it (more than the {tolerance:g} pp allowed), "
             f"because the paper's RI + NRM {'exceeds' if gap > 0 else 'falls short of'} 1 − LFS by {abs(gap):.1f} pp."
         )
-        out.append({"group": group, "factor": r.factor, "level": r.level, "time_days": r.time_days, "lfs": r.lfs,
-                    "relapse": r.relapse, "nrm": r.nrm, "gap": round(gap, 2), "nrm_reachable_low": round(low, 2),
-                    "nrm_reachable_high": round(high, 2), "min_nrm_miss": round(miss, 2), "proof": proof})
-    return pd.DataFrame(out, columns=["group", "factor", "level", "time_days", "lfs", "relapse", "nrm", "gap",
-                                      "nrm_reachable_low", "nrm_reachable_high", "min_nrm_miss", "proof"])
+        out.append(
+            {
+                "group": group,
+                "factor": r.factor,
+                "level": r.level,
+                "time_days": r.time_days,
+                "lfs": r.lfs,
+                "relapse": r.relapse,
+                "nrm": r.nrm,
+                "gap": round(gap, 2),
+                "nrm_reachable_low": round(low, 2),
+                "nrm_reachable_high": round(high, 2),
+                "min_nrm_miss": round(miss, 2),
+                "proof": proof,
+            }
+        )
+    return pd.DataFrame(
+        out,
+        columns=[
+            "group",
+            "factor",
+            "level",
+            "time_days",
+            "lfs",
+            "relapse",
+            "nrm",
+            "gap",
+            "nrm_reachable_low",
+            "nrm_reachable_high",
+            "min_nrm_miss",
+            "proof",
+        ],
+    )
 
 
 def _what(row) -> str:
@@ -101,7 +141,11 @@ def _what(row) -> str:
     stat = {"value": "", "lower": " lower CI", "upper": " upper CI"}.get(row["stat"], "")
     if row["kind"] == "p":
         test = "Wald p" if str(row["id"]).startswith("t4.") else ("log-rank p" if ep in ("OS", "LFS") else "Gray p")
-        return f"{ep} {test}, CAR-T to HSCT <=90 vs >90 d" if row["factor"] == HEADLINE_FACTOR else f"{ep} {test}, {row['factor']}"
+        return (
+            f"{ep} {test}, CAR-T to HSCT <=90 vs >90 d"
+            if row["factor"] == HEADLINE_FACTOR
+            else f"{ep} {test}, {row['factor']}"
+        )
     if row["kind"] == "hr":
         level = "> 90 d vs <= 90 d" if row["factor"] == HEADLINE_FACTOR else "autologous vs allogeneic CAR-T"
         return f"{ep} HR{stat}, {level}"
@@ -124,18 +168,31 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
         c, r = by_id.loc[rid], reg.loc[rid]
         why = ""
         if not bool(c["passed"]) and r["kind"] in ("km", "cif") and r["stat"] == "value" and r["endpoint"] == "nrm":
-            hit = proofs[(proofs["factor"] == r["factor"]) & (proofs["level"] == r["level"])
-                         & np.isclose(proofs["time_days"].astype(float), float(r["time_days"]))]
+            hit = proofs[
+                (proofs["factor"] == r["factor"])
+                & (proofs["level"] == r["level"])
+                & np.isclose(proofs["time_days"].astype(float), float(r["time_days"]))
+            ]
             if len(hit):
                 why = hit["proof"].iloc[0]
-        out.append({"id": rid, "claim": _what(r.to_dict() | {"id": rid}), "paper": r["printed"] if r["kind"] == "p" else c["published"],
-                    "ours": c["reproduced"], "tolerance": c["tolerance"], "passed": bool(c["passed"]), "proof": why})
+        out.append(
+            {
+                "id": rid,
+                "claim": _what(r.to_dict() | {"id": rid}),
+                "paper": r["printed"] if r["kind"] == "p" else c["published"],
+                "ours": c["reproduced"],
+                "tolerance": c["tolerance"],
+                "passed": bool(c["passed"]),
+                "proof": why,
+            }
+        )
     return pd.DataFrame(out, columns=["id", "claim", "paper", "ours", "tolerance", "passed", "proof"])
 
 
 def display_table(claims: pd.DataFrame) -> pd.DataFrame:
     """:func:`headline_table` for reading: claim as the index, numbers at printed precision
     (p 3 decimals, hazard ratios 2, percentages 1), "yes"/"no" for within tolerance."""
+
     def fmt(row, value):
         if isinstance(value, str):
             return value
@@ -145,11 +202,14 @@ def display_table(claims: pd.DataFrame) -> pd.DataFrame:
             return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
         return f"{value:.2f}" if row["id"].startswith("t4.") else f"{value:.1f}"
 
-    out = pd.DataFrame({
-        "Paper": [fmt(r, r["paper"]) for _, r in claims.iterrows()],
-        "Synthetic cohort": [fmt(r, r["ours"]) for _, r in claims.iterrows()],
-        "Tolerance": claims["tolerance"].str.replace("+-", "±", regex=False).to_numpy(),
-        "Within tolerance": np.where(claims["passed"], "yes", "no"),
-        "Why not (proof)": claims["proof"].to_numpy(),
-    }, index=pd.Index(claims["claim"], name="Headline claim"))
+    out = pd.DataFrame(
+        {
+            "Paper": [fmt(r, r["paper"]) for _, r in claims.iterrows()],
+            "Synthetic cohort": [fmt(r, r["ours"]) for _, r in claims.iterrows()],
+            "Tolerance": claims["tolerance"].str.replace("+-", "±", regex=False).to_numpy(),
+            "Within tolerance": np.where(claims["passed"], "yes", "no"),
+            "Why not (proof)": claims["proof"].to_numpy(),
+        },
+        index=pd.Index(claims["claim"], name="Headline claim"),
+    )
     return out

@@ -27,8 +27,18 @@ PAPER_MODELS: dict[str, tuple[str, ...]] = {
 
 #: Factors screened in univariate analysis (Table 3), the pool the models came from.
 SCREENED_FACTORS: tuple[str, ...] = (
-    "sex", "age_group", "bcr_abl1", "relapse_timing", "first_to_second", "cart_interval_90",
-    "cart_interval_60", "cart_source", "crs", "mrd_second", "conditioning_second", "atg_type",
+    "sex",
+    "age_group",
+    "bcr_abl1",
+    "relapse_timing",
+    "first_to_second",
+    "cart_interval_90",
+    "cart_interval_60",
+    "cart_source",
+    "crs",
+    "mrd_second",
+    "conditioning_second",
+    "atg_type",
     "donor_second_group",
 )
 
@@ -85,8 +95,9 @@ def model_frame(cohort: pd.DataFrame, endpoint_name: str, factor_names: list[str
     return data
 
 
-def fit_model(data: pd.DataFrame, endpoint_name: str, factor_names: list[str], reference: dict[str, str],
-              conf_level: float = 0.95):
+def fit_model(
+    data: pd.DataFrame, endpoint_name: str, factor_names: list[str], reference: dict[str, str], conf_level: float = 0.95
+):
     """Fit the multivariable model of ``endpoint_name`` on a :func:`model_frame`.
 
     Cox (cause 1 of ``status``) for ``lfs``/``os``, Fine-Gray (the endpoint's cause) for
@@ -97,10 +108,12 @@ def fit_model(data: pd.DataFrame, endpoint_name: str, factor_names: list[str], r
     """
     ep = endpoints.endpoint(endpoint_name)
     if ep.method == "km":
-        return cause_specific_cox(data, "time", "status", list(factor_names), cause=1, conf_level=conf_level,
-                                  reference=reference)
-    return fine_gray(data, "time", "status", list(factor_names), cause=ep.cause, conf_level=conf_level,
-                     reference=reference)
+        return cause_specific_cox(
+            data, "time", "status", list(factor_names), cause=1, conf_level=conf_level, reference=reference
+        )
+    return fine_gray(
+        data, "time", "status", list(factor_names), cause=ep.cause, conf_level=conf_level, reference=reference
+    )
 
 
 def method_name(endpoint_name: str) -> str:

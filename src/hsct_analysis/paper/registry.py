@@ -22,8 +22,7 @@ from hsct_analysis.cohort.factors import FACTORS
 
 PAPER: dict[str, object] = {
     "authors": (
-        "Cao X-y, Zhang J-p, Zhao Y-l, Xiong M, Zhou J-r, Lu Y, Sun R-j, Wei Z-j, Liu D-y, "
-        "Zhang X, Yang J-f, Lu P"
+        "Cao X-y, Zhang J-p, Zhao Y-l, Xiong M, Zhou J-r, Lu Y, Sun R-j, Wei Z-j, Liu D-y, Zhang X, Yang J-f, Lu P"
     ),
     "title": (
         "Analysis benefits of a second Allo-HSCT after CAR-T cell therapy in patients with "

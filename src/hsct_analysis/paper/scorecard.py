@@ -47,8 +47,23 @@ from hsct_analysis.paper.tolerances import (  # noqa: F401 - re-exported: chapte
 )
 
 CARD_COLUMNS = [
-    "id", "source", "kind", "stat", "endpoint", "factor", "level", "time_days", "unit", "printed",
-    "published", "reproduced", "difference", "tolerance", "passed", "conflict", "method",
+    "id",
+    "source",
+    "kind",
+    "stat",
+    "endpoint",
+    "factor",
+    "level",
+    "time_days",
+    "unit",
+    "printed",
+    "published",
+    "reproduced",
+    "difference",
+    "tolerance",
+    "passed",
+    "conflict",
+    "method",
 ]
 
 
@@ -87,12 +102,14 @@ class _Context:
 
 def _text(series: pd.Series) -> pd.Series:
     """Cell values as the text the registry uses (integral numbers without decimals)."""
+
     def one(v):
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
             return ""
         if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer()):
             return str(int(v))
         return str(v)
+
     return series.astype(object).map(one)
 
 
@@ -105,7 +122,10 @@ AFTER_SECOND = {
     "gvhd_death_dli_reason": "dli_reason",
 }
 AFTER_SECOND_COLUMNS = (
-    "days_second_hsct_to_dli", "dli_reason", "days_second_hsct_to_mrd_positive", "mrd_positive_after_second_treatment",
+    "days_second_hsct_to_dli",
+    "dli_reason",
+    "days_second_hsct_to_mrd_positive",
+    "mrd_positive_after_second_treatment",
     "gvhd_death_trigger",
 )
 
@@ -154,7 +174,11 @@ def _derived(cohort: pd.DataFrame, variable: str, category: str, row_id: str = "
     if variable == "first_hsct_kind":
         auto = _text(c["first_hsct_donor"]).to_numpy() == "auto"
         return auto if category == "auto" else ~auto
-    mrd_first = pd.to_numeric(c["days_first_hsct_to_mrd_positive"]).notna().to_numpy() if "days_first_hsct_to_mrd_positive" in c else np.zeros(n, bool)
+    mrd_first = (
+        pd.to_numeric(c["days_first_hsct_to_mrd_positive"]).notna().to_numpy()
+        if "days_first_hsct_to_mrd_positive" in c
+        else np.zeros(n, bool)
+    )
     relapsed_first = pd.to_numeric(c["days_first_hsct_to_relapse"]).notna().to_numpy()
     if variable == "first_hsct_failure":
         return mrd_first if category.startswith("MRD") else ~mrd_first
@@ -173,7 +197,10 @@ def _numeric_column(cohort: pd.DataFrame, variable: str) -> np.ndarray | None:
     if variable in cohort.columns:
         return pd.to_numeric(cohort[variable], errors="coerce").to_numpy(float)
     if variable == "days_mrd_positive_to_relapse":
-        return (pd.to_numeric(cohort["days_first_hsct_to_relapse"]) - pd.to_numeric(cohort["days_first_hsct_to_mrd_positive"])).to_numpy(float)
+        return (
+            pd.to_numeric(cohort["days_first_hsct_to_relapse"])
+            - pd.to_numeric(cohort["days_first_hsct_to_mrd_positive"])
+        ).to_numpy(float)
     return None
 
 
@@ -339,16 +366,26 @@ def fit_table4(cohort: pd.DataFrame, endpoint_name: str, registry: pd.DataFrame)
 
 def _registry_frame(registry: pd.DataFrame) -> pd.DataFrame:
     reg = registry.copy()
-    for col in ("factor", "level", "variable", "category", "endpoint", "reference", "stat", "unit", "printed",
-                "status", "source", "test"):
+    for col in (
+        "factor",
+        "level",
+        "variable",
+        "category",
+        "endpoint",
+        "reference",
+        "stat",
+        "unit",
+        "printed",
+        "status",
+        "source",
+        "test",
+    ):
         if col not in reg.columns:
             reg[col] = ""
         reg[col] = reg[col].fillna("").astype(str)
     for col in ("time_days", "value", "denominator"):
         reg[col] = pd.to_numeric(reg.get(col), errors="coerce")
     return reg
-
-
 
 
 def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
@@ -372,14 +409,27 @@ def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
         except Exception as exc:  # noqa: BLE001 - a failed entry is a miss with its reason
             value, method = np.nan, f"error: {type(exc).__name__}: {exc}"
         pub = float(r.value)
-        rows.append({
-            "id": r.id, "source": r.source, "kind": r.kind, "stat": r.stat, "endpoint": r.endpoint,
-            "factor": r.factor, "level": r.level, "time_days": r.time_days, "unit": r.unit, "printed": r.printed,
-            "published": pub, "reproduced": value, "difference": _difference(r.kind, pub, value),
-            "tolerance": tolerance_text(r.kind, r.stat, r.unit),
-            "passed": bool(within_tolerance(r.kind, r.stat, r.unit, pub, value, r.printed)),
-            "conflict": r.status == "inconsistent", "method": method,
-        })
+        rows.append(
+            {
+                "id": r.id,
+                "source": r.source,
+                "kind": r.kind,
+                "stat": r.stat,
+                "endpoint": r.endpoint,
+                "factor": r.factor,
+                "level": r.level,
+                "time_days": r.time_days,
+                "unit": r.unit,
+                "printed": r.printed,
+                "published": pub,
+                "reproduced": value,
+                "difference": _difference(r.kind, pub, value),
+                "tolerance": tolerance_text(r.kind, r.stat, r.unit),
+                "passed": bool(within_tolerance(r.kind, r.stat, r.unit, pub, value, r.printed)),
+                "conflict": r.status == "inconsistent",
+                "method": method,
+            }
+        )
     return pd.DataFrame(rows, columns=CARD_COLUMNS)
 
 
@@ -414,11 +464,13 @@ def summary(card: pd.DataFrame) -> pd.DataFrame:
     """Pass rates by table (file) and kind: entries, passed, rate (0-1), and over non-conflicting entries."""
     c = card.assign(table=_table_of(card))
     g = c.groupby(["table", "kind"])
-    out = pd.DataFrame({
-        "entries": g.size(),
-        "passed": g["passed"].sum().astype(int),
-        "conflicts": g["conflict"].sum().astype(int),
-    })
+    out = pd.DataFrame(
+        {
+            "entries": g.size(),
+            "passed": g["passed"].sum().astype(int),
+            "conflicts": g["conflict"].sum().astype(int),
+        }
+    )
     out["rate"] = out["passed"] / out["entries"]
     clean = c[~c["conflict"]].groupby(["table", "kind"])
     out["rate_non_conflicting"] = (clean["passed"].sum() / clean.size()).reindex(out.index)

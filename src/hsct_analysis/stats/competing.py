@@ -194,7 +194,13 @@ def _cif_survfit_variance(entry, is_cause, is_event, at_risk, n_cause, n_all, ci
 
 
 def cumulative_incidence(
-    time, status, cause: int = 1, *, cencode: int = 0, conf_type: str = "log", conf_level: float = 0.95,
+    time,
+    status,
+    cause: int = 1,
+    *,
+    cencode: int = 0,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
     variance: str = "cmprsk",
 ) -> pd.DataFrame:
     """Cumulative incidence of one cause in the presence of competing causes.
@@ -277,8 +283,7 @@ def cumulative_incidence(
     cif, var = cif_core(at_risk, n_cause, n_other)
     if variance == "survfit":
         entry = np.searchsorted(times, t)
-        var = _cif_survfit_variance(entry, code3 == 1, code3 > 0, at_risk, n_cause,
-                                    n_cause + n_other, cif)
+        var = _cif_survfit_variance(entry, code3 == 1, code3 > 0, at_risk, n_cause, n_cause + n_other, cif)
     lower, upper = cif_limits(cif, var, z, conf_type)
     columns = {
         "at_risk": at_risk,
@@ -291,14 +296,28 @@ def cumulative_incidence(
         "upper": upper,
     }
     return curve_frame(
-        "cumulative_incidence", times, columns, notes,
-        cause=cause, cencode=cencode, conf_type=conf_type, conf_level=conf_level, variance=variance,
+        "cumulative_incidence",
+        times,
+        columns,
+        notes,
+        cause=cause,
+        cencode=cencode,
+        conf_type=conf_type,
+        conf_level=conf_level,
+        variance=variance,
     )
 
 
 def cumulative_incidence_by(
-    time, status, group, cause: int = 1, *, cencode: int = 0, conf_type: str = "log",
-    conf_level: float = 0.95, variance: str = "cmprsk",
+    time,
+    status,
+    group,
+    cause: int = 1,
+    *,
+    cencode: int = 0,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
+    variance: str = "cmprsk",
 ) -> dict:
     """One :func:`cumulative_incidence` curve per group level: ``{level: DataFrame}``.
 
@@ -331,8 +350,13 @@ def cumulative_incidence_by(
     for i, level in enumerate(cat.categories):
         # the codes are already 0 = censored, 1 = cause, 2 = other
         curve = cumulative_incidence(
-            t[cat.codes == i], code3[cat.codes == i], 1, cencode=0, conf_type=conf_type,
-            conf_level=conf_level, variance=variance,
+            t[cat.codes == i],
+            code3[cat.codes == i],
+            1,
+            cencode=0,
+            conf_type=conf_type,
+            conf_level=conf_level,
+            variance=variance,
         )
         curve.attrs.update(cause=cause, cencode=cencode)
         curve.attrs[NOTES_ATTR] = list(notes)
@@ -414,9 +438,7 @@ def _gray_stratum(time, code3, gidx, n_groups, rho):
         fm = np.concatenate(([0.0], f[:-1]))
         fb = (1 - fm) ** rho
         # a[t] = fb (diag(h) - h h' / tr); c = running sum of a * nd1 / (tr (1 - fm))
-        a = fb[:, None, None] * (
-            h[:, :, None] * np.eye(G)[None] - h[:, :, None] * h[:, None, :] / tr[:, None, None]
-        )
+        a = fb[:, None, None] * (h[:, :, None] * np.eye(G)[None] - h[:, :, None] * h[:, None, :] / tr[:, None, None])
         c = np.cumsum(a * (nd1 / (tr * (1 - fm)))[:, None, None], axis=0)
         score = (fb[:, None] * (d1 - nd1[:, None] * risk / tq[:, None])).sum(axis=0)[: G - 1]
 

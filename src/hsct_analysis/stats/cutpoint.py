@@ -185,9 +185,7 @@ def permutation_max(time, event, x, min_prop: float = 0.1, n_perm: int = 1000, s
     return np.abs(stat).max(axis=1)
 
 
-def maximally_selected_logrank(
-    time, event, x, min_prop: float = 0.1, n_perm: int = 0, seed: int = 0
-) -> CutpointResult:
+def maximally_selected_logrank(time, event, x, min_prop: float = 0.1, n_perm: int = 0, seed: int = 0) -> CutpointResult:
     """The best cut of ``x`` for a log-rank comparison and honest p-values for it.
 
     ``time`` in days, ``event`` 0/1, ``x`` continuous (e.g. days from CAR-T to second

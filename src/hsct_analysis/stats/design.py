@@ -196,8 +196,10 @@ def design_matrix(
     terms: list[Term] = []
     for name in covariates:
         values = complete[name]
-        if name in categorical or (name in reference and name not in numeric) or (
-            name not in numeric and is_categorical(values)
+        if (
+            name in categorical
+            or (name in reference and name not in numeric)
+            or (name not in numeric and is_categorical(values))
         ):
             cols, ts = _categorical_columns(name, values, reference.get(name), notes)
         else:

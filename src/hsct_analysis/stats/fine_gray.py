@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from hsct_analysis.stats.counting import check_cause
 from hsct_analysis.stats.design import Design, design_matrix
@@ -240,15 +239,11 @@ def _score_residuals(s: _Sorted, b: np.ndarray) -> np.ndarray:
     later_a = cum_ag[-1] - cum_ag[upto]
     later_ax = cum_agx[-1] - cum_agx[upto]
     comp = s.cause == 2
-    eta[comp] -= (r[comp] / s.g_minus[comp])[:, None] * (
-        x[comp] * later_a[comp][:, None] - later_ax[comp]
-    )
+    eta[comp] -= (r[comp] / s.g_minus[comp])[:, None] * (x[comp] * later_a[comp][:, None] - later_ax[comp])
     return eta + _censoring_correction(s, r, ag, x_bar)
 
 
-def _censoring_correction(
-    s: _Sorted, r: np.ndarray, ag: np.ndarray, x_bar: np.ndarray
-) -> np.ndarray:
+def _censoring_correction(s: _Sorted, r: np.ndarray, ag: np.ndarray, x_bar: np.ndarray) -> np.ndarray:
     """psi_i = int q(u) / Y(u) dM^c_i(u): the censoring-distribution term of the variance.
 
     q(u) = sum over failure times t >= u of dLambda_1(t) G(t-) (E1(u) - x_bar(t) E0(u)),

@@ -48,9 +48,7 @@ def landmark(cohort: pd.DataFrame, landmark_days: float, time: str = "os_time") 
     return out
 
 
-def split_at(
-    data: pd.DataFrame, cut_days: float, time: str, event: str, id_col: str | None = None
-) -> pd.DataFrame:
+def split_at(data: pd.DataFrame, cut_days: float, time: str, event: str, id_col: str | None = None) -> pd.DataFrame:
     """Counting-process (start, stop] episodes split at ``cut_days``.
 
     Each patient whose ``time`` exceeds ``cut_days`` gets two rows, ``(0, cut_days]``

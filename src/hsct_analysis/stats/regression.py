@@ -14,8 +14,8 @@ Times are in days; cumulative incidences are proportions (0-1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -47,6 +47,7 @@ __all__ = [
 #: Accepted ``conf_type`` values and the name R's ``survfit`` uses for each.
 CONF_TYPES = {"arcsine": "arcsin", "log": "log", "log-log": "log-log", "plain": "plain"}
 
+
 # ----------------------------------------------------------------------------- Kaplan-Meier
 def survfit_limits(surv, se_log, z, conf_type):
     """Confidence limits exactly as R ``survival:::survfit_confint`` (logse=TRUE, ulimit=TRUE).
@@ -168,9 +169,7 @@ def kaplan_meier(time, event, conf_type: str = "arcsine", conf_level: float = 0.
 
 
 @substitute()
-def kaplan_meier_by(
-    time, event, group, conf_type: str = "arcsine", conf_level: float = 0.95
-) -> dict:
+def kaplan_meier_by(time, event, group, conf_type: str = "arcsine", conf_level: float = 0.95) -> dict:
     """One :func:`kaplan_meier` curve per group: ``{level: DataFrame}``.
 
     Equal to R ``survfit(Surv(time, event) ~ group)``, one stratum per level.
@@ -328,9 +327,7 @@ def _logrank_stratum(t, d, gi, k, rho):
     leaving = np.zeros((times.size, k))
     np.add.at(leaving, (inverse, gi), 1)
     np.add.at(deaths, (inverse, gi), d)
-    at_risk = np.bincount(gi, minlength=k)[None, :] - np.vstack(
-        [np.zeros((1, k)), np.cumsum(leaving, axis=0)[:-1]]
-    )
+    at_risk = np.bincount(gi, minlength=k)[None, :] - np.vstack([np.zeros((1, k)), np.cumsum(leaving, axis=0)[:-1]])
     n_tot = at_risk.sum(axis=1)
     d_tot = deaths.sum(axis=1)
     keep = d_tot > 0
@@ -429,9 +426,7 @@ def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
         stat = float(diff @ np.linalg.solve(var[np.ix_(used, used)][1:, 1:], diff))
     p_value = chi2_p_value(stat, df)
     index = pd.Index(levels, name="group")
-    table = pd.DataFrame(
-        {"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected}, index=index
-    )
+    table = pd.DataFrame({"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected}, index=index)
     variance = pd.DataFrame(var, index=index, columns=index)
     return LogRankResult(stat, df, p_value, table, float(rho), variance, int(np.unique(sidx).size), notes)
 

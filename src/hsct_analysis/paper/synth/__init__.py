@@ -45,17 +45,36 @@ from hsct_analysis.paper.synth.writer import (
 )
 
 __all__ = [
-    "DEFAULT_SEED", "DEFAULT_N", "COLUMNS", "AFTER_SECOND_COLUMNS", "generate", "main", "paper_targets",
-    "scaled_targets", "baseline", "outcomes", "after_second_hsct", "exact_order_statistics", "assemble",
-    "to_csv_text", "write", "written_columns",
+    "DEFAULT_SEED",
+    "DEFAULT_N",
+    "COLUMNS",
+    "AFTER_SECOND_COLUMNS",
+    "generate",
+    "main",
+    "paper_targets",
+    "scaled_targets",
+    "baseline",
+    "outcomes",
+    "after_second_hsct",
+    "exact_order_statistics",
+    "assemble",
+    "to_csv_text",
+    "write",
+    "written_columns",
 ]
 
 DEFAULT_SEED = 20230704
 
 
-def generate(seed: int = DEFAULT_SEED, n: int = DEFAULT_N, targets: dict | None = None, calibrate: bool = True,
-             max_seconds: float = 240.0, verbose: bool = False,
-             calibration_iterations: tuple[int, int] | None = None) -> pd.DataFrame:
+def generate(
+    seed: int = DEFAULT_SEED,
+    n: int = DEFAULT_N,
+    targets: dict | None = None,
+    calibrate: bool = True,
+    max_seconds: float = 240.0,
+    verbose: bool = False,
+    calibration_iterations: tuple[int, int] | None = None,
+) -> pd.DataFrame:
     """A synthetic cohort of ``n`` patients in the data contract (deterministic from ``seed``).
 
     ``targets`` defaults to the paper's printed numbers (:func:`paper_targets`, read from the registry), rescaled
@@ -88,4 +107,3 @@ def main(argv: list[str] | None = None) -> int:
     write(cohort, a.out)
     print(f"wrote {a.out}: {len(cohort)} synthetic patients, seed {a.seed}, {time.perf_counter() - t0:.1f} s")
     return 0
-

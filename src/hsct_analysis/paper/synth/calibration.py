@@ -54,8 +54,12 @@ def core_arrays(fu, dead, rel) -> dict:
 
     e = survival_endpoint_arrays(fu, dead, rel)
     relapse_nrm = (e["relapse_nrm_time"], e["relapse_nrm_status"])
-    return {"os": (e["os_time"], e["os_event"]), "lfs": (e["lfs_time"], e["lfs_event"]),
-            "relapse": relapse_nrm, "nrm": relapse_nrm}
+    return {
+        "os": (e["os_time"], e["os_event"]),
+        "lfs": (e["lfs_time"], e["lfs_event"]),
+        "relapse": relapse_nrm,
+        "nrm": relapse_nrm,
+    }
 
 
 _Z95: list[float] = []
@@ -227,8 +231,11 @@ def entry_weights(registry: pd.DataFrame, headline: set[str]) -> dict[str, float
         key = d or rid
         row = canonical.loc[key]
         if key in headline:  # NRM absorbs a gap only where no cohort can meet LFS, RI and NRM together
-            gap = row["endpoint"] == "nrm" and row["stat"] == "value" and (
-                (row["factor"], row["level"], float(row["time_days"] or "nan")) in proven)
+            gap = (
+                row["endpoint"] == "nrm"
+                and row["stat"] == "value"
+                and ((row["factor"], row["level"], float(row["time_days"] or "nan")) in proven)
+            )
             w = GAP_WEIGHT if gap else HEADLINE_WEIGHT
         elif st == "inconsistent" and holds_in_identity(row):
             w = 1.0  # an identity conflict: LFS and RI are held (so their CIs can be), NRM absorbs the gap
@@ -248,8 +255,12 @@ def holds_in_identity(row) -> bool:
     """Whether an inconsistent estimate is LFS or RI whose only conflict is the identity
     1 - LFS = RI + NRM: the calibration holds it and lets NRM absorb the gap."""
     reason = str(row["reason"])
-    return (row["endpoint"] in ("lfs", "relapse") and row["stat"] == "value" and reason.startswith("identity:")
-            and " | " not in reason)
+    return (
+        row["endpoint"] in ("lfs", "relapse")
+        and row["stat"] == "value"
+        and reason.startswith("identity:")
+        and " | " not in reason
+    )
 
 
 class Calibrator:
@@ -263,8 +274,16 @@ class Calibrator:
     p-values only for the factors a move touches; Table 4 (``with_models``) is refitted per move.
     """
 
-    def __init__(self, base: pd.DataFrame, out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
-                 with_tests: bool = True, with_models: bool = False, headline: set[str] | None = None):
+    def __init__(
+        self,
+        base: pd.DataFrame,
+        out: pd.DataFrame,
+        registry: pd.DataFrame,
+        rng: np.random.Generator,
+        with_tests: bool = True,
+        with_models: bool = False,
+        headline: set[str] | None = None,
+    ):
         from hsct_analysis.cohort.factors import FACTORS, factor
         from hsct_analysis.paper.headline import headline_ids
 
@@ -296,9 +315,12 @@ class Calibrator:
         groups = [("", "")] + [(f, lv) for f in self.factor_names for lv in FACTORS[f].levels]
         self.groups = [g for g in groups if g == ("", "") or (self.levels[g[0]] == g[1]).any()]
         gindex = {g: k for k, g in enumerate(self.groups)}
-        self.masks = np.array([np.ones(self.n, bool) if g == ("", "") else (self.levels[g[0]] == g[1])
-                               for g in self.groups])
-        curves = core[core["kind"].isin(["km", "cif"]) & core.apply(lambda r: (r["factor"], r["level"]) in gindex, axis=1)]
+        self.masks = np.array(
+            [np.ones(self.n, bool) if g == ("", "") else (self.levels[g[0]] == g[1]) for g in self.groups]
+        )
+        curves = core[
+            core["kind"].isin(["km", "cif"]) & core.apply(lambda r: (r["factor"], r["level"]) in gindex, axis=1)
+        ]
         times: dict[str, set] = {}
         for r in curves.itertuples(index=False):
             times.setdefault(r.endpoint, set()).add(float(r.time_days))
@@ -306,22 +328,47 @@ class Calibrator:
         self.c_ids = list(curves["id"])
         self.c_ep = curves["endpoint"].to_numpy()
         self.c_g = np.array([gindex[(f, lv)] for f, lv in zip(curves["factor"], curves["level"])], int)
-        self.c_t = np.array([int(np.searchsorted(self.curves.times[ep], float(t)))
-                             for ep, t in zip(curves["endpoint"], curves["time_days"])], int)
+        self.c_t = np.array(
+            [
+                int(np.searchsorted(self.curves.times[ep], float(t)))
+                for ep, t in zip(curves["endpoint"], curves["time_days"])
+            ],
+            int,
+        )
         self.c_s = np.array([STATS.index(s) for s in curves["stat"]], int)
         self.c_target = curves["value"].to_numpy(float)
         self.c_tol = np.where(self.c_s == 0, 1.0, 2.0)
         self.c_w = np.array([weights[i] for i in self.c_ids])
         self.c_step = np.array([steps[i] for i in self.c_ids])
         tests = core[core["kind"] == "p"]
-        self.tests = [(r.id, r.endpoint, r.factor, float(r.value), str(r.printed), weights[r.id], steps[r.id])
-                      for r in tests.itertuples(index=False)]
+        self.tests = [
+            (r.id, r.endpoint, r.factor, float(r.value), str(r.printed), weights[r.id], steps[r.id])
+            for r in tests.itertuples(index=False)
+        ]
         self.models = []
         if with_models:
-            hr = reg[reg["endpoint"].isin(CORE_ENDPOINTS) & (((reg["kind"] == "hr") & (reg["level"] != reg["reference"]))
-                                                            | ((reg["kind"] == "p") & (reg["test"] == "wald")))]
-            self.models = [(r.id, r.kind, r.endpoint, r.factor, r.level, r.stat, float(r.value), str(r.printed),
-                            weights[r.id], steps[r.id]) for r in hr.itertuples(index=False)]
+            hr = reg[
+                reg["endpoint"].isin(CORE_ENDPOINTS)
+                & (
+                    ((reg["kind"] == "hr") & (reg["level"] != reg["reference"]))
+                    | ((reg["kind"] == "p") & (reg["test"] == "wald"))
+                )
+            ]
+            self.models = [
+                (
+                    r.id,
+                    r.kind,
+                    r.endpoint,
+                    r.factor,
+                    r.level,
+                    r.stat,
+                    float(r.value),
+                    str(r.printed),
+                    weights[r.id],
+                    steps[r.id],
+                )
+                for r in hr.itertuples(index=False)
+            ]
         self.model_frame = base.reset_index(drop=True).copy()
         self.test_cache: dict = {}
         self.model_cache: dict = {}
@@ -401,8 +448,10 @@ class Calibrator:
 
     def other_penalties(self) -> np.ndarray:
         """Weighted penalties of the p-value and Table 4 entries."""
-        out = [w * entry_penalty("p", "value", target, self.test_cache.get((f, ep), np.nan), printed, step)
-               for _, ep, f, target, printed, w, step in self.tests]
+        out = [
+            w * entry_penalty("p", "value", target, self.test_cache.get((f, ep), np.nan), printed, step)
+            for _, ep, f, target, printed, w, step in self.tests
+        ]
         out += [m[8] * entry_penalty(m[1], m[5], m[6], self._model_value(m), m[7], m[9]) for m in self.models]
         return np.array(out, float)
 
@@ -425,6 +474,7 @@ class Calibrator:
 
             def undo(i=i, j=j):
                 self.perm[i], self.perm[j] = self.perm[j], self.perm[i]
+
             facs = {self.groups[g][0] for g in diff if self.groups[g][0]}
             return undo, set(diff.tolist()), facs
         p = int(rng.integers(0, n))
@@ -455,12 +505,19 @@ class Calibrator:
 
         def undo(r=r, old=old):
             self.fu[r], self.rel[r] = old
+
         groups = set(np.flatnonzero(self.masks[:, p]).tolist())
         facs = {f for f in self.factor_names if pd.notna(self.levels[f][p])}
         return undo, groups, facs
 
-    def run(self, iterations: int, t_start: float = 2.0, t_end: float = 0.02, verbose: bool = False,
-            swap_share: float = 0.55) -> float:
+    def run(
+        self,
+        iterations: int,
+        t_start: float = 2.0,
+        t_end: float = 0.02,
+        verbose: bool = False,
+        swap_share: float = 0.55,
+    ) -> float:
         """Anneal for ``iterations`` proposals (geometric cooling); return the final objective."""
         other = self.other_penalties()
         self._cpen = self.curve_penalties()
@@ -508,8 +565,15 @@ class Calibrator:
 #: with the endpoint each must nest in (grade 3-4 within grade 2-4, extensive within any cGVHD,
 #: PTLD after EBV viremia).
 SECONDARY_ENDPOINTS = {
-    "agvhd_2_4": None, "agvhd_3_4": "agvhd_2_4", "cgvhd": None, "cgvhd_extensive": "cgvhd",
-    "cmv": None, "ebv": None, "ptld": "ebv", "tma": None, "platelet_engraftment": None,
+    "agvhd_2_4": None,
+    "agvhd_3_4": "agvhd_2_4",
+    "cgvhd": None,
+    "cgvhd_extensive": "cgvhd",
+    "cmv": None,
+    "ebv": None,
+    "ptld": "ebv",
+    "tma": None,
+    "platelet_engraftment": None,
 }
 #: Measurement windows (days after the second HSCT): plasma CMV and EBV DNA were quantified by
 #: qPCR up to day 100 only (Methods), so no viremia is recorded later.
@@ -552,8 +616,9 @@ class _Facts:
         return True
 
 
-def calibrate_secondary(out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator,
-                        iterations: int = 1500) -> pd.DataFrame:
+def calibrate_secondary(
+    out: pd.DataFrame, registry: pd.DataFrame, rng: np.random.Generator, iterations: int = 1500
+) -> pd.DataFrame:
     """Anneal each secondary endpoint's event days against its whole-cohort incidences.
 
     Moves: shift one event day, or hand an event (its day) from one patient to another, or add
@@ -618,7 +683,11 @@ def calibrate_secondary(out: pd.DataFrame, registry: pd.DataFrame, rng: np.rando
             else:
                 continue
             added = [k for k, old in ((i, old_i), (j, old_j)) if not np.isnan(days[k]) and days[k] != old]
-            if ep != "platelet_engraftment" and any(days[k] > horizon for k in added) or not (facts.ok(i) and facts.ok(j)):
+            if (
+                ep != "platelet_engraftment"
+                and any(days[k] > horizon for k in added)
+                or not (facts.ok(i) and facts.ok(j))
+            ):
                 days[i], days[j] = old_i, old_j
                 continue
             new = score()
@@ -637,8 +706,14 @@ CALIBRATION = {"iterations": (20000, 800, 100, 1500)}
 TEMPERATURES = ((2.0, 0.02), (0.3, 0.01), (0.2, 0.01))
 
 
-def calibrate_outcomes(base: pd.DataFrame, out: pd.DataFrame, seed: int, verbose: bool = False,
-                       max_seconds: float = 240.0, iterations: tuple[int, ...] | None = None) -> pd.DataFrame:
+def calibrate_outcomes(
+    base: pd.DataFrame,
+    out: pd.DataFrame,
+    seed: int,
+    verbose: bool = False,
+    max_seconds: float = 240.0,
+    iterations: tuple[int, ...] | None = None,
+) -> pd.DataFrame:
     """Anneal the outcomes against the registry: curves, then with the p-values, then with Table 4.
 
     Deterministic: a fixed number of iterations per phase (:data:`CALIBRATION`), all
@@ -660,10 +735,18 @@ def calibrate_outcomes(base: pd.DataFrame, out: pd.DataFrame, seed: int, verbose
             continue
         cal = Calibrator(base, stage, registry, rng, with_tests=tests, with_models=models, headline=headline)
         if verbose:
-            print(f"phase {phase + 1}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start objective "
-                  f"{cal.objective():.1f} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        cal.run(iterations[phase], t_start=TEMPERATURES[phase][0], t_end=TEMPERATURES[phase][1], verbose=verbose,
-                swap_share=swap_share)
+            print(
+                f"phase {phase + 1}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start objective "
+                f"{cal.objective():.1f} ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
+        cal.run(
+            iterations[phase],
+            t_start=TEMPERATURES[phase][0],
+            t_end=TEMPERATURES[phase][1],
+            verbose=verbose,
+            swap_share=swap_share,
+        )
         stage = cal.result()
     final = stage.copy()
     final.index = out.index

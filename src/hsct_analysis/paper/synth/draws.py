@@ -79,7 +79,9 @@ def exact_order_statistics(
     return np.round(values, decimals)
 
 
-def rank_assign(values_sorted: np.ndarray, keys: np.ndarray, rng: np.random.Generator, noise: float = 0.0) -> np.ndarray:
+def rank_assign(
+    values_sorted: np.ndarray, keys: np.ndarray, rng: np.random.Generator, noise: float = 0.0
+) -> np.ndarray:
     """Give the k-th smallest value to the patient with the k-th smallest key (ties at random)."""
     jitter = rng.random(len(keys)) * noise if noise else rng.random(len(keys)) * 1e-6
     order = np.argsort(np.asarray(keys, float) + jitter, kind="stable")
@@ -159,8 +161,9 @@ def _add_relapse_history(df: pd.DataFrame, c: dict, m: dict, rng: np.random.Gene
         cart = rng.permutation(_draw(m["days_cart_to_second_hsct"], n, rng))
         f2s = rank_assign(_draw(m["days_first_to_second_hsct"], n, rng), anchor + to_cart + cart, rng)
         misfit = _fit_intervals(anchor, to_cart, cart, f2s, relapsed, rng, iterations=20000 + 20 * n)
-        mrd = _pair_mrd_with_relapse(anchor, relapsed, mrd_only, only_pos, mrd_times,
-                                     m["days_mrd_positive_to_relapse"], rng)
+        mrd = _pair_mrd_with_relapse(
+            anchor, relapsed, mrd_only, only_pos, mrd_times, m["days_mrd_positive_to_relapse"], rng
+        )
         misfit += 0.0 if mrd is not None else 1e6
         if best is None or misfit < best[0]:
             best = (misfit, anchor, to_cart, cart, f2s, mrd)
@@ -187,7 +190,9 @@ def _add_relapse_history(df: pd.DataFrame, c: dict, m: dict, rng: np.random.Gene
     first_to_second = f2s
     diag1 = rng.permutation(_draw(m["days_diagnosis_to_first_hsct"], n, rng))
     df["days_diagnosis_to_first_hsct"] = diag1
-    df["days_diagnosis_to_second_hsct"] = rank_assign(_draw(m["days_diagnosis_to_second_hsct"], n, rng), diag1 + first_to_second, rng)
+    df["days_diagnosis_to_second_hsct"] = rank_assign(
+        _draw(m["days_diagnosis_to_second_hsct"], n, rng), diag1 + first_to_second, rng
+    )
 
 
 def _pair_mrd_with_relapse(anchor, relapsed, mrd_only, only_pos, mrd_sorted, spec, rng, tries: int = 200):
@@ -218,7 +223,11 @@ def _pair_mrd_with_relapse(anchor, relapsed, mrd_only, only_pos, mrd_sorted, spe
             placed = False
             for i in cand:
                 v = anchor[i] - diff
-                half = [p for p in free if p not in taken_pos and ((p < mids[0] and v <= m_med) or (p > mids[-1] and v >= m_med))]
+                half = [
+                    p
+                    for p in free
+                    if p not in taken_pos and ((p < mids[0] and v <= m_med) or (p > mids[-1] and v >= m_med))
+                ]
                 if half:
                     values[half[0]] = v
                     taken_pos.add(half[0])
@@ -368,7 +377,9 @@ def _risk_score(df: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _weighted_choice(rng: np.random.Generator, weights: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+def _weighted_choice(
+    rng: np.random.Generator, weights: np.ndarray, k: int, mask: np.ndarray | None = None
+) -> np.ndarray:
     """``k`` distinct indices drawn with probability proportional to ``weights`` (restricted to ``mask``)."""
     w = np.asarray(weights, float).copy()
     if mask is not None:
@@ -395,7 +406,9 @@ def outcomes(df: pd.DataFrame, targets: dict, rng: np.random.Generator) -> pd.Da
     n_dead, n_rel = c["deaths"], c["relapses"]
     causes = exact_categories(c["cause_of_death"], rng)
     # relapses: ATG-F patients rarely relapse (paper: 3-year RI 2.0% with ATG-F)
-    rel_w = np.where(df["atg_type"].to_numpy() == "ATG-F", 0.1, 1.0) * np.where(df["atg_type"].to_numpy() == "ATG-P", 4.0, 1.0)
+    rel_w = np.where(df["atg_type"].to_numpy() == "ATG-F", 0.1, 1.0) * np.where(
+        df["atg_type"].to_numpy() == "ATG-P", 4.0, 1.0
+    )
     relapsed = _weighted_choice(rng, rel_w, n_rel)
     dead = np.zeros(n, bool)
     # relapsed patients who died: the relapse death(s) and two GVHD deaths after a third HSCT (per 95)
@@ -627,11 +640,14 @@ def after_second_hsct(out: pd.DataFrame, targets: dict, rng: np.random.Generator
     cause = out["cause_of_death"].astype(object).fillna("").astype(str).to_numpy()
     facts = {
         "fu": out["followup_days"].astype(float).to_numpy(),
-        "rel": out["relapse_days"].astype(float).to_numpy(), "ptld": out["ptld_days"].astype(float).to_numpy(),
+        "rel": out["relapse_days"].astype(float).to_numpy(),
+        "ptld": out["ptld_days"].astype(float).to_numpy(),
         "gvhd_death": np.array(["GVHD" in c for c in cause]),
     }
-    cols = pd.DataFrame({c: pd.Series([np.nan] * n if c.startswith("days") else [""] * n, dtype=object)
-                         for c in AFTER_SECOND_COLUMNS}, index=out.index)
+    cols = pd.DataFrame(
+        {c: pd.Series([np.nan] * n if c.startswith("days") else [""] * n, dtype=object) for c in AFTER_SECOND_COLUMNS},
+        index=out.index,
+    )
     third = np.flatnonzero(facts["gvhd_death"] & ~np.isnan(facts["rel"]))
     if n != DEFAULT_N or len(third) != spec["gvhd_death_trigger"]["third HSCT"]:
         return cols  # the Results' counts are for the 95 patients of the paper
@@ -663,5 +679,3 @@ def after_second_hsct(out: pd.DataFrame, targets: dict, rng: np.random.Generator
     for c in ("days_second_hsct_to_dli", "days_second_hsct_to_mrd_positive"):
         cols[c] = pd.to_numeric(cols[c])
     return cols
-
-

@@ -30,17 +30,35 @@ THRESHOLD_FACTORS = {
 #: Columns drawn with one decimal (ages in years, cell doses, blast percentage); the rest are whole days/counts.
 DECIMAL_UNITS = {"years", "x10^8/kg", "x10^6/kg", "%"}
 #: Endpoint whose whole-cohort cumulative incidence at its last printed time shapes each event's first draw.
-INCIDENCE_ENDPOINTS = ("platelet_engraftment", "agvhd_2_4", "agvhd_3_4", "cgvhd", "cgvhd_extensive", "cmv", "ebv",
-                       "ptld", "tma")
+INCIDENCE_ENDPOINTS = (
+    "platelet_engraftment",
+    "agvhd_2_4",
+    "agvhd_3_4",
+    "cgvhd",
+    "cgvhd_extensive",
+    "cmv",
+    "ebv",
+    "ptld",
+    "tma",
+)
 #: Patients whose platelets engraft after day 60 in the first draw (a shape choice, not a printed number).
 LATE_PLATELET = 2
 #: The registry variables whose counts the draws use as they are (category -> n, in printed order).
 COUNT_VARIABLES = {
-    "sex": "sex", "fusion_gene": "fusion_gene", "first_hsct_donor": "first_hsct_donor",
-    "mrd_before_first_hsct": "mrd_before_first_hsct", "status_before_first_hsct": "status_before_first_hsct",
-    "abo_first": "abo_first", "relapse_site": "relapse_site", "cart_source": "cart_source",
-    "cart_target": "cart_target", "hct_ci": "hct_ci", "donor_second": "donor_second", "abo_second": "abo_second",
-    "gvhd_prophylaxis": "gvhd_prophylaxis", "atg_type": "atg_type",
+    "sex": "sex",
+    "fusion_gene": "fusion_gene",
+    "first_hsct_donor": "first_hsct_donor",
+    "mrd_before_first_hsct": "mrd_before_first_hsct",
+    "status_before_first_hsct": "status_before_first_hsct",
+    "abo_first": "abo_first",
+    "relapse_site": "relapse_site",
+    "cart_source": "cart_source",
+    "cart_target": "cart_target",
+    "hct_ci": "hct_ci",
+    "donor_second": "donor_second",
+    "abo_second": "abo_second",
+    "gvhd_prophylaxis": "gvhd_prophylaxis",
+    "atg_type": "atg_type",
 }
 
 
@@ -53,8 +71,9 @@ def _canonical(registry):
 
 def _counts(reg, variable, factor="", level=""):
     """{category: n} of one variable's count rows (first printing of each category, printed order)."""
-    rows = reg[(reg["kind"] == "count") & (reg["variable"] == variable) & (reg["factor"] == factor)
-               & (reg["level"] == level)]
+    rows = reg[
+        (reg["kind"] == "count") & (reg["variable"] == variable) & (reg["factor"] == factor) & (reg["level"] == level)
+    ]
     out = {}
     for cat, v in zip(rows["category"], rows["value"]):
         out.setdefault(cat, int(v))
@@ -98,15 +117,22 @@ def targets_from_registry(registry: pd.DataFrame) -> dict:
     c["atg_type"] = {level: c["atg_type"][level] for level in FACTORS["atg_type"].levels}  # reference first
     c["graft_first_noncord"] = {k: v for k, v in _counts(reg, "graft_first").items() if k != "cord"}
     crs_yes = _counts(reg, "crs_after_cart")
-    c["crs"] = {"yes": crs_yes["yes"], "no": int(_one(reg, kind="count", variable="crs", category="no")),
-                "unknown": crs_yes["unknown"]}
+    c["crs"] = {
+        "yes": crs_yes["yes"],
+        "no": int(_one(reg, kind="count", variable="crs", category="no")),
+        "unknown": crs_yes["unknown"],
+    }
     c["crs_grade_yes"] = _counts(reg, "crs_grade")
     c["icans_grade"] = _counts(reg, "icans_grade")
     mrd = _counts(reg, "mrd_before_second_hsct")
     pos = int(_one(reg, kind="count", variable="intensified_conditioning", factor="mrd_second", level="positive"))
     neg = int(_one(reg, kind="count", variable="intensified_conditioning", factor="mrd_second", level="negative"))
-    c["mrd_second_intensified"] = {"positive|yes": pos, "positive|no": mrd["positive"] - pos,
-                                   "negative|yes": neg, "negative|no": mrd["negative"] - neg}
+    c["mrd_second_intensified"] = {
+        "positive|yes": pos,
+        "positive|no": mrd["positive"] - pos,
+        "negative|yes": neg,
+        "negative|no": mrd["negative"] - neg,
+    }
     c["gvhd_after_cart"] = _counts(reg, "gvhd_after_cart")
     c["mrd_positive_first"] = int(_one(reg, kind="count", variable="first_hsct_failure", category="MRD-positive first"))
     c["deaths"] = int(_one(reg, kind="count", variable="dead", category="1"))
@@ -115,12 +141,26 @@ def targets_from_registry(registry: pd.DataFrame) -> dict:
     ri = _one(reg, kind="cif", endpoint="relapse", factor="", stat="value", time_days=1095.75)
     c["relapses"] = int(round(ri * n / 100))  # the 3-year relapse incidence, as patients
     medians = {}
-    for variable in ("age_first_hsct", "age_second_hsct", "days_diagnosis_to_first_hsct",
-                     "days_diagnosis_to_second_hsct", "days_first_to_second_hsct", "days_cart_to_second_hsct",
-                     "days_relapse_to_cart", "days_first_hsct_to_mrd_positive", "days_first_hsct_to_relapse",
-                     "days_mrd_positive_to_relapse", "followup_days", "neutrophil_engraftment_days",
-                     "platelet_engraftment_days", "mnc_dose", "cd34_dose", "cd3_dose", "marrow_blasts_before_cart_pct",
-                     "n_cart_infusions"):
+    for variable in (
+        "age_first_hsct",
+        "age_second_hsct",
+        "days_diagnosis_to_first_hsct",
+        "days_diagnosis_to_second_hsct",
+        "days_first_to_second_hsct",
+        "days_cart_to_second_hsct",
+        "days_relapse_to_cart",
+        "days_first_hsct_to_mrd_positive",
+        "days_first_hsct_to_relapse",
+        "days_mrd_positive_to_relapse",
+        "followup_days",
+        "neutrophil_engraftment_days",
+        "platelet_engraftment_days",
+        "mnc_dose",
+        "cd34_dose",
+        "cd3_dose",
+        "marrow_blasts_before_cart_pct",
+        "n_cart_infusions",
+    ):
         med, lo, hi, unit = _median_range(reg, variable)
         thresholds = []
         for f in THRESHOLD_FACTORS.get(variable, ()):
@@ -133,17 +173,23 @@ def targets_from_registry(registry: pd.DataFrame) -> dict:
         thresholds = [(int(t) if float(t).is_integer() else t, k) for t, k in thresholds]
         medians[variable] = (_int(med), _int(lo), _int(hi), thresholds, 1 if unit in DECIMAL_UNITS else 0)
     dli, dli_range = _counts(reg, "dli_reason"), _median_range(reg, "days_second_hsct_to_dli")
-    mrd_after, mrd_range = _counts(reg, "mrd_positive_after_second_treatment"), _median_range(reg, "days_second_hsct_to_mrd_positive")
+    mrd_after, mrd_range = (
+        _counts(reg, "mrd_positive_after_second_treatment"),
+        _median_range(reg, "days_second_hsct_to_mrd_positive"),
+    )
     after = {
-        "dli_reason": dli, "dli_days": tuple(_int(x) for x in dli_range[:3]),
-        "mrd_treatment": mrd_after, "mrd_days": tuple(_int(x) for x in mrd_range[:3]),
+        "dli_reason": dli,
+        "dli_days": tuple(_int(x) for x in dli_range[:3]),
+        "mrd_treatment": mrd_after,
+        "mrd_days": tuple(_int(x) for x in mrd_range[:3]),
         "gvhd_death_trigger": _counts(reg, "gvhd_death_trigger"),
     }
     incidence = {}
     for ep in INCIDENCE_ENDPOINTS:
         rows = reg[(reg["kind"] == "cif") & (reg["endpoint"] == ep) & (reg["factor"] == "") & (reg["stat"] == "value")]
-        incidence[ep.removesuffix("_engraftment") if ep == "platelet_engraftment" else ep] = float(
-            rows.loc[rows["time_days"].idxmax(), "value"]) / 100
+        incidence[ep.removesuffix("_engraftment") if ep == "platelet_engraftment" else ep] = (
+            float(rows.loc[rows["time_days"].idxmax(), "value"]) / 100
+        )
     # engraftment after day 60 too (the printed maximum is 420 days): the 60-day count plus LATE_PLATELET
     incidence["platelet_engraftment"] = (medians["platelet_engraftment_days"][3][-1][1] + LATE_PLATELET) / n
     del incidence["platelet"]
@@ -205,8 +251,16 @@ def scaled_targets(n: int, targets: dict | None = None) -> dict:
     meds = base["medians"]
     for key, (med, lo, hi, thresholds, dec) in meds.items():
         m = _median_sample_size(key, counts, n)
-        meds[key] = (med, lo, hi, [(t, int(round(c * m / _median_sample_size(key, paper_targets()["counts"], DEFAULT_N))))
-                                   for t, c in thresholds], dec)
+        meds[key] = (
+            med,
+            lo,
+            hi,
+            [
+                (t, int(round(c * m / _median_sample_size(key, paper_targets()["counts"], DEFAULT_N))))
+                for t, c in thresholds
+            ],
+            dec,
+        )
     return base
 
 
@@ -219,4 +273,3 @@ def _median_sample_size(key: str, counts: dict, n: int) -> int:
     if key == "days_mrd_positive_to_relapse":
         return counts["mrd_positive_first"] - counts["relapse_site"]["MRD-only"]
     return n
-

@@ -13,24 +13,76 @@ import pandas as pd
 
 #: Column order of the written CSV (the contract's required columns, then the optional ones).
 COLUMNS = [
-    "patient_id", "sex", "age_first_hsct", "age_second_hsct", "fusion_gene", "first_hsct_donor",
-    "mrd_before_first_hsct", "status_before_first_hsct", "abo_first", "conditioning_first", "graft_first",
-    "relapse_site", "days_first_hsct_to_relapse", "days_first_to_second_hsct",
-    "cart_source", "cart_target", "crs_after_cart", "crs_grade", "icans_grade", "days_cart_to_second_hsct",
-    "hct_ci", "mrd_before_second_hsct", "donor_second", "abo_second", "conditioning_second",
-    "intensified_conditioning", "graft_second", "gvhd_prophylaxis", "atg_type", "mnc_dose", "cd34_dose", "cd3_dose",
-    "followup_days", "dead", "cause_of_death",
-    "relapse_days", "neutrophil_engraftment_days", "platelet_engraftment_days", "agvhd_2_4_days", "agvhd_3_4_days",
-    "cgvhd_days", "cgvhd_extensive_days", "cmv_days", "ebv_days", "ptld_days", "tma_days",
-    "days_diagnosis_to_first_hsct", "days_diagnosis_to_second_hsct", "days_first_hsct_to_mrd_positive",
-    "days_relapse_to_cart", "n_cart_infusions", "marrow_blasts_before_cart_pct", "gvhd_after_cart",
-    "days_second_hsct_to_dli", "dli_reason", "days_second_hsct_to_mrd_positive", "mrd_positive_after_second_treatment",
+    "patient_id",
+    "sex",
+    "age_first_hsct",
+    "age_second_hsct",
+    "fusion_gene",
+    "first_hsct_donor",
+    "mrd_before_first_hsct",
+    "status_before_first_hsct",
+    "abo_first",
+    "conditioning_first",
+    "graft_first",
+    "relapse_site",
+    "days_first_hsct_to_relapse",
+    "days_first_to_second_hsct",
+    "cart_source",
+    "cart_target",
+    "crs_after_cart",
+    "crs_grade",
+    "icans_grade",
+    "days_cart_to_second_hsct",
+    "hct_ci",
+    "mrd_before_second_hsct",
+    "donor_second",
+    "abo_second",
+    "conditioning_second",
+    "intensified_conditioning",
+    "graft_second",
+    "gvhd_prophylaxis",
+    "atg_type",
+    "mnc_dose",
+    "cd34_dose",
+    "cd3_dose",
+    "followup_days",
+    "dead",
+    "cause_of_death",
+    "relapse_days",
+    "neutrophil_engraftment_days",
+    "platelet_engraftment_days",
+    "agvhd_2_4_days",
+    "agvhd_3_4_days",
+    "cgvhd_days",
+    "cgvhd_extensive_days",
+    "cmv_days",
+    "ebv_days",
+    "ptld_days",
+    "tma_days",
+    "days_diagnosis_to_first_hsct",
+    "days_diagnosis_to_second_hsct",
+    "days_first_hsct_to_mrd_positive",
+    "days_relapse_to_cart",
+    "n_cart_infusions",
+    "marrow_blasts_before_cart_pct",
+    "gvhd_after_cart",
+    "days_second_hsct_to_dli",
+    "dli_reason",
+    "days_second_hsct_to_mrd_positive",
+    "mrd_positive_after_second_treatment",
     "gvhd_death_trigger",
 ]
-FLOAT_COLUMNS = {"age_first_hsct", "age_second_hsct", "mnc_dose", "cd34_dose", "cd3_dose", "marrow_blasts_before_cart_pct"}
-OUTCOME_COLUMNS = COLUMNS[COLUMNS.index("followup_days"):COLUMNS.index("tma_days") + 1]
+FLOAT_COLUMNS = {
+    "age_first_hsct",
+    "age_second_hsct",
+    "mnc_dose",
+    "cd34_dose",
+    "cd3_dose",
+    "marrow_blasts_before_cart_pct",
+}
+OUTCOME_COLUMNS = COLUMNS[COLUMNS.index("followup_days") : COLUMNS.index("tma_days") + 1]
 #: Optional columns about treatment after the second HSCT (DLI, MRD positivity, what preceded fatal GVHD).
-AFTER_SECOND_COLUMNS = COLUMNS[COLUMNS.index("days_second_hsct_to_dli"):]
+AFTER_SECOND_COLUMNS = COLUMNS[COLUMNS.index("days_second_hsct_to_dli") :]
 EVENT_COLUMNS = [c for c in OUTCOME_COLUMNS if c.endswith("_days") and c != "followup_days"]
 
 
@@ -71,4 +123,3 @@ def write(cohort: pd.DataFrame, path: str) -> None:
     """Write ``cohort`` to ``path`` byte-reproducibly (UTF-8, LF line ends)."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(to_csv_text(cohort))
-
