@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.cohort.contract import ENDPOINT_DAY_COLUMNS
 from hsct_analysis.cohort.factors import FACTORS
 
 DEFAULT_N = 95
@@ -29,18 +30,9 @@ THRESHOLD_FACTORS = {
 }
 #: Columns drawn with one decimal (ages in years, cell doses, blast percentage); the rest are whole days/counts.
 DECIMAL_UNITS = {"years", "x10^8/kg", "x10^6/kg", "%"}
-#: Endpoint whose whole-cohort cumulative incidence at its last printed time shapes each event's first draw.
-INCIDENCE_ENDPOINTS = (
-    "platelet_engraftment",
-    "agvhd_2_4",
-    "agvhd_3_4",
-    "cgvhd",
-    "cgvhd_extensive",
-    "cmv",
-    "ebv",
-    "ptld",
-    "tma",
-)
+#: Endpoint whose whole-cohort cumulative incidence at its last printed time shapes each event's first draw:
+#: every event endpoint of the contract except neutrophil engraftment (all patients engraft; drawn from its median).
+INCIDENCE_ENDPOINTS = tuple(name for name in ENDPOINT_DAY_COLUMNS if name != "neutrophil_engraftment")
 #: Patients whose platelets engraft after day 60 in the first draw (a shape choice, not a printed number).
 LATE_PLATELET = 2
 #: The registry variables whose counts the draws use as they are (category -> n, in printed order).
