@@ -107,6 +107,7 @@ def project(tmp_path_factory) -> Path:
     (root / "book").mkdir()
     for page in ("index.md", "own_data.md", "references.md"):
         shutil.copyfile(ROOT / "book" / page, root / "book" / page)
+    shutil.copytree(ROOT / "book" / "_parts", root / "book" / "_parts")  # boxes every page includes
     (root / "notebooks").mkdir()
     shutil.copyfile(ROOT / "notebooks" / "00_about.ipynb", root / "notebooks" / "00_about.ipynb")
     (root / "data").symlink_to(ROOT / "data", target_is_directory=True)
