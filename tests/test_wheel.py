@@ -20,7 +20,8 @@ import matplotlib
 before = dict(matplotlib.rcParams)
 import hsct_analysis
 assert hsct_analysis.__file__.startswith(sys.argv[1]), hsct_analysis.__file__
-names = [m.name for m in pkgutil.walk_packages(hsct_analysis.__path__, "hsct_analysis.")]
+names = [m.name for m in pkgutil.walk_packages(hsct_analysis.__path__, "hsct_analysis.")
+         if not m.name.endswith(".__main__")]  # entry points run a command when imported
 for name in names:
     importlib.import_module(name)
 from hsct_analysis.cohort import read_dictionary

@@ -95,7 +95,7 @@ class ReaderTable:
     frame: pd.DataFrame
 
     def _repr_html_(self) -> str:
-        styler = self.frame.style.hide(axis="index").set_table_attributes('class="hsct-comparison"')
+        styler = self.frame.style.hide(axis="index").set_table_attributes('class="hsct-reader"')
         return f'<div class="hsct-table-frame">{styler.to_html()}</div>'
 
 
