@@ -52,12 +52,10 @@ UNPROVEN_MISSES = {
     "res.nrm.3y.lo",
     "res.nrm.3y.up",
     "t3.nrm.cart_interval_90.<=90.lo",
-    "t3.nrm.cart_interval_90.<=90.up",
     "t3.nrm.cart_interval_90.>90.lo",
     "t3.os.cart_interval_90.>90.est",
     "t3.os.cart_interval_90.>90.up",
     "t3.os.cart_interval_90.p",
-    "t3.relapse.cart_interval_90.>90.up",
     "t4.lfs.cart_interval_90.p",
     "t4.lfs.cart_source.p",
     "t4.nrm.cart_interval_90.p",
@@ -75,3 +73,6 @@ def test_headline_claims_on_the_bundled_cohort(registry):
     assert not table.loc["res.nrm.3y.est", "passed"] and table.loc["res.nrm.3y.est", "proof"].startswith("1 − LFS")
     failed = table[~table["passed"]]
     assert set(failed.index[failed["proof"] == ""]) <= UNPROVEN_MISSES
+    # two CI bounds fail with a proof of their own: the log interval's geometry, an exhaustive search
+    assert table.loc["t3.nrm.cart_interval_90.<=90.up", "proof"].startswith("The interval is symmetric on the log")
+    assert table.loc["t3.relapse.cart_interval_90.>90.up", "proof"].startswith("Exhaustive search over the 11")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.paper.proofs import interval_pair_proofs, small_group_proofs
 from hsct_analysis.paper.tolerances import ESTIMATE_TOL_PP
 
 #: Times (days) of the whole-cohort headline estimates: 1 and 3 years.
@@ -154,27 +155,45 @@ def _what(row) -> str:
     return f"{years} {ep}{stat}{where}"
 
 
+def bound_proofs(registry: pd.DataFrame, ids) -> dict[str, str]:
+    """{id: proof} for the cumulative-incidence bounds among ``ids`` that no cohort can meet:
+    by the log interval's geometry where the identity confines NRM
+    (:func:`~hsct_analysis.paper.proofs.interval_pair_proofs`), or by exhaustive search in a
+    small group (:func:`~hsct_analysis.paper.proofs.small_group_proofs`)."""
+    ids = list(ids)
+    found = {}
+    pairs = interval_pair_proofs(registry, identity_proofs(registry))
+    found.update(dict(zip(pairs["id"], pairs["proof"])))
+    small = small_group_proofs(registry, ids=[i for i in ids if i not in found])
+    found.update({i: p for i, p in zip(small["id"], small["proof"]) if p})
+    return {i: found[i] for i in ids if i in found}
+
+
+def _identity_proof(proofs: pd.DataFrame, r: pd.Series) -> str:
+    hit = proofs[
+        (proofs["factor"] == r["factor"])
+        & (proofs["level"] == r["level"])
+        & np.isclose(proofs["time_days"].astype(float), float(r["time_days"]))
+    ]
+    return hit["proof"].iloc[0] if len(hit) else ""
+
+
 def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
-    """The headline claims from a scorecard: what, paper, ours, tolerance, pass/fail and the reason
-    where one fails because the paper's own numbers forbid it (the identity proof), in reading order."""
-    ids = headline_ids(registry)
+    """The headline claims from a scorecard: what, paper, ours, tolerance, pass/fail and, where one
+    fails because no cohort can meet it, the proof (the identity for an NRM estimate; the log
+    interval's geometry or an exhaustive search for a CI bound), in reading order."""
+    ids = [i for i in headline_ids(registry) if i in set(card["id"])]
     by_id = card.set_index("id")
     reg = _canonical(registry).set_index("id")
+    failed = [i for i in ids if not bool(by_id.loc[i, "passed"])]
     proofs = identity_proofs(registry)
+    bounds = bound_proofs(registry, [i for i in failed if reg.loc[i, "kind"] == "cif"])
     out = []
     for rid in ids:
-        if rid not in by_id.index:
-            continue
         c, r = by_id.loc[rid], reg.loc[rid]
-        why = ""
-        if not bool(c["passed"]) and r["kind"] in ("km", "cif") and r["stat"] == "value" and r["endpoint"] == "nrm":
-            hit = proofs[
-                (proofs["factor"] == r["factor"])
-                & (proofs["level"] == r["level"])
-                & np.isclose(proofs["time_days"].astype(float), float(r["time_days"]))
-            ]
-            if len(hit):
-                why = hit["proof"].iloc[0]
+        why = bounds.get(rid, "")
+        if rid in failed and r["kind"] in ("km", "cif") and r["stat"] == "value" and r["endpoint"] == "nrm":
+            why = _identity_proof(proofs, r)
         out.append(
             {
                 "id": rid,

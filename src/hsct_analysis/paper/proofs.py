@@ -1,0 +1,202 @@
+"""Proofs that a printed confidence bound cannot be met, beyond the identity 1 - LFS = RI + NRM.
+
+Two arguments, each exact:
+
+- **The log interval's geometry.** The paper's cumulative-incidence intervals are symmetric on
+  the log scale: lower = F exp(-w) and upper = F exp(w), so lower x upper = F^2 on every
+  cohort (while the upper bound is below 1). Where the identity confines F to an interval
+  (:func:`hsct_analysis.paper.headline.identity_proofs`), a lower bound within tolerance
+  forces the upper bound below F_max^2 / lower; if that is short of the printed upper bound's
+  tolerance, the two bounds cannot both hold (:func:`interval_pair_proofs`).
+- **Exhaustive search over a small group** (:func:`search_cif_bounds`). A group of n patients
+  reaches a time t through a sequence of distinct times, each with some events of the cause,
+  some of the competing causes and some censorings. Every such sequence is enumerated (ties and
+  censoring included; events after t cannot change the estimate at t), the estimate and
+  cmprsk's variance computed with the library's own
+  :func:`~hsct_analysis.stats.competing.cif_core` and
+  :func:`~hsct_analysis.stats.competing.cif_limits`, and the range of each bound over the
+  sequences whose estimate is within tolerance reported. If the printed bound's tolerance
+  interval misses that range, no cohort meets both (:func:`small_group_proofs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from hsct_analysis.paper.registry import group_size, lookup
+from hsct_analysis.paper.tolerances import BOUND_TOL_PP, ESTIMATE_TOL_PP
+from hsct_analysis.stats.competing import cif_core, cif_limits
+
+#: Largest group searched exhaustively (n = 11 has about 4.5e5 sequences after pruning).
+MAX_SEARCH_N = 12
+_SLACK = 1e-12
+
+
+@dataclass(frozen=True)
+class BoundRange:
+    """Result of :func:`search_cif_bounds`: how many event sequences were enumerated, how many
+    have the estimate within tolerance, and the range of the lower and upper bounds (percent)
+    over those."""
+
+    n: int
+    estimate_pp: float
+    tolerance_pp: float
+    sequences: int
+    within: int
+    lower_min: float
+    lower_max: float
+    upper_min: float
+    upper_max: float
+
+
+def _sequences(n: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every sequence of distinct times by which n patients can reach time t with the
+    Aalen-Johansen estimate F(t) in [low, high] (fractions), as (at risk, cause events, other
+    events) per step, padded with empty steps to length n. F never decreases along a sequence
+    and can rise by at most S (the all-cause survival) from where it is, which prunes the rest.
+    Returns the three (sequences x n) arrays and the number of sequences visited."""
+    rows: list[tuple] = []
+    visited = 0
+
+    def visit(at_risk, surv, cif, steps):
+        nonlocal visited
+        visited += 1
+        if cif >= low - _SLACK:
+            rows.append(steps)
+        if at_risk == 0:
+            return
+        if cif + (surv if at_risk > 1 else 0.0) >= low - _SLACK:  # one censoring
+            visit(at_risk - 1, surv, cif, steps + ((at_risk, 0, 0),))
+        for size in range(1, at_risk + 1):  # `size` events at one time, `d1` of them of the cause
+            after = surv * (1 - size / at_risk)
+            for d1 in range(size + 1):
+                rise = cif + surv * d1 / at_risk
+                if rise <= high + _SLACK and rise + after >= low - _SLACK:
+                    visit(at_risk - size, after, rise, steps + ((at_risk, d1, size - d1),))
+
+    visit(n, 1.0, 0.0, ())
+    arrays = np.zeros((3, len(rows), n))
+    arrays[0] = 1.0  # empty steps: one at risk, no events (a no-op for the estimate and variance)
+    for i, steps in enumerate(rows):
+        if steps:
+            arrays[:, i, : len(steps)] = np.asarray(steps, float).T
+    return arrays[0], arrays[1], arrays[2], visited
+
+
+@lru_cache(maxsize=64)  # a search over 11 patients takes seconds; its result is immutable
+def search_cif_bounds(
+    n: int, estimate_pp: float, tolerance_pp: float = ESTIMATE_TOL_PP, conf_level: float = 0.95
+) -> BoundRange:
+    """Range of the log-transformed CI bounds (percent) of a cumulative incidence over every way
+    ``n`` patients can give an estimate within ``estimate_pp`` +- ``tolerance_pp`` (percent).
+
+    Exhaustive: every sequence of event times, ties and censorings (see the module docstring).
+    Patients still event-free at the time need no further description: what happens to them
+    later does not change the estimate.
+    """
+    if n > MAX_SEARCH_N:
+        raise ValueError(f"an exhaustive search is limited to groups of {MAX_SEARCH_N}, not {n}")
+    low, high = (estimate_pp - tolerance_pp) / 100, (estimate_pp + tolerance_pp) / 100
+    at_risk, d1, d2, visited = _sequences(n, max(low, 0.0), high)
+    cif, var = cif_core(at_risk, d1, d2)
+    est, var = cif[:, -1], var[:, -1]
+    keep = (est >= low - _SLACK) & (est <= high + _SLACK) & (est > 0)
+    lower, upper = cif_limits(est[keep], var[keep], norm.ppf(0.5 + conf_level / 2), "log")
+    nan = float("nan")
+    return BoundRange(
+        n=n,
+        estimate_pp=estimate_pp,
+        tolerance_pp=tolerance_pp,
+        sequences=visited,
+        within=int(keep.sum()),
+        lower_min=100 * float(lower.min()) if keep.any() else nan,
+        lower_max=100 * float(lower.max()) if keep.any() else nan,
+        upper_min=100 * float(upper.min()) if keep.any() else nan,
+        upper_max=100 * float(upper.max()) if keep.any() else nan,
+    )
+
+
+def small_group_proofs(registry: pd.DataFrame, ids=None) -> pd.DataFrame:
+    """For each cumulative-incidence bound (of ``ids``, default all) in a Table 3 group of at
+    most :data:`MAX_SEARCH_N` patients: the exhaustive range of that bound among cohorts whose
+    estimate is within tolerance, and a proof where the printed bound's tolerance misses it.
+    Columns: id, n, sequences, within, reachable_low, reachable_high, proof ('' when reachable)."""
+    reg = lookup(registry, canonical=True)
+    bounds = reg[(reg["kind"] == "cif") & reg["stat"].isin(["lower", "upper"]) & (reg["factor"] != "")]
+    if ids is not None:
+        bounds = bounds[bounds["id"].isin(list(ids))]
+    out = []
+    for r in bounds.itertuples(index=False):
+        n = int(group_size(registry, r.factor, r.level))
+        est = reg[(reg["id"] == r.id.rsplit(".", 1)[0] + ".est")]
+        if n > MAX_SEARCH_N or est.empty:
+            continue
+        found = search_cif_bounds(n, float(est["value"].iloc[0]))
+        low, high = (found.lower_min, found.lower_max) if r.stat == "lower" else (found.upper_min, found.upper_max)
+        printed = float(r.value)
+        miss = max(low - printed, printed - high)
+        proof = ""
+        if miss > BOUND_TOL_PP + 1e-9:
+            proof = (
+                f"Exhaustive search over the {n} patients of the group: of {found.sequences:,} ways they can reach "
+                f"{r.time_days / 365.25:g} years (every order of events, ties and censorings), {found.within:,} give "
+                f"an estimate within {found.estimate_pp:g} ± {found.tolerance_pp:g}; their {r.stat} bound lies in "
+                f"[{low:.1f}, {high:.1f}], {miss:.1f} pp from the printed {printed:g} (more than the "
+                f"{BOUND_TOL_PP:g} pp allowed)."
+            )
+        out.append(
+            {
+                "id": r.id,
+                "n": n,
+                "sequences": found.sequences,
+                "within": found.within,
+                "reachable_low": round(low, 2),
+                "reachable_high": round(high, 2),
+                "proof": proof,
+            }
+        )
+    return pd.DataFrame(out, columns=["id", "n", "sequences", "within", "reachable_low", "reachable_high", "proof"])
+
+
+def interval_pair_proofs(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.DataFrame:
+    """Where the identity confines NRM to [a, b] (``identity``: the rows of
+    :func:`~hsct_analysis.paper.headline.identity_proofs`), whether the printed lower and upper
+    bounds of its log interval can both be within tolerance. Since lower x upper = F^2, a lower
+    bound of at least L - tol leaves the upper bound at most b^2 / (L - tol). Columns: id (of the
+    upper bound, the one this proof answers for), lower_id, upper_max, proof."""
+    reg = lookup(registry, canonical=True)
+    out = []
+    for g in identity.itertuples(index=False):
+        rows = reg[
+            (reg["kind"] == "cif")
+            & (reg["endpoint"] == "nrm")
+            & (reg["factor"] == g.factor)
+            & (reg["level"] == g.level)
+            & np.isclose(reg["time_days"], float(g.time_days))
+        ].set_index("stat")
+        if not {"lower", "upper"} <= set(rows.index):
+            continue
+        lo, up = float(rows.loc["lower", "value"]), float(rows.loc["upper", "value"])
+        upper_max = g.nrm_reachable_high**2 / (lo - BOUND_TOL_PP)
+        if upper_max >= up - BOUND_TOL_PP - 1e-9 or up >= 100:
+            continue
+        out.append(
+            {
+                "id": rows.loc["upper", "id"],
+                "lower_id": rows.loc["lower", "id"],
+                "upper_max": round(upper_max, 2),
+                "proof": (
+                    f"The interval is symmetric on the log scale, so lower × upper = NRM² on every cohort. With LFS "
+                    f"and RI within tolerance, NRM is at most {g.nrm_reachable_high:.1f} (1 − LFS = RI + NRM), and a lower bound within tolerance is at least "
+                    f"{lo - BOUND_TOL_PP:g}, so the upper bound is at most {g.nrm_reachable_high:.1f}² / "
+                    f"{lo - BOUND_TOL_PP:g} = {upper_max:.1f}: {up - BOUND_TOL_PP - upper_max:.1f} pp short of the "
+                    f"printed {up:g} − {BOUND_TOL_PP:g}. The printed bounds cannot both hold."
+                ),
+            }
+        )
+    return pd.DataFrame(out, columns=["id", "lower_id", "upper_max", "proof"])
