@@ -152,3 +152,115 @@ aa_out <- list(
   survdiff = list(type = lapply(c(0, 1), function(r) survdiff_entry(a$time, a$delta, type, r)))
 )
 write_json_fixture(aa_out, "ex_alloauto.json")
+
+# ================================================================================ study reports
+# What hsct_analysis.book.study_report computes from data/examples/{bmt,hodg}/study.yml, computed here
+# from the same CSVs with the same codings (tests/test_study_report.py): per endpoint the estimates at
+# the study's time points (conf.type log) and the event counts; per factor and level n, events and
+# estimates, and the factor's p (survdiff for survival endpoints, cuminc's Gray test for competing
+# ones); the multivariable screening (p <= screening_p, plus the forced factors) and the models:
+# coxph (Efron ties) for survival endpoints, crr and cause-specific coxph for competing ones; the
+# median follow-up by reverse Kaplan-Meier.
+
+# estimates of one endpoint on the rows `keep` at `times`: KM (log CI) or cuminc with log CI from
+# cmprsk's variance (exp(log F -+ z sqrt(var) / F), the transform the study files ask for)
+report_at <- function(ep, keep, times) {
+  t <- ep$time[keep]; s <- ep$status[keep]
+  if (ep$kind == "km") {
+    sm <- summary(survfit(Surv(t, s == 1) ~ 1, conf.type = "log"), times = times, extend = TRUE)
+    return(list(estimate = A(sm$surv), std_err = A(sm$std.err), lower = A(sm$lower), upper = A(sm$upper)))
+  }
+  fit <- cuminc(t, s, cencode = 0)
+  tp <- timepoints(fit, times)
+  key <- paste("1", ep$cause)
+  est <- tp$est[key, ]; v <- tp$var[key, ]
+  se <- sqrt(v)
+  list(estimate = A(est), std_err = A(se),
+       lower = A(ifelse(est > 0, exp(log(est) - Z975 * se / est), NA)),
+       upper = A(ifelse(est > 0, pmin(1, exp(log(est) + Z975 * se / est)), NA)))
+}
+
+report_p <- function(ep, group) {
+  if (ep$kind == "km") return(survdiff(Surv(ep$time, ep$status == 1) ~ group)$pvalue)
+  tt <- cuminc(ep$time, ep$status, group, cencode = 0)$Tests
+  unname(tt[as.character(ep$cause), "pv"])
+}
+
+report_model <- function(ep, factors, chosen, model) {
+  d <- data.frame(time = ep$time, status = ep$status)
+  refs <- list()
+  for (f in chosen) { d[[f]] <- factors[[f]]$values; refs[[f]] <- factors[[f]]$ref }
+  dm <- design_matrix(d, chosen, refs)
+  fit <- if (model == "fine_gray") fit_crr(d$time, d$status, dm, ep$cause, 0, NULL, chosen, refs, NULL)
+         else fit_cs_cox(d$time, d$status, dm, ep$cause, "efron")
+  fit[c("terms", "coef", "se", "hr", "hr_lower", "hr_upper", "p")]
+}
+
+report_block <- function(endpoints, factor_endpoints, factors, times, screening_p, forced, cif_models,
+                         followup) {
+  fu <- summary(survfit(Surv(followup$time, 1 - followup$event) ~ 1, conf.type = "log"))$table
+  out <- list(times = A(times),
+              followup = list(median = unname(fu["median"]), lower = unname(fu["0.95LCL"]),
+                              upper = unname(fu["0.95UCL"])),
+              endpoints = list(), univariate = list(), multivariable = list())
+  for (name in names(endpoints)) {
+    ep <- endpoints[[name]]
+    all <- rep(TRUE, length(ep$time))
+    out$endpoints[[name]] <- c(list(patients = length(ep$time), events = sum(ep$status == ep$cause),
+                                    censored = sum(ep$status == 0)), report_at(ep, all, times))
+  }
+  for (name in factor_endpoints) {
+    ep <- endpoints[[name]]
+    rows <- list(); ps <- list()
+    for (f in names(factors)) {
+      g <- factors[[f]]$values
+      ps[[f]] <- report_p(ep, g)
+      for (lev in factors[[f]]$levels) {
+        keep <- g == lev
+        rows[[length(rows) + 1]] <- c(list(factor = f, level = lev, n = sum(keep),
+                                           events = sum(ep$status[keep] == ep$cause)),
+                                      report_at(ep, keep, times))
+      }
+    }
+    out$univariate[[name]] <- list(p = ps, levels = rows)
+    chosen <- names(factors)[vapply(names(factors), function(f) ps[[f]] <= screening_p || f %in% forced, TRUE)]
+    models <- if (ep$kind == "km") "cox" else cif_models
+    out$multivariable[[name]] <- list(
+      entered = A(chosen),
+      models = setNames(lapply(models, function(m) report_model(ep, factors, chosen, m)), models))
+  }
+  out
+}
+
+bmt_factor <- function(values, levels, ref) list(values = values, levels = levels, ref = ref)
+bmt_report <- report_block(
+  endpoints = list(
+    os = list(kind = "km", time = b$t1, status = b$d1, cause = 1),
+    lfs = list(kind = "km", time = b$t2, status = b$d3, cause = 1),
+    relapse = list(kind = "cif", time = b$t2, status = rn_status, cause = 1),
+    nrm = list(kind = "cif", time = b$t2, status = rn_status, cause = 2),
+    cgvhd = list(kind = "cif", time = b$tc, status = ifelse(b$dc == 1, 1L, ifelse(b$d1 == 1, 2L, 0L)), cause = 1),
+    platelet_engraftment = list(kind = "cif", time = b$tp,
+                                status = ifelse(b$dp == 1, 1L, ifelse(b$d1 == 1, 2L, 0L)), cause = 1),
+    agvhd = list(kind = "cif", time = b$ta, status = ag_status, cause = 1)),
+  factor_endpoints = c("os", "lfs", "relapse", "nrm", "agvhd"),
+  factors = list(
+    disease = bmt_factor(group, c("ALL", "AML low risk", "AML high risk"), "ALL"),
+    age = bmt_factor(ifelse(b$z1 <= 28, "<=28", ">28"), c("<=28", ">28"), "<=28"),
+    fab = bmt_factor(ifelse(b$z8 == 1, "yes", "no"), c("no", "yes"), "no"),
+    mtx = bmt_factor(ifelse(b$z10 == 1, "yes", "no"), c("no", "yes"), "no"),
+    patient_cmv = bmt_factor(ifelse(b$z5 == 1, "positive", "negative"), c("negative", "positive"), "negative")),
+  times = times, screening_p = 0.1, forced = "disease", cif_models = c("fine_gray", "cause_specific"),
+  followup = list(time = b$t1, event = b$d1))
+write_json_fixture(c(list(study = "data/examples/bmt/study.yml"), bmt_report), "ex_bmt_report.json")
+
+hodg_report <- report_block(
+  endpoints = list(dfs_lymphoma = list(kind = "km", time = h$time, status = h$delta, cause = 1)),
+  factor_endpoints = "dfs_lymphoma",
+  factors = list(
+    graft = bmt_factor(graft, c("allo", "auto"), "allo"),
+    disease = bmt_factor(disease, c("NHL", "HD"), "NHL"),
+    karnofsky = bmt_factor(ifelse(h$score <= 70, "<=70", ">70"), c(">70", "<=70"), ">70")),
+  times = times, screening_p = 0.1, forced = c("graft", "disease"), cif_models = character(0),
+  followup = list(time = h$time, event = h$delta))
+write_json_fixture(c(list(study = "data/examples/hodg/study.yml"), hodg_report), "ex_hodg_report.json")

@@ -1132,6 +1132,13 @@ class StudyCohort:
         """A column as floats (NA: NaN); the column was checked to hold numbers where used as one."""
         return pd.to_numeric(self.frame[column], errors="coerce").to_numpy(float)
 
+    def coded(self, column: str) -> pd.Series:
+        """A column as codes, numbers normalised as the study file's codes are (``1``, ``1.0`` and ``"1"`` are
+        the code ``"1"``); not-applicable values are None. Map it through a ``levels`` mapping of the study."""
+        return pd.Series(
+            [None if v is None else _code(v) for v in self.frame[column]], index=self.frame.index, dtype=object
+        )
+
 
 def _read_frame(study: Study) -> pd.DataFrame:
     if study.cohort_file.suffix.lower() == ".xlsx":

@@ -1,0 +1,408 @@
+"""The book of a study without a paper (hsct_analysis.book.study_report) against R, and on degenerate cohorts.
+
+R's values are tests/reference/ex_{bmt,hodg}_report.json (examples_reference.R: survival and cmprsk on the
+same CSVs with the codings of data/examples/*/study.yml; see FIXTURES.md). The degenerate cohorts are small
+study files written here: each shape that makes an analysis impossible must give a rendered sentence, never
+an exception. No text of this module's output may speak of a paper or of a synthetic cohort.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import matplotlib.figure
+import numpy as np
+import pandas as pd
+import pytest
+
+from hsct_analysis.book import study_report as sr
+from hsct_analysis.cohort import study as st
+
+ROOT = Path(__file__).parents[1]
+EXAMPLES = ROOT / "data" / "examples"
+REF = ROOT / "tests" / "reference"
+TOL = dict(rtol=1e-9, atol=1e-12)
+
+
+def fixture(name: str) -> dict:
+    return json.loads((REF / f"ex_{name}_report.json").read_text())
+
+
+def floats(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+@pytest.fixture(scope="module")
+def bmt():
+    return st.read_cohort(EXAMPLES / "bmt" / "study.yml")
+
+
+@pytest.fixture(scope="module")
+def hodg():
+    return st.read_cohort(EXAMPLES / "hodg" / "study.yml")
+
+
+@pytest.fixture(scope="module", params=["bmt", "hodg"])
+def example(request, bmt, hodg):
+    return {"bmt": bmt, "hodg": hodg}[request.param], fixture(request.param)
+
+
+# ------------------------------------------------------------------------------------------ against R
+
+
+def test_times_are_the_fixture_days(example):
+    cohort, ref = example
+    # bmt asks for 1, 2, 3 years (365.25... days) and its times are whole days: R's 365, 730, 1095 give the same steps
+    assert np.array_equal(np.floor(cohort.study.times_days), ref["times"])
+
+
+def test_estimates_and_counts_equal_r(example):
+    cohort, ref = example
+    est = sr.estimates(cohort)
+    assert sorted(est["endpoint"].unique()) == sorted(ref["endpoints"])
+    for name, r in ref["endpoints"].items():
+        part = est[est["endpoint"] == name]
+        assert part["patients"].iloc[0] == r["patients"]
+        assert part["events"].iloc[0] == r["events"]
+        assert part["censored"].iloc[0] == r["censored"]
+        for column in ("estimate", "std_err", "lower", "upper"):
+            np.testing.assert_allclose(
+                part[column].to_numpy(float), floats(r[column]), **TOL, err_msg=f"{name} {column}"
+            )
+
+
+def test_univariate_equals_r(example):
+    cohort, ref = example
+    uni = sr.univariate(cohort)
+    for name, block in ref["univariate"].items():
+        part = uni[uni["endpoint"] == name]
+        for factor, p in block["p"].items():
+            got = part.loc[part["factor"] == factor, "p"].unique()
+            assert len(got) == 1
+            np.testing.assert_allclose(got[0], p, rtol=1e-7, err_msg=f"{name} {factor}")
+        assert len(block["levels"]) == len(part)
+        for r in block["levels"]:
+            row = part[(part["factor"] == r["factor"]) & (part["level"] == r["level"])].iloc[0]
+            assert (row["n"], row["events"]) == (r["n"], r["events"])
+            for column in ("estimate", "lower", "upper"):
+                got = [row[f"{column}_{k}"] for k in range(len(ref["times"]))]
+                np.testing.assert_allclose(got, floats(r[column]), **TOL, err_msg=f"{name} {r['factor']} {r['level']}")
+
+
+def test_multivariable_screening_and_models_equal_r(example):
+    cohort, ref = example
+    checked = 0
+    for name, block in ref["multivariable"].items():
+        result = sr.multivariable(cohort, name)
+        assert result.factors == block["entered"], name
+        assert not result.notices
+        names = {"cox": sr.MODEL_NAMES["cox"], "fine_gray": sr.MODEL_NAMES["fine_gray"],
+                 "cause_specific": sr.MODEL_NAMES["cause_specific"]}  # fmt: skip
+        assert sorted(result.models) == sorted(names[m] for m in block["models"])
+        for model, r in block["models"].items():
+            summary = result.models[names[model]].summary.loc[r["terms"]]
+            for ours, theirs in (("coef", "coef"), ("std_err", "se"), ("hr", "hr"), ("hr_lower", "hr_lower"),
+                                 ("hr_upper", "hr_upper"), ("p", "p")):  # fmt: skip
+                np.testing.assert_allclose(summary[ours].to_numpy(float), r[theirs], rtol=1e-6, atol=1e-9,
+                                           err_msg=f"{name} {model} {ours}")  # fmt: skip
+                checked += 1
+    assert checked > 0
+
+
+def test_median_followup_equals_r(example):
+    cohort, ref = example
+    fu = sr.followup(cohort)
+    assert (fu["median"], fu["lower"], fu["upper"]) == (
+        ref["followup"]["median"], ref["followup"]["lower"], ref["followup"]["upper"],
+    )  # fmt: skip
+
+
+def test_tables_print_the_r_numbers(bmt):
+    ref = fixture("bmt")
+    table = sr.endpoint_table(bmt, min_cell=1)
+    os_ = ref["endpoints"]["os"]
+    first = sr.time_labels(bmt)[0]
+    cell = table.loc["Overall survival", f"{first}, % (95% CI)"]
+    expected = f"{100 * os_['estimate'][0]:.1f} ({100 * os_['lower'][0]:.1f}-{100 * os_['upper'][0]:.1f})"
+    assert cell == expected
+    assert table.loc["Overall survival", "Events"] == os_["events"] == 81
+    uni, notices = sr.univariate_table(bmt, "os", min_cell=1)
+    assert notices == []
+    p = ref["univariate"]["os"]["p"]["disease"]
+    assert uni.loc[("Disease group", "ALL"), "p (log-rank)"] == ("<0.001" if p < 0.001 else f"{p:.3f}")
+    result = sr.multivariable(bmt, "os")
+    model = sr.model_table(result, sr.MODEL_NAMES["cox"])
+    r = ref["multivariable"]["os"]["models"]["cox"]
+    i = r["terms"].index("fab[yes]")
+    assert model.loc[("FAB grade 4 or 5 (AML)", "yes"), "HR (95% CI)"] == (
+        f"{r['hr'][i]:.2f} ({r['hr_lower'][i]:.2f}-{r['hr_upper'][i]:.2f})"
+    )
+    assert model.loc[("FAB grade 4 or 5 (AML)", "no"), "HR (95% CI)"] == "1 (reference)"
+    assert list(model.index.get_level_values(1)[:3]) == ["ALL", "AML low risk", "AML high risk"]  # study order
+
+
+def test_baseline_tables_follow_the_study_file(bmt, hodg):
+    ((title, table),) = sr.baseline_tables(bmt, min_cell=1)
+    assert title == "Patients, donors and transplants"
+    column = table.columns[0]
+    assert column == "All patients (n=137)"
+    assert table.loc[("Disease group, n (%)", "ALL"), column] == "38 (27.7%)"
+    ages = pd.read_csv(EXAMPLES / "bmt" / "bmt.csv")["z1"]
+    q1, q3 = ages.quantile([0.25, 0.75])
+    assert table.loc[("Patient age (years)", "median (IQR)"), column] == f"{ages.median():.1f} ({q1:.1f}-{q3:.1f})"
+    waits = pd.read_csv(EXAMPLES / "bmt" / "bmt.csv")["z7"]
+    assert table.loc[("Diagnosis to transplant (days)", "median (range)"), column] == (
+        f"{waits.median():.1f} ({waits.min():.1f}-{waits.max():.1f})"
+    )
+    # with the study's min_cell (5) the range gives way to the IQR (its ends are single patients)
+    ((_, masked),) = sr.baseline_tables(bmt)
+    assert ("Diagnosis to transplant (days)", "median (IQR)") in masked.index
+    ((_, h),) = sr.baseline_tables(hodg)
+    assert h.loc[("Graft, n (%)", "autologous"), h.columns[0]] == "27 (62.8%)"
+
+
+def test_small_counts_are_masked(bmt):
+    table, _ = sr.univariate_table(bmt, "agvhd", min_cell=10)
+    events = table["Events"]
+    assert (events == "<10").any()
+    # a masked count never stands alone in its factor: it could be recovered from the total
+    for factor in table.index.get_level_values(0).unique():
+        hidden = events.loc[factor].isin(["<10", "*"]).sum()
+        assert hidden in (0,) or hidden >= 2
+    assert sr.privacy_note(bmt, 10) is not None and sr.privacy_note(bmt, 1) is None
+
+
+def test_figures_are_drawn(bmt):
+    fig = sr.endpoint_figure(bmt, "os")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    fig = sr.endpoint_figure(bmt, "relapse", "disease", min_cell=1)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    result = sr.multivariable(bmt, "relapse")
+    assert isinstance(sr.forest_plot(result, sr.MODEL_NAMES["fine_gray"]), matplotlib.figure.Figure)
+
+
+# ------------------------------------------------------------------------------------------ degenerate cohorts
+
+
+def write_study(tmp_path: Path, rows: list[dict], factors: str = "", extra: str = "", endpoints: str = "") -> Path:
+    pd.DataFrame(rows).to_csv(tmp_path / "c.csv", index=False)
+    endpoints = endpoints or "  standard: [os, relapse, nrm]\n"
+    text = (
+        textwrap.dedent(
+            """\
+        title: A small study
+        cohort:
+          file: c.csv
+          time_unit: days
+          time_zero: day of the transplant
+          id: id
+          followup: fu
+          dead: {column: dead, codes: {1: dead, 0: alive}}
+          events:
+            relapse: {time: rt, column: rel, codes: {1: relapse, 0: none}}
+        endpoints:
+        """
+        )
+        + endpoints
+        + textwrap.dedent(
+            """\
+        estimates:
+          times: [100, 200]
+        """
+        )
+        + factors
+        + extra
+    )
+    (tmp_path / "study.yml").write_text(text)
+    return tmp_path / "study.yml"
+
+
+FACTORS = """\
+risk_factors:
+  factors:
+    arm:
+      column: arm
+      label: Arm
+      levels: {a: A, b: B}
+      reference: A
+  multivariable:
+    screening_p: 0.5
+    forced: [arm]
+    models: [fine_gray, cause_specific]
+"""
+
+
+def patients(n=12, dead=None, rel=None, arm=None):
+    rows = []
+    for i in range(n):
+        fu = 30 + 25 * i
+        rows.append({
+            "id": i + 1, "fu": fu, "dead": (i % 3 == 0) if dead is None else dead(i),
+            "rt": fu if rel is None or not rel(i) else fu - 10, "rel": 0 if rel is None else int(rel(i)),
+            "arm": ("a" if i % 2 else "b") if arm is None else arm(i),
+        })  # fmt: skip
+    for r in rows:
+        r["dead"] = int(r["dead"])
+    return rows
+
+
+def every_text(cohort, min_cell=None) -> list[str]:
+    """Every text the study book's chapters print, from every function of the module."""
+    out = [str(sr.about(cohort, min_cell)), str(sr.followup_text(cohort, min_cell))]
+    for title, table in sr.baseline_tables(cohort, min_cell):
+        out += [title, table.to_html() if isinstance(table, pd.DataFrame) else str(table)]
+    t = sr.endpoint_table(cohort, min_cell)
+    out.append(t.to_html() if isinstance(t, pd.DataFrame) else str(t))
+    out += [str(n) for n in sr.endpoint_notices(cohort)]
+    for name in cohort.study.endpoint_names:
+        out.append(_text_of(sr.endpoint_figure(cohort, name, min_cell=min_cell)))
+    for name in cohort.study.factor_endpoints:
+        table, notices = sr.univariate_table(cohort, name, min_cell)
+        out += [table.to_html() if isinstance(table, pd.DataFrame) else str(table)] + [str(n) for n in notices]
+        for factor in cohort.study.factors:
+            out.append(_text_of(sr.endpoint_figure(cohort, name, factor, min_cell)))
+        result = sr.multivariable(cohort, name)
+        out.append(sr.screening_table(result).to_html())
+        out += [str(n) for n in result.notices] + result.notes
+        for model in result.models:
+            out.append(sr.model_table(result, model).to_html())
+            out.append(_text_of(sr.forest_plot(result, model)))
+    return out
+
+
+def _text_of(item) -> str:
+    if isinstance(item, matplotlib.figure.Figure):
+        return " ".join(t.get_text() for ax in item.axes for t in ax.texts + [ax.title, ax.xaxis.label, ax.yaxis.label])
+    return str(item)
+
+
+def notices_of(cohort) -> list[str]:
+    text = every_text(cohort, 1)
+    return [t for t in text if "is not available" in t]
+
+
+def test_one_level_of_the_factor(tmp_path):
+    cohort = st.read_cohort(write_study(tmp_path, patients(arm=lambda i: "a"), FACTORS))
+    cmp = sr.compare(cohort, "os", "arm")
+    assert np.isnan(cmp.p) and "only one level is observed (A)" in cmp.note
+    table, notices = sr.univariate_table(cohort, "os", 1)
+    assert table.loc[("Arm", "B"), "Patients"] == 0 and table.loc[("Arm", "B"), "100 days, % (95% CI)"] == "no patients"
+    texts = [n.sentence for n in notices]
+    assert "Arm: B is not available: no patient has this level; it is left out of the comparison." in texts
+    assert any("only one level is observed" in t for t in texts)
+    fig = sr.endpoint_figure(cohort, "os", "arm", 1)
+    assert isinstance(fig, sr.Notice) and "fewer than two levels" in fig.why
+    result = sr.multivariable(cohort, "os")
+    assert not result.models
+    assert any("every entered factor has a single level" in n.why for n in result.notices)
+
+
+def test_no_events_of_the_endpoint(tmp_path):
+    cohort = st.read_cohort(write_study(tmp_path, patients(), FACTORS))  # nobody relapses
+    assert sr.estimates(cohort).query("endpoint == 'relapse'")["estimate"].tolist() == [0.0, 0.0]
+    whys = [n.why for n in sr.endpoint_notices(cohort)]
+    assert "no patient had the event (relapse), so the estimate stays at 0% and has no spread" in whys
+    cmp = sr.compare(cohort, "relapse", "arm")
+    assert np.isnan(cmp.p) and "had the event (relapse)" in cmp.note
+    result = sr.multivariable(cohort, "relapse")
+    assert not result.models and result.notices and "had the event (relapse)" in result.notices[0].why
+    assert isinstance(sr.endpoint_figure(cohort, "relapse"), matplotlib.figure.Figure)  # a flat curve at 0%
+
+
+def test_no_deaths(tmp_path):
+    rel = lambda i: i % 2 == 0  # noqa: E731
+    cohort = st.read_cohort(write_study(tmp_path, patients(dead=lambda i: False, rel=rel), FACTORS))
+    whys = [n.why for n in sr.endpoint_notices(cohort)]
+    assert "no patient had the event (death), so the estimate stays at 100% and has no spread" in whys
+    assert (
+        "no patient had the event (death without relapse (NRM)), so the estimate stays at 0% and has no spread" in whys
+    )
+    result = sr.multivariable(cohort, "os")
+    assert not result.models and "had the event (death)" in result.notices[0].why
+    # relapse happens only in arm B: the Fine-Gray model flags separation instead of an absurd HR
+    rel_result = sr.multivariable(cohort, "relapse")
+    assert not rel_result.models
+    assert all("no hazard ratio is estimable" in n.why or "could not be fitted" in n.why for n in rel_result.notices)
+    fu = sr.followup_text(cohort)
+    assert isinstance(fu, sr.Text) and "Median follow-up" in str(fu)
+
+
+def test_all_censored_and_all_dead(tmp_path):
+    everyone = st.read_cohort(write_study(tmp_path, patients(dead=lambda i: True), FACTORS))
+    fu = sr.followup(everyone)
+    assert isinstance(fu, sr.Notice) and "every patient had the event of overall survival" in fu.why
+    whys = [n.why for n in sr.endpoint_notices(everyone)]
+    assert "every patient had an event; the estimates are the plain proportions of patients" in whys
+    assert sr.estimates(everyone).query("endpoint == 'os'")["estimate"].iloc[0] == pytest.approx(9 / 12)
+
+
+def test_one_group_study_without_factors(tmp_path):
+    cohort = st.read_cohort(write_study(tmp_path, patients()))
+    table, notices = sr.univariate_table(cohort, "os")
+    assert isinstance(table, sr.Notice) and table.why == "the study file declares no risk factor"
+    result = sr.multivariable(cohort, "os")
+    assert result.notices[0].why == "the study file has no risk_factors.multivariable section"
+    assert "none declared" in str(sr.about(cohort))
+
+
+def test_no_factor_passes_the_screening(tmp_path):
+    factors = FACTORS.replace("screening_p: 0.5", "screening_p: 0.0001").replace("    forced: [arm]\n", "")
+    cohort = st.read_cohort(write_study(tmp_path, patients(), factors))
+    result = sr.multivariable(cohort, "os")
+    assert result.notices[0].why == "no factor reached p <= 0.0001 in the screening and none is forced"
+
+
+def test_a_study_without_vital_status_and_survival_endpoint(tmp_path):
+    rows = [{"id": i, "t": 10 * (i + 1), "ev": i % 3, "g": "x" if i % 2 else "y"} for i in range(9)]
+    pd.DataFrame(rows).to_csv(tmp_path / "c.csv", index=False)
+    (tmp_path / "study.yml").write_text(textwrap.dedent("""\
+        title: Only a competing endpoint
+        cohort: {file: c.csv, time_unit: days, time_zero: day 0, id: id}
+        endpoints:
+          custom:
+            thing:
+              label: The thing
+              time: t
+              event: {column: ev, codes: [1]}
+              competing:
+                - {label: the other thing, column: ev, codes: [2]}
+        """))  # fmt: skip
+    cohort = st.read_cohort(tmp_path / "study.yml")
+    fu = sr.followup(cohort)
+    assert isinstance(fu, sr.Notice) and "neither vital status" in fu.why
+    assert "the other thing" in str(sr.about(cohort))
+    assert isinstance(sr.endpoint_table(cohort), pd.DataFrame)
+
+
+def test_user_text_is_escaped(tmp_path):
+    factors = FACTORS.replace("label: Arm", "label: '<b>Arm</b> & $x$'")
+    path = write_study(tmp_path, patients(rel=lambda i: i % 4 == 1), factors)
+    text = path.read_text().replace("title: A small study", "title: '<script>alert(1)</script>'")
+    path.write_text(text)
+    cohort = st.read_cohort(path)
+    about = str(sr.about(cohort))
+    assert "<script>" not in about and r"\<script\>" in about
+    table, _ = sr.univariate_table(cohort, "os", 1)
+    html = table.to_html()
+    assert "<b>Arm</b>" not in html and "&lt;b&gt;Arm&lt;/b&gt;" in html
+    fig = sr.endpoint_figure(cohort, "os", "arm", 1)
+    assert isinstance(fig, matplotlib.figure.Figure)
+
+
+@pytest.mark.parametrize("study", ["bmt", "hodg", "alloauto"])
+def test_no_paper_or_synthetic_wording(study, tmp_path):
+    cohort = st.read_cohort(EXAMPLES / study / "study.yml")
+    for min_cell in (None, 1):
+        for text in every_text(cohort, min_cell):
+            assert not re.search(r"synthetic|paper|Cao|published", text, re.I), text[:200]
+
+
+def test_degenerate_outputs_have_no_paper_wording_either(tmp_path):
+    cohort = st.read_cohort(write_study(tmp_path, patients(arm=lambda i: "a"), FACTORS))
+    texts = every_text(cohort, 1)
+    assert any("is not available" in t for t in texts)
+    for text in texts:
+        assert not re.search(r"synthetic|paper", text, re.I), text[:200]
