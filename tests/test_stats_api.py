@@ -198,6 +198,26 @@ def test_numeric_coded_group_must_be_declared(fit):
     ) == ["male"]
 
 
+def test_options_are_shared_checked_and_each_model_adds_its_own():
+    """Both regressions take RegressionOptions' keywords; a misspelt one is named, with the nearest."""
+    with pytest.raises(ValueError, match=r"unknown option 'refrence' \(did you mean 'reference'\?\)"):
+        fine_gray(EX, "time", "status", ["group"], refrence={"group": "b"})
+    # fine_gray's own options reach its Newton-Raphson: one step cannot converge from 0
+    assert not fine_gray(EX, "time", "status", ["group", "age"], max_iter=1).converged
+    assert fine_gray(EX, "time", "status", ["group", "age"], gtol=1e-6).converged
+    # cause_specific_cox hands every other keyword to lifelines (a ridge penalty shrinks the estimates)
+    plain = cause_specific_cox(EX, "time", "status", ["group", "age"]).summary["coef"]
+    ridge = cause_specific_cox(EX, "time", "status", ["group", "age"], penalizer=1.0).summary["coef"]
+    assert np.all(np.abs(ridge) < np.abs(plain))
+    with pytest.raises(TypeError, match="penalty"):
+        cause_specific_cox(EX, "time", "status", ["group"], penalty=1.0)
+    # the shared options mean the same in both: conf_level sets the width of the limits
+    for fit in (fine_gray, cause_specific_cox):
+        narrow = fit(EX, "time", "status", ["age"], conf_level=0.5).summary.loc["age"]
+        wide = fit(EX, "time", "status", ["age"]).summary.loc["age"]
+        assert wide["hr_lower"] < narrow["hr_lower"] < narrow["hr"] < narrow["hr_upper"] < wide["hr_upper"]
+
+
 # ----------------------------------------------------------------------------- one result type
 def test_both_regressions_return_one_result_type_with_the_same_summary():
     fg = fine_gray(EX, "time", "status", ["group", "age"])

@@ -3,8 +3,9 @@
 A study file names the cohort file and maps its columns and codes to the contract's roles
 (:mod:`hsct_analysis.cohort.standard_endpoints`), chooses standard and custom endpoints, the
 time points and confidence-interval transforms, the baseline tables, the risk factors and the
-multivariable step. :data:`SCHEMA` declares every key once; the validator, the dataclasses and
-the reference page (``docs/study_file.md``, :func:`schema_reference`) are read from it.
+multivariable step. :data:`SCHEMA` declares every key once (read from the data file
+``study_schema.yml`` beside this module); the validator, the dataclasses and the reference page
+(``docs/study_file.md``, :func:`schema_reference`) are read from it.
 
 Errors name the file, the line, the key path and what is allowed, e.g.::
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,7 @@ MODELS = ("fine_gray", "cause_specific")
 
 
 # --------------------------------------------------------------------------------------
-# The schema (one declaration: validator, dataclasses and reference page read it)
+# The schema (one declaration, study_schema.yml: validator, dataclasses and reference page read it)
 # --------------------------------------------------------------------------------------
 
 
@@ -89,316 +91,31 @@ class Spec:
         return dict(self.fields).get(name)
 
 
-def _section(doc, *fields, required=False):
-    return Spec("section", doc, required=required, fields=tuple(fields))
+#: The lists of choices the schema names as ``$name`` (defined in code, so typed once).
+CHOICE_LISTS: dict[str, tuple] = {
+    "time_units": tuple(DAYS_PER_UNIT),
+    "event_roles": tuple(se.EVENT_ROLES),
+    "standard_endpoints": tuple(se.STANDARD_ENDPOINTS) + tuple(se.ALIASES),
+    "ci_transforms": CI_TRANSFORMS,
+    "models": MODELS,
+}
 
 
-_CODES_DOC = "code -> meaning, every code the column holds (e.g. `{1: dead, 0: alive}`)"
+def _spec(node: dict) -> Spec:
+    """One key of ``study_schema.yml`` as a :class:`Spec` (its sub-keys read recursively)."""
+    node = dict(node)
+    for key in ("fields", "forms"):
+        if key in node:
+            node[key] = tuple((name, _spec(sub)) for name, sub in node[key].items())
+    if "item" in node:
+        node["item"] = _spec(node["item"])
+    choices = node.get("choices", ())
+    node["choices"] = CHOICE_LISTS[choices[1:]] if isinstance(choices, str) else tuple(choices)
+    return Spec(**node)
 
-_EVENT_DAYS = _section(
-    "the day of the event; a not-applicable value means it did not happen (censored at `followup`)",
-    ("days", Spec("column", "column with the day (time unit of the cohort) of the event", required=True)),
-)
-_EVENT_CODED = _section(
-    "a time column plus a code column (time of the event, or last time known free of it)",
-    ("time", Spec("column", "column with the time of the event or of censoring for it", required=True)),
-    ("column", Spec("column", "column with the event's codes", required=True)),
-    (
-        "codes",
-        Spec(
-            "codes",
-            "code -> meaning, every code the column holds (e.g. `{0: censored, 1: relapse, "
-            "2: death in remission}`); a meaning equal to the role's name or one of its words (table "
-            "below) means it happened",
-            required=True,
-        ),
-    ),
-)
-_ROLE = Spec("oneof", "how the cohort records the event", forms=(("days", _EVENT_DAYS), ("time", _EVENT_CODED)))
 
-_CONDITION = _section(
-    "a column and the codes that make the condition true",
-    ("column", Spec("column", "column of the cohort file", required=True)),
-    ("codes", Spec("list", "codes that mean the event", required=True, item=Spec("scalar", "a code"))),
-)
-_COMPETING = _section(
-    "a competing event",
-    ("label", Spec("text", "what the competing event is (e.g. `death without acute GVHD`)", required=True)),
-    ("column", Spec("column", "column of the cohort file", required=True)),
-    ("codes", Spec("list", "codes that mean the competing event", required=True, item=Spec("scalar", "a code"))),
-)
-
-SCHEMA = _section(
-    "a study file",
-    ("title", Spec("text", "title of the book", required=True)),
-    ("authors", Spec("list", "authors of the book", default=[], item=Spec("text", "an author"))),
-    (
-        "synthetic",
-        Spec("bool", "true when the cohort is synthetic (the book then says so on every page)", default=False),
-    ),
-    (
-        "min_cell",
-        Spec("int", "small-cell threshold: counts from 1 to min_cell - 1 are hidden (none: counts shown)", minimum=1),
-    ),
-    (
-        "paper",
-        _section(
-            "a published paper whose numbers the book compares with (omit for a study of its own)",
-            ("registry", Spec("path", "folder of the registry CSVs of published numbers", required=True)),
-            ("citation", Spec("text", "the paper, as cited in the book", required=True)),
-        ),
-    ),
-    (
-        "cohort",
-        _section(
-            "the cohort file and the mapping of its columns and codes to roles",
-            ("file", Spec("path", "cohort file, `.csv` or `.xlsx`, relative to the study file", required=True)),
-            ("sheet", Spec("text", "sheet of an `.xlsx` file (default: the first)")),
-            ("time_unit", Spec("enum", "unit of every time column", required=True, choices=tuple(DAYS_PER_UNIT))),
-            ("time_zero", Spec("text", "what day 0 is (e.g. `day of stem-cell infusion`)", required=True)),
-            (
-                "not_applicable",
-                Spec(
-                    "list",
-                    "cell values that mean not applicable / not recorded",
-                    default=["", "NA"],
-                    item=Spec("scalar", "a value"),
-                ),
-            ),
-            ("id", Spec("column", "column with the patient identifier (unique)", required=True)),
-            (
-                "followup",
-                Spec(
-                    "column",
-                    "column with the time to death or last follow-up (needed by every standard "
-                    "endpoint and by events given as `days`)",
-                ),
-            ),
-            (
-                "dead",
-                _section(
-                    "vital status at last follow-up (needed by every standard endpoint)",
-                    ("column", Spec("column", "column with the vital status", required=True)),
-                    (
-                        "codes",
-                        Spec("codes", _CODES_DOC + "; `dead` (or `death`, `died`, `yes`) means dead", required=True),
-                    ),
-                ),
-            ),
-            (
-                "events",
-                Spec(
-                    "map",
-                    "event roles the cohort records (each optional), by role name",
-                    default={},
-                    choices=tuple(se.EVENT_ROLES),
-                    item=_ROLE,
-                ),
-            ),
-            required=True,
-        ),
-    ),
-    (
-        "endpoints",
-        _section(
-            "the endpoints of the book",
-            (
-                "standard",
-                Spec(
-                    "list",
-                    "named standard endpoints (defined in code with their competing events)",
-                    default=[],
-                    item=Spec("enum", "a standard endpoint", choices=tuple(se.STANDARD_ENDPOINTS) + tuple(se.ALIASES)),
-                ),
-            ),
-            (
-                "custom",
-                Spec(
-                    "map",
-                    "endpoints of this study, by name",
-                    default={},
-                    item=_section(
-                        "a custom endpoint: competing risks when `competing` is given, otherwise survival",
-                        ("label", Spec("text", "the endpoint's name in the book", required=True)),
-                        ("time", Spec("column", "column with the time of the event or censoring", required=True)),
-                        ("event", Spec("section", "the event", required=True, fields=_CONDITION.fields)),
-                        (
-                            "competing",
-                            Spec("list", "competing events, in order of precedence", default=[], item=_COMPETING),
-                        ),
-                    ),
-                ),
-            ),
-            required=True,
-        ),
-    ),
-    (
-        "estimates",
-        _section(
-            "time points and confidence intervals",
-            (
-                "times",
-                Spec(
-                    "list",
-                    "time points of the estimates",
-                    default=[],
-                    item=Spec("number", "a time", minimum=0, exclusive_minimum=True),
-                ),
-            ),
-            ("unit", Spec("enum", "unit of `times` (default: the cohort's `time_unit`)", choices=tuple(DAYS_PER_UNIT))),
-            (
-                "conf_level",
-                Spec(
-                    "number", "two-sided confidence level", default=0.95, minimum=0, maximum=1, exclusive_minimum=True
-                ),
-            ),
-            ("km_ci", Spec("enum", "CI transform of Kaplan-Meier estimates", default="arcsine", choices=CI_TRANSFORMS)),
-            ("cif_ci", Spec("enum", "CI transform of cumulative incidences", default="log", choices=CI_TRANSFORMS)),
-        ),
-    ),
-    (
-        "baseline",
-        _section(
-            "baseline tables",
-            (
-                "tables",
-                Spec(
-                    "list",
-                    "the tables",
-                    default=[],
-                    item=_section(
-                        "a baseline table",
-                        ("title", Spec("text", "title of the table", required=True)),
-                        (
-                            "rows",
-                            Spec(
-                                "list",
-                                "its rows, one per column",
-                                required=True,
-                                item=_section(
-                                    "a row",
-                                    ("column", Spec("column", "column of the cohort file", required=True)),
-                                    ("label", Spec("text", "row label (default: the column name)")),
-                                    (
-                                        "type",
-                                        Spec(
-                                            "enum",
-                                            "categorical: n (%); continuous: median with IQR or range",
-                                            required=True,
-                                            choices=("categorical", "continuous"),
-                                        ),
-                                    ),
-                                    (
-                                        "summary",
-                                        Spec(
-                                            "enum",
-                                            "spread of a continuous row",
-                                            default="iqr",
-                                            choices=("iqr", "range"),
-                                        ),
-                                    ),
-                                    ("unit", Spec("text", "unit printed after a continuous row's label")),
-                                    (
-                                        "levels",
-                                        Spec(
-                                            "codes",
-                                            "code -> label of a categorical row (default: the values as they are)",
-                                        ),
-                                    ),
-                                ),
-                            ),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    ),
-    (
-        "risk_factors",
-        _section(
-            "risk factors of the univariate and multivariable analyses",
-            ("endpoints", Spec("list", "endpoints analysed (default: all declared)", item=Spec("text", "an endpoint"))),
-            (
-                "factors",
-                Spec(
-                    "map",
-                    "the factors, by name",
-                    default={},
-                    item=_section(
-                        "a factor: categorical (`levels`) or cut from a number (`cuts`)",
-                        ("column", Spec("column", "column of the cohort file", required=True)),
-                        ("label", Spec("text", "the factor's name in the book (default: its key)")),
-                        (
-                            "levels",
-                            Spec("codes", "code -> level label of a categorical column (codes may share a label)"),
-                        ),
-                        (
-                            "other",
-                            Spec(
-                                "text",
-                                "level label of every value not listed in `levels` (default: such a value is an error)",
-                            ),
-                        ),
-                        (
-                            "exclude",
-                            Spec(
-                                "list",
-                                "values that leave the patient out of this factor's comparisons (e.g. "
-                                "`unknown`), besides the not-applicable ones",
-                                default=[],
-                                item=Spec("scalar", "a value"),
-                            ),
-                        ),
-                        (
-                            "cuts",
-                            Spec(
-                                "list",
-                                "cut points, increasing; groups are x <= c1, c1 < x <= c2, ..., x > ck",
-                                item=Spec("number", "a cut point"),
-                            ),
-                        ),
-                        (
-                            "labels",
-                            Spec(
-                                "list",
-                                "labels of the cut groups (default `<=c1`, `c1-c2`, `>ck`)",
-                                item=Spec("text", "a label"),
-                            ),
-                        ),
-                        ("reference", Spec("text", "the reference level (a level label)", required=True)),
-                    ),
-                ),
-            ),
-            (
-                "multivariable",
-                _section(
-                    "the multivariable step",
-                    (
-                        "screening_p",
-                        Spec(
-                            "number",
-                            "factors with univariate p below this enter",
-                            default=0.1,
-                            minimum=0,
-                            maximum=1,
-                            exclusive_minimum=True,
-                        ),
-                    ),
-                    ("forced", Spec("list", "factors that always enter", default=[], item=Spec("text", "a factor"))),
-                    (
-                        "models",
-                        Spec(
-                            "list",
-                            "models for competing-risks endpoints",
-                            default=["fine_gray"],
-                            item=Spec("enum", "a model", choices=MODELS),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    ),
-)
+#: The schema of a study file, read from the declaration ``study_schema.yml`` beside this module.
+SCHEMA = _spec(yaml.safe_load(resources.files(__package__).joinpath("study_schema.yml").read_text("utf-8"))["study"])
 
 
 def schema_keys(spec: Spec = SCHEMA, prefix: str = "") -> list[str]:

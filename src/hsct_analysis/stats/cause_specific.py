@@ -15,11 +15,10 @@ import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
-from hsct_analysis.stats.counting import check_cause
-from hsct_analysis.stats.design import Design, design_matrix
+from hsct_analysis.stats.design import Design
 from hsct_analysis.stats.docstrings import substitute
 from hsct_analysis.stats.fine_gray import detect_separation, diverging, levels_without_events
-from hsct_analysis.stats.regression import RegressionResult, coefficient_table
+from hsct_analysis.stats.regression import RegressionOptions, RegressionResult
 
 __all__ = ["cause_specific_cox", "FIT_OPTIONS", "breslow_jumps"]
 
@@ -138,37 +137,20 @@ def _fit_cause(design: Design, cause: int, kwargs: dict):
 
 @substitute()
 def cause_specific_cox(
-    data: pd.DataFrame,
-    time: str,
-    status: str,
-    covariates: list[str],
-    cause: int = 1,
-    *,
-    cencode: int = 0,
-    conf_level: float = 0.95,
-    reference: dict[str, str] | None = None,
-    categorical: list[str] | None = None,
-    numeric: list[str] | None = None,
-    **kwargs,
+    data: pd.DataFrame, time: str, status: str, covariates: list[str], cause: int = 1, **options
 ) -> RegressionResult:
     """Fit a Cox model for the hazard of ``cause``, equal to R ``coxph(Surv(time, status == cause) ~ ...)``.
 
+    Every status other than ``cause`` (competing causes as well as ``cencode``) counts as a
+    censoring in this model; the covariates are coded as in
+    :func:`~hsct_analysis.stats.fine_gray.fine_gray`.
+
     Parameters
     ----------
-    %(data_time_columns)s
-    status : str
-        Column of integer status codes: ``cencode`` = censored, other codes = causes (all
-        but ``cause`` count as censored in this model).
-    covariates : list of str
-        Columns to model, coded as in :func:`hsct_analysis.stats.fine_gray.fine_gray`
-        (numeric columns that look like codes need ``categorical`` or ``numeric``).
-    cause : int
-        The cause whose hazard is modelled.
-    cencode : int
-        The censoring code of ``status``, 0 by default.
+    %(regression_columns)s
     %(regression_options)s
-    **kwargs
-        Passed to lifelines ``CoxPHFitter`` (e.g. ``penalizer``).
+    penalizer, ...
+        Any other keyword is passed to lifelines ``CoxPHFitter``.
 
     Returns
     -------
@@ -187,28 +169,33 @@ def cause_specific_cox(
     Examples
     --------
     >>> import pandas as pd
-    >>> from hsct_analysis.stats import cause_specific_cox
+    >>> from hsct_analysis.stats import cause_specific_cox, fine_gray
     >>> from hsct_analysis.stats.datasets import load_competing_example
     >>> data = load_competing_example()  # 16 patients: time, status (0/1/2), group, age
-    >>> fit = cause_specific_cox(data, "time", "status", ["group", "age"], cause=1)
-    >>> fit.summary[["coef", "std_err", "hr", "p"]].round(4)
-                coef  std_err      hr       p
+    >>> csc = cause_specific_cox(data, "time", "status", ["group", "age"])
+    >>> fg = fine_gray(data, "time", "status", ["group", "age"])
+    >>> pd.DataFrame({"cause-specific": csc.summary["hr"], "fine-gray": fg.summary["hr"]}).round(4)
+              cause-specific  fine-gray
     term
-    group[b] -0.8187   0.9630  0.4410  0.3952
-    group[c] -0.5832   1.1117  0.5581  0.5998
-    age      -0.0104   0.0471  0.9897  0.8254
+    group[b]          0.4410     0.6133
+    group[c]          0.5581     0.7111
+    age               0.9897     0.9915
 
-    (R ``coxph(Surv(time, status == 1) ~ group + age)`` gives the same to every printed
-    digit.) The cumulative incidence of cause 1 at day 18 for two 50-year-olds, from this
-    model and the cause-2 model fitted alongside:
+    The hazard ratios of cause 1 from the two models, side by side. R
+    ``coxph(Surv(time, status == 1) ~ group + age)`` gives the same cause-specific fit, to every
+    digit shown here:
 
-    >>> fit.predict(pd.DataFrame({"group": ["a", "b"], "age": [50, 50]})).iloc[-1].round(4).tolist()
+    >>> csc.summary[["coef", "std_err", "p"]].round(4).to_numpy().tolist()
+    [[-0.8187, 0.963, 0.3952], [-0.5832, 1.1117, 0.5998], [-0.0104, 0.0471, 0.8254]]
+
+    The cumulative incidence of cause 1 at day 18 for two 50-year-olds, from this model and
+    the cause-2 model fitted alongside:
+
+    >>> csc.predict(pd.DataFrame({"group": ["a", "b"], "age": [50, 50]})).iloc[-1].round(4).tolist()
     [0.5417, 0.5169]
     """
-    cause, cencode = check_cause(cause, cencode)
-    design = design_matrix(
-        data, time, status, covariates, reference, categorical=categorical, numeric=numeric, cencode=cencode
-    )
+    shared, kwargs = RegressionOptions.split(options, own=None)
+    design, cause = shared.design(data, time, status, covariates, cause)
     names = design.term_names
     coef, se, flagged, model, loglik, variance, fit_notes, frame = _fit_cause(design, cause, kwargs)
     notes = list(design.notes) + fit_notes
@@ -259,24 +246,18 @@ def cause_specific_cox(
         jumps = breslow_jumps(time_all, (design.status == cause).astype(int), x_all, b, event_times)
         return pd.Series(np.cumsum(jumps), index=pd.Index(event_times, name="time"), name="cumulative_hazard")
 
-    return RegressionResult(
-        method="cause-specific cox",
-        summary=coefficient_table(design.terms, coef, se, flagged, conf_level),
-        variance=pd.DataFrame(variance, index=names, columns=names),
-        information=pd.DataFrame(information, index=names, columns=names),
+    return shared.result(
+        "cause-specific cox",
+        design,
+        cause,
+        (coef, se, flagged),
+        variance=variance,
+        information=information,
         converged=model is not None,
         iterations=_iterations(model) if model is not None else 0,
-        n=len(frame),
-        events=int(frame["_event"].sum()),
-        competing_events=int(((design.status != 0) & (design.status != cause)).sum()),
-        censored=int((design.status == 0).sum()),
         loglik=loglik,
         loglik_null=null,
-        cause=cause,
-        cencode=cencode,
-        conf_level=conf_level,
         notes=notes,
-        terms=design.terms,
         fitter=model,
         _predict=predict,
         _baseline=baseline,

@@ -308,27 +308,20 @@ def cumulative_incidence(
     )
 
 
-def cumulative_incidence_by(
-    time,
-    status,
-    group,
-    cause: int = 1,
-    *,
-    cencode: int = 0,
-    conf_type: str = "log",
-    conf_level: float = 0.95,
-    variance: str = "cmprsk",
-) -> dict:
+def cumulative_incidence_by(time, status, group, cause: int = 1, *, cencode: int = 0, **options) -> dict:
     """One :func:`cumulative_incidence` curve per group level: ``{level: DataFrame}``.
 
     Equal to R ``cmprsk::cuminc(time, status, group, cencode = cencode)``.
 
     Parameters
     ----------
-    time, status, cause, cencode, conf_type, conf_level, variance
+    time, status, cause, cencode
         As in :func:`cumulative_incidence`.
     group : array-like
         Group labels; levels come out in sorted order (as R's ``factor`` sorts them).
+    **options
+        ``conf_type``, ``conf_level``, ``variance``: passed to :func:`cumulative_incidence`
+        for every curve (same defaults).
 
     Returns
     -------
@@ -349,15 +342,7 @@ def cumulative_incidence_by(
     out = {}
     for i, level in enumerate(cat.categories):
         # the codes are already 0 = censored, 1 = cause, 2 = other
-        curve = cumulative_incidence(
-            t[cat.codes == i],
-            code3[cat.codes == i],
-            1,
-            cencode=0,
-            conf_type=conf_type,
-            conf_level=conf_level,
-            variance=variance,
-        )
+        curve = cumulative_incidence(t[cat.codes == i], code3[cat.codes == i], 1, cencode=0, **options)
         curve.attrs.update(cause=cause, cencode=cencode)
         curve.attrs[NOTES_ATTR] = list(notes)
         out[level] = curve

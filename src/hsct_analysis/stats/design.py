@@ -154,10 +154,7 @@ def design_matrix(
 
     Parameters
     ----------
-    %(data_time_columns)s
-    %(status_column)s
-    covariates : list of str
-        Columns to model.
+    %(design_columns)s
     reference : dict, optional
         ``{covariate: level}``: the reference level of a categorical covariate.
     categorical, numeric : list of str, optional

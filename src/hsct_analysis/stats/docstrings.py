@@ -41,21 +41,34 @@ SHARED = {
         "    NaN when the test is undefined)."
     ),
     # regressions on a data frame
-    "data_time_columns": (
+    "design_columns": (
         "data : pandas.DataFrame\n    One row per patient.\n"
-        "time : str\n    Column of days to the first event or censoring."
+        "time : str\n    Column of days to the first event or censoring.\n"
+        "status : str\n    Column of integer status codes: ``cencode`` = censored, other codes = causes.\n"
+        "covariates : list of str\n"
+        "    Columns to model. Categorical ones (text, category, bool) are treatment coded;\n"
+        "    numeric ones enter as one linear term in their own units. A numeric column that looks\n"
+        "    like codes (3-10 distinct integers, e.g. a group coded 1/2/3) raises ValueError\n"
+        "    unless listed in ``categorical`` or ``numeric``."
     ),
-    "status_column": (
-        "status : str\n    Column of integer status codes: ``cencode`` = censored, other codes = causes."
-    ),
-    "regression_options": (
-        "conf_level : float\n    Two-sided confidence level of the hazard-ratio limits.\n"
+    "regression_option_fields": (
+        "cencode : int\n    The censoring code of ``status`` (R ``cencode``), 0 by default.\n"
+        "conf_level : float\n    Two-sided confidence level of the hazard-ratio limits, 0.95 by default.\n"
         "reference : dict, optional\n"
         "    ``{covariate: level}``; default: first category, or first in sorted order.\n"
         "categorical, numeric : list of str, optional\n"
         "    Covariates to treatment-code, or to keep as one linear term, whatever their dtype."
     ),
 }
+SHARED["regression_columns"] = (
+    SHARED["design_columns"]
+    + "\ncause : int\n    The code of the cause modelled (R ``crr``'s ``failcode``), 1 by default."
+)
+SHARED["regression_options"] = (
+    "**options\n    Keyword only: the options every regression takes\n"
+    "    (:class:`~hsct_analysis.stats.regression.RegressionOptions`), then the model's own.\n"
+    + SHARED["regression_option_fields"]
+)
 
 
 def substitute(**blocks: str):

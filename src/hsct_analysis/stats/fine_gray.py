@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.stats.counting import check_cause
-from hsct_analysis.stats.design import Design, design_matrix
+from hsct_analysis.stats.design import Design
 from hsct_analysis.stats.docstrings import substitute
-from hsct_analysis.stats.regression import RegressionResult, coefficient_table
+from hsct_analysis.stats.regression import RegressionOptions, RegressionResult
 
 __all__ = ["fine_gray", "censoring_km_before", "detect_separation", "levels_without_events", "diverging"]
 
@@ -414,43 +413,29 @@ def _diverging(fit: _Fit, flagged: set[int]) -> set[int]:
     return diverging(fit.b, naive_se, flagged)
 
 
+#: fine_gray's own options, with their defaults: Newton-Raphson controls (R ``crr``'s ``gtol``, ``maxiter``).
+NEWTON_DEFAULTS = {"gtol": 1e-10, "max_iter": 100}
+
+
 @substitute()
 def fine_gray(
-    data: pd.DataFrame,
-    time: str,
-    status: str,
-    covariates: list[str],
-    cause: int = 1,
-    *,
-    cencode: int = 0,
-    conf_level: float = 0.95,
-    reference: dict[str, str] | None = None,
-    categorical: list[str] | None = None,
-    numeric: list[str] | None = None,
-    gtol: float = 1e-10,
-    max_iter: int = 100,
+    data: pd.DataFrame, time: str, status: str, covariates: list[str], cause: int = 1, **options
 ) -> RegressionResult:
     """Fit a Fine-Gray model for ``cause``, equal to R ``cmprsk::crr(..., failcode = cause, cencode = cencode)``.
 
+    The model regresses the cumulative incidence of the cause on the covariates through its
+    subdistribution hazard; patients who failed from a competing cause stay in its risk set,
+    weighted by the censoring distribution.
+
     Parameters
     ----------
-    %(data_time_columns)s
-    %(status_column)s
-    covariates : list of str
-        Columns to model. Categorical ones (text, category, bool) are treatment coded;
-        numeric ones enter as one linear term in their own units. A numeric column that looks
-        like codes (3-10 distinct integers, e.g. a group coded 1/2/3) raises ValueError
-        unless listed in ``categorical`` or ``numeric``.
-    cause : int
-        The cause whose subdistribution hazard is modelled (R ``failcode``).
-    cencode : int
-        The censoring code of ``status`` (R ``cencode``), 0 by default.
+    %(regression_columns)s
     %(regression_options)s
     gtol : float
-        Convergence tolerance, crr's rule:
+        Convergence tolerance (1e-10 by default; crr's is 1e-6), crr's rule:
         ``max(abs(score_j) * max(abs(b_j), 1)) < max(abs(loglik), 1) * gtol``.
     max_iter : int
-        Newton-Raphson iterations at most.
+        Newton-Raphson iterations at most, 100 by default.
 
     Returns
     -------
@@ -486,10 +471,9 @@ def fine_gray(
     >>> fit.predict(pd.DataFrame({"group": ["a", "b"], "age": [50, 50]})).iloc[-1].round(4).tolist()
     [0.6766, 0.4995]
     """
-    cause, cencode = check_cause(cause, cencode)
-    design = design_matrix(
-        data, time, status, covariates, reference, categorical=categorical, numeric=numeric, cencode=cencode
-    )
+    shared, own = RegressionOptions.split(options, own=NEWTON_DEFAULTS)
+    newton = {**NEWTON_DEFAULTS, **own}
+    design, cause = shared.design(data, time, status, covariates, cause)
     s = _prepare(design, cause)
     p = design.x.shape[1]
     notes = list(design.notes)
@@ -498,7 +482,7 @@ def fine_gray(
     flagged, messages = _separation(design, s, cause)
     notes += messages
     with np.errstate(all="ignore"):  # separated fits under/overflow; reported below
-        fit = _newton(s, p, gtol, max_iter)
+        fit = _newton(s, p, newton["gtol"], newton["max_iter"])
     extra = _diverging(fit, flagged)
     for j in sorted(extra):
         notes.append(
@@ -514,7 +498,6 @@ def fine_gray(
         log_jumps = _baseline_log_jumps(s, fit.b)
     for j in np.flatnonzero(keep & ~np.isfinite(np.diag(var))):
         notes.append(f"not estimable: {design.terms[j].name} has no finite standard error (see the separation above)")
-    names = design.term_names
     null = _neg_loglik(s, np.zeros(p))
     coef_at_stop, event_times = fit.b.copy(), s.fail_times
 
@@ -527,24 +510,18 @@ def fine_gray(
             np.cumsum(np.exp(log_jumps)), index=pd.Index(event_times, name="time"), name="cumulative_hazard"
         )
 
-    return RegressionResult(
-        method="fine-gray",
-        summary=coefficient_table(design.terms, fit.b, np.sqrt(np.diag(var)), flagged, conf_level),
-        variance=pd.DataFrame(var, index=names, columns=names),
-        information=pd.DataFrame(fit.information, index=names, columns=names),
+    return shared.result(
+        "fine-gray",
+        design,
+        cause,
+        (fit.b, np.sqrt(np.diag(var)), flagged),
+        variance=var,
+        information=fit.information,
         converged=fit.converged,
         iterations=fit.iterations,
-        n=len(s.time),
-        events=int((s.cause == 1).sum()),
-        competing_events=int((s.cause == 2).sum()),
-        censored=int((s.cause == 0).sum()),
         loglik=-fit.neg_loglik,
         loglik_null=-null,
-        cause=cause,
-        cencode=cencode,
-        conf_level=conf_level,
         notes=notes,
-        terms=design.terms,
         _predict=predict,
         _baseline=baseline,
     )

@@ -14,16 +14,19 @@ Times are in days; cumulative incidences are proportions (0-1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import difflib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hsct_analysis.stats.design import Term, profile_matrix
+from hsct_analysis.stats.counting import check_cause
+from hsct_analysis.stats.design import Design, Term, design_matrix, profile_matrix
+from hsct_analysis.stats.docstrings import substitute
 
-__all__ = ["RegressionResult", "coefficient_table", "SUMMARY_COLUMNS"]
+__all__ = ["RegressionResult", "RegressionOptions", "coefficient_table", "SUMMARY_COLUMNS"]
 
 #: Columns of :attr:`RegressionResult.summary`, in order.
 SUMMARY_COLUMNS = ("coef", "std_err", "hr", "hr_lower", "hr_upper", "p", "reference", "separation")
@@ -60,6 +63,90 @@ def coefficient_table(
         )
     table.loc[table["separation"], ["hr_lower", "hr_upper", "p"]] = np.nan
     return table
+
+
+@substitute()
+@dataclass(frozen=True)
+class RegressionOptions:
+    """The keyword options every competing-risks regression takes, declared once.
+
+    :func:`~hsct_analysis.stats.fine_gray.fine_gray` and
+    :func:`~hsct_analysis.stats.cause_specific.cause_specific_cox` take ``(data, time, status,
+    covariates, cause=1, **options)``; these are the options they share, with their defaults.
+    Each model adds its own (see its ``options``).
+
+    Attributes
+    ----------
+    %(regression_option_fields)s
+    """
+
+    cencode: int = 0
+    conf_level: float = 0.95
+    reference: dict[str, str] | None = None
+    categorical: list[str] | None = None
+    numeric: list[str] | None = None
+
+    @classmethod
+    def split(cls, options: dict, own: Collection[str] | None = ()) -> tuple[RegressionOptions, dict]:
+        """These options, and the rest (the model's own).
+
+        ``own`` names the options the model itself takes; any other name raises ValueError
+        listing the known ones. ``own=None`` passes every other name through unchecked (to a
+        fitting library that checks its own keywords).
+        """
+        shared = {f.name for f in fields(cls)}
+        rest = {k: v for k, v in options.items() if k not in shared}
+        if own is not None:
+            known = sorted(shared | set(own))
+            for name in rest:
+                if name not in own:
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(f"unknown option {name!r}{hint}; the options are {known}")
+        return cls(**{k: v for k, v in options.items() if k in shared}), rest
+
+    def design(
+        self, data: pd.DataFrame, time: str, status: str, covariates: list[str], cause: int
+    ) -> tuple[Design, int]:
+        """The complete-case design of the model (:func:`~hsct_analysis.stats.design.design_matrix`), and ``cause`` as an int."""
+        cause, cencode = check_cause(cause, self.cencode)
+        design = design_matrix(
+            data,
+            time,
+            status,
+            covariates,
+            self.reference,
+            categorical=self.categorical,
+            numeric=self.numeric,
+            cencode=cencode,
+        )
+        return design, cause
+
+    def result(
+        self, method: str, design: Design, cause: int, fit: tuple[np.ndarray, np.ndarray, set[int]], **fitted
+    ) -> RegressionResult:
+        """The result of a fit of ``design``: ``fit`` = (coef, std_err, flagged columns); ``fitted``
+        holds the other fields of :class:`RegressionResult` that the model computes (variance and
+        information as arrays). Counts, terms and the options come from here.
+        """
+        names = design.term_names
+        coef, std_err, flagged = fit
+        status = design.status
+        for matrix in ("variance", "information"):
+            fitted[matrix] = pd.DataFrame(fitted[matrix], index=names, columns=names)
+        return RegressionResult(
+            method=method,
+            summary=coefficient_table(design.terms, coef, std_err, flagged, self.conf_level),
+            n=len(status),
+            events=int((status == cause).sum()),
+            competing_events=int(((status != 0) & (status != cause)).sum()),
+            censored=int((status == 0).sum()),
+            cause=cause,
+            cencode=int(self.cencode),
+            conf_level=self.conf_level,
+            terms=design.terms,
+            **fitted,
+        )
 
 
 @dataclass
