@@ -225,3 +225,32 @@ def test_executed_copies_never_show_an_absolute_cohort_path(tmp_path):
     assert bundled.shown_cohort == "../../data/cohort.csv"
     ours = build._with_shown_cohort(chapter, ROOT, tmp_path / "secret" / "ours.csv", bundled=False)
     assert ours.shown_cohort == "ours.csv"
+
+
+@pytest.mark.slow
+def test_two_runs_of_a_notebook_give_the_same_executed_file(tmp_path):
+    """papermill and nbclient stamp clock times and a random cell id into the executed notebook; the
+    build drops them, so the same notebook run twice is the same file (and its page the same page)."""
+    source = tmp_path / "chapter.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("cohort_path = 'x.csv'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import time; time.sleep(0.01); print(cohort_path.endswith('cohort.csv'), 6 * 7)"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, source)
+    runs = []
+    for run in ("a", "b"):
+        output = tmp_path / f"{run}-12345-chapter.ipynb"
+        cohort = tmp_path / run / "cohort.csv"
+        result = build.execute_chapter(str(source), str(output), {"cohort_path": str(cohort)}, str(tmp_path))
+        assert result["ok"], result
+        raw = nbformat.read(output, as_version=4)
+        assert "start_time" in raw.metadata["papermill"] and "execution" in raw.cells[-1].metadata
+        build.finish_executed(output, cohort, "cohort.csv")
+        runs.append(output.read_bytes())
+    assert runs[0] == runs[1]
+    done = nbformat.reads(runs[0].decode(), as_version=4)
+    assert done.metadata["papermill"]["output_path"] == "chapter.ipynb"
+    assert [c.id for c in done.cells if "injected-parameters" in c.metadata["tags"]] == ["injected-parameters"]
+    assert done.cells[-1].outputs[0]["text"] == "True 42\n" and str(tmp_path) not in runs[0].decode()

@@ -62,11 +62,6 @@ def tree_digest(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13, open: executed notebooks carry papermill/nbclient run times and their pages differ between "
-    "two clean builds; strict, so this test fails as soon as builds become reproducible and the mark must go",
-)
 def test_two_clean_builds_are_byte_identical_but_for_the_stamp(tmp_path):
     digests = []
     for run in ("a", "b"):

@@ -259,3 +259,17 @@ def test_side_by_side_reads_scorecard_rows():
     assert table.loc["t4.lfs.cart.hr"].tolist() == ["4.10", "5.33", "×1.30", "✗ not met: within ×1.25"]
     assert table.loc["t3.os.sex.p", "Reproduced (synthetic)"] == "<0.001"
     assert table.loc["t1.sex.male.n"].tolist() == ["56", "56", "+0", "✓ met: exact"]
+
+
+def test_styled_tables_get_ids_from_their_content_not_at_random():
+    frame = pd.DataFrame({"Estimate": ["OS", "LFS"], "Ours": [53.7, 49.1]})
+    other = pd.DataFrame({"Estimate": ["OS"], "Ours": [60.0]})
+    first, again, different = tables.styled(frame), tables.styled(frame), tables.styled(other)
+    assert len({first.uuid, again.uuid, different.uuid}) == 3  # one page may show the same table twice
+    assert again.uuid == f"{first.uuid}-2" and first.uuid == tables.stable_ids(frame.style).uuid.rsplit("-", 1)[0]
+    html = first.to_html()
+    assert f'id="T_{first.uuid}"' in html and html == tables.styled(frame).set_uuid(first.uuid).to_html()
+    assert tables.highlight_misses(pd.DataFrame({"Within tolerance": ["✓"]})).uuid != ""
+    assert repr(first) == repr(frame) and " at 0x" not in repr(
+        tables.highlight_misses(frame.assign(**{"Within tolerance": "✓"}))
+    )

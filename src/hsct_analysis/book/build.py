@@ -394,7 +394,7 @@ def is_report_chapter(entry: str) -> bool:
 
 
 def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool = False) -> None:
-    """Hide papermill's plumbing in an executed notebook, in place.
+    """Hide papermill's plumbing in an executed notebook, in place, and drop the run's clock times.
 
     The ``parameters`` and ``injected-parameters`` cells get the ``remove-cell`` tag (not shown in the HTML),
     and the absolute cohort path becomes ``shown`` in the cells and in the papermill metadata. With
@@ -404,6 +404,7 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
     nb = nbformat.read(path, as_version=4)
     full, short = str(cohort_path), shown
     for cell in nb.cells:
+        _drop_run_record(cell.metadata)
         tags = cell.metadata.setdefault("tags", [])
         if hide_code and cell.cell_type == "code" and not HIDDEN_TAGS & set(tags):
             tags.append("hide-input")
@@ -411,15 +412,30 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
             tags.append("remove-cell")
         if "injected-parameters" in tags:
             cell.source = cell.source.replace(full, short)
+            cell.id = "injected-parameters"  # papermill gives the cell it adds a random id
     meta = nb.metadata.get("papermill", {})
+    _drop_run_record(nb.metadata)
     if meta.get("parameters", {}).get("is_bundled_cohort") is False:
         _replace_synthetic_admonition(nb, Path(short).name)
     if "cohort_path" in meta.get("parameters", {}):
         meta["parameters"]["cohort_path"] = short
-    for field in ("input_path", "output_path"):
-        if field in meta:
-            meta[field] = Path(meta[field]).name
+    if "input_path" in meta:
+        meta["input_path"] = Path(meta["input_path"]).name
+    if "output_path" in meta:  # the worker's temporary name (process id, key): the page is the input's
+        meta["output_path"] = meta.get("input_path", Path(meta["output_path"]).name)
     nbformat.write(nb, path)
+
+
+#: What papermill and nbclient record about one run (clock times, durations): two runs of the same notebook
+#: differ only there, and a page built from it must not (reproducible builds).
+RUN_RECORD = ("start_time", "end_time", "duration")
+
+
+def _drop_run_record(metadata) -> None:
+    """Remove the run's clock times from a notebook's or a cell's metadata, in place."""
+    metadata.pop("execution", None)  # nbclient's iopub/shell timestamps of a cell
+    for field in RUN_RECORD:
+        metadata.get("papermill", {}).pop(field, None)
 
 
 #: Every page of the bundled book includes this one box (book/_parts/synthetic_cohort.md).

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.book import tables
 from hsct_analysis.cohort.factors import FACTORS
 
 PASS, MISS = "✓", "✗"
@@ -146,7 +147,7 @@ class Comparison:
         styler = styler.set_table_attributes('class="hsct-comparison"')
         if self.caption:
             styler = styler.set_caption(html.escape(self.caption))
-        return styler
+        return tables.stable_ids(styler)
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)

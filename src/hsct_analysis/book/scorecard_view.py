@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.book import comparison
+from hsct_analysis.book import comparison, tables
 from hsct_analysis.book.report import estimate_label, variable_label
 from hsct_analysis.paper import scorecard
 
@@ -95,7 +95,7 @@ class ReaderTable:
     frame: pd.DataFrame
 
     def _repr_html_(self) -> str:
-        styler = self.frame.style.hide(axis="index").set_table_attributes('class="hsct-reader"')
+        styler = tables.styled(self.frame).hide(axis="index").set_table_attributes('class="hsct-reader"')
         return f'<div class="hsct-table-frame">{styler.to_html()}</div>'
 
 

@@ -12,18 +12,22 @@ Conventions used by every formatter here:
 - ranges and intervals use a hyphen, as the paper does.
 
 All functions return plain pandas objects (which render as HTML in Jupyter Book);
-``highlight_misses`` returns a pandas ``Styler`` for the scorecard view.
+``highlight_misses`` returns a pandas ``Styler`` for the scorecard view; every Styler a page shows goes through
+:func:`styled` or :func:`stable_ids`, whose HTML ids and text do not change from one build to the next.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from hsct_analysis.book import privacy
 from hsct_analysis.cohort.factors import FACTORS
@@ -643,6 +647,32 @@ def side_by_side(rows: pd.DataFrame | Iterable[Mapping[str, Any]], digits: int =
     return table
 
 
+#: How many tables with each content digest this process has styled (two equal tables on a page get two ids).
+_STYLED: Counter = Counter()
+
+
+def stable_ids(styler):
+    """``styler`` with an HTML id taken from its content instead of pandas' random ``uuid4``, so that two
+    builds of the same inputs write the same page (``T_<digest>`` ids, numbered when a table repeats)."""
+    text = styler.data.to_csv() + "\x00" + str(styler.caption)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    _STYLED[digest] += 1
+    return styler.set_uuid(digest if _STYLED[digest] == 1 else f"{digest}-{_STYLED[digest]}")
+
+
+class StyledTable(Styler):
+    """A pandas ``Styler`` whose plain-text form is its table: a notebook keeps it next to the HTML, and pandas'
+    own names the object's memory address, which differs from one run to the next."""
+
+    def __repr__(self) -> str:
+        return repr(self.data)
+
+
+def styled(frame: pd.DataFrame) -> StyledTable:
+    """``frame.style`` with stable HTML ids (:func:`stable_ids`) and text; use it instead of ``DataFrame.style``."""
+    return stable_ids(StyledTable(frame))
+
+
 MISS_STYLE = "background-color: #fbe3d6; color: #8b1a00; font-weight: bold"
 
 
@@ -658,4 +688,4 @@ def highlight_misses(table: pd.DataFrame):
         cells = np.where(misses[:, None], MISS_STYLE, "")
         return pd.DataFrame(np.broadcast_to(cells, frame.shape), index=frame.index, columns=frame.columns)
 
-    return table.style.apply(styles, axis=None)
+    return styled(table).apply(styles, axis=None)
