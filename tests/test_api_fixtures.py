@@ -22,7 +22,7 @@ from hsct_analysis.stats import (
     kaplan_meier_by,
     logrank,
 )
-from r_fixtures import REF, as_float, load
+from r_fixtures import REF, as_float, close_to_survfit, load
 
 RTOL, ATOL = 1e-9, 1e-12
 #: lifelines' Newton-Raphson (FIT_OPTIONS) against coxph(eps = 1e-12): agreement to about 1e-8
@@ -63,14 +63,7 @@ def test_kaplan_meier_by_equals_survfit_by_group(path):
         curves = kaplan_meier_by(data["time"], data["event"], data["group"], conf_type=conf_py)
         assert [str(k) for k in curves] == [r["group"] for r in ref["km_by"]]
         for r, curve in zip(ref["km_by"], curves.values()):
-            close(curve.index, r["time"])
-            close(curve["at_risk"], r["n_risk"])
-            close(curve["events"], r["n_event"])
-            close(curve["censored"], r["n_censor"])
-            close(curve["estimate"], r["surv"])
-            close(curve["std_err"], r["std_err"])
-            close(curve["lower"], r[f"lower_{conf_r}"])
-            close(curve["upper"], r[f"upper_{conf_r}"])
+            close_to_survfit(curve, r, conf_r, RTOL, ATOL)
 
 
 # ----------------------------------------------------------------------------- Melanoma, cencode = 2

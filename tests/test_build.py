@@ -7,7 +7,6 @@ project in a temporary folder so that the cache starts empty and the repository 
 from __future__ import annotations
 
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from book_runs import small_project
 from hsct_analysis.book import build
 from hsct_analysis.cohort import load_cohort
 
@@ -101,26 +101,7 @@ def _write_broken_notebook(path: Path) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """A copy of the project with the About chapter only, and the real data/ folder linked in."""
-    root = tmp_path_factory.mktemp("project")
-    for name in ("_config.yml", "references.bib"):
-        shutil.copyfile(ROOT / name, root / name)
-    (root / "book").mkdir()
-    for page in ("index.md", "own_data.md", "references.md"):
-        shutil.copyfile(ROOT / "book" / page, root / "book" / page)
-    shutil.copytree(ROOT / "book" / "_parts", root / "book" / "_parts")  # boxes every page includes
-    (root / "notebooks").mkdir()
-    shutil.copyfile(ROOT / "notebooks" / "00_about.ipynb", root / "notebooks" / "00_about.ipynb")
-    (root / "data").symlink_to(ROOT / "data", target_is_directory=True)
-    toc = {
-        "format": "jb-book",
-        "root": "book/index",
-        "parts": [
-            {"caption": "The study", "chapters": [{"file": "book/00_about"}]},
-            {"caption": "Reference", "chapters": [{"file": "book/own_data"}, {"file": "book/references"}]},
-        ],
-    }
-    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-    return root
+    return small_project(tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module", autouse=True)

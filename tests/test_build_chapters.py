@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from book_runs import ROOT, build_args, hsct_book, project_copy
 from hsct_analysis.book import build
 
-ROOT = build.PROJECT_ROOT
-HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
 COHORT = ROOT / "data" / "cohort.csv"
 CHAPTERS = [
     e.removeprefix("book/") for e in build.toc_entries(ROOT / "_toc.yml") if build.notebook_source(e, ROOT).exists()
 ]
 
 pytestmark = pytest.mark.slow
-
-
-def project_copy(tmp_path: Path) -> Path:
-    """A private copy of the project, so that the cache starts empty (a clean build)."""
-    project = tmp_path / "project"
-    project.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml", "references.bib"):
-        shutil.copyfile(ROOT / name, project / name)
-    shutil.copytree(
-        ROOT / "book", project / "book", ignore=shutil.ignore_patterns("*.ipynb", "_build")
-    )  # no executed copies
-    for name in ("notebooks", "data"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "_build"))
-    return project
-
-
-def hsct_build(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(HSCT_BOOK), "build", *args], capture_output=True, text=True, timeout=3600)
 
 
 def test_there_are_chapters_and_methods_pages():
@@ -47,7 +25,7 @@ def test_there_are_chapters_and_methods_pages():
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_chapter_builds_alone(chapter, tmp_path):
     out = tmp_path / "site"
-    result = hsct_build("--cohort", str(COHORT), "--out", str(out), "--chapter", chapter, "--jobs", "1")
+    result = hsct_book(*build_args(COHORT, out, None, "--chapter", chapter, "--jobs", "1"), timeout=3600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (out / "book" / f"{chapter}.html").exists()
     others = [c for c in CHAPTERS if c != chapter]
@@ -67,20 +45,8 @@ def test_two_clean_builds_are_byte_identical_but_for_the_stamp(tmp_path):
     for run in ("a", "b"):
         project = project_copy(tmp_path / run)
         out = tmp_path / run / "site"
-        result = hsct_build(
-            "--cohort",
-            str(COHORT),
-            "--out",
-            str(out),
-            "--project",
-            str(project),
-            "--chapter",
-            "01_cohort",
-            "--chapter",
-            "05_survival",
-            "--min-cell",
-            "5",
-        )
+        chapters = ("--chapter", "01_cohort", "--chapter", "05_survival", "--min-cell", "5")
+        result = hsct_book(*build_args(COHORT, out, project, *chapters), timeout=3600)
         assert result.returncode == 0, result.stdout + result.stderr
         digests.append(tree_digest(out))
     a, b = digests

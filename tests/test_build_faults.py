@@ -8,33 +8,21 @@ command line names that private project (workers run chapters from it; kernels r
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import book_runs
+from book_runs import build_args, hsct_book, project_copy
 from hsct_analysis.book import build
 
-ROOT = build.PROJECT_ROOT
-HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
 COHORT = Path(__file__).resolve().parent / "data" / "own" / "small_n30.csv"
 CHAPTER = "05_survival"  # long enough to be stopped while it runs
 
 pytestmark = pytest.mark.slow
-
-
-def project_copy(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("_config.yml", "_toc.yml", "references.bib"):
-        shutil.copyfile(ROOT / name, project / name)
-    for name in ("book", "notebooks", "data"):
-        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("*.ipynb_checkpoints", "_build"))
-    return project
 
 
 def _stat(pid: str) -> tuple[int, str, str] | None:
@@ -78,24 +66,7 @@ def wait_for(predicate, timeout: float, step: float = 0.5) -> bool:
 
 
 def start_build(project: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            str(HSCT_BOOK),
-            "build",
-            "--cohort",
-            str(COHORT),
-            "--out",
-            str(out),
-            "--project",
-            str(project),
-            "--jobs",
-            "2",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return book_runs.start_build(COHORT, out, project, *extra)
 
 
 def an_old_book(out: Path) -> dict[str, bytes]:
@@ -159,23 +130,7 @@ def test_a_second_build_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "site" / "html"
     first = start_build(project, out, "--chapter", CHAPTER)
     assert wait_for(lambda: kernels_started(first), 300), "no kernel started"
-    second = subprocess.run(
-        [
-            str(HSCT_BOOK),
-            "build",
-            "--cohort",
-            str(COHORT),
-            "--out",
-            str(out),
-            "--project",
-            str(project),
-            "--chapter",
-            CHAPTER,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    second = hsct_book(*build_args(COHORT, out, project, "--chapter", CHAPTER), timeout=300)
     assert second.returncode == 1
     assert f"another hsct-book build is writing {out.resolve()}" in second.stderr
     assert "Traceback" not in second.stderr
@@ -194,23 +149,7 @@ def test_a_read_only_book_is_refused_before_anything_is_built(tmp_path):
     before["sub"] = b""
     (out / "sub").chmod(0o555)
     try:
-        result = subprocess.run(
-            [
-                str(HSCT_BOOK),
-                "build",
-                "--cohort",
-                str(COHORT),
-                "--out",
-                str(out),
-                "--project",
-                str(project),
-                "--chapter",
-                CHAPTER,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = hsct_book(*build_args(COHORT, out, project, "--chapter", CHAPTER), timeout=300)
     finally:
         (out / "sub").chmod(0o755)
     assert result.returncode == 1 and "is read-only" in result.stderr

@@ -17,7 +17,7 @@ from hsct_analysis.stats.competing import (
     gray_test,
 )
 from hsct_analysis.stats.survival import kaplan_meier, value_at
-from r_fixtures import FIXTURES, REF, close, load
+from r_fixtures import FIXTURES, REF, close, group_data, load
 
 Z95 = 1.959963984540054
 
@@ -45,11 +45,7 @@ def test_cases_cover_the_brief():
 def test_cumulative_incidence_matches_cuminc(path, index):
     ref = load(path)
     r = ref["cuminc"][index]
-    time = np.array(ref["data"]["time"], dtype=float)
-    status = np.array(ref["data"]["status"])
-    if r["group"] is not None:
-        keep = np.array(ref["data"]["group"]) == r["group"]
-        time, status = time[keep], status[keep]
+    time, status = group_data(ref, r)
     cif = cumulative_incidence(time, status, cause=r["cause"])
     rows = [value_at(cif, t) for t in r["time"]]
     close([row["estimate"] for row in rows], r["est"])
@@ -253,11 +249,7 @@ def test_ms_fixtures_cover_the_brief():
 def test_survfit_variance_matches_r_multistate(path, index):
     ref = load(path)
     r = ref["curves"][index]
-    time = np.array(ref["data"]["time"], dtype=float)
-    status = np.array(ref["data"]["status"])
-    if r["group"] is not None:
-        keep = np.array(ref["data"]["group"]) == r["group"]
-        time, status = time[keep], status[keep]
+    time, status = group_data(ref, r)
     cif = cumulative_incidence(time, status, cause=r["cause"], variance="survfit")
     np.testing.assert_array_equal(cif.index.to_numpy(), np.array(r["time"], dtype=float))
     np.testing.assert_array_equal(cif["at_risk"], r["n_risk"])

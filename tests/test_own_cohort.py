@@ -18,16 +18,14 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
+from book_runs import build_args, hsct_book, small_project
 from hsct_analysis.book import build
 from hsct_analysis.cohort import load_cohort
 
@@ -38,7 +36,6 @@ papermill = pytest.importorskip("papermill")
 ROOT = build.PROJECT_ROOT
 OWN = Path(__file__).resolve().parent / "data" / "own"
 BUNDLED = ROOT / "data" / "cohort.csv"
-HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
 TOC_ENTRIES = build.toc_entries(ROOT / "_toc.yml")
 CHAPTERS = [e for e in TOC_ENTRIES if build.notebook_source(e, ROOT).exists()]
 NO_COMPARISON = "Comparison with the paper is shown only for the bundled synthetic cohort."
@@ -46,14 +43,10 @@ NOT_AVAILABLE = "is not available for this cohort:"
 ERROR_MARKS = re.compile(r"Traceback|class=\"output (?:error|traceback|stderr)|\b[A-Z]\w*(?:Error|Exception): ")
 
 
-def hsct_book(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([str(HSCT_BOOK), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
 def build_book(cohort: Path, out: Path, *options: str) -> dict:
     """``hsct-book build`` on ``cohort``; the book, its stdout and the wall time in seconds."""
     start = time.perf_counter()
-    result = hsct_book("build", "--cohort", str(cohort), "--out", str(out), "--jobs", "2", *options)
+    result = hsct_book(*build_args(cohort, out, None, "--jobs", "2", *options))
     assert result.returncode == 0, result.stdout + result.stderr
     return {"out": out, "stdout": result.stdout, "stderr": result.stderr, "seconds": time.perf_counter() - start}
 
@@ -257,12 +250,6 @@ BROKEN_SOURCE = 'cohort["no_such_column"].sum()  # deliberately broken'
 @pytest.fixture(scope="module")
 def broken_project(tmp_path_factory) -> Path:
     """A copy of the project with two chapters: the About chapter and a copy of 02_engraftment with one bad cell."""
-    root = tmp_path_factory.mktemp("broken_project")
-    for name in ("_config.yml", "references.bib"):
-        shutil.copyfile(ROOT / name, root / name)
-    shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("*.ipynb"))
-    (root / "notebooks").mkdir()
-    shutil.copyfile(ROOT / "notebooks" / "00_about.ipynb", root / "notebooks" / "00_about.ipynb")
     nb = json.loads((ROOT / "notebooks" / "02_engraftment.ipynb").read_text(encoding="utf-8"))
     code = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
     nb["cells"].insert(
@@ -276,25 +263,12 @@ def broken_project(tmp_path_factory) -> Path:
             "source": BROKEN_SOURCE,
         },
     )
-    (root / "notebooks" / "02_broken.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-    (root / "data").symlink_to(ROOT / "data", target_is_directory=True)
-    toc = {
-        "format": "jb-book",
-        "root": "book/index",
-        "parts": [
-            {"caption": "The study", "chapters": [{"file": "book/00_about"}, {"file": "book/02_broken"}]},
-            {"caption": "Reference", "chapters": [{"file": "book/own_data"}, {"file": "book/references"}]},
-        ],
-    }
-    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
-    return root
+    return small_project(tmp_path_factory.mktemp("broken_project"), {"02_broken": nb})
 
 
 def test_a_failing_chapter_is_named_with_its_cell(broken_project, tmp_path):
     out = tmp_path / "html"
-    result = hsct_book(
-        "build", "--cohort", str(OWN / "small_n30.csv"), "--out", str(out), "--project", str(broken_project)
-    )
+    result = hsct_book(*build_args(OWN / "small_n30.csv", out, broken_project))
     cell = json.loads((broken_project / "notebooks" / "02_broken.ipynb").read_text())["cells"]
     position = next(i for i, c in enumerate(cell) if c.get("id") == "broken0001") + 1
     assert result.returncode == 1
@@ -324,7 +298,7 @@ def test_own_data_page_walks_template_validate_build(tmp_path):
     template, validate, build_ = commands
 
     def run(args: list[str]) -> subprocess.CompletedProcess:
-        return subprocess.run([str(HSCT_BOOK), *args[1:]], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        return hsct_book(*args[1:], timeout=600, cwd=tmp_path)
 
     made = run(template)
     assert made.returncode == 0 and made.stdout.count("wrote ") == 2

@@ -19,6 +19,20 @@ RELAPSE = [50, NAN, NAN, 350, NAN, 100]  # day of relapse; NaN: none
 AGVHD_3_4 = [NAN, 30, NAN, NAN, NAN, 200]
 CGVHD_EXT = [NAN, NAN, 250, NAN, NAN, NAN]
 
+#: The incidence endpoints the issue names (each with death as its competing risk).
+INCIDENCES = (
+    "agvhd_2_4",
+    "agvhd_3_4",
+    "cgvhd",
+    "cgvhd_extensive",
+    "neutrophil_engraftment",
+    "platelet_engraftment",
+    "cmv",
+    "ebv",
+    "ptld",
+    "tma",
+)
+
 
 def events():
     return {
@@ -79,21 +93,7 @@ def test_grfs_censored_where_a_component_s_follow_up_ends_first():
     check(data, [300], [1])  # death alone
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "agvhd_2_4",
-        "agvhd_3_4",
-        "cgvhd",
-        "cgvhd_extensive",
-        "neutrophil_engraftment",
-        "platelet_engraftment",
-        "cmv",
-        "ebv",
-        "ptld",
-        "tma",
-    ],
-)
+@pytest.mark.parametrize("name", INCIDENCES)
 def test_incidences_have_death_as_competing_risk(name):
     # the same days for every role: aGVHD III-IV's column
     ev = {name: se.event_from_days(AGVHD_3_4, FOLLOWUP)}
@@ -104,23 +104,7 @@ def test_incidences_have_death_as_competing_risk(name):
 
 
 def test_every_named_endpoint_of_the_issue_is_defined():
-    assert set(se.STANDARD_ENDPOINTS) == {
-        "os",
-        "lfs",
-        "relapse",
-        "nrm",
-        "grfs",
-        "agvhd_2_4",
-        "agvhd_3_4",
-        "cgvhd",
-        "cgvhd_extensive",
-        "neutrophil_engraftment",
-        "platelet_engraftment",
-        "cmv",
-        "ebv",
-        "ptld",
-        "tma",
-    }
+    assert set(se.STANDARD_ENDPOINTS) == {"os", "lfs", "relapse", "nrm", "grfs", *INCIDENCES}
     for ep in se.STANDARD_ENDPOINTS.values():
         assert set(ep.roles) <= set(se.EVENT_ROLES)
         assert 0 in ep.codes and ep.cause in ep.codes

@@ -17,6 +17,20 @@ ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "data" / "examples"
 BMT_STUDY = EXAMPLES / "bmt" / "study.yml"
 
+#: A custom endpoint ``e`` on the columns ``t`` (time) and ``d`` (1 = event) of a small cohort file.
+CUSTOM_E = "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
+
+
+def small_study(tmp_path: Path, csv: str, body: str, *, id_column: str = "id", time_unit: str = "days") -> Path:
+    """A study file over the cohort file ``c.csv`` holding ``csv``, both in ``tmp_path``: the
+    ``cohort`` section's required keys, then ``body`` (more cohort keys, endpoints, ...)."""
+    (tmp_path / "c.csv").write_text(csv)
+    path = tmp_path / "study.yml"
+    path.write_text(
+        f"title: t\ncohort:\n  file: c.csv\n  time_unit: {time_unit}\n  time_zero: day 0\n  id: {id_column}\n" + body
+    )
+    return path
+
 
 @pytest.fixture
 def bmt_copy(tmp_path):
@@ -193,30 +207,31 @@ def test_data_problems_name_line_patient_and_column(bmt_copy):
 
 def test_not_applicable_values_and_days_form(tmp_path):
     """An event given as its day; 'n/a' declared not applicable means it did not happen."""
-    (tmp_path / "c.csv").write_text("pid,fu,vital,rel\na,100,1,50\nb,200,0,n/a\nc,300,1,\nd,400,0,n/a\n")
-    (tmp_path / "study.yml").write_text(
-        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: pid\n  followup: fu\n"
-        "  not_applicable: ['', n/a]\n  dead: {column: vital, codes: {1: dead, 0: alive}}\n"
-        "  events:\n    relapse: {days: rel}\nendpoints:\n  standard: [lfs, relapse, nrm]\n"
+    path = small_study(
+        tmp_path,
+        "pid,fu,vital,rel\na,100,1,50\nb,200,0,n/a\nc,300,1,\nd,400,0,n/a\n",
+        "  followup: fu\n  not_applicable: ['', n/a]\n  dead: {column: vital, codes: {1: dead, 0: alive}}\n"
+        "  events:\n    relapse: {days: rel}\nendpoints:\n  standard: [lfs, relapse, nrm]\n",
+        id_column="pid",
     )
-    cohort = st.read_cohort(tmp_path / "study.yml")
+    cohort = st.read_cohort(path)
     np.testing.assert_array_equal(cohort.endpoints["lfs"].time, [50, 200, 300, 400])
     np.testing.assert_array_equal(cohort.endpoints["relapse"].status, [1, 0, 2, 0])
     (tmp_path / "c.csv").write_text("pid,fu,vital,rel\na,100,1,150\n")
     with pytest.raises(st.StudyError, match=r"line 2 \(patient a\), column rel: '150' is after the end of follow-up"):
-        st.read_cohort(tmp_path / "study.yml")
+        st.read_cohort(path)
 
 
 def test_one_status_column_coded_as_in_the_issue(tmp_path):
     """`status: {0: censored, 1: relapse, 2: death in remission}` gives the relapse role (code 1)."""
-    (tmp_path / "c.csv").write_text("id,t,status,fu,dead\n1,10,1,40,1\n2,20,2,20,1\n3,30,0,30,0\n4,25,1,50,0\n")
-    (tmp_path / "study.yml").write_text(
-        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n  followup: fu\n"
-        "  dead: {column: dead, codes: {1: dead, 0: alive}}\n  events:\n    relapse:\n      time: t\n"
+    path = small_study(
+        tmp_path,
+        "id,t,status,fu,dead\n1,10,1,40,1\n2,20,2,20,1\n3,30,0,30,0\n4,25,1,50,0\n",
+        "  followup: fu\n  dead: {column: dead, codes: {1: dead, 0: alive}}\n  events:\n    relapse:\n      time: t\n"
         "      column: status\n      codes: {0: censored, 1: relapse, 2: death in remission}\n"
-        "endpoints:\n  standard: [os, lfs, relapse, nrm]\n"
+        "endpoints:\n  standard: [os, lfs, relapse, nrm]\n",
     )
-    cohort = st.read_cohort(tmp_path / "study.yml")
+    cohort = st.read_cohort(path)
     assert cohort.study.events["relapse"].event_codes == ("1",)
     np.testing.assert_array_equal(cohort.endpoints["relapse"].time, [10, 20, 30, 25])
     np.testing.assert_array_equal(cohort.endpoints["relapse"].status, [1, 2, 0, 1])
@@ -226,27 +241,27 @@ def test_one_status_column_coded_as_in_the_issue(tmp_path):
 
 def test_yes_and_no_stay_text(tmp_path):
     """YAML 1.1 reads unquoted yes/no as booleans; codes and meanings keep the text as written."""
-    (tmp_path / "c.csv").write_text("id,t,gv,fu,dead\n1,10,yes,40,yes\n2,20,no,20,no\n")
-    (tmp_path / "study.yml").write_text(
-        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n  followup: fu\n"
-        "  dead: {column: dead, codes: {yes: yes, no: no}}\n  events:\n"
+    path = small_study(
+        tmp_path,
+        "id,t,gv,fu,dead\n1,10,yes,40,yes\n2,20,no,20,no\n",
+        "  followup: fu\n  dead: {column: dead, codes: {yes: yes, no: no}}\n  events:\n"
         "    cgvhd: {time: t, column: gv, codes: {yes: yes, no: no}}\n"
-        "endpoints:\n  standard: [cgvhd]\n  custom:\n    e: {label: E, time: t, event: {column: gv, codes: [yes]}}\n"
+        "endpoints:\n  standard: [cgvhd]\n  custom:\n    e: {label: E, time: t, event: {column: gv, codes: [yes]}}\n",
     )
-    cohort = st.read_cohort(tmp_path / "study.yml")
+    cohort = st.read_cohort(path)
     np.testing.assert_array_equal(cohort.endpoints["cgvhd"].status, [1, 0])
     np.testing.assert_array_equal(cohort.endpoints["e"].status, [1, 0])
     np.testing.assert_array_equal(cohort.dead, [1, 0])
 
 
 def test_time_unit_converts_to_days(tmp_path):
-    (tmp_path / "c.csv").write_text("id,t,d\n1,12,1\n2,6,0\n")
-    (tmp_path / "study.yml").write_text(
-        "title: t\ncohort:\n  file: c.csv\n  time_unit: months\n  time_zero: day 0\n  id: id\n"
-        "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
-        "estimates:\n  times: [0.5]\n  unit: years\n"
+    path = small_study(
+        tmp_path,
+        "id,t,d\n1,12,1\n2,6,0\n",
+        CUSTOM_E + "estimates:\n  times: [0.5]\n  unit: years\n",
+        time_unit="months",
     )
-    study = st.load_study(tmp_path / "study.yml")
+    study = st.load_study(path)
     cohort = st.read_cohort(study)
     np.testing.assert_allclose(cohort.endpoints["e"].time, [365.25, 182.625])
     assert study.times_days == (182.625,) and cohort.endpoint_kind("e") == ("km", 1)
@@ -276,13 +291,12 @@ def test_study_as_data():
 
 
 def test_cut_groups_are_right_closed(tmp_path):
-    (tmp_path / "c.csv").write_text("id,t,d,age\n1,5,1,27.9\n2,5,1,28\n3,5,0,28.1\n4,5,0,\n")
-    (tmp_path / "study.yml").write_text(
-        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n"
-        "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
-        "risk_factors:\n  factors:\n    age: {column: age, cuts: [28], reference: '>28'}\n"
+    path = small_study(
+        tmp_path,
+        "id,t,d,age\n1,5,1,27.9\n2,5,1,28\n3,5,0,28.1\n4,5,0,\n",
+        CUSTOM_E + "risk_factors:\n  factors:\n    age: {column: age, cuts: [28], reference: '>28'}\n",
     )
-    factor = st.read_cohort(tmp_path / "study.yml").factors["age"]
+    factor = st.read_cohort(path).factors["age"]
     assert list(factor.cat.categories) == [">28", "<=28"]
     assert factor.tolist()[:3] == ["<=28", "<=28", ">28"] and pd.isna(factor.iloc[3])
 
@@ -331,13 +345,13 @@ def test_the_bundled_study_file_derives_what_the_bundled_loader_derives():
 
 
 def test_factor_other_and_exclude(tmp_path):
-    (tmp_path / "c.csv").write_text("id,t,d,gene\n1,5,1,BCR::ABL1\n2,5,1,E2A::PBX1\n3,5,0,unknown\n4,5,0,negative\n")
-    study = (
-        "title: t\ncohort:\n  file: c.csv\n  time_unit: days\n  time_zero: day 0\n  id: id\n"
-        "endpoints:\n  custom:\n    e: {label: E, time: t, event: {column: d, codes: [1]}}\n"
-        "risk_factors:\n  factors:\n    g: {column: gene, levels: {'BCR::ABL1': positive}, FACTOR}\n"
+    factor_line = "risk_factors:\n  factors:\n    g: {column: gene, levels: {'BCR::ABL1': positive}, FACTOR}\n"
+    path = small_study(
+        tmp_path,
+        "id,t,d,gene\n1,5,1,BCR::ABL1\n2,5,1,E2A::PBX1\n3,5,0,unknown\n4,5,0,negative\n",
+        CUSTOM_E + factor_line,
     )
-    path = tmp_path / "study.yml"
+    study = path.read_text()
     path.write_text(study.replace("FACTOR", "other: negative, exclude: [unknown], reference: negative"))
     factor = st.read_cohort(path).factors["g"]
     assert list(factor.cat.categories) == ["negative", "positive"]

@@ -8,27 +8,15 @@ statistics layer, so a mapping error shows up as a disagreement with R.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from hsct_analysis.cohort import study as st
 from hsct_analysis.stats import competing, survival
+from r_fixtures import EXAMPLE_TOL, EXAMPLES, as_float, example_fixture
 
-ROOT = Path(__file__).parents[1]
-EXAMPLES = ROOT / "data" / "examples"
-REF = ROOT / "tests" / "reference"
-TOL = dict(rtol=1e-9, atol=1e-12)
-
-
-def fixture(name: str) -> dict:
-    return json.loads((REF / f"ex_{name}.json").read_text())
-
-
-def as_float(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+TOL = EXAMPLE_TOL
+fixture = example_fixture
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ an exception. No text of this module's output may speak of a paper or of a synth
 
 from __future__ import annotations
 
-import json
 import re
 import textwrap
 from pathlib import Path
@@ -20,19 +19,13 @@ import pytest
 
 from hsct_analysis.book import study_report as sr
 from hsct_analysis.cohort import study as st
+from r_fixtures import EXAMPLE_TOL, EXAMPLES, as_float, example_fixture
 
-ROOT = Path(__file__).parents[1]
-EXAMPLES = ROOT / "data" / "examples"
-REF = ROOT / "tests" / "reference"
-TOL = dict(rtol=1e-9, atol=1e-12)
+TOL = EXAMPLE_TOL
 
 
 def fixture(name: str) -> dict:
-    return json.loads((REF / f"ex_{name}_report.json").read_text())
-
-
-def floats(values) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return example_fixture(f"{name}_report")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +63,7 @@ def test_estimates_and_counts_equal_r(example):
         assert part["censored"].iloc[0] == r["censored"]
         for column in ("estimate", "std_err", "lower", "upper"):
             np.testing.assert_allclose(
-                part[column].to_numpy(float), floats(r[column]), **TOL, err_msg=f"{name} {column}"
+                part[column].to_numpy(float), as_float(r[column]), **TOL, err_msg=f"{name} {column}"
             )
 
 
@@ -89,7 +82,9 @@ def test_univariate_equals_r(example):
             assert (row["n"], row["events"]) == (r["n"], r["events"])
             for column in ("estimate", "lower", "upper"):
                 got = [row[f"{column}_{k}"] for k in range(len(ref["times"]))]
-                np.testing.assert_allclose(got, floats(r[column]), **TOL, err_msg=f"{name} {r['factor']} {r['level']}")
+                np.testing.assert_allclose(
+                    got, as_float(r[column]), **TOL, err_msg=f"{name} {r['factor']} {r['level']}"
+                )
 
 
 def test_multivariable_screening_and_models_equal_r(example):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from hsct_analysis.stats.survival import kaplan_meier, logrank, median_followup, value_at
-from r_fixtures import FIXTURES, REF, close, load
+from r_fixtures import FIXTURES, REF, close, close_to_survfit, load
 
 R_NAME = {"arcsine": "arcsin", "log": "log", "log-log": "log-log", "plain": "plain"}
 
@@ -40,14 +40,7 @@ def test_kaplan_meier_matches_survfit(path, conf_type):
     time, event = km_input(ref)
     km = kaplan_meier(time, event, conf_type=conf_type)
     r = ref["km"]
-    close(km.index, r["time"])
-    close(km["at_risk"], r["n_risk"])
-    close(km["events"], r["n_event"])
-    close(km["censored"], r["n_censor"])
-    close(km["estimate"], r["surv"])
-    close(km["std_err"], r["std_err"])
-    close(km["lower"], r[f"lower_{R_NAME[conf_type]}"])
-    close(km["upper"], r[f"upper_{R_NAME[conf_type]}"])
+    close_to_survfit(km, r, R_NAME[conf_type])
 
 
 @pytest.mark.parametrize("path", [p for p in FIXTURES if load(p)["survdiff"]], ids=lambda p: p.stem)
