@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hsct_analysis.cohort import load_cohort
-from hsct_analysis.paper import models
+from hsct_analysis.paper import models, study_period
 from hsct_analysis.paper.registry import load_registry, lookup
 from hsct_analysis.stats import competing, cutpoint, landmark, power, survival
 
@@ -145,8 +145,8 @@ def test_landmark_excludes_early_events(cohort):
 
 # power --------------------------------------------------------------------------------
 def test_power_for_reported_and_modest_hazard_ratios():
-    lo = power.simulate_power(n_groups=(84, 11), hr=1.5, n_sim=400, seed=1).power
-    hi = power.simulate_power(n_groups=(84, 11), hr=4.10, n_sim=400, seed=1).power
+    lo = power.simulate_power(**study_period.power_design(), hr=1.5, n_sim=400, seed=1).power
+    hi = power.simulate_power(**study_period.power_design(), hr=4.10, n_sim=400, seed=1).power
     assert lo < 0.35 < 0.85 < hi
 
 

@@ -31,6 +31,7 @@ from scipy import stats
 from hsct_analysis.cohort import endpoints
 from hsct_analysis.paper import audit
 from hsct_analysis.paper import registry as published
+from hsct_analysis.paper.study_period import FIRST_SECOND_HSCT, LAST_FOLLOW_UP, LAST_SECOND_HSCT
 from hsct_analysis.stats import competing, survival
 
 __all__ = [
@@ -50,9 +51,9 @@ __all__ = [
 ]
 
 THREE_YEARS_DAYS = 1095.75
-ENTRY_FIRST = pd.Timestamp("2017-10-18")  # first second transplant of the study
-ENTRY_LAST = pd.Timestamp("2022-03-04")  # last second transplant
-FOLLOW_UP_END = pd.Timestamp("2023-01-01")  # last follow-up date
+ENTRY_FIRST = pd.Timestamp(FIRST_SECOND_HSCT)
+ENTRY_LAST = pd.Timestamp(LAST_SECOND_HSCT)
+FOLLOW_UP_END = pd.Timestamp(LAST_FOLLOW_UP)
 ROUNDING_SD_PP = 0.1  # spread added to every simulated gap: three numbers printed to 0.1 %
 
 #: Candidate estimators of RI and NRM (name -> what it is).

@@ -1,8 +1,8 @@
 """Choosing a cut-point after looking at the data: maximally selected log-rank statistics.
 
-The paper split "days from CAR-T to second HSCT" at 90 days after seeing the data
-(60 days was also tried). Testing the best of many cuts with an ordinary log-rank
-p-value overstates the evidence. This module computes, for a continuous covariate ``x``:
+A continuous covariate (say, days from one treatment to the next) is often split into two
+groups at a cut chosen after seeing the data, perhaps after trying several. Testing the
+best of many cuts with an ordinary log-rank p-value overstates the evidence. This module computes, for a continuous covariate ``x``:
 
 - the standardized log-rank statistic at every candidate cut ``x <= c`` vs ``x > c``
   (cuts keep at least ``min_prop`` of patients on each side);

@@ -1,11 +1,11 @@
-"""Study size: power of a two-group log-rank comparison by simulation, and events per variable.
+"""Study size: power of a two-group log-rank comparison by simulation.
 
-With 84 patients transplanted <=90 days after CAR-T and 11 after >90 days, how often would
-a study like this one detect a hazard ratio of a given size? :func:`simulate_power`
-answers by simulation: exponential event times (hazard ``baseline_hazard`` per day in the
-reference group, ``hr`` times that in the other), independent uniform administrative
-censoring between ``censor_days[0]`` and ``censor_days[1]`` days, and a two-sided log-rank
-test at level ``alpha``. All ``n_sim`` trials are tested at once (arrays of shape
+With two groups of given sizes (often very unequal) and a given follow-up, how often would a
+study detect a hazard ratio of a given size? :func:`simulate_power` answers by simulation:
+exponential event times (hazard ``baseline_hazard`` per day in the reference group, ``hr``
+times that in the other), independent uniform administrative censoring between
+``censor_days[0]`` and ``censor_days[1]`` days, and a two-sided log-rank test at level
+``alpha``. All ``n_sim`` trials are tested at once (arrays of shape
 ``(n_sim, n)``).
 
 The vectorised log-rank statistic assumes no tied times, which holds with probability 1
@@ -20,14 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-from hsct_analysis.stats.units import DAYS_PER_YEAR
-
-#: Reference-group hazard per day for 3-year LFS of 53.9% (the paper's <=90-day group).
-PAPER_BASELINE_HAZARD = -np.log(0.539) / (3 * DAYS_PER_YEAR)
-#: Potential follow-up in days: second HSCTs from 18 Oct 2017 to 4 Mar 2022, last
-#: follow-up 1 Jan 2023 -> 303 to 1901 days (the paper's maximum follow-up is 1901 days).
-PAPER_CENSOR_DAYS = (303.0, 1901.0)
 
 
 @dataclass(frozen=True)
@@ -82,20 +74,21 @@ def hazard_ratio_untied(time: np.ndarray, event: np.ndarray, group: np.ndarray) 
 
 @dataclass(frozen=True)
 class StudyDesign:
-    """A two-group study to simulate, with the defaults of the paper's 90-day comparison.
+    """A two-group study to simulate.
 
-    ``n_groups``: (reference, comparison) sizes; ``hr``: hazard ratio of the comparison group;
-    ``n_sim``: simulated studies; ``seed``: random seed (results are deterministic for a seed);
-    ``baseline_hazard``: exponential hazard of the reference group, per day; ``censor_days``:
-    (min, max) of the uniform potential follow-up, in days.
+    ``n_groups``: (reference, comparison) sizes; ``baseline_hazard``: exponential hazard of the
+    reference group, per day; ``censor_days``: (min, max) of the uniform potential follow-up, in
+    days; ``hr``: hazard ratio of the comparison group; ``n_sim``: simulated studies; ``seed``:
+    random seed (results are deterministic for a seed). The first three describe the study and
+    have no default (``hsct_analysis.paper.study_period.power_design`` gives the paper's).
     """
 
-    n_groups: tuple[int, int] = (84, 11)
+    n_groups: tuple[int, int]
+    baseline_hazard: float
+    censor_days: tuple[float, float]
     hr: float = 2.0
     n_sim: int = 400
     seed: int = 0
-    baseline_hazard: float = PAPER_BASELINE_HAZARD
-    censor_days: tuple[float, float] = PAPER_CENSOR_DAYS
 
 
 def simulate_studies(**design) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

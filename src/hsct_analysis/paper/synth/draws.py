@@ -16,17 +16,12 @@ ages years (1 decimal), doses x10^8/kg (MNC, CD3) and x10^6/kg (CD34).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.paper.study_period import FIRST_SECOND_HSCT, LAST_FOLLOW_UP, LAST_SECOND_HSCT
 from hsct_analysis.paper.synth.targets import DEFAULT_N
 from hsct_analysis.paper.synth.writer import AFTER_SECOND_COLUMNS, EVENT_COLUMNS
-
-FIRST_SECOND_HSCT = dt.date(2017, 10, 18)  # first second-HSCT of the study
-LAST_SECOND_HSCT = dt.date(2022, 3, 4)  # last second-HSCT of the study
-LAST_FOLLOW_UP = dt.date(2023, 1, 1)
 
 # --------------------------------------------------------------------------- exact draws
 
