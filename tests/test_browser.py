@@ -79,9 +79,6 @@ def test_no_page_scrolls_sideways_on_a_phone(seen):
     assert _found(seen, "sideways") == []
 
 
-# Chapters whose notebooks still print raw analysis frames (column names, NaN); their cells change when the
-# notebooks are thinned (issue 10), and then these marks must go (strict: a page that passes fails the mark).
-RAW_FRAMES = {"book/07_multivariate", "book/08_scorecard", "book/09_paper_estimator"}
 # The API reference documents the code: its names are its subject.
 CODE_PAGES = {"book/api"}
 
@@ -89,18 +86,7 @@ CODE_PAGES = {"book/api"}
 def _toc_pages() -> list:
     from hsct_analysis.book import build
 
-    return [
-        pytest.param(
-            entry,
-            marks=pytest.mark.xfail(
-                strict=True, reason="prints raw frames until its notebook is converted to the book's reader tables"
-            ),
-        )
-        if entry in RAW_FRAMES
-        else entry
-        for entry in build.toc_entries(ROOT / "_toc.yml")
-        if entry not in CODE_PAGES
-    ]
+    return [entry for entry in build.toc_entries(ROOT / "_toc.yml") if entry not in CODE_PAGES]
 
 
 @pytest.mark.parametrize("entry", _toc_pages())

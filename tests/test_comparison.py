@@ -159,3 +159,42 @@ def test_key_results_name_the_misses_and_a_lost_significance(report):
     assert ("significant in the paper but not here" in box) == (paper_p < 0.05 <= ours_p)
     html = comparison.key_results_html(table)
     assert html.count("<li>") == len(table.frame) and "```" not in html
+
+
+def test_identity_gap_and_estimator_tables_are_reader_tables():
+    from hsct_analysis.book import scorecard_view
+    from hsct_analysis.paper import audit, headline
+    from hsct_analysis.paper import estimator as paper_method
+    from hsct_analysis.paper import registry as published
+
+    registry = published.load_registry()
+    code = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b(?:res|t[1-4])\.\w|NaN|\w\[")
+    gaps = audit.identity_gaps(registry)
+    pattern = scorecard_view.gap_pattern_table(audit.identity_gap_pattern(registry))
+    table = scorecard_view.gaps_table(gaps, min_cell=10)
+    proofs = scorecard_view.proofs_table(headline.identity_proofs(registry))
+    naive = scorecard_view.naive_gap_table(paper_method.naive_identity_residuals(registry), min_cell=10)
+    ci = scorecard_view.ci_check_table(paper_method.ci_check(registry), min_cell=10)
+    frames = [pattern, table, proofs, naive, ci]
+    for frame in frames:
+        text = " ".join(frame.astype(str).to_numpy().ravel()) + " ".join(map(str, frame.columns))
+        assert code.findall(text) == []
+    # the gap column is RI + NRM - (1 - LFS), signed, one decimal; group sizes below 10 masked
+    row = table[table["Group"] == "CAR-T to second HSCT (days) > 90"].iloc[0]
+    assert (row["Patients"], row["1 − LFS, %"], row["Relapse + NRM, %"], row["Gap (pp)"]) == (
+        "11",
+        "81.8",
+        "81.8",
+        "0.0",
+    )
+    assert table.loc[table["Group"] == "Type of ATG ATG-P", "Patients"].iloc[0] == "<10"
+    assert pattern["Groups"].sum() == len(gaps[gaps["time_days"] == 1095.75])
+    assert scorecard_view.group_label("whole cohort") == "Whole cohort"
+
+
+def test_model_terms_read_as_level_against_reference():
+    from hsct_analysis.book import tables
+
+    assert tables.term_label("atg_type[ATG-P]") == "Type of ATG: ATG-P vs ATG-F"
+    assert tables.term_label("cart_interval_90[>90]") == "CAR-T to second HSCT (days): > 90 vs ≤ 90"
+    assert tables.term_label("atg_type[ATG-P]", {"atg_type": "ATG-T"}) == "Type of ATG: ATG-P vs ATG-T"

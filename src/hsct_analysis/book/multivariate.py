@@ -57,8 +57,16 @@ def screen(
     rows = []
     for name in candidates:
         p, note = comparison_p(cohort, endpoint_name, name)
-        rows.append({"factor": name, "label": FACTORS[name].label, "p": p, "test": ep.test_name,
-                     "selected": bool(np.isfinite(p) and p <= threshold), "note": note})
+        rows.append(
+            {
+                "factor": name,
+                "label": FACTORS[name].label,
+                "p": p,
+                "test": ep.test_name,
+                "selected": bool(np.isfinite(p) and p <= threshold),
+                "note": note,
+            }
+        )
     return pd.DataFrame(rows).set_index("factor")
 
 
@@ -162,8 +170,9 @@ def fit_endpoint(
             model.ph = ph_check(fit, data, chosen, reference)
         else:
             try:
-                cs = cause_specific_cox(data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level,
-                                        reference=reference)
+                cs = cause_specific_cox(
+                    data, "time", "status", chosen, cause=ep.cause, conf_level=conf_level, reference=reference
+                )
             except Exception as err:  # noqa: BLE001 - a failed fit is reported on the page, not hidden
                 model.notes.append(f"the cause-specific Cox model could not be fitted: {type(err).__name__}: {err}")
             else:
@@ -213,9 +222,7 @@ def table4(
 ) -> dict[str, EndpointModel]:
     """:func:`fit_endpoint` for each endpoint; ``factor_names`` may fix an endpoint's factors."""
     factor_names = factor_names or {}
-    return {
-        name: fit_endpoint(cohort, name, factor_names.get(name), threshold, conf_level) for name in endpoint_names
-    }
+    return {name: fit_endpoint(cohort, name, factor_names.get(name), threshold, conf_level) for name in endpoint_names}
 
 
 def layout(models: dict[str, EndpointModel], which: str = "summary") -> pd.DataFrame:
@@ -263,12 +270,14 @@ def event_counts(cohort: pd.DataFrame, endpoint_name: str, factor_name: str) -> 
     ep = endpoints.endpoint(endpoint_name)
     data = model_frame(cohort, endpoint_name, [factor_name]).dropna()
     status = data["status"]
-    grouped = pd.DataFrame({
-        "level": data[factor_name],
-        "events": (status == ep.cause).astype(int),
-        "competing": ((status > 0) & (status != ep.cause)).astype(int),
-        "censored": (status == 0).astype(int),
-    }).groupby("level")
+    grouped = pd.DataFrame(
+        {
+            "level": data[factor_name],
+            "events": (status == ep.cause).astype(int),
+            "competing": ((status > 0) & (status != ep.cause)).astype(int),
+            "censored": (status == 0).astype(int),
+        }
+    ).groupby("level")
     out = grouped.sum()
     out.insert(0, "patients", grouped.size())
     order = [lv for lv in FACTORS[factor_name].levels if lv in out.index]
@@ -297,10 +306,53 @@ def refit_without_events(
     return out
 
 
+def _given_references(summary: pd.DataFrame) -> dict[str, str]:
+    """Reference level per variable as a model summary names it (column ``reference``), if it does."""
+    if "reference" not in summary.columns:
+        return {}
+    out = {}
+    for term, ref in summary["reference"].items():
+        variable, _ = tables.term_parts(term)
+        if isinstance(ref, str) and ref:
+            out[variable] = ref
+    return out
+
+
+def ph_table(models: dict[str, EndpointModel]) -> tuple[pd.DataFrame, str]:
+    """The proportional-hazards checks of every model as a reader table, and the smallest p in words.
+
+    Columns: Model, Term (in the reader's words), Test statistic (chi-square, 1 df), p. The text names the
+    smallest p-value with its model and term ("0.018 (Non-relapse mortality, CAR-T to second HSCT: > 90 vs
+    ≤ 90)"), or is empty when no model was checked.
+    """
+    rows = []
+    for model in models.values():
+        if model.ph is None or not len(model.ph):
+            continue
+        refs = references(model.factors)
+        for term, r in model.ph.iterrows():
+            rows.append(
+                {
+                    "Model": model.label,
+                    "Term": tables.term_label(term, refs),
+                    "Test statistic": float(r["statistic"]),
+                    "p": float(r["p"]),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["Model", "Term", "Test statistic", "p"])
+    if frame.empty:
+        return frame, ""
+    low = frame.loc[frame["p"].idxmin()]
+    text = f"{tables.format_p(low['p'])} ({low['Model']}, {low['Term']})"
+    frame["Test statistic"] = frame["Test statistic"].map(lambda x: f"{x:.2f}")
+    frame["p"] = frame["p"].map(tables.format_p)
+    return frame, text
+
+
 def describe_hrs(summary: pd.DataFrame) -> str:
     """One line per model term: "term: HR (95% CI)", or "not estimable (separation)" for a separated term."""
     return "; ".join(
-        f"{term}: "
+        f"{tables.term_label(term, _given_references(summary))}: "
         + (
             "not estimable (separation)"
             if row["separation"]
@@ -314,8 +366,11 @@ SEPARATION_KEYS = ("atgf_relapses", "atg_fg_text", "atg_fg_flag", "atg_whatif_te
 
 
 def separation_example(
-    cohort: pd.DataFrame, endpoint_name: str = "relapse", factor_name: str = "atg_type",
-    min_cell: int | None = None, conf_level: float = 0.95,
+    cohort: pd.DataFrame,
+    endpoint_name: str = "relapse",
+    factor_name: str = "atg_type",
+    min_cell: int | None = None,
+    conf_level: float = 0.95,
 ) -> dict[str, str] | None:
     """The separation story of chapter 7 as reader text: events in the reference level, the Fine-Gray HRs
     with the separation flag, and the what-if refit with the reference level's events censored.
@@ -329,7 +384,9 @@ def separation_example(
     counts = event_counts(cohort, endpoint_name, factor_name)
     ref = counts.index[0]
     # the same cell as in the outcome table: masked with its row and column (privacy rule 3)
-    shown = privacy.suppress_table(counts, min_cell, ["events", "competing", "censored"], "patients", column_totals=True)
+    shown = privacy.suppress_table(
+        counts, min_cell, ["events", "competing", "censored"], "patients", column_totals=True
+    )
     found["atgf_relapses"] = f"{shown['events'].iloc[0]} ({ref})"
     fit = fit_endpoint(cohort, endpoint_name, [factor_name], conf_level=conf_level)
     if fit.summary is None:
@@ -337,9 +394,12 @@ def separation_example(
     else:
         found["atg_fg_text"] = describe_hrs(fit.summary)
         flagged = fit.separated_terms
-        found["atg_fg_flag"] = ("raised for " + ", ".join(flagged)) if flagged else "not raised: every level has an event"
+        names = [tables.term_label(t, _given_references(fit.summary)) for t in flagged]
+        found["atg_fg_flag"] = ("raised for " + ", ".join(names)) if flagged else "not raised: every level has an event"
     try:
-        found["atg_whatif_text"] = describe_hrs(refit_without_events(cohort, endpoint_name, factor_name, ref, conf_level))
+        found["atg_whatif_text"] = describe_hrs(
+            refit_without_events(cohort, endpoint_name, factor_name, ref, conf_level)
+        )
     except ValueError as err:
         found["atg_whatif_text"] = f"no model ({err})"
     return found

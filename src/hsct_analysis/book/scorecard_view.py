@@ -1,4 +1,4 @@
-"""The scorecard and the paper audit as tables a reader can use (chapter 8).
+"""The scorecard, the paper audit and the estimator question as tables a reader can use (chapters 8 and 9).
 
 The scorecard and audit modules return analysis frames: column names like ``rate_non_conflicting``, rates as
 proportions, registry ids. These functions turn them into reader tables: plain headers, percentages, labels
@@ -7,19 +7,27 @@ instead of ids, no index, no missing-value markers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.book import comparison, tables
+from hsct_analysis.book import comparison, privacy, tables
+from hsct_analysis.book.tables import ReaderTable, reader_table  # noqa: F401 - re-exported for chapter 8
 from hsct_analysis.book.report import estimate_label, variable_label
+from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.paper import scorecard
 
 TABLE_NAMES = {"table1": "Table 1", "table2": "Table 2", "table3": "Table 3", "table4": "Table 4", "text": "Text"}
 KIND_NAMES = {
-    "count": "counts", "percent": "percentages", "median": "medians", "range": "ranges", "km": "Kaplan-Meier",
-    "cif": "cumulative incidence", "p": "p-values", "hr": "hazard ratios",
+    "count": "counts",
+    "percent": "percentages",
+    "median": "medians",
+    "range": "ranges",
+    "km": "Kaplan-Meier",
+    "cif": "cumulative incidence",
+    "p": "p-values",
+    "hr": "hazard ratios",
 }
 
 
@@ -30,15 +38,17 @@ def _percent(x) -> str:
 def rates_table(card: pd.DataFrame) -> pd.DataFrame:
     """Entries and pass rates by table of the paper and kind of number, rates as percentages."""
     summary = scorecard.summary(card).reset_index()
-    return pd.DataFrame({
-        "Where in the paper": summary["table"].map(lambda t: TABLE_NAMES.get(t, str(t))),
-        "Numbers": summary["kind"].map(lambda k: KIND_NAMES.get(k, str(k))),
-        "Entries": summary["entries"].astype(int),
-        "Within tolerance": summary["passed"].astype(int),
-        "In conflict": summary["conflicts"].astype(int),
-        "Rate": summary["rate"].map(_percent),
-        "Rate without conflicts": summary["rate_non_conflicting"].map(_percent),
-    })
+    return pd.DataFrame(
+        {
+            "Where in the paper": summary["table"].map(lambda t: TABLE_NAMES.get(t, str(t))),
+            "Numbers": summary["kind"].map(lambda k: KIND_NAMES.get(k, str(k))),
+            "Entries": summary["entries"].astype(int),
+            "Within tolerance": summary["passed"].astype(int),
+            "In conflict": summary["conflicts"].astype(int),
+            "Rate": summary["rate"].map(_percent),
+            "Rate without conflicts": summary["rate_non_conflicting"].map(_percent),
+        }
+    )
 
 
 def worst_table(card: pd.DataFrame, k: int = 10) -> pd.DataFrame:
@@ -55,50 +65,201 @@ def worst_table(card: pd.DataFrame, k: int = 10) -> pd.DataFrame:
         label = estimate_label(entry) + stat.get(str(entry["stat"]), "")
         digits = comparison.digits_for(str(entry["kind"]), str(entry.get("unit") or ""))
         miss = w["miss"]
-        rows.append({
-            "Estimate": label,
-            "Paper": comparison.number_text(w["published"], digits),
-            "Ours": comparison.number_text(w["reproduced"], digits) if np.isfinite(float(w["reproduced"]))
-            else "not computable from the cohort",
-            "Tolerance": str(w["tolerance"]).replace("+-", "±"),
-            "Off by": "–" if not np.isfinite(float(miss)) else f"{float(miss):.1f} tolerances",
-            "In conflict": "yes" if bool(w["conflict"]) else "no",
-        })
+        rows.append(
+            {
+                "Estimate": label,
+                "Paper": comparison.number_text(w["published"], digits),
+                "Ours": comparison.number_text(w["reproduced"], digits)
+                if np.isfinite(float(w["reproduced"]))
+                else "not computable from the cohort",
+                "Tolerance": str(w["tolerance"]).replace("+-", "±"),
+                "Off by": "–" if not np.isfinite(float(miss)) else f"{float(miss):.1f} tolerances",
+                "In conflict": "yes" if bool(w["conflict"]) else "no",
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def findings_table(findings: pd.DataFrame, card: pd.DataFrame | None) -> pd.DataFrame:
     """The audit's findings: the check in words and the reason with labels instead of ids."""
     labels = comparison.entry_labels(card, estimate_label) if card is not None else {}
-    return pd.DataFrame({
-        "Check": findings["check"].map(lambda c: comparison.CHECK_NAMES.get(c, str(c).replace("_", " "))),
-        "Finding": [comparison.plain_reason(f"{c}: {r}", labels, variable_label).split(": ", 1)[-1]
-                    for c, r in zip(findings["check"], findings["reason"])],
-        "Numbers marked": findings["marks"].map(lambda m: "inconsistent" if m == "inconsistent" else str(m)),
-    })
+    return pd.DataFrame(
+        {
+            "Check": findings["check"].map(lambda c: comparison.CHECK_NAMES.get(c, str(c).replace("_", " "))),
+            "Finding": [
+                comparison.plain_reason(f"{c}: {r}", labels, variable_label).split(": ", 1)[-1]
+                for c, r in zip(findings["check"], findings["reason"])
+            ],
+            "Numbers marked": findings["marks"].map(lambda m: "inconsistent" if m == "inconsistent" else str(m)),
+        }
+    )
 
 
 def findings_counts(findings: pd.DataFrame) -> pd.DataFrame:
     """How many findings each audit check made, and what they mark."""
     counts = findings.groupby(["check", "marks"]).size().reset_index(name="n")
-    return pd.DataFrame({
-        "Check": counts["check"].map(lambda c: comparison.CHECK_NAMES.get(c, str(c).replace("_", " "))),
-        "Numbers marked": counts["marks"].astype(str),
-        "Findings": counts["n"].astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "Check": counts["check"].map(lambda c: comparison.CHECK_NAMES.get(c, str(c).replace("_", " "))),
+            "Numbers marked": counts["marks"].astype(str),
+            "Findings": counts["n"].astype(int),
+        }
+    )
 
 
-@dataclass
-class ReaderTable:
-    """A reader table rendered without its index, in a frame that scrolls on its own on a phone."""
+# --- the identity gap and the estimator question (chapters 8 and 9) ------------------------------------------
 
-    frame: pd.DataFrame
-
-    def _repr_html_(self) -> str:
-        styler = tables.styled(self.frame).hide(axis="index").set_table_attributes('class="hsct-reader"')
-        return f'<div class="hsct-table-frame">{styler.to_html()}</div>'
+_FRACTION_CLASS = {
+    "all k/n": "All three printed as simple fractions k/n (nobody censored)",
+    "not k/n": "At least one not a simple fraction (some patients censored)",
+}
 
 
-def reader_table(frame: pd.DataFrame) -> ReaderTable:
-    """Wrap a reader table for display in a chapter."""
-    return ReaderTable(frame)
+def group_label(group: str) -> str:
+    """A registry group in words: ``"cart_interval_90 >90"`` -> ``"CAR-T to second HSCT (days) > 90"``."""
+    text = str(group)
+    for name in sorted(FACTORS, key=len, reverse=True):
+        if text.startswith(name + " "):
+            return f"{FACTORS[name].label} {tables.level_text(text[len(name) + 1 :])}"
+    return text.capitalize() if text == "whole cohort" else text
+
+
+def _pp(x, signed: bool = False) -> str:
+    if x is None or pd.isna(x):
+        return "–"
+    text = f"{float(x):+.1f}" if signed else f"{float(x):.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text.replace("-", "−")
+
+
+def _time_text(days) -> str:
+    return estimate_label(pd.Series({"kind": "km", "endpoint": "os", "time_days": days})).split(" at ", 1)[1]
+
+
+def gap_pattern_table(pattern: pd.DataFrame) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.audit.identity_gap_pattern` for reading: the gap by kind of group, in pp."""
+    return pd.DataFrame(
+        {
+            "Groups of Table 3": [_FRACTION_CLASS.get(str(k), str(k)) for k in pattern.index],
+            "Groups": pattern["groups"].astype(int).to_list(),
+            "Patients per group": [f"{int(a)}–{int(b)}" for a, b in zip(pattern["n_min"], pattern["n_max"])],
+            "Mean gap (pp)": [_pp(x, True) for x in pattern["gap_mean"]],
+            "Smallest to largest gap (pp)": [
+                f"{_pp(a, True)} to {_pp(b, True)}" for a, b in zip(pattern["gap_min"], pattern["gap_max"])
+            ],
+        }
+    )
+
+
+def gaps_table(gaps: pd.DataFrame, min_cell: int | None = None) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.audit.identity_gaps` for reading: one row per group and time, percentages."""
+    return pd.DataFrame(
+        {
+            "Group": [group_label(g) for g in gaps["group"]],
+            "Time": [_time_text(t) for t in gaps["time_days"]],
+            "Patients": [str(privacy.count_text(int(n), min_cell)) for n in gaps["n"]],
+            "LFS, %": [_pp(x) for x in gaps["lfs"]],
+            "Relapse, %": [_pp(x) for x in gaps["relapse"]],
+            "NRM, %": [_pp(x) for x in gaps["nrm"]],
+            "1 − LFS, %": [_pp(100 - x) for x in gaps["lfs"]],
+            "Relapse + NRM, %": [_pp(a + b) for a, b in zip(gaps["relapse"], gaps["nrm"])],
+            "Gap (pp)": [_pp(x, True) for x in gaps["gap"]],
+            **({"All k/n": ["yes" if b else "no" for b in gaps["all_simple"]]} if "all_simple" in gaps else {}),
+        }
+    )
+
+
+def proofs_table(proofs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.headline.identity_proofs` for reading: where the printed NRM cannot hold."""
+    return pd.DataFrame(
+        {
+            "Group": [group_label(g) for g in proofs["group"]],
+            "Time": [_time_text(t) for t in proofs["time_days"]],
+            "LFS, %": [_pp(x) for x in proofs["lfs"]],
+            "Relapse, %": [_pp(x) for x in proofs["relapse"]],
+            "NRM printed, %": [_pp(x) for x in proofs["nrm"]],
+            "Gap (pp)": [_pp(x, True) for x in proofs["gap"]],
+            "NRM any cohort allows, %": [
+                f"{_pp(a)}–{_pp(b)}" for a, b in zip(proofs["nrm_reachable_low"], proofs["nrm_reachable_high"])
+            ],
+            "Printed NRM outside by (pp)": [_pp(x) for x in proofs["min_nrm_miss"]],
+        }
+    )
+
+
+def naive_gap_table(residuals: pd.DataFrame, min_cell: int | None = None) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.estimator.naive_identity_residuals` for reading: printed gap against the
+    gap 1 − Kaplan-Meier would give (relapse × NRM / 100)."""
+    return pd.DataFrame(
+        {
+            "Group": [group_label(g) for g in residuals["group"]],
+            "Patients": [str(privacy.count_text(int(n), min_cell)) for n in residuals["n"]],
+            "Nobody censored": ["yes" if b else "no" for b in residuals["uncensored"]],
+            "Printed gap (pp)": [_pp(x, True) for x in residuals["gap"]],
+            "Gap 1 − KM predicts (pp)": [_pp(x, True) for x in residuals["predicted_gap"]],
+            "Printed minus predicted (pp)": [_pp(x, True) for x in residuals["residual"]],
+        }
+    )
+
+
+def ci_check_table(check: pd.DataFrame, min_cell: int | None = None) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.estimator.ci_check` for reading: the printed 95% CI next to the one each
+    variance gives for the same counts (percent)."""
+    endpoint = {"relapse": "Relapse", "nrm": "NRM"}
+    return pd.DataFrame(
+        {
+            "Group": [group_label(g) for g in check["group"]],
+            "Endpoint": [endpoint.get(e, e) for e in check["endpoint"]],
+            "Events of patients": [
+                f"{privacy.part_of(int(e), int(n), min_cell)} of {privacy.count_text(int(n), min_cell)}"
+                for e, n in zip(check["events"], check["n"])
+            ],
+            "Printed, % (95% CI)": [
+                f"{_pp(v)} ({_pp(lo)}–{_pp(up)})"
+                for v, lo, up in zip(check["estimate"], check["lower"], check["upper"])
+            ],
+            "Variance p(1−p)/n": [
+                f"{_pp(lo)}–{_pp(up)}" for lo, up in zip(check["binomial_lower"], check["binomial_upper"])
+            ],
+            "Gray's variance (cmprsk)": [
+                f"{_pp(lo)}–{_pp(up)}" for lo, up in zip(check["cmprsk_lower_min"], check["cmprsk_upper_max"])
+            ],
+        }
+    )
+
+
+def candidate_name(name: str) -> str:
+    """A candidate estimator of :data:`hsct_analysis.paper.estimator.CANDIDATES` in words."""
+    from hsct_analysis.paper.estimator import CANDIDATES
+
+    text = CANDIDATES.get(name, name.replace("_", " "))
+    text = re.sub(r"\b3 y\b", "3 years", re.sub(r"^\([a-c]\) ", "", text))
+    return text[:1].upper() + text[1:]
+
+
+def verdict_table(verdict: pd.DataFrame) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.estimator.summary` for reading: each candidate's predicted gaps against
+    the printed ones (pp), the share of censored groups it covers and whether it fits both features."""
+    unc, cens = "Gap where nobody was censored (pp)", "Gap in the censored groups (pp)"
+    frame = pd.DataFrame(
+        {
+            ("Candidate estimator", ""): [candidate_name(c) for c in verdict["candidate"]],
+            (unc, "predicted"): [_pp(x, True) for x in verdict["gap_uncensored_predicted"]],
+            (unc, "printed"): [_pp(x, True) for x in verdict["gap_uncensored_printed"]],
+            (cens, "predicted"): [_pp(x, True) for x in verdict["gap_censored_predicted"]],
+            (cens, "printed"): [_pp(x, True) for x in verdict["gap_censored_printed"]],
+            (cens, "in the simulated range"): [f"{100 * x:.0f}%" for x in verdict["censored_covered"]],
+            ("Fits both", ""): ["yes" if b else "no" for b in verdict["matches_pattern"]],
+        }
+    )
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    return frame
+
+
+def candidates_table(values: pd.DataFrame) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.estimator.candidate_values` for reading: one row per group, one column per
+    candidate estimator (percent at 3 years)."""
+    wide = values.pivot_table(index="group", columns="candidate", values="estimate", sort=False)
+    out = pd.DataFrame({"Group": [group_label(g) for g in wide.index]})
+    for name in wide.columns:
+        out[candidate_name(name)] = [_pp(x) for x in wide[name]]
+    return out

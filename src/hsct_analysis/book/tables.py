@@ -191,10 +191,12 @@ def iqr_note(min_cell: int | None) -> str:
     """The footnote a page prints under its "median (IQR)" tables (empty without ``min_cell``)."""
     if not is_masking(min_cell):
         return ""
-    return (f"Continuous values are shown as median (IQR), the interquartile range from the 25th to the 75th "
-            f"percentile, instead of median (range), because the book was built with the small-cell option "
-            f"(--min-cell {int(min_cell)}): a range's ends are the values of the two most extreme patients. "
-            f"Counts below {int(min_cell)} are shown as \"<{int(min_cell)}\".")
+    return (
+        f"Continuous values are shown as median (IQR), the interquartile range from the 25th to the 75th "
+        f"percentile, instead of median (range), because the book was built with the small-cell option "
+        f"(--min-cell {int(min_cell)}): a range's ends are the values of the two most extreme patients. "
+        f'Counts below {int(min_cell)} are shown as "<{int(min_cell)}".'
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,8 +243,9 @@ def _at_risk_after(curve: pd.DataFrame, day: float) -> float:
     return float(later.iloc[0]) if len(later) else 0.0
 
 
-def curve_at_times(curve: pd.DataFrame, months: Sequence[float] = ROUND_MONTHS,
-                   min_cell: int | None = None, digits: int = 1) -> pd.DataFrame:
+def curve_at_times(
+    curve: pd.DataFrame, months: Sequence[float] = ROUND_MONTHS, min_cell: int | None = None, digits: int = 1
+) -> pd.DataFrame:
     """A Kaplan-Meier or cumulative-incidence curve read at round time points, one row per time.
 
     ``curve`` is indexed by time in days (``survival.kaplan_meier`` or
@@ -268,16 +271,21 @@ def curve_at_times(curve: pd.DataFrame, months: Sequence[float] = ROUND_MONTHS,
         if "events" in curve.columns:
             row["events so far"] = int(curve.loc[times <= day, "events"].sum())
         se = value.get("std_err", np.sqrt(value["variance"]) if "variance" in value.index else np.nan)
-        for name, x in (("estimate %", value["estimate"]), ("SE %", se),
-                        ("lower %", value.get("lower", np.nan)), ("upper %", value.get("upper", np.nan))):
+        for name, x in (
+            ("estimate %", value["estimate"]),
+            ("SE %", se),
+            ("lower %", value.get("lower", np.nan)),
+            ("upper %", value.get("upper", np.nan)),
+        ):
             row[name] = round(100.0 * float(x), digits) if not _is_missing(x) else np.nan
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(list(months), name="months"))
     counts = [c for c in ("at risk after", "events so far") if c in table.columns]
     for name in counts:  # running counts: no small step between two shown values either
         if is_masking(min_cell):
-            table[name] = pd.Series(privacy.suppress_cumulative(table[name].tolist(), min_cell), index=table.index,
-                                    dtype=object)
+            table[name] = pd.Series(
+                privacy.suppress_cumulative(table[name].tolist(), min_cell), index=table.index, dtype=object
+            )
     return table
 
 
@@ -308,8 +316,9 @@ class Row:
             raise ValueError(f"kind must be 'categorical' or 'continuous', got {self.kind!r}")
 
 
-def categorical(column: str, label: str, levels: Sequence | None = None,
-                level_labels: Mapping[Any, str] | None = None) -> Row:
+def categorical(
+    column: str, label: str, levels: Sequence | None = None, level_labels: Mapping[Any, str] | None = None
+) -> Row:
     """A categorical row spec (see ``Row``)."""
     return Row(column, label, "categorical", tuple(levels or ()), dict(level_labels or {}))
 
@@ -353,8 +362,11 @@ def _categorical_rows(cohort: pd.DataFrame, row: Row, min_cell: int | None) -> l
     if total <= 0:
         raise ValueError("total must be positive")
     # the levels (and "not recorded") add up to the cohort size: one line for complementary suppression
-    cells = privacy.n_percent_line(counts, total, min_cell) if privacy.masking(min_cell) else [
-        format_n_percent(c, total) for c in counts]
+    cells = (
+        privacy.n_percent_line(counts, total, min_cell)
+        if privacy.masking(min_cell)
+        else [format_n_percent(c, total) for c in counts]
+    )
     return [(name, label, cell) for label, cell in zip(labels, cells)]
 
 
@@ -371,14 +383,21 @@ def _continuous_rows(cohort: pd.DataFrame, row: Row, min_cell: int | None) -> li
     out = [(name, spread_label(min_cell), format_median_spread(values, row.digits, min_cell))]
     n_missing = int(values.isna().sum())
     if n_missing:  # recorded + not recorded = the cohort size: both masked when either is small
-        cell = privacy.n_percent_line([len(values) - n_missing, n_missing], len(values), min_cell)[1] if (
-            privacy.masking(min_cell)) else format_n_percent(n_missing, len(values))
+        cell = (
+            privacy.n_percent_line([len(values) - n_missing, n_missing], len(values), min_cell)[1]
+            if (privacy.masking(min_cell))
+            else format_n_percent(n_missing, len(values))
+        )
         out.append((name, MISSING_LEVEL, cell))
     return out
 
 
-def characteristics(cohort: pd.DataFrame, rows: Sequence[Row | Mapping[str, Any]],
-                    column: str | None = None, min_cell: int | None = None) -> pd.DataFrame:
+def characteristics(
+    cohort: pd.DataFrame,
+    rows: Sequence[Row | Mapping[str, Any]],
+    column: str | None = None,
+    min_cell: int | None = None,
+) -> pd.DataFrame:
     """Patient characteristics: "n (%)" per level of categorical rows, "median (range)" otherwise.
 
     ``rows`` are ``Row`` specs (or dicts with the same keys). Percentages use all patients
@@ -418,12 +437,45 @@ def _split_covariate(name: str, known_variables: Iterable[str]) -> tuple[str, st
     for variable in sorted(known_variables, key=len, reverse=True):
         for sep in ("_", "=", ":"):
             if name.startswith(variable + sep) and len(name) > len(variable) + 1:
-                return variable, name[len(variable) + 1:]
+                return variable, name[len(variable) + 1 :]
     for sep in ("=", ":"):
         if sep in name:
             variable, level = name.split(sep, 1)
             return variable, level
     return name, ""
+
+
+def term_parts(term: str) -> tuple[str, str]:
+    """(variable, level) of a model term: ``"atg_type[ATG-P]"`` -> ``("atg_type", "ATG-P")``."""
+    return _split_covariate(term, FACTORS)
+
+
+def level_text(level: Any) -> str:
+    """A factor level as printed: ``"<=90"`` -> ``"≤ 90"``, ``">90"`` -> ``"> 90"``."""
+    text = str(level)
+    for code, sign in (("<=", "≤"), (">=", "≥"), ("<", "<"), (">", ">")):
+        if text.startswith(code):
+            return f"{sign} {text[len(code) :]}"
+    return text
+
+
+def term_label(term: str, reference_levels: Mapping[str, str] | None = None) -> str:
+    """A model term in the reader's words: ``"atg_type[ATG-P]"`` -> ``"ATG type: ATG-P vs ATG-F"``.
+
+    The variable is named by its factor label and the level is set against the reference level
+    (``reference_levels[variable]``, else the factor's first level); a term that names no known factor
+    keeps its variable name with underscores turned into spaces.
+    """
+    known = dict(reference_levels or {})
+    for name, fac in FACTORS.items():
+        known.setdefault(name, fac.levels[0])
+    variable, level = _split_covariate(term, known)
+    label = FACTORS[variable].label if variable in FACTORS else variable.replace("_", " ")
+    if not level:
+        return label
+    reference = known.get(variable)
+    versus = f" vs {level_text(reference)}" if reference is not None else ""
+    return f"{label}: {level_text(level)}{versus}"
 
 
 def _flagged(row: pd.Series) -> bool:
@@ -435,8 +487,9 @@ def _flagged(row: pd.Series) -> bool:
     return False
 
 
-def regression_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] | None = None,
-                    labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+def regression_rows(
+    summary: pd.DataFrame, reference_levels: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Long form of a Cox/Fine-Gray summary with the reference level of each variable inserted.
 
     ``summary`` has columns ``hr, hr_lower, hr_upper, p`` and either ``variable``/``level``
@@ -480,23 +533,47 @@ def regression_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] |
         levels_here = [(lv, r) for v, lv, r in parsed if v == variable]
         ref = reference_levels.get(variable)
         if ref is not None and any(lv for lv, _ in levels_here):
-            records.append(dict(variable=variable, label=label, level=str(ref), hr=1.0, hr_lower=np.nan,
-                                hr_upper=np.nan, p=np.nan, reference=True, separated=False))
+            records.append(
+                dict(
+                    variable=variable,
+                    label=label,
+                    level=str(ref),
+                    hr=1.0,
+                    hr_lower=np.nan,
+                    hr_upper=np.nan,
+                    p=np.nan,
+                    reference=True,
+                    separated=False,
+                )
+            )
         if variable in FACTORS:
             rank = {lv: i for i, lv in enumerate(FACTORS[variable].levels)}
             levels_here.sort(key=lambda item: rank.get(item[0], len(rank)))
         for level, r in levels_here:
-            records.append(dict(variable=variable, label=label, level=level, hr=float(r["hr"]),
-                                hr_lower=float(r["hr_lower"]), hr_upper=float(r["hr_upper"]),
-                                p=float(r["p"]) if not _is_missing(r["p"]) else np.nan, reference=False,
-                                separated=_flagged(r) or is_separated(r["hr"], r["hr_lower"], r["hr_upper"])))
+            records.append(
+                dict(
+                    variable=variable,
+                    label=label,
+                    level=level,
+                    hr=float(r["hr"]),
+                    hr_lower=float(r["hr_lower"]),
+                    hr_upper=float(r["hr_upper"]),
+                    p=float(r["p"]) if not _is_missing(r["p"]) else np.nan,
+                    reference=False,
+                    separated=_flagged(r) or is_separated(r["hr"], r["hr_lower"], r["hr_upper"]),
+                )
+            )
     return pd.DataFrame.from_records(
         records, columns=["variable", "label", "level", "hr", "hr_lower", "hr_upper", "p", "reference", "separated"]
     )
 
 
-def regression_table(summary: pd.DataFrame, reference_levels: Mapping[str, str] | None = None,
-                     labels: Mapping[str, str] | None = None, hr_column: str = "HR (95% CI)") -> pd.DataFrame:
+def regression_table(
+    summary: pd.DataFrame,
+    reference_levels: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    hr_column: str = "HR (95% CI)",
+) -> pd.DataFrame:
     """gtsummary-like regression table: one row per level, reference level "1 (reference)".
 
     Rows are indexed by (variable label, level); columns ``hr_column`` ("4.10 (1.64-10.24)",
@@ -573,7 +650,7 @@ def _difference_text(pub: float | None, rep: float | None, digits: int, ratio: b
 
 
 def _tolerance_phrase(tolerance: Any, digits: int, unit: str) -> str:
-    """"±1.0 pp", "exact", "within ×1.25": the tolerance as the reader should see it."""
+    """ "±1.0 pp", "exact", "within ×1.25": the tolerance as the reader should see it."""
     number = _as_number(tolerance)
     if number is not None:
         return "±" + _with_unit(format_number(number, digits), "pp" if unit == "%" else unit)
@@ -689,3 +766,19 @@ def highlight_misses(table: pd.DataFrame):
         return pd.DataFrame(np.broadcast_to(cells, frame.shape), index=frame.index, columns=frame.columns)
 
     return styled(table).apply(styles, axis=None)
+
+
+@dataclass
+class ReaderTable:
+    """A reader table rendered without its index, in a frame that scrolls on its own on a phone."""
+
+    frame: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        styler = styled(self.frame).format(escape="html").hide(axis="index").set_table_attributes('class="hsct-reader"')
+        return f'<div class="hsct-table-frame">{styler.to_html()}</div>'
+
+
+def reader_table(frame: pd.DataFrame) -> ReaderTable:
+    """Wrap a reader table for display in a chapter."""
+    return ReaderTable(frame)

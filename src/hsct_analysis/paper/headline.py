@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.paper.proofs import interval_pair_proofs, small_group_proofs
 from hsct_analysis.paper.tolerances import ESTIMATE_TOL_PP
 
@@ -137,18 +138,22 @@ def identity_proofs(registry: pd.DataFrame, tolerance: float = ESTIMATE_TOL_PP) 
     )
 
 
+def _factor_label(name: str) -> str:
+    return FACTORS[name].label if name in FACTORS else name.replace("_", " ")
+
+
 def _what(row) -> str:
     ep = {"os": "OS", "lfs": "LFS", "relapse": "RI", "nrm": "NRM"}.get(row["endpoint"], row["endpoint"])
     stat = {"value": "", "lower": " lower CI", "upper": " upper CI"}.get(row["stat"], "")
     if row["kind"] == "p":
         test = "Wald p" if str(row["id"]).startswith("t4.") else ("log-rank p" if ep in ("OS", "LFS") else "Gray p")
         return (
-            f"{ep} {test}, CAR-T to HSCT <=90 vs >90 d"
+            f"{ep} {test}, CAR-T to HSCT ≤ 90 vs > 90 d"
             if row["factor"] == HEADLINE_FACTOR
-            else f"{ep} {test}, {row['factor']}"
+            else f"{ep} {test}, {_factor_label(row['factor'])}"
         )
     if row["kind"] == "hr":
-        level = "> 90 d vs <= 90 d" if row["factor"] == HEADLINE_FACTOR else "autologous vs allogeneic CAR-T"
+        level = "> 90 d vs ≤ 90 d" if row["factor"] == HEADLINE_FACTOR else "autologous vs allogeneic CAR-T"
         return f"{ep} HR{stat}, {level}"
     years = f"{row['time_days'] / 365.25:g}-year"
     where = "" if not row["factor"] else f", {row['level']} d"
