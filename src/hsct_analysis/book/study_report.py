@@ -67,6 +67,7 @@ __all__ = [
     "forest_plot",
     "screening_table",
     "privacy_note",
+    "count_text",
     "time_labels",
     "show",
 ]
@@ -153,6 +154,11 @@ def privacy_note(cohort: StudyCohort, min_cell: int | None = None) -> Text | Non
         f"count so that a small one cannot be recovered from a total; zeros are shown as 0. Continuous values "
         f"are summarised by the median and interquartile range (IQR), whose ends are not single patients' values."
     )
+
+
+def count_text(cohort: StudyCohort, count: int, min_cell: int | None = None) -> Any:
+    """A count for prose or a caption: "<min_cell" when it is 1 to min_cell - 1, else the count."""
+    return privacy.count_text(int(count), resolve_min_cell(cohort, min_cell))
 
 
 def show(*items) -> None:
@@ -556,11 +562,12 @@ def endpoint_notices(cohort: StudyCohort) -> list[Notice]:
 
 
 def _month_ticks(days_max: float) -> list[float]:
+    """Round ticks in months from 0 to the first tick at or after the last time (at most 9 ticks)."""
     months = max(float(days_max) / DAYS_PER_MONTH, 1.0)
     for step in (1, 2, 3, 6, 12, 24, 36, 60, 120):
-        if months / step <= 8:
+        if np.ceil(months / step) <= 8:
             break
-    return [float(step * k) for k in range(int(months // step) + 1)] or [0.0]
+    return [float(step * k) for k in range(int(np.ceil(months / step)) + 1)]
 
 
 def _plain(text: str) -> str:
