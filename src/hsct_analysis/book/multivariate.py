@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hsct_analysis.book import privacy, tables
+from hsct_analysis.book.report import not_available
 from hsct_analysis.book.univariate import SHORT_LABEL, comparison_p, plain_numbers
 from hsct_analysis.cohort import endpoints
 from hsct_analysis.cohort.factors import FACTORS
@@ -246,6 +247,32 @@ def layout(models: dict[str, EndpointModel], which: str = "summary") -> pd.DataF
     out = pd.concat([part.reindex(order) for part in parts], axis=1)
     out.index = pd.MultiIndex.from_tuples(order, names=parts[0].index.names)
     return out.fillna("")
+
+
+def factor_labels(factor_names) -> str:
+    """The labels of ``factor_names`` (keys of ``FACTORS``), comma-separated; ``"none"`` for no factor."""
+    return ", ".join(FACTORS[name].label for name in factor_names) or "none"
+
+
+def model_sets(models: dict[str, EndpointModel], paper_sets: dict[str, list[str]] | None = None) -> str:
+    """The factors each endpoint's model uses here, with the paper's where ``paper_sets`` gives them.
+
+    E.g. ``"LFS: here Disease status (paper: Disease status, ATG type); OS: here none"``.
+    """
+    parts = []
+    for name, model in models.items():
+        text = f"{model.label}: here {factor_labels(model.factors)}"
+        if paper_sets:
+            text += f" (paper: {factor_labels(paper_sets.get(name, []))})"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def unavailable_notes(models: dict[str, EndpointModel], names: list[str]) -> str:
+    """Markdown: the not-available sentence of each model among ``names`` that could not be fitted (``""`` if all were)."""
+    return "\n\n".join(
+        not_available(f"The model for {models[n].label}", models[n].unavailable) for n in names if models[n].unavailable
+    )
 
 
 def screening_table(models: dict[str, EndpointModel]) -> pd.DataFrame:

@@ -127,3 +127,13 @@ def factor(cohort: pd.DataFrame, name: str) -> pd.Series:
         if name not in FACTORS:
             raise KeyError(f"unknown factor {name!r}; known: {', '.join(FACTORS)}") from exc
         raise
+
+
+def known_groups(cohort: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Patients whose factor ``name`` is known: a boolean mask over the rows of ``cohort``, and their levels as text.
+
+    Ready for the tests, which take group labels without missing values: ``logrank(time[keep], event[keep], groups)``.
+    """
+    groups = factor(cohort, name)
+    keep = groups.notna().to_numpy()
+    return keep, groups[keep].astype(str).to_numpy()

@@ -254,3 +254,11 @@ def group_size(registry: pd.DataFrame, factor: str = "", level: str = "") -> flo
     if len(values) != 1:
         raise KeyError(f"no unique group size for factor={factor!r} level={level!r}: {sorted(values)}")
     return float(values.pop())
+
+
+def whole_cohort_estimate(registry: pd.DataFrame, endpoint: str, time_days: float) -> float:
+    """The paper's estimate (%) of ``endpoint`` for the whole cohort at ``time_days`` (its one canonical row)."""
+    rows = lookup(registry, endpoint=endpoint, time_days=time_days, factor="", stat="value", canonical=True)
+    if len(rows) != 1:
+        raise KeyError(f"{len(rows)} canonical whole-cohort estimates of {endpoint} at {time_days} days, not one")
+    return float(rows["value"].iloc[0])

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hsct_analysis.stats import survival
+
 
 @dataclass(frozen=True)
 class PowerResult:
@@ -70,6 +72,23 @@ def hazard_ratio_untied(time: np.ndarray, event: np.ndarray, group: np.ndarray) 
     observed, expected, total, _ = _logrank_pieces(time, event, group)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (observed / expected) / ((total - observed) / (total - expected))
+
+
+def exponential_hazard(time, event, days: float) -> float:
+    """The constant hazard per day whose survival at ``days`` equals the Kaplan-Meier estimate there.
+
+    ``-log S(days) / days`` with ``S`` the Kaplan-Meier estimate of ``(time, event)`` (days; 1 =
+    event, 0 = censored): an exponential model matched to the observed survival at one time, e.g.
+    the ``baseline_hazard`` of a :class:`StudyDesign` from a reference group's 3-year survival.
+
+    Examples
+    --------
+    >>> from hsct_analysis.stats.power import exponential_hazard
+    >>> round(exponential_hazard([100, 200, 300, 400], [1, 0, 1, 0], 365.25), 6)  # S(365.25) = 0.375
+    0.002685
+    """
+    estimate = float(survival.value_at(survival.kaplan_meier(time, event), days)["estimate"])
+    return float(-np.log(estimate) / days)
 
 
 @dataclass(frozen=True)
