@@ -185,7 +185,7 @@ class _Table:
 
     def _parse_numbers(self) -> pd.DataFrame:
         numeric = [c for c in self.cells if c in COLUMNS and COLUMNS[c].type in ("integer", "number")]
-        parsed = {c: pd.to_numeric(self.cells[c].where(~self.empty[c]), errors="coerce") for c in numeric}
+        parsed = {c: _to_numbers(self.cells[c], self.empty[c]) for c in numeric}
         frame = pd.DataFrame(parsed, index=self.cells.index, dtype=float)
         return frame.where(np.isfinite(frame))
 
@@ -208,6 +208,18 @@ class _Table:
                 Problem(self.source, int(self.lines[i]), None if pid is None else printable(pid), column, text, val)
             )
         return out
+
+
+def _to_numbers(cells: pd.Series, empty: pd.Series) -> pd.Series:
+    """The numbers of a column of text cells (NaN where empty or not a number).
+
+    A categorical column (the fast reader's) is parsed once per distinct text, then spread to its rows.
+    """
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        texts = pd.Series(cells.cat.categories, dtype=object)
+        values = np.asarray(pd.to_numeric(texts.where(texts != ""), errors="coerce"), dtype=float)
+        return pd.Series(values[cells.cat.codes.to_numpy()], index=cells.index)
+    return pd.to_numeric(cells.where(~empty), errors="coerce")
 
 
 def _show(value) -> str | None:
@@ -440,6 +452,10 @@ class _Scan:
 def _scan(path: str | Path, keep: bool) -> _Scan:
     """Read the file once, validating ``CHUNK_ROWS`` rows at a time; with ``keep``, also keep one table of all rows.
 
+    A plain CSV file (see :func:`_plain_layout`) is read by pandas' C parser (:func:`_fast_scan`); any other
+    (a workbook, quoted cells, control characters, rows of the wrong length, bytes that are not UTF-8) by the
+    detailed reader below, line by line. Both give the same problems, in the same order.
+
     Never raises on bad input: everything wrong with the file is a :class:`Problem`.
     """
     path, source = Path(path), str(path)
@@ -448,6 +464,168 @@ def _scan(path: str | Path, keep: bool) -> _Scan:
     if kind is None:
         scan.add(fatal)
         return scan
+    if kind != "xlsx" and not keep:
+        layout = _plain_layout(path, kind)
+        if layout is not None:
+            fast = _fast_scan(path, kind, source, *layout)
+            if fast is not None:
+                return fast
+    return _detailed_scan(path, kind, source, scan, keep)
+
+
+#: Bytes read at a time by :func:`_plain_layout`, and rows per chunk of :func:`_fast_scan`.
+LAYOUT_BLOCK_BYTES = 1 << 22
+FAST_CHUNK_ROWS = 50_000
+
+#: What the fast reader leaves to the detailed one: a quote (quoted cells may hold commas or line breaks), a
+#: control or invisible character (:data:`CONTROL_CHARACTERS` but line feed and carriage return).
+_NOT_PLAIN = re.compile('[\x00-\x09\x0b\x0c\x0e-\x1f"\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
+_LF, _CR, _COMMA = ord("\n"), ord("\r"), ord(",")
+
+
+def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | None:
+    """The header and the file line of every row of a plain CSV file, or None when the file is not plain.
+
+    Plain: valid UTF-8; no quote, control or invisible character; a carriage return only before a line feed; a
+    header line that is not blank, with at least two columns; every other line either holds as many commas as
+    the header, or only spaces (a blank line, which the detailed reader skips too). Then a line is a row, and a
+    comma separates two cells, so pandas' C parser reads exactly the cells the ``csv`` module would, and row
+    ``i`` is on line ``lines[i]``. One pass over the bytes, in blocks, with numpy: memory does not grow with the
+    file, and nothing is done per line but for lines without a comma.
+    """
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    per_line: list[np.ndarray] = []  # commas of each complete line, block by block
+    carry_commas, carry_blank, carry_bytes, after_cr = 0, True, 0, False
+    first_line = None
+    with path.open("rb") as fh:
+        while block := fh.read(LAYOUT_BLOCK_BYTES):
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError:
+                return None
+            raw = np.frombuffer(block, dtype=np.uint8)
+            n_lf, n_cr = block.count(b"\n"), block.count(b"\r")
+            if b'"' in block or b"\x7f" in block or np.count_nonzero(raw < 32) != n_lf + n_cr:
+                return None
+            if not block.isascii() and _NOT_PLAIN.search(text):
+                return None
+            if (after_cr and block[:1] != b"\n") or n_cr != block.count(b"\r\n") + block.endswith(b"\r"):
+                return None
+            after_cr = block.endswith(b"\r")
+            ends = np.flatnonzero(raw == _LF)
+            if first_line is None:
+                if not len(ends):  # a header longer than a block: left to the detailed reader
+                    return None
+                first_line = block[: int(ends[0])]
+            bounds = np.concatenate(([0], ends + 1))
+            if bounds[-1] == len(raw):
+                bounds = bounds[:-1]
+            commas = np.zeros(len(ends) + 1, dtype=np.int64)
+            commas[: len(bounds)] = np.add.reduceat(raw == _COMMA, bounds, dtype=np.int64)
+            commas[0] += carry_commas
+            if len(ends):
+                for k in np.flatnonzero(commas[:-1] == 0):  # lines without a comma: blank, or not plain
+                    start = int(ends[k - 1]) + 1 if k else 0
+                    if (k == 0 and not carry_blank) or block[start : int(ends[k])].strip(b" \r"):
+                        return None
+                per_line.append(commas[:-1])
+                tail = block[int(ends[-1]) + 1 :]
+                carry_commas, carry_bytes, carry_blank = int(commas[-1]), len(tail), not tail.strip(b" \r")
+            else:
+                carry_commas, carry_bytes = int(commas[-1]), carry_bytes + len(raw)
+                carry_blank = carry_blank and not block.strip(b" \r")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    if after_cr or first_line is None:
+        return None
+    if carry_bytes:  # a last line without a line break
+        if carry_commas == 0 and not carry_blank:
+            return None
+        per_line.append(np.array([carry_commas]))
+    commas = np.concatenate(per_line)
+    header_text = first_line.decode(encoding).rstrip("\r")
+    if commas[0] == 0 or not header_text.replace(",", "").strip():
+        return None
+    width = int(commas[0]) + 1
+    rows = commas[1:] == width - 1
+    if not np.all(rows | (commas[1:] == 0)):
+        return None
+    return [h.strip() for h in header_text.split(",")], np.flatnonzero(rows) + 2
+
+
+def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines: np.ndarray) -> _Scan | None:
+    """:func:`_scan` of a plain CSV file (:func:`_plain_layout`) with pandas' C parser, ``FAST_CHUNK_ROWS`` rows at
+    a time, every cell kept as a category of its stripped text (each distinct text is parsed and checked once).
+    None if the parser's rows do not match the layout (then the detailed reader reads the file)."""
+    scan = _Scan(source, [])
+    scan.add(_header_problems(header, source))
+    width = len(header)
+    first = {name: header.index(name) for name in dict.fromkeys(header) if name in COLUMNS}
+    seen: dict[str, int] = {}
+    done = 0
+    reader = pd.read_csv(
+        path,
+        encoding=encoding,
+        header=None,
+        skiprows=1,
+        names=list(range(width)),
+        dtype=str,
+        na_filter=False,
+        quoting=csv.QUOTE_NONE,
+        skip_blank_lines=True,
+        engine="c",
+        chunksize=FAST_CHUNK_ROWS,
+    )
+    try:
+        with reader:
+            for chunk in reader:
+                if done + len(chunk) > len(lines):
+                    return None
+                cells, blank = {}, np.ones(len(chunk), dtype=bool)
+                for j in range(width):
+                    codes, texts = pd.factorize(chunk[j].to_numpy(dtype=object))
+                    stripped_codes, stripped = pd.factorize(pd.Index(texts, dtype=object).str.strip())
+                    codes = stripped_codes[codes]
+                    blank &= (stripped == "")[codes]
+                    cells[j] = (codes, stripped)
+                keep = ~blank
+                data = {}
+                for name, j in first.items():
+                    codes, texts = cells[j]
+                    if COLUMNS[name].allowed == "unique":  # patient_id: as many texts as rows
+                        data[name] = np.asarray(texts, dtype=object)[codes[keep]]
+                    else:
+                        data[name] = pd.Categorical.from_codes(codes[keep], categories=pd.Index(texts, dtype=object))
+                frame = pd.DataFrame(data, columns=list(first))
+                table = _Table(source, header, frame, lines[done : done + len(chunk)][keep], seen)
+                done += len(chunk)
+                _count(scan, table)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+        return None
+    if done != len(lines):
+        return None
+    if scan.n_rows == 0:
+        scan.add([Problem(source, None, None, None, "file has a header but no patient rows")])
+    return scan
+
+
+def _count(scan: _Scan, table: _Table) -> None:
+    """Add a table's problems and counts (rows, deaths, alive, followed) to ``scan``."""
+    scan.add(_cell_problems(table))
+    scan.n_rows += len(table.cells)
+    if table.has("dead"):
+        scan.n_dead += int(table.numbers["dead"].eq(1).sum())
+        scan.n_alive += int(table.numbers["dead"].eq(0).sum())
+    if table.has("followup_days"):
+        scan.n_followed += int(table.numbers["followup_days"].gt(0).sum())
+
+
+def _detailed_scan(path: Path, kind: str, source: str, scan: _Scan, keep: bool) -> _Scan:
+    """:func:`_scan` line by line with the ``csv`` module (or openpyxl), for any file."""
     layout: list[Problem] = []
     if kind == "xlsx":
         rows = _xlsx_rows(path, layout, source)
@@ -466,13 +644,7 @@ def _scan(path: str | Path, keep: bool) -> _Scan:
         if not buffer:
             return
         table = _table_from_rows(header, lines, buffer, source, seen)
-        scan.add(_cell_problems(table))
-        scan.n_rows += len(buffer)
-        if table.has("dead"):
-            scan.n_dead += int(table.numbers["dead"].eq(1).sum())
-            scan.n_alive += int(table.numbers["dead"].eq(0).sum())
-        if table.has("followup_days"):
-            scan.n_followed += int(table.numbers["followup_days"].gt(0).sum())
+        _count(scan, table)
         if keep:
             kept.append(table)
         buffer.clear()
@@ -626,6 +798,8 @@ def _check_empty(t: _Table, col: Column) -> list[Problem]:
 def _check_category(t: _Table, col: Column) -> list[Problem]:
     s = t.cells[col.name]
     bad = ~t.empty[col.name] & ~s.isin(col.choices)
+    if not bad.any():
+        return []
     lower = {c.lower(): c for c in col.choices}
     hint = s.str.lower().map(lower)
     rule = f"is not one of {col.allowed}"
@@ -668,10 +842,12 @@ def _check_allowed_numbers(t: _Table, col: Column) -> list[Problem]:
 def _check_unique(t: _Table, col: Column) -> list[Problem]:
     if col.allowed != "unique":
         return []
-    s, filled = t.cells[col.name], ~t.empty[col.name]
-    earlier = s.map(t.seen) if t.seen else pd.Series(np.nan, index=s.index)  # first seen in an earlier chunk
-    here = {v: int(t.lines[i]) for i, v in reversed(list(enumerate(s)))}
-    first = earlier.fillna(s.map(here))
+    s, filled = t.cells[col.name].astype(object), ~t.empty[col.name]
+    values, seen = s.tolist(), t.seen
+    # the line each value was first seen on in an earlier chunk (NaN: not seen), then in this one
+    earlier = pd.Series([seen.get(v, np.nan) for v in values] if seen else np.nan, index=s.index, dtype=float)
+    here = dict(zip(reversed(values), reversed(t.lines.tolist())))
+    first = earlier.fillna(pd.Series([here[v] for v in values], index=s.index, dtype=float))
     dup = filled & (earlier.notna() | s.duplicated(keep="first"))
     t.seen.update({v: line for v, line in here.items() if v and v not in t.seen})
     return t.problems(dup, col.name, "is a duplicate patient_id (first on line {first})", s, first=first)
