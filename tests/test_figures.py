@@ -1,6 +1,7 @@
 """Figures: the drawn numbers (risk table, band vertices, steps, ticks, bars) equal hand-worked ones."""
 
 import math
+import re
 import warnings
 
 import matplotlib.pyplot as plt
@@ -287,11 +288,85 @@ def test_min_cell_interval_distribution_hides_strip_and_small_counts():
     labels = {t.get_gid(): t.get_text() for t in ax.texts}
     assert labels["cut_label:60"] == " ≤60 d: <5 · >60 d: *"
     assert labels["cut_label:90"] == " ≤90 d: * · >90 d: <5"
-    heights = sorted(p.get_height() for p in ax.patches if p.get_height() > 0)
+    bars = [(p.get_x(), p.get_x() + p.get_width(), p.get_height(), p.get_gid()) for p in ax.patches if p.get_height()]
     # bins (10 days, edges at x.5): 30.5-40.5: 1, 40.5-50.5: 1, 50.5-60.5: 1, 60.5-70.5: 6, 90.5-100.5: 1,
-    # 110.5-120.5: 1: every bin of 1 is drawn as a hatched bar of height 5, the bin of 6 as it is
-    assert heights == [5, 5, 5, 5, 5, 6]
-    assert sum(p.get_gid() == "histogram:masked" for p in ax.patches) == 5
+    # 110.5-120.5: 1. The three bins of 1 up to day 60 are one bar of 3, the two after day 90 one bar of 2, each
+    # drawn as a hatched bar of height 5 ("fewer than 5"); the bin of 6 as it is
+    assert bars == [
+        (30.5, 60.5, 5, "histogram:masked"),
+        (60.5, 70.5, 6, "histogram"),
+        (90.5, 120.5, 5, "histogram:masked"),
+    ]
+
+
+def drawn(fig) -> tuple[list[tuple[float, float, float, str]], dict[str, str]]:
+    """The bars of a histogram (left, right, height, gid) and its texts by gid."""
+    ax = fig.axes[0]
+    bars = [(p.get_x(), p.get_x() + p.get_width(), p.get_height(), p.get_gid() or "") for p in ax.patches]
+    return bars, {t.get_gid(): t.get_text() for t in ax.texts}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_min_cell_histogram_no_small_count_can_be_read_or_recovered(seed):
+    """Bars and cut labels of a masked histogram, checked as a reader could use them: a bar shown holds 0 or at
+    least min_cell patients; hidden bars are none or at least two adding up to min_cell or more; and a cut label
+    shown splits the hidden bars so that neither side holds exactly one of them or a small sum."""
+    rng = np.random.default_rng(seed)
+    n, cuts = 5, (60, 90)
+    days = np.concatenate(
+        [
+            rng.integers(0, 60, rng.integers(0, 30)),
+            rng.integers(61, 91, rng.integers(1, 8)),
+            rng.integers(91, 400, rng.integers(1, 12)),
+        ]
+    )
+    bars, texts = drawn(figures.plot_interval_distribution(days, cuts=cuts, min_cell=n))
+    true = [int(((days > lo) & (days < hi)).sum()) for lo, hi, _, _ in bars]
+    assert sum(true) == len(days)  # the bars cover every patient once
+    hidden = [t for t, (_, _, _, gid) in zip(true, bars) if gid.endswith((":masked", ":hidden"))]
+    for t, (_, _, height, gid) in zip(true, bars):
+        if gid.endswith(":masked"):
+            assert 0 < t < n and height == n
+        elif gid.endswith(":hidden"):
+            assert t >= n and height == 0
+        else:
+            assert height == t and (t == 0 or t >= n)
+    # (fewer than n patients in all: every bar is "<n", and so is the total, wherever it is shown)
+    assert hidden == [] or (len(hidden) >= 2 and sum(hidden) >= n) or (sum(true) < n and sum(hidden) == sum(true))
+    for cut in cuts:
+        label = texts[f"cut_label:{cut}"]
+        low, high = re.fullmatch(r" ≤\d+ d: (\S+) · >\d+ d: (\S+)", label).groups()
+        if low.isdigit() or high.isdigit():  # counts shown (then both are, as they add up to every patient)
+            assert low.isdigit() and high.isdigit()
+            for left_side in (True, False):
+                part = [
+                    t
+                    for t, (_, hi, _, gid) in zip(true, bars)
+                    if (hi <= cut + 0.5) == left_side and gid.endswith((":masked", ":hidden"))
+                ]
+                assert part == [] or (len(part) >= 2 and sum(part) >= n)
+
+
+def test_min_cell_histogram_merges_a_small_bin_instead_of_showing_it():
+    # 6 patients on days 1-10, 1 on day 15, 7 on days 21-30: the old histogram drew the 1 as a "<5" bar next to
+    # 6 and 7, and 14 - 6 - 7 gave it away; now days 11-30 are one bar of 8
+    days = [5] * 6 + [15] + [25] * 7
+    bars, texts = drawn(figures.plot_interval_distribution(days, cuts=(), min_cell=5))
+    assert bars == [(0.5, 10.5, 6, "histogram"), (10.5, 30.5, 8, "histogram")]
+    plain, _ = drawn(figures.plot_interval_distribution(days, cuts=()))
+    assert [h for _, _, h, _ in plain] == [6, 1, 7]
+    # a stretch between cuts with 3 patients is one "<5" bar, and one more bar is hidden ("*", height 0)
+    days = [30] * 20 + [70, 75, 80] + [100] * 20 + [130] * 6
+    bars, texts = drawn(figures.plot_interval_distribution(days, cuts=(60, 90), min_cell=5))
+    assert [(lo, hi, h, g) for lo, hi, h, g in bars if h or g != "histogram"] == [
+        (20.5, 30.5, 20, "histogram"),
+        (60.5, 90.5, 5, "histogram:masked"),
+        (90.5, 100.5, 20, "histogram"),
+        (120.5, 130.5, 0, "histogram:hidden"),
+    ]
+    assert texts["histogram_hidden_label"] == "*"
+    assert texts["cut_label:60"] == " ≤60 d: 20 · >60 d: 29"  # the hidden 3 and 6: only their sum, 9, is known
+    assert texts["cut_label:90"] == " ≤90 d: * · >90 d: *"  # 23 - 20 would give the 3 away
 
 
 def test_residual_blocks_pool_consecutive_events():

@@ -474,8 +474,9 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     edges = np.arange(start, x.max() + binwidth, binwidth)
     if edges[-1] < x.max():
         edges = np.append(edges, edges[-1] + binwidth)
+    masked_labels: set[float] = set()
     if privacy.masking(min_cell):
-        heights = _masked_histogram(ax, x, edges, min_cell)
+        heights, masked_labels = _masked_histogram(ax, x, edges, min_cell, cuts)
     else:
         heights, _, _ = ax.hist(x, bins=edges, color=PALETTE[0], alpha=0.75, edgecolor="white", gid="histogram")
     top = max(heights.max(), 1) * (1.25 + 0.1 * len(cuts))
@@ -491,6 +492,8 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
         color = PALETTE[(k + 1) % len(PALETTE)]
         ax.axvline(cut, color=color, linestyle="--", linewidth=1.4, gid=f"cut:{cut:g}")
         n_low, n_high = privacy.suppress_counts(pd.Series([int(np.sum(x <= cut)), int(np.sum(x > cut))]), min_cell)[0]
+        if cut in masked_labels:  # with the bars, these two counts would reveal a hidden one
+            n_low, n_high = (n if isinstance(n, str) else privacy.COMPLEMENTARY for n in (n_low, n_high))
         ax.text(cut, 0.98 - 0.1 * k, f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}", transform=ax.get_xaxis_transform(),
                 color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}", zorder=5,
                 bbox=dict(facecolor="white", edgecolor="none", pad=1.0, alpha=0.9))
@@ -510,24 +513,74 @@ def _as_upper_bound(bar, color: str) -> None:
     bar.set_gid((bar.get_gid() or "bar") + ":masked")
 
 
-def _masked_histogram(ax: Axes, x: np.ndarray, edges: np.ndarray, min_cell: int) -> np.ndarray:
-    """Histogram whose bins with 1 to ``min_cell - 1`` patients are drawn as hatched outlines of
-    height ``min_cell`` (meaning "fewer than min_cell"); returns the drawn heights."""
+def _masked_histogram(
+    ax: Axes, x: np.ndarray, edges: np.ndarray, min_cell: int, cuts: Sequence[float] = ()
+) -> tuple[np.ndarray, set[float]]:
+    """A histogram from which no count below ``min_cell`` can be read or recovered (privacy rules 1-3).
+
+    Within each stretch between two cuts, neighbouring bins are merged (one wider bar) until every bar holds 0 or
+    at least ``min_cell`` patients; a stretch with 1 to ``min_cell - 1`` patients in all is one bar, drawn as a
+    hatched outline of height ``min_cell`` ("fewer than"). The bars add up to every patient plotted (a total the
+    page shows), so they are one line of complementary suppression: further bars are hidden (height 0, marked
+    ``"*"``), the smallest first, until the hidden ones cannot be told apart. A cut's label (patients on each
+    side) is masked too when, next to the bars, it would give one hidden bar or a small sum of them.
+    Returns the drawn heights and the cuts whose labels must be masked.
+    """
+    n = int(min_cell)
     counts, _ = np.histogram(x, bins=edges)
-    small = (counts > 0) & (counts < min_cell)
-    heights = np.where(small, min_cell, counts).astype(float)
-    bars = ax.bar(edges[:-1], heights, width=np.diff(edges), align="edge", color=PALETTE[0], alpha=0.75,
+    mids = (edges[:-1] + edges[1:]) / 2
+    stretch = np.searchsorted(np.asarray(sorted(float(c) + 0.5 for c in cuts)), mids)  # cut c: "<= c" left of it
+    groups: list[list[int]] = []  # bins of each bar, in order
+    for s in np.unique(stretch):
+        done: list[list[int]] = []
+        current: list[int] = []
+        for i in np.flatnonzero(stretch == s):
+            if not current and counts[i] == 0:
+                done.append([int(i)])  # an empty bin stays empty (zeros are shown)
+                continue
+            current.append(int(i))
+            if counts[current].sum() >= n:
+                done.append(current)
+                current = []
+        if current:  # a small rest: into the last bar with patients of this stretch, or a bar of its own
+            full = [k for k, g in enumerate(done) if counts[g].sum() > 0]
+            if full:
+                k = full[-1]
+                done[k] = list(range(done[k][0], current[-1] + 1))
+                done = done[: k + 1]
+            else:
+                done.append(current)
+        groups += done
+    totals = np.array([counts[g].sum() for g in groups], dtype=float)
+    primary, secondary, _ = privacy.suppress_line(totals.tolist(), n)
+    hidden = np.array(primary, dtype=bool) | np.array(secondary, dtype=bool)
+    heights = np.where(primary, n, np.where(hidden, 0, totals))
+    lefts, rights = edges[[g[0] for g in groups]], edges[[g[-1] + 1 for g in groups]]
+    bars = ax.bar(lefts, heights, width=rights - lefts, align="edge", color=PALETTE[0], alpha=0.75,
                   edgecolor="white", gid="histogram")
-    for bar, hidden in zip(bars, small):
-        if hidden:
+    for bar, small, extra, left, right in zip(bars, primary, secondary, lefts, rights):
+        if small:
             _as_upper_bound(bar, PALETTE[0])
-    return heights
+        elif extra:
+            bar.set_gid("histogram:hidden")
+            ax.text((left + right) / 2, 0, privacy.COMPLEMENTARY, ha="center", va="bottom", color=PALETTE[0],
+                    fontsize=10, gid="histogram_hidden_label")
+    masked_labels = set()
+    for cut in cuts:
+        left_side = rights <= float(cut) + 0.5
+        for side in (left_side, ~left_side):
+            part = totals[hidden & side]
+            if len(part) == 1 or 0 < part.sum() < n:
+                masked_labels.add(cut)
+    return heights, masked_labels
 
 
 def _masked_xlabel(ax: Axes, xlabel: str, min_cell: int | None, unit: str = "patients") -> str:
     """The x-label, with a line explaining hatched bars when the axes hold any."""
-    masked = any((getattr(p, "get_gid", lambda: None)() or "").endswith(":masked") for p in ax.patches)
-    return f"{xlabel}\n(hatched bars: fewer than {int(min_cell)} {unit})" if masked else xlabel
+    gids = [(getattr(p, "get_gid", lambda: None)() or "") for p in ax.patches]
+    masked = any(g.endswith(":masked") for g in gids)
+    hidden = "*: hidden so that a small count cannot be recovered " if any(g.endswith(":hidden") for g in gids) else ""
+    return f"{xlabel}\n{hidden}(hatched bars: fewer than {int(min_cell)} {unit})" if masked else xlabel
 
 
 @_styled
