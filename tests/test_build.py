@@ -6,6 +6,7 @@ project in a temporary folder so that the cache starts empty and the repository 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -235,3 +236,35 @@ def test_two_runs_of_a_notebook_give_the_same_executed_file(tmp_path):
     assert done.metadata["papermill"]["output_path"] == "chapter.ipynb"
     assert [c.id for c in done.cells if "injected-parameters" in c.metadata["tags"]] == ["injected-parameters"]
     assert done.cells[-1].outputs[0]["text"] == "True 42\n" and str(tmp_path) not in runs[0].decode()
+
+
+def test_a_book_that_cannot_be_replaced_is_refused_before_anything_is_built(tmp_path, monkeypatch):
+    """The read-only case of the fault tests, also where the tests run as root (who may write anywhere):
+    a folder of the old book that could not be deleted is named, and nothing is staged next to it."""
+    out = tmp_path / "site" / "html"
+    (out / "sub").mkdir(parents=True)
+    (out / build.STAMP_NAME).write_text('{"key": "old"}', encoding="utf-8")
+    real_access = os.access
+    monkeypatch.setattr(build.os, "access", lambda p, mode: Path(p) != out / "sub" and real_access(p, mode))
+    with pytest.raises(build.BuildError, match=r"sub is read-only, so the previous book in .* cannot be replaced"):
+        build.build_book(COHORT, out, chapters=["00_about"], progress=lambda _: None)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["html"]  # no stage, no backup
+
+
+def test_a_backup_that_cannot_be_deleted_is_named_and_removed_by_the_next_build(tmp_path, monkeypatch):
+    out, new = tmp_path / "html", tmp_path / "new"
+    out.mkdir()
+    (out / "index.html").write_text("old", encoding="utf-8")
+    new.mkdir()
+    (new / "index.html").write_text("new", encoding="utf-8")
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(build.shutil, "rmtree", refuse)
+    with pytest.raises(build.BuildError, match=r"could not be deleted from .*\.html\.old-\d+ \(Permission denied\)"):
+        build.swap_into(new, out, "k")
+    monkeypatch.undo()
+    assert (out / "index.html").read_text(encoding="utf-8") == "new"  # the new book is in place
+    (backup,) = [p for p in tmp_path.iterdir() if p.name.startswith(".html.old-")]  # said, not hidden
+    assert build.remove_leftovers(out) == [backup] and not backup.exists()

@@ -308,6 +308,10 @@ def test_a_hostile_file_name_never_becomes_markup(tmp_path):
             str(out),
             "--chapter",
             "03_gvhd",
+            "--chapter",
+            "00_about",
+            "--title",
+            "<script>alert(2)</script> *our* `centre`",
             "--min-cell",
             "5",
         ],
@@ -321,5 +325,27 @@ def test_a_hostile_file_name_never_becomes_markup(tmp_path):
     assert [
         str(p) for p, html in pages.items() if "<img src=x" in html or "onerror=alert" in html and "&lt;img" not in html
     ] == []
+    assert [str(p) for p, html in pages.items() if "<script>alert(2)" in html] == []
     gvhd = pages[out / "book" / "03_gvhd.html"]
     assert "&lt;img src=x onerror=alert(1)&gt;.csv" in gvhd  # the name is shown, as text
+    about = pages[out / "book" / "00_about.html"]
+    assert "&lt;script&gt;alert(2)&lt;/script&gt; *our* `centre`" in about  # the title too, markup and all
+
+
+def test_the_use_your_own_data_page_states_the_rules_the_code_applies():
+    """The small-cell rule and the book's minimum cohort, as "Use your own data" states them, are the ones
+    book/privacy.py and cohort/contract.py apply (numbers read from the code, not copied)."""
+    page = (ROOT / "book" / "own_data.md").read_text(encoding="utf-8")
+    rules = page.split("## Small-cell suppression", 1)[1].split("\n## ", 1)[0]
+    assert "`<N`" in rules and privacy.primary_text(5) == "<5"
+    assert "A zero is shown as `0`" in rules and privacy.count_text(0, 5) == 0
+    assert f"masked as `{privacy.COMPLEMENTARY}`" in rules and "at least two are masked" in rules
+    assert "hatched outline of height N" in rules and "merged" in rules
+    minimum = contract.BOOK_MINIMUM
+    for phrase in (
+        f"at least **{minimum['patients']} patients**",
+        f"**{minimum['followed']} followed beyond day 0**",
+        f"**{minimum['deaths']} deaths**",
+        f"**{minimum['alive']} patients alive**",
+    ):
+        assert phrase in " ".join(page.split()), phrase

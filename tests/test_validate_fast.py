@@ -131,3 +131,21 @@ def test_files_the_fast_reader_cannot_read_exactly_go_to_the_detailed_one(edit, 
 def test_the_bundled_cohort_takes_the_fast_path_and_is_valid():
     assert contract._plain_layout(BUNDLED, "utf-8") is not None
     assert contract.check_for_book(BUNDLED) == (95, [])
+
+
+def test_a_plain_file_is_parsed_once(monkeypatch):
+    """One pass of pandas' C parser over the file, and no second reading by the csv module."""
+    calls = {"read_csv": 0, "csv.reader": 0}
+    read_csv, reader = contract.pd.read_csv, contract.csv.reader
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(contract.pd, "read_csv", counted("read_csv", read_csv))
+    monkeypatch.setattr(contract.csv, "reader", counted("csv.reader", reader))
+    assert contract.check_for_book(BUNDLED) == (95, [])
+    assert calls == {"read_csv": 1, "csv.reader": 0}
