@@ -510,7 +510,6 @@ def endpoint_table(cohort: StudyCohort, min_cell: int | None = None) -> pd.DataF
         return Notice("The table of endpoints", "the study file declares no endpoint")
     n_cell = resolve_min_cell(cohort, min_cell)
     est = estimates(cohort)
-    level = f"{study.conf_level * 100:g}% CI"
     rows = []
     for name in study.endpoint_names:
         info, part = endpoint_info(cohort, name), est[est["endpoint"] == name]
@@ -524,7 +523,7 @@ def endpoint_table(cohort: StudyCohort, min_cell: int | None = None) -> pd.DataF
             "Censored": counts["censored"],
         }
         for label, (_, r) in zip(time_labels(cohort), part.iterrows()):
-            row[f"{label}, % ({level})"] = _estimate_text(r.to_dict()) if counts["patients"] else "no patients"
+            row[label] = _estimate_text(r.to_dict()) if counts["patients"] else "no patients"
         rows.append(row)
     table = pd.DataFrame(rows).set_index("Endpoint")
     if privacy.masking(n_cell):
@@ -699,7 +698,6 @@ def univariate_table(
     masking = privacy.masking(n_cell)
     long = univariate(cohort)
     long = long[long["endpoint"] == name]
-    level_ci = f"{study.conf_level * 100:g}% CI"
     parts, notices = [], []
     for factor, f in study.factors.items():
         part = long[long["factor"] == factor].reset_index(drop=True)
@@ -728,7 +726,7 @@ def univariate_table(
                             {"estimate": r[f"estimate_{k}"], "lower": r[f"lower_{k}"], "upper": r[f"upper_{k}"]}
                         )
                     )
-            table[f"{label}, % ({level_ci})"] = texts
+            table[label] = texts
         p_text = "NA" if not np.isfinite(part["p"].iloc[0]) else tables.format_p(part["p"].iloc[0])
         table[f"p ({info.test})"] = [p_text] + [""] * (len(part) - 1)
         table.index = pd.MultiIndex.from_arrays([[f.label] * len(part), list(part["level"])], names=["Factor", "Level"])
