@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-COHORT ?= data/cohort.csv
+STUDY  ?= data/study.yml
 OUT    ?= _build/html
 
 .PHONY: book test check lint cohort reference bench clean venv lab
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/hsct-book build --cohort $(COHORT) --out $(OUT)
+	$(BIN)/hsct-book build $(STUDY) --out $(OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

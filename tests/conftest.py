@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,74 @@ def bundled_book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book") / "html"
     build.build_book(ROOT / "data" / "cohort.csv", out, jobs=2, progress=lambda line: None)
     return out
+
+
+#: What a wheel is built from: the package, its packaging files and the book project setup.py copies into it.
+WHEEL_SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "setup.py",
+    "MANIFEST.in",
+    "_config.yml",
+    "_toc.yml",
+    "references.bib",
+    "src",
+    "notebooks",
+    "book",
+    "data",
+)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The package built as a wheel (pip wheel, no dependencies), from a copy of the checkout."""
+    out = tmp_path_factory.mktemp("wheel")
+    # Build from a copy, so setuptools' build/ folder never lands in the checkout.
+    source = tmp_path_factory.mktemp("source")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    for name in WHEEL_SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return next(out.glob("hsct_analysis-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh virtual environment holding the wheel (its ``bin/`` folder).
+
+    The dependencies (jupyter-book, papermill, ...) are this test environment's, reached through a ``.pth``
+    line (no network); this environment's editable install of the checkout is not, because ``.pth`` files
+    inside a folder added that way are not run. So ``hsct_analysis`` is the wheel's copy.
+    """
+    import sysconfig
+
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return venv / "bin"

@@ -2,15 +2,11 @@
 (the data dictionary, the registry of published numbers) are found through importlib.resources, and
 importing changes no global state."""
 
-import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow  # builds a wheel (tens of seconds)
 
@@ -33,29 +29,41 @@ print(len(names))
 """
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    # Build from a copy, so setuptools' build/ folder never lands in the checkout.
-    source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return next(out.glob("hsct_analysis-*.whl"))
-
-
 def test_wheel_ships_the_data_files(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "hsct_analysis/cohort/dictionary.csv" in names
     assert {f"hsct_analysis/paper/registry/{t}.csv" for t in ("table1", "table2", "table3", "table4", "text")} <= set(
         names
     )
+
+
+def test_wheel_ships_the_book_project(wheel):
+    """What a build needs besides the modules: configuration, notebooks, prose, the bundled study and the examples
+    (hsct_analysis/project, copied by setup.py); never an executed notebook from book/."""
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
+    project = "hsct_analysis/project/"
+    for name in (
+        "_config.yml",
+        "_toc.yml",
+        "references.bib",
+        "notebooks/00_about.ipynb",
+        "notebooks/methods/cutpoint.ipynb",
+        "book/own_data.md",
+        "book/_parts/synthetic_cohort.md",
+        "data/study.yml",
+        "data/cohort.csv",
+        "data/examples/bmt/study.yml",
+        "data/examples/bmt/bmt.csv",
+        "data/examples/bmt/README.md",
+        "data/examples/hodg/study.yml",
+        "data/examples/COPYING",
+    ):
+        assert project + name in names, name
+    assert not [n for n in names if n.startswith(project + "book/") and n.endswith(".ipynb")]
+    assert "hsct_analysis/book/static/hsct.css" in names
+    study = archive.read(project + "data/study.yml").decode()
+    assert "registry: ../../paper/registry" in study  # the package's own registry, from project/data/
 
 
 def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):

@@ -30,23 +30,41 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 import yaml
 
 from hsct_analysis.book import sphinx_ext
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def shipped_project() -> Path:
+    """Where an installed wheel keeps the book project (``hsct_analysis/project``, copied there by setup.py)."""
+    from importlib import resources
+
+    return Path(str(resources.files("hsct_analysis").joinpath("project")))
+
+
+def find_project_root() -> Path:
+    """The folder holding ``_config.yml``, ``_toc.yml``, ``notebooks/``, ``book/`` and ``data/``.
+
+    An installed wheel ships it as ``hsct_analysis/project``; a source checkout (editable install) has none and
+    uses the repository itself, so edits to a notebook are built as they are.
+    """
+    shipped = shipped_project()
+    return shipped if (shipped / "_config.yml").is_file() else CHECKOUT_ROOT
+
+
+PROJECT_ROOT = find_project_root()
 STAMP_NAME = ".hsct-book-build.json"
 CACHE_VERSION = "3"  # bump to invalidate every cached chapter
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
-USER_COHORT_BANNER = (
-    "This book was built from a user-supplied cohort ({name}), not from the book's synthetic cohort."
-)
+USER_COHORT_BANNER = "This book was built from a user-supplied cohort ({name}), not from the book's synthetic cohort."
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -191,18 +209,84 @@ def toc_entries_of(toc: dict) -> list[str]:
     return [str(Path(e).with_suffix("")) if Path(e).suffix in (".md", ".ipynb") else e for e in entries]
 
 
+def cache_dir(root: Path) -> Path:
+    """Where executed chapters, timings and logs are kept: ``root/.cache`` for a checkout or a project copy; for
+    the project shipped in an installed package (read-only, shared) ``$HSCT_BOOK_CACHE``, else
+    ``$XDG_CACHE_HOME/hsct-book`` (default ``~/.cache/hsct-book``)."""
+    if Path(root).resolve() != shipped_project().resolve():
+        return Path(root) / ".cache"
+    if os.environ.get("HSCT_BOOK_CACHE"):
+        return Path(os.environ["HSCT_BOOK_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hsct-book"
+
+
 def notebook_source(entry: str, root: Path = PROJECT_ROOT) -> Path:
     """The source notebook of a toc entry: ``book/X`` -> ``notebooks/X.ipynb``."""
     return root / "notebooks" / (entry.removeprefix("book/") + ".ipynb")
 
 
-def missing_toc_entries(root: Path = PROJECT_ROOT) -> list[str]:
-    """Toc entries with neither a prose page (``book/X.md``) nor a chapter notebook (``notebooks/X.ipynb``)."""
+def missing_toc_entries(root: Path = PROJECT_ROOT, toc_path: Path | None = None) -> list[str]:
+    """Toc entries with neither a prose page (``book/X.md``), a chapter notebook (``notebooks/X.ipynb``) nor a
+    page generated at build time (:data:`GENERATED_PAGES`)."""
     return [
         entry
-        for entry in toc_entries(root / "_toc.yml")
-        if not (root / f"{entry}.md").exists() and not notebook_source(entry, root).exists()
+        for entry in toc_entries(toc_path or root / "_toc.yml")
+        if not (root / f"{entry}.md").exists()
+        and not notebook_source(entry, root).exists()
+        and entry not in GENERATED_PAGES
     ]
+
+
+def data_dictionary_page() -> str:
+    """The data contract's columns (``cohort/dictionary.csv``) as a Markdown page."""
+    from hsct_analysis.cohort import contract
+
+    def cell(value) -> str:
+        text = "" if value is None else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    frame = contract.read_dictionary()
+    heads = ["column", "required", "type", "unit", "allowed", "if empty", "meaning", "used by"]
+    fields = ["name", "required", "type", "unit", "allowed", "if_empty", "meaning", "endpoint"]
+    rows = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for record in _records(frame):
+        values = [cell(record.get(f)) for f in fields]
+        values[0] = f"`{values[0]}`"
+        rows.append("| " + " | ".join(values) + " |")
+    return "\n".join(
+        [
+            "# The data dictionary",
+            "",
+            "The columns of the data contract that the reproduction of Cao et al. 2023 reads (`hsct-book validate",
+            "FILE.csv`, `build --cohort FILE.csv`; `hsct-book template` writes a blank file with this header). A",
+            "study file ([](study_file.md)) maps any cohort onto the roles it needs instead. Generated at build time",
+            "from `hsct_analysis/cohort/dictionary.csv`.",
+            "",
+            *rows,
+            "",
+        ]
+    )
+
+
+def _records(frame) -> list[dict]:
+    if hasattr(frame, "to_dict"):
+        return [{k: (None if v != v else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [dict(row) for row in frame]
+
+
+def study_file_page() -> str:
+    """The study-file reference (``hsct_analysis.cohort.study.schema_reference``) as a Markdown page."""
+    from hsct_analysis.cohort import study
+
+    return study.schema_reference()
+
+
+#: Pages written into the stage at build time (from the code they document, so they never go stale).
+GENERATED_PAGES: dict[str, Callable[[], str]] = {
+    "book/study_file": study_file_page,
+    "book/data_dictionary": data_dictionary_page,
+}
 
 
 def _restrict_toc(toc: dict, keep: set[str]) -> dict:
@@ -249,8 +333,7 @@ def package_fingerprint(package_dir: Path = PACKAGE_DIR, data_dir: Path | None =
     """
     digest = hashlib.sha256()
     sphinx_only = set(_sphinx_only_files(package_dir))
-    files = [p for p in package_dir.rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts and p not in sphinx_only]
+    files = [p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p not in sphinx_only]
     _hash_files(digest, files, package_dir)
     if data_dir is not None and data_dir.is_dir():
         data = [p for p in data_dir.rglob("*") if p.is_file() and p.name != "cohort.csv"]
@@ -321,10 +404,21 @@ def declared_parameters(source: Path) -> set[str]:
 
 
 def plan_chapters(
-    root: Path, entries: list[str], cohort_path: Path, offered: dict, package_hash: str
+    root: Path,
+    entries: list[str],
+    cohort_path: Path,
+    offered: dict,
+    package_hash: str,
+    inputs: list[Path] | None = None,
 ) -> list[Chapter]:
-    """Chapters to execute, each with the parameters its notebook declares and its cache key."""
-    cohort_bytes = cohort_path.read_bytes()
+    """Chapters to execute, each with the parameters its notebook declares and its cache key.
+
+    The key covers the bytes of ``cohort_path``, or of every file in ``inputs`` (a study file and its cohort).
+    """
+    if inputs is None:
+        cohort_bytes = cohort_path.read_bytes()
+    else:
+        cohort_bytes = b"".join(hashlib.sha256(Path(p).read_bytes()).digest() for p in inputs)
     chapters = []
     for entry in entries:
         source = notebook_source(entry, root)
@@ -368,11 +462,21 @@ def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dic
             request_save_on_cell_execute=False,
         )
     except PapermillExecutionError as exc:
-        return {"ok": False, "cell_index": _cell_position(source, exc.source), "cell_source": exc.source,
-                "error": f"{exc.ename}: {exc.evalue}", "seconds": time.perf_counter() - start}
+        return {
+            "ok": False,
+            "cell_index": _cell_position(source, exc.source),
+            "cell_source": exc.source,
+            "error": f"{exc.ename}: {exc.evalue}",
+            "seconds": time.perf_counter() - start,
+        }
     except Exception as exc:  # kernel died, bad notebook JSON, ...: still a named chapter failure
-        return {"ok": False, "cell_index": None, "cell_source": "",
-                "error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
+        return {
+            "ok": False,
+            "cell_index": None,
+            "cell_source": "",
+            "error": f"{type(exc).__name__}: {exc}",
+            "seconds": time.perf_counter() - start,
+        }
     return {"ok": True, "seconds": time.perf_counter() - start}
 
 
@@ -419,6 +523,8 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
         _replace_synthetic_admonition(nb, Path(short).name)
     if "cohort_path" in meta.get("parameters", {}):
         meta["parameters"]["cohort_path"] = short
+    if meta.get("parameters", {}).get("study_path") == full:  # a study book: the study file, by name only
+        meta["parameters"]["study_path"] = short
     if "input_path" in meta:
         meta["input_path"] = Path(meta["input_path"]).name
     if "output_path" in meta:  # the worker's temporary name (process id, key): the page is the input's
@@ -453,7 +559,8 @@ def _replace_synthetic_admonition(nb, name: str) -> None:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = SYNTHETIC_ADMONITION.sub(
-                lambda _: USER_COHORT_ADMONITION.format(name=escape_markdown(name)), cell.source)
+                lambda _: USER_COHORT_ADMONITION.format(name=escape_markdown(name)), cell.source
+            )
 
 
 def run_chapters(
@@ -480,8 +587,9 @@ def run_chapters(
             todo.append(chapter)
     timings = _read_timings(cache)
     todo.sort(key=lambda chapter: -timings.get(chapter.name, 0.0))  # longest first: the last worker ends sooner
-    failure = _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start,
-                           timings)
+    failure = _execute_all(
+        todo, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start, timings
+    )
     _write_timings(cache, timings)
     if failure is not None:
         raise failure
@@ -522,12 +630,15 @@ def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path
     kernel_log = running_dir.parent / "logs" / "kernels.log"
     kernel_log.parent.mkdir(parents=True, exist_ok=True)
     with futures.ProcessPoolExecutor(
-        max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn"),
-        initializer=_quiet_worker, initargs=(str(kernel_log),),
+        max_workers=max(1, jobs),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_quiet_worker,
+        initargs=(str(kernel_log),),
     ) as pool:
         try:
-            failure = _run_queue(pool, queue, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs,
-                                 progress, start, timings)
+            failure = _run_queue(
+                pool, queue, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start, timings
+            )
         except BaseException:  # interrupted (signal) or broken: stop the workers now; their kernels die with them
             _kill_workers(pool)
             for partial in running_dir.glob(f"{os.getpid()}-*"):
@@ -583,8 +694,9 @@ def _run_queue(pool, queue, stage, running_dir, executed_dir, failed_dir, cohort
             progress(f"  {chapter.name}: FAILED after {result['seconds']:.1f} s")
             report = _keep_failed(chapter, output, failed_dir)
             if failure is None:
-                failure = NotebookError(chapter.name, result["cell_index"], result["cell_source"],
-                                        result["error"], report)
+                failure = NotebookError(
+                    chapter.name, result["cell_index"], result["cell_source"], result["error"], report
+                )
     return failure
 
 
@@ -592,8 +704,13 @@ def _result_of(job) -> dict:
     try:
         return job.result()
     except futures.process.BrokenProcessPool as exc:  # the worker itself died (killed, out of memory)
-        return {"ok": False, "cell_index": None, "cell_source": "", "seconds": 0.0,
-                "error": f"the worker process running it died ({exc})"}
+        return {
+            "ok": False,
+            "cell_index": None,
+            "cell_source": "",
+            "seconds": 0.0,
+            "error": f"the worker process running it died ({exc})",
+        }
 
 
 def _keep_executed(chapter: Chapter, output: Path, executed_dir: Path, stage: Path, cohort_path: Path) -> None:
@@ -616,17 +733,27 @@ def _keep_failed(chapter: Chapter, output: Path, failed_dir: Path) -> Path | Non
 # ------------------------------------------------------------------------------------------- the stage
 
 
-def make_stage(root: Path, out: Path, toc: dict, announcement: str | None, provenance: dict | None = None,
-               unbuilt: list[str] | None = None) -> Path:
+def make_stage(
+    root: Path,
+    out: Path,
+    toc: dict,
+    announcement: str | None,
+    provenance: dict | None = None,
+    unbuilt: list[str] | None = None,
+    config_changes: dict | None = None,
+) -> Path:
     """A fresh folder next to ``out`` with the config, toc, bibliography and prose pages of the book.
 
     ``provenance`` (see :func:`hsct_analysis.sphinx_ext.provenance`) goes into the Sphinx config, from where the
     book's extension prints it at the foot of every page. ``unbuilt`` lists the pages a ``--chapter`` build
-    leaves out: links to them become plain text (:mod:`hsct_analysis.book.unbuilt_refs`).
+    leaves out: links to them become plain text (:mod:`hsct_analysis.book.unbuilt_refs`). ``config_changes``
+    is merged into ``_config.yml`` (nested mappings merged, a ``None`` value removes the key). The pages of
+    :data:`GENERATED_PAGES` that the toc lists are written into the stage.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-", dir=out.parent))
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    _merge(config, config_changes or {})
     if announcement is not None:
         config.setdefault("html", {})["announcement"] = announcement
     if provenance:
@@ -642,7 +769,21 @@ def make_stage(root: Path, out: Path, toc: dict, announcement: str | None, prove
     if (root / "data").is_dir():
         # Notebooks' default paths ("../data/cohort.csv") resolve from the stage as from notebooks/.
         (stage / "data").symlink_to(root / "data", target_is_directory=True)
+    listed = set(toc_entries_of(toc))
+    for entry, render in GENERATED_PAGES.items():
+        if entry in listed:
+            (stage / f"{entry}.md").write_text(render(), encoding="utf-8")
     return stage
+
+
+def _merge(config: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key, None)
+        elif isinstance(value, dict) and isinstance(config.get(key), dict):
+            _merge(config[key], value)
+        else:
+            config[key] = value
 
 
 KEY_RESULTS_PAGE = "book/key_results.md"
@@ -668,8 +809,17 @@ def write_key_results(stage: Path, cohort_path: Path, bundled: bool) -> None:
 
 def run_jupyter_book(stage: Path, log_dir: Path) -> Path:
     """Build the staged book with ``-W -n --keep-going``; returns the HTML folder or raises ``SphinxError``."""
-    command = [_jupyter_book_executable(), "build", str(stage), "--path-output", str(stage),
-               "--warningiserror", "--nitpick", "--keep-going", "--all"]
+    command = [
+        *_jupyter_book_command(),
+        "build",
+        str(stage),
+        "--path-output",
+        str(stage),
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+        "--all",
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, cwd=stage, preexec_fn=die_with_parent)
     html = stage / "_build" / "html"
     if proc.returncode != 0 or not (html / "index.html").exists():
@@ -679,14 +829,17 @@ def run_jupyter_book(stage: Path, log_dir: Path) -> Path:
     return html
 
 
-def _jupyter_book_executable() -> str:
-    local = Path(sys.executable).with_name("jupyter-book")
-    if local.exists():
-        return str(local)
-    found = shutil.which("jupyter-book")
-    if found is None:
+JUPYTER_BOOK_MAIN = "import sys; from jupyter_book.cli.main import main; sys.argv[0] = 'jupyter-book'; sys.exit(main())"
+
+
+def _jupyter_book_command() -> list[str]:
+    """Jupyter Book run by this interpreter, so Sphinx imports this very ``hsct_analysis`` (the one installed
+    from a wheel, or the checkout's), whatever ``jupyter-book`` happens to be first on PATH."""
+    import importlib.util
+
+    if importlib.util.find_spec("jupyter_book") is None:
         raise BuildError("jupyter-book is not installed in this environment (pip install -c constraints.txt -e .)")
-    return found
+    return [sys.executable, "-c", JUPYTER_BOOK_MAIN]
 
 
 def _warning_lines(text: str) -> list[str]:
@@ -728,8 +881,10 @@ def swap_into(html: Path, out: Path, key: str) -> None:
         try:
             shutil.rmtree(backup)
         except OSError as exc:  # never a silent hidden copy: say where it is (the next build removes it)
-            raise BuildError(f"the new book is in {out}, but the previous one could not be deleted from {backup} "
-                             f"({exc.strerror or exc}); remove it by hand") from None
+            raise BuildError(
+                f"the new book is in {out}, but the previous one could not be deleted from {backup} "
+                f"({exc.strerror or exc}); remove it by hand"
+            ) from None
 
 
 def _lock_path(out: Path) -> Path:
@@ -747,8 +902,9 @@ def lock_out(out: Path):
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise BuildError(f"another hsct-book build is writing {out}: wait until it has finished, or build into "
-                         "another --out folder") from None
+        raise BuildError(
+            f"another hsct-book build is writing {out}: wait until it has finished, or build into another --out folder"
+        ) from None
     return lock
 
 
@@ -775,8 +931,10 @@ def _check_out_is_replaceable(out: Path) -> None:
     if out.is_dir():
         for folder, _, _ in os.walk(out):
             if not os.access(folder, os.W_OK | os.X_OK):
-                raise BuildError(f"{folder} is read-only, so the previous book in {out} cannot be replaced: make it "
-                                 f"writable (chmod -R u+w {out}) or choose another --out")
+                raise BuildError(
+                    f"{folder} is read-only, so the previous book in {out} cannot be replaced: make it "
+                    f"writable (chmod -R u+w {out}) or choose another --out"
+                )
 
 
 def _built_key(out: Path) -> str | None:
@@ -803,63 +961,247 @@ def build_book(
 
     ``chapters`` restricts the build to those toc entries (``"00_about"`` or ``"book/00_about"``); prose pages are
     always built. ``root`` is the project folder holding ``_config.yml``, ``_toc.yml``, ``notebooks/`` and
-    ``book/``; executed chapters are cached in ``root/.cache/executed``.
+    ``book/``; executed chapters are cached in :func:`cache_dir` (``root/.cache/executed`` in a checkout).
     """
     start = time.perf_counter()
     root, cohort_path, out = Path(root).resolve(), Path(cohort).resolve(), Path(out).resolve()
     check_cohort(cohort_path)
+    return _locked(
+        out, progress, lambda: _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start)
+    )
+
+
+def _locked(out: Path, progress: Callable, build: Callable[[], Path]) -> Path:
+    """Run ``build`` holding the lock of ``out``, after removing what a stopped build left next to it."""
     _check_out_is_replaceable(out)
     lock = lock_out(out)
     try:
         for path in remove_leftovers(out):
             progress(f"removed {path.name}, left by a build that was stopped")
-        return _build_locked(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start)
+        return build()
     finally:
         lock.release()
 
 
-def _build_locked(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start) -> Path:
-    bundled = is_bundled_cohort(cohort_path, root)
-    offered = {"cohort_path": str(cohort_path), "min_cell": min_cell, "title": title, "is_bundled_cohort": bundled}
+@dataclass
+class _Book:
+    """What differs between the paper book and a study book; :func:`_build_staged` does the rest."""
 
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    all_entries = toc_entries(root / "_toc.yml")
+    toc: dict
+    toc_name: str  # for messages: "_toc.yml" or "notebooks/study/_toc.yml"
+    offered: dict  # parameters offered to every notebook (each gets those its parameters cell declares)
+    data_path: Path  # the absolute path a notebook receives (cohort or study file), hidden in the executed copy
+    inputs: list[Path]  # files whose bytes enter every chapter's key
+    shown: Callable[[Chapter], Chapter]
+    announcement: str | None
+    provenance: dict
+    config_changes: dict
+    before_chapters: Callable[[Path], None] = lambda stage: None
+
+
+def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start) -> Path:
+    bundled = is_bundled_cohort(cohort_path, root)
+    book = _Book(
+        toc=yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")),
+        toc_name="_toc.yml",
+        offered={"cohort_path": str(cohort_path), "min_cell": min_cell, "title": title, "is_bundled_cohort": bundled},
+        data_path=cohort_path,
+        inputs=[cohort_path],
+        shown=lambda chapter: _with_shown_cohort(chapter, root, cohort_path, bundled),
+        announcement=None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name)),
+        provenance=sphinx_ext.provenance(root, cohort_path),
+        config_changes={},
+        before_chapters=lambda stage: write_key_results(stage, cohort_path, bundled),
+    )
+    plan = _build_staged(root, out, book, jobs, chapters, progress, start)
+    if plan is not None and bundled and title is None and min_cell is None and chapters is None and _is_checkout(root):
+        copy_back(plan, root)
+    return out
+
+
+def _is_checkout(root: Path) -> bool:
+    """A project one may write into (a checkout or a copy), not the one shipped inside an installed package."""
+    return Path(root).resolve() != shipped_project().resolve()
+
+
+def _resolve_chapters(chapters: list[str], entries: list[str], toc_name: str) -> set[str]:
+    """Toc entries named by ``--chapter``: ``book/X``, ``X`` or the last part of the name (``01_baseline``)."""
+    wanted, unknown = set(), []
+    for name in chapters:
+        full = name if name.startswith("book/") else f"book/{name}"
+        matches = [e for e in entries if e == full] or [e for e in entries if e.rsplit("/", 1)[-1] == name]
+        if len(matches) == 1:
+            wanted.add(matches[0])
+        else:
+            unknown.append(full)
+    if unknown:
+        raise BuildError(f"not chapters of {toc_name}: {', '.join(sorted(unknown))}")
+    return wanted
+
+
+def _build_staged(root, out, book: _Book, jobs, chapters, progress, start) -> list[Chapter] | None:
+    """Plan, execute (or reuse) and build ``book`` into ``out``; returns the chapters, or None when ``out`` was
+    already up to date."""
+    toc = book.toc
+    all_entries = toc_entries_of(toc)
     entries = [e for e in all_entries if notebook_source(e, root).exists()]
     if chapters is not None:
-        wanted = {c if c.startswith("book/") else f"book/{c}" for c in chapters}
-        unknown = wanted - set(entries)
-        if unknown:
-            raise BuildError(f"not chapters of _toc.yml: {', '.join(sorted(unknown))}")
+        wanted = _resolve_chapters(chapters, entries, book.toc_name) | {toc["root"]}  # the root page is always built
         entries = [e for e in entries if e in wanted]
         prose = set(all_entries) - {e for e in all_entries if notebook_source(e, root).exists()}
         toc = _restrict_toc(toc, wanted | prose)
 
-    plan = plan_chapters(root, entries, cohort_path, offered, package_fingerprint(data_dir=root / "data"))
-    plan = [_with_shown_cohort(chapter, root, cohort_path, bundled) for chapter in plan]
-    announcement = None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name))
-    provenance = sphinx_ext.provenance(root, cohort_path)
-    config_text = (root / "_config.yml").read_text(encoding="utf-8") + str(announcement) + _json(provenance)
+    inputs = None if book.inputs == [book.data_path] else book.inputs
+    plan = plan_chapters(
+        root, entries, book.data_path, book.offered, package_fingerprint(data_dir=root / "data"), inputs=inputs
+    )
+    plan = [book.shown(chapter) for chapter in plan]
+    config_text = (root / "_config.yml").read_text(encoding="utf-8") + str(book.announcement) + _json(book.provenance)
+    if book.config_changes:
+        config_text += _json(book.config_changes)
     key = book_key(root, plan, _json(toc), config_text)
     if _built_key(out) == key and (out / "index.html").exists():
         progress(f"{out} is up to date (nothing changed since it was built); Sphinx skipped")
-        return out
+        return None
 
+    cache = cache_dir(root)
     unbuilt = sorted(set(all_entries) - set(toc_entries_of(toc)))
-    stage = make_stage(root, out, toc, announcement, provenance, unbuilt)
-    write_key_results(stage, cohort_path, bundled)
+    stage = make_stage(root, out, toc, book.announcement, book.provenance, unbuilt, book.config_changes)
+    book.before_chapters(stage)
     try:
-        run_chapters(plan, stage, root / ".cache", cohort_path, jobs, progress)
+        run_chapters(plan, stage, cache, book.data_path, jobs, progress)
         progress("building HTML with Jupyter Book ...")
         sphinx_start = time.perf_counter()
-        html = run_jupyter_book(stage, root / ".cache" / "logs")
+        html = run_jupyter_book(stage, cache / "logs")
         progress(f"  Jupyter Book: {time.perf_counter() - sphinx_start:.1f} s")
         swap_into(html, out, key)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    if bundled and title is None and min_cell is None and chapters is None:
-        copy_back(plan, root)
     progress(f"book written to {out / 'index.html'} in {time.perf_counter() - start:.1f} s")
+    return plan
+
+
+# ------------------------------------------------------------------------------------------- a study file
+
+STUDY_TOC = Path("notebooks") / "study" / "_toc.yml"
+
+
+class StudyInvalid(BuildError):
+    """The study file (or the cohort it maps) has problems; ``problems`` are the lines ``validate`` prints."""
+
+    def __init__(self, study_path: Path, problems: list[str]):
+        self.study_path = study_path
+        self.problems = list(problems)
+        super().__init__("\n".join([f"{study_path} is not a valid study; nothing was built.", *self.problems]))
+
+
+def study_problems(study_path: str | Path) -> list[str]:
+    """Every problem of a study, one line each: what ``hsct-book validate STUDY.yml`` prints and what stops
+    ``hsct-book build STUDY.yml`` (one function, so the two never disagree).
+
+    The study file and its cohort read through it (``cohort.study.check``), the lines still holding ``TODO``
+    (a draft of ``hsct-book init``), and, for a study with ``paper:`` (whose book is the reproduction of the
+    paper, executed on the data contract's columns), the cohort file's problems against the data contract.
+    """
+    from hsct_analysis.cohort import contract, draft, study
+
+    study_path = Path(study_path)
+    if not study_path.is_file():
+        return [f"{study_path}: no such file"]
+    problems = [str(p) for p in study.check(study_path)]
+    try:
+        problems += draft.todo_lines(study_path)
+    except (OSError, UnicodeDecodeError):
+        pass  # study.check has named the unreadable file already
+    if problems:
+        return problems
+    loaded = study.load_study(study_path)
+    if loaded.paper_registry is not None:
+        _, cohort_problems = contract.check_for_book(loaded.cohort_file)
+        problems += [str(p) for p in cohort_problems]
+    return problems
+
+
+def build_study(
+    study_file: str | Path,
+    out: str | Path,
+    min_cell: int | None = None,
+    jobs: int = 2,
+    chapters: list[str] | None = None,
+    progress: Callable[[str], None] = print,
+    root: str | Path = PROJECT_ROOT,
+) -> Path:
+    """Build the book a study file declares into ``out`` and return ``out``.
+
+    A study with ``paper:`` builds the paper book (:func:`build_book`) on its cohort file, with its title (unless
+    the cohort is the bundled synthetic one, whose book already carries the paper's) and its ``min_cell``. Any other
+    study builds the study book: the toc ``notebooks/study/_toc.yml``, each notebook executed with
+    ``study_path`` (absolute) and ``min_cell``; the study's title and authors; no synthetic-cohort announcement;
+    no paper, scorecard or estimator pages; a provenance footer naming the study file and its cohort with their
+    hashes. ``min_cell`` given here overrides the study's. Problems of the study raise :class:`StudyInvalid`.
+    """
+    from hsct_analysis.cohort import study
+
+    start = time.perf_counter()
+    root, study_path, out = Path(root).resolve(), Path(study_file).resolve(), Path(out).resolve()
+    problems = study_problems(study_path)
+    if problems:
+        raise StudyInvalid(study_path, problems)
+    loaded = study.load_study(study_path)
+    min_cell = loaded.min_cell if min_cell is None else min_cell
+    if loaded.paper_registry is not None:
+        bundled = is_bundled_cohort(loaded.cohort_file, root)
+        return build_book(
+            loaded.cohort_file,
+            out,
+            title=None if bundled else loaded.title,
+            min_cell=min_cell,
+            jobs=jobs,
+            chapters=chapters,
+            progress=progress,
+            root=root,
+        )
+    toc_path = root / STUDY_TOC
+    if not toc_path.is_file():
+        raise BuildError(f"this installation has no study book ({STUDY_TOC} is missing from {root})")
+    return _locked(
+        out, progress, lambda: _build_study_book(root, loaded, toc_path, out, min_cell, jobs, chapters, progress, start)
+    )
+
+
+def _build_study_book(root, loaded, toc_path, out, min_cell, jobs, chapters, progress, start) -> Path:
+    study_path, cohort_path = loaded.source, loaded.cohort_file
+    provenance = sphinx_ext.provenance(root, cohort_path)
+    provenance["study"] = f"{study_path.name}, sha256 {_sha256_16(study_path)}"
+    book = _Book(
+        toc=yaml.safe_load(toc_path.read_text(encoding="utf-8")),
+        toc_name=str(STUDY_TOC),
+        offered={"study_path": str(study_path), "min_cell": min_cell},
+        data_path=study_path,
+        inputs=[study_path, cohort_path],
+        shown=lambda chapter: Chapter(chapter.entry, chapter.source, chapter.parameters, chapter.key, study_path.name),
+        announcement=None,
+        provenance=provenance,
+        config_changes=study_config(loaded),
+    )
+    _build_staged(root, out, book, jobs, chapters, progress, start)
     return out
+
+
+def _sha256_16(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def study_config(loaded) -> dict:
+    """Changes to ``_config.yml`` for a study book: its title and authors; no announcement (the bundled book's
+    says the data are synthetic); no repository or launch buttons (they lead to this package's repository and
+    notebooks, not to the study's data)."""
+    return {
+        "title": loaded.title,
+        "author": ", ".join(loaded.authors) if loaded.authors else None,
+        "html": {"announcement": None, "use_repository_button": False},
+        "launch_buttons": {"binderhub_url": "", "jupyterhub_url": ""},
+    }
 
 
 def _with_shown_cohort(chapter: Chapter, root: Path, cohort_path: Path, bundled: bool) -> Chapter:

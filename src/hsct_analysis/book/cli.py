@@ -2,11 +2,13 @@
 
     hsct-book validate COHORT.csv | STUDY.yml
     hsct-book template [DIR]
-    hsct-book init DIR --cohort COHORT.csv
+    hsct-book init DIR [--cohort COHORT.csv]
+    hsct-book build STUDY.yml --out DIR [--min-cell N] [--jobs N] [--chapter NAME ...]
     hsct-book build --cohort COHORT.csv --out DIR [--title TEXT] [--min-cell N] [--jobs N] [--chapter NAME ...]
 
-Exit status: 0 success; 2 the cohort file has problems (one line per problem on stderr); 1 any other expected
-failure (a chapter failed, Jupyter Book warned), with a message and no Python traceback.
+Exit status: 0 success; 2 the cohort or study file has problems (one line per problem on stderr, the same lines
+``validate`` prints); 1 any other expected failure (a chapter failed, Jupyter Book warned), with a message and
+no Python traceback.
 """
 
 from __future__ import annotations
@@ -27,31 +29,77 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="check a cohort CSV against the data contract, or a study file "
-                                                    "(.yml) and the cohort it maps")
+    validate = commands.add_parser(
+        "validate", help="check a cohort CSV against the data contract, or a study file (.yml) and the cohort it maps"
+    )
     validate.add_argument("cohort", type=Path, help="the cohort CSV file, or a study file (.yml/.yaml)")
 
-    init = commands.add_parser("init", help="draft DIR/study.yml from your cohort file, each guess commented")
+    init = commands.add_parser(
+        "init",
+        help="write a runnable example project (DIR/study.yml: the Cao 2023 "
+        "reproduction), or with --cohort draft DIR/study.yml from your file",
+    )
     init.add_argument("directory", type=Path, help="folder for study.yml (created; an existing study.yml is kept)")
-    init.add_argument("--cohort", type=Path, required=True, help="your cohort file (.csv or .xlsx)")
+    init.add_argument(
+        "--cohort",
+        type=Path,
+        default=None,
+        help="your cohort file (.csv or .xlsx): draft a study file from it, each guess commented",
+    )
 
     template = commands.add_parser("template", help="write a blank cohort template and its data dictionary")
     template.add_argument("directory", type=Path, nargs="?", default=Path("."), help="where to write (default: .)")
 
-    build = commands.add_parser("build", help="execute every chapter on a cohort and build the HTML book")
-    build.add_argument("--cohort", type=Path, required=True, help="the cohort CSV file")
+    build = commands.add_parser(
+        "build",
+        help="execute every chapter of a study (or on a cohort CSV, with the bundled design) and build the HTML book",
+    )
+    build.add_argument(
+        "study",
+        type=Path,
+        nargs="?",
+        default=None,
+        metavar="STUDY.yml",
+        help="the study file (see `hsct-book init`); or give --cohort instead",
+    )
+    build.add_argument(
+        "--cohort",
+        type=Path,
+        default=None,
+        help="a cohort CSV in the data contract's columns, built with the bundled design",
+    )
     build.add_argument("--out", type=Path, required=True, help="folder for the HTML book (replaced on success)")
-    build.add_argument("--title", default=None, help="a title for your cohort, shown in the chapters")
-    build.add_argument("--min-cell", type=_positive_int, default=None, metavar="N",
-                       help="show counts below N as '<N' in every table (small-cell suppression)")
-    build.add_argument("--jobs", type=_positive_int, default=2, metavar="N",
-                       help="chapters executed at once (default: 2)")
-    build.add_argument("--chapter", action="append", default=None, metavar="NAME", dest="chapters",
-                       help="build only this chapter (e.g. 05_survival or methods/cutpoint; repeatable); "
-                            "prose pages are always built")
-    build.add_argument("--project", type=Path, default=None, metavar="DIR",
-                       help="the project folder holding _config.yml, _toc.yml, notebooks/ and book/ "
-                            "(default: this repository; used to test a modified copy)")
+    build.add_argument(
+        "--title",
+        default=None,
+        help="with --cohort: a title for your cohort, shown in the chapters (a study file has its own title)",
+    )
+    build.add_argument(
+        "--min-cell",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="show counts below N as '<N' in every table (small-cell suppression; overrides the study file's min_cell)",
+    )
+    build.add_argument(
+        "--jobs", type=_positive_int, default=2, metavar="N", help="chapters executed at once (default: 2)"
+    )
+    build.add_argument(
+        "--chapter",
+        action="append",
+        default=None,
+        metavar="NAME",
+        dest="chapters",
+        help="build only this chapter (e.g. 05_survival or methods/cutpoint; repeatable); prose pages are always built",
+    )
+    build.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the project folder holding _config.yml, _toc.yml, notebooks/ and book/ "
+        "(default: this repository; used to test a modified copy)",
+    )
     return parser
 
 
@@ -76,27 +124,52 @@ STUDY_SUFFIXES = (".yml", ".yaml")
 
 def run_validate_study(study_path: Path) -> int:
     """Print every problem of a study file and of the cohort it maps, then what is left to fill in (TODO lines);
-    or one OK line naming the patients, endpoints and factors."""
-    from hsct_analysis.cohort import draft, study
+    or one OK line naming the patients, endpoints and factors. ``build STUDY.yml`` stops on the same lines."""
+    from hsct_analysis.book import build
+    from hsct_analysis.cohort import study
 
     if not study_path.is_file():
         print(f"{study_path}: no such file", file=sys.stderr)
         return EXIT_BAD_COHORT
-    problems = [str(p) for p in study.check(study_path)] + draft.todo_lines(study_path)
+    problems = build.study_problems(study_path)
     if problems:
         _print_problems(problems)
         return EXIT_BAD_COHORT
     loaded = study.load_study(study_path)
     n_patients = len(study.read_cohort(loaded).frame)
-    print(f"OK: {study_path} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
-          f"{len(loaded.factors)} risk factors.")
+    print(
+        f"OK: {study_path} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
+        f"{len(loaded.factors)} risk factors."
+    )
     return EXIT_OK
 
 
-def run_init(directory: Path, cohort_path: Path) -> int:
-    """Draft ``directory/study.yml`` from the user's cohort file and say what is left to fill in."""
+def run_init_example(directory: Path) -> int:
+    """Write the runnable example project: ``directory/study.yml`` (the Cao 2023 reproduction), its synthetic
+    cohort and its registry of published numbers."""
+    from hsct_analysis.book import project
+
+    try:
+        written = project.write_example(directory)
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"wrote {written[0]} (the reproduction of Cao et al. 2023 on its synthetic cohort), "
+        f"{written[1].name} and {written[2].name}/."
+    )
+    print(f"then run: hsct-book validate {written[0]}")
+    print(f"     and: hsct-book build {written[0]} --out {directory / 'site'}")
+    return EXIT_OK
+
+
+def run_init(directory: Path, cohort_path: Path | None) -> int:
+    """Draft ``directory/study.yml`` from the user's cohort file and say what is left to fill in; without a
+    cohort file, write the example project."""
     from hsct_analysis.cohort import draft
 
+    if cohort_path is None:
+        return run_init_example(directory)
     if not cohort_path.is_file():
         print(f"{cohort_path}: no such file", file=sys.stderr)
         return EXIT_BAD_COHORT
@@ -105,7 +178,12 @@ def run_init(directory: Path, cohort_path: Path) -> int:
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, KeyError) as exc:  # pandas' parse errors are ValueErrors
+    except (
+        ValueError,
+        UnicodeDecodeError,
+        zipfile.BadZipFile,
+        KeyError,
+    ) as exc:  # pandas' parse errors are ValueErrors
         print(f"{cohort_path}: cannot be read as a table ({type(exc).__name__}: {exc})", file=sys.stderr)
         return EXIT_BAD_COHORT
     print(f"wrote {target}: every guess is commented. Still to fill in:")
@@ -141,23 +219,56 @@ def run_template(directory: Path) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    """Validate, execute and build; problems with the cohort exit 2, other failures exit 1."""
-    from hsct_analysis.book import build
+    """Validate, execute and build; problems with the cohort or study exit 2, other failures exit 1."""
     from hsct_analysis import cohort
+    from hsct_analysis.book import build
 
-    if not args.cohort.is_file():
-        print(f"{args.cohort}: no such file; nothing was built.", file=sys.stderr)
+    if (args.study is None) == (args.cohort is None):
+        print(
+            "error: give a study file (hsct-book build STUDY.yml --out SITE) or --cohort FILE.csv, not both "
+            "and not neither",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    if args.study is not None and args.title is not None:
+        print("error: --title goes with --cohort; a study file has its own title", file=sys.stderr)
+        return EXIT_FAILED
+    source = args.study if args.study is not None else args.cohort
+    if args.study is not None and args.study.suffix.lower() not in STUDY_SUFFIXES:
+        print(
+            f"{args.study}: a study file ends in .yml or .yaml; build a cohort file with --cohort {args.study}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_COHORT
+    if not source.is_file():
+        print(f"{source}: no such file; nothing was built.", file=sys.stderr)
         return EXIT_BAD_COHORT
     previous = {sig: signal.signal(sig, build.raise_interrupted) for sig in build.HANDLED_SIGNALS}
     try:
         where = {} if args.project is None else {"root": args.project}
-        build.build_book(args.cohort, args.out, title=args.title, min_cell=args.min_cell, jobs=args.jobs,
-                         chapters=args.chapters, **where)
+        if args.study is not None:
+            build.build_study(
+                args.study, args.out, min_cell=args.min_cell, jobs=args.jobs, chapters=args.chapters, **where
+            )
+        else:
+            build.build_book(
+                args.cohort,
+                args.out,
+                title=args.title,
+                min_cell=args.min_cell,
+                jobs=args.jobs,
+                chapters=args.chapters,
+                **where,
+            )
+    except build.StudyInvalid as exc:
+        print(f"{exc.study_path} is not a valid study; nothing was built.", file=sys.stderr)
+        _print_problems(exc.problems)
+        return EXIT_BAD_COHORT
     except build.Interrupted as exc:
         print(f"{exc}: workers stopped, nothing half-built kept; {args.out} was left as it was.", file=sys.stderr)
         return exc.exit_code
     except cohort.CohortError as exc:
-        print(f"{args.cohort} is not a valid cohort; nothing was built.", file=sys.stderr)
+        print(f"{source} is not a valid cohort; nothing was built.", file=sys.stderr)
         _print_problems(exc.problems)
         return EXIT_BAD_COHORT
     except build.BuildError as exc:

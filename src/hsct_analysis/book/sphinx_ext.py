@@ -83,9 +83,12 @@ def provenance_html(values: dict[str, str]) -> str:
     if not values:
         return ""
     e = {k: html.escape(str(v)) for k, v in values.items()}
+    data = f"the cohort {e.get('cohort', '')}"
+    if "study" in e:  # a study book: the study file first, then the cohort it maps
+        data = f"the study file {e['study']} and its cohort {e.get('cohort', '')}"
     return (
         '<p class="hsct-provenance">Built from '
-        f"{e.get('package', '')} (commit {e.get('commit', '')}) on the cohort {e.get('cohort', '')}; "
+        f"{e.get('package', '')} (commit {e.get('commit', '')}) on {data}; "
         f"{e.get('libraries', '')}. Date of the source: {e.get('date', '')}.</p>"
     )
 
