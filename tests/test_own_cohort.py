@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -292,25 +293,48 @@ def own_data_commands() -> list[list[str]]:
     return [shlex.split(line) for block in blocks for line in block.splitlines() if line.startswith("hsct-book ")]
 
 
-def test_own_data_page_walks_template_validate_build(tmp_path):
+def test_own_data_page_walks_init_validate_build(tmp_path):
+    """The page's commands, run as written from a fresh folder: a study file drafted from a real cohort (KMsurv
+    bmt as "my_data.csv"), edited (here: replaced by the finished example study), validated and built; then
+    the data-contract route (template, validate, build --cohort)."""
     commands = own_data_commands()
-    assert [c[1] for c in commands] == ["template", "validate", "build"]
-    template, validate, build_ = commands
+    assert [c[1] for c in commands] == ["init", "validate", "build", "template", "validate", "build"]
+    init, validate, build_, template, validate_csv, build_csv = commands
 
     def run(args: list[str]) -> subprocess.CompletedProcess:
-        return hsct_book(*args[1:], timeout=600, cwd=tmp_path)
+        return hsct_book(*args[1:], timeout=900, cwd=tmp_path)
+
+    examples = ROOT / "data" / "examples" / "bmt"
+    shutil.copyfile(examples / "bmt.csv", tmp_path / "my_data.csv")
+    drafted = run(init)
+    assert drafted.returncode == 0, drafted.stderr
+    study_file = tmp_path / "my_study" / "study.yml"
+    assert study_file.is_file() and "every guess is commented" in drafted.stdout
+    first = run(validate)  # the draft either validates or says exactly what is left (its TODO lines)
+    todo = [line for line in study_file.read_text(encoding="utf-8").splitlines() if "TODO" in line]
+    assert first.returncode == (2 if todo else 0), first.stderr
+    # "Edit it": the finished study of this cohort, pointed at the user's file
+    finished = (examples / "study.yml").read_text(encoding="utf-8").replace("file: bmt.csv", "file: ../my_data.csv")
+    study_file.write_text(finished, encoding="utf-8")
+    checked = run(validate)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith("OK: my_study/study.yml is a valid study: 137 patients;")
+    assert "--min-cell" in " ".join(build_)
+    if (ROOT / build.STUDY_TOC).is_file():
+        built = run(build_ + ["--chapter", "00_about"])  # the page's command, one chapter to keep the test short
+        assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+        assert (tmp_path / "my_book" / "index.html").exists()
 
     made = run(template)
     assert made.returncode == 0 and made.stdout.count("wrote ") == 2
     header = (tmp_path / "my_cohort" / "cohort_template.csv").read_text(encoding="utf-8").strip().split(",")
     own = pd.read_csv(OWN / "small_n30.csv", dtype=str, keep_default_na=False)
     filled = own.reindex(columns=header, fill_value="")  # the user's rows under the template's header
-    filled.to_csv(tmp_path / "my_cohort" / "cohort.csv", index=False)  # "save the file as my_cohort/cohort.csv"
-    checked = run(validate)
+    filled.to_csv(tmp_path / "my_cohort" / "cohort.csv", index=False)
+    checked = run(validate_csv)
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip() == "OK: my_cohort/cohort.csv is a valid cohort with 30 patients."
-    built = run(build_ + ["--chapter", "00_about"])  # the page's command, one chapter to keep the test short
+    built = run(build_csv + ["--chapter", "00_about"])
     assert built.returncode == 0, built.stdout + built.stderr
-    about = page_text(tmp_path / "my_book" / "book" / "00_about.html")
+    about = page_text(tmp_path / "my_cohort_book" / "book" / "00_about.html")
     assert "Second HSCT after CAR-T, our centre" in about and "It holds 30 patients" in about
-    assert "--min-cell" in " ".join(build_) and (tmp_path / "my_book" / "index.html").exists()

@@ -103,3 +103,23 @@ def test_report_chapters_hide_their_code_behind_a_toggle(tmp_path):
     tags = [c.metadata.get("tags", []) for c in nbformat.read(path, as_version=4).cells]
     assert tags == [["parameters", "remove-cell"], ["hide-input"], ["remove-input"], []]
     assert build.is_report_chapter("book/05_survival") and not build.is_report_chapter("book/methods/power")
+
+
+def test_the_theme_prints_a_users_title_and_author_as_text():
+    """A study file's title and authors are user text: the navbar (raw) and <title> (escaping) both show them
+    as typed, never as markup."""
+    import jinja2
+
+    from hsct_analysis.book import sphinx_ext
+
+    class App:
+        class config:
+            hsct_provenance = {}
+
+    context = {"docstitle": "Relapse <script>x</script> & GVHD", "author": "A <b>B</b>", "body": ""}
+    sphinx_ext._page_context(App, "book/study/00_about", "page.html", context, None)
+    env = jinja2.Environment(autoescape=False)
+    raw = env.from_string("{{ docstitle }} / {{ author }}").render(context)
+    title = env.from_string("<title>{{ docstitle|e }}</title>").render(context)
+    assert raw == "Relapse &lt;script&gt;x&lt;/script&gt; &amp; GVHD / A &lt;b&gt;B&lt;/b&gt;"
+    assert title == "<title>Relapse &lt;script&gt;x&lt;/script&gt; &amp; GVHD</title>"

@@ -1009,7 +1009,7 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
         inputs=[cohort_path],
         shown=lambda chapter: _with_shown_cohort(chapter, root, cohort_path, bundled),
         announcement=None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name)),
-        provenance=sphinx_ext.provenance(root, cohort_path),
+        provenance=_provenance(root, cohort_path),
         config_changes={},
         before_chapters=lambda stage: write_key_results(stage, cohort_path, bundled),
     )
@@ -1017,6 +1017,18 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
     if plan is not None and bundled and title is None and min_cell is None and chapters is None and _is_checkout(root):
         copy_back(plan, root)
     return out
+
+
+def _provenance(root: Path, cohort_path: Path) -> dict:
+    """The footer's facts; the project shipped in an installed package has no commit of its own (a git
+    repository that happens to hold the environment is not its source)."""
+    if _is_checkout(root):
+        return sphinx_ext.provenance(root, cohort_path)
+    values = sphinx_ext.provenance(root, cohort_path)
+    values["commit"] = "none: installed package"
+    if not os.environ.get("SOURCE_DATE_EPOCH"):
+        values["date"] = "unknown"
+    return values
 
 
 def _is_checkout(root: Path) -> bool:
@@ -1171,7 +1183,7 @@ def build_study(
 
 def _build_study_book(root, loaded, toc_path, out, min_cell, jobs, chapters, progress, start) -> Path:
     study_path, cohort_path = loaded.source, loaded.cohort_file
-    provenance = sphinx_ext.provenance(root, cohort_path)
+    provenance = _provenance(root, cohort_path)
     provenance["study"] = f"{study_path.name}, sha256 {_sha256_16(study_path)}"
     book = _Book(
         toc=yaml.safe_load(toc_path.read_text(encoding="utf-8")),
@@ -1196,6 +1208,7 @@ def study_config(loaded) -> dict:
     """Changes to ``_config.yml`` for a study book: its title and authors; no announcement (the bundled book's
     says the data are synthetic); no repository or launch buttons (they lead to this package's repository and
     notebooks, not to the study's data)."""
+    # as typed: hsct_analysis.book.sphinx_ext escapes them for the theme, which prints them as raw HTML
     return {
         "title": loaded.title,
         "author": ", ".join(loaded.authors) if loaded.authors else None,

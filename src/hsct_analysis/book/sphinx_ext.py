@@ -103,7 +103,7 @@ def register_bibliography_style() -> None:
     from pybtex.style.sorting.author_year_title import SortingStyle
 
     class AuthorYearLabels(BaseLabelStyle):
-        """"Kaplan and Meier, 1958", "Cao et al., 2023"; a/b suffixes when two entries would share a label."""
+        """ "Kaplan and Meier, 1958", "Cao et al., 2023"; a/b suffixes when two entries would share a label."""
 
         def format_label(self, entry) -> str:
             people = entry.persons.get("author") or entry.persons.get("editor") or []
@@ -172,6 +172,13 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
     footer = provenance_html(app.config.hsct_provenance or {})
     if footer:
         context["body"] = context.get("body", "") + footer
+    # The theme prints the book's title (navbar) and author (footer) as raw HTML, and escapes the title in <title>:
+    # a study file's title is user text, so it becomes Markup escaped once, which both print as it was typed.
+    import markupsafe  # Jinja2's, so Sphinx's: present wherever this extension runs
+
+    for key in ("docstitle", "author"):
+        if isinstance(context.get(key), str):
+            context[key] = markupsafe.escape(context[key])  # Markup already (the theme's own) is left as it is
 
 
 def _config_inited(app, config) -> None:
