@@ -248,3 +248,15 @@ def test_the_stage_holds_the_generated_pages(tmp_path):
     config = yaml.safe_load((stage / "_config.yml").read_text(encoding="utf-8"))
     assert config["title"] == "T" and "announcement" not in config["html"]
     assert config["html"]["home_page_in_navbar"] is True  # the rest of html: kept
+
+
+def test_a_chapter_build_of_the_study_book_keeps_a_valid_toc():
+    """`--chapter 00_about` on the study book leaves its root page alone: no empty part (Jupyter Book refuses
+    one)."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / build.STUDY_TOC).read_text(encoding="utf-8"))
+    alone = build._restrict_toc(toc, {toc["root"]})
+    assert alone == {"format": "jb-book", "root": "book/study/00_about"}
+    some = build._restrict_toc(toc, {toc["root"], "book/study/02_endpoints"})
+    assert build.toc_entries_of(some) == ["book/study/00_about", "book/study/02_endpoints"]

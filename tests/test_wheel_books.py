@@ -79,19 +79,31 @@ def test_init_validate_build_from_the_wheel(installed, tmp_path):
     assert not (shipped_root(installed) / ".cache").exists()
 
 
-def _fixture_at(name: str, key: str) -> dict:
-    ref = json.loads((REF / f"ex_{name}.json").read_text(encoding="utf-8"))
-    return next(at for at in ref["km"][key]["at"] if at["group"] is None)
+def _fixture(name: str) -> dict:
+    return json.loads((REF / f"ex_{name}.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize(
-    "name, n_patients, km",
-    [("bmt", 137, ("os", "bmt")), ("hodg", 43, ("graft", "hodg"))],
-)
-def test_example_study_book_from_the_wheel(installed, tmp_path, name, n_patients, km):
+def r_printed(name: str) -> list[str]:
+    """R's whole-cohort estimates at 1, 2 and 3 years as the endpoints table prints them: Kaplan-Meier with the
+    study's CI ("63.4 (55.8-72.0)"), and for bmt the relapse and NRM incidences (cmprsk)."""
+    ref = _fixture(name)
+    key, ci = {"bmt": ("os", "log"), "hodg": ("graft", "log")}[name]
+    at = next(a for a in ref["km"][key]["at"] if a["group"] is None)
+    texts = [
+        f"{100 * s:.1f} ({100 * lo:.1f}-{100 * up:.1f})"
+        for s, lo, up in zip(at["surv"], at[f"lower_{ci}"], at[f"upper_{ci}"], strict=True)
+    ]
+    if name == "bmt":
+        for cif in ref["cuminc"]["relapse_nrm"]["at"]:
+            if cif["group"] is None:
+                texts += [f"{100 * e:.1f} (" for e in cif["est"]]
+    return texts
+
+
+@pytest.mark.parametrize("name, n_patients", [("bmt", 137), ("hodg", 43)])
+def test_example_study_book_from_the_wheel(installed, tmp_path, name, n_patients):
     root = shipped_root(installed)
-    if not (root / build.STUDY_TOC).is_file():
-        pytest.skip(f"the study book's notebooks ({build.STUDY_TOC}) are not in the package yet")
+    assert (root / build.STUDY_TOC).is_file()
     shutil.copytree(root / "data" / "examples" / name, tmp_path / name)
     start = time.perf_counter()
     built = run(installed, tmp_path, "build", f"{name}/study.yml", "--out", "site", "--jobs", "2")
@@ -99,16 +111,15 @@ def test_example_study_book_from_the_wheel(installed, tmp_path, name, n_patients
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     site = tmp_path / "site"
     pages = html_text(site)
-    chapters = [p for p in pages if p.startswith("book" + os.sep)]
-    assert len(chapters) == STUDY_PAGES, sorted(chapters)
+    chapters = sorted(p for p in pages if p.startswith("book" + os.sep))
+    assert len(chapters) == STUDY_PAGES, chapters
     assert not [p for p, text in pages.items() if "synthetic" in text.lower()]
     assert not [p for p in chapters if "scorecard" in p or "paper" in p or "methods" in p]
-    text = " ".join(page_text(pages[p]) for p in sorted(chapters))
-    assert f"{n_patients} patients" in text
-    # R's Kaplan-Meier estimates at 1, 2 and 3 years (whole cohort), as the book prints them (percent, 1 decimal)
-    at = _fixture_at(km[1], km[0])
-    for surv in at["surv"]:
-        assert f"{100 * surv:.1f}" in text, f"{100 * surv:.1f} not printed"
-    footer = re.search(r'hsct-provenance">(.*?)</p>', pages[sorted(chapters)[0]], re.S)
+    about = page_text(pages[os.path.join("book", "study", "00_about.html")])
+    assert str(n_patients) in about
+    endpoints = page_text(pages[os.path.join("book", "study", "02_endpoints.html")])
+    missing = [text for text in r_printed(name) if text not in endpoints]
+    assert not missing, f"R's estimates not printed: {missing}"
+    footer = re.search(r'hsct-provenance">(.*?)</p>', pages[chapters[0]], re.S)
     assert footer and "study file study.yml, sha256" in footer.group(1) and f"{name}.csv, sha256" in footer.group(1)
     print(f"{name}: {len(chapters)} pages in {seconds:.0f} s")

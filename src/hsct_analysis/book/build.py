@@ -305,6 +305,9 @@ def _restrict_toc(toc: dict, keep: set[str]) -> dict:
     pruned = prune(toc)
     if "parts" in pruned:
         pruned["parts"] = [part for part in pruned["parts"] if part.get("chapters")]
+    for key in ("parts", "chapters"):  # a toc of its root page alone has neither (an empty list is malformed)
+        if key in pruned and not pruned[key]:
+            del pruned[key]
     return pruned
 
 
