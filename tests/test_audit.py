@@ -163,28 +163,10 @@ def _clean() -> dict[str, list[dict]]:
         _row("res.followup_days.min", "range", "30", "min", printed="600 (30-1800)", variable="followup_days"),
         _row("res.followup_days.max", "range", "1800", "max", printed="600 (30-1800)", variable="followup_days"),
     ]
-    table1 = [
-        _row("t1.sex.male.n", "count", "12", printed="12 (60.0%)", variable="sex", category="male", denominator="20"),
-        _row(
-            "t1.sex.male.pct",
-            "percent",
-            "60.0",
-            printed="12 (60.0%)",
-            variable="sex",
-            category="male",
-            denominator="20",
-        ),
-        _row("t1.sex.female.n", "count", "8", printed="8 (40.0%)", variable="sex", category="female", denominator="20"),
-        _row(
-            "t1.sex.female.pct",
-            "percent",
-            "40.0",
-            printed="8 (40.0%)",
-            variable="sex",
-            category="female",
-            denominator="20",
-        ),
-    ]
+    table1 = []
+    for level, n, pct in (("male", "12", "60.0"), ("female", "8", "40.0")):
+        row = dict(printed=f"{n} ({pct}%)", variable="sex", category=level, denominator="20")
+        table1 += [_row(f"t1.sex.{level}.n", "count", n, **row), _row(f"t1.sex.{level}.pct", "percent", pct, **row)]
     table3 = [
         _row("t3.n.sex.male", "count", "12", variable="sex", category="male", denominator="20"),
         _row("t3.n.sex.female", "count", "8", variable="sex", category="female", denominator="20"),

@@ -137,31 +137,34 @@ def _derived(tiny_path, prefix):
     return df[f"{prefix}_time"].tolist(), df[f"{prefix}_{'event' if prefix in ('os', 'lfs') else 'status'}"].tolist()
 
 
-def test_overall_survival(tiny_path):
-    assert _derived(tiny_path, "os") == ([350, 120, 1500, 90, 10, 800, 33, 600], [1, 1, 0, 1, 1, 0, 0, 1])
-
-
-def test_leukemia_free_survival_stops_at_relapse(tiny_path):
-    # P01 relapse 200 then death: LFS time = 200; P06 relapse 400 alive at 800: 400
-    assert _derived(tiny_path, "lfs") == ([200, 120, 1500, 90, 10, 400, 33, 600], [1, 1, 0, 1, 1, 1, 0, 1])
-
-
-def test_relapse_nrm_status(tiny_path):
-    # relapse then death counts as relapse (1); death without relapse is NRM (2)
-    assert _derived(tiny_path, "relapse_nrm") == ([200, 120, 1500, 90, 10, 400, 33, 600], [1, 2, 0, 2, 2, 1, 0, 2])
-
-
-def test_neutrophil_engraftment_death_before_engraftment_is_competing(tiny_path):
-    assert _derived(tiny_path, "neutrophil_engraftment") == ([12, 14, 11, 13, 10, 15, 9, 16], [1, 1, 1, 1, 2, 1, 1, 1])
-
-
-def test_platelet_engraftment_censored_before_event(tiny_path):
-    assert _derived(tiny_path, "platelet_engraftment") == ([15, 20, 13, 18, 10, 40, 33, 22], [1, 1, 1, 1, 2, 1, 0, 1])
-
-
-def test_acute_gvhd_then_death(tiny_path):
-    assert _derived(tiny_path, "agvhd_2_4") == ([350, 120, 25, 20, 10, 800, 33, 600], [2, 2, 1, 1, 2, 0, 0, 2])
-    assert _derived(tiny_path, "agvhd_3_4") == ([350, 120, 1500, 30, 10, 800, 33, 600], [2, 2, 0, 1, 2, 0, 0, 2])
+@pytest.mark.parametrize(
+    "prefix, times, codes",
+    [
+        pytest.param("os", [350, 120, 1500, 90, 10, 800, 33, 600], [1, 1, 0, 1, 1, 0, 0, 1], id="overall_survival"),
+        # P01 relapse 200 then death: LFS time = 200; P06 relapse 400 alive at 800: 400
+        pytest.param(
+            "lfs", [200, 120, 1500, 90, 10, 400, 33, 600], [1, 1, 0, 1, 1, 1, 0, 1], id="lfs_stops_at_relapse"
+        ),
+        # relapse then death counts as relapse (1); death without relapse is NRM (2)
+        pytest.param("relapse_nrm", [200, 120, 1500, 90, 10, 400, 33, 600], [1, 2, 0, 2, 2, 1, 0, 2], id="relapse_nrm"),
+        pytest.param(
+            "neutrophil_engraftment",
+            [12, 14, 11, 13, 10, 15, 9, 16],
+            [1, 1, 1, 1, 2, 1, 1, 1],
+            id="death_before_neutrophil_engraftment_competes",
+        ),
+        pytest.param(
+            "platelet_engraftment",
+            [15, 20, 13, 18, 10, 40, 33, 22],
+            [1, 1, 1, 1, 2, 1, 0, 1],
+            id="platelets_censored_before_event",
+        ),
+        pytest.param("agvhd_2_4", [350, 120, 25, 20, 10, 800, 33, 600], [2, 2, 1, 1, 2, 0, 0, 2], id="agvhd_2_4"),
+        pytest.param("agvhd_3_4", [350, 120, 1500, 30, 10, 800, 33, 600], [2, 2, 0, 1, 2, 0, 0, 2], id="agvhd_3_4"),
+    ],
+)
+def test_derived_endpoint(tiny_path, prefix, times, codes):
+    assert _derived(tiny_path, prefix) == (times, codes)
 
 
 def test_chronic_gvhd_on_day_of_death_counts_as_event(tiny_path):

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from book_runs import build_args, hsct_book
 from hsct_analysis.book import baseline, build
 from hsct_analysis.cohort import load_cohort
 
 ROOT = build.PROJECT_ROOT
 SOURCE = Path(__file__).resolve().parent / "data" / "own" / "small_n30.csv"
-HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
 MIN_CELL = 5
 SCANNED = {".html", ".js", ".ipynb", ".txt", ".json"}
 SMALL_N_PERCENT = re.compile(r"^\s*[1-4] \(\d+(?:\.\d+)?%\)\s*$")  # "3 (10.0%)": a count of 1-4 shown
@@ -34,23 +32,7 @@ def private_book(tmp_path_factory) -> dict:
     cohort = folder / "small_n30.csv"
     shutil.copyfile(SOURCE, cohort)
     out = tmp_path_factory.mktemp("shared") / "html"
-    result = subprocess.run(
-        [
-            str(HSCT_BOOK),
-            "build",
-            "--cohort",
-            str(cohort),
-            "--out",
-            str(out),
-            "--min-cell",
-            str(MIN_CELL),
-            "--jobs",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = hsct_book(*build_args(cohort, out, None, "--min-cell", str(MIN_CELL), "--jobs", "2"))
     assert result.returncode == 0, result.stdout + result.stderr
     ids = list(load_cohort(cohort)["patient_id"])
     return {"out": out, "ids": ids, "folder": str(folder), "stdout": result.stdout + result.stderr}

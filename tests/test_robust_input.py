@@ -9,18 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from book_runs import build_args, hsct_book
 from hsct_analysis.book import build, privacy
 from hsct_analysis.cohort import contract
 
 ROOT = build.PROJECT_ROOT
 BUNDLED = ROOT / "data" / "cohort.csv"
-HSCT_BOOK = Path(sys.executable).with_name("hsct-book")
 
 
 def rows() -> tuple[list[str], list[dict[str, str]]]:
@@ -38,7 +37,7 @@ def text(header, body) -> str:
 
 
 def validate(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(HSCT_BOOK), "validate", str(path)], capture_output=True, text=True, timeout=300)
+    return hsct_book("validate", str(path), timeout=300)
 
 
 def problem_lines(result, path) -> list[str]:
@@ -189,12 +188,7 @@ def test_degenerate_cohorts_are_refused_under_the_stated_minimum(shape, tmp_path
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = problem_lines(result, path)
     assert lines and all("the book needs at least" in ln for ln in lines), result.stderr
-    built = subprocess.run(
-        [str(HSCT_BOOK), "build", "--cohort", str(path), "--out", str(tmp_path / "site")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    built = hsct_book(*build_args(path, tmp_path / "site"), timeout=300)
     assert built.returncode == 2 and problem_lines(built, path)[1:] == lines  # build refuses it the same way
 
 
@@ -298,27 +292,8 @@ def test_a_hostile_file_name_never_becomes_markup(tmp_path):
     cohort = folder / HOSTILE
     cohort.write_bytes((ROOT / "tests" / "data" / "own" / "small_n30.csv").read_bytes())
     out = tmp_path / "site"
-    result = subprocess.run(
-        [
-            str(HSCT_BOOK),
-            "build",
-            "--cohort",
-            str(cohort),
-            "--out",
-            str(out),
-            "--chapter",
-            "03_gvhd",
-            "--chapter",
-            "00_about",
-            "--title",
-            "<script>alert(2)</script> *our* `centre`",
-            "--min-cell",
-            "5",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    extra = ("--chapter", "03_gvhd", "--chapter", "00_about", "--title", "<script>alert(2)</script> *our* `centre`")
+    result = hsct_book(*build_args(cohort, out, None, *extra, "--min-cell", "5"), timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
     pages = {p: p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
     assert pages
