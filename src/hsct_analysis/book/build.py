@@ -254,19 +254,40 @@ def data_dictionary_page() -> str:
         values = [cell(record.get(f)) for f in fields]
         values[0] = f"`{values[0]}`"
         rows.append("| " + " | ".join(values) + " |")
-    return "\n".join(
-        [
-            "# The data dictionary",
-            "",
-            "The columns of the data contract that the reproduction of Cao et al. 2023 reads (`hsct-book validate",
-            "FILE.csv`, `build --cohort FILE.csv`; `hsct-book template` writes a blank file with this header). A",
-            "study file ([](study_file.md)) maps any cohort onto the roles it needs instead. Generated at build time",
-            "from `hsct_analysis/cohort/dictionary.csv`.",
-            "",
-            *rows,
-            "",
-        ]
-    )
+    intro = [
+        "# The data dictionary",
+        "",
+        "The columns of the data contract that the reproduction of Cao et al. 2023 reads:",
+        "`hsct-book validate FILE.csv` checks a file against them, `hsct-book build --cohort FILE.csv` builds this",
+        "book on it, and `hsct-book template` writes a blank file with this header. A study file",
+        "([](study_file.md)) maps any other cohort onto the roles it needs instead. Generated at build time from",
+        "`hsct_analysis/cohort/dictionary.csv`.",
+        "",
+    ]
+    return code_format("\n".join([*intro, *rows, ""]))
+
+
+_CODE_NAME = re.compile(r"(\]\([^)]*\))|(?<![\w/.`-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|None|NaN)(?![\w/`])")
+
+
+def code_format(markdown: str) -> str:
+    """Key, column and role names of a generated reference page (``min_cell``, ``agvhd_3_4``) set as code
+    wherever the text left them plain, so the reader sees a name to type, not a word; spans already in
+    backticks, link targets and HTML comments are left as they are."""
+    out, in_comment = [], False
+    for line in markdown.splitlines():
+        if in_comment or line.lstrip().startswith("<!--"):
+            in_comment = "-->" not in line
+            out.append(line)
+            continue
+        parts = line.split("`")
+        if len(parts) % 2 == 0:  # a code span that runs on to the next line: left as it is
+            out.append(line)
+            continue
+        for i in range(0, len(parts), 2):  # even parts are outside backtick spans
+            parts[i] = _CODE_NAME.sub(lambda m: m.group(1) or f"`{m.group(2)}`", parts[i])  # link targets kept
+        out.append("`".join(parts))
+    return "\n".join(out) + ("\n" if markdown.endswith("\n") else "")
 
 
 def _records(frame) -> list[dict]:
@@ -279,7 +300,7 @@ def study_file_page() -> str:
     """The study-file reference (``hsct_analysis.cohort.study.schema_reference``) as a Markdown page."""
     from hsct_analysis.cohort import study
 
-    return study.schema_reference()
+    return code_format(study.schema_reference())
 
 
 #: Pages written into the stage at build time (from the code they document, so they never go stale).
