@@ -271,3 +271,39 @@ def test_a_backup_that_cannot_be_deleted_is_named_and_removed_by_the_next_build(
     assert (out / "index.html").read_text(encoding="utf-8") == "new"  # the new book is in place
     (backup,) = [p for p in tmp_path.iterdir() if p.name.startswith(".html.old-")]  # said, not hidden
     assert build.remove_leftovers(out) == [backup] and not backup.exists()
+
+
+def test_printing_cut_into_several_messages_is_kept_as_one(tmp_path):
+    """A cell's stdout arrives in as many messages as the kernel flushed, which varies between runs."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('a'); print('b')")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=1),
+        nbformat.v4.new_output("stream", name="stdout", text="c\n"),
+    ]
+    nb.cells = [cell]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    build.finish_executed(path, tmp_path / "cohort.csv", "cohort.csv")
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in outputs] == [
+        ("stream", "stdout", "a\nb\n"),
+        ("stream", "stderr", "warning\n"),
+        ("execute_result", None, None),
+        ("stream", "stdout", "c\n"),
+    ]
+
+
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_cell_has_an_id(notebook):
+    """A cell without an id is given a random one when the notebook is run, and its page changes every build."""
+    import json
+
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    assert [i for i, cell in enumerate(cells) if not cell.get("id")] == []

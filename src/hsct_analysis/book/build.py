@@ -533,6 +533,8 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
     full, short = str(cohort_path), shown
     for cell in nb.cells:
         _drop_run_record(cell.metadata)
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
         tags = cell.metadata.setdefault("tags", [])
         if hide_code and cell.cell_type == "code" and not HIDDEN_TAGS & set(tags):
             tags.append("hide-input")
@@ -559,6 +561,20 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
 #: What papermill and nbclient record about one run (clock times, durations): two runs of the same notebook
 #: differ only there, and a page built from it must not (reproducible builds).
 RUN_RECORD = ("start_time", "end_time", "duration")
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """Consecutive stdout (or stderr) outputs of a cell as one: how a cell's printing is cut into messages
+    depends on when the kernel flushed, which changes from run to run; the text does not."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] = "".join(previous["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
 
 
 def _drop_run_record(metadata) -> None:
