@@ -457,3 +457,15 @@ def test_2000_bad_rows_are_all_reported(tmp_path):
     big.to_csv(path, index=False)
     problems = cohort.validate(path)
     assert len(problems) == 2000 and problems[-1].line == 2001
+
+
+def test_a_curve_that_reached_everyone_stays_final_after_its_last_time():
+    """Every patient of the bundled cohort engrafts neutrophils by day 26: at 30 and 60 days the incidence is
+    100% (nobody is left whose outcome could change it), not missing; an unfinished curve stays missing."""
+    from hsct_analysis.cohort import endpoints, load_cohort
+
+    cohort = load_cohort(Path(__file__).resolve().parents[1] / "data" / "cohort.csv")
+    est = endpoints.estimates_at(cohort, ["neutrophil_engraftment", "os"], [30, 60, 1e6])
+    neutro = est[est["endpoint"] == "neutrophil_engraftment"]
+    assert np.allclose(neutro["estimate"], 100.0)
+    assert est.loc[est["endpoint"] == "os", "estimate"].isna().tolist() == [False, False, True]

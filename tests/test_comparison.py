@@ -198,3 +198,24 @@ def test_model_terms_read_as_level_against_reference():
     assert tables.term_label("atg_type[ATG-P]") == "Type of ATG: ATG-P vs ATG-F"
     assert tables.term_label("cart_interval_90[>90]") == "CAR-T to second HSCT (days): > 90 vs ≤ 90"
     assert tables.term_label("atg_type[ATG-P]", {"atg_type": "ATG-T"}) == "Type of ATG: ATG-P vs ATG-T"
+
+
+def test_the_nrm_key_result_says_it_absorbs_the_identity_gap(report):
+    from hsct_analysis.book.report import CHAPTER_KEY_IDS, HEADLINE_IDS, identity_gap_notes
+    from hsct_analysis.paper import headline
+    from hsct_analysis.paper import registry as published
+
+    notes = identity_gap_notes(report.entries(ids=HEADLINE_IDS))
+    assert list(notes) == ["Non-relapse mortality at 3 years, %"]
+    proof = headline.identity_proofs(published.load_registry()).iloc[0]  # the whole cohort at 3 years
+    assert proof["group"] == "whole cohort"
+    note = notes["Non-relapse mortality at 3 years, %"]
+    assert f"by {proof['gap']:+.1f} points" in note and "primary endpoints LFS and OS are held" in note
+    html = report.key_results(ids=HEADLINE_IDS).data
+    assert "absorbs the gap" in html
+    # every report chapter's box names estimates the scorecard has, and a chapter with misses names them
+    known = set(report.card["id"])
+    for chapter, ids in CHAPTER_KEY_IDS.items():
+        assert set(ids) <= known, chapter
+    box = report.key_results(ids=CHAPTER_KEY_IDS["07_multivariate"]).data
+    assert "Key results" in box and ("Outside the tolerance" in box or "Every estimate here is within" in box)

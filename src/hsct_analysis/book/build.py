@@ -836,12 +836,13 @@ def write_key_results(stage: Path, cohort_path: Path, bundled: bool) -> None:
     cohort there is no paper to compare with and the file says so in one sentence.
     """
     from hsct_analysis.book import comparison
-    from hsct_analysis.book.report import HEADLINE_IDS, Report
+    from hsct_analysis.book.report import HEADLINE_IDS, Report, identity_gap_notes
 
     target = stage / KEY_RESULTS_PAGE
     if bundled:
         report = Report(str(cohort_path))
-        text = comparison.key_results(report.paper(ids=HEADLINE_IDS))
+        notes = identity_gap_notes(report.entries(ids=HEADLINE_IDS))
+        text = comparison.key_results(report.paper(ids=HEADLINE_IDS), notes=notes)
     else:
         text = "Comparisons with the paper are shown only for the book's own synthetic cohort."
     target.write_text(text + "\n", encoding="utf-8")

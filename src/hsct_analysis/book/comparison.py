@@ -115,7 +115,9 @@ def plain_reason(text: str, labels: dict[str, str], name_label=None) -> str:
         check, sep, rest = part.partition(": ")
         if sep and check in CHECK_NAMES:
             part = f"{CHECK_NAMES[check][0].upper()}{CHECK_NAMES[check][1:]}: {rest}"
-        part = _ID.sub(lambda m: labels.get(estimate_stem(m.group(0)), labels.get(m.group(0), "another estimate")), part)
+        part = _ID.sub(
+            lambda m: labels.get(estimate_stem(m.group(0)), labels.get(m.group(0), "another estimate")), part
+        )
         for name, factor in FACTORS.items():
             part = re.sub(rf"\b{re.escape(name)}\b", factor.label, part)
         if name_label is not None:
@@ -213,22 +215,35 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
             label = label.removesuffix(", n") + ", n (%)"
         elif unit == "%" and kind in ("km", "cif", "percent"):
             label += ", %"
-        records.append([label, _value_text(pub, kind, digits), _value_text(rep, kind, digits),
-                        _delta_text(pub, rep, kind, digits), verdict])
+        records.append(
+            [
+                label,
+                _value_text(pub, kind, digits),
+                _value_text(rep, kind, digits),
+                _delta_text(pub, rep, kind, digits),
+                verdict,
+            ]
+        )
         misses.append(not all(passed))
         points.append((kind, pub.get("value", np.nan), rep.get("value", np.nan)))
     return Comparison(pd.DataFrame(records, columns=COLUMNS), notes, misses, points=points)
 
 
-def key_results(table: Comparison, title: str = "Key results: the paper and this book") -> str:
+def key_results(
+    table: Comparison, title: str = "Key results: the paper and this book", notes: dict[str, str] | None = None
+) -> str:
     """A MyST admonition opening a page: each headline estimate, paper vs ours, and the misses by name.
 
-    Everything in it comes from ``table`` (a :func:`compact` comparison computed when the page runs).
+    Everything in it comes from ``table`` (a :func:`compact` comparison computed when the page runs); ``notes``
+    maps an estimate's label to a sentence set beside it (e.g. why no cohort can meet the printed value).
     """
     lines = []
     for row, missed in zip(table.frame.to_dict("records"), table.misses):
         mark = MISS if missed else PASS
-        lines.append(f"- {mark} **{row['Estimate']}**: paper {row['Paper']}, ours {row['Ours']}")
+        note = (notes or {}).get(row["Estimate"])
+        lines.append(
+            f"- {mark} **{row['Estimate']}**: paper {row['Paper']}, ours {row['Ours']}" + (f". {note}" if note else "")
+        )
     records = table.frame.to_dict("records")
     missed = [row["Estimate"] for row, m in zip(records, table.misses) if m]
     if missed:
@@ -237,7 +252,9 @@ def key_results(table: Comparison, title: str = "Key results: the paper and this
         summary = "Every estimate here is within the tolerance."
     for row, (kind, paper, ours) in zip(records, table.points or []):
         if kind == "p" and not (pd.isna(paper) or pd.isna(ours)) and (paper < 0.05) != (ours < 0.05):
-            verdict = "significant in the paper but not here" if paper < 0.05 else "significant here but not in the paper"
+            verdict = (
+                "significant in the paper but not here" if paper < 0.05 else "significant here but not in the paper"
+            )
             summary += f" {row['Estimate']}: {verdict} (p = {row['Paper']} vs {row['Ours']})."
     body = "\n".join(lines)
     return f"```{{admonition}} {title}\n:class: tip\n{body}\n\n{summary}\n```"
@@ -249,9 +266,11 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def key_results_html(table: Comparison, title: str = "Key results: the paper and this book") -> str:
+def key_results_html(
+    table: Comparison, title: str = "Key results: the paper and this book", notes: dict[str, str] | None = None
+) -> str:
     """:func:`key_results` as the theme's HTML admonition, for a chapter's output (outputs are not MyST)."""
-    text = key_results(table, title)
+    text = key_results(table, title, notes)
     lines = text.splitlines()[2:-1]  # drop the fence, the class line and the closing fence
     items = [line[2:] for line in lines if line.startswith("- ")]
     summary = " ".join(line for line in lines if line and not line.startswith("- "))
@@ -260,5 +279,7 @@ def key_results_html(table: Comparison, title: str = "Key results: the paper and
         return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(s))
 
     body = "".join(f"<li>{inline(i)}</li>" for i in items)
-    return (f'<div class="admonition tip"><p class="admonition-title">{html.escape(title)}</p>'
-            f"<ul>{body}</ul><p>{inline(summary)}</p></div>")
+    return (
+        f'<div class="admonition tip"><p class="admonition-title">{html.escape(title)}</p>'
+        f"<ul>{body}</ul><p>{inline(summary)}</p></div>"
+    )

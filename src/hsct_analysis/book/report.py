@@ -23,7 +23,6 @@ from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.stats.units import DAYS_PER_YEAR
 
 
-
 def _time_label(days: float) -> str:
     """'100 days', '1 year', '3 years' for a time point in days."""
     years = days / DAYS_PER_YEAR
@@ -39,11 +38,13 @@ def variable_label(name: str) -> str:
 
     labels = {c: f"{label} (days)" for c, label in TIMELINE}
     labels.update({r.column: r.label + (f" ({r.unit})" if r.unit else "") for r in TABLE1_ROWS + TABLE2_ROWS})
-    labels.update({
-        "followup_days": "Follow-up after second HSCT (days)",
-        "neutrophil_engraftment_days": "Neutrophil engraftment (day)",
-        "platelet_engraftment_days": "Platelet engraftment (day)",
-    })
+    labels.update(
+        {
+            "followup_days": "Follow-up after second HSCT (days)",
+            "neutrophil_engraftment_days": "Neutrophil engraftment (day)",
+            "platelet_engraftment_days": "Platelet engraftment (day)",
+        }
+    )
     if name in labels:
         return labels[name]
     return dictionary_label(name)
@@ -179,18 +180,100 @@ class Report:
             self._labels = comparison.entry_labels(self.card, estimate_label)
         return comparison.compact(rows, estimate_label, self._labels, variable_label)
 
-
     def key_results(self, ids: list[str] | None = None, prefix: str | None = None, **where):
-        """The box that opens a chapter: its headline estimates, paper vs ours, misses named (as HTML)."""
+        """The box that opens a chapter: its headline estimates, paper vs ours, misses named (as HTML).
+
+        Beside a printed NRM that no cohort can meet, because the paper's LFS, relapse and NRM break the identity
+        1 − LFS = RI + NRM, the box says so: the primary endpoints LFS and OS are held and NRM, a secondary
+        endpoint, takes up the gap (:func:`hsct_analysis.paper.headline.identity_proofs`).
+        """
         from IPython.display import HTML
 
         if self.card is None:
             return HTML("")
-        return HTML(comparison.key_results_html(self.paper(ids, prefix, **where)))
+        rows = self.entries(ids, prefix, **where)
+        return HTML(comparison.key_results_html(self.paper(ids, prefix, **where), notes=identity_gap_notes(rows)))
+
+
+def identity_gap_notes(rows: pd.DataFrame) -> dict[str, str]:
+    """Estimate label -> the sentence that says why a printed NRM cannot be met (the identity gap it absorbs)."""
+    from hsct_analysis.paper import headline
+
+    proofs = headline.identity_proofs(published.load_registry())
+    notes = {}
+    for _, row in rows.iterrows():
+        if row.get("endpoint") != "nrm" or row.get("kind") not in ("km", "cif") or row.get("stat") != "value":
+            continue
+        factor = row.get("factor") if isinstance(row.get("factor"), str) else ""
+        level = row.get("level") if isinstance(row.get("level"), str) else ""
+        hit = proofs[
+            (proofs["factor"] == factor)
+            & (proofs["level"] == level)
+            & ((proofs["time_days"].astype(float) - float(row["time_days"])).abs() < 1e-6)
+        ]
+        if hit.empty:
+            continue
+        p = hit.iloc[0]
+        notes[estimate_label(row) + ", %"] = (
+            f"NRM takes up the paper's identity gap: its LFS {p['lfs']:g}, relapse {p['relapse']:g} and NRM "
+            f"{p['nrm']:g} break 1 − LFS = relapse + NRM by {p['gap']:+.1f} points, so no cohort can match all "
+            f"three. The primary endpoints LFS and OS are held; NRM, a secondary endpoint, absorbs the gap (any "
+            f"cohort with LFS and relapse within tolerance has NRM {p['nrm_reachable_low']:.1f}–"
+            f"{p['nrm_reachable_high']:.1f})."
+        )
+    return notes
+
+
+#: The estimates that open each report chapter's key-results box (registry ids, first printing).
+CHAPTER_KEY_IDS = {
+    "01_cohort": [
+        *(f"t1.age_first_hsct.{s}" for s in ("median", "min", "max")),
+        *(f"t2.age_second_hsct.{s}" for s in ("median", "min", "max")),
+        "t1.sex.male.n",
+        "t1.sex.male.pct",
+        *(f"res.days_cart_to_second_hsct.{s}" for s in ("median", "min", "max")),
+    ],
+    "02_engraftment": [
+        *(f"res.neutrophil_engraftment_days.{s}" for s in ("median", "min", "max")),
+        *(f"res.platelet_engraftment_days.{s}" for s in ("median", "min", "max")),
+        "res.neutrophil_engraftment.30d.est",
+        *(f"res.platelet_engraftment.{t}.{s}" for t in ("30d", "60d") for s in ("est", "lo", "up")),
+    ],
+    "03_gvhd": [
+        f"res.{e}.{s}"
+        for e in ("agvhd_2_4.100d", "agvhd_3_4.100d", "cgvhd.2y", "cgvhd_extensive.2y")
+        for s in ("est", "lo", "up")
+    ],
+    "04_infections_deaths": [
+        *(f"res.{e}.100d.{s}" for e in ("cmv", "ebv") for s in ("est", "lo", "up")),
+        *(f"res.deaths.cause.{c}.{s}" for c in ("relapse", "infection", "GVHD") for s in ("n", "pct")),
+    ],
+    "06_univariate": [
+        *(
+            f"t3.{e}.cart_interval_90.{lv}.{s}"
+            for e in ("lfs", "nrm")
+            for lv in ("<=90", ">90")
+            for s in ("est", "lo", "up")
+        ),
+        *(f"t3.{e}.cart_interval_90.p" for e in ("lfs", "os", "relapse", "nrm")),
+    ],
+    "07_multivariate": [
+        *(f"t4.{e}.cart_interval_90.>90.{s}" for e in ("lfs", "os", "nrm") for s in ("est", "lo", "up")),
+        *(f"t4.{e}.cart_interval_90.p" for e in ("lfs", "os", "nrm")),
+        *(f"t4.lfs.cart_source.autologous.{s}" for s in ("est", "lo", "up")),
+        "t4.lfs.cart_source.p",
+    ],
+    "08_scorecard": [
+        f"res.{e}.{t}.{s}" for e in ("os", "lfs", "relapse", "nrm") for t in ("1y", "3y") for s in ("est", "lo", "up")
+    ],
+    "09_paper_estimator": [f"res.{e}.3y.{s}" for e in ("lfs", "relapse", "nrm") for s in ("est", "lo", "up")],
+}
 
 
 HEADLINE_IDS = [f"res.{e}.3y.{s}" for e in ("os", "lfs", "relapse", "nrm") for s in ("est", "lo", "up")] + [
-    "t3.lfs.cart_interval_90.p", "t3.nrm.cart_interval_90.p"]
+    "t3.lfs.cart_interval_90.p",
+    "t3.nrm.cart_interval_90.p",
+]
 
 
 def not_available(what: str, why: str) -> str:
@@ -202,8 +285,9 @@ def _time_columns(times_days) -> list[str]:
     return [_time_label(float(t)) for t in times_days]
 
 
-def incidence_table(cohort: pd.DataFrame, names: list[str], times_days: list[float],
-                    conf_level: float = 0.95) -> pd.DataFrame:
+def incidence_table(
+    cohort: pd.DataFrame, names: list[str], times_days: list[float], conf_level: float = 0.95
+) -> pd.DataFrame:
     """Estimate (95% CI) in % of each endpoint at each time point; "not recorded" rows for missing endpoints.
 
     Rows are endpoint labels, columns time points ("100 days", "1 year", ...). KM endpoints use
@@ -214,14 +298,22 @@ def incidence_table(cohort: pd.DataFrame, names: list[str], times_days: list[flo
     if available:
         est = endpoints.estimates_at(cohort, available, list(times_days), conf_level)
         for r in est.itertuples():
-            table.loc[r.label, _time_label(float(r.time_days))] = tables.format_estimate(r.estimate / 100, r.lower / 100, r.upper / 100)
+            table.loc[r.label, _time_label(float(r.time_days))] = tables.format_estimate(
+                r.estimate / 100, r.lower / 100, r.upper / 100
+            )
     for n in set(names) - set(available):
         table.loc[endpoints.endpoint(n).label] = "not recorded"
     return table
 
 
-def curves_figure(cohort: pd.DataFrame, names: list[str], times_months=(0, 6, 12, 24, 36, 48, 60),
-                  xlabel: str = "Months after second HSCT", conf_level: float = 0.95, min_cell: int | None = None):
+def curves_figure(
+    cohort: pd.DataFrame,
+    names: list[str],
+    times_months=(0, 6, 12, 24, 36, 48, 60),
+    xlabel: str = "Months after second HSCT",
+    conf_level: float = 0.95,
+    min_cell: int | None = None,
+):
     """One figure with the curves of several endpoints (all KM or all cumulative incidence).
 
     ``min_cell`` masks numbers at risk below it as ``"<min_cell"`` (``figures.plot_curves``).
@@ -260,7 +352,10 @@ def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int |
     # the levels add up to the total in the header: complementary suppression over the whole column
     cells = privacy.n_percent_line(counts, total, min_cell)
     if privacy.masking(min_cell) and privacy.suppress_line(counts, min_cell)[2]:
-        return Markdown(not_available(f"The table of {column}",
-                                      f"its counts cannot be shown without revealing fewer than {min_cell} patients"))
+        return Markdown(
+            not_available(
+                f"The table of {column}", f"its counts cannot be shown without revealing fewer than {min_cell} patients"
+            )
+        )
     header = f"n (%) of {privacy.count_text(total, min_cell)}"
     return pd.DataFrame({header: cells}, index=levels)

@@ -117,14 +117,22 @@ def estimates_at(
     """Estimate and CI, in percent, of each endpoint at each time (days).
 
     Returns one row per (endpoint, time) with columns ``endpoint``, ``label``, ``time_days``,
-    ``estimate``, ``lower``, ``upper`` (percent) and ``method``.
+    ``estimate``, ``lower``, ``upper`` (percent) and ``method``. After the last time of a curve the values are
+    missing (no extrapolation), unless nobody was left at risk because the last patients all had an event: then
+    the curve is final and keeps its last value.
     """
     rows = []
     for name in names:
         ep = endpoint(name)
         fitted = curve(cohort, name, conf_level)
+        last = fitted.iloc[-1] if len(fitted) else None
+        # a curve whose last patients all had an event (or the competing one) is final: nobody is left whose
+        # outcome could change it, so after its last time it stays at its last value (100% engrafted stays 100%)
+        final = last is not None and last["at_risk"] == last["events"] + last.get("competing_events", 0)
         for t in times_days:
             row = survival.value_at(fitted, t)
+            if final and t > fitted.index[-1]:
+                row = last
             rows.append(
                 {
                     "endpoint": name,
