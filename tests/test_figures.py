@@ -3,6 +3,7 @@
 import math
 import re
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -170,8 +171,8 @@ def test_forest_reference_log_scale_and_separation():
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "CAR-T to second HSCT (days): <=90",
-        "CAR-T to second HSCT (days): >90",
+        "CAR-T to second HSCT (days): ≤ 90",
+        "CAR-T to second HSCT (days): > 90",
         "Type of ATG: ATG-F",
         "Type of ATG: ATG-P",
     ]
@@ -391,3 +392,69 @@ def test_interval_distribution_names_what_it_counts():
     assert ax.get_ylabel() == "Resamples (n)"
     assert ax.get_xlabel().endswith("(hatched bars: fewer than 5 resamples)")
     assert {t.get_gid(): t.get_text() for t in ax.texts}["cut_label:90"] == " ≤90 d: * · >90 d: <5"
+
+
+def test_figure_captions_say_synthetic_only_in_the_bundled_book():
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from hsct_analysis.book import build
+
+    root = Path(__file__).resolve().parents[1]
+    captions = []
+    for path in sorted(root.glob("notebooks/**/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            caption = cell["metadata"].get("mystnb", {}).get("figure", {}).get("caption")
+            if caption:
+                captions.append(caption)
+    assert len(captions) >= 15 and all(build.SYNTHETIC_CAPTION in c for c in captions)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("fig", metadata={"mystnb": {"figure": {"caption": captions[0]}}})]
+    build._replace_synthetic_admonition(nb, "my_cohort.csv")
+    rewritten = nb.cells[0].metadata["mystnb"]["figure"]["caption"]
+    assert "synthetic" not in rewritten and "(cohort: my\\_cohort\\.csv)" in rewritten
+
+
+def test_the_papers_three_year_values_are_drawn_on_the_curves():
+    from matplotlib.container import ErrorbarContainer
+
+    from hsct_analysis.book import figures
+    from hsct_analysis.book.report import Report
+    from hsct_analysis.cohort import endpoints
+
+    root = Path(__file__).resolve().parents[1]
+    report = Report(str(root / "data" / "cohort.csv"))
+    points = report.published_points(["os", "lfs"])
+    assert points == {
+        "Overall survival": (1095.75, 55.3, 44.3, 66.1),
+        "Leukemia-free survival": (1095.75, 49.8, 38.7, 60.9),
+    }
+    curves = {endpoints.endpoint(e).label: endpoints.curve(report.cohort, e) for e in ["os", "lfs"]}
+    fig = figures.plot_curves(curves, published=points)
+    bars = [c for c in fig.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    drawn = sorted(round(float(b.lines[0].get_ydata()[0]), 1) for b in bars if len(b.lines[0].get_ydata()))
+    assert drawn == [49.8, 55.3]
+    assert "Paper (95% CI)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    user = Report(str(root / "data" / "cohort.csv"), is_bundled_cohort=False)
+    assert user.published_points(["os", "lfs"]) == {}
+
+
+def test_the_papers_table4_hazard_ratios_are_drawn_on_the_forest_plot():
+    from hsct_analysis.book import figures, multivariate
+    from hsct_analysis.book.report import Report
+
+    report = Report(str(Path(__file__).resolve().parents[1] / "data" / "cohort.csv"))
+    hrs = report.published_hrs("lfs")
+    assert hrs[("cart_interval_90", ">90")] == (4.1, 1.64, 10.24)
+    model = multivariate.fit_endpoint(multivariate.plain_numbers(report.cohort), "lfs", ["cart_interval_90"])
+    fig = figures.plot_forest(model.summary, published=hrs)
+    diamonds = [line for line in fig.axes[0].lines if str(line.get_gid()).startswith("paper:")]
+    assert [float(d.get_xdata()[0]) for d in diamonds] == [4.1]
+    separated = figures.plot_forest(
+        multivariate.fit_endpoint(multivariate.plain_numbers(report.cohort), "relapse", ["atg_type"]).summary,
+        published=report.published_hrs("relapse"),
+    )
+    texts = [t.get_text() for t in separated.axes[0].texts]
+    assert any(t.startswith("paper: 1,420,000") and t.endswith("off the axis") for t in texts)

@@ -123,3 +123,19 @@ def test_the_theme_prints_a_users_title_and_author_as_text():
     title = env.from_string("<title>{{ docstitle|e }}</title>").render(context)
     assert raw == "Relapse &lt;script&gt;x&lt;/script&gt; &amp; GVHD / A &lt;b&gt;B&lt;/b&gt;"
     assert title == "<title>Relapse &lt;script&gt;x&lt;/script&gt; &amp; GVHD</title>"
+
+
+def test_figures_tables_and_exercises_are_numbered_per_page():
+    from types import SimpleNamespace
+
+    from hsct_analysis.book import sphinx_ext
+
+    env = SimpleNamespace(
+        toc_fignumbers={
+            "book/methods/km_greenwood": {"exercise": {"ex-a": (1,), "ex-b": (2,)}, "figure": {"f": (3,)}},
+            "book/methods/power": {"exercise": {"ex-d": (16,), "ex-c": (15,)}, "table": {"t": (7,)}},
+        }
+    )
+    assert sphinx_ext.number_per_page(None, env) == []
+    assert env.toc_fignumbers["book/methods/power"] == {"exercise": {"ex-c": (1,), "ex-d": (2,)}, "table": {"t": (1,)}}
+    assert env.toc_fignumbers["book/methods/km_greenwood"]["figure"] == {"f": (1,)}

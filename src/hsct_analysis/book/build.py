@@ -594,6 +594,11 @@ USER_COHORT_ADMONITION = (
 )
 
 
+#: How a figure caption (a code cell's ``mystnb.figure.caption``) says that the figure shows the synthetic cohort;
+#: on a user's cohort the build rewrites it to "(cohort: <file name>)", as it replaces the synthetic box.
+SYNTHETIC_CAPTION = "(synthetic cohort)"
+
+
 def _replace_synthetic_admonition(nb, name: str) -> None:
     """On a user's cohort, the chapters' "every patient is synthetic" box would be false: say whose data it is."""
     for cell in nb.cells:
@@ -601,6 +606,9 @@ def _replace_synthetic_admonition(nb, name: str) -> None:
             cell.source = SYNTHETIC_ADMONITION.sub(
                 lambda _: USER_COHORT_ADMONITION.format(name=escape_markdown(name)), cell.source
             )
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        if isinstance(figure.get("caption"), str):
+            figure["caption"] = figure["caption"].replace(SYNTHETIC_CAPTION, f"(cohort: {escape_markdown(name)})")
 
 
 def run_chapters(

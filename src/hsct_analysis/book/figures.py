@@ -109,6 +109,10 @@ def group_colors(labels: Iterable[str]) -> dict[str, str]:
     return {label: PALETTE[i] for i, label in enumerate(labels)}
 
 
+#: Days per unit of a curve plot's time axis.
+DAYS_PER_UNIT = {"months": DAYS_PER_MONTH, "days": 1.0}
+
+
 def days_to_months(days):
     """Days -> months (1 month = 30.4375 days = 365.25 / 12)."""
     return np.asarray(days, dtype=float) / DAYS_PER_MONTH
@@ -143,7 +147,9 @@ def _at_risk_after(curve: pd.DataFrame, day: float) -> int:
     return 0
 
 
-def numbers_at_risk(curves: Mapping[str, pd.DataFrame], times_months: Sequence[float] = DEFAULT_MONTHS) -> pd.DataFrame:
+def numbers_at_risk(
+    curves: Mapping[str, pd.DataFrame], times_months: Sequence[float] = DEFAULT_MONTHS, unit: str = "months"
+) -> pd.DataFrame:
     """Numbers at risk per group just after each time (the rows of a risk table).
 
     Each curve is a frame indexed by time in days with an ``at_risk`` column (number at risk
@@ -151,7 +157,8 @@ def numbers_at_risk(curves: Mapping[str, pd.DataFrame], times_months: Sequence[f
     ``survival.kaplan_meier``, or ``competing.cumulative_incidence`` which adds
     ``competing_events``) the count just after ``t`` is ``at_risk`` minus everyone leaving
     at the last time <= t, which assumes the frame lists every distinct time. Returns a
-    DataFrame indexed by group label with one integer column per month in ``times_months``.
+    DataFrame indexed by group label with one integer column per month in ``times_months`` (per day when
+    ``unit`` is ``"days"``).
     """
     rows = {}
     for label, curve in curves.items():
@@ -160,7 +167,7 @@ def numbers_at_risk(curves: Mapping[str, pd.DataFrame], times_months: Sequence[f
                 f"curve {label!r} has no 'at_risk' column; pass at_risk_table= "
                 "(e.g. numbers_at_risk_from_times) or at_risk=False"
             )
-        rows[label] = [_at_risk_after(curve, m * DAYS_PER_MONTH) for m in times_months]
+        rows[label] = [_at_risk_after(curve, m * DAYS_PER_UNIT[unit]) for m in times_months]
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(times_months))
 
 
@@ -203,9 +210,9 @@ def _from_origin(curve: pd.DataFrame, kind: str) -> pd.DataFrame:
     return pd.concat([origin, body])
 
 
-def _draw_curve(ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str, ci: bool) -> None:
+def _draw_curve(ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str, ci: bool, unit: str = "months") -> None:
     path = _from_origin(curve, kind)
-    x = days_to_months(path.index)
+    x = np.asarray(path.index, dtype=float) / DAYS_PER_UNIT[unit]
     line = ax.plot(x, 100 * path["estimate"].to_numpy(float), drawstyle="steps-post", color=color, label=label)[0]
     line.set_gid(f"curve:{label}")
     if ci and {"lower", "upper"} <= set(curve.columns):
@@ -214,7 +221,7 @@ def _draw_curve(ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str
         band.set_gid(f"ci:{label}")
     if "censored" in curve.columns:
         marks = curve[curve["censored"].to_numpy(float) > 0]
-        ticks = ax.plot(days_to_months(marks.index), 100 * marks["estimate"].to_numpy(float), linestyle="none",
+        ticks = ax.plot(np.asarray(marks.index, dtype=float) / DAYS_PER_UNIT[unit], 100 * marks["estimate"].to_numpy(float), linestyle="none",
                         marker="|", markersize=8, markeredgewidth=1.3, color=color)[0]
         ticks.set_gid(f"censor:{label}")
 
@@ -278,6 +285,8 @@ def plot_curves(
     at_risk_table: pd.DataFrame | None = None,
     ci: bool = True,
     min_cell: int | None = None,
+    unit: str = "months",
+    published: Mapping[str, tuple[float, float, float, float]] | None = None,
 ) -> Figure:
     """Step curves with CI bands, censor ticks and a numbers-at-risk table under the x-axis.
 
@@ -291,8 +300,11 @@ def plot_curves(
     (index = labels, columns = months, e.g. from ``numbers_at_risk_from_times``) when the
     frames carry no ``at_risk``. ``p_value`` heads the legend with ``test_name`` (default
     "Log-rank" for survival, "Gray's test" for incidence), e.g. "Log-rank p = 0.001".
-    The y-axis is in percent (0-100), the x-axis in months (days / 30.4375). ``min_cell``
-    (the book's small-cell option) prints every number at risk below it as ``"<min_cell"``.
+    The y-axis is in percent (0-100), the x-axis in months (days / 30.4375), or in days when ``unit`` is
+    ``"days"`` (then ``times_months`` are days, e.g. for engraftment within the first weeks). ``min_cell``
+    (the book's small-cell option) prints every number at risk below it as ``"<min_cell"``. ``published`` maps a
+    curve's label to a value the paper printed, ``(day, estimate, lower, upper)`` in percent: each is drawn as an
+    open diamond with its interval in the curve's colour, and the legend says "Paper (95% CI)".
     """
     if kind not in KIND_YLABEL:
         raise ValueError(f"kind must be 'survival' or 'incidence', got {kind!r}")
@@ -303,18 +315,27 @@ def plot_curves(
     colors = group_colors(curves)
     table = None
     if at_risk:
-        table = at_risk_table.loc[list(curves)] if at_risk_table is not None else numbers_at_risk(curves, times_months)
+        table = at_risk_table.loc[list(curves)] if at_risk_table is not None else numbers_at_risk(curves, times_months, unit)
         if privacy.masking(min_cell):  # each row is a running count: no small step between two shown values
             table = table.astype(object).apply(lambda row: pd.Series(privacy.suppress_cumulative(row.tolist(), min_cell),
                                                                     index=row.index, dtype=object), axis=1)
     fig, ax, table_ax = _axes_pair(ax, len(curves), at_risk)
 
     for label, curve in curves.items():
-        _draw_curve(ax, curve, label, colors[label], kind, ci)
+        _draw_curve(ax, curve, label, colors[label], kind, ci, unit)
 
     months = [float(m) for m in (table.columns if table is not None else times_months)]
     span = max(months)
     ax.set_xlim(-0.02 * span, 1.02 * span)
+    shown = [label for label in (published or {}) if label in colors]
+    for i, label in enumerate(shown):
+        day, est, lo, hi = published[label]
+        dodge = 0.012 * span * (i - (len(shown) - 1) / 2)  # side by side when two printed values share a time
+        ax.errorbar([day / DAYS_PER_UNIT[unit] + dodge], [est], yerr=[[est - lo], [hi - est]], fmt="D",
+                    color=colors[label], markerfacecolor="white", markersize=7, capsize=4, elinewidth=1.6, zorder=5)
+    if published:
+        ax.errorbar([], [], yerr=[], fmt="D", color="#444444", markerfacecolor="white", markersize=7, capsize=4,
+                    label="Paper (95% CI)")
     ax.xaxis.set_major_locator(FixedLocator(months))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_locator(NullLocator())
@@ -326,7 +347,7 @@ def plot_curves(
     if title:
         ax.set_title(title, loc="left")
     p_text = None if p_value is None else _p_text(p_value, test_name or KIND_TEST[kind])
-    if len(curves) > 1 or p_text:
+    if len(curves) > 1 or p_text or published:
         # the test result heads the legend, which matplotlib places where it hides no curve
         legend = ax.legend(loc="best", title=p_text, alignment="left")
         legend.get_title().set_fontsize(10.5)
@@ -362,13 +383,14 @@ def _forest_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] | No
 
 def _row_name(row: pd.Series) -> str:
     level = str(row["level"]) if not pd.isna(row["level"]) else ""
-    return f"{row['label']}: {level}" if level else str(row["label"])
+    return f"{row['label']}: {tables.level_text(level)}" if level else str(row["label"])
 
 
 @_styled
 def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels: Mapping[str, str] | None = None,
                 labels: Mapping[str, str] | None = None, title: str | None = None,
-                xlabel: str = "Hazard ratio (95% CI, log scale)") -> Figure:
+                xlabel: str = "Hazard ratio (95% CI, log scale)",
+                published: Mapping[tuple[str, str], tuple[float, float, float]] | None = None) -> Figure:
     """Forest plot of hazard ratios on a log x-axis with a reference line at 1.
 
     ``summary`` is a Cox/Fine-Gray summary (``hr, hr_lower, hr_upper, p`` indexed by
@@ -377,7 +399,9 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
     ``tables.regression_rows`` returns); ``labels`` maps covariate -> printed name. Reference
     levels are drawn as "reference" at HR = 1; a separated (not estimable) HR is drawn as an
     arrow from 1 towards the axis edge labelled "not estimable (separation)". HR (95% CI) and
-    p are printed to the right.
+    p are printed to the right. ``published`` maps (variable, level) to the hazard ratio the paper printed with
+    its interval, ``(hr, lower, upper)``: drawn as an open diamond just under the row it belongs to (a value off
+    the axis is written at its edge), with a legend "Paper (95% CI)".
     """
     rows = _forest_rows(summary, reference_levels, labels)
     n = len(rows)
@@ -420,6 +444,17 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
             ax.plot([row["hr"]], [y], marker="s", color=PALETTE[0], markersize=6, gid=f"hr:{i}")
             hr_texts.append(tables.format_hr(row["hr"], row["hr_lower"], row["hr_upper"]))
             p_texts.append(tables.format_p(row["p"]))
+        key = (str(row.get("variable", "")), str(row["level"]))
+        if published and key in published and not row["reference"]:
+            p_hr, p_lo, p_hi = published[key]
+            if lo <= p_hr <= hi:
+                ax.plot([max(p_lo, lo), min(p_hi, hi)], [y - 0.28] * 2, color=PALETTE[1], linewidth=1.2)
+                ax.plot([p_hr], [y - 0.28], marker="D", color=PALETTE[1], markerfacecolor="white", markersize=6,
+                        gid=f"paper:{i}")
+            else:
+                printed = f"{p_hr:,.3g} ({p_lo:,.3g}–{p_hi:,.3g})" if p_hr < lo else f"{p_hr:,.0f} ({p_lo:,.0f}–{p_hi:,.0f})"
+                ax.annotate(f"paper: {printed}, off the axis", (hi if p_hr > hi else lo, y - 0.28),
+                            ha="right" if p_hr > hi else "left", va="center", fontsize=9, color=PALETTE[1])
     ax.yaxis.set_major_locator(FixedLocator([n - 1 - i for i in range(n)]))
     ax.set_yticklabels(names)
     ax.tick_params(axis="y", length=0)
@@ -435,8 +470,12 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
         y = n - 1 - i
         ax.text(1.04, y, hr_text, transform=transform, va="center", fontsize=9.5)
         ax.text(1.40, y, p_text, transform=transform, va="center", fontsize=9.5)
+    if published:
+        ax.plot([], [], marker="D", color=PALETTE[1], markerfacecolor="white", linewidth=1.2, label="Paper (95% CI)")
+        ax.plot([], [], marker="s", color=PALETTE[0], linewidth=1.6, label="This cohort (95% CI)")
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2, frameon=False, fontsize=9)
     if title:
-        ax.set_title(title, loc="left")
+        ax.set_title(title, loc="left", pad=26 if published else None)
     return fig
 
 

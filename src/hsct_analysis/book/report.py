@@ -180,6 +180,38 @@ class Report:
             self._labels = comparison.entry_labels(self.card, estimate_label)
         return comparison.compact(rows, estimate_label, self._labels, variable_label)
 
+    def published_points(self, endpoint_names: list[str], time: str = "3y") -> dict:
+        """The paper's printed ``time`` estimates of whole-cohort endpoints for a figure: label -> (day, est, lo, up).
+
+        Read from the registry (the paper layer) on the bundled cohort only; empty on a user's cohort.
+        """
+        if self.card is None:
+            return {}
+        printed = published.load_registry().set_index("id")
+        out = {}
+        for name in endpoint_names:
+            ids = [f"res.{name}.{time}.{s}" for s in ("est", "lo", "up")]
+            if all(i in printed.index for i in ids):
+                est, lo, up = (float(printed.loc[i, "value"]) for i in ids)
+                out[endpoints.endpoint(name).label] = (float(printed.loc[ids[0], "time_days"]), est, lo, up)
+        return out
+
+    def published_hrs(self, endpoint_name: str) -> dict:
+        """The paper's Table 4 hazard ratios of one endpoint: (factor, level) -> (hr, lower, upper).
+
+        Read from the registry (the paper layer) on the bundled cohort only; empty on a user's cohort.
+        """
+        if self.card is None:
+            return {}
+        reg = published.load_registry()
+        rows = reg[reg["id"].str.startswith(f"t4.{endpoint_name}.") & (reg["kind"] == "hr")]
+        out = {}
+        for (factor, level), group in rows.groupby(["factor", "level"]):
+            values = group.set_index("stat")["value"]
+            if {"value", "lower", "upper"} <= set(values.index):
+                out[str(factor), str(level)] = (float(values["value"]), float(values["lower"]), float(values["upper"]))
+        return out
+
     def key_results(self, ids: list[str] | None = None, prefix: str | None = None, **where):
         """The box that opens a chapter: its headline estimates, paper vs ours, misses named (as HTML).
 
@@ -313,6 +345,7 @@ def curves_figure(
     xlabel: str = "Months after second HSCT",
     conf_level: float = 0.95,
     min_cell: int | None = None,
+    unit: str = "months",
 ):
     """One figure with the curves of several endpoints (all KM or all cumulative incidence).
 
@@ -332,7 +365,9 @@ def curves_figure(
         raise ValueError("curves_figure draws either KM or cumulative-incidence endpoints, not both")
     curves = {endpoints.endpoint(n).label: endpoints.curve(cohort, n, conf_level) for n in available}
     kind = "survival" if kinds == {"km"} else "incidence"
-    return figures.plot_curves(curves, kind=kind, times_months=times_months, xlabel=xlabel, min_cell=min_cell)
+    return figures.plot_curves(
+        curves, kind=kind, times_months=times_months, xlabel=xlabel, min_cell=min_cell, unit=unit
+    )
 
 
 def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int | None = None):

@@ -187,10 +187,26 @@ def _config_inited(app, config) -> None:
     config.html_static_path = list(config.html_static_path) + [str(STATIC_DIR)]
 
 
+def number_per_page(app, env) -> list[str]:
+    """Number figures, tables and exercises from 1 on every page (Figure 1, Exercise 1, ...).
+
+    Sphinx numbers enumerable nodes across the whole book unless its toctree is numbered, so the power page
+    opened with Exercise 15. Runs after Sphinx has assigned its numbers (``env-get-updated``, late priority)
+    and renumbers each page's nodes of each kind in their order on the page; references ({numref}) read the
+    same table and stay consistent.
+    """
+    for by_kind in env.toc_fignumbers.values():
+        for kind, numbers in by_kind.items():
+            order = sorted(numbers, key=lambda node_id: numbers[node_id])
+            by_kind[kind] = {node_id: (i,) for i, node_id in enumerate(order, start=1)}
+    return []
+
+
 def setup(app):
     register_bibliography_style()
     app.add_config_value("hsct_provenance", {}, "html")
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _page_context, priority=900)
+    app.connect("env-get-updated", number_per_page, priority=900)
     app.add_css_file("hsct.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

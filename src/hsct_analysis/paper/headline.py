@@ -11,7 +11,7 @@ synthetic cohort and open the scorecard chapter:
 :func:`headline_ids` names them (canonical registry ids); :func:`headline_table` lays them out
 from a scorecard with pass/fail; :func:`identity_proofs` proves, for each group and time where
 the paper's LFS, RI and NRM cannot all come within tolerance, that they cannot: relapse and
-death without relapse are the only ways to leave leukaemia-free survival, so on any cohort the
+death without relapse are the only ways to leave leukemia-free survival, so on any cohort the
 Kaplan-Meier LFS and the Aalen-Johansen incidences satisfy 1 - LFS = RI + NRM exactly
 (Putter et al. 2007). LFS and OS are the paper's primary endpoints, so where the identity
 forbids all three, LFS (and RI) hold and NRM, a secondary endpoint, absorbs the gap.
