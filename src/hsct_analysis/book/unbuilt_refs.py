@@ -4,7 +4,7 @@
 (``[scorecard](08_scorecard)``) would otherwise be "cross-reference target not found" warnings, which fail the
 build (warnings are errors in this book). The build lists the pages it leaves out in the Sphinx setting
 ``hsct_unbuilt_pages`` (docnames such as ``book/08_scorecard``); before MyST resolves references, every link whose
-target is one of them is replaced by its text.
+target is one of them is replaced by its text; so is every glossary term ({term}) when the glossary is left out.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ class UnbuiltPageLinks(SphinxPostTransform):
         unbuilt = set(self.config.hsct_unbuilt_pages or [])
         if not unbuilt:
             return
+        # the chapters link glossary terms ({term}); without the glossary page those links have no target either
+        no_glossary = any(page.rsplit("/", 1)[-1] == "glossary" for page in unbuilt)
         for node in list(self.document.findall(addnodes.pending_xref)):
-            if _target_docnames(node, self.env.docname) & unbuilt:
+            if (no_glossary and node.get("reftype") == "term") or _target_docnames(node, self.env.docname) & unbuilt:
                 node.replace_self(nodes.inline(node.astext(), node.astext(), classes=["unbuilt-page"]))
 
 
