@@ -79,8 +79,9 @@ def test_no_page_scrolls_sideways_on_a_phone(seen):
     assert _found(seen, "sideways") == []
 
 
-# The API reference documents the code: its names are its subject.
-CODE_PAGES = {"book/api"}
+# Reference pages whose subject is names a reader types: the API (functions), the data dictionary (the cohort
+# file's column names) and the study file (its YAML keys).
+CODE_PAGES = {"book/api", "book/data_dictionary", "book/study_file"}
 
 
 def _toc_pages() -> list:
