@@ -27,9 +27,9 @@ def test_events_before_landmark_excluded_and_times_reset(small):
     assert list(small["os_time"]) == [30, 90, 91, 400, 120]  # input untouched
 
 
-def test_from_cart_adds_the_interval(small):
-    t = landmark.from_cart_infusion(small)
-    assert list(t) == [70, 140, 186, 520, 180]
+def test_shift_origin_adds_the_interval(small):
+    t = landmark.shift_origin(small, "days_cart_to_second_hsct")
+    assert list(t) == [70, 140, 186, 520, 180] and t.name == "os_time_from_days_cart_to_second_hsct"
     # every patient is event-free for the whole interval: the shortest time is > interval
     assert (t > small["days_cart_to_second_hsct"]).all()
 

@@ -117,7 +117,7 @@ def test_paper_p_0001_becomes_about_0025():
 
 # time_zero ----------------------------------------------------------------------------
 def test_long_interval_patients_have_guaranteed_survival_from_cart(cohort):
-    from_cart = landmark.from_cart_infusion(cohort, "os_time")
+    from_cart = landmark.shift_origin(cohort, "days_cart_to_second_hsct", "os_time")
     late = cohort["days_cart_to_second_hsct"] > 90
     assert from_cart[late].min() > 90
 
@@ -137,7 +137,7 @@ def test_shifting_origin_to_cart_lowers_the_long_interval_hazard_ratio_under_no_
 
 
 def test_landmark_excludes_early_events(cohort):
-    with_cart = cohort.assign(t=landmark.from_cart_infusion(cohort, "os_time"))
+    with_cart = cohort.assign(t=landmark.shift_origin(cohort, "days_cart_to_second_hsct", "os_time"))
     lm = landmark.landmark(with_cart, 180, time="t")
     assert (lm["t"] > 0).all()
     assert lm.attrs["excluded"] == int((with_cart["t"] <= 180).sum()) > 0

@@ -3,9 +3,9 @@
 Outcome times in a loaded cohort are days from the second transplant. Two questions in
 the methods chapters need other origins or conditioning on survival to a time:
 
-- :func:`from_cart_infusion` re-expresses outcome times as days from the (last) CAR-T
-  infusion, which builds in *immortal time* for patients with a long CAR-T-to-HSCT
-  interval (they had to survive it to be in the cohort);
+- :func:`shift_origin` re-expresses outcome times as days from an earlier origin (in the
+  book: the last CAR-T infusion), which builds in *immortal time* for patients with a long
+  interval between the two origins (they had to survive it to be in the cohort);
 - :func:`landmark` keeps only patients still event-free and under observation at a
   landmark day and restarts their clock there, the standard remedy;
 - :func:`split_at` cuts each patient's follow-up into episodes before and after a day,
@@ -17,17 +17,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CART_INTERVAL = "days_cart_to_second_hsct"
 
+def shift_origin(data: pd.DataFrame, interval: str, time: str = "os_time") -> pd.Series:
+    """Days from an earlier origin to the outcome ``time``: ``data[interval] + data[time]``.
 
-def from_cart_infusion(cohort: pd.DataFrame, time: str = "os_time") -> pd.Series:
-    """Days from the last CAR-T infusion to the outcome ``time`` (days from second HSCT).
-
-    ``time_from_cart = days_cart_to_second_hsct + time``. Every patient in this cohort
-    survived the whole CAR-T-to-HSCT interval, so this origin hands each patient that
-    interval as event-free ("immortal") time.
+    ``interval`` holds the days from the earlier origin to the current one (e.g. from the
+    last CAR-T infusion to the second transplant) and ``time`` the days from the current
+    origin to the outcome. Every patient in such a cohort survived the whole interval, so
+    the earlier origin hands each patient that interval as event-free ("immortal") time.
+    The result is named ``f"{time}_from_{interval}"``.
     """
-    return (cohort[CART_INTERVAL] + cohort[time]).rename(f"{time}_from_cart")
+    return (data[interval] + data[time]).rename(f"{time}_from_{interval}")
 
 
 def landmark(cohort: pd.DataFrame, landmark_days: float, time: str = "os_time") -> pd.DataFrame:
