@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -569,8 +569,12 @@ def _coalesce_streams(outputs: list) -> list:
     merged: list = []
     for output in outputs:
         previous = merged[-1] if merged else None
-        if (output.get("output_type") == "stream" and previous is not None
-                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+        if (
+            output.get("output_type") == "stream"
+            and previous is not None
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
             previous["text"] = "".join(previous["text"]) + "".join(output["text"])
         else:
             merged.append(output)
@@ -996,25 +1000,35 @@ def _built_key(out: Path) -> str | None:
 # ------------------------------------------------------------------------------------------- the build
 
 
-def build_book(
-    cohort: str | Path,
-    out: str | Path,
-    title: str | None = None,
-    min_cell: int | None = None,
-    jobs: int = 2,
-    chapters: list[str] | None = None,
-    progress: Callable[[str], None] = print,
-    root: str | Path = PROJECT_ROOT,
-) -> Path:
-    """Build the HTML book for ``cohort`` into ``out`` and return ``out``.
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a book is built, the same for the paper book and a study book.
+
+    ``min_cell``: counts below it are masked in every table and figure (``None``: no masking, or the study
+    file's); ``jobs``: chapters executed at once; ``chapters``: the toc entries to build (``None``: all);
+    ``progress``: called with each progress line; ``root``: the project folder holding ``_config.yml``,
+    ``_toc.yml``, ``notebooks/`` and ``book/``."""
+
+    min_cell: int | None = None
+    jobs: int = 2
+    chapters: list[str] | None = None
+    progress: Callable[[str], None] = print
+    root: str | Path = PROJECT_ROOT
+
+
+def build_book(cohort: str | Path, out: str | Path, title: str | None = None, **options) -> Path:
+    """Build the HTML book for ``cohort`` into ``out`` and return ``out``; ``options`` are
+    :class:`BuildOptions` fields.
 
     ``chapters`` restricts the build to those toc entries (``"00_about"`` or ``"book/00_about"``); prose pages are
     always built. ``root`` is the project folder holding ``_config.yml``, ``_toc.yml``, ``notebooks/`` and
     ``book/``; executed chapters are cached in :func:`cache_dir` (``root/.cache/executed`` in a checkout).
     """
+    opts = BuildOptions(**options)
     start = time.perf_counter()
-    root, cohort_path, out = Path(root).resolve(), Path(cohort).resolve(), Path(out).resolve()
+    root, cohort_path, out = Path(opts.root).resolve(), Path(cohort).resolve(), Path(out).resolve()
     check_cohort(cohort_path)
+    min_cell, jobs, chapters, progress = opts.min_cell, opts.jobs, opts.chapters, opts.progress
     return _locked(
         out, progress, lambda: _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start)
     )
@@ -1183,16 +1197,9 @@ def study_problems(study_path: str | Path) -> list[str]:
     return problems
 
 
-def build_study(
-    study_file: str | Path,
-    out: str | Path,
-    min_cell: int | None = None,
-    jobs: int = 2,
-    chapters: list[str] | None = None,
-    progress: Callable[[str], None] = print,
-    root: str | Path = PROJECT_ROOT,
-) -> Path:
-    """Build the book a study file declares into ``out`` and return ``out``.
+def build_study(study_file: str | Path, out: str | Path, **options) -> Path:
+    """Build the book a study file declares into ``out`` and return ``out``; ``options`` are :class:`BuildOptions`
+    fields.
 
     A study with ``paper:`` builds the paper book (:func:`build_book`) on its cohort file, with its title (unless
     the cohort is the bundled synthetic one, whose book already carries the paper's) and its ``min_cell``. Any other
@@ -1203,25 +1210,18 @@ def build_study(
     """
     from hsct_analysis.cohort import study
 
+    opts = BuildOptions(**options)
     start = time.perf_counter()
-    root, study_path, out = Path(root).resolve(), Path(study_file).resolve(), Path(out).resolve()
+    root, study_path, out = Path(opts.root).resolve(), Path(study_file).resolve(), Path(out).resolve()
     problems = study_problems(study_path)
     if problems:
         raise StudyInvalid(study_path, problems)
     loaded = study.load_study(study_path)
-    min_cell = loaded.min_cell if min_cell is None else min_cell
+    opts = replace(opts, root=root, min_cell=loaded.min_cell if opts.min_cell is None else opts.min_cell)
     if loaded.paper_registry is not None:
         bundled = is_bundled_cohort(loaded.cohort_file, root)
-        return build_book(
-            loaded.cohort_file,
-            out,
-            title=None if bundled else loaded.title,
-            min_cell=min_cell,
-            jobs=jobs,
-            chapters=chapters,
-            progress=progress,
-            root=root,
-        )
+        return build_book(loaded.cohort_file, out, title=None if bundled else loaded.title, **asdict(opts))
+    min_cell, jobs, chapters, progress = opts.min_cell, opts.jobs, opts.chapters, opts.progress
     toc_path = root / STUDY_TOC
     if not toc_path.is_file():
         raise BuildError(f"this installation has no study book ({STUDY_TOC} is missing from {root})")

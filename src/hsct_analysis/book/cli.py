@@ -260,17 +260,18 @@ def run_build(args: argparse.Namespace) -> int:
                 chapters=args.chapters,
                 **where,
             )
-    except build.StudyInvalid as exc:
-        print(f"{exc.study_path} is not a valid study; nothing was built.", file=sys.stderr)
+    except (build.StudyInvalid, cohort.CohortError) as exc:  # StudyInvalid is a BuildError: caught first
+        what = (
+            f"{exc.study_path} is not a valid study"
+            if isinstance(exc, build.StudyInvalid)
+            else (f"{source} is not a valid cohort")
+        )
+        print(f"{what}; nothing was built.", file=sys.stderr)
         _print_problems(exc.problems)
         return EXIT_BAD_COHORT
     except build.Interrupted as exc:
         print(f"{exc}: workers stopped, nothing half-built kept; {args.out} was left as it was.", file=sys.stderr)
         return exc.exit_code
-    except cohort.CohortError as exc:
-        print(f"{source} is not a valid cohort; nothing was built.", file=sys.stderr)
-        _print_problems(exc.problems)
-        return EXIT_BAD_COHORT
     except build.BuildError as exc:
         print(f"build failed; {args.out} was left as it was.\n{exc}", file=sys.stderr)
         return EXIT_FAILED
