@@ -72,7 +72,12 @@ def small_project(root: Path, notebooks: dict[str, dict] | None = None) -> Path:
         "root": "book/index",
         "parts": [
             {"caption": "The study", "chapters": chapters},
-            {"caption": "Reference", "chapters": [{"file": "book/own_data"}, {"file": "book/references"}]},
+            {
+                "caption": "Reference",  # own_data links the pages the build generates
+                "chapters": [{"file": "book/own_data"}]
+                + [{"file": entry} for entry in build.GENERATED_PAGES]
+                + [{"file": "book/references"}],
+            },
         ],
     }
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
