@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hsct_analysis.book import cli
 from hsct_analysis.cohort import study
@@ -117,3 +118,18 @@ def test_init_on_an_unreadable_file_exits_2_without_traceback(tmp_path, capsys, 
     status = cli.main(["init", str(tmp_path / "out"), "--cohort", str(bad)])
     err = capsys.readouterr().err
     assert status == 2 and "cannot be read as a table" in err and "Traceback" not in err
+
+
+def test_r_na_cells_are_missing_and_text_columns_do_not_stop_the_draft(tmp_path):
+    # R's write.csv writes a missing time as NA (the study file's default not_applicable); a free-text
+    # column with many values cannot be cut at a median.
+    rows = ["id,futime,death,txtime,site"] + [
+        f"{i},{100 + 7 * i},{i % 2},{'NA' if i % 3 else 50 + i},{'abcdefgh'[i % 8]}" for i in range(1, 41)
+    ]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    frame = read_table(tmp_path / "r.csv")
+    assert frame["txtime"].isna().sum() == 27 and frame["txtime"].max() == 89
+    draft = draft_study(tmp_path / "r.csv", tmp_path)
+    factors = yaml.safe_load(draft.text)["risk_factors"]["factors"]
+    assert factors["txtime"]["cuts"] == [float(frame["txtime"].median())] and "site" not in factors
+    assert any("'site' holds 8 different texts" in line for line in draft.todo)

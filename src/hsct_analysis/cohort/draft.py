@@ -29,6 +29,8 @@ import yaml
 MAX_LEVELS = 6
 #: Share of patients whose follow-up must be the largest time of their row.
 FOLLOWUP_SHARE = 0.9
+#: Cell values read as missing: the study file's default ``cohort.not_applicable``.
+NOT_APPLICABLE = ("", "NA")
 
 _ID_NAMES = ("id", "patient_id", "patient", "subject", "subject_id", "pid", "record_id", "case")
 _ROLE_WORDS = {
@@ -66,10 +68,11 @@ class Draft:
 
 def read_table(path: Path) -> pd.DataFrame:
     """The cohort file as text-preserving columns (CSV or ``.xlsx``), numbers parsed where every value is one."""
+    # The study file's default ``cohort.not_applicable`` (an empty cell, ``NA`` as R writes it) is missing here too.
     if path.suffix.lower() == ".xlsx":
-        frame = pd.read_excel(path, dtype=str)
+        frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
     else:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
     if any(re.search(r"[\x00-\x08\x0b-\x1f]", str(c)) for c in frame.columns):
         raise ValueError("its first line holds control characters: it is not a text (CSV) file")
     if len(frame.columns) < 2 or frame.empty:
@@ -265,6 +268,12 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
     factors, rows = {}, []
     for column in frame.columns:
         if column in used or frame[column].nunique() < 2:
+            continue
+        if frame[column].nunique() > MAX_LEVELS and not pd.api.types.is_numeric_dtype(frame[column]):
+            todo.append(
+                f"column {column!r} holds {frame[column].nunique()} different texts: not drafted as a factor;"
+                " to use it, add it under risk_factors.factors with its levels"
+            )
             continue
         spec, why = _factor(frame, column)
         key = re.sub(r"\W+", "_", str(column)).strip("_").lower() or "factor"
