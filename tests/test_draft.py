@@ -133,3 +133,22 @@ def test_r_na_cells_are_missing_and_text_columns_do_not_stop_the_draft(tmp_path)
     factors = yaml.safe_load(draft.text)["risk_factors"]["factors"]
     assert factors["txtime"]["cuts"] == [float(frame["txtime"].median())] and "site" not in factors
     assert any("'site' holds 8 different texts" in line for line in draft.todo)
+
+
+def test_a_file_without_an_id_column_drafts_validates_and_names_patients_by_line(tmp_path, capsys):
+    # survival::transplant has no identifier: a patient is its line in the file
+    rows = ["age,futime,death"] + [f"{30 + i % 20},{10 * i},{i % 3 == 0:d}" for i in range(1, 31)]
+    (tmp_path / "w.csv").write_text("\n".join(rows) + "\n")
+    target, draft = write_draft(tmp_path / "w.csv", tmp_path / "s")
+    assert "id:" not in target.read_text() and not any("cohort.id" in t for t in draft.todo)
+    assert "\n  time_zero: " in target.read_text()  # the cohort section is one key a line
+    text = target.read_text().replace("'TODO: title of the study of w.csv'", "W").replace("[TODO]", "[Me]")
+    target.write_text(text.replace("'TODO: what day 0 is, e.g. day of stem-cell infusion'", "listing"))
+    assert cli.main(["validate", str(target)]) == 0
+    assert "30 patients" in capsys.readouterr().out
+    assert list(study.read_cohort(target).ids[:2]) == ["2", "3"]
+    rows[7] = "41,ten,0"
+    (tmp_path / "w.csv").write_text("\n".join(rows) + "\n")
+    assert cli.main(["validate", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "line 8" in err and "futime" in err and "is not a number" in err and "Traceback" not in err

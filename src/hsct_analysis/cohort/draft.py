@@ -210,21 +210,21 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
     used: set[str] = set()
 
     id_column = next((c for c in frame.columns if c.lower() in _ID_NAMES and frame[c].is_unique), None)
-    if id_column is None:
-        id_column = "TODO"
-        todo.append("cohort.id: no column named like an id with all values different")
-    else:
+    if id_column is not None:
         notes["id"] = f"named like an id, all {len(frame)} values different"
         used.add(id_column)
 
     pairs = find_pairs(frame)
     follow, why = _followup(frame, pairs)
-    cohort: dict = {
-        "file": _relative(cohort_path, study_dir),
-        "time_unit": "days",
-        "time_zero": "TODO: what day 0 is, e.g. day of stem-cell infusion",
-        "id": id_column,
-    }
+    cohort: dict = _Block(
+        {
+            "file": _relative(cohort_path, study_dir),
+            "time_unit": "days",
+            "time_zero": "TODO: what day 0 is, e.g. day of stem-cell infusion",
+        }
+    )
+    if id_column is not None:
+        cohort["id"] = id_column
     todo.append("cohort.time_zero: say what day 0 is")
     endpoints: dict = {"standard": []}
     if follow is not None:
@@ -312,6 +312,13 @@ class _Dumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data):
         return True
+
+
+class _Block(dict):
+    """A mapping always written one key a line (the cohort section, even when every value is plain)."""
+
+
+_Dumper.add_representer(_Block, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, False))
 
 
 def _commented(study: dict, notes: dict[str, str], source: Path) -> str:

@@ -494,7 +494,7 @@ class Study:
     time_unit: str
     time_zero: str
     not_applicable: tuple[str, ...]
-    id: str
+    id: str | None
     followup: str | None
     dead_column: str | None
     dead_codes: dict[str, str]
@@ -929,7 +929,10 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             ]
         )
     unit = DAYS_PER_UNIT[study.time_unit]
-    ids = frame[study.id]
+    if study.id is None:  # no identifier column: a patient is named by its line in the file
+        ids = pd.Series([str(i + 2) for i in range(len(frame))], index=frame.index, dtype=object)
+    else:
+        ids = frame[study.id]
     for i in np.flatnonzero(ids.isna().to_numpy()):
         chk.add(int(i), study.id, "is empty; every patient needs an identifier")
     for i in np.flatnonzero(ids.duplicated(keep="first").to_numpy() & ids.notna().to_numpy()):
