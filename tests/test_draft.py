@@ -152,3 +152,10 @@ def test_a_file_without_an_id_column_drafts_validates_and_names_patients_by_line
     assert cli.main(["validate", str(target)]) == 2
     err = capsys.readouterr().err
     assert "line 8" in err and "futime" in err and "is not a number" in err and "Traceback" not in err
+
+
+def test_the_draft_asks_for_the_multivariable_step(drafted):
+    # without the section the multivariable page only says it was not requested
+    name, path, _ = drafted
+    mv = study.load_study(path).multivariable
+    assert mv is not None and mv.screening_p == 0.1 and mv.models == ("fine_gray",)

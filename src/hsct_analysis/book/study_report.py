@@ -788,7 +788,9 @@ def multivariable(cohort: StudyCohort, name: str) -> MultivariableResult:
     screening = pd.DataFrame(rows, columns=["factor", "label", "p", "test", "entered", "note"]).set_index("factor")
     result = MultivariableResult(name, info.label, screening)
     if mv is None:
-        result.notices.append(Notice(what, "the study file has no risk_factors.multivariable section"))
+        result.notices.append(
+            Notice(what, "the study file does not request one (its risk factors have no multivariable section)")
+        )
         return result
     if not study.factors:
         result.notices.append(Notice(what, "the study file declares no risk factor"))

@@ -296,7 +296,7 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
     if rows:
         study["baseline"] = {"tables": [{"title": "Patient characteristics", "rows": rows}]}
     if factors:
-        study["risk_factors"] = {"factors": factors}
+        study["risk_factors"] = {"factors": factors, "multivariable": {"screening_p": 0.1, "models": ["fine_gray"]}}
     return Draft(_commented(study, notes, cohort_path), todo)
 
 
