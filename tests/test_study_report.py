@@ -372,6 +372,10 @@ def test_a_study_without_vital_status_and_survival_endpoint(tmp_path):
     assert isinstance(fu, sr.Notice) and "neither vital status" in fu.why
     assert "the other thing" in str(sr.about(cohort))
     assert isinstance(sr.endpoint_table(cohort), pd.DataFrame)
+    # a custom endpoint is named by its label on the axis and by its codes and column in prose, not "ev = 1"
+    assert "cumulative incidence of 1 in column ev" in str(sr.about(cohort)) and "ev = 1" not in str(sr.about(cohort))
+    ylabel = sr.endpoint_figure(cohort, "thing").axes[0].get_ylabel()
+    assert ylabel == "Cumulative incidence of the thing (%)"
 
 
 def test_user_text_is_escaped(tmp_path):

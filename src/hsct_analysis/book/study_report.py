@@ -206,7 +206,7 @@ def endpoint_info(cohort: StudyCohort, name: str) -> EndpointInfo:
     study = cohort.study
     if name in study.custom_endpoints:
         ep = study.custom_endpoints[name]
-        event = f"{ep.event.column} = {' or '.join(ep.event.codes)}"
+        event = f"{' or '.join(ep.event.codes)} in column {ep.event.column}"
         return EndpointInfo(name, ep.label, ep.kind, 1, event, tuple(c.label for c in ep.competing))
     ep = se.standard_endpoint(name)
     return EndpointInfo(name, ep.label, ep.kind, ep.cause, ep.codes[ep.cause], ep.competing)
@@ -569,6 +569,16 @@ def _month_ticks(days_max: float) -> list[float]:
     return [float(step * k) for k in range(int(np.ceil(months / step)) + 1)]
 
 
+def _incidence_label(cohort: StudyCohort, info: EndpointInfo) -> str:
+    """y-axis label of a cumulative incidence: the standard event's name, or a custom endpoint's label
+    (not its column and codes); a label too long for the axis gives the plain "Cumulative incidence (%)"."""
+    what = info.label if info.name in cohort.study.custom_endpoints else info.event
+    if what[1:2].islower():  # "Liver transplant" -> "liver transplant", "CMV ..." stays
+        what = what[0].lower() + what[1:]
+    text = f"Cumulative incidence of {_plain(what)} (%)"
+    return text if len(text) <= 60 else "Cumulative incidence (%)"
+
+
 def _plain(text: str) -> str:
     """User text for a matplotlib label: ``$`` would start mathtext."""
     return str(text).replace("$", r"\$")
@@ -610,7 +620,7 @@ def endpoint_figure(cohort: StudyCohort, name: str, factor: str | None = None, m
         times_months=_month_ticks(float(np.nanmax(data.time))),
         p_value=p if p is not None and np.isfinite(p) else None,
         xlabel=_plain(f"Months after {cohort.study.time_zero}"),
-        ylabel="Survival (%)" if kind == "survival" else f"Cumulative incidence of {_plain(info.event)} (%)"[:60],
+        ylabel="Survival (%)" if kind == "survival" else _incidence_label(cohort, info),
         min_cell=n_cell,
     )
 
