@@ -274,3 +274,18 @@ def test_a_chapter_build_of_the_study_book_keeps_a_valid_toc():
     assert alone == {"format": "jb-book", "root": "book/study/00_about"}
     some = build._restrict_toc(toc, {toc["root"], "book/study/02_endpoints"})
     assert build.toc_entries_of(some) == ["book/study/00_about", "book/study/02_endpoints"]
+
+
+def test_a_study_without_authors_signs_no_one(tmp_path):
+    # the footer said "By The Jupyter Book community" (Jupyter Book's default author) when the key was dropped
+    text = (EXAMPLES / "alloauto" / "study.yml").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("authors:"))
+    (tmp_path / "study.yml").write_text(text.replace("file: alloauto.csv", f"file: {EXAMPLES}/alloauto/alloauto.csv"))
+    loaded = study.load_study(tmp_path / "study.yml")
+    assert loaded.authors == ()
+    config = {"title": "x", "author": "The hsct-analysis contributors", "html": {}}
+    build._merge(config, build.study_config(loaded))
+    assert config["author"] == ""
+    assert build.study_config(study.load_study(EXAMPLES / "bmt" / "study.yml"))["author"] == (
+        "Klein JP and Moeschberger ML (data)"
+    )

@@ -1260,7 +1260,8 @@ def study_config(loaded) -> dict:
     # as typed: hsct_analysis.book.sphinx_ext escapes them for the theme, which prints them as raw HTML
     return {
         "title": loaded.title,
-        "author": ", ".join(loaded.authors) if loaded.authors else None,
+        # no authors: an empty author, not none (the key removed, Jupyter Book signs "The Jupyter Book community")
+        "author": ", ".join(loaded.authors),
         "html": {"announcement": None, "use_repository_button": False},
         "launch_buttons": {"binderhub_url": "", "jupyterhub_url": ""},
     }
