@@ -16,22 +16,48 @@ from hsct_analysis.book.tables import categorical, continuous
 from hsct_analysis.cohort import contract as cohort_contract
 
 FUSION_GENES = (
-    "BCR::ABL1", "E2A::HLF", "E2A::PBX1", "EBF1::PDGFRB", "EP300::ZNF384", "IGH::EPOP/MILT3::CISD3",
-    "MLL::AF4", "NUP214::ABL1", "PICALM::MLLT10", "TAF15::ZNF384", "TEL::AML1", "TERP2::JAK2", "negative",
+    "BCR::ABL1",
+    "E2A::HLF",
+    "E2A::PBX1",
+    "EBF1::PDGFRB",
+    "EP300::ZNF384",
+    "IGH::EPOP/MILT3::CISD3",
+    "MLL::AF4",
+    "NUP214::ABL1",
+    "PICALM::MLLT10",
+    "TAF15::ZNF384",
+    "TEL::AML1",
+    "TERP2::JAK2",
+    "negative",
 )
 
 TABLE1_ROWS = [
     continuous("age_first_hsct", "Age at first HSCT", unit="years"),
     categorical("sex", "Sex", ["male", "female"]),
     categorical("fusion_gene", "Fusion gene at diagnosis", FUSION_GENES),
-    categorical("first_hsct_donor", "First HSCT type", ["MSD", "MUD", "haplo", "auto", "cord"],
-                {"MSD": "Matched sibling donor", "MUD": "Matched unrelated donor", "haplo": "Haploidentical donor",
-                 "auto": "Autologous", "cord": "Cord blood"}),
+    categorical(
+        "first_hsct_donor",
+        "First HSCT type",
+        ["MSD", "MUD", "haplo", "auto", "cord"],
+        {
+            "MSD": "Matched sibling donor",
+            "MUD": "Matched unrelated donor",
+            "haplo": "Haploidentical donor",
+            "auto": "Autologous",
+            "cord": "Cord blood",
+        },
+    ),
     categorical("mrd_before_first_hsct", "MRD before first HSCT", ["negative", "positive", "unknown"]),
     categorical("status_before_first_hsct", "Disease status before first HSCT", ["CR1", "CR2", "CR3", "NR"]),
-    categorical("abo_first", "ABO compatibility (first HSCT)", ["matched", "major", "minor", "bidirectional", "unknown"]),
-    categorical("conditioning_first", "Conditioning of first HSCT", ["Bu", "TBI", "Mel", "unknown"],
-                {"Bu": "Bu-based", "TBI": "TBI-based", "Mel": "Mel-based"}),
+    categorical(
+        "abo_first", "ABO compatibility (first HSCT)", ["matched", "major", "minor", "bidirectional", "unknown"]
+    ),
+    categorical(
+        "conditioning_first",
+        "Conditioning of first HSCT",
+        ["Bu", "TBI", "Mel", "unknown"],
+        {"Bu": "Bu-based", "TBI": "TBI-based", "Mel": "Mel-based"},
+    ),
     categorical("graft_first", "Stem-cell source (first HSCT)", ["BM+PB", "PB", "cord", "unknown"]),
     categorical("relapse_site", "Site of relapse after first HSCT", ["BM", "BM+EM", "EM", "MRD-only"]),
 ]
@@ -39,16 +65,27 @@ TABLE1_ROWS = [
 TABLE2_ROWS = [
     continuous("age_second_hsct", "Age at second HSCT", unit="years"),
     categorical("hct_ci", "HCT-CI before second HSCT", [0, 1, 2, 3, 4]),
-    categorical("donor_second", "Second HSCT donor", ["MSD", "MUD", "haplo"],
-                {"MSD": "Matched sibling donor", "MUD": "Matched unrelated donor", "haplo": "Haploidentical"}),
+    categorical(
+        "donor_second",
+        "Second HSCT donor",
+        ["MSD", "MUD", "haplo"],
+        {"MSD": "Matched sibling donor", "MUD": "Matched unrelated donor", "haplo": "Haploidentical"},
+    ),
     categorical("cart_source", "CAR-T cell source", ["autologous", "allogeneic", "unknown"]),
     categorical("cart_target", "CAR-T target", ["CD19", "CD22", "CD19+CD22", "CD19+CD20"]),
     categorical("mrd_before_second_hsct", "MRD before second HSCT", ["negative", "positive"]),
     categorical("abo_second", "ABO compatibility (second HSCT)", ["matched", "major", "minor", "bidirectional"]),
-    categorical("conditioning_second", "Conditioning of second HSCT", ["Bu", "TBI", "Mel"],
-                {"Bu": "Bu-based", "TBI": "TBI-based", "Mel": "Mel-based"}),
-    categorical("conditioning_sequence", "Conditioning, first to second HSCT",
-                ["Bu-Mel", "Bu-TBI", "Mel-TBI", "TBI-Bu", "TBI-TBI", "unknown"]),
+    categorical(
+        "conditioning_second",
+        "Conditioning of second HSCT",
+        ["Bu", "TBI", "Mel"],
+        {"Bu": "Bu-based", "TBI": "TBI-based", "Mel": "Mel-based"},
+    ),
+    categorical(
+        "conditioning_sequence",
+        "Conditioning, first to second HSCT",
+        ["Bu-Mel", "Bu-TBI", "Mel-TBI", "TBI-Bu", "TBI-TBI", "unknown"],
+    ),
     categorical("graft_second", "Stem-cell source (second HSCT)", ["BM+PB", "PB"]),
     categorical("gvhd_prophylaxis", "GVHD prophylaxis", ["CsA+MMF+MTX", "FK506+MMF+MTX"]),
     categorical("atg_type", "ATG", ["ATG-T", "ATG-F", "ATG-P"]),
@@ -100,8 +137,9 @@ def _with_observed_levels(spec, cohort: pd.DataFrame):
     return dataclasses.replace(spec, levels=tuple(spec.levels) + tuple(extra)) if extra else spec
 
 
-def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None = None, prefix: str = "",
-                          min_cell: int | None = None) -> pd.DataFrame:
+def characteristics_table(
+    cohort: pd.DataFrame, rows, card: pd.DataFrame | None = None, prefix: str = "", min_cell: int | None = None
+) -> pd.DataFrame:
     """Table 1 or 2 regenerated from ``cohort``; with a scorecard, the paper's column and a match mark.
 
     ``min_cell`` masks counts below it and shows continuous rows as median (IQR) (``tables.characteristics``).
@@ -117,8 +155,11 @@ def characteristics_table(cohort: pd.DataFrame, rows, card: pd.DataFrame | None 
     paper, match = [], []
     label_to_spec = {}
     for spec in rows:
-        name = f"{spec.label} ({spec.unit})" if spec.kind == "continuous" and spec.unit else (
-            spec.label if spec.kind == "continuous" else f"{spec.label}, n (%)")
+        name = (
+            f"{spec.label} ({spec.unit})"
+            if spec.kind == "continuous" and spec.unit
+            else (spec.label if spec.kind == "continuous" else f"{spec.label}, n (%)")
+        )
         label_to_spec[name] = spec
     for characteristic, level in table.index:
         spec = label_to_spec[characteristic]
@@ -145,6 +186,11 @@ def timeline_table(cohort: pd.DataFrame, intervals=TIMELINE, min_cell: int | Non
     for column, label in intervals:
         values = pd.to_numeric(cohort[column], errors="coerce") if column in cohort else pd.Series(dtype=float)
         n = int(values.notna().sum())
-        rows.append({"Interval": label, "Patients": tables.min_cell_mask(n, min_cell) if min_cell else n,
-                     f"{spread}, days": tables.format_median_spread(values, digits=0, min_cell=min_cell)})
+        rows.append(
+            {
+                "Interval": label,
+                "Patients": tables.min_cell_mask(n, min_cell) if min_cell else n,
+                f"{spread}, days": tables.format_median_spread(values, digits=0, min_cell=min_cell),
+            }
+        )
     return pd.DataFrame(rows).set_index("Interval")

@@ -180,7 +180,7 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
         groups.setdefault(estimate_stem(row["id"]), []).append(row)
     labels = dict(all_labels or {})
     records, notes, misses, points = [], [], [], []
-    for stem, members in groups.items():
+    for members in groups.values():
         first = next((m for m in members if m["stat"] in ("value", "min")), members[0])
         kind, unit = str(first["kind"]), str(first.get("unit") or "")
         kinds = {str(m["kind"]) for m in members}

@@ -31,7 +31,7 @@ Times in the curve frames are days from the second transplant; the x-axis shows 
 from __future__ import annotations
 
 import functools
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -171,8 +171,9 @@ def numbers_at_risk(
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(times_months))
 
 
-def numbers_at_risk_from_times(times_by_group: Mapping[str, Iterable[float]],
-                               times_months: Sequence[float] = DEFAULT_MONTHS) -> pd.DataFrame:
+def numbers_at_risk_from_times(
+    times_by_group: Mapping[str, Iterable[float]], times_months: Sequence[float] = DEFAULT_MONTHS
+) -> pd.DataFrame:
     """Numbers at risk from follow-up times (days): patients whose time exceeds each tick.
 
     Use for cumulative-incidence curves whose frames lack ``at_risk``; pass each group's
@@ -195,9 +196,7 @@ def _check_direction(curve: pd.DataFrame, kind: str, label: str) -> None:
     if kind == "survival" and np.any(steps > 1e-9):
         raise ValueError(f"survival curve {label!r} rises; survival curves fall from 100%")
     if kind == "incidence" and np.any(steps < -1e-9):
-        raise ValueError(
-            f"incidence curve {label!r} falls; pass a cumulative incidence (rising from 0), never 1-KM"
-        )
+        raise ValueError(f"incidence curve {label!r} falls; pass a cumulative incidence (rising from 0), never 1-KM")
 
 
 def _from_origin(curve: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -210,19 +209,35 @@ def _from_origin(curve: pd.DataFrame, kind: str) -> pd.DataFrame:
     return pd.concat([origin, body])
 
 
-def _draw_curve(ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str, ci: bool, unit: str = "months") -> None:
+def _draw_curve(
+    ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str, ci: bool, unit: str = "months"
+) -> None:
     path = _from_origin(curve, kind)
     x = np.asarray(path.index, dtype=float) / DAYS_PER_UNIT[unit]
     line = ax.plot(x, 100 * path["estimate"].to_numpy(float), drawstyle="steps-post", color=color, label=label)[0]
     line.set_gid(f"curve:{label}")
     if ci and {"lower", "upper"} <= set(curve.columns):
-        band = ax.fill_between(x, 100 * path["lower"].to_numpy(float), 100 * path["upper"].to_numpy(float),
-                               step="post", color=color, alpha=BAND_ALPHA, linewidth=0)
+        band = ax.fill_between(
+            x,
+            100 * path["lower"].to_numpy(float),
+            100 * path["upper"].to_numpy(float),
+            step="post",
+            color=color,
+            alpha=BAND_ALPHA,
+            linewidth=0,
+        )
         band.set_gid(f"ci:{label}")
     if "censored" in curve.columns:
         marks = curve[curve["censored"].to_numpy(float) > 0]
-        ticks = ax.plot(np.asarray(marks.index, dtype=float) / DAYS_PER_UNIT[unit], 100 * marks["estimate"].to_numpy(float), linestyle="none",
-                        marker="|", markersize=8, markeredgewidth=1.3, color=color)[0]
+        ticks = ax.plot(
+            np.asarray(marks.index, dtype=float) / DAYS_PER_UNIT[unit],
+            100 * marks["estimate"].to_numpy(float),
+            linestyle="none",
+            marker="|",
+            markersize=8,
+            markeredgewidth=1.3,
+            color=color,
+        )[0]
         ticks.set_gid(f"censor:{label}")
 
 
@@ -232,8 +247,9 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, colors: Mapping[str, str]) -
     for i, (label, counts) in enumerate(table.iterrows()):
         y = n - 1 - i
         for month, count in counts.items():
-            text = ax.text(float(month), y, str(count), ha="center", va="center", fontsize=9.5,
-                           color=colors.get(label, GREY))
+            text = ax.text(
+                float(month), y, str(count), ha="center", va="center", fontsize=9.5, color=colors.get(label, GREY)
+            )
             text.set_gid(f"at_risk:{label}:{month:g}")
     ax.yaxis.set_major_locator(FixedLocator([n - 1 - i for i in range(n)]))
     ax.set_yticklabels([str(label) for label in table.index], fontsize=9.5)
@@ -258,8 +274,9 @@ def _axes_pair(ax: Axes | None, n_groups: int, at_risk: bool) -> tuple[Figure, A
             return ax.figure, ax, None
         from mpl_toolkits.axes_grid1 import make_axes_locatable
 
-        table_ax = make_axes_locatable(ax).append_axes("bottom", size=f"{22 * (1 + 0.4 * n_groups):.0f}%",
-                                                        pad=0.75, sharex=ax)
+        table_ax = make_axes_locatable(ax).append_axes(
+            "bottom", size=f"{22 * (1 + 0.4 * n_groups):.0f}%", pad=0.75, sharex=ax
+        )
         return ax.figure, ax, table_ax
     if not at_risk:
         fig = _new_figure(4.4)
@@ -315,10 +332,18 @@ def plot_curves(
     colors = group_colors(curves)
     table = None
     if at_risk:
-        table = at_risk_table.loc[list(curves)] if at_risk_table is not None else numbers_at_risk(curves, times_months, unit)
+        table = (
+            at_risk_table.loc[list(curves)]
+            if at_risk_table is not None
+            else numbers_at_risk(curves, times_months, unit)
+        )
         if privacy.masking(min_cell):  # each row is a running count: no small step between two shown values
-            table = table.astype(object).apply(lambda row: pd.Series(privacy.suppress_cumulative(row.tolist(), min_cell),
-                                                                    index=row.index, dtype=object), axis=1)
+            table = table.astype(object).apply(
+                lambda row: pd.Series(
+                    privacy.suppress_cumulative(row.tolist(), min_cell), index=row.index, dtype=object
+                ),
+                axis=1,
+            )
     fig, ax, table_ax = _axes_pair(ax, len(curves), at_risk)
 
     for label, curve in curves.items():
@@ -331,11 +356,30 @@ def plot_curves(
     for i, label in enumerate(shown):
         day, est, lo, hi = published[label]
         dodge = 0.012 * span * (i - (len(shown) - 1) / 2)  # side by side when two printed values share a time
-        ax.errorbar([day / DAYS_PER_UNIT[unit] + dodge], [est], yerr=[[est - lo], [hi - est]], fmt="D",
-                    color=colors[label], markerfacecolor="white", markersize=7, capsize=4, elinewidth=1.6, zorder=5)
+        ax.errorbar(
+            [day / DAYS_PER_UNIT[unit] + dodge],
+            [est],
+            yerr=[[est - lo], [hi - est]],
+            fmt="D",
+            color=colors[label],
+            markerfacecolor="white",
+            markersize=7,
+            capsize=4,
+            elinewidth=1.6,
+            zorder=5,
+        )
     if published:
-        ax.errorbar([], [], yerr=[], fmt="D", color="#444444", markerfacecolor="white", markersize=7, capsize=4,
-                    label="Paper (95% CI)")
+        ax.errorbar(
+            [],
+            [],
+            yerr=[],
+            fmt="D",
+            color="#444444",
+            markerfacecolor="white",
+            markersize=7,
+            capsize=4,
+            label="Paper (95% CI)",
+        )
     ax.xaxis.set_major_locator(FixedLocator(months))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_locator(NullLocator())
@@ -361,8 +405,9 @@ def plot_curves(
 # ---------------------------------------------------------------------------------------
 
 
-def _forest_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] | None,
-                 labels: Mapping[str, str] | None) -> pd.DataFrame:
+def _forest_rows(
+    summary: pd.DataFrame, reference_levels: Mapping[str, str] | None, labels: Mapping[str, str] | None
+) -> pd.DataFrame:
     labelled = "label" in summary.columns or (
         "reference" in summary.columns and pd.api.types.is_bool_dtype(summary["reference"])
     )
@@ -372,10 +417,13 @@ def _forest_rows(summary: pd.DataFrame, reference_levels: Mapping[str, str] | No
         rows["level"] = rows["level"] if "level" in rows.columns else ""
         rows["reference"] = rows["reference"].astype(bool) if "reference" in rows.columns else False
         flagged = rows["separated"].astype(bool) if "separated" in rows.columns else False
-        rows["separated"] = flagged | pd.Series([
-            (not ref) and tables.is_separated(h, lo, hi)
-            for ref, h, lo, hi in zip(rows["reference"], rows["hr"], rows["hr_lower"], rows["hr_upper"])
-        ], index=rows.index)
+        rows["separated"] = flagged | pd.Series(
+            [
+                (not ref) and tables.is_separated(h, lo, hi)
+                for ref, h, lo, hi in zip(rows["reference"], rows["hr"], rows["hr_lower"], rows["hr_upper"])
+            ],
+            index=rows.index,
+        )
         rows["separated"] &= ~rows["reference"]
         return rows.reset_index(drop=True)
     return tables.regression_rows(summary, reference_levels, labels)
@@ -387,10 +435,15 @@ def _row_name(row: pd.Series) -> str:
 
 
 @_styled
-def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels: Mapping[str, str] | None = None,
-                labels: Mapping[str, str] | None = None, title: str | None = None,
-                xlabel: str = "Hazard ratio (95% CI, log scale)",
-                published: Mapping[tuple[str, str], tuple[float, float, float]] | None = None) -> Figure:
+def plot_forest(
+    summary: pd.DataFrame,
+    ax: Axes | None = None,
+    reference_levels: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+    xlabel: str = "Hazard ratio (95% CI, log scale)",
+    published: Mapping[tuple[str, str], tuple[float, float, float]] | None = None,
+) -> Figure:
     """Forest plot of hazard ratios on a log x-axis with a reference line at 1.
 
     ``summary`` is a Cox/Fine-Gray summary (``hr, hr_lower, hr_upper, p`` indexed by
@@ -424,23 +477,32 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
         names.append(_row_name(row))
         if row["reference"]:
             ax.plot([1.0], [y], marker="D", color=GREY, markersize=5, gid=f"reference:{i}")
-            ax.annotate("reference", (1.0, y), xytext=(8, 0), textcoords="offset points", va="center",
-                        fontsize=9, color=GREY)
+            ax.annotate(
+                "reference", (1.0, y), xytext=(8, 0), textcoords="offset points", va="center", fontsize=9, color=GREY
+            )
             hr_texts.append(tables.REFERENCE_TEXT)
             p_texts.append("")
         elif row["separated"]:
             right = not (np.isfinite(row["hr"]) and row["hr"] < 1.0)
             end = hi / 1.15 if right else lo * 1.15
-            arrow = ax.annotate("", xy=(end, y), xytext=(1.0, y),
-                                arrowprops=dict(arrowstyle="-|>", color=PALETTE[1], linewidth=1.5))
+            arrow = ax.annotate(
+                "", xy=(end, y), xytext=(1.0, y), arrowprops=dict(arrowstyle="-|>", color=PALETTE[1], linewidth=1.5)
+            )
             arrow.set_gid(f"separated:{i}")
-            ax.annotate(tables.SEPARATION_TEXT, (np.sqrt(end), y), xytext=(0, 5), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=8.5, color=PALETTE[1])
+            ax.annotate(
+                tables.SEPARATION_TEXT,
+                (np.sqrt(end), y),
+                xytext=(0, 5),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8.5,
+                color=PALETTE[1],
+            )
             hr_texts.append(tables.NOT_ESTIMABLE)
             p_texts.append("—")
         else:
-            ax.plot([row["hr_lower"], row["hr_upper"]], [y, y], color=PALETTE[0], linewidth=1.6,
-                    gid=f"ci:{i}")
+            ax.plot([row["hr_lower"], row["hr_upper"]], [y, y], color=PALETTE[0], linewidth=1.6, gid=f"ci:{i}")
             ax.plot([row["hr"]], [y], marker="s", color=PALETTE[0], markersize=6, gid=f"hr:{i}")
             hr_texts.append(tables.format_hr(row["hr"], row["hr_lower"], row["hr_upper"]))
             p_texts.append(tables.format_p(row["p"]))
@@ -449,16 +511,31 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
             p_hr, p_lo, p_hi = published[key]
             if lo <= p_hr <= hi:
                 ax.plot([max(p_lo, lo), min(p_hi, hi)], [y - 0.28] * 2, color=PALETTE[1], linewidth=1.2)
-                ax.plot([p_hr], [y - 0.28], marker="D", color=PALETTE[1], markerfacecolor="white", markersize=6,
-                        gid=f"paper:{i}")
+                ax.plot(
+                    [p_hr],
+                    [y - 0.28],
+                    marker="D",
+                    color=PALETTE[1],
+                    markerfacecolor="white",
+                    markersize=6,
+                    gid=f"paper:{i}",
+                )
             else:
-                printed = f"{p_hr:,.3g} ({p_lo:,.3g}–{p_hi:,.3g})" if p_hr < lo else f"{p_hr:,.0f} ({p_lo:,.0f}–{p_hi:,.0f})"
-                ax.annotate(f"paper: {printed}, off the axis", (hi if p_hr > hi else lo, y - 0.28),
-                            ha="right" if p_hr > hi else "left", va="center", fontsize=9, color=PALETTE[1])
+                printed = (
+                    f"{p_hr:,.3g} ({p_lo:,.3g}–{p_hi:,.3g})" if p_hr < lo else f"{p_hr:,.0f} ({p_lo:,.0f}–{p_hi:,.0f})"
+                )
+                ax.annotate(
+                    f"paper: {printed}, off the axis",
+                    (hi if p_hr > hi else lo, y - 0.28),
+                    ha="right" if p_hr > hi else "left",
+                    va="center",
+                    fontsize=9,
+                    color=PALETTE[1],
+                )
     ax.yaxis.set_major_locator(FixedLocator([n - 1 - i for i in range(n)]))
     ax.set_yticklabels(names)
     ax.tick_params(axis="y", length=0)
-    ticks = [m * 10.0 ** e for e in range(-3, 4) for m in (1, 2, 5)]
+    ticks = [m * 10.0**e for e in range(-3, 4) for m in (1, 2, 5)]
     ax.xaxis.set_major_locator(FixedLocator([t for t in ticks if lo <= t <= hi]))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -485,11 +562,16 @@ def plot_forest(summary: pd.DataFrame, ax: Axes | None = None, reference_levels:
 
 
 @_styled
-def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (60, 90), ax: Axes | None = None,
-                               binwidth: float = 10.0,
-                               xlabel: str = "Days from last CAR-T infusion to second HSCT",
-                               title: str | None = None, min_cell: int | None = None,
-                               unit: str = "patients") -> Figure:
+def plot_interval_distribution(
+    days: Iterable[float],
+    cuts: Sequence[float] = (60, 90),
+    ax: Axes | None = None,
+    binwidth: float = 10.0,
+    xlabel: str = "Days from last CAR-T infusion to second HSCT",
+    title: str | None = None,
+    min_cell: int | None = None,
+    unit: str = "patients",
+) -> Figure:
     """Histogram of intervals (days) with a strip of the individual values and labelled cut lines.
 
     Bins are ``binwidth`` days wide and closed on the right, with edges on whole days + 0.5
@@ -521,8 +603,9 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
     top = max(heights.max(), 1) * (1.25 + 0.1 * len(cuts))
     strip_y = -0.05 * top
     if not privacy.masking(min_cell):  # one tick per patient: not with small cells masked
-        ax.plot(x, np.full(x.size, strip_y), linestyle="none", marker="|", markersize=8, color=GREY, alpha=0.7,
-                gid="strip")
+        ax.plot(
+            x, np.full(x.size, strip_y), linestyle="none", marker="|", markersize=8, color=GREY, alpha=0.7, gid="strip"
+        )
     ax.set_ylim(2 * strip_y, top)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=3))
     ax.set_yticks([t for t in ax.get_yticks() if 0 <= t <= top])
@@ -533,9 +616,19 @@ def plot_interval_distribution(days: Iterable[float], cuts: Sequence[float] = (6
         n_low, n_high = privacy.suppress_counts(pd.Series([int(np.sum(x <= cut)), int(np.sum(x > cut))]), min_cell)[0]
         if cut in masked_labels:  # with the bars, these two counts would reveal a hidden one
             n_low, n_high = (n if isinstance(n, str) else privacy.COMPLEMENTARY for n in (n_low, n_high))
-        ax.text(cut, 0.98 - 0.1 * k, f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}", transform=ax.get_xaxis_transform(),
-                color=color, fontsize=9.5, va="top", ha="left", gid=f"cut_label:{cut:g}", zorder=5,
-                bbox=dict(facecolor="white", edgecolor="none", pad=1.0, alpha=0.9))
+        ax.text(
+            cut,
+            0.98 - 0.1 * k,
+            f" ≤{cut:g} d: {n_low} · >{cut:g} d: {n_high}",
+            transform=ax.get_xaxis_transform(),
+            color=color,
+            fontsize=9.5,
+            va="top",
+            ha="left",
+            gid=f"cut_label:{cut:g}",
+            zorder=5,
+            bbox=dict(facecolor="white", edgecolor="none", pad=1.0, alpha=0.9),
+        )
     ax.set_xlabel(_masked_xlabel(ax, xlabel, min_cell, unit))
     ax.set_ylabel(f"{unit.capitalize()} (n)")
     if title:
@@ -595,15 +688,31 @@ def _masked_histogram(
     hidden = np.array(primary, dtype=bool) | np.array(secondary, dtype=bool)
     heights = np.where(primary, n, np.where(hidden, 0, totals))
     lefts, rights = edges[[g[0] for g in groups]], edges[[g[-1] + 1 for g in groups]]
-    bars = ax.bar(lefts, heights, width=rights - lefts, align="edge", color=PALETTE[0], alpha=0.75,
-                  edgecolor="white", gid="histogram")
+    bars = ax.bar(
+        lefts,
+        heights,
+        width=rights - lefts,
+        align="edge",
+        color=PALETTE[0],
+        alpha=0.75,
+        edgecolor="white",
+        gid="histogram",
+    )
     for bar, small, extra, left, right in zip(bars, primary, secondary, lefts, rights):
         if small:
             _as_upper_bound(bar, PALETTE[0])
         elif extra:
             bar.set_gid("histogram:hidden")
-            ax.text((left + right) / 2, 0, privacy.COMPLEMENTARY, ha="center", va="bottom", color=PALETTE[0],
-                    fontsize=10, gid="histogram_hidden_label")
+            ax.text(
+                (left + right) / 2,
+                0,
+                privacy.COMPLEMENTARY,
+                ha="center",
+                va="bottom",
+                color=PALETTE[0],
+                fontsize=10,
+                gid="histogram_hidden_label",
+            )
     masked_labels = set()
     for cut in cuts:
         left_side = rights <= float(cut) + 0.5
@@ -623,8 +732,14 @@ def _masked_xlabel(ax: Axes, xlabel: str, min_cell: int | None, unit: str = "pat
 
 
 @_styled
-def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade: int = 4, ax: Axes | None = None,
-                title: str | None = None, xlabel: str = "Grade", min_cell: int | None = None) -> Figure:
+def plot_grades(
+    grades: Mapping[str, Iterable[float]] | pd.DataFrame,
+    max_grade: int = 4,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "Grade",
+    min_cell: int | None = None,
+) -> Figure:
     """Grouped bars of patients per grade (0..``max_grade``, plus "unknown" when any is missing).
 
     ``grades`` maps a toxicity name (e.g. "CRS", "ICANS") to each patient's grade, or is a
@@ -632,8 +747,10 @@ def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade:
     ``min_cell`` (the book's small-cell option) a count below it (zero included, as in the
     tables) is labelled ``"<min_cell"`` and drawn as a hatched outline of height ``min_cell``.
     """
-    series = {name: pd.to_numeric(pd.Series(list(values)), errors="coerce")
-              for name, values in (grades.items() if isinstance(grades, pd.DataFrame) else grades.items())}
+    series = {
+        name: pd.to_numeric(pd.Series(list(values)), errors="coerce")
+        for name, values in (grades.items() if isinstance(grades, pd.DataFrame) else grades.items())
+    }
     levels = [str(g) for g in range(max_grade + 1)]
     any_missing = any(s.isna().any() for s in series.values())
     if any_missing:
@@ -658,13 +775,21 @@ def plot_grades(grades: Mapping[str, Iterable[float]] | pd.DataFrame, max_grade:
         # the grades of one toxicity add up to the cohort: one line for complementary suppression
         small, hidden, _ = privacy.suppress_line(c, min_cell)
         shown = [min_cell if s else (0 if h else n) for n, s, h in zip(c, small, hidden)]
-        bars = ax.bar(positions + (k - (len(counts) - 1) / 2) * width, shown, width=width * 0.95,
-                      color=PALETTE[k % len(PALETTE)], label=name, gid=f"bars:{name}")
+        bars = ax.bar(
+            positions + (k - (len(counts) - 1) / 2) * width,
+            shown,
+            width=width * 0.95,
+            color=PALETTE[k % len(PALETTE)],
+            label=name,
+            gid=f"bars:{name}",
+        )
         for bar, s in zip(bars, small):
             if s:
                 _as_upper_bound(bar, PALETTE[k % len(PALETTE)])
-        labels = [privacy.primary_text(min_cell) if s else (privacy.COMPLEMENTARY if h else str(n))
-                  for n, s, h in zip(c, small, hidden)]
+        labels = [
+            privacy.primary_text(min_cell) if s else (privacy.COMPLEMENTARY if h else str(n))
+            for n, s, h in zip(c, small, hidden)
+        ]
         ax.bar_label(bars, labels=labels, fontsize=8.5, padding=1)
     ax.set_xticks(positions, levels)
     ax.set_xlabel(_masked_xlabel(ax, xlabel, min_cell))
@@ -695,15 +820,22 @@ def residual_blocks(times: Iterable[float], residuals: Iterable[float], size: in
         return pd.DataFrame(columns=["time", "residual", "events"])
     block = np.repeat(np.arange(n_blocks), [len(part) for part in np.array_split(np.arange(len(frame)), n_blocks)])
     grouped = frame.groupby(block)
-    return pd.DataFrame({"time": grouped["time"].mean(), "residual": grouped["residual"].mean(),
-                         "events": grouped.size()}).reset_index(drop=True)
+    return pd.DataFrame(
+        {"time": grouped["time"].mean(), "residual": grouped["residual"].mean(), "events": grouped.size()}
+    ).reset_index(drop=True)
 
 
 @_styled
-def plot_residuals_over_time(times: Iterable[float], residuals: Iterable[float], reference: float | None = None,
-                             min_cell: int | None = None, ax: Axes | None = None, title: str | None = None,
-                             xlabel: str = "Days after second HSCT (events)",
-                             ylabel: str = "Scaled Schoenfeld residual") -> Figure:
+def plot_residuals_over_time(
+    times: Iterable[float],
+    residuals: Iterable[float],
+    reference: float | None = None,
+    min_cell: int | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "Days after second HSCT (events)",
+    ylabel: str = "Scaled Schoenfeld residual",
+) -> Figure:
     """Residuals (one per event) against event time in days, with a dashed line at ``reference``
     (e.g. the estimated log hazard ratio).
 
@@ -719,12 +851,20 @@ def plot_residuals_over_time(times: Iterable[float], residuals: Iterable[float],
         fig = ax.figure
     if privacy.masking(min_cell):
         blocks = residual_blocks(times, residuals, int(min_cell))
-        ax.plot(blocks["time"].to_numpy(float), blocks["residual"].to_numpy(float), linestyle="-", marker="o",
-                markersize=5, color=PALETTE[0], gid="residual_blocks",
-                label=f"mean of each {int(min_cell)}+ consecutive events")
+        ax.plot(
+            blocks["time"].to_numpy(float),
+            blocks["residual"].to_numpy(float),
+            linestyle="-",
+            marker="o",
+            markersize=5,
+            color=PALETTE[0],
+            gid="residual_blocks",
+            label=f"mean of each {int(min_cell)}+ consecutive events",
+        )
     else:
-        ax.scatter(np.asarray(list(times), float), np.asarray(list(residuals), float), s=14, color=PALETTE[0],
-                   gid="residuals")
+        ax.scatter(
+            np.asarray(list(times), float), np.asarray(list(residuals), float), s=14, color=PALETTE[0], gid="residuals"
+        )
     if reference is not None:
         ax.axhline(reference, color=PALETTE[1], linestyle="--", label="estimated log HR", gid="reference")
     ax.set_xlabel(xlabel)

@@ -18,7 +18,8 @@ The rule (also on the "Use your own data" page):
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,9 @@ def part_of(part: Any, total: Any, min_cell: int | None) -> Any:
     return part
 
 
-def suppress_line(counts: Sequence[float], min_cell: int | None, total_shown: bool = True) -> tuple[list[bool], list[bool], bool]:
+def suppress_line(
+    counts: Sequence[float], min_cell: int | None, total_shown: bool = True
+) -> tuple[list[bool], list[bool], bool]:
     """Which counts of one line to mask: (primary, complementary, mask the total too).
 
     ``counts`` are the parts of one total (which is shown when ``total_shown``). Rule 3: with any masked
@@ -91,7 +94,7 @@ def suppress_counts(counts: pd.Series, min_cell: int | None, total_shown: bool =
 
 
 def n_percent_line(counts: Sequence[int], total: int, min_cell: int | None, digits: int = 1) -> list[str]:
-    """"n (p%)" texts of one line whose total ``total`` is shown, rules 1-4 applied."""
+    """ "n (p%)" texts of one line whose total ``total`` is shown, rules 1-4 applied."""
     primary, secondary, hide_total = suppress_line(list(counts), min_cell, True)
     out = []
     for count, p, s in zip(counts, primary, secondary):
@@ -105,8 +108,13 @@ def n_percent_line(counts: Sequence[int], total: int, min_cell: int | None, digi
     return out
 
 
-def suppress_table(table: pd.DataFrame, min_cell: int | None, parts: Iterable[str], total: str | None = None,
-                   column_totals: bool = False) -> pd.DataFrame:
+def suppress_table(
+    table: pd.DataFrame,
+    min_cell: int | None,
+    parts: Iterable[str],
+    total: str | None = None,
+    column_totals: bool = False,
+) -> pd.DataFrame:
     """A table of counts with rules 1-3 applied to each row (and to each column with ``column_totals``).
 
     ``parts`` are the count columns that add up to the row's ``total`` column (e.g. relapse, death without
@@ -199,5 +207,7 @@ def note(min_cell: int | None) -> str:
     if not masking(min_cell):
         return ""
     n = int(min_cell)
-    return (f"Counts of 1 to {n - 1} are shown as \"<{n}\" (--min-cell {n}); a \"{COMPLEMENTARY}\" hides a larger "
-            f"count so that a small one cannot be recovered from the total; zeros are shown as 0.")
+    return (
+        f'Counts of 1 to {n - 1} are shown as "<{n}" (--min-cell {n}); a "{COMPLEMENTARY}" hides a larger '
+        f"count so that a small one cannot be recovered from the total; zeros are shown as 0."
+    )

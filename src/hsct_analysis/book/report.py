@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from hsct_analysis.cohort import endpoints
-from hsct_analysis.book import figures, privacy
+from hsct_analysis.book import comparison, figures, privacy, tables
+from hsct_analysis.cohort import endpoints, load_cohort
+from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
-from hsct_analysis.book import comparison, tables
-from hsct_analysis.cohort import load_cohort
-from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.stats.units import DAYS_PER_YEAR
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from hsct_analysis.book import comparison, privacy, tables
-from hsct_analysis.book.tables import ReaderTable, reader_table  # noqa: F401 - re-exported for chapter 8
 from hsct_analysis.book.report import estimate_label, variable_label
+from hsct_analysis.book.tables import ReaderTable, reader_table  # noqa: F401 - re-exported for chapter 8
 from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.paper import scorecard
 

@@ -47,12 +47,12 @@ def source_date(root: Path, environ=os.environ) -> str | None:
     epoch = environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         try:
-            return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc).strftime("%Y-%m-%d")
+            return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC).strftime("%Y-%m-%d")
         except (ValueError, OverflowError, OSError):
             raise ValueError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch!r}") from None
     stamp = _git(root, "log", "-1", "--format=%ct")
     if stamp:
-        return _dt.datetime.fromtimestamp(int(stamp), tz=_dt.timezone.utc).strftime("%Y-%m-%d")
+        return _dt.datetime.fromtimestamp(int(stamp), tz=_dt.UTC).strftime("%Y-%m-%d")
     return None
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.cohort import endpoints
 from hsct_analysis.book import tables
-from hsct_analysis.stats.survival import value_at
+from hsct_analysis.cohort import (
+    endpoints,
+    plain_numbers,  # nullable integers -> float, so factors never meet pd.NA
+)
 from hsct_analysis.cohort.factors import FACTORS
-from hsct_analysis.cohort import plain_numbers  # nullable integers -> float, so factors never meet pd.NA
+from hsct_analysis.stats.survival import value_at
 from hsct_analysis.stats.units import DAYS_PER_YEAR
 
 #: The four endpoints of Table 3, in the paper's column order.
@@ -96,15 +98,14 @@ def table3(
             rows += factor_rows(cohort, factor_name, endpoint_name, time_days, conf_level)
     out = pd.DataFrame(rows, columns=COLUMNS)
     out.attrs["unavailable"] = [e for e in endpoint_names if e not in usable]
-    out.attrs["empty_factors"] = {
-        name: EMPTY_FACTOR_NOTE for name in names if not endpoints.groups(cohort, name)
-    }
+    out.attrs["empty_factors"] = {name: EMPTY_FACTOR_NOTE for name in names if not endpoints.groups(cohort, name)}
     out.attrs["time_days"] = time_days
     return out
 
 
-def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int = 1,
-                 card: pd.DataFrame | None = None) -> pd.DataFrame:
+def paper_layout(
+    table: pd.DataFrame, min_cell: int | None = None, digits: int = 1, card: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Table 3 laid out as the paper prints it: one row per level, per endpoint an estimate and a p column.
 
     Rows are indexed by (factor label, level); ``n`` is masked below ``min_cell``
@@ -119,18 +120,24 @@ def paper_layout(table: pd.DataFrame, min_cell: int | None = None, digits: int =
     index = pd.MultiIndex.from_tuples([(factor_heading(f), lv) for f, lv in keys], names=["Factor", "Level"])
     first_of_factor = [i == 0 or keys[i - 1][0] != f for i, (f, _) in enumerate(keys)]
     sizes = table.drop_duplicates(["factor", "level"]).set_index(["factor", "level"])["n"]
-    wide["n"] = tables.min_cell_mask(pd.Series([sizes[k] for k in keys], index=index), min_cell) if min_cell else [
-        int(sizes[k]) for k in keys
-    ]
+    wide["n"] = (
+        tables.min_cell_mask(pd.Series([sizes[k] for k in keys], index=index), min_cell)
+        if min_cell
+        else [int(sizes[k]) for k in keys]
+    )
     for endpoint_name in dict.fromkeys(table["endpoint"]):
         part = table[table["endpoint"] == endpoint_name].set_index(["factor", "level"])
         short = SHORT_LABEL.get(endpoint_name, endpoint_name)
         ours = [_estimate_text(part.loc[k], digits) for k in keys]
         p_ours = [tables.format_p(part.loc[k, "p"]) if first else "" for k, first in zip(keys, first_of_factor)]
         if card is not None:
-            ours = [_with_paper(text, card, f"t3.{endpoint_name}.{f}.{lv}", digits) for text, (f, lv) in zip(ours, keys)]
-            p_ours = [_with_paper(text, card, f"t3.{endpoint_name}.{f}", 3) if text else ""
-                      for text, (f, _) in zip(p_ours, keys)]
+            ours = [
+                _with_paper(text, card, f"t3.{endpoint_name}.{f}.{lv}", digits) for text, (f, lv) in zip(ours, keys)
+            ]
+            p_ours = [
+                _with_paper(text, card, f"t3.{endpoint_name}.{f}", 3) if text else ""
+                for text, (f, _) in zip(p_ours, keys)
+            ]
         wide[f"{when} {short} % (95% CI)"] = ours
         wide[f"p ({short})"] = p_ours
     return pd.DataFrame(wide, index=index)
@@ -147,8 +154,12 @@ def _with_paper(ours: str, card: pd.DataFrame, stem: str, digits: int) -> str:
     if rows["kind"].iloc[0] == "p":
         paper = tables.format_p(by_stat.get("value"))
     else:
-        paper = tables.format_estimate(by_stat.get("value", np.nan) / 100, by_stat.get("lower", np.nan) / 100,
-                                       by_stat.get("upper", np.nan) / 100, digits)
+        paper = tables.format_estimate(
+            by_stat.get("value", np.nan) / 100,
+            by_stat.get("lower", np.nan) / 100,
+            by_stat.get("upper", np.nan) / 100,
+            digits,
+        )
     mark = "" if bool(rows["passed"].all()) else " ✗"
     return f"{ours}{mark}\npaper {paper}"
 
@@ -162,7 +173,7 @@ def factor_heading(factor_name: str) -> str:
 
 
 def _estimate_text(row: pd.Series, digits: int) -> str:
-    """"52.2 (37.8-66.5)"; "0" for a zero incidence (no interval); "NA" beyond follow-up."""
+    """ "52.2 (37.8-66.5)"; "0" for a zero incidence (no interval); "NA" beyond follow-up."""
     if not np.isfinite(row["estimate"]):
         return "NA (follow-up too short)"
     if row["estimate"] == 0:
