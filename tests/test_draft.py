@@ -159,3 +159,22 @@ def test_the_draft_asks_for_the_multivariable_step(drafted):
     name, path, _ = drafted
     mv = study.load_study(path).multivariable
     assert mv is not None and mv.screening_p == 0.1 and mv.models == ("fine_gray",)
+
+
+def test_a_code_missing_on_many_rows_is_printed_once_with_its_count(tmp_path, capsys):
+    # a dead code left out of the study file made validate print one line per patient (326 for survival::myeloid)
+    rows = ["id,fu,dead"] + [f"{i},{10 * i},{i % 2}" for i in range(1, 41)]
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "study.yml").write_text(
+        "title: T\ncohort: {file: c.csv, time_unit: days, time_zero: day 0, id: id, followup: fu,\n"
+        "  dead: {column: dead, codes: {1: dead, 2: alive}}}\nendpoints: {standard: [os]}\n"
+    )
+    assert cli.main(["validate", str(tmp_path / "study.yml")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "c.csv, line 3 (patient 2), column dead: '0' is not a code listed in cohort.dead.codes (1, 2)"
+    assert len(err) == 5 and err[1].startswith("c.csv, line 5 (patient 4)") and err[2].startswith("c.csv, line 7")
+    assert err[3] == (
+        "c.csv, column dead: the same on 17 more line(s) (9, 11, 13, 15, 17, 19, 21, 23, 25, 27, ...):"
+        " '0' is not a code listed in cohort.dead.codes (1, 2)"
+    )
+    assert err[4].startswith("20 problem(s) found")

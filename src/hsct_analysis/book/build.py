@@ -1164,15 +1164,17 @@ STUDY_TOC = Path("notebooks") / "study" / "_toc.yml"
 class StudyInvalid(BuildError):
     """The study file (or the cohort it maps) has problems; ``problems`` are the lines ``validate`` prints."""
 
-    def __init__(self, study_path: Path, problems: list[str]):
+    def __init__(self, study_path: Path, problems: list):
         self.study_path = study_path
         self.problems = list(problems)
-        super().__init__("\n".join([f"{study_path} is not a valid study; nothing was built.", *self.problems]))
+        super().__init__(
+            "\n".join([f"{study_path} is not a valid study; nothing was built.", *map(str, self.problems)])
+        )
 
 
-def study_problems(study_path: str | Path) -> list[str]:
-    """Every problem of a study, one line each: what ``hsct-book validate STUDY.yml`` prints and what stops
-    ``hsct-book build STUDY.yml`` (one function, so the two never disagree).
+def study_problems(study_path: str | Path) -> list:
+    """Every problem of a study (each one line by ``str``): what ``hsct-book validate STUDY.yml`` prints and what
+    stops ``hsct-book build STUDY.yml`` (one function, so the two never disagree).
 
     The study file and its cohort read through it (``cohort.study.check``), the lines still holding ``TODO``
     (a draft of ``hsct-book init``), and, for a study with ``paper:`` (whose book is the reproduction of the
@@ -1183,7 +1185,7 @@ def study_problems(study_path: str | Path) -> list[str]:
     study_path = Path(study_path)
     if not study_path.is_file():
         return [f"{study_path}: no such file"]
-    problems = [str(p) for p in study.check(study_path)]
+    problems: list = list(study.check(study_path))
     try:
         problems += draft.todo_lines(study_path)
     except (OSError, UnicodeDecodeError):
@@ -1193,7 +1195,7 @@ def study_problems(study_path: str | Path) -> list[str]:
     loaded = study.load_study(study_path)
     if loaded.paper_registry is not None:
         _, cohort_problems = contract.check_for_book(loaded.cohort_file)
-        problems += [str(p) for p in cohort_problems]
+        problems += cohort_problems
     return problems
 
 

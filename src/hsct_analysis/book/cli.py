@@ -113,9 +113,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: Lines printed of one problem repeated on many rows (same file, column, value and rule); the rest is one line.
+SHOWN_REPEATS = 3
+
+
 def _print_problems(problems) -> None:
+    """Each problem on its line; a problem repeated on many rows (a code missing from the study file, a column of
+    the wrong kind) shows its first :data:`SHOWN_REPEATS` rows, then one line with how many more and where."""
+    groups: dict[tuple, list] = {}
     for problem in problems:
-        print(str(problem), file=sys.stderr)
+        rowwise = hasattr(problem, "rule") and problem.line is not None  # a cohort problem (not the study file's)
+        key = (problem.file, problem.column, problem.rule, problem.value) if rowwise else (id(problem),)
+        groups.setdefault(key, []).append(problem)
+    for group in groups.values():
+        for problem in group[:SHOWN_REPEATS]:
+            print(str(problem), file=sys.stderr)
+        rest = group[SHOWN_REPEATS:]
+        if rest:
+            first = rest[0]
+            lines = ", ".join(str(p.line) for p in rest[:10]) + (", ..." if len(rest) > 10 else "")
+            what = first.rule if first.value is None else f"{first.value} {first.rule}"
+            column = f", column {first.column}" if first.column else ""
+            print(f"{first.file}{column}: the same on {len(rest)} more line(s) ({lines}): {what}", file=sys.stderr)
     print(f"{len(problems)} problem(s) found; fix them and run `hsct-book validate` again.", file=sys.stderr)
 
 
