@@ -27,7 +27,7 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks

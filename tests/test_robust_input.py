@@ -163,6 +163,7 @@ def test_a_fusion_gene_that_validates_is_printed_by_table_1(tmp_path):
     assert table.loc[("Fusion gene at diagnosis, n (%)", "ETV6::RUNX1")].iloc[0] == "1 (1.1%)"
 
 
+@pytest.mark.slow  # runs the whole pipeline several times (seconds each)
 @pytest.mark.parametrize("shape", ["one_patient", "two_patients", "all_censored", "all_dead_day_0"])
 def test_degenerate_cohorts_are_refused_under_the_stated_minimum(shape, tmp_path):
     header, body = rows()

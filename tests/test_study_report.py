@@ -393,6 +393,7 @@ def test_user_text_is_escaped(tmp_path):
     assert isinstance(fig, matplotlib.figure.Figure)
 
 
+@pytest.mark.slow  # runs the whole pipeline several times (seconds each)
 @pytest.mark.parametrize("study", ["bmt", "hodg", "alloauto"])
 def test_no_paper_or_synthetic_wording(study, tmp_path):
     cohort = st.read_cohort(EXAMPLES / study / "study.yml")

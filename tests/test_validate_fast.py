@@ -85,6 +85,7 @@ def both_readers(path: Path, monkeypatch) -> tuple[tuple[int, list], tuple[int, 
     return fast, detailed
 
 
+@pytest.mark.slow  # runs the whole pipeline several times (seconds each)
 @pytest.mark.parametrize("variant", ["lf", "crlf-bom-blank-lines"])
 def test_fast_and_detailed_readers_give_the_same_messages(variant, tmp_path, monkeypatch):
     # small chunks, different in each reader, so that duplicates and rules meet chunk boundaries
