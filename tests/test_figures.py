@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
+from matplotlib.text import Text
 
 from hsct_analysis.book import figures
 from hsct_analysis.stats import survival
@@ -458,3 +459,25 @@ def test_the_papers_table4_hazard_ratios_are_drawn_on_the_forest_plot():
     )
     texts = [t.get_text() for t in separated.axes[0].texts]
     assert any(t.startswith("paper: 1,420,000") and t.endswith("off the axis") for t in texts)
+
+
+@pytest.mark.parametrize("published", [False, True])
+def test_a_long_forest_title_clears_the_hr_and_p_header(published):
+    summary = pd.DataFrame(
+        {"hr": [3.33], "hr_lower": [1.60], "hr_upper": [6.96], "p": [0.001], "reference": ["<=90"]},
+        index=["cart_interval_90[>90]"],
+    )
+    paper = {("cart_interval_90", ">90"): (2.9, 1.4, 6.0)} if published else None
+    long_title = "Leukemia-free survival: Cox model (n = 95, 47 events), a long title"
+    fig = figures.plot_forest(summary, title=long_title, published=paper)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    (title,) = [t.get_window_extent(renderer) for t in fig.findobj(Text) if t.get_text() == long_title]
+    headers = [t for t in ax.texts if t.get_text() in ("HR (95% CI)", "p")]
+    assert len(headers) == 2
+    for header in headers:
+        box = header.get_window_extent(renderer)
+        assert box.x1 < title.x0 or box.x0 > title.x1 or box.y1 <= title.y0, header.get_text()

@@ -552,7 +552,9 @@ def plot_forest(
         ax.plot([], [], marker="s", color=PALETTE[0], linewidth=1.6, label="This cohort (95% CI)")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=2, frameon=False, fontsize=9)
     if title:
-        ax.set_title(title, loc="left", pad=26 if published else None)
+        # above the "HR (95% CI)" / "p" header (and the legend, when the paper's values are drawn): a long title
+        # runs over the header's columns
+        ax.set_title(title, loc="left", pad=26 if published else 18)
     return fig
 
 
