@@ -219,3 +219,23 @@ def test_the_nrm_key_result_says_it_absorbs_the_identity_gap(report):
         assert set(ids) <= known, chapter
     box = report.key_results(ids=CHAPTER_KEY_IDS["07_multivariate"]).data
     assert "Key results" in box and ("Outside the tolerance" in box or "Every estimate here is within" in box)
+
+
+def test_every_audit_check_has_a_reader_name():
+    """The audit's findings reach readers by CHECK_NAMES: a check missing there would print its code name."""
+    import ast
+    import inspect
+
+    from hsct_analysis.paper import audit
+
+    tree = ast.parse(inspect.getsource(audit))
+    emitted = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "_finding"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert len(emitted) >= 10
+    assert emitted <= set(comparison.CHECK_NAMES), sorted(emitted - set(comparison.CHECK_NAMES))

@@ -273,3 +273,11 @@ def test_styled_tables_get_ids_from_their_content_not_at_random():
     assert repr(first) == repr(frame) and " at 0x" not in repr(
         tables.highlight_misses(frame.assign(**{"Within tolerance": "✓"}))
     )
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(1.42e6, "1.42 × 10⁶"), (5.66e6, "5.66 × 10⁶"), (2.5e-5, "2.50 × 10⁻⁵"), (4.1, "4.1"), (0.0, "0")],
+)
+def test_format_power_of_ten(value, text):
+    assert tables.format_power_of_ten(value) == text

@@ -126,6 +126,19 @@ def is_separated(hr: float | None, lo: float | None, hi: float | None) -> bool:
     return hi / lo > _CI_RATIO_MAX
 
 
+SUPERSCRIPT_DIGITS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def format_power_of_ten(value: float, digits: int = 3) -> str:
+    """A large or tiny number as printed prose writes it: ``1.42e6 -> "1.42 × 10⁶"`` (``digits``
+    significant digits); numbers between 0.001 and 10,000 keep plain ``g`` formatting."""
+    value = float(value)
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.{digits}g}"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(SUPERSCRIPT_DIGITS)}"
+
+
 def format_hr(hr: float | None, lo: float | None, hi: float | None, digits: int = 2) -> str:
     """A hazard ratio with its CI: ``(4.10, 1.64, 10.24) -> "4.10 (1.64-10.24)"``.
 

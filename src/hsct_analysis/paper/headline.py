@@ -223,7 +223,7 @@ def display_table(claims: pd.DataFrame) -> pd.DataFrame:
         if value is None or not np.isfinite(value):
             return "not computed"
         if row["id"].endswith(".p"):
-            return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+            return f"{value:.3f}" if value >= 0.001 else "<0.001"
         return f"{value:.2f}" if row["id"].startswith("t4.") else f"{value:.1f}"
 
     out = pd.DataFrame(
