@@ -25,7 +25,6 @@ from hsct_analysis.cohort.factors import FACTORS
 
 PASS, MISS = "✓", "✗"
 COLUMNS = ["Estimate", "Paper", "Ours", "Δ", "Within tolerance"]
-_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 _ID = re.compile(r"\b(?:res|t1|t2|t3|t4|text|abs)\.[^\s,;:)]+(?<![.,])")
 CHECK_NAMES = {
     "identity": "1 − LFS should equal relapse + NRM",
@@ -209,7 +208,7 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
         if reason:
             if reason not in notes:
                 notes.append(reason)
-            verdict += str(notes.index(reason) + 1).translate(_SUPERSCRIPT)
+            verdict += str(notes.index(reason) + 1).translate(tables.SUPERSCRIPT_DIGITS)
         label = label_of(first)
         if kind == "count_percent":
             label = label.removesuffix(", n") + ", n (%)"

@@ -160,14 +160,16 @@ def _what(row) -> str:
     return f"{years} {ep}{stat}{where}"
 
 
-def bound_proofs(registry: pd.DataFrame, ids) -> dict[str, str]:
+def bound_proofs(registry: pd.DataFrame, ids, identity: pd.DataFrame | None = None) -> dict[str, str]:
     """{id: proof} for the cumulative-incidence bounds among ``ids`` that no cohort can meet:
     by the log interval's geometry where the identity confines NRM
     (:func:`~hsct_analysis.paper.proofs.interval_pair_proofs`), or by exhaustive search in a
-    small group (:func:`~hsct_analysis.paper.proofs.small_group_proofs`)."""
+    small group (:func:`~hsct_analysis.paper.proofs.small_group_proofs`). ``identity``: the rows of
+    :func:`identity_proofs` when the caller has them already."""
     ids = list(ids)
     found = {}
-    pairs = interval_pair_proofs(registry, identity_proofs(registry))
+    identity = identity_proofs(registry) if identity is None else identity
+    pairs = interval_pair_proofs(registry, identity)
     found.update(dict(zip(pairs["id"], pairs["proof"])))
     small = small_group_proofs(registry, ids=[i for i in ids if i not in found])
     found.update({i: p for i, p in zip(small["id"], small["proof"]) if p})
@@ -192,7 +194,7 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     reg = _canonical(registry).set_index("id")
     failed = [i for i in ids if not bool(by_id.loc[i, "passed"])]
     proofs = identity_proofs(registry)
-    bounds = bound_proofs(registry, [i for i in failed if reg.loc[i, "kind"] == "cif"])
+    bounds = bound_proofs(registry, [i for i in failed if reg.loc[i, "kind"] == "cif"], identity=proofs)
     out = []
     for rid in ids:
         c, r = by_id.loc[rid], reg.loc[rid]

@@ -54,7 +54,7 @@ class BoundRange:
     upper_max: float
 
 
-def _sequences(n: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sequences(n: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Every sequence of distinct times by which n patients can reach time t with the
     Aalen-Johansen estimate F(t) in [low, high] (fractions), as (at risk, cause events, other
     events) per step, padded with empty steps to length n. F never decreases along a sequence
