@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,32 @@ def large_cohort(n_rows: int, seed: int = 13) -> tuple[list[str], list[list[str]
     return header, rows, made
 
 
+def quote(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"'
+
+
+def r_write_csv(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines R's ``write.csv(df, na = "")`` writes: a first column of quoted row names under the name ``""``,
+    every name and every cell of a text column quoted (``""`` when empty), numeric columns bare."""
+    numeric = [all(not r[j] or NUMBER.fullmatch(r[j]) for r in rows) for j in range(len(header))]
+    lines = ['"",' + ",".join(map(quote, header))]
+    for i, r in enumerate(rows, start=1):
+        lines.append(quote(str(i)) + "," + ",".join(c if numeric[j] else quote(c) for j, c in enumerate(r)))
+    return lines
+
+
+def excel_csv(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines Excel's "CSV UTF-8" writes: only cells holding a comma, a quote or a line break are quoted."""
+
+    def cell(c: str) -> str:
+        return quote(c) if any(ch in c for ch in ',"\n') else c
+
+    return [",".join(map(cell, r)) for r in [header, *rows]]
+
+
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def write(
     path: Path,
     header: list[str],
@@ -68,11 +95,17 @@ def write(
     newline: str = "\n",
     bom: bool = False,
     blank_lines: tuple[int, ...] = (),
+    style: str = "plain",
 ) -> Path:
-    lines = [",".join(header)] + [",".join(r) for r in rows]
+    """Write ``rows`` as CSV: ``plain`` (no quote), ``r`` (as R's write.csv) or ``excel`` (as Excel's CSV)."""
+    lines = {"plain": lambda h, r: [",".join(x) for x in [h, *r]], "r": r_write_csv, "excel": excel_csv}[style](
+        header, rows
+    )
+    width = len(header) + (style == "r")  # R adds a column of row names
     for at in sorted(blank_lines, reverse=True):
         lines.insert(at, "" if at % 2 else "   ")
-    lines.insert(len(lines) // 2, "," * (len(header) - 1))  # a row of empty cells: skipped
+    empty = '""' if style == "r" else ""
+    lines.insert(len(lines) // 2, ",".join([empty] * width))  # a row of empty cells: skipped
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (newline.join(lines) + newline).encode("utf-8"))
     return path
 
@@ -85,16 +118,49 @@ def both_readers(path: Path, monkeypatch) -> tuple[tuple[int, list], tuple[int, 
     return fast, detailed
 
 
+#: Values only a quoted cell can hold (a comma, a quote), each invalid where it is put, and free-text notes.
+QUOTED_INJECTIONS = [
+    ("sex", "male, female"),  # not a category
+    ("cause_of_death", 'said "relapse"'),  # not a category
+    ("fusion_gene", "BCR::ABL1, p190"),  # not a fusion gene
+    ("followup_days", '"120"'),  # not a number
+    ("patient_id", 'P1,"2"'),  # not a pseudonymous id
+]
+NOTES = ["", "moved abroad, followed by phone", 'said "fine", twice', '"', ",", "plain note"]
+
+
+def with_quoted_values(header: list[str], rows: list[list[str]], seed: int = 7) -> tuple[list[str], int]:
+    """Add a free-text ``notes`` column (not in the contract: ignored) and the quoted-only injections."""
+    rng = random.Random(seed)
+    at = {name: i for i, name in enumerate(header)}
+    for k, row in enumerate(rows):
+        row.append(NOTES[k % len(NOTES)])
+    made = 0
+    for column, value in QUOTED_INJECTIONS:
+        for _ in range(3):
+            rows[rng.randrange(10, len(rows))][at[column]] = value
+            made += 1
+    return [*header, "notes"], made
+
+
 @pytest.mark.slow  # runs the whole pipeline several times (seconds each)
-@pytest.mark.parametrize("variant", ["lf", "crlf-bom-blank-lines"])
+@pytest.mark.parametrize("variant", ["lf", "crlf-bom-blank-lines", "r-write-csv", "excel-crlf-bom-blank-lines"])
 def test_fast_and_detailed_readers_give_the_same_messages(variant, tmp_path, monkeypatch):
     # small chunks, different in each reader, so that duplicates and rules meet chunk boundaries
     monkeypatch.setattr(contract, "FAST_CHUNK_ROWS", 3_001)
     monkeypatch.setattr(contract, "CHUNK_ROWS", 7_000)
     header, rows, made = large_cohort(20_000)
-    options = {} if variant == "lf" else {"newline": "\r\n", "bom": True, "blank_lines": (5, 6, 9_000, 15_001)}
+    options = {}
+    if "crlf" in variant:
+        options = {"newline": "\r\n", "bom": True, "blank_lines": (5, 6, 9_000, 15_001)}
+    if variant.startswith(("r-", "excel-")):
+        header, more = with_quoted_values(header, rows)
+        made += more
+        options["style"] = variant.split("-")[0]
     path = write(tmp_path / "large.csv", header, rows, **options)
-    assert contract._plain_layout(path, "utf-8-sig" if options else "utf-8") is not None  # the fast path is taken
+    if variant.startswith(("r-", "excel-")):
+        assert path.read_bytes().count(b'"') > (100_000 if variant.startswith("r-") else 3_000)
+    assert contract._plain_layout(path, "utf-8-sig" if "bom" in variant else "utf-8") is not None  # fast path
     (n_fast, fast), (n_detailed, detailed) = both_readers(path, monkeypatch)
     assert n_fast == n_detailed == 20_000
     assert fast == detailed
@@ -106,12 +172,60 @@ def test_fast_and_detailed_readers_give_the_same_messages(variant, tmp_path, mon
     assert duplicate and all(
         p.rule == "is a duplicate patient_id (first on line 5)" for p in duplicate if p.value == "P0000003"
     )
+    if variant.startswith(("r-", "excel-")):  # a quoted value is reported unquoted, commas and quotes kept
+        assert {v for _, v in QUOTED_INJECTIONS} <= {p.value for p in fast}
+
+
+def r_style(text: str) -> str:
+    rows = list(csv.reader(text.splitlines()))
+    return "\n".join(r_write_csv(rows[0], rows[1:])) + "\n"
+
+
+def quoted_header(text: str) -> str:
+    first, rest = text.split("\n", 1)
+    return ",".join(map(quote, first.split(","))) + "\n" + rest
+
+
+def blank_quoted_line(text: str) -> str:
+    return ",".join(['""'] * (text.split("\n", 1)[0].count(",") + 1)) + "\n" + text
+
+
+def edited(edit, tmp_path: Path) -> tuple[Path, str]:
+    """The bundled cohort edited, written to a file; and the encoding ``validate`` reads it with."""
+    path = tmp_path / "edited.csv"
+    path.write_bytes(edit(BUNDLED.read_text(encoding="utf-8")).encode("utf-8"))
+    kind, fatal = contract._sniff(path, str(path))
+    assert kind in ("utf-8", "utf-8-sig") and not fatal
+    return path, kind
 
 
 @pytest.mark.parametrize(
     "edit",
     [
         pytest.param(lambda t: t.replace("negative", '"negative"', 1), id="quoted cell"),
+        pytest.param(lambda t: t.replace("negative", '"neg,ative"', 1), id="quoted comma"),
+        pytest.param(lambda t: t.replace("negative", '"neg""ative"', 1), id="escaped quote"),
+        pytest.param(lambda t: t.replace("negative", '""""', 1), id="only a quote"),
+        pytest.param(lambda t: t.replace(",,", ',"",', 1), id="quoted empty cell"),
+        pytest.param(lambda t: t.replace("negative", '" negative "', 1), id="quoted spaces"),
+        pytest.param(lambda t: t.replace(",\n", ',""\n', 1), id="quoted last cell"),
+        pytest.param(lambda t: t.rstrip("\n") + '""', id="quoted last cell without line break"),
+        pytest.param(quoted_header, id="quoted header"),
+        pytest.param(lambda t: "\ufeff" + quoted_header(t).replace("\n", "\r\n"), id="quoted header, BOM, CRLF"),
+        pytest.param(r_style, id="R write.csv"),
+        pytest.param(lambda t: r_style(t).replace('"SYN0002"', '"SYN""0002"', 1), id="invalid quoted id"),
+    ],
+)
+def test_standard_quotes_take_the_fast_path(edit, tmp_path, monkeypatch):
+    path, kind = edited(edit, tmp_path)
+    assert contract._plain_layout(path, kind) is not None
+    fast, detailed = both_readers(path, monkeypatch)
+    assert fast == detailed
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
         pytest.param(lambda t: t.replace("SYN0002", "SYN\x000002", 1), id="control character"),
         pytest.param(lambda t: t.replace("SYN0002", "SYN\u202e0002", 1), id="bidi override"),
         pytest.param(lambda t: t.replace("\n", "\r", 3), id="bare carriage return"),
@@ -119,14 +233,47 @@ def test_fast_and_detailed_readers_give_the_same_messages(variant, tmp_path, mon
         pytest.param(lambda t: t.replace("SYN0004,", "", 1).replace(",,,,,\n", ",,,,\n", 1), id="row too short"),
         pytest.param(lambda t: "\n" + t, id="blank first line"),
         pytest.param(lambda t: t + ", ,\n", id="short row of blanks"),
+        pytest.param(lambda t: t.replace("negative", 'neg"ative', 1), id="quote mid-cell"),
+        pytest.param(lambda t: t.replace("negative", '"neg"ative', 1), id="text after closing quote"),
+        pytest.param(lambda t: t.replace(",negative", ', "negative"', 1), id="space before opening quote"),
+        pytest.param(lambda t: t.replace("negative,", '"negative" ,', 1), id="space after closing quote"),
+        pytest.param(lambda t: t.replace("negative", '"nega\ntive"', 1), id="quoted cell over two lines"),
+        pytest.param(lambda t: t.replace("negative", '"nega\r\ntive"', 1), id="quoted CRLF"),
+        pytest.param(lambda t: t.rstrip("\n") + '"', id="quote left open at the end"),
+        pytest.param(lambda t: t.replace("negative", '"negative', 1), id="quote left open in a row"),
+        pytest.param(lambda t: t.replace("patient_id", 'patient"_id', 1), id="quote mid-name in the header"),
+        pytest.param(blank_quoted_line, id="quoted blank first line"),
+        pytest.param(lambda t: "\ufeff" + t.replace("negative", ' "negative"', 1), id="BOM, space before quote"),
     ],
 )
 def test_files_the_fast_reader_cannot_read_exactly_go_to_the_detailed_one(edit, tmp_path, monkeypatch):
-    path = tmp_path / "odd.csv"
-    path.write_bytes(edit(BUNDLED.read_text(encoding="utf-8")).encode("utf-8"))
-    assert contract._plain_layout(path, "utf-8") is None
+    path, kind = edited(edit, tmp_path)
+    assert contract._plain_layout(path, kind) is None
     fast, detailed = both_readers(path, monkeypatch)
     assert fast == detailed
+
+
+def test_quotes_at_block_boundaries(tmp_path, monkeypatch):
+    """Quotes checked across the blocks :func:`_plain_layout` reads: an escaped quote, a closing quote and the
+    comma after it, split between two blocks, wherever the split falls."""
+    text = r_style(BUNDLED.read_text(encoding="utf-8")).replace('"negative"', '"neg, ""x"""', 3)
+    path = tmp_path / "r.csv"
+    path.write_bytes(text.encode("utf-8"))
+    header_bytes = text.index("\n") + 1
+    assert text.index('"neg, ') < header_bytes + 40  # the splits fall around the first edited cell
+    whole = contract._plain_layout(path, "utf-8")
+    assert whole is not None
+    for size in range(header_bytes, header_bytes + 60):
+        monkeypatch.setattr(contract, "LAYOUT_BLOCK_BYTES", size)
+        got = contract._plain_layout(path, "utf-8")
+        assert got is not None and got[0] == whole[0] and got[1].tolist() == whole[1].tolist()
+    bad = tmp_path / "bad.csv"
+    for wrong in (',"neg, ""x""" ,', ',x"neg, ""x""",'):  # text after the closing quote, before the opening one
+        assert text.count(',"neg, ""x""",') == 3
+        bad.write_bytes(text.replace(',"neg, ""x""",', wrong, 1).encode("utf-8"))
+        for size in range(header_bytes, header_bytes + 60):
+            monkeypatch.setattr(contract, "LAYOUT_BLOCK_BYTES", size)
+            assert contract._plain_layout(bad, "utf-8") is None
 
 
 def test_the_bundled_cohort_takes_the_fast_path_and_is_valid():

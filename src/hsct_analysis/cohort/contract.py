@@ -452,9 +452,10 @@ class _Scan:
 def _scan(path: str | Path, keep: bool) -> _Scan:
     """Read the file once, validating ``CHUNK_ROWS`` rows at a time; with ``keep``, also keep one table of all rows.
 
-    A plain CSV file (see :func:`_plain_layout`) is read by pandas' C parser (:func:`_fast_scan`); any other
-    (a workbook, quoted cells, control characters, rows of the wrong length, bytes that are not UTF-8) by the
-    detailed reader below, line by line. Both give the same problems, in the same order.
+    A plain CSV file (see :func:`_plain_layout`; quoted cells as R's ``write.csv`` or Excel write them are
+    plain) is read by pandas' C parser (:func:`_fast_scan`); any other (a workbook, a quote out of place or a
+    quoted cell over several lines, control characters, rows of the wrong length, bytes that are not UTF-8) by
+    the detailed reader below, line by line. Both give the same problems, in the same order.
 
     Never raises on bad input: everything wrong with the file is a :class:`Problem`.
     """
@@ -477,28 +478,38 @@ def _scan(path: str | Path, keep: bool) -> _Scan:
 LAYOUT_BLOCK_BYTES = 1 << 22
 FAST_CHUNK_ROWS = 50_000
 
-#: What the fast reader leaves to the detailed one: a quote (quoted cells may hold commas or line breaks), a
-#: control or invisible character (:data:`CONTROL_CHARACTERS` but line feed and carriage return).
-_NOT_PLAIN = re.compile('[\x00-\x09\x0b\x0c\x0e-\x1f"\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]')
-_LF, _CR, _COMMA = ord("\n"), ord("\r"), ord(",")
+#: What the fast reader leaves to the detailed one: a control or invisible character (:data:`CONTROL_CHARACTERS`
+#: but line feed and carriage return). Quotes are judged by their place, in :func:`_plain_layout`.
+_NOT_PLAIN = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_LF, _CR, _COMMA, _QUOTE = ord("\n"), ord("\r"), ord(","), ord('"')
+#: The bytes allowed before an opening quote and after a closing one (besides the start and end of the file); a
+#: quote on either side is the other half of an escaped quote ``""``.
+_BEFORE_OPENING = np.array([_COMMA, _LF, _QUOTE], dtype=np.uint8)
+_AFTER_CLOSING = np.array([_COMMA, _CR, _LF, _QUOTE], dtype=np.uint8)
 
 
 def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | None:
     """The header and the file line of every row of a plain CSV file, or None when the file is not plain.
 
-    Plain: valid UTF-8; no quote, control or invisible character; a carriage return only before a line feed; a
-    header line that is not blank, with at least two columns; every other line either holds as many commas as
-    the header, or only spaces (a blank line, which the detailed reader skips too). Then a line is a row, and a
-    comma separates two cells, so pandas' C parser reads exactly the cells the ``csv`` module would, and row
-    ``i`` is on line ``lines[i]``. One pass over the bytes, in blocks, with numpy: memory does not grow with the
-    file, and nothing is done per line but for lines without a comma.
+    Plain: valid UTF-8; no control or invisible character; a carriage return only before a line feed; quotes
+    only as RFC 4180 places them (R's ``write.csv`` and Excel write them so): a quoted cell opens at the start of
+    a line or after a comma, closes before a comma or a line break, holds a quote as ``""`` and no line break; a
+    header line that is not blank, with at least two columns; every other line either holds as many separating
+    commas (commas outside quotes) as the header, or only spaces (a blank line, which the detailed reader skips
+    too). Then a line is a row and a separating comma separates two cells, so pandas' C parser reads exactly the
+    cells the ``csv`` module would, and row ``i`` is on line ``lines[i]``. A quote anywhere else (``ab"c``, a
+    space before an opening quote, text after a closing one, a quoted cell over two lines, a quote left open)
+    leaves the file to the detailed reader, as does a control character. One pass over the bytes, in blocks,
+    with numpy: memory does not grow with the file, and nothing is done per line but for lines without a comma.
     """
     import codecs
 
     decoder = codecs.getincrementaldecoder(encoding)()
-    per_line: list[np.ndarray] = []  # commas of each complete line, block by block
+    per_line: list[np.ndarray] = []  # separating commas of each complete line, block by block
     carry_commas, carry_blank, carry_bytes, after_cr = 0, True, 0, False
+    quotes, previous, closing_at_end = 0, -1, False  # quotes so far, last byte so far, a closing quote ends it
     first_line = None
+    start = 3 if encoding == "utf-8-sig" else 0  # where the text starts, after the byte-order mark
     with path.open("rb") as fh:
         while block := fh.read(LAYOUT_BLOCK_BYTES):
             try:
@@ -507,14 +518,37 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
                 return None
             raw = np.frombuffer(block, dtype=np.uint8)
             n_lf, n_cr = block.count(b"\n"), block.count(b"\r")
-            if b'"' in block or b"\x7f" in block or np.count_nonzero(raw < 32) != n_lf + n_cr:
+            if b"\x7f" in block or np.count_nonzero(raw < 32) != n_lf + n_cr:
                 return None
             if not block.isascii() and _NOT_PLAIN.search(text):
                 return None
             if (after_cr and block[:1] != b"\n") or n_cr != block.count(b"\r\n") + block.endswith(b"\r"):
                 return None
             after_cr = block.endswith(b"\r")
+            if closing_at_end and raw[0] not in _AFTER_CLOSING:
+                return None
             ends = np.flatnonzero(raw == _LF)
+            separators = raw == _COMMA
+            closing_at_end = False
+            if quotes % 2 or b'"' in block:
+                at = np.flatnonzero(raw == _QUOTE)
+                odd = (quotes + np.arange(len(at))) % 2 == 1  # an odd number of quotes before it: a closing one
+                opening, closing = at[~odd], at[odd]
+                before = np.where(opening > 0, raw[np.maximum(opening - 1, 0)], previous)
+                fine = np.isin(before, _BEFORE_OPENING)
+                if first_line is None:
+                    fine |= opening == start
+                if not fine.all():
+                    return None
+                closing_at_end = bool(len(closing)) and int(closing[-1]) == len(raw) - 1
+                if not np.isin(raw[closing[: len(closing) - closing_at_end] + 1], _AFTER_CLOSING).all():
+                    return None
+                inside = (np.cumsum(raw == _QUOTE, dtype=np.uint8) + quotes % 2) % 2 == 1  # odd count so far
+                if inside[ends].any():  # a line break inside a quoted cell
+                    return None
+                separators &= ~inside
+                quotes += len(at)
+            previous = int(raw[-1])
             if first_line is None:
                 if not len(ends):  # a header longer than a block: left to the detailed reader
                     return None
@@ -523,12 +557,12 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
             if bounds[-1] == len(raw):
                 bounds = bounds[:-1]
             commas = np.zeros(len(ends) + 1, dtype=np.int64)
-            commas[: len(bounds)] = np.add.reduceat(raw == _COMMA, bounds, dtype=np.int64)
+            commas[: len(bounds)] = np.add.reduceat(separators, bounds, dtype=np.int64)
             commas[0] += carry_commas
             if len(ends):
                 for k in np.flatnonzero(commas[:-1] == 0):  # lines without a comma: blank, or not plain
-                    start = int(ends[k - 1]) + 1 if k else 0
-                    if (k == 0 and not carry_blank) or block[start : int(ends[k])].strip(b" \r"):
+                    begin = int(ends[k - 1]) + 1 if k else 0
+                    if (k == 0 and not carry_blank) or block[begin : int(ends[k])].strip(b" \r"):
                         return None
                 per_line.append(commas[:-1])
                 tail = block[int(ends[-1]) + 1 :]
@@ -540,7 +574,7 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return None
-    if after_cr or first_line is None:
+    if after_cr or first_line is None or quotes % 2:
         return None
     if carry_bytes:  # a last line without a line break
         if carry_commas == 0 and not carry_blank:
@@ -548,19 +582,22 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
         per_line.append(np.array([carry_commas]))
     commas = np.concatenate(per_line)
     header_text = first_line.decode(encoding).rstrip("\r")
-    if commas[0] == 0 or not header_text.replace(",", "").strip():
+    fields = next(csv.reader([header_text])) if '"' in header_text else header_text.split(",")
+    if commas[0] == 0 or len(fields) != commas[0] + 1 or not "".join(fields).strip():
         return None
     width = int(commas[0]) + 1
     rows = commas[1:] == width - 1
     if not np.all(rows | (commas[1:] == 0)):
         return None
-    return [h.strip() for h in header_text.split(",")], np.flatnonzero(rows) + 2
+    return [h.strip() for h in fields], np.flatnonzero(rows) + 2
 
 
 def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines: np.ndarray) -> _Scan | None:
     """:func:`_scan` of a plain CSV file (:func:`_plain_layout`) with pandas' C parser, ``FAST_CHUNK_ROWS`` rows at
     a time, every cell kept as a category of its stripped text (each distinct text is parsed and checked once).
-    None if the parser's rows do not match the layout (then the detailed reader reads the file)."""
+    Quotes are read as the ``csv`` module reads them (``"a,b"`` is ``a,b``, ``""`` inside is ``"``); the layout
+    has only standard ones. None if the parser's rows do not match the layout (then the detailed reader reads
+    the file)."""
     scan = _Scan(source, [])
     scan.add(_header_problems(header, source))
     width = len(header)
@@ -575,7 +612,8 @@ def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines:
         names=list(range(width)),
         dtype=str,
         na_filter=False,
-        quoting=csv.QUOTE_NONE,
+        quoting=csv.QUOTE_MINIMAL,
+        doublequote=True,
         skip_blank_lines=True,
         engine="c",
         chunksize=FAST_CHUNK_ROWS,
@@ -583,7 +621,9 @@ def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines:
     try:
         with reader:
             for chunk in reader:
-                if done + len(chunk) > len(lines):
+                if done + len(chunk) > len(lines) or not (
+                    isinstance(chunk.index, pd.RangeIndex) and chunk.index.start == done
+                ):  # more rows than lines, or longer rows than the header (pandas made an index of them)
                     return None
                 cells, blank = {}, np.ones(len(chunk), dtype=bool)
                 for j in range(width):
