@@ -482,10 +482,10 @@ FAST_CHUNK_ROWS = 50_000
 #: but line feed and carriage return). Quotes are judged by their place, in :func:`_plain_layout`.
 _NOT_PLAIN = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _LF, _CR, _COMMA, _QUOTE = ord("\n"), ord("\r"), ord(","), ord('"')
-#: The bytes allowed before an opening quote and after a closing one (besides the start and end of the file); a
-#: quote on either side is the other half of an escaped quote ``""``.
-_BEFORE_OPENING = np.array([_COMMA, _LF, _QUOTE], dtype=np.uint8)
-_AFTER_CLOSING = np.array([_COMMA, _CR, _LF, _QUOTE], dtype=np.uint8)
+#: The bytes allowed before an opening quote and after a closing one (besides the start and end of the file), as
+#: lookup tables of the 256 byte values; a quote on either side is the other half of an escaped quote ``""``.
+_MAY_OPEN_AFTER = np.isin(np.arange(256), [_COMMA, _LF, _QUOTE])
+_MAY_CLOSE_BEFORE = np.isin(np.arange(256), [_COMMA, _CR, _LF, _QUOTE])
 
 
 def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | None:
@@ -507,7 +507,7 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
     decoder = codecs.getincrementaldecoder(encoding)()
     per_line: list[np.ndarray] = []  # separating commas of each complete line, block by block
     carry_commas, carry_blank, carry_bytes, after_cr = 0, True, 0, False
-    quotes, previous, closing_at_end = 0, -1, False  # quotes so far, last byte so far, a closing quote ends it
+    quotes, previous, closing_at_end = 0, 0, False  # quotes so far, last byte so far, a closing quote ends it
     first_line = None
     start = 3 if encoding == "utf-8-sig" else 0  # where the text starts, after the byte-order mark
     with path.open("rb") as fh:
@@ -525,39 +525,55 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
             if (after_cr and block[:1] != b"\n") or n_cr != block.count(b"\r\n") + block.endswith(b"\r"):
                 return None
             after_cr = block.endswith(b"\r")
-            if closing_at_end and raw[0] not in _AFTER_CLOSING:
+            if closing_at_end and not _MAY_CLOSE_BEFORE[raw[0]]:
                 return None
             ends = np.flatnonzero(raw == _LF)
-            separators = raw == _COMMA
+            is_comma = raw == _COMMA
             closing_at_end = False
-            if quotes % 2 or b'"' in block:
-                at = np.flatnonzero(raw == _QUOTE)
-                odd = (quotes + np.arange(len(at))) % 2 == 1  # an odd number of quotes before it: a closing one
-                opening, closing = at[~odd], at[odd]
-                before = np.where(opening > 0, raw[np.maximum(opening - 1, 0)], previous)
-                fine = np.isin(before, _BEFORE_OPENING)
-                if first_line is None:
-                    fine |= opening == start
-                if not fine.all():
+            if not (quotes % 2 or b'"' in block):
+                where = np.flatnonzero(is_comma)  # the commas
+                commas_before = np.searchsorted(where, ends)  # commas before each line feed
+                quoted = None
+            else:
+                is_quote = raw == _QUOTE
+                where = np.flatnonzero(is_quote | is_comma)  # quotes and commas, in order
+                ranks = np.flatnonzero(is_quote[where])  # of the quotes among them
+                at = where[ranks]
+                opening, closing = (at[1::2], at[::2]) if quotes % 2 else (at[::2], at[1::2])
+                if len(opening) and first_line is None and opening[0] == start:
+                    opening = opening[1:]  # the first cell of the file
+                elif len(opening) and opening[0] == 0:
+                    if not _MAY_OPEN_AFTER[previous]:
+                        return None
+                    opening = opening[1:]
+                if not _MAY_OPEN_AFTER[raw[opening - 1]].all():
                     return None
                 closing_at_end = bool(len(closing)) and int(closing[-1]) == len(raw) - 1
-                if not np.isin(raw[closing[: len(closing) - closing_at_end] + 1], _AFTER_CLOSING).all():
+                if not _MAY_CLOSE_BEFORE[raw[closing[: len(closing) - closing_at_end] + 1]].all():
                     return None
-                inside = (np.cumsum(raw == _QUOTE, dtype=np.uint8) + quotes % 2) % 2 == 1  # odd count so far
-                if inside[ends].any():  # a line break inside a quoted cell
+                quotes_before = np.searchsorted(at, ends)
+                if ((quotes_before + quotes) % 2).any():  # a line break inside quotes
                     return None
-                separators &= ~inside
+                commas_before = np.searchsorted(where, ends) - quotes_before
+                # the commas inside quotes: between the quotes of each pair, in ``where``
+                pairs = np.concatenate(([-1], ranks)) if quotes % 2 else ranks
+                if len(pairs) % 2:
+                    pairs = np.concatenate((pairs, [len(where)]))
+                opened, closed = pairs[::2] + 1, pairs[1::2]
+                wide = np.flatnonzero(closed > opened)
+                counts = closed[wide] - opened[wide]
+                inside = np.arange(counts.sum()) + np.repeat(opened[wide] - (np.cumsum(counts) - counts), counts)
+                quoted = where[inside]
                 quotes += len(at)
             previous = int(raw[-1])
             if first_line is None:
                 if not len(ends):  # a header longer than a block: left to the detailed reader
                     return None
                 first_line = block[: int(ends[0])]
-            bounds = np.concatenate(([0], ends + 1))
-            if bounds[-1] == len(raw):
-                bounds = bounds[:-1]
-            commas = np.zeros(len(ends) + 1, dtype=np.int64)
-            commas[: len(bounds)] = np.add.reduceat(separators, bounds, dtype=np.int64)
+            n_commas = int(np.count_nonzero(is_comma))
+            commas = np.diff(np.concatenate(([0], commas_before, [n_commas])))  # commas of each line, and the tail
+            if quoted is not None and len(quoted):
+                commas -= np.bincount(np.searchsorted(ends, quoted), minlength=len(commas))
             commas[0] += carry_commas
             if len(ends):
                 for k in np.flatnonzero(commas[:-1] == 0):  # lines without a comma: blank, or not plain
