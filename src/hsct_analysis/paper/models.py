@@ -122,10 +122,19 @@ def method_name(endpoint_name: str) -> str:
     return "Cox PH (lifelines, Efron ties)" if ep.method == "km" else f"Fine-Gray (cause {ep.cause})"
 
 
-def fit_paper_model(cohort: pd.DataFrame, endpoint_name: str, reference: dict[str, str]):
+def paper_model_frame(cohort: pd.DataFrame, endpoint_name: str, reference: dict[str, str]) -> pd.DataFrame:
+    """The :func:`model_frame` of the paper's model of ``endpoint_name`` (factors: the keys of
+    ``reference``), complete cases only: what :func:`fit_paper_model` fits."""
+    return model_frame(cohort, endpoint_name, list(reference)).dropna()
+
+
+def fit_paper_model(cohort: pd.DataFrame, endpoint_name: str, reference: dict[str, str], data=None):
     """The paper's model of ``endpoint_name`` on ``cohort``: factors ``reference`` (factor ->
-    reference level), complete cases only. Returns (fit, description) or a string saying why it failed."""
-    data = model_frame(cohort, endpoint_name, list(reference)).dropna()
+    reference level), complete cases only. Returns (fit, description) or a string saying why it failed.
+
+    ``data``: the :func:`paper_model_frame` when the caller has it (a caller that refits on changing
+    outcomes builds it once and updates ``time`` and ``status``); then ``cohort`` is not read."""
+    data = paper_model_frame(cohort, endpoint_name, reference) if data is None else data
     try:
         fit = fit_model(data, endpoint_name, list(reference), reference)
     except Exception as exc:  # noqa: BLE001 - reported where the numbers are shown, not hidden

@@ -354,13 +354,14 @@ def table4_covariates(registry: pd.DataFrame, endpoint: str) -> dict[str, str]:
     return {f: r for f, r in zip(rows["factor"], rows["reference"]) if f}
 
 
-def fit_table4(cohort: pd.DataFrame, endpoint_name: str, registry: pd.DataFrame):
+def fit_table4(cohort: pd.DataFrame | None, endpoint_name: str, registry: pd.DataFrame, data=None):
     """Table 4's model of ``endpoint_name`` refitted on ``cohort`` (the registry names its factors
-    and reference levels) by :func:`hsct_analysis.paper.models.fit_paper_model`.
+    and reference levels) by :func:`hsct_analysis.paper.models.fit_paper_model` (``data``: its model
+    frame, when the caller has it; then ``cohort`` is not read).
 
     Returns (summary, description) or a string saying why the model could not be fitted.
     """
-    fit = models.fit_paper_model(cohort, endpoint_name, table4_covariates(registry, endpoint_name))
+    fit = models.fit_paper_model(cohort, endpoint_name, table4_covariates(registry, endpoint_name), data=data)
     return fit if isinstance(fit, str) else (fit[0].summary, fit[1])
 
 

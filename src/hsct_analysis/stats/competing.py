@@ -42,6 +42,7 @@ __all__ = [
     "cumulative_incidence",
     "cumulative_incidence_by",
     "gray_test",
+    "gray_core",
     "GrayTestResult",
     "CIF_CONF_TYPES",
     "CIF_VARIANCES",
@@ -451,6 +452,29 @@ def _gray_stratum(time, code3, gidx, n_groups, rho):
     return score, v
 
 
+def gray_core(time, code3, codes, n_groups: int, strata=None, rho: float = 0.0):
+    """:func:`gray_test` on clean arrays, for callers that test many times (no checks, no copies).
+
+    ``time`` (days, float), ``code3`` (0 censored, 1 the cause compared, 2 any competing event),
+    ``codes`` (group of each observation, ints 0 .. ``n_groups`` - 1) and ``strata`` (optional int
+    codes) are numpy arrays of one length with no missing value. Returns (score, covariance,
+    statistic) as :func:`gray_test` computes them (statistic NaN when the covariance is singular);
+    the p-value is :func:`~hsct_analysis.stats.chisquare.chi2_p_value` (statistic, ``n_groups`` - 1).
+    """
+    sidx = np.zeros(len(time), dtype=np.int64) if strata is None else strata
+    score = np.zeros(n_groups - 1)
+    var = np.zeros((n_groups - 1, n_groups - 1))
+    for s in np.unique(sidx):
+        m = sidx == s
+        sc, v = _gray_stratum(time[m], code3[m], codes[m], n_groups, float(rho))
+        score += sc
+        var += v
+    stat = np.nan
+    if np.linalg.matrix_rank(var) == n_groups - 1:
+        stat = float(score @ np.linalg.solve(var, score))
+    return score, var, stat
+
+
 def gray_test(
     time, status, group, cause: int = 1, rho: float = 0.0, strata=None, *, cencode: int = 0
 ) -> GrayTestResult:
@@ -499,20 +523,8 @@ def gray_test(
     if n_groups < 2:
         raise ValueError("gray_test needs at least two groups; only one group was given")
     gidx = cat.codes.astype(np.int64)
-    if strata is None:
-        sidx = np.zeros(t.size, dtype=np.int64)
-    else:
-        sidx = pd.Categorical(as_groups(arrays["strata"], t.size, name="strata")).codes
-    score = np.zeros(n_groups - 1)
-    var = np.zeros((n_groups - 1, n_groups - 1))
-    for s in np.unique(sidx):
-        m = sidx == s
-        sc, v = _gray_stratum(t[m], code3[m], gidx[m], n_groups, float(rho))
-        score += sc
-        var += v
-    stat = np.nan
-    if np.linalg.matrix_rank(var) == n_groups - 1:
-        stat = float(score @ np.linalg.solve(var, score))
+    sidx = None if strata is None else pd.Categorical(as_groups(arrays["strata"], t.size, name="strata")).codes
+    score, var, stat = gray_core(t, code3, gidx, n_groups, sidx, rho)
     df = n_groups - 1
     p = chi2_p_value(stat, df)
     return GrayTestResult(stat, df, p, cause, float(rho), tuple(cat.categories), score, var, cencode, notes)

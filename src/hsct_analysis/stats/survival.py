@@ -37,6 +37,7 @@ __all__ = [
     "kaplan_meier",
     "kaplan_meier_by",
     "logrank",
+    "logrank_core",
     "LogRankResult",
     "median_followup",
     "FollowUp",
@@ -346,6 +347,33 @@ def _logrank_stratum(t, d, gi, k, rho):
     return observed, expected, var
 
 
+def logrank_core(time, event, codes, n_groups: int, strata=None, rho: float = 0.0):
+    """:func:`logrank` on clean arrays, for callers that test many times (no checks, no copies).
+
+    ``time`` (days, float), ``event`` (0/1), ``codes`` (group of each observation, ints 0 ..
+    ``n_groups`` - 1) and ``strata`` (optional int codes) are numpy arrays of one length with no
+    missing value. Returns (observed, expected, covariance, statistic, df) as :func:`logrank`
+    computes them; its p-value is :func:`~hsct_analysis.stats.chisquare.chi2_p_value` (statistic, df).
+    """
+    k = n_groups
+    sidx = np.zeros(len(time), dtype=np.int64) if strata is None else strata
+    observed, expected, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    for s in np.unique(sidx):
+        m = sidx == s
+        o, e, v = _logrank_stratum(time[m], event[m], codes[m], k, float(rho))
+        observed, expected, var = observed + o, expected + e, var + v
+    # as survdiff: groups with no expected events (all censored before the first event)
+    # drop out of the statistic and of the degrees of freedom
+    used = expected > 0
+    df = int(used.sum()) - 1
+    if df < 1:
+        stat = 0.0
+    else:
+        diff = (observed - expected)[used][1:]
+        stat = float(diff @ np.linalg.solve(var[np.ix_(used, used)][1:, 1:], diff))
+    return observed, expected, var, stat, df
+
+
 @substitute()
 def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
     """Log-rank test comparing survival between groups, equal to R ``survdiff``.
@@ -410,20 +438,7 @@ def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
         sidx = np.zeros(t.size, dtype=np.int64)
     else:
         sidx = pd.Categorical(as_groups(arrays["strata"], t.size, name="strata")).codes.astype(np.int64)
-    observed, expected, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    for s in np.unique(sidx):
-        m = sidx == s
-        o, e, v = _logrank_stratum(t[m], d[m], gi[m], k, float(rho))
-        observed, expected, var = observed + o, expected + e, var + v
-    # as survdiff: groups with no expected events (all censored before the first event)
-    # drop out of the statistic and of the degrees of freedom
-    used = expected > 0
-    df = int(used.sum()) - 1
-    if df < 1:
-        stat = 0.0
-    else:
-        diff = (observed - expected)[used][1:]
-        stat = float(diff @ np.linalg.solve(var[np.ix_(used, used)][1:, 1:], diff))
+    observed, expected, var, stat, df = logrank_core(t, d, gi, k, sidx, rho)
     p_value = chi2_p_value(stat, df)
     index = pd.Index(levels, name="group")
     table = pd.DataFrame({"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected}, index=index)

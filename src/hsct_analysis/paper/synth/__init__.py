@@ -73,7 +73,7 @@ def generate(
     calibrate: bool = True,
     max_seconds: float = 240.0,
     verbose: bool = False,
-    calibration_iterations: tuple[int, int] | None = None,
+    calibration_iterations: tuple[int, ...] | None = None,
 ) -> pd.DataFrame:
     """A synthetic cohort of ``n`` patients in the data contract (deterministic from ``seed``).
 

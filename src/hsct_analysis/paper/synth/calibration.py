@@ -15,7 +15,7 @@ pass (:class:`GroupCurves`: a tally per group at all distinct times, then the li
 :func:`~hsct_analysis.stats.survival.kaplan_meier` and
 :func:`~hsct_analysis.stats.competing.cumulative_incidence` read with
 :func:`~hsct_analysis.stats.survival.value_at` (asserted in the tests). p-values come from
-the library's log-rank and Gray tests, Table 4 from
+the library's log-rank and Gray array cores (:class:`GroupTest`, groups coded once), Table 4 from
 :func:`hsct_analysis.paper.scorecard.fit_table4` (the scorecard's and the book's route).
 Deterministic: a fixed number of iterations per phase, every random number from the seed.
 """
@@ -23,6 +23,7 @@ Deterministic: a fixed number of iterations per phase, every random number from 
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,8 @@ from hsct_analysis.paper.tolerances import scaled_miss
 CORE_ENDPOINTS = ("os", "lfs", "relapse", "nrm")
 #: Largest penalty of one entry (squared tolerance units): far-off entries stop pulling.
 PENALTY_CAP = 25.0
+#: The cap of a headline claim that can hold (one with a step): far off, it still pulls.
+HEADLINE_CAP = 400.0
 #: Weight of an entry the audit marks inconsistent (the paper's numbers conflict there).
 CONFLICT_WEIGHT = 0.1
 #: Weight of a headline claim (see :mod:`hsct_analysis.paper.headline`).
@@ -186,38 +189,66 @@ class GroupCurves:
         return out
 
 
-def p_value(endpoint_name: str, time, status, group) -> float:
-    """Log-rank (OS, LFS) or Gray's test (relapse, NRM) p-value, by the library's tests."""
-    from hsct_analysis.stats import competing, survival
+class GroupTest:
+    """Log-rank (OS, LFS) or Gray's test (relapse, NRM) p-value for one grouping of the patients,
+    tested many times on changing outcomes.
 
-    if len(set(group)) < 2:
-        return np.nan
-    if endpoint_name in ("os", "lfs"):
-        return survival.logrank(time, status, group).p_value
-    return competing.gray_test(time, status, group, cause=1 if endpoint_name == "relapse" else 2).p_value
+    The groups are coded once (``levels``: one label per patient, None where missing; codes as
+    the library's tests sort them); :meth:`p` runs the library's array cores
+    (:func:`~hsct_analysis.stats.survival.logrank_core`,
+    :func:`~hsct_analysis.stats.competing.gray_core`), so it equals
+    :func:`~hsct_analysis.stats.survival.logrank` and :func:`~hsct_analysis.stats.competing.gray_test`
+    (asserted in the tests) at a fraction of their cost.
+    """
+
+    def __init__(self, levels: np.ndarray):
+        self.keep = pd.notna(levels)
+        cat = pd.Categorical(np.asarray(levels[self.keep]).astype(str))
+        self.codes = cat.codes.astype(np.int64)
+        self.n_groups = len(cat.categories)
+
+    def p(self, endpoint_name: str, time, status) -> float:
+        from hsct_analysis.stats.chisquare import chi2_p_value
+        from hsct_analysis.stats.competing import gray_core
+        from hsct_analysis.stats.survival import logrank_core
+
+        if self.n_groups < 2:
+            return np.nan
+        t = np.asarray(time, float)[self.keep]
+        s = np.asarray(status, np.int64)[self.keep]
+        if endpoint_name in ("os", "lfs"):
+            *_, stat, df = logrank_core(t, s, self.codes, self.n_groups)
+            return chi2_p_value(stat, df)
+        code3 = s if endpoint_name == "relapse" else np.choose(s, [0, 2, 1])  # NRM: cause 2 is the one compared
+        *_, stat = gray_core(t, code3, self.codes, self.n_groups)
+        return chi2_p_value(stat, self.n_groups - 1)
 
 
 def entry_penalty(kind: str, stat: str, target: float, value: float, printed: str = "", step: float = 0.0) -> float:
     """Squared miss of one entry in units of its tolerance, capped at :data:`PENALTY_CAP`, plus
-    ``step`` once the entry is out of tolerance (used for the headline claims).
+    ``step`` once the entry is out of tolerance (used for the headline claims, whose cap is
+    :data:`HEADLINE_CAP`).
 
     ``kind`` is the registry kind (km, cif, p, hr); the tolerance is the scorecard's
     (:func:`hsct_analysis.paper.tolerances.scaled_miss`), so the objective always aims at the
     rules the scorecard applies. A value that cannot be computed scores the cap (and the step).
     """
     x = scaled_miss(kind, stat, "%", target, value, printed)
+    cap = HEADLINE_CAP if step else PENALTY_CAP
     if not np.isfinite(x):
-        return PENALTY_CAP + step
-    return min(x * x, PENALTY_CAP) + (step if x > 1.0 else 0.0)
+        return cap + step
+    return min(x * x, cap) + (step if x > 1.0 else 0.0)
 
 
-def entry_weights(registry: pd.DataFrame, headline: set[str]) -> dict[str, float]:
+def entry_weights(registry: pd.DataFrame, headline: set[str], proven: frozenset[str] = frozenset()) -> dict[str, float]:
     """Objective weight of every canonical registry id (see the module docstring).
 
     One per printing of the number (the scorecard scores each), :data:`CONFLICT_WEIGHT` per
     printing the audit marks inconsistent, except LFS and RI estimates whose only conflict is
-    the identity (:func:`holds_in_identity`: held at weight 1, NRM absorbs); headline claims :data:`HEADLINE_WEIGHT` per printing,
-    except an inconsistent headline NRM estimate (:data:`GAP_WEIGHT`: it absorbs the identity gap).
+    the identity (:func:`holds_in_identity`: held at weight 1, NRM absorbs); headline claims
+    :data:`HEADLINE_WEIGHT` per printing, except an inconsistent headline NRM estimate and a headline
+    bound in ``proven`` (no cohort can meet it, :func:`~hsct_analysis.paper.headline.bound_proofs`):
+    :data:`GAP_WEIGHT`, as close as it can come without pulling the claims that can hold away.
     """
     from hsct_analysis.paper.headline import identity_proofs
 
@@ -225,7 +256,7 @@ def entry_weights(registry: pd.DataFrame, headline: set[str]) -> dict[str, float
     dup = reg["duplicate_of"].astype(str)
     status = reg["status"].astype(str)
     canonical = reg[dup == ""].set_index("id")
-    proven = {(r.factor, r.level, float(r.time_days)) for r in identity_proofs(registry).itertuples()}
+    gaps = {(r.factor, r.level, float(r.time_days)) for r in identity_proofs(registry).itertuples()}
     weights: dict[str, float] = {}
     for rid, d, st in zip(reg["id"], dup, status):
         key = d or rid
@@ -234,9 +265,9 @@ def entry_weights(registry: pd.DataFrame, headline: set[str]) -> dict[str, float
             gap = (
                 row["endpoint"] == "nrm"
                 and row["stat"] == "value"
-                and ((row["factor"], row["level"], float(row["time_days"] or "nan")) in proven)
+                and ((row["factor"], row["level"], float(row["time_days"] or "nan")) in gaps)
             )
-            w = GAP_WEIGHT if gap else HEADLINE_WEIGHT
+            w = GAP_WEIGHT if gap or key in proven else HEADLINE_WEIGHT
         elif st == "inconsistent" and holds_in_identity(row):
             w = 1.0  # an identity conflict: LFS and RI are held (so their CIs can be), NRM absorbs the gap
         else:
@@ -245,9 +276,10 @@ def entry_weights(registry: pd.DataFrame, headline: set[str]) -> dict[str, float
     return weights
 
 
-def entry_steps(registry: pd.DataFrame, headline: set[str]) -> dict[str, float]:
-    """:data:`HEADLINE_STEP` for every headline claim that can hold (not an NRM that absorbs a proven gap)."""
-    weights = entry_weights(registry, headline)
+def entry_steps(registry: pd.DataFrame, headline: set[str], proven: frozenset[str] = frozenset()) -> dict[str, float]:
+    """:data:`HEADLINE_STEP` for every headline claim that can hold (not an NRM that absorbs a proven gap,
+    nor a bound in ``proven``)."""
+    weights = entry_weights(registry, headline, proven)
     return {i: (HEADLINE_STEP if i in headline and weights[i] >= HEADLINE_WEIGHT else 0.0) for i in weights}
 
 
@@ -283,6 +315,8 @@ class Calibrator:
         with_tests: bool = True,
         with_models: bool = False,
         headline: set[str] | None = None,
+        proven: frozenset[str] = frozenset(),
+        only: frozenset[str] | None = None,
     ):
         from hsct_analysis.cohort.factors import FACTORS, factor
         from hsct_analysis.paper.headline import headline_ids
@@ -301,8 +335,8 @@ class Calibrator:
         self.with_tests, self.with_models = with_tests, with_models
         self.registry = registry
         headline = set(headline_ids(registry)) if headline is None else headline
-        weights = entry_weights(registry, headline)
-        steps = entry_steps(registry, headline)
+        weights = entry_weights(registry, headline, proven)
+        steps = entry_steps(registry, headline, proven)
         reg = registry.fillna("")
         reg = reg[reg["duplicate_of"].astype(str) == ""]
         core = reg[reg["kind"].isin(["km", "cif", "p"]) & reg["endpoint"].isin(CORE_ENDPOINTS)]
@@ -310,8 +344,11 @@ class Calibrator:
         core = core[~((core["kind"] == "p") & (core["test"].isin(["wald", "fisher", "chisq"]) | (core["level"] != "")))]
         if not with_tests:
             core = core[core["kind"] != "p"]
+        if only is not None:
+            core = core[core["id"].isin(only)]
         self.factor_names = sorted({f for f in core["factor"] if f})
         self.levels = {f: factor(base, f).astype(object).to_numpy() for f in self.factor_names}
+        self.group_tests = {f: GroupTest(self.levels[f]) for f in self.factor_names}
         groups = [("", "")] + [(f, lv) for f in self.factor_names for lv in FACTORS[f].levels]
         self.groups = [g for g in groups if g == ("", "") or (self.levels[g[0]] == g[1]).any()]
         gindex = {g: k for k, g in enumerate(self.groups)}
@@ -340,6 +377,7 @@ class Calibrator:
         self.c_tol = np.where(self.c_s == 0, 1.0, 2.0)
         self.c_w = np.array([weights[i] for i in self.c_ids])
         self.c_step = np.array([steps[i] for i in self.c_ids])
+        self.c_cap = np.where(self.c_step > 0, HEADLINE_CAP, PENALTY_CAP)
         tests = core[core["kind"] == "p"]
         self.tests = [
             (r.id, r.endpoint, r.factor, float(r.value), str(r.printed), weights[r.id], steps[r.id])
@@ -369,7 +407,7 @@ class Calibrator:
                 )
                 for r in hr.itertuples(index=False)
             ]
-        self.model_frame = base.reset_index(drop=True).copy()
+        self.model_frames = self._model_frames(base) if self.models else {}
         self.test_cache: dict = {}
         self.model_cache: dict = {}
         self._refresh_tests(self.factor_names)
@@ -400,7 +438,7 @@ class Calibrator:
         pen = self._cpen.copy() if hasattr(self, "_cpen") else np.zeros(len(self.c_ids))
         x2 = np.where(np.isfinite(x2), x2, np.inf)
         step = np.where(x2 > 1.0, self.c_step[hit], 0.0)
-        pen[hit] = self.c_w[hit] * (np.minimum(x2, PENALTY_CAP) + step)
+        pen[hit] = self.c_w[hit] * (np.minimum(x2, self.c_cap[hit]) + step)
         return pen
 
     def _refresh_tests(self, factor_names) -> None:
@@ -408,25 +446,37 @@ class Calibrator:
             return
         arrays = self._arrays()
         for f in factor_names:
-            lv = self.levels[f]
-            keep = pd.notna(lv)
             for ep in CORE_ENDPOINTS:
-                t, s = arrays[ep]
-                self.test_cache[(f, ep)] = p_value(ep, t[keep], s[keep], lv[keep].astype(str))
+                self.test_cache[(f, ep)] = self.group_tests[f].p(ep, *arrays[ep])
+
+    def _model_frames(self, base: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per Table 4 endpoint, its model frame (:func:`~hsct_analysis.paper.models.paper_model_frame`),
+        built once: a move changes only ``time`` and ``status``."""
+        from hsct_analysis.paper.models import paper_model_frame
+        from hsct_analysis.paper.scorecard import table4_covariates
+
+        f = base.reset_index(drop=True).copy()
+        arrays = self._arrays()
+        f["os_time"], f["os_event"] = arrays["os"]
+        f["lfs_time"], f["lfs_event"] = arrays["lfs"]
+        f["relapse_nrm_time"], f["relapse_nrm_status"] = arrays["relapse"]
+        frames = {}
+        for ep in sorted({m[2] for m in self.models}):
+            frames[ep] = paper_model_frame(f, ep, table4_covariates(self.registry, ep))
+        return frames
 
     def _refresh_models(self) -> None:
-        """Refit Table 4 on the current assignment by the scorecard's own route."""
+        """Refit Table 4 on the current assignment by the scorecard's own route
+        (:func:`~hsct_analysis.paper.scorecard.fit_table4` on the frames of :meth:`_model_frames`)."""
         if not self.models:
             return
         from hsct_analysis.paper.scorecard import fit_table4
 
         arrays = self._arrays()
-        f = self.model_frame
-        f["os_time"], f["os_event"] = arrays["os"]
-        f["lfs_time"], f["lfs_event"] = arrays["lfs"]
-        f["relapse_nrm_time"], f["relapse_nrm_status"] = arrays["relapse"]
-        for ep in {m[2] for m in self.models}:
-            fit = fit_table4(f, ep, self.registry)
+        for ep, frame in self.model_frames.items():
+            rows = frame.index.to_numpy()
+            frame["time"], frame["status"] = (a[rows] for a in arrays[ep])
+            fit = fit_table4(None, ep, self.registry, data=frame)
             self.model_cache[ep] = None if isinstance(fit, str) else fit[0]
 
     def _model_value(self, m) -> float:
@@ -699,11 +749,32 @@ def calibrate_secondary(
     return out
 
 
-#: The calibration schedule: annealing iterations of phase 1 (curves), phase 2 (+ Table 3
-#: p-values), phase 3 (+ Table 4 models) and of each secondary endpoint.
-CALIBRATION = {"iterations": (20000, 800, 100, 1500)}
-#: Start and end temperatures of the three phases.
-TEMPERATURES = ((2.0, 0.02), (0.3, 0.01), (0.2, 0.01))
+class Phase(NamedTuple):
+    """One annealing phase: what it scores, how long and how hot it runs."""
+
+    name: str
+    #: Only the headline claims (curves and the headline factor's tests), or every entry.
+    headline_only: bool
+    with_tests: bool
+    with_models: bool
+    #: Share of proposals that swap two patients' records (the rest move one record's days).
+    swap_share: float
+    iterations: int
+    t_start: float
+    t_end: float
+
+
+#: The calibration schedule. The headline claims first, on their own (few entries, so the search is hot
+#: and long, and free to cross what the other entries would hold it back from); then every curve; then
+#: with the Table 3 p-values; then with the Table 4 models (refitted per move, so few iterations).
+PHASES = (
+    Phase("headline", True, True, False, 0.55, 6000, 20.0, 0.05),
+    Phase("curves", False, False, False, 0.55, 20000, 2.0, 0.02),
+    Phase("tests", False, True, False, 0.9, 800, 0.3, 0.01),
+    Phase("models", False, True, True, 0.9, 100, 0.2, 0.01),
+)
+#: Annealing iterations of each secondary endpoint (:func:`calibrate_secondary`).
+SECONDARY_ITERATIONS = 1500
 
 
 def calibrate_outcomes(
@@ -714,44 +785,53 @@ def calibrate_outcomes(
     max_seconds: float = 240.0,
     iterations: tuple[int, ...] | None = None,
 ) -> pd.DataFrame:
-    """Anneal the outcomes against the registry: curves, then with the p-values, then with Table 4.
+    """Anneal the outcomes against the registry, phase by phase (:data:`PHASES`), then the secondary
+    endpoints.
 
-    Deterministic: a fixed number of iterations per phase (:data:`CALIBRATION`), all
-    randomness from ``seed``. ``max_seconds`` is not used to stop (that would make the result
-    depend on the machine); it is kept for callers that pass it.
+    Deterministic: a fixed number of iterations per phase, all randomness from ``seed``. ``iterations``
+    (optional, for quick runs) replaces the iterations of the phases and, as one more number, of each
+    secondary endpoint. ``max_seconds`` is not used to stop (that would make the result depend on the
+    machine); it is kept for callers that pass it.
     """
     from hsct_analysis.paper import registry as published
-    from hsct_analysis.paper.headline import headline_ids
+    from hsct_analysis.paper.headline import bound_proofs, headline_ids
     from hsct_analysis.paper.scorecard import audited
 
-    iterations = tuple(iterations or CALIBRATION["iterations"])
+    counts = tuple(iterations or (*(p.iterations for p in PHASES), SECONDARY_ITERATIONS))
+    if len(counts) != len(PHASES) + 1:
+        raise ValueError(f"iterations: {len(PHASES) + 1} numbers (one per phase, then the secondary endpoints)")
     registry = audited(published.load_registry())
-    headline = set(headline_ids(registry))
+    headline = frozenset(headline_ids(registry))
+    proven = frozenset(bound_proofs(registry, sorted(headline)))
     rng = np.random.default_rng([seed, 1])
     t0 = time.perf_counter()
     stage = out
-    for phase, (tests, models, swap_share) in enumerate(((False, False, 0.55), (True, False, 0.9), (True, True, 0.9))):
-        if phase >= len(iterations) - (1 if len(iterations) > 3 else 0) or not iterations[phase]:
+    for phase, n_iterations in zip(PHASES, counts):
+        if not n_iterations:
             continue
-        cal = Calibrator(base, stage, registry, rng, with_tests=tests, with_models=models, headline=headline)
+        cal = Calibrator(
+            base,
+            stage,
+            registry,
+            rng,
+            with_tests=phase.with_tests,
+            with_models=phase.with_models,
+            headline=headline,
+            proven=proven,
+            only=headline if phase.headline_only else None,
+        )
         if verbose:
             print(
-                f"phase {phase + 1}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start objective "
+                f"{phase.name}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start objective "
                 f"{cal.objective():.1f} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-        cal.run(
-            iterations[phase],
-            t_start=TEMPERATURES[phase][0],
-            t_end=TEMPERATURES[phase][1],
-            verbose=verbose,
-            swap_share=swap_share,
-        )
+        cal.run(n_iterations, t_start=phase.t_start, t_end=phase.t_end, verbose=verbose, swap_share=phase.swap_share)
         stage = cal.result()
     final = stage.copy()
     final.index = out.index
     fix_followup_median(final, paper_targets()["medians"]["followup_days"][0], rng)
-    final = calibrate_secondary(final, registry, rng, iterations=iterations[3] if len(iterations) > 3 else 1500)
+    final = calibrate_secondary(final, registry, rng, iterations=counts[-1])
     if verbose:
         print(f"calibrated in {time.perf_counter() - t0:.0f} s", flush=True)
     return final
