@@ -47,7 +47,7 @@ HEADLINE_WEIGHT = 10.0
 GAP_WEIGHT = 1.0
 #: Extra penalty (in squared tolerance units, times the weight) of a headline claim out of tolerance:
 #: the squared miss alone lets a heavily weighted claim sit just outside its tolerance.
-HEADLINE_STEP = 5.0
+HEADLINE_STEP = 20.0
 STATS = ("value", "lower", "upper")
 
 
@@ -770,8 +770,8 @@ class Phase(NamedTuple):
 PHASES = (
     Phase("headline", True, True, False, 0.55, 6000, 20.0, 0.05),
     Phase("curves", False, False, False, 0.55, 20000, 2.0, 0.02),
-    Phase("tests", False, True, False, 0.9, 800, 0.3, 0.01),
-    Phase("models", False, True, True, 0.9, 100, 0.2, 0.01),
+    Phase("tests", False, True, False, 0.9, 2000, 0.3, 0.01),
+    Phase("models", False, True, True, 0.9, 250, 0.2, 0.01),
 )
 #: Annealing iterations of each secondary endpoint (:func:`calibrate_secondary`).
 SECONDARY_ITERATIONS = 1500
