@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hsct_analysis import cohort
-from hsct_analysis.paper import headline, scorecard
+from hsct_analysis.paper import headline, proofs, scorecard
 from hsct_analysis.paper import registry as published
 
 
@@ -67,3 +67,22 @@ def test_headline_claims_on_the_bundled_cohort(registry):
     # two CI bounds fail with a proof of their own: the log interval's geometry, an exhaustive search
     assert table.loc["t3.nrm.cart_interval_90.<=90.up", "proof"].startswith("The interval is symmetric on the log")
     assert table.loc["t3.relapse.cart_interval_90.>90.up", "proof"].startswith("Exhaustive search over the 11")
+
+
+def test_open_misses_say_how_narrow_the_way_is(registry):
+    """A headline miss without a proof is not left blank: for the whole-cohort 3-year NRM interval the
+    table says that both bounds need NRM >= sqrt((33.9 - 2)(56.2 - 2)) = 41.58, inside a ceiling of 41.7."""
+    windows = proofs.interval_pair_windows(registry, headline.identity_proofs(registry)).set_index("lower_id")
+    whole = windows.loc["res.nrm.3y.lo"]
+    assert whole["upper_id"] == "res.nrm.3y.up"
+    assert whole["nrm_needed"] == pytest.approx(((33.9 - 2) * (56.2 - 2)) ** 0.5, abs=0.01)
+    assert whole["nrm_max"] == pytest.approx(41.7) and 0 < whole["window"] < 0.2
+    # a pair that interval_pair_proofs proves impossible has no window
+    assert "t3.nrm.cart_interval_90.<=90.lo" not in windows.index
+    card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
+    table = headline.headline_table(card, registry).set_index("id")
+    for rid in ("res.nrm.3y.lo", "res.nrm.3y.up"):
+        if not table.loc[rid, "passed"]:
+            assert table.loc[rid, "proof"] == "" and table.loc[rid, "note"].startswith("Not proven unreachable")
+    shown = headline.display_table(table.reset_index())["Why not"].to_numpy()
+    assert list(shown) == [p or n for p, n in zip(table["proof"], table["note"])]

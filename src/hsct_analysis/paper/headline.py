@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hsct_analysis.cohort.factors import FACTORS
-from hsct_analysis.paper.proofs import interval_pair_proofs, small_group_proofs
+from hsct_analysis.paper.proofs import interval_pair_proofs, interval_pair_windows, small_group_proofs
 from hsct_analysis.paper.tolerances import ESTIMATE_TOL_PP
 
 #: Times (days) of the whole-cohort headline estimates: 1 and 3 years.
@@ -188,13 +188,17 @@ def _identity_proof(proofs: pd.DataFrame, r: pd.Series) -> str:
 def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     """The headline claims from a scorecard: what, paper, ours, tolerance, pass/fail and, where one
     fails because no cohort can meet it, the proof (the identity for an NRM estimate; the log
-    interval's geometry or an exhaustive search for a CI bound), in reading order."""
+    interval's geometry or an exhaustive search for a CI bound), in reading order. ``note``: for a
+    failed claim without a proof, what is known (:func:`~hsct_analysis.paper.proofs.interval_pair_windows`:
+    how narrow the way to it is), else empty."""
     ids = [i for i in headline_ids(registry) if i in set(card["id"])]
     by_id = card.set_index("id")
     reg = _canonical(registry).set_index("id")
     failed = [i for i in ids if not bool(by_id.loc[i, "passed"])]
     proofs = identity_proofs(registry)
     bounds = bound_proofs(registry, [i for i in failed if reg.loc[i, "kind"] == "cif"], identity=proofs)
+    windows = interval_pair_windows(registry, proofs)
+    notes = dict(zip(windows["lower_id"], windows["note"])) | dict(zip(windows["upper_id"], windows["note"]))
     out = []
     for rid in ids:
         c, r = by_id.loc[rid], reg.loc[rid]
@@ -210,9 +214,10 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
                 "tolerance": c["tolerance"],
                 "passed": bool(c["passed"]),
                 "proof": why,
+                "note": notes.get(rid, "") if rid in failed and not why else "",
             }
         )
-    return pd.DataFrame(out, columns=["id", "claim", "paper", "ours", "tolerance", "passed", "proof"])
+    return pd.DataFrame(out, columns=["id", "claim", "paper", "ours", "tolerance", "passed", "proof", "note"])
 
 
 def display_table(claims: pd.DataFrame) -> pd.DataFrame:
@@ -234,7 +239,7 @@ def display_table(claims: pd.DataFrame) -> pd.DataFrame:
             "Synthetic cohort": [fmt(r, r["ours"]) for _, r in claims.iterrows()],
             "Tolerance": claims["tolerance"].str.replace("+-", "±", regex=False).to_numpy(),
             "Within tolerance": np.where(claims["passed"], "yes", "no"),
-            "Why not (proof)": claims["proof"].to_numpy(),
+            "Why not": claims["proof"].where(claims["proof"] != "", claims["note"]).to_numpy(),
         },
         index=pd.Index(claims["claim"], name="Headline claim"),
     )

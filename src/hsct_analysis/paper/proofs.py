@@ -163,14 +163,11 @@ def small_group_proofs(registry: pd.DataFrame, ids=None) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["id", "n", "sequences", "within", "reachable_low", "reachable_high", "proof"])
 
 
-def interval_pair_proofs(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.DataFrame:
-    """Where the identity confines NRM to [a, b] (``identity``: the rows of
-    :func:`~hsct_analysis.paper.headline.identity_proofs`), whether the printed lower and upper
-    bounds of its log interval can both be within tolerance. Since lower x upper = F^2, a lower
-    bound of at least L - tol leaves the upper bound at most b^2 / (L - tol). Columns: id (of the
-    upper bound, the one this proof answers for), lower_id, upper_max, proof."""
+def _nrm_interval_pairs(registry: pd.DataFrame, identity: pd.DataFrame):
+    """For each group and time where the identity confines NRM to [a, b] (``identity``: rows of
+    :func:`~hsct_analysis.paper.headline.identity_proofs`) and the paper prints both bounds of its
+    interval: (identity row, registry rows by stat, printed lower, printed upper)."""
     reg = lookup(registry, canonical=True)
-    out = []
     for g in identity.itertuples(index=False):
         rows = reg[
             (reg["kind"] == "cif")
@@ -179,9 +176,18 @@ def interval_pair_proofs(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.D
             & (reg["level"] == g.level)
             & np.isclose(reg["time_days"], float(g.time_days))
         ].set_index("stat")
-        if not {"lower", "upper"} <= set(rows.index):
-            continue
-        lo, up = float(rows.loc["lower", "value"]), float(rows.loc["upper", "value"])
+        if {"lower", "upper"} <= set(rows.index):
+            yield g, rows, float(rows.loc["lower", "value"]), float(rows.loc["upper", "value"])
+
+
+def interval_pair_proofs(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.DataFrame:
+    """Where the identity confines NRM to [a, b] (``identity``: the rows of
+    :func:`~hsct_analysis.paper.headline.identity_proofs`), whether the printed lower and upper
+    bounds of its log interval can both be within tolerance. Since lower x upper = F^2, a lower
+    bound of at least L - tol leaves the upper bound at most b^2 / (L - tol). Columns: id (of the
+    upper bound, the one this proof answers for), lower_id, upper_max, proof."""
+    out = []
+    for g, rows, lo, up in _nrm_interval_pairs(registry, identity):
         upper_max = g.nrm_reachable_high**2 / (lo - BOUND_TOL_PP)
         if upper_max >= up - BOUND_TOL_PP - 1e-9 or up >= 100:
             continue
@@ -200,3 +206,33 @@ def interval_pair_proofs(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.D
             }
         )
     return pd.DataFrame(out, columns=["id", "lower_id", "upper_max", "proof"])
+
+
+def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.DataFrame:
+    """The other side of :func:`interval_pair_proofs`: where both printed bounds of a confined NRM
+    interval *can* hold, how narrow the way is. Both within tolerance need F^2 = lower x upper >=
+    (L - tol)(U - tol), so NRM must reach sqrt((L - tol)(U - tol)) inside the identity's ceiling b.
+    Columns: lower_id, upper_id, nrm_needed, nrm_max, window (pp, = nrm_max - nrm_needed), note (a
+    sentence saying that nothing is proven, and what the bounds need)."""
+    out = []
+    for g, rows, lo, up in _nrm_interval_pairs(registry, identity):
+        needed = float(np.sqrt((lo - BOUND_TOL_PP) * (up - BOUND_TOL_PP)))
+        ceiling = float(g.nrm_reachable_high)
+        if needed > ceiling + 1e-9:  # then interval_pair_proofs proves the pair impossible
+            continue
+        out.append(
+            {
+                "lower_id": rows.loc["lower", "id"],
+                "upper_id": rows.loc["upper", "id"],
+                "nrm_needed": round(needed, 2),
+                "nrm_max": round(ceiling, 2),
+                "window": round(ceiling - needed, 2),
+                "note": (
+                    f"Not proven unreachable. Lower × upper = NRM² on every cohort, so both bounds within tolerance "
+                    f"need NRM ≥ √({lo - BOUND_TOL_PP:g} × {up - BOUND_TOL_PP:g}) = {needed:.2f}. The identity lets "
+                    f"NRM reach {ceiling:.1f} only with LFS and RI at the bottom of their tolerance: a window of "
+                    f"{ceiling - needed:.2f} pp, which the calibration has not found."
+                ),
+            }
+        )
+    return pd.DataFrame(out, columns=["lower_id", "upper_id", "nrm_needed", "nrm_max", "window", "note"])
