@@ -77,11 +77,13 @@ def test_open_misses_say_how_narrow_the_way_is(registry):
     assert whole["upper_id"] == "res.nrm.3y.up"
     assert whole["nrm_needed"] == pytest.approx(((33.9 - 2) * (56.2 - 2)) ** 0.5, abs=0.01)
     assert whole["nrm_max"] == pytest.approx(41.7) and 0 < whole["window"] < 0.2
-    # a pair that interval_pair_proofs proves impossible has no window
-    assert "t3.nrm.cart_interval_90.<=90.lo" not in windows.index
+    # a pair that interval_pair_proofs proves impossible: the lower bound alone, and the standard error it needs
+    alone = windows.loc["t3.nrm.cart_interval_90.<=90.lo"]
+    assert alone["upper_id"] == "" and alone["nrm_max"] == pytest.approx(38.6)
+    assert "at most 38.6 · ln(38.6 / 28.8) / 1.96 = 5.77 pp" in alone["note"]
     card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
     table = headline.headline_table(card, registry).set_index("id")
-    for rid in ("res.nrm.3y.lo", "res.nrm.3y.up"):
+    for rid in ("res.nrm.3y.lo", "res.nrm.3y.up", "t3.nrm.cart_interval_90.<=90.lo"):
         if not table.loc[rid, "passed"]:
             assert table.loc[rid, "proof"] == "" and table.loc[rid, "note"].startswith("Not proven unreachable")
     shown = headline.display_table(table.reset_index())["Why not"].to_numpy()

@@ -198,7 +198,9 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     proofs = identity_proofs(registry)
     bounds = bound_proofs(registry, [i for i in failed if reg.loc[i, "kind"] == "cif"], identity=proofs)
     windows = interval_pair_windows(registry, proofs)
-    notes = dict(zip(windows["lower_id"], windows["note"])) | dict(zip(windows["upper_id"], windows["note"]))
+    notes = dict(zip(windows["lower_id"], windows["note"])) | {
+        u: n for u, n in zip(windows["upper_id"], windows["note"]) if u
+    }
     out = []
     for rid in ids:
         c, r = by_id.loc[rid], reg.loc[rid]

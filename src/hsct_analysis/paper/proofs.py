@@ -213,12 +213,34 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
     interval *can* hold, how narrow the way is. Both within tolerance need F^2 = lower x upper >=
     (L - tol)(U - tol), so NRM must reach sqrt((L - tol)(U - tol)) inside the identity's ceiling b.
     Columns: lower_id, upper_id, nrm_needed, nrm_max, window (pp, = nrm_max - nrm_needed), note (a
-    sentence saying that nothing is proven, and what the bounds need)."""
+    sentence saying that nothing is proven, and what the bounds need).
+
+    Where :func:`interval_pair_proofs` proves the pair impossible, the lower bound alone may still
+    hold: lower = F exp(-z SE / F), so at the ceiling b it needs a standard error of at most
+    b ln(b / (L - tol)) / z (z of a 95% interval). Such a row has no upper_id and says so."""
+    z = float(norm.ppf(0.975))
     out = []
     for g, rows, lo, up in _nrm_interval_pairs(registry, identity):
         needed = float(np.sqrt((lo - BOUND_TOL_PP) * (up - BOUND_TOL_PP)))
         ceiling = float(g.nrm_reachable_high)
-        if needed > ceiling + 1e-9:  # then interval_pair_proofs proves the pair impossible
+        if needed > ceiling + 1e-9:  # interval_pair_proofs proves the pair impossible: the lower bound alone
+            se_max = ceiling * float(np.log(ceiling / (lo - BOUND_TOL_PP))) / z
+            out.append(
+                {
+                    "lower_id": rows.loc["lower", "id"],
+                    "upper_id": "",
+                    "nrm_needed": round(lo - BOUND_TOL_PP, 2),
+                    "nrm_max": round(ceiling, 2),
+                    "window": round(ceiling - (lo - BOUND_TOL_PP), 2),
+                    "note": (
+                        f"Not proven unreachable. The upper bound cannot hold with this one (its proof is in its "
+                        f"row), but alone the lower bound can: lower = NRM · exp(−{z:.2f} · SE / NRM), so at the "
+                        f"identity's ceiling of {ceiling:.1f} it needs a standard error of at most "
+                        f"{ceiling:.1f} · ln({ceiling:.1f} / {lo - BOUND_TOL_PP:g}) / {z:.2f} = {se_max:.2f} pp, "
+                        f"with NRM pushed to that ceiling. The calibration has not found such a cohort."
+                    ),
+                }
+            )
             continue
         out.append(
             {
