@@ -517,17 +517,18 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
             except UnicodeDecodeError:
                 return None
             raw = np.frombuffer(block, dtype=np.uint8)
-            n_lf, n_cr = block.count(b"\n"), block.count(b"\r")
-            if b"\x7f" in block or np.count_nonzero(raw < 32) != n_lf + n_cr:
+            ends = np.flatnonzero(raw == _LF)
+            crs = np.flatnonzero(raw == _CR) if b"\r" in block else ends[:0]
+            if b"\x7f" in block or np.count_nonzero(raw < 32) != len(ends) + len(crs):
                 return None
             if not block.isascii() and _NOT_PLAIN.search(text):
                 return None
-            if (after_cr and block[:1] != b"\n") or n_cr != block.count(b"\r\n") + block.endswith(b"\r"):
-                return None
-            after_cr = block.endswith(b"\r")
+            after_cr_end = bool(len(crs)) and int(crs[-1]) == len(raw) - 1
+            if (after_cr and raw[0] != _LF) or (raw[crs[: len(crs) - after_cr_end] + 1] != _LF).any():
+                return None  # a carriage return not before a line feed
+            after_cr = after_cr_end
             if closing_at_end and not _MAY_CLOSE_BEFORE[raw[0]]:
                 return None
-            ends = np.flatnonzero(raw == _LF)
             is_comma = raw == _COMMA
             closing_at_end = False
             if not (quotes % 2 or b'"' in block):
