@@ -243,6 +243,11 @@ def test_standard_quotes_take_the_fast_path(edit, tmp_path, monkeypatch):
         pytest.param(lambda t: t.replace("negative", '"negative', 1), id="quote left open in a row"),
         pytest.param(lambda t: t.replace("patient_id", 'patient"_id', 1), id="quote mid-name in the header"),
         pytest.param(blank_quoted_line, id="quoted blank first line"),
+        pytest.param(lambda t: t.replace("\n", ";" * 60 + "\n", 1), id="more semicolons than commas in the header"),
+        pytest.param(
+            lambda t: t.replace("gvhd_death_trigger\n", '"gvhd_death_trigger' + ";" * 60 + '"\n', 1),
+            id="quoted semicolons in the header",
+        ),
         pytest.param(lambda t: "\ufeff" + t.replace("negative", ' "negative"', 1), id="BOM, space before quote"),
     ],
 )

@@ -602,6 +602,8 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
     fields = next(csv.reader([header_text])) if '"' in header_text else header_text.split(",")
     if commas[0] == 0 or len(fields) != commas[0] + 1 or not "".join(fields).strip():
         return None
+    if _delimiter_problem(header_text, ""):  # more semicolons than commas: the detailed reader says so
+        return None
     width = int(commas[0]) + 1
     rows = commas[1:] == width - 1
     if not np.all(rows | (commas[1:] == 0)):
