@@ -102,7 +102,8 @@ def test_committed_status_is_the_audits(paper):
     registry, marked, _ = paper
     assert (registry["status"] == marked["status"]).all()
     assert (registry["reason"] == marked["reason"]).all()
-    assert (marked["status"] == "inconsistent").sum() == 115  # per estimate (265 when CI bounds followed)
+    # per estimate (265 when CI bounds followed), plus the 20 bounds proven out of reach (18 and two reprints)
+    assert (marked["status"] == "inconsistent").sum() == 135
 
 
 # ----------------------------------------------------------------- the identity-gap pattern
@@ -251,3 +252,21 @@ def test_hr_separation_fires(tmp_path):
     _, findings = audit.audit(_load(tmp_path, files))
     assert list(findings["check"]) == ["hr_separation"]
     assert findings["magnitude"].iloc[0] == pytest.approx(3.30103, abs=1e-5)
+
+
+def test_unreachable_bounds_mark_the_bound_not_its_partner(paper):
+    """A bound that a proof puts out of reach is a conflict of its own; the partner it was proven against stays a
+    target (one of the two can hold)."""
+    _, marked, findings = paper
+    hits = findings[findings["check"] == "unreachable_bound"]
+    ids = set(hits["ids"])
+    # the log interval's geometry: 16 Table 3 NRM upper bounds; an exhaustive search: two small-group bounds
+    assert sum(i.startswith("t3.nrm.") and i.endswith(".up") for i in ids) >= 16
+    assert {"t3.nrm.cart_interval_90.<=90.up", "t3.relapse.cart_interval_90.>90.up"} <= ids
+    assert (hits["magnitude"] > 0).all() and (hits["marks"] == "inconsistent").all()
+    status = marked.set_index("id")["status"]
+    assert status["t3.nrm.cart_interval_90.<=90.up"] == "inconsistent"
+    assert status["res.univariate.nrm.cart_interval_90.<=90.up"] == "inconsistent"  # the same number in the text
+    assert status["t3.nrm.cart_interval_90.<=90.lo"] == "ok"  # the partner stays a target
+    row = hits[hits["ids"] == "t3.nrm.cart_interval_90.<=90.up"].iloc[0]
+    assert row["reason"].startswith("The interval is symmetric on the log scale")

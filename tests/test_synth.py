@@ -392,3 +392,13 @@ def test_objective_weights_put_the_headline_first():
     assert w["t3.nrm.sex.male.est"] == pytest.approx(calibration.CONFLICT_WEIGHT)
     assert w["t3.lfs.atg_type.ATG-F.est"] == pytest.approx(calibration.CONFLICT_WEIGHT)  # LFS = OS with RI > 0
     assert w["t3.lfs.sex.male.lo"] == pytest.approx(1.0)  # conflicts are per estimate: its CI bound counts
+
+
+def test_a_bound_proven_out_of_reach_still_pulls():
+    """The audit marks a bound a proof puts out of reach as a conflict; the calibration still pulls it at weight 1
+    (its nearest reachable value is the best answer), not at the weight of a conflict between printed numbers."""
+    reg = scorecard.audited(published.load_registry())
+    row = reg.set_index("id").loc["t3.nrm.age_group.>14.up"]
+    assert row["status"] == "inconsistent" and calibration.only_out_of_reach(row)
+    w = calibration.entry_weights(reg, set())
+    assert w["t3.nrm.age_group.>14.up"] == pytest.approx(1.0)

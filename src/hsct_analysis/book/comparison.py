@@ -38,6 +38,7 @@ CHECK_NAMES = {
     "median_in_range": "the median lies outside the range",
     "p_vs_ci": "the p-value contradicts the interval",
     "duplicate": "printed twice",
+    "unreachable_bound": "a bound no cohort can meet (proof)",
 }
 
 

@@ -418,8 +418,34 @@ def check_duplicates(registry: pd.DataFrame) -> pd.DataFrame:
     return _findings(found)
 
 
+def check_unreachable_bounds(registry: pd.DataFrame) -> pd.DataFrame:
+    """Confidence bounds that no cohort can meet together with the numbers around them, by proof
+    (:mod:`hsct_analysis.paper.proofs`): an NRM upper bound that the log interval's geometry puts out of
+    reach once the identity caps NRM and its lower bound is within tolerance
+    (:func:`~hsct_analysis.paper.proofs.interval_pair_proofs`), and a bound of a small group that an
+    exhaustive search rules out once its estimate is within tolerance
+    (:func:`~hsct_analysis.paper.proofs.small_group_proofs`). Marks the bound the proof answers for, not
+    its partner: one of a pair can hold. The magnitude is how far (pp) the printed bound lies from the
+    reachable range."""
+    from hsct_analysis.paper.headline import identity_proofs
+    from hsct_analysis.paper.proofs import interval_pair_proofs, small_group_proofs
+
+    found = []
+    values = lookup(registry, canonical=True).set_index("id")["value"]
+    for p in interval_pair_proofs(registry, identity_proofs(registry)).itertuples(index=False):
+        found.append(_finding("unreachable_bound", [p.id], p.proof, float(values[p.id]) - p.upper_max))
+    small = small_group_proofs(registry)
+    for p in small[small["proof"] != ""].itertuples(index=False):
+        value = float(values[p.id])
+        found.append(
+            _finding("unreachable_bound", [p.id], p.proof, max(p.reachable_low - value, value - p.reachable_high))
+        )
+    return _findings(found)
+
+
 CHECKS = (
     check_identity,
+    check_unreachable_bounds,
     check_lfs_not_above_os,
     check_lfs_equals_os_with_relapse,
     check_percent_vs_count,

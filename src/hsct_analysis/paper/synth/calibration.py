@@ -245,7 +245,8 @@ def entry_weights(registry: pd.DataFrame, headline: set[str], proven: frozenset[
 
     One per printing of the number (the scorecard scores each), :data:`CONFLICT_WEIGHT` per
     printing the audit marks inconsistent, except LFS and RI estimates whose only conflict is
-    the identity (:func:`holds_in_identity`: held at weight 1, NRM absorbs); headline claims
+    the identity (:func:`holds_in_identity`: held at weight 1, NRM absorbs) and bounds proven out of
+    reach (:func:`only_out_of_reach`: weight 1, as close as they can come); headline claims
     :data:`HEADLINE_WEIGHT` per printing, except an inconsistent headline NRM estimate and a headline
     bound in ``proven`` (no cohort can meet it, :func:`~hsct_analysis.paper.headline.bound_proofs`):
     :data:`GAP_WEIGHT`, as close as it can come without pulling the claims that can hold away.
@@ -270,6 +271,8 @@ def entry_weights(registry: pd.DataFrame, headline: set[str], proven: frozenset[
             w = GAP_WEIGHT if gap or key in proven else HEADLINE_WEIGHT
         elif st == "inconsistent" and holds_in_identity(row):
             w = 1.0  # an identity conflict: LFS and RI are held (so their CIs can be), NRM absorbs the gap
+        elif st == "inconsistent" and only_out_of_reach(row):
+            w = 1.0  # a bound proven out of reach: its nearest reachable value is still the best answer
         else:
             w = CONFLICT_WEIGHT if st == "inconsistent" else 1.0
         weights[key] = weights.get(key, 0.0) + w
@@ -293,6 +296,13 @@ def holds_in_identity(row) -> bool:
         and reason.startswith("identity:")
         and " | " not in reason
     )
+
+
+def only_out_of_reach(row) -> bool:
+    """Whether an inconsistent entry's only conflict is a proof that the bound itself is out of reach
+    (the audit's ``unreachable_bound``): the calibration still pulls it, at weight 1, as close as it can."""
+    reason = str(row["reason"])
+    return reason.startswith("unreachable_bound:") and " | " not in reason
 
 
 class Calibrator:
