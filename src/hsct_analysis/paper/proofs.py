@@ -121,9 +121,9 @@ def search_cif_bounds(
     )
 
 
-def small_group_proofs(registry: pd.DataFrame, ids=None) -> pd.DataFrame:
+def small_group_proofs(registry: pd.DataFrame, ids=None, max_n: int = MAX_SEARCH_N) -> pd.DataFrame:
     """For each cumulative-incidence bound (of ``ids``, default all) in a Table 3 group of at
-    most :data:`MAX_SEARCH_N` patients: the exhaustive range of that bound among cohorts whose
+    most ``max_n`` (at most :data:`MAX_SEARCH_N`) patients: the exhaustive range of that bound among cohorts whose
     estimate is within tolerance, and a proof where the printed bound's tolerance misses it.
     Columns: id, n, sequences, within, reachable_low, reachable_high, proof ('' when reachable)."""
     reg = lookup(registry, canonical=True)
@@ -137,7 +137,7 @@ def small_group_proofs(registry: pd.DataFrame, ids=None) -> pd.DataFrame:
         except KeyError:  # the printed group sizes disagree (the audit's category_sum reports it): no search
             continue
         est = reg[(reg["id"] == r.id.rsplit(".", 1)[0] + ".est")]
-        if n > MAX_SEARCH_N or est.empty:
+        if n > min(max_n, MAX_SEARCH_N) or est.empty:
             continue
         found = search_cif_bounds(n, float(est["value"].iloc[0]))
         low, high = (found.lower_min, found.lower_max) if r.stat == "lower" else (found.upper_min, found.upper_max)
