@@ -227,7 +227,6 @@ def test_standard_quotes_take_the_fast_path(edit, tmp_path, monkeypatch):
     "edit",
     [
         pytest.param(lambda t: t.replace("SYN0002", "SYN\x000002", 1), id="control character"),
-        pytest.param(lambda t: t.replace("SYN0002", "SYN\u202e0002", 1), id="bidi override"),
         pytest.param(lambda t: t.replace("\n", "\r", 3), id="bare carriage return"),
         pytest.param(lambda t: t.replace("SYN0003,", "SYN0003,extra,", 1), id="row too long"),
         pytest.param(lambda t: t.replace("SYN0004,", "", 1).replace(",,,,,\n", ",,,,\n", 1), id="row too short"),
@@ -237,8 +236,13 @@ def test_standard_quotes_take_the_fast_path(edit, tmp_path, monkeypatch):
         pytest.param(lambda t: t.replace("negative", '"neg"ative', 1), id="text after closing quote"),
         pytest.param(lambda t: t.replace(",negative", ', "negative"', 1), id="space before opening quote"),
         pytest.param(lambda t: t.replace("negative,", '"negative" ,', 1), id="space after closing quote"),
-        pytest.param(lambda t: t.replace("negative", '"nega\ntive"', 1), id="quoted cell over two lines"),
-        pytest.param(lambda t: t.replace("negative", '"nega\r\ntive"', 1), id="quoted CRLF"),
+        pytest.param(lambda t: t.replace("negative", '"nega\rtive"', 1), id="quoted bare carriage return"),
+        pytest.param(lambda t: t.replace("negative", '"nega\r\r\ntive"', 1), id="quoted CR before CRLF"),
+        pytest.param(lambda t: t.replace("negative", '"neg\x00ative"', 1), id="quoted NUL"),
+        pytest.param(lambda t: t.replace("patient_id", "patient\x0b_id", 1), id="control character in the header"),
+        pytest.param(lambda t: t.replace("patient_id", "patient\u200b_id", 1), id="zero-width space in the header"),
+        pytest.param(lambda t: t.replace("patient_id", '"patient\n_id"', 1), id="header over two lines"),
+        pytest.param(lambda t: t.replace("sex", '"s\nex"', 1), id="quoted line break in the header"),
         pytest.param(lambda t: t.rstrip("\n") + '"', id="quote left open at the end"),
         pytest.param(lambda t: t.replace("negative", '"negative', 1), id="quote left open in a row"),
         pytest.param(lambda t: t.replace("patient_id", 'patient"_id', 1), id="quote mid-name in the header"),
@@ -256,6 +260,73 @@ def test_files_the_fast_reader_cannot_read_exactly_go_to_the_detailed_one(edit, 
     assert contract._plain_layout(path, kind) is None
     fast, detailed = both_readers(path, monkeypatch)
     assert fast == detailed
+
+
+def takes_the_fast_path(path: Path, kind: str) -> bool:
+    """Whether both fast passes read the file (neither hands it to the detailed reader)."""
+    layout = contract._plain_layout(path, kind)
+    return layout is not None and contract._fast_scan(path, kind, str(path), *layout) is not None
+
+
+CONTROL = "a control or invisible character: remove it"
+
+
+@pytest.mark.parametrize(
+    "edit, where",
+    [
+        pytest.param(
+            lambda t: t.replace("negative", '"nega\ntive"', 1), [(2, "U+000A")], id="quoted cell over two lines"
+        ),
+        pytest.param(lambda t: t.replace("negative", '"nega\r\ntive"', 1), [(2, "U+000D")], id="quoted CRLF"),
+        pytest.param(
+            lambda t: t.replace("\n", "\r\n").replace("negative", '"ne\r\n\r\nga\r\ntive"', 2),
+            [(2, "U+000D"), (6, "U+000D")],
+            id="CRLF file, cells over four lines",
+        ),
+        pytest.param(
+            lambda t: t.replace("negative", '"nega\n\n  \ntive"', 1).replace("CR1", "CR9", 3),
+            [(2, "U+000A")],
+            id="blank lines inside quotes, errors after",
+        ),
+        pytest.param(lambda t: t.replace("SYN0002", '"SYN\n0002"', 1), [(3, "U+000A")], id="id over two lines"),
+        pytest.param(
+            lambda t: t.replace("SYN0002", '"SYN0001\n"', 1), [(3, "U+000A")], id="duplicate id with line break"
+        ),
+        pytest.param(lambda t: t.rstrip("\n") + '"a\nb"', [(96, "U+000A")], id="last cell over two lines, no end"),
+        pytest.param(lambda t: t.replace("SYN0002", "SYN\u202e0002", 1), [(3, "U+202E")], id="bidi override"),
+        pytest.param(lambda t: t.replace("SYN0002", "\u200bSYN0002", 1), [(3, "U+200B")], id="zero-width space"),
+        pytest.param(
+            lambda t: t.replace("SYN0002,", "SYN0002,\ufeff", 1), [(3, "U+FEFF")], id="byte-order mark in a cell"
+        ),
+        pytest.param(
+            lambda t: t.replace(",negative", ",neg\tative", 3), [(2, "U+0009"), (3, "U+0009"), (3, "U+0009")], id="tabs"
+        ),
+        pytest.param(lambda t: t.replace("male", "ma\x0ble", 1), [(2, "U+000B")], id="vertical tab"),
+        pytest.param(lambda t: t.replace("male", "male\x7f", 1), [(2, "U+007F")], id="delete"),
+        pytest.param(lambda t: t.replace("male", "\x85male\x1f", 1), [(2, "U+0085")], id="C1 control"),
+        pytest.param(
+            lambda t: t.replace("SYN0003,", "SYN\x1b0003,\x01", 1), [(4, "U+001B"), (4, "U+0001")], id="two in a row"
+        ),
+        pytest.param(lambda t: t.replace("1.5", "\x0c1.5x", 1), [(None, "U+000C")], id="control and a bad number"),
+        pytest.param(
+            lambda t: t + ",".join(["\x0c"] + [" "] * (t.split("\n", 1)[0].count(",") - 1) + ['"\n"']) + "\n",
+            [(97, "U+000C"), (97, "U+000A")],
+            id="row of controls only",
+        ),
+    ],
+)
+def test_line_breaks_and_control_characters_in_cells_take_the_fast_path(edit, where, tmp_path, monkeypatch):
+    """A cell holding a line break (inside quotes) or another control character is reported cell by cell, on the
+    record's first line, then read without it: by the fast reader exactly as by the detailed one."""
+    path, kind = edited(edit, tmp_path)
+    assert takes_the_fast_path(path, kind)
+    fast, detailed = both_readers(path, monkeypatch)
+    assert fast == detailed
+    control = [p for p in fast[1] if p.rule.endswith(CONTROL)]
+    assert [p.rule.split(" ")[1] for p in control] == [u for _, u in where]
+    assert [p.line for p in control] == [line or p.line for (line, _), p in zip(where, control)]
+    assert all(p.column and not contract.CONTROL_CHARACTERS.search(p.value) for p in control)
+    assert [p.line for p in fast[1]] == sorted(p.line for p in fast[1])
 
 
 def test_quotes_at_block_boundaries(tmp_path, monkeypatch):

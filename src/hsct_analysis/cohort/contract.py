@@ -453,9 +453,11 @@ def _scan(path: str | Path, keep: bool) -> _Scan:
     """Read the file once, validating ``CHUNK_ROWS`` rows at a time; with ``keep``, also keep one table of all rows.
 
     A plain CSV file (see :func:`_plain_layout`; quoted cells as R's ``write.csv`` or Excel write them are
-    plain) is read by pandas' C parser (:func:`_fast_scan`); any other (a workbook, a quote out of place or a
-    quoted cell over several lines, control characters, rows of the wrong length, bytes that are not UTF-8) by
-    the detailed reader below, line by line. Both give the same problems, in the same order.
+    plain, also over several lines; control characters in cells too, which are reported cell by cell) is read by
+    pandas' C parser (:func:`_fast_scan`); any other (a workbook, a quote out of place, a NUL byte, a carriage
+    return alone, a control character in the header, rows of the wrong length, bytes that are not UTF-8) by the
+    detailed reader below, line by line. Both give the same problems, in the same order: the header's first,
+    then by line (a row's control characters and length before its cells' problems).
 
     Never raises on bad input: everything wrong with the file is a :class:`Problem`.
     """
@@ -478,8 +480,11 @@ def _scan(path: str | Path, keep: bool) -> _Scan:
 LAYOUT_BLOCK_BYTES = 1 << 22
 FAST_CHUNK_ROWS = 50_000
 
-#: What the fast reader leaves to the detailed one: a control or invisible character (:data:`CONTROL_CHARACTERS`
-#: but line feed and carriage return). Quotes are judged by their place, in :func:`_plain_layout`.
+#: Characters that make the fast reader check every distinct cell text for :data:`CONTROL_CHARACTERS` (the control
+#: and invisible ones but line feed and carriage return, which the layout pass sees by position). The fast reader
+#: reports and removes them exactly as the detailed one does; it leaves to the detailed reader only a NUL byte, a
+#: carriage return not before a line feed, and a control character in the header. Quotes are judged by their
+#: place, in :func:`_plain_layout`.
 _NOT_PLAIN = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _LF, _CR, _COMMA, _QUOTE = ord("\n"), ord("\r"), ord(","), ord('"')
 #: The bytes allowed before an opening quote and after a closing one (besides the start and end of the file), as
@@ -488,26 +493,32 @@ _MAY_OPEN_AFTER = np.isin(np.arange(256), [_COMMA, _LF, _QUOTE])
 _MAY_CLOSE_BEFORE = np.isin(np.arange(256), [_COMMA, _CR, _LF, _QUOTE])
 
 
-def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | None:
-    """The header and the file line of every row of a plain CSV file, or None when the file is not plain.
+def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray, bool] | None:
+    """The header, the file line of every row and whether a cell may hold a control character, for a plain CSV
+    file; None when the file is not plain.
 
-    Plain: valid UTF-8; no control or invisible character; a carriage return only before a line feed; quotes
-    only as RFC 4180 places them (R's ``write.csv`` and Excel write them so): a quoted cell opens at the start of
-    a line or after a comma, closes before a comma or a line break, holds a quote as ``""`` and no line break; a
-    header line that is not blank, with at least two columns; every other line either holds as many separating
-    commas (commas outside quotes) as the header, or only spaces (a blank line, which the detailed reader skips
-    too). Then a line is a row and a separating comma separates two cells, so pandas' C parser reads exactly the
-    cells the ``csv`` module would, and row ``i`` is on line ``lines[i]``. A quote anywhere else (``ab"c``, a
-    space before an opening quote, text after a closing one, a quoted cell over two lines, a quote left open)
-    leaves the file to the detailed reader, as does a control character. One pass over the bytes, in blocks,
-    with numpy: memory does not grow with the file, and nothing is done per line but for lines without a comma.
+    Plain: valid UTF-8; no NUL byte; a carriage return only before a line feed; quotes only as RFC 4180 places
+    them (R's ``write.csv`` and Excel write them so): a quoted cell opens at the start of a line or after a comma,
+    closes before a comma or a line break and holds a quote as ``""``; a header that is not blank, on one line,
+    with at least two columns and no control or invisible character; every other record either holds as many
+    separating commas (commas outside quotes) as the header, or only spaces (a blank line, which the detailed
+    reader skips too). A record ends at a line feed outside quotes: a quoted cell may hold line breaks (Excel
+    writes a cell typed with Alt+Enter so), and the record's line is its first, the line the ``csv`` module
+    starts it on. Then a separating comma separates two cells, so pandas' C parser reads exactly the cells the
+    ``csv`` module would, and row ``i`` starts on line ``lines[i]``. A quote anywhere else (``ab"c``, a space
+    before an opening quote, text after a closing one, a quote left open) leaves the file to the detailed reader.
+    The third value is False when no cell holds a control or invisible character (:data:`_NOT_PLAIN`, or a line
+    break inside quotes): then the fast reader need not look for them. One pass over the bytes, in blocks, with
+    numpy: memory does not grow with the file, and nothing is done per line but for records without a comma.
     """
     import codecs
 
     decoder = codecs.getincrementaldecoder(encoding)()
-    per_line: list[np.ndarray] = []  # separating commas of each complete line, block by block
+    per_record: list[np.ndarray] = []  # separating commas of each complete record, block by block
+    record_ends: list[np.ndarray] = []  # the number (from 0, in the file) of the line feed ending each record
     carry_commas, carry_blank, carry_bytes, after_cr = 0, True, 0, False
     quotes, previous, closing_at_end = 0, 0, False  # quotes so far, last byte so far, a closing quote ends it
+    line_feeds, controls = 0, False  # line feeds before the block; a control character seen
     first_line = None
     start = 3 if encoding == "utf-8-sig" else 0  # where the text starts, after the byte-order mark
     with path.open("rb") as fh:
@@ -516,13 +527,18 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
                 text = decoder.decode(block)
             except UnicodeDecodeError:
                 return None
+            if b"\x00" in block:
+                return None
             raw = np.frombuffer(block, dtype=np.uint8)
             ends = np.flatnonzero(raw == _LF)
+            n_line_feeds = len(ends)
             crs = np.flatnonzero(raw == _CR) if b"\r" in block else ends[:0]
-            if b"\x7f" in block or np.count_nonzero(raw < 32) != len(ends) + len(crs):
-                return None
-            if not block.isascii() and _NOT_PLAIN.search(text):
-                return None
+            if not controls and (
+                b"\x7f" in block
+                or np.count_nonzero(raw < 32) != len(ends) + len(crs)
+                or (not block.isascii() and _NOT_PLAIN.search(text))
+            ):
+                controls = True
             after_cr_end = bool(len(crs)) and int(crs[-1]) == len(raw) - 1
             if (after_cr and raw[0] != _LF) or (raw[crs[: len(crs) - after_cr_end] + 1] != _LF).any():
                 return None  # a carriage return not before a line feed
@@ -533,7 +549,8 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
             closing_at_end = False
             if not (quotes % 2 or b'"' in block):
                 where = np.flatnonzero(is_comma)  # the commas
-                commas_before = np.searchsorted(where, ends)  # commas before each line feed
+                ends_at = np.arange(len(ends))  # every line feed ends a record
+                commas_before = np.searchsorted(where, ends)  # commas before each record's end
                 quoted = None
             else:
                 is_quote = raw == _QUOTE
@@ -553,8 +570,13 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
                 if not _MAY_CLOSE_BEFORE[raw[closing[: len(closing) - closing_at_end] + 1]].all():
                     return None
                 quotes_before = np.searchsorted(at, ends)
-                if ((quotes_before + quotes) % 2).any():  # a line break inside quotes
-                    return None
+                ends_at = np.flatnonzero((quotes_before + quotes) % 2 == 0)  # line feeds outside quotes
+                if len(ends_at) < len(ends):  # a line break inside a quoted cell: a control character
+                    controls = True
+                    if first_line is None and (not len(ends_at) or ends_at[0] != 0):
+                        return None  # a header over several lines: left to the detailed reader
+                    ends = ends[ends_at]
+                    quotes_before = quotes_before[ends_at]
                 commas_before = np.searchsorted(where, ends) - quotes_before
                 # the commas inside quotes: between the quotes of each pair, in ``where``
                 pairs = np.concatenate(([-1], ranks)) if quotes % 2 else ranks
@@ -572,33 +594,38 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
                     return None
                 first_line = block[: int(ends[0])]
             n_commas = int(np.count_nonzero(is_comma))
-            commas = np.diff(np.concatenate(([0], commas_before, [n_commas])))  # commas of each line, and the tail
+            commas = np.diff(np.concatenate(([0], commas_before, [n_commas])))  # commas of each record, and the tail
             if quoted is not None and len(quoted):
                 commas -= np.bincount(np.searchsorted(ends, quoted), minlength=len(commas))
             commas[0] += carry_commas
             if len(ends):
-                for k in np.flatnonzero(commas[:-1] == 0):  # lines without a comma: blank, or not plain
+                for k in np.flatnonzero(commas[:-1] == 0):  # records without a comma: blank, or not plain
                     begin = int(ends[k - 1]) + 1 if k else 0
                     if (k == 0 and not carry_blank) or block[begin : int(ends[k])].strip(b" \r"):
                         return None
-                per_line.append(commas[:-1])
+                per_record.append(commas[:-1])
+                record_ends.append(ends_at + line_feeds)
                 tail = block[int(ends[-1]) + 1 :]
                 carry_commas, carry_bytes, carry_blank = int(commas[-1]), len(tail), not tail.strip(b" \r")
             else:
                 carry_commas, carry_bytes = int(commas[-1]), carry_bytes + len(raw)
                 carry_blank = carry_blank and not block.strip(b" \r")
+            line_feeds += n_line_feeds
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return None
     if after_cr or first_line is None or quotes % 2:
         return None
-    if carry_bytes:  # a last line without a line break
+    if carry_bytes:  # a last record without a line break
         if carry_commas == 0 and not carry_blank:
             return None
-        per_line.append(np.array([carry_commas]))
-    commas = np.concatenate(per_line)
+        per_record.append(np.array([carry_commas]))
+    commas = np.concatenate(per_record)
+    starts = np.concatenate(([1], np.concatenate(record_ends) + 2))[: len(commas)]  # the first line of each record
     header_text = first_line.decode(encoding).rstrip("\r")
+    if CONTROL_CHARACTERS.search(header_text):  # the detailed reader names the column and the character
+        return None
     fields = next(csv.reader([header_text])) if '"' in header_text else header_text.split(",")
     if commas[0] == 0 or len(fields) != commas[0] + 1 or not "".join(fields).strip():
         return None
@@ -608,19 +635,24 @@ def _plain_layout(path: Path, encoding: str) -> tuple[list[str], np.ndarray] | N
     rows = commas[1:] == width - 1
     if not np.all(rows | (commas[1:] == 0)):
         return None
-    return [h.strip() for h in fields], np.flatnonzero(rows) + 2
+    return [h.strip() for h in fields], starts[1:][rows], controls
 
 
-def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines: np.ndarray) -> _Scan | None:
+def _fast_scan(
+    path: Path, encoding: str, source: str, header: list[str], lines: np.ndarray, controls: bool = True
+) -> _Scan | None:
     """:func:`_scan` of a plain CSV file (:func:`_plain_layout`) with pandas' C parser, ``FAST_CHUNK_ROWS`` rows at
     a time, every cell kept as a category of its stripped text (each distinct text is parsed and checked once).
-    Quotes are read as the ``csv`` module reads them (``"a,b"`` is ``a,b``, ``""`` inside is ``"``); the layout
-    has only standard ones. None if the parser's rows do not match the layout (then the detailed reader reads
-    the file)."""
+    Quotes are read as the ``csv`` module reads them (``"a,b"`` is ``a,b``, ``""`` inside is ``"``, a line break
+    inside quotes is kept); the layout has only standard ones. With ``controls``, each distinct text is searched
+    for :data:`CONTROL_CHARACTERS`: a cell holding one is reported as the detailed reader reports it (one problem
+    per cell, on the row's first line) and read without them. None if the parser's rows do not match the layout
+    (then the detailed reader reads the file)."""
     scan = _Scan(source, [])
     scan.add(_header_problems(header, source))
     width = len(header)
     first = {name: header.index(name) for name in dict.fromkeys(header) if name in COLUMNS}
+    id_at = header.index("patient_id") if "patient_id" in header else None
     seen: dict[str, int] = {}
     done = 0
     reader = pd.read_csv(
@@ -644,10 +676,18 @@ def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines:
                     isinstance(chunk.index, pd.RangeIndex) and chunk.index.start == done
                 ):  # more rows than lines, or longer rows than the header (pandas made an index of them)
                     return None
-                cells, blank = {}, np.ones(len(chunk), dtype=bool)
+                cells, blank, marked, ids = {}, np.ones(len(chunk), dtype=bool), [], None
                 for j in range(width):
                     codes, texts = pd.factorize(chunk[j].to_numpy(dtype=object))
-                    stripped_codes, stripped = pd.factorize(pd.Index(texts, dtype=object).str.strip())
+                    if j == id_at:
+                        ids = (codes, texts)
+                    clean = pd.Index(texts, dtype=object)
+                    if controls:
+                        found = [CONTROL_CHARACTERS.search(t) for t in texts]
+                        if any(found):
+                            marked.append((j, codes, texts, found))
+                            clean = pd.Index([CONTROL_CHARACTERS.sub("", t) for t in texts], dtype=object)
+                    stripped_codes, stripped = pd.factorize(clean.str.strip())
                     codes = stripped_codes[codes]
                     blank &= (stripped == "")[codes]
                     cells[j] = (codes, stripped)
@@ -660,9 +700,11 @@ def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines:
                     else:
                         data[name] = pd.Categorical.from_codes(codes[keep], categories=pd.Index(texts, dtype=object))
                 frame = pd.DataFrame(data, columns=list(first))
-                table = _Table(source, header, frame, lines[done : done + len(chunk)][keep], seen)
+                chunk_lines = lines[done : done + len(chunk)]
+                pending = _marked_control_problems(header, source, chunk_lines, marked, ids) if marked else []
+                table = _Table(source, header, frame, chunk_lines[keep], seen)
                 done += len(chunk)
-                _count(scan, table)
+                _count(scan, table, pending)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return None
     if done != len(lines):
@@ -672,9 +714,38 @@ def _fast_scan(path: Path, encoding: str, source: str, header: list[str], lines:
     return scan
 
 
-def _count(scan: _Scan, table: _Table) -> None:
-    """Add a table's problems and counts (rows, deaths, alive, followed) to ``scan``."""
-    scan.add(_cell_problems(table))
+def _marked_control_problems(
+    header: list[str], source: str, lines: np.ndarray, marked: list, ids: tuple | None
+) -> list[Problem]:
+    """The control-character problems of a chunk of the fast reader, row by row and in each row column by column,
+    as :func:`_control_problems` gives them. ``marked`` holds (column number, codes, distinct texts, match of
+    :data:`CONTROL_CHARACTERS` in each text) of the columns where a text holds one; ``ids`` the codes and
+    distinct texts of the ``patient_id`` column."""
+    rows, which = [], []
+    for k, (_, codes, _, found) in enumerate(marked):
+        hit = np.flatnonzero(np.array([m is not None for m in found])[codes])
+        rows.append(hit)
+        which.append(np.full(len(hit), k))
+    rows_at, which_at = np.concatenate(rows), np.concatenate(which)
+    order = np.lexsort((which_at, rows_at))
+    out = []
+    for i, k in zip(rows_at[order].tolist(), which_at[order].tolist()):
+        j, codes, texts, found = marked[k]
+        pid = ids[1][ids[0][i]] if ids is not None else None
+        out.append(_control_problem(header, int(lines[i]), j, texts[codes[i]], found[codes[i]], pid, source))
+    return out
+
+
+def _count(scan: _Scan, table: _Table, pending: list[Problem] | None = None) -> None:
+    """Add a table's problems and counts (rows, deaths, alive, followed) to ``scan``.
+
+    ``pending``: problems found while reading the table's rows (control characters, rows of the wrong length),
+    merged with the table's by line, a line's pending ones first: so the problems come in the order of their
+    lines whatever the chunk sizes of the two readers."""
+    problems = _cell_problems(table)
+    if pending:
+        problems = sorted(pending + problems, key=lambda p: p.line or 0)
+    scan.add(problems)
     scan.n_rows += len(table.cells)
     if table.has("dead"):
         scan.n_dead += int(table.numbers["dead"].eq(1).sum())
@@ -697,17 +768,21 @@ def _detailed_scan(path: Path, kind: str, source: str, scan: _Scan, keep: bool) 
     lines: list[int] = []
     buffer: list[list[str]] = []
     kept: list[_Table] = []
+    pending: list[Problem] = []  # found while reading the rows of the buffer, merged with its problems by line
     chunk = 10**12 if keep else CHUNK_ROWS
 
     def flush() -> None:
         if not buffer:
+            scan.add(pending)
+            pending.clear()
             return
         table = _table_from_rows(header, lines, buffer, source, seen)
-        _count(scan, table)
+        _count(scan, table, pending)
         if keep:
             kept.append(table)
         buffer.clear()
         lines.clear()
+        pending.clear()
 
     for line, fields in rows:
         if header is None:
@@ -721,15 +796,15 @@ def _detailed_scan(path: Path, kind: str, source: str, scan: _Scan, keep: bool) 
             if "".join(fields).strip():
                 pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
                 rule = f"row has {len(fields)} values but the header has {width} columns"
-                scan.add([Problem(source, line, printable(pid) if pid else None, None, rule)])
+                pending.append(Problem(source, line, printable(pid) if pid else None, None, rule))
             continue
-        joined = ",".join(fields)
+        joined = "".join(fields)
         if CONTROL_CHARACTERS.search(joined):
             pid = fields[id_at] if id_at is not None else None
-            scan.add(_control_problems(header, line, fields, source, pid))
+            pending.extend(_control_problems(header, line, fields, source, pid))
             fields = [CONTROL_CHARACTERS.sub("", f) for f in fields]
-            joined = ",".join(fields)
-        if not joined.replace(",", "").strip():
+            joined = "".join(fields)
+        if not joined.strip():
             continue
         buffer.append(fields)
         lines.append(line)
@@ -752,15 +827,23 @@ def _control_problems(
     out = []
     for j, cell in enumerate(fields):
         if m := CONTROL_CHARACTERS.search(cell):
-            column = printable(header[j]) if j < len(header) and header[j] else f"number {j + 1}"
             if is_header:
+                column = printable(header[j]) if j < len(header) and header[j] else f"number {j + 1}"
                 rule = f"column name contains {_character_name(m[0])}: remove it"
                 out.append(Problem(source, line, None, column, rule, printable(cell)))
                 continue
-            rule = f"contains {_character_name(m[0])}, a control or invisible character: remove it"
-            shown = printable(pid.strip()) if pid else None
-            out.append(Problem(source, line, shown or None, column, rule, repr(printable(cell))))
+            out.append(_control_problem(header, line, j, cell, m, pid, source))
     return out
+
+
+def _control_problem(
+    header: list[str], line: int, j: int, cell: str, match: re.Match, pid: str | None, source: str
+) -> Problem:
+    """Cell ``j`` of a row holds a control or invisible character (``match``, the first)."""
+    column = printable(header[j]) if j < len(header) and header[j] else f"number {j + 1}"
+    rule = f"contains {_character_name(match[0])}, a control or invisible character: remove it"
+    shown = printable(pid.strip()) if pid else None
+    return Problem(source, line, shown or None, column, rule, repr(printable(cell)))
 
 
 def _header_problems(header: list[str], source: str) -> list[Problem]:
