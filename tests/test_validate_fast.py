@@ -129,12 +129,29 @@ QUOTED_INJECTIONS = [
 NOTES = ["", "moved abroad, followed by phone", 'said "fine", twice', '"', ",", "plain note"]
 
 
-def with_quoted_values(header: list[str], rows: list[list[str]], seed: int = 7) -> tuple[list[str], int]:
+#: Free-text notes over several lines, as Excel writes a cell typed with Alt+Enter (a line feed, also in a CRLF
+#: file), or a CRLF typed in another program; each is a control character, reported once per cell.
+MULTILINE_NOTES = ["", "first line\nsecond line", "plain note", 'a,\n\n"b"\n', "x\r\ny", "", "", "", "", ""]
+
+#: Control and invisible characters put in cells (value, column): each is reported, then removed.
+CONTROL_INJECTIONS = [
+    ("fusion_gene", "BCR::ABL1\u200b"),  # zero-width space: valid once removed
+    ("sex", "ma\x0ble"),  # vertical tab: valid once removed
+    ("patient_id", "\u202eP9"),  # bidi override in an id: shown escaped
+    ("followup_days", "12\t"),  # tab
+    ("age_first_hsct", "x\x7f"),  # DEL, then not a number
+    ("cause_of_death", "\x85"),  # C1 control only: empty once removed
+]
+
+
+def with_quoted_values(
+    header: list[str], rows: list[list[str]], seed: int = 7, notes: list[str] = NOTES
+) -> tuple[list[str], int]:
     """Add a free-text ``notes`` column (not in the contract: ignored) and the quoted-only injections."""
     rng = random.Random(seed)
     at = {name: i for i, name in enumerate(header)}
     for k, row in enumerate(rows):
-        row.append(NOTES[k % len(NOTES)])
+        row.append(notes[k % len(notes)])
     made = 0
     for column, value in QUOTED_INJECTIONS:
         for _ in range(3):
@@ -143,8 +160,29 @@ def with_quoted_values(header: list[str], rows: list[list[str]], seed: int = 7) 
     return [*header, "notes"], made
 
 
+def with_control_characters(header: list[str], rows: list[list[str]], seed: int = 11) -> int:
+    rng = random.Random(seed)
+    at = {name: i for i, name in enumerate(header)}
+    for column, value in CONTROL_INJECTIONS:
+        for _ in range(3):
+            rows[rng.randrange(10, len(rows))][at[column]] = value
+    return 3 * len(CONTROL_INJECTIONS)
+
+
 @pytest.mark.slow  # runs the whole pipeline several times (seconds each)
-@pytest.mark.parametrize("variant", ["lf", "crlf-bom-blank-lines", "r-write-csv", "excel-crlf-bom-blank-lines"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "lf",
+        "crlf-bom-blank-lines",
+        "r-write-csv",
+        "excel-crlf-bom-blank-lines",
+        "excel-multiline",
+        "excel-crlf-bom-blank-lines-multiline",
+        "r-multiline-control",
+        "lf-control",
+    ],
+)
 def test_fast_and_detailed_readers_give_the_same_messages(variant, tmp_path, monkeypatch):
     # small chunks, different in each reader, so that duplicates and rules meet chunk boundaries
     monkeypatch.setattr(contract, "FAST_CHUNK_ROWS", 3_001)
@@ -154,13 +192,17 @@ def test_fast_and_detailed_readers_give_the_same_messages(variant, tmp_path, mon
     if "crlf" in variant:
         options = {"newline": "\r\n", "bom": True, "blank_lines": (5, 6, 9_000, 15_001)}
     if variant.startswith(("r-", "excel-")):
-        header, more = with_quoted_values(header, rows)
+        header, more = with_quoted_values(header, rows, notes=MULTILINE_NOTES if "multiline" in variant else NOTES)
         made += more
         options["style"] = variant.split("-")[0]
+    if "control" in variant:
+        made += with_control_characters(header, rows)
     path = write(tmp_path / "large.csv", header, rows, **options)
     if variant.startswith(("r-", "excel-")):
         assert path.read_bytes().count(b'"') > (100_000 if variant.startswith("r-") else 3_000)
-    assert contract._plain_layout(path, "utf-8-sig" if "bom" in variant else "utf-8") is not None  # fast path
+    if "multiline" in variant:  # 2,000 cells over two lines or more
+        assert path.read_bytes().count(b"\n") > 24_000
+    assert takes_the_fast_path(path, "utf-8-sig" if "bom" in variant else "utf-8")
     (n_fast, fast), (n_detailed, detailed) = both_readers(path, monkeypatch)
     assert n_fast == n_detailed == 20_000
     assert fast == detailed
@@ -169,9 +211,21 @@ def test_fast_and_detailed_readers_give_the_same_messages(variant, tmp_path, mon
     assert len(lines) >= 40 and all(p.line and p.patient_id and p.column for p in fast)
     assert [p.line for p in fast] == sorted(p.line for p in fast)
     duplicate = [p for p in fast if "duplicate" in p.rule]
+    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    first = text[: text.index("P0000003")].count("\n") + 1  # 5, unless cells before it span several lines
+    assert first == 5 or "multiline" in variant
     assert duplicate and all(
-        p.rule == "is a duplicate patient_id (first on line 5)" for p in duplicate if p.value == "P0000003"
+        p.rule == f"is a duplicate patient_id (first on line {first})" for p in duplicate if p.value == "P0000003"
     )
+    if "multiline" in variant:  # a note over several lines is reported on its record's first line
+        notes = [p for p in fast if p.column == "notes"]
+        assert len(notes) == 3 * 2_000 and all(p.rule.startswith("contains U+000") for p in notes)
+        for p in notes[:200]:  # the first line of the record: the line of its id (ids are unique but P0000003)
+            assert p.patient_id == "P0000003" or p.line == text[: text.index(p.patient_id)].count("\n") + 1
+        assert notes[-1].line > 20_000 + 3 * 2_000  # lines inside quotes counted
+    if "control" in variant:
+        controls = [p for p in fast if p.rule.endswith(CONTROL) and p.column != "notes"]
+        assert len(controls) == 3 * len(CONTROL_INJECTIONS)
     if variant.startswith(("r-", "excel-")):  # a quoted value is reported unquoted, commas and quotes kept
         assert {v for _, v in QUOTED_INJECTIONS} <= {p.value for p in fast}
 
@@ -214,6 +268,7 @@ def edited(edit, tmp_path: Path) -> tuple[Path, str]:
         pytest.param(lambda t: "\ufeff" + quoted_header(t).replace("\n", "\r\n"), id="quoted header, BOM, CRLF"),
         pytest.param(r_style, id="R write.csv"),
         pytest.param(lambda t: r_style(t).replace('"SYN0002"', '"SYN""0002"', 1), id="invalid quoted id"),
+        pytest.param(lambda t: t + '","' + "," * t.split("\n", 1)[0].count(",") + "\n", id="row of a quoted comma"),
     ],
 )
 def test_standard_quotes_take_the_fast_path(edit, tmp_path, monkeypatch):
