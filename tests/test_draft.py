@@ -130,9 +130,35 @@ def test_r_na_cells_are_missing_and_text_columns_do_not_stop_the_draft(tmp_path)
     frame = read_table(tmp_path / "r.csv")
     assert frame["txtime"].isna().sum() == 27 and frame["txtime"].max() == 89
     draft = draft_study(tmp_path / "r.csv", tmp_path)
-    factors = yaml.safe_load(draft.text)["risk_factors"]["factors"]
-    assert factors["txtime"]["cuts"] == [float(frame["txtime"].median())] and "site" not in factors
+    factors = yaml.safe_load(draft.text).get("risk_factors", {}).get("factors", {})
+    assert "site" not in factors and "txtime" not in factors  # txtime: the day of an event, not a factor
     assert any("'site' holds 8 different texts" in line for line in draft.todo)
+    assert any("'txtime' looks like the day of an event" in line for line in draft.todo)
+
+
+def test_a_day_column_empty_for_patients_without_the_event_is_an_event(tmp_path, capsys):
+    """survival::myeloid records relapse as ``rltime``, the day of relapse, NA for those who did not relapse:
+    the draft maps it to relapse in the ``days`` form (so LFS, relapse and NRM are drafted), leaves an unnamed
+    day column (``crtime``) to the user, and offers neither as a factor; a column with a day for everyone
+    (``futime``) or named like nothing of the kind (``dose``, with missing values) is not taken for one."""
+    rows = ["id,trt,futime,death,crtime,rltime,dose"]
+    for i in range(1, 61):
+        futime = 200 + 13 * i
+        relapse = 40 + 2 * i if i % 4 == 0 else "NA"
+        cr = 20 + i if i % 5 else "NA"
+        rows.append(f"{i},{'AB'[i % 2]},{futime},{int(i % 3 == 0)},{cr},{relapse},{'NA' if i % 7 == 0 else i % 9}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    target, draft = write_draft(tmp_path / "m.csv", tmp_path / "s")
+    drafted = yaml.safe_load(target.read_text())
+    assert drafted["cohort"]["events"] == {"relapse": {"days": "rltime"}}
+    assert {"os", "lfs", "relapse", "nrm"} <= set(drafted["endpoints"]["standard"])
+    assert "holds a day for 15 of 60 patients" in target.read_text()  # the guess is commented
+    assert any("'crtime' looks like the day of an event" in line for line in draft.todo)
+    factors = drafted["risk_factors"]["factors"]
+    assert {"trt", "dose"} <= set(factors) and not {"rltime", "crtime"} & set(factors)
+    assert study.check(target) == []
+    cohort = study.read_cohort(target)
+    assert int((cohort.endpoints["relapse"].status == 1).sum()) == 15
 
 
 def test_a_file_without_an_id_column_drafts_validates_and_names_patients_by_line(tmp_path, capsys):

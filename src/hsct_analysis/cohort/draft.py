@@ -9,6 +9,10 @@ The draft maps what it can recognise and says how it recognised it, in a YAML co
   row, or a pair named like survival or death;
 - event roles (relapse, GVHD, engraftment, CMV, EBV, PTLD, TA-TMA): the remaining pairs, by name; a pair
   whose name says nothing becomes a custom endpoint for the user to name;
+- event days: a numeric column named like a time (``rltime``, ``relapse_days``) that is empty for some
+  patients and, where filled, no later than their follow-up: the day of an event that the others did
+  not have (the study file's ``days`` form); mapped to its role by name, otherwise left for the user to
+  map and not offered as a factor;
 - every other column: a candidate risk factor (categorical when it has at most
   :data:`MAX_LEVELS` values, otherwise continuous with a median cut) and a baseline-table row.
 
@@ -34,7 +38,7 @@ NOT_APPLICABLE = ("", "NA")
 
 _ID_NAMES = ("id", "patient_id", "patient", "subject", "subject_id", "pid", "record_id", "case")
 _ROLE_WORDS = {
-    "relapse": ("relapse", "rel", "recur"),
+    "relapse": ("relapse", "rel", "recur", "rl"),
     "agvhd_2_4": ("agvhd", "acute_gvhd", "agvh"),
     "cgvhd": ("cgvhd", "chronic_gvhd", "cgvh"),
     "neutrophil_engraftment": ("anc", "neutro", "neut", "engraft"),
@@ -114,6 +118,38 @@ def _stem(name: str) -> tuple[str, str] | None:
     if match:
         return match.group(2), "time" if match.group(1) == "t" else "event"
     return None
+
+
+#: Name endings of a column holding a time or a day (``rltime``, ``relapse_days``, ``cr_t``).
+_TIME_ENDINGS = ("_days", "days", "_day", "day", "_time", "time", "_t")
+
+
+def _day_stem(name: str) -> str | None:
+    """The stem of a column named like a time or day (``rltime`` -> ``rl``), or None."""
+    low = name.lower()
+    for ending in _TIME_ENDINGS:
+        if low.endswith(ending) and len(low) > len(ending):
+            return low[: -len(ending)].rstrip("_") or None
+    return None
+
+
+def find_day_columns(frame: pd.DataFrame, followup: str, used: set[str]) -> list[tuple[str, str, int]]:
+    """Columns (not in ``used``) that look like the day of an event some patients had: named like a time
+    (:func:`_day_stem`), numeric, empty for some patients, and where filled at least 0 and (for
+    :data:`FOLLOWUP_SHARE` of them) no later than ``followup``. Returns (column, stem, patients with a day)."""
+    found = []
+    for column in frame.columns:
+        stem = _day_stem(str(column))
+        values = frame[column]
+        if column in used or stem is None or not pd.api.types.is_numeric_dtype(values):
+            continue
+        filled = values.notna()
+        if filled.all() or not filled.any() or not values[filled].ge(0).all():
+            continue
+        within = float((values[filled] <= frame.loc[filled, followup]).mean())
+        if within >= FOLLOWUP_SHARE:
+            found.append((column, stem, int(filled.sum())))
+    return found
 
 
 def find_pairs(frame: pd.DataFrame) -> list[Pair]:
@@ -260,6 +296,21 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
                 f"endpoints.custom.event_{pair.stem}: name the event of {pair.event!r} (time {pair.time!r}),"
                 " or map it to a role under cohort.events"
             )
+    if follow is not None:
+        for column, stem, n_days in find_day_columns(frame, follow.time, used):
+            used.add(column)
+            role = _role(stem)
+            why = f"{column!r} holds a day for {n_days} of {len(frame)} patients, no later than their follow-up"
+            if role and role not in events:
+                events[role] = {"days": column}
+                notes[f"event:{role}"] = f"guess: {why}; the name suggests {role}"
+                endpoints["standard"] += ["lfs", "relapse", "nrm"] if role == "relapse" else [role]
+            else:
+                todo.append(
+                    f"column {column!r} looks like the day of an event ({why}; empty for the others):"
+                    f" map it under cohort.events as ROLE: {{days: {column}}} if it is one of the event roles;"
+                    " not drafted as a factor"
+                )
     if events:
         cohort["events"] = events
     if custom:
@@ -329,7 +380,7 @@ def _commented(study: dict, notes: dict[str, str], source: Path) -> str:
         "id": r"^  id: ",
         "time_unit": r"^  time_unit: ",
         "followup": r"^  followup: ",
-        **{k: rf"^    {re.escape(k.split(':', 1)[1])}:$" for k in notes if k.startswith("event:")},
+        **{k: rf"^    {re.escape(k.split(':', 1)[1])}:( {{.*}})?$" for k in notes if k.startswith("event:")},
         **{k: rf"^    {re.escape(k.split(':', 1)[1])}:$" for k in notes if k.startswith("factor:")},
     }
     for key, pattern in targets.items():
