@@ -1,7 +1,7 @@
 """Benchmark the synthetic-cohort calibration: ``synth.generate()`` with the default schedule.
 
 Each run generates the bundled cohort from scratch in a fresh Python process (baseline draws,
-the three annealing phases, the secondary endpoints, the treatment after the second HSCT) and
+the annealing phases of ``calibration.PHASES``, the secondary endpoints, the treatment after the second HSCT) and
 reports seconds of wall clock and of CPU time of that process. CPU time is what the schedule
 costs; wall clock also counts waiting for the processor when other work shares the machine.
 Prints every run and the medians of ``--runs`` runs (default 3); ``--check`` also confirms that
