@@ -482,9 +482,10 @@ FAST_CHUNK_ROWS = 50_000
 
 #: Characters that make the fast reader check every distinct cell text for :data:`CONTROL_CHARACTERS` (the control
 #: and invisible ones but line feed and carriage return, which the layout pass sees by position). The fast reader
-#: reports and removes them exactly as the detailed one does; it leaves to the detailed reader only a NUL byte, a
-#: carriage return not before a line feed, and a control character in the header. Quotes are judged by their
-#: place, in :func:`_plain_layout`.
+#: reports and removes them exactly as the detailed one does; it leaves to the detailed reader only a NUL byte
+#: (pandas' C parser ends a cell there), a carriage return not before a line feed (the ``csv`` module counts it as a
+#: line, also inside quotes) and a control character in the header. Quotes are judged by their place, in
+#: :func:`_plain_layout`.
 _NOT_PLAIN = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _LF, _CR, _COMMA, _QUOTE = ord("\n"), ord("\r"), ord(","), ord('"')
 #: The bytes allowed before an opening quote and after a closing one (besides the start and end of the file), as
