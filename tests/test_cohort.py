@@ -413,7 +413,7 @@ def test_garbage_never_raises_a_traceback(tmp_path, content):
 
 def test_missing_file_and_directory_are_problems(tmp_path):
     assert cohort.validate(tmp_path / "nope.csv")[0].rule == "file not found (or not a file)"
-    assert cohort.validate(tmp_path)[0].rule == "file not found (or not a file)"
+    assert cohort.validate(tmp_path)[0].rule == "is a directory, not a file"
 
 
 def test_endpoint_column_absent_is_unavailable_not_an_error(write_tiny):

@@ -325,3 +325,49 @@ def test_the_use_your_own_data_page_states_the_rules_the_code_applies():
         f"**{minimum['alive']} patients alive**",
     ):
         assert phrase in " ".join(page.split()), phrase
+
+
+# ------------------------------------------------------------------------------- long values, odd paths
+
+
+@pytest.mark.parametrize("column", ["fusion_gene", "patient_id"])
+def test_a_very_long_cell_is_shown_shortened(column, tmp_path):
+    path = tmp_path / f"long_{column}.csv"
+    path.write_text(edited(**{column: "A" * 1_000_000}), encoding="utf-8")
+    result = validate(path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = problem_lines(result, path)
+    assert len(lines) == 1 and f"column {column}" in lines[0], lines
+    shown = "A" * contract.MAX_SHOWN_CHARACTERS + "\u2026 (1,000,000 characters)"
+    assert shown in lines[0] and "A" * (contract.MAX_SHOWN_CHARACTERS + 1) not in lines[0]
+    assert len(result.stderr) < 1000
+
+
+def test_shorten_keeps_short_text_and_counts_long_text():
+    limit = contract.MAX_SHOWN_CHARACTERS
+    assert contract.shorten("x" * limit) == "x" * limit
+    assert contract.shorten("x" * (limit + 1)) == "x" * limit + f"\u2026 ({limit + 1} characters)"
+
+
+CONTROL_NAME = "a\x1b[31mb\nc.csv"  # an escape sequence and a line break in the file name
+
+
+def test_a_file_name_is_printed_escaped(tmp_path):
+    good = tmp_path / CONTROL_NAME
+    good.write_bytes(BUNDLED.read_bytes())
+    result = validate(good)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"OK: {tmp_path}/a\\x1b[31mb\\nc.csv is a valid cohort with 95 patients.\n"
+    bad = tmp_path / ("bad" + CONTROL_NAME)
+    bad.write_text(edited(sex="x"), encoding="utf-8")
+    result = validate(bad)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "\x1b" not in result.stderr and f"{tmp_path}/bada\\x1b[31mb\\nc.csv, line 2" in result.stderr
+
+
+def test_a_directory_is_named_as_one(tmp_path):
+    folder = tmp_path / "cohort.csv"
+    folder.mkdir()
+    result = validate(folder)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"{folder}: is a directory, not a file"

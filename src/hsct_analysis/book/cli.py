@@ -120,6 +120,8 @@ SHOWN_REPEATS = 3
 def _print_problems(problems) -> None:
     """Each problem on its line; a problem repeated on many rows (a code missing from the study file, a column of
     the wrong kind) shows its first :data:`SHOWN_REPEATS` rows, then one line with how many more and where."""
+    from hsct_analysis.cohort import contract
+
     groups: dict[tuple, list] = {}
     for problem in problems:
         rowwise = hasattr(problem, "rule") and problem.line is not None  # a cohort problem (not the study file's)
@@ -132,13 +134,25 @@ def _print_problems(problems) -> None:
         if rest:
             first = rest[0]
             lines = ", ".join(str(p.line) for p in rest[:10]) + (", ..." if len(rest) > 10 else "")
-            what = first.rule if first.value is None else f"{first.value} {first.rule}"
-            column = f", column {first.column}" if first.column else ""
-            print(f"{first.file}{column}: the same on {len(rest)} more line(s) ({lines}): {what}", file=sys.stderr)
+            column = f", column {contract.shorten(first.column)}" if first.column else ""
+            where = contract.printable(first.file)
+            print(f"{where}{column}: the same on {len(rest)} more line(s) ({lines}): {first.what()}", file=sys.stderr)
     print(f"{len(problems)} problem(s) found; fix them and run `hsct-book validate` again.", file=sys.stderr)
 
 
 STUDY_SUFFIXES = (".yml", ".yaml")
+
+
+def _shown(path: Path) -> str:
+    """A path as printed: control and invisible characters escaped, as in cell values."""
+    from hsct_analysis.cohort import contract
+
+    return contract.printable(str(path))
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a file, starting with the path."""
+    return f"{_shown(path)}: {'is a directory, not a file' if path.is_dir() else 'no such file'}"
 
 
 def run_validate_study(study_path: Path) -> int:
@@ -148,7 +162,7 @@ def run_validate_study(study_path: Path) -> int:
     from hsct_analysis.cohort import study
 
     if not study_path.is_file():
-        print(f"{study_path}: no such file", file=sys.stderr)
+        print(_not_a_file(study_path), file=sys.stderr)
         return EXIT_BAD_COHORT
     problems = build.study_problems(study_path)
     if problems:
@@ -157,7 +171,7 @@ def run_validate_study(study_path: Path) -> int:
     loaded = study.load_study(study_path)
     n_patients = len(study.read_cohort(loaded).frame)
     print(
-        f"OK: {study_path} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
+        f"OK: {_shown(study_path)} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
         f"{len(loaded.factors)} risk factors."
     )
     return EXIT_OK
@@ -174,11 +188,11 @@ def run_init_example(directory: Path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(
-        f"wrote {written[0]} (the reproduction of Cao et al. 2023 on its synthetic cohort), "
+        f"wrote {_shown(written[0])} (the reproduction of Cao et al. 2023 on its synthetic cohort), "
         f"{written[1].name} and {written[2].name}/."
     )
-    print(f"then run: hsct-book validate {written[0]}")
-    print(f"     and: hsct-book build {written[0]} --out {directory / 'site'}")
+    print(f"then run: hsct-book validate {_shown(written[0])}")
+    print(f"     and: hsct-book build {_shown(written[0])} --out {_shown(directory / 'site')}")
     return EXIT_OK
 
 
@@ -190,7 +204,7 @@ def run_init(directory: Path, cohort_path: Path | None) -> int:
     if cohort_path is None:
         return run_init_example(directory)
     if not cohort_path.is_file():
-        print(f"{cohort_path}: no such file", file=sys.stderr)
+        print(_not_a_file(cohort_path), file=sys.stderr)
         return EXIT_BAD_COHORT
     try:
         target, result = draft.write_draft(cohort_path, directory)
@@ -203,12 +217,12 @@ def run_init(directory: Path, cohort_path: Path | None) -> int:
         zipfile.BadZipFile,
         KeyError,
     ) as exc:  # pandas' parse errors are ValueErrors
-        print(f"{cohort_path}: cannot be read as a table ({type(exc).__name__}: {exc})", file=sys.stderr)
+        print(f"{_shown(cohort_path)}: cannot be read as a table ({type(exc).__name__}: {exc})", file=sys.stderr)
         return EXIT_BAD_COHORT
-    print(f"wrote {target}: every guess is commented. Still to fill in:")
+    print(f"wrote {_shown(target)}: every guess is commented. Still to fill in:")
     for item in result.todo:
         print(f"  - {item}")
-    print(f"then run: hsct-book validate {target}")
+    print(f"then run: hsct-book validate {_shown(target)}")
     return EXIT_OK
 
 
@@ -217,13 +231,13 @@ def run_validate(cohort_path: Path) -> int:
     from hsct_analysis.cohort import contract
 
     if not cohort_path.is_file():
-        print(f"{cohort_path}: no such file", file=sys.stderr)
+        print(_not_a_file(cohort_path), file=sys.stderr)
         return EXIT_BAD_COHORT
     n_patients, problems = contract.check_for_book(cohort_path)  # the file is read once
     if problems:
         _print_problems(problems)
         return EXIT_BAD_COHORT
-    print(f"OK: {cohort_path} is a valid cohort with {n_patients} patients.")
+    print(f"OK: {_shown(cohort_path)} is a valid cohort with {n_patients} patients.")
     return EXIT_OK
 
 
@@ -233,7 +247,7 @@ def run_template(directory: Path) -> int:
 
     directory.mkdir(parents=True, exist_ok=True)
     for path in cohort.write_template(directory):
-        print(f"wrote {path}")
+        print(f"wrote {_shown(path)}")
     return EXIT_OK
 
 
@@ -255,12 +269,13 @@ def run_build(args: argparse.Namespace) -> int:
     source = args.study if args.study is not None else args.cohort
     if args.study is not None and args.study.suffix.lower() not in STUDY_SUFFIXES:
         print(
-            f"{args.study}: a study file ends in .yml or .yaml; build a cohort file with --cohort {args.study}",
+            f"{_shown(args.study)}: a study file ends in .yml or .yaml; build a cohort file with --cohort "
+            f"{_shown(args.study)}",
             file=sys.stderr,
         )
         return EXIT_BAD_COHORT
     if not source.is_file():
-        print(f"{source}: no such file; nothing was built.", file=sys.stderr)
+        print(f"{_not_a_file(source)}; nothing was built.", file=sys.stderr)
         return EXIT_BAD_COHORT
     previous = {sig: signal.signal(sig, build.raise_interrupted) for sig in build.HANDLED_SIGNALS}
     try:
@@ -281,18 +296,20 @@ def run_build(args: argparse.Namespace) -> int:
             )
     except (build.StudyInvalid, cohort.CohortError) as exc:  # StudyInvalid is a BuildError: caught first
         what = (
-            f"{exc.study_path} is not a valid study"
+            f"{_shown(exc.study_path)} is not a valid study"
             if isinstance(exc, build.StudyInvalid)
-            else (f"{source} is not a valid cohort")
+            else f"{_shown(source)} is not a valid cohort"
         )
         print(f"{what}; nothing was built.", file=sys.stderr)
         _print_problems(exc.problems)
         return EXIT_BAD_COHORT
     except build.Interrupted as exc:
-        print(f"{exc}: workers stopped, nothing half-built kept; {args.out} was left as it was.", file=sys.stderr)
+        print(
+            f"{exc}: workers stopped, nothing half-built kept; {_shown(args.out)} was left as it was.", file=sys.stderr
+        )
         return exc.exit_code
     except build.BuildError as exc:
-        print(f"build failed; {args.out} was left as it was.\n{exc}", file=sys.stderr)
+        print(f"build failed; {_shown(args.out)} was left as it was.\n{exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         for sig, handler in previous.items():

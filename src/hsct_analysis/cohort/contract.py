@@ -135,15 +135,18 @@ class Problem:
     value: str | None = None
 
     def __str__(self) -> str:
-        where = self.file
+        where = printable(self.file)
         if self.line is not None:
             where += f", line {self.line}"
         if self.patient_id:
-            where += f" (patient {self.patient_id})"
+            where += f" (patient {shorten(self.patient_id)})"
         if self.column:
-            where += f", column {self.column}"
-        what = self.rule if self.value is None else f"{self.value} {self.rule}"
-        return f"{where}: {what}"
+            where += f", column {shorten(self.column)}"
+        return f"{where}: {self.what()}"
+
+    def what(self) -> str:
+        """The value (shortened to :data:`MAX_SHOWN_CHARACTERS`) and the rule it breaks."""
+        return self.rule if self.value is None else f"{shorten(self.value)} {self.rule}"
 
 
 class CohortError(ValueError):
@@ -259,6 +262,17 @@ _MAGIC = (
 )
 
 
+#: Characters of a value (a cell, a patient id, a column name) shown in a problem line; a longer one is cut there.
+MAX_SHOWN_CHARACTERS = 60
+
+
+def shorten(text: str) -> str:
+    """``text`` cut to :data:`MAX_SHOWN_CHARACTERS`, saying how long it was (a 1 MB cell is not echoed whole)."""
+    if len(text) <= MAX_SHOWN_CHARACTERS:
+        return text
+    return f"{text[:MAX_SHOWN_CHARACTERS]}\u2026 ({len(text):,} characters)"
+
+
 def printable(text: str) -> str:
     """``text`` with every control or invisible character written as an escape (``\\x00``, ``\\u202e``)."""
     if not CONTROL_CHARACTERS.search(text):
@@ -281,6 +295,8 @@ def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
     def fatal(rule: str) -> tuple[None, list[Problem]]:
         return None, [Problem(source, None, None, None, rule)]
 
+    if path.is_dir():
+        return fatal("is a directory, not a file")
     if not path.is_file():
         return fatal("file not found (or not a file)")
     try:
