@@ -141,6 +141,27 @@ def test_an_excel_workbook_is_read_as_one(tmp_path):
     )
 
 
+def test_a_workbook_named_csv_is_read_as_a_workbook(tmp_path):
+    """An .xlsx renamed .csv: known by its bytes, read as a workbook (openpyxl alone refuses the name)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    header, body = rows()
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in body:
+        book.active.append([_number_or_text(row[h]) for h in header])
+    renamed = tmp_path / "cohort.csv"
+    book.save(renamed)
+    result = validate(renamed)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout == f"OK: {renamed} is a valid cohort with {len(body)} patients.\n"
+    book.active.cell(row=5, column=header.index("sex") + 1, value="x")
+    book.save(renamed)
+    result = validate(renamed)
+    lines = problem_lines(result, renamed)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "openpyxl" not in result.stderr
+    assert len(lines) == 1 and ", line 5" in lines[0] and "column sex: x is not one of" in lines[0], lines
+
+
 def _number_or_text(cell: str):
     try:
         return int(cell)

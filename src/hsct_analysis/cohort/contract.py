@@ -412,11 +412,21 @@ def _cell_text(value) -> str:
 
 
 def _xlsx_rows(path: Path, problems: list[Problem], source: str):
-    """(sheet row, cells as text) of the workbook's first sheet."""
+    """(sheet row, cells as text) of the workbook's first sheet.
+
+    Opened through a file object, so that a workbook whatever its name (an .xlsx renamed .csv) is read as one:
+    openpyxl refuses a file name that does not end in .xlsx/.xlsm.
+    """
     import openpyxl
 
+    with path.open("rb") as fh:
+        yield from _workbook_rows(openpyxl, fh, problems, source)
+
+
+def _workbook_rows(openpyxl, fh, problems: list[Problem], source: str):
+    """:func:`_xlsx_rows` of an open file."""
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on a damaged workbook
         problems.append(
             Problem(
