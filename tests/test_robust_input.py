@@ -392,3 +392,38 @@ def test_a_directory_is_named_as_one(tmp_path):
     result = validate(folder)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"{folder}: is a directory, not a file"
+
+
+@pytest.mark.parametrize("where", [1, 2, 4, 96])
+def test_a_quote_never_closed_is_one_line(where, tmp_path):
+    """A quote left open reads the rest of the file as one cell: one line names where it opened, no cell shown."""
+    lines = edited().split("\n")
+    lines[where - 1] = '"' + lines[where - 1] if where < 4 else lines[where - 1].replace(",", ',"', 1)
+    path = tmp_path / "open_quote.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = validate(path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert problem_lines(result, path) == [
+        f"{path}, line {where}: a quote opened on line {where} is never closed, so the rest of the file reads as "
+        'one cell: close it with a second " or remove it'
+    ]
+    assert len(result.stderr) < 400
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        ('a,b\n"x\ny","z\nw', 3),  # a quoted cell over two lines, then one never closed
+        ('a,b\n"x\ny",z\n', None),
+        ('a,b\nx,"y""', 2),  # "" inside quotes is a quote, not the end
+        ('a,b\nx,"y"""\n', None),
+        ('a,b\nx,ab"c\n', None),  # a quote inside a cell is text
+        ('a,b\r\nx,"y\r\n', 2),
+    ],
+)
+def test_unclosed_quote_follows_the_csv_module(data, line, tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_bytes(data.encode())
+    assert contract._unclosed_quote(path, "utf-8", "strict", 2) == line  # the last record starts on line 2
+    problems = contract.validate(path)
+    assert (line is not None) == any("is never closed" in p.rule for p in problems), problems

@@ -18,9 +18,11 @@ Public API: :func:`load_cohort`, :func:`load_cohort_frame`, :func:`validate`,
 
 from __future__ import annotations
 
+import bisect
 import csv
 import difflib
 import functools
+import itertools
 import re
 import shutil
 from collections.abc import Callable
@@ -389,13 +391,65 @@ def _csv_rows(path: Path, encoding: str, errors: str, problems: list[Problem], s
             return
     with path.open(encoding=encoding, errors=errors, newline="") as fh:
         reader = csv.reader(fh)
-        previous = 0
+        previous, last = 0, None  # the last record is held back: a quote never closed makes it the rest of the file
         try:
             for fields in reader:
-                yield previous + 1, fields
+                if last is not None:
+                    yield last
+                last = previous + 1, fields
                 previous = reader.line_num
         except csv.Error as exc:
             problems.append(Problem(source, previous + 1, None, None, f"cannot be read as CSV ({exc})"))
+            if last is not None:
+                yield last
+            return
+    if last is None:
+        return
+    opened = _unclosed_quote(path, encoding, errors, last[0])
+    if opened is None:
+        yield last
+    else:
+        rule = (
+            f"a quote opened on line {opened} is never closed, so the rest of the file reads as one cell: "
+            'close it with a second " or remove it'
+        )
+        problems.append(Problem(source, opened, None, None, rule))
+
+
+def _unclosed_quote(path: Path, encoding: str, errors: str, start: int) -> int | None:
+    """The line of a quote opened in the record starting on line ``start`` (the file's last) and never closed.
+
+    Follows the ``csv`` module's rules: a quote opens a cell only at its start, ``""`` inside quotes is a quote,
+    and a quote outside a quoted cell is text.
+    """
+    with path.open(encoding=encoding, errors=errors, newline="") as fh:
+        lines = list(itertools.islice(fh, start - 1, None))
+    text = "".join(lines)
+    pos, at_start, opened = 0, True, None
+    while pos < len(text):
+        if opened is None:
+            if at_start and text[pos] == '"':
+                opened, pos, at_start = pos, pos + 1, False
+                continue
+            end = _FIELD_END.search(text, pos)
+            if end is None:
+                return None
+            pos, at_start = end.end(), True
+        else:
+            close = text.find('"', pos)
+            if close < 0:
+                break
+            if text.startswith('""', close):
+                pos = close + 2
+                continue
+            opened, pos, at_start = None, close + 1, False
+    if opened is None:
+        return None
+    ends = list(itertools.accumulate(len(line) for line in lines))
+    return start + bisect.bisect_right(ends, opened)
+
+
+_FIELD_END = re.compile("[,\r\n]")
 
 
 def _cell_text(value) -> str:
@@ -841,7 +895,7 @@ def _detailed_scan(path: Path, kind: str, source: str, scan: _Scan, keep: bool) 
     scan.add(layout)
     if header is None and not layout:
         scan.add([Problem(source, None, None, None, "file has no header line (only blank lines)")])
-    elif header is not None and scan.n_rows == 0:
+    elif header is not None and scan.n_rows == 0 and not layout:
         scan.add([Problem(source, None, None, None, "file has a header but no patient rows")])
     if keep and kept:
         scan.table = kept[0] if len(kept) == 1 else _Table.concat(kept)
