@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from book_runs import build_args, hsct_book, small_project
+from book_runs import build_args, hsct_book, project_copy, small_project
 from hsct_analysis.book import build
 from hsct_analysis.cohort import load_cohort
 
@@ -124,14 +124,19 @@ def test_no_comparison_with_the_paper(book):
     pages = {
         p.relative_to(built["out"]).as_posix(): p.read_text(encoding="utf-8") for p in built["out"].rglob("*.html")
     }
-    assert [p for p, html in pages.items() if "Reproduced (synthetic)" in html or "hsct-comparison" in html] == []
+    # the methods pages run on the synthetic cohort they teach with, and say so (build.TEACHING_ADMONITION)
+    methods = {p for p in pages if p.startswith("book/methods/")}
+    assert methods and all("This page runs on the synthetic cohort" in pages[p] for p in methods)
+    chapters = {p: html for p, html in pages.items() if p not in methods}
+    assert [p for p, html in chapters.items() if "Reproduced (synthetic)" in html or "hsct-comparison" in html] == []
     said = [p for p, html in pages.items() if NO_COMPARISON in html]
     assert {
         f"book/0{i}_{n}.html" for i, n in [(1, "cohort"), (5, "survival"), (6, "univariate"), (7, "multivariate")]
     } <= set(said)
     banner = build.USER_COHORT_BANNER.format(name=name)
     assert all(banner in html for p, html in pages.items() if p.startswith("book/"))
-    assert [p for p, html in pages.items() if "Every patient in this chapter is" in html] == []  # never "synthetic"
+    assert [p for p, html in chapters.items() if "Every patient in this chapter is" in html] == []  # not "synthetic"
+    assert not any("This page runs on the synthetic cohort" in html for html in chapters.values())
 
 
 def test_about_page_counts_the_patients(book):
@@ -215,6 +220,30 @@ def degenerate_pages(tmp_path_factory) -> dict[str, str]:
     loaded = load_cohort(cohort)
     assert loaded["dead"].sum() == 0 and loaded["atg_type"].nunique() == 1 and loaded["cart_source"].nunique() == 1
     return {name: execute(name, cohort, folder) for name in ("01_cohort", "04_infections_deaths", "06_univariate")}
+
+
+@pytest.mark.slow  # builds three methods pages and a chapter (about a minute)
+def test_a_valid_cohort_without_the_papers_groups_builds_its_methods_pages(tmp_path):
+    """Ten patients, none transplanted more than 90 days after CAR-T: valid, but the methods pages teach with the
+    paper's > 90-day group. They run on the synthetic cohort (so they build, and say so); the chapters run on the
+    ten patients (found by an adversarial pass: the build used to stop in methods/km_greenwood)."""
+    frame = pd.read_csv(BUNDLED, dtype=str, keep_default_na=False)
+    early = frame[frame["days_cart_to_second_hsct"].astype(float) <= 90]
+    frame = pd.concat([early[early["dead"] == "1"].head(5), early[early["dead"] == "0"].head(5)])
+    frame["patient_id"] = [f"TEN{i:02d}" for i in range(1, 11)]
+    cohort = tmp_path / "ten.csv"
+    frame.to_csv(cohort, index=False)
+    assert load_cohort(cohort)["days_cart_to_second_hsct"].max() <= 90
+    out = tmp_path / "site"
+    chapters = ["methods/km_greenwood", "methods/comparing_groups", "methods/cutpoint", "05_survival"]
+    extra = [arg for c in chapters for arg in ("--chapter", c)]
+    result = hsct_book(*build_args(cohort, out, project_copy(tmp_path), *extra))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for page in chapters[:3]:
+        assert "This page runs on the synthetic cohort" in page_text(out / "book" / f"{page}.html")
+    survival = page_text(out / "book" / "05_survival.html")
+    assert "This page runs on the synthetic cohort" not in survival and "ten.csv" in survival
+    assert "(synthetic cohort)" not in page_text(out / "book" / "05_survival.html").split("Survival, relapse", 1)[0]
 
 
 def test_empty_factor_is_named_with_its_reason(degenerate_pages):

@@ -427,3 +427,25 @@ def test_unclosed_quote_follows_the_csv_module(data, line, tmp_path):
     assert contract._unclosed_quote(path, "utf-8", "strict", 2) == line  # the last record starts on line 2
     problems = contract.validate(path)
     assert (line is not None) == any("is never closed" in p.rule for p in problems), problems
+
+
+def test_masked_counts_are_not_pinned_by_their_bounds():
+    """Seven causes of death with 1 death each beside 15, 13 and 5 of 40: the seven "<5" add up to 7, and as each
+    is at least 1 they would all be 1 (found by an adversarial pass). More counts are masked until none is
+    pinned down by the total, the shown counts and what the masks say."""
+    counts = [15, 13, 5, 1, 1, 1, 1, 1, 1, 1]
+    primary, extra, hide_total = privacy.suppress_line(counts, 5)
+    assert primary == [False] * 3 + [True] * 7
+    assert any(extra) and not hide_total
+    masked = [c for c, p, e in zip(counts, primary, extra) if p or e]
+    total_masked = sum(masked)  # what a reader gets from 40 less the shown counts
+    n_small, n_star = sum(primary), sum(extra)
+    for i, (p, e) in enumerate(zip(primary, extra)):
+        if not (p or e):
+            continue
+        low, high = (1, 4) if p else (5, float("inf"))
+        others_low = n_small * 1 + n_star * 5 - low
+        others_high = (n_small * 4 if n_star == 0 else float("inf")) - (high if p else 0)
+        assert min(high, total_masked - others_low) > max(low, total_masked - others_high), i
+    # a line that holds only small counts whose sum pins them all: even masking all cannot help, so the total goes
+    assert privacy.suppress_line([1, 1], 5)[2] is True

@@ -766,8 +766,10 @@ def _result_of(job) -> dict:
 
 
 def _keep_executed(chapter: Chapter, output: Path, executed_dir: Path, stage: Path, cohort_path: Path) -> None:
-    """Tidy an executed notebook, move it into the cache and copy it into the stage."""
-    finish_executed(output, cohort_path, chapter.shown_cohort, hide_code=is_report_chapter(chapter.entry))
+    """Tidy an executed notebook, move it into the cache and copy it into the stage (the cohort path it hides is
+    the one it received: a methods page of a book on a user's cohort got the bundled one)."""
+    received = Path(chapter.parameters.get("cohort_path", cohort_path))
+    finish_executed(output, received, chapter.shown_cohort, hide_code=is_report_chapter(chapter.entry))
     cached = _cached_copy(executed_dir, chapter)
     os.replace(output, cached)
     shutil.copyfile(cached, stage / f"{chapter.entry}.ipynb")
@@ -1060,10 +1062,37 @@ class _Book:
     provenance: dict
     config_changes: dict
     before_chapters: Callable[[Path], None] = lambda stage: None
+    #: The methods pages' own book when they do not run on ``data_path``: the bundled synthetic cohort they teach
+    #: with, its parameters and how they name it (see :func:`_build_paper`).
+    teaching: _Book | None = None
+
+
+def is_methods_page(entry: str) -> bool:
+    """A page of the teaching layer (``book/methods/...``)."""
+    return entry.startswith("book/methods/")
 
 
 def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progress, start) -> Path:
+    """The paper book on ``cohort_path``. On a cohort other than the bundled one the methods pages still run on
+    the bundled synthetic cohort: they teach with the paper's design (its 90-day cut, its small groups) and
+    exercises whose answers are those of that cohort, so on another cohort they would teach a design it may not
+    have, or fail where it has no such group; their synthetic boxes stay true. The chapters run on the user's
+    cohort."""
     bundled = is_bundled_cohort(cohort_path, root)
+    teaching = None
+    if not bundled and bundled_cohort_paths(root):
+        synthetic = bundled_cohort_paths(root)[0]
+        teaching = _Book(
+            toc={},
+            toc_name="_toc.yml",
+            offered={"cohort_path": str(synthetic), "min_cell": min_cell, "title": title, "is_bundled_cohort": True},
+            data_path=synthetic,
+            inputs=[synthetic],
+            shown=lambda chapter: _with_shown_cohort(chapter, root, synthetic, True),
+            announcement=None,
+            provenance={},
+            config_changes={},
+        )
     book = _Book(
         toc=yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")),
         toc_name="_toc.yml",
@@ -1073,13 +1102,43 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
         shown=lambda chapter: _with_shown_cohort(chapter, root, cohort_path, bundled),
         announcement=None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name)),
         provenance=_provenance(root, cohort_path),
-        config_changes={},
+        config_changes={} if bundled else {"title": title or _unsynthetic_title(root)},
         before_chapters=lambda stage: write_key_results(stage, cohort_path, bundled),
+        teaching=teaching,
     )
     plan = _build_staged(root, out, book, jobs, chapters, progress, start)
     if plan is not None and bundled and title is None and min_cell is None and chapters is None and _is_checkout(root):
         copy_back(plan, root)
     return out
+
+
+def _unsynthetic_title(root: Path) -> str:
+    """The book's title without its "(synthetic cohort)": the title of a book built on a user's cohort."""
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    return re.sub(r"\s*\(synthetic cohort\)\s*$", "", str(config.get("title", "")))
+
+
+#: A methods page in a book built on a user's cohort runs on the bundled synthetic cohort (:func:`_build_paper`);
+#: its box says so in place of "every patient in this book is synthetic".
+TEACHING_ADMONITION = (
+    "```{{admonition}} This page runs on the synthetic cohort\n:class: warning\n"
+    "The methods pages teach with the paper's design and the book's synthetic cohort (simulated patients "
+    "calibrated to the published numbers of Cao et al. 2023), also in this book built on {name}: their "
+    "exercises, figures and answers are those of the synthetic cohort, not of your patients. The chapters describe "
+    "your cohort.\n```"
+)
+
+
+def mark_taught(path: Path, name: str) -> None:
+    """In a staged methods page of a book on the cohort file ``name``, say that the page runs on the synthetic
+    cohort (the cached page, shared with the bundled book, is not changed)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = SYNTHETIC_ADMONITION.sub(
+                lambda _: TEACHING_ADMONITION.format(name=escape_markdown(name)), cell.source
+            )
+    nbformat.write(nb, path)
 
 
 def _provenance(root: Path, cohort_path: Path) -> dict:
@@ -1126,11 +1185,18 @@ def _build_staged(root, out, book: _Book, jobs, chapters, progress, start) -> li
         prose = set(all_entries) - {e for e in all_entries if notebook_source(e, root).exists()}
         toc = _restrict_toc(toc, wanted | prose)
 
+    package_hash = package_fingerprint(data_dir=root / "data")
     inputs = None if book.inputs == [book.data_path] else book.inputs
+    taught = [e for e in entries if book.teaching is not None and is_methods_page(e)]
     plan = plan_chapters(
-        root, entries, book.data_path, book.offered, package_fingerprint(data_dir=root / "data"), inputs=inputs
+        root, [e for e in entries if e not in taught], book.data_path, book.offered, package_hash, inputs
     )
     plan = [book.shown(chapter) for chapter in plan]
+    if taught:
+        teaching = book.teaching
+        plan += [
+            teaching.shown(c) for c in plan_chapters(root, taught, teaching.data_path, teaching.offered, package_hash)
+        ]
     config_text = (root / "_config.yml").read_text(encoding="utf-8") + str(book.announcement) + _json(book.provenance)
     if book.config_changes:
         config_text += _json(book.config_changes)
@@ -1145,6 +1211,8 @@ def _build_staged(root, out, book: _Book, jobs, chapters, progress, start) -> li
     book.before_chapters(stage)
     try:
         run_chapters(plan, stage, cache, book.data_path, jobs, progress)
+        for entry in taught:
+            mark_taught(stage / f"{entry}.ipynb", book.data_path.name)
         progress("building HTML with Jupyter Book ...")
         sphinx_start = time.perf_counter()
         html = run_jupyter_book(stage, cache / "logs")

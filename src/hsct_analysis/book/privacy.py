@@ -7,9 +7,11 @@ The rule (also on the "Use your own data" page):
    for it would claim that patients exist. A zero is still a known value when checking rule 3.
 3. **Complementary suppression.** Counts that add up to a total that is shown (the levels of one variable, the
    outcomes of one group, the causes of death) form a *line*. In a line with a masked count, further counts are
-   masked (the smallest first, shown as ``"*"``) until at least two counts are masked and the masked counts add
-   up to at least N; so no masked count can be recovered by subtracting the shown ones from the total, and
-   their sum is not itself a small cell. If that is impossible, the total is masked too.
+   masked (the smallest first, shown as ``"*"``) until at least two are masked, the masked counts add up to at
+   least N, and no masked count is pinned down by the total less the shown counts together with what the masks
+   say (a ``"<N"`` count is 1 to N-1, a ``"*"`` one at least N: seven ``"<5"`` adding up to 7 would all be 1). So
+   no masked count can be recovered from the total, and their sum is not itself a small cell. If that is
+   impossible, the total is masked too.
 4. **Percentages** are shown only next to a count that is shown.
 5. **The cohort size** is a count like any other: below N it is shown as ``"<N"``.
 
@@ -190,11 +192,27 @@ def suppress_cumulative(values: Sequence[float], min_cell: int | None) -> list:
     return out
 
 
+def _pinned(values: np.ndarray, primary: np.ndarray, extra: np.ndarray, n: int) -> bool:
+    """Whether a reader who knows the line's total can still pin down a masked count: a ``"<N"`` count lies in
+    1 to N-1, a ``"*"`` count is at least N, and together they add up to the total less the counts shown. A
+    masked count is pinned when those bounds leave it a single value (e.g. seven ``"<5"`` adding up to 7: all 1)."""
+    masked = primary | extra
+    low = np.where(primary, 1.0, float(n))[masked]
+    high = np.where(primary, float(n - 1), np.inf)[masked]
+    total = float(values[masked].sum())
+    for i in range(len(low)):
+        lowest = max(low[i], total - np.delete(high, i).sum())
+        highest = min(high[i], total - np.delete(low, i).sum())
+        if highest <= lowest:
+            return True
+    return False
+
+
 def _complementary(values: np.ndarray, hidden: np.ndarray, n: int) -> tuple[np.ndarray, bool]:
     """Rule 3 for one line whose ``hidden`` counts are masked: the extra counts to mask, and whether even
     masking every non-zero count is not enough (then the line's total is masked too)."""
     extra = np.zeros(len(values), dtype=bool)
-    while (hidden | extra).sum() < 2 or values[hidden | extra].sum() < n:
+    while (hidden | extra).sum() < 2 or values[hidden | extra].sum() < n or _pinned(values, hidden, extra, n):
         candidates = [i for i in range(len(values)) if not (hidden[i] or extra[i]) and values[i] > 0]
         if not candidates:
             return extra, True
