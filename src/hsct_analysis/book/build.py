@@ -603,13 +603,16 @@ USER_COHORT_ADMONITION = (
 SYNTHETIC_CAPTION = "(synthetic cohort)"
 
 
+def _swap_synthetic_box(cell, admonition: str, name: str) -> None:
+    """A markdown cell's "every patient is synthetic" box replaced by ``admonition`` naming the cohort file ``name``."""
+    if cell.cell_type == "markdown":
+        cell.source = SYNTHETIC_ADMONITION.sub(lambda _: admonition.format(name=escape_markdown(name)), cell.source)
+
+
 def _replace_synthetic_admonition(nb, name: str) -> None:
     """On a user's cohort, the chapters' "every patient is synthetic" box would be false: say whose data it is."""
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = SYNTHETIC_ADMONITION.sub(
-                lambda _: USER_COHORT_ADMONITION.format(name=escape_markdown(name)), cell.source
-            )
+        _swap_synthetic_box(cell, USER_COHORT_ADMONITION, name)
         figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
         if isinstance(figure.get("caption"), str):
             figure["caption"] = figure["caption"].replace(SYNTHETIC_CAPTION, f"(cohort: {escape_markdown(name)})")
@@ -1134,10 +1137,7 @@ def mark_taught(path: Path, name: str) -> None:
     cohort (the cached page, shared with the bundled book, is not changed)."""
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = SYNTHETIC_ADMONITION.sub(
-                lambda _: TEACHING_ADMONITION.format(name=escape_markdown(name)), cell.source
-            )
+        _swap_synthetic_box(cell, TEACHING_ADMONITION, name)
     nbformat.write(nb, path)
 
 
