@@ -239,10 +239,36 @@ def test_each_check_fires_on_one_broken_number(tmp_path, row_id, changes, check,
         files = _edit(files, "res.nrm.3y.est", printed="30.0 (35.0-60.0)")
         files = _edit(files, "res.nrm.3y.up", printed="30.0 (35.0-60.0)")
     marked, findings = audit.audit(_load(tmp_path, files))
-    assert list(findings["check"]) == [check]
-    assert findings["magnitude"].iloc[0] == pytest.approx(magnitude, abs=1e-9)
-    assert findings["marks"].iloc[0] == "inconsistent"
+    marking = findings[findings["marks"] == "inconsistent"]
+    assert list(marking["check"]) == [check]
+    assert marking["magnitude"].iloc[0] == pytest.approx(magnitude, abs=1e-9)
     assert marked.set_index("id").loc[row_id, "status"] == "inconsistent"
+    # a whole-cohort estimate moved away from its groups is also reported (never marked) by subgroup_mixture
+    assert set(findings.loc[findings["marks"] != "inconsistent", "check"]) <= {"subgroup_mixture"}
+
+
+def test_subgroup_mixture_is_reported_not_marked(tmp_path):
+    """Groups that split the cohort: their size-weighted estimate equals the whole cohort's without censoring.
+    Female LFS 75 -> 80 moves the weighted mean of 12 x 50 and 8 x 80 to 62.0, 2.0 pp above the whole cohort's
+    60.0: reported with that gap, and no row marked for it."""
+    files = _edit(_clean(), "t3.lfs.sex.female.est", value="80.0", printed="80.0 (1.0-99.0)")
+    marked, findings = audit.audit(_load(tmp_path, files))
+    mixture = findings[findings["check"] == "subgroup_mixture"]
+    assert len(mixture) == 1
+    assert mixture["magnitude"].iloc[0] == pytest.approx(-2.0, abs=1e-9)
+    assert mixture["marks"].iloc[0] == "reported"
+    assert set(mixture["ids"].iloc[0].split(";")) == {"t3.lfs.sex.male.est", "t3.lfs.sex.female.est", "res.lfs.3y.est"}
+    assert "62.0%" in mixture["reason"].iloc[0] and "(-2.0 pp)" in mixture["reason"].iloc[0]
+    status = marked.set_index("id")["status"]
+    assert status["res.lfs.3y.est"] == "ok" and status["t3.lfs.sex.male.est"] == "ok"
+
+
+def test_subgroup_mixture_skips_factors_that_leave_patients_out(tmp_path):
+    """Groups holding 19 of 20 patients have no exact relation to the whole cohort: nothing is reported."""
+    files = _edit(_clean(), "t3.lfs.sex.female.est", value="80.0", printed="80.0 (1.0-99.0)")
+    files = _edit(files, "t3.n.sex.female", value="7", printed="7")
+    _, findings = audit.audit(_load(tmp_path, files))
+    assert "subgroup_mixture" not in set(findings["check"])
 
 
 def test_hr_separation_fires(tmp_path):

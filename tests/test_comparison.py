@@ -239,3 +239,30 @@ def test_every_audit_check_has_a_reader_name():
     }
     assert len(emitted) >= 10
     assert emitted <= set(comparison.CHECK_NAMES), sorted(emitted - set(comparison.CHECK_NAMES))
+
+
+def test_mixture_table_weighs_the_groups_of_the_paper_and_of_the_cohort(report):
+    """ATG type splits all 95 patients (52 ATG-F, 36 ATG-T, 7 ATG-P): the paper's 3-year LFS of its groups weigh to
+    53.0% against the whole cohort's 49.8%; ours are weighed with the same sizes, recomputed here from the card."""
+    from hsct_analysis.book import scorecard_view
+    from hsct_analysis.paper import audit
+    from hsct_analysis.paper import registry as published
+
+    registry = published.load_registry()
+    _, findings = audit.audit(registry)
+    table = scorecard_view.mixture_table(findings, registry, report.card)
+    assert len(table) == (findings["check"] == "subgroup_mixture").sum() >= 1
+    row = table[(table["Factor"] == "ATG") & table["Estimate"].str.startswith("Leukemia-free")].iloc[0]
+    assert (row["Paper: groups weighted"], row["Paper: whole cohort"], row["Paper: gap (pp)"]) == (
+        "53.0",
+        "49.8",
+        "−3.2",
+    )
+    ours = report.card.set_index("id")["reproduced"]
+    sizes = {"ATG-F": 52, "ATG-T": 36, "ATG-P": 7}
+    mean = sum(n * ours[f"t3.lfs.atg_type.{level}.est"] for level, n in sizes.items()) / 95
+    assert row["Ours: groups weighted"] == f"{mean:.1f}"
+    assert row["Ours: whole cohort"] == f"{ours['res.lfs.3y.est']:.1f}"
+    assert table.attrs["paper_gap_max"] == "3.2"
+    without_cohort = scorecard_view.mixture_table(findings, registry, None)
+    assert "Ours: gap (pp)" not in without_cohort and without_cohort.attrs["ours_gap_max"].startswith("(not computed")

@@ -39,6 +39,7 @@ CHECK_NAMES = {
     "p_vs_ci": "the p-value contradicts the interval",
     "duplicate": "printed twice",
     "unreachable_bound": "a bound no cohort can meet (proof)",
+    "subgroup_mixture": "the groups do not average to the whole cohort",
 }
 
 

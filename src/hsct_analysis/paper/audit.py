@@ -75,6 +75,9 @@ def _time_label(days: float) -> str:
     return f"{years:g} y" if days >= 365 and float(years).is_integer() else f"{days:g} d"
 
 
+ENDPOINT_LABELS = {"lfs": "LFS", "os": "OS", "relapse": "RI", "nrm": "NRM"}
+
+
 # --------------------------------------------------------------------------- estimate tables
 def _outcome_table(registry: pd.DataFrame) -> pd.DataFrame:
     """Canonical LFS/OS/RI/NRM point estimates, one row per (factor, level, time_days).
@@ -158,6 +161,51 @@ def check_lfs_equals_os_with_relapse(registry: pd.DataFrame) -> pd.DataFrame:
                 "but not OS, so equality needs every relapsed patient dead with identical KM steps"
             )
             found.append(_finding("lfs_equals_os", [g["id_lfs"], g["id_os"], g["id_relapse"]], reason, g["relapse"]))
+    return _findings(found)
+
+
+def check_subgroup_mixture(registry: pd.DataFrame) -> pd.DataFrame:
+    """The groups of a factor that splits the whole cohort against the whole cohort (reported, not marked).
+
+    Where a factor's groups hold every patient, the groups' printed estimates weighted by their sizes
+    are compared with the whole cohort's printed estimate at the same time. On a cohort with no
+    censoring before that time the two are equal exactly: each estimate is then a plain share of
+    patients (event-free, or with the event), and the whole cohort's share is the groups' shares
+    weighted by size. With censoring they can differ, but only as far as the groups are censored
+    differently; a gap larger than the estimate tolerance (``ESTIMATE_TOL_PP``) is reported, with
+    its size in percentage points (whole cohort minus weighted mean). It explains why subgroup
+    estimates can miss where the whole cohort holds; it proves nothing, so no row is marked.
+    """
+    found = []
+    table = _outcome_table(registry)
+    whole = table[table["factor"] == ""].set_index("time_days")
+    total = group_size(registry)
+    for (factor, days), rows in table[table["factor"] != ""].groupby(["factor", "time_days"], sort=False):
+        if days not in whole.index:
+            continue
+        try:
+            sizes = np.array([group_size(registry, factor, level) for level in rows["level"]])
+        except KeyError:
+            continue
+        if sizes.sum() != total:  # the groups leave patients out: no exact identity to compare with
+            continue
+        for endpoint in ("lfs", "os", "relapse", "nrm"):
+            values = rows[endpoint].to_numpy(float)
+            overall = float(whole.loc[days, endpoint])
+            if np.isnan(values).any() or math.isnan(overall):
+                continue
+            mean = float(np.dot(sizes, values) / total)
+            gap = overall - mean
+            if abs(gap) <= ESTIMATE_TOL_PP:
+                continue
+            parts = ", ".join(f"{v:g}% of {n:g} ({lv})" for v, n, lv in zip(values, sizes, rows["level"]))
+            reason = (
+                f"{factor}, {ENDPOINT_LABELS[endpoint]} at {_time_label(days)}: the groups' {parts} weigh to "
+                f"{mean:.1f}%, the whole cohort's is {overall:g}% ({gap:+.1f} pp); without censoring before "
+                f"{_time_label(days)} the two are equal, so the difference needs groups censored differently"
+            )
+            ids = [*rows[f"id_{endpoint}"], whole.loc[days, f"id_{endpoint}"]]
+            found.append(_finding("subgroup_mixture", ids, reason, gap, inconsistent=False))
     return _findings(found)
 
 
@@ -451,6 +499,7 @@ CHECKS = (
     check_unreachable_bounds,
     check_lfs_not_above_os,
     check_lfs_equals_os_with_relapse,
+    check_subgroup_mixture,
     check_percent_vs_count,
     check_category_sums,
     check_ci_order,
