@@ -5,6 +5,7 @@ candidate factor, and names exactly what is left to fill in."""
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -111,13 +112,35 @@ def test_init_then_validate_says_what_to_fill_in_then_ok(tmp_path, capsys):
     assert "43 patients" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02binary", b"PK\x03\x04not a zip"])
-def test_init_on_an_unreadable_file_exits_2_without_traceback(tmp_path, capsys, content):
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"", "file is empty (0 bytes)"),
+        (b"\x00\x01\x02binary", "not a text file (binary data)"),
+        (b"PK\x03\x04not a zip", "it is a ZIP archive"),
+        (b'[{"patient_id": "P1", "os_days": 10}]', "file is JSON, not a cohort table"),
+        ("patient_id,os_days\nP1,10\n".encode("utf-16"), "file is UTF-16 text"),
+    ],
+)
+def test_init_on_an_unreadable_file_exits_2_without_traceback(tmp_path, capsys, content, said):
+    """The drafter names a file that is not a table as validate does (contract.file_kind), in one line."""
     bad = tmp_path / ("bad.xlsx" if content.startswith(b"PK") else "bad.csv")
     bad.write_bytes(content)
     status = cli.main(["init", str(tmp_path / "out"), "--cohort", str(bad)])
     err = capsys.readouterr().err
-    assert status == 2 and "cannot be read as a table" in err and "Traceback" not in err
+    assert status == 2 and said in err and "Traceback" not in err
+    assert err.count("\n") == 1 and not (tmp_path / "out" / "study.yml").exists()
+
+
+def test_a_workbook_named_csv_is_drafted_as_a_workbook(tmp_path, capsys):
+    """Saved from Excel with the wrong extension: read as the workbook it is, as validate reads it."""
+    frame = pd.read_csv(EXAMPLES / "hodg" / "hodg.csv")
+    misnamed = tmp_path / "hodg.csv"
+    frame.to_excel(misnamed, index=False, engine="openpyxl")
+    assert cli.main(["init", str(tmp_path / "out"), "--cohort", str(misnamed)]) == 0
+    text = (tmp_path / "out" / "study.yml").read_text()
+    for column in frame.columns:
+        assert column in text
 
 
 def test_r_na_cells_are_missing_and_text_columns_do_not_stop_the_draft(tmp_path):

@@ -77,6 +77,26 @@ CASES = {  # name: (file bytes, expected line, expected column, fragment of the 
     "binary": (bytes(range(256)) * 40, None, None, "not a text file (binary data)"),
     "old_excel": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, None, None, "Excel 97-2003 workbook"),
     "zip_not_workbook": (b"PK\x03\x04" + b"\0" * 100, None, None, "it is a ZIP archive"),
+    "parquet": (b"PAR1" + bytes(range(256)) * 4, None, None, "it is a Parquet file"),
+    "json_records": (
+        b'[{"patient_id": "SYN0001", "sex": "female"},\n {"patient_id": "SYN0002", "sex": "male"}]',
+        None,
+        None,
+        "file is JSON, not a cohort table",
+    ),
+    "json_lines_with_bom": (
+        b'\xef\xbb\xbf  {"patient_id": "SYN0001"}\n{"patient_id": "SYN0002"}\n',
+        None,
+        None,
+        "file is JSON, not a cohort table",
+    ),
+    "json_columns": (b'{\n  "patient_id": ["SYN0001", "SYN0002"]\n}', None, None, "file is JSON"),
+    "html_table": (
+        b"<!DOCTYPE html><html><table><tr><td>patient_id</td></tr></table></html>",
+        None,
+        None,
+        "file is XML or HTML, not a cohort table",
+    ),
 }
 
 
@@ -95,6 +115,8 @@ def test_each_bad_file_gets_one_precise_line(name, tmp_path):
         assert f", line {line}" in lines[0] and f", column {column}" in lines[0]
     if "UTF" in rule:
         assert "CSV UTF-8" in lines[0]  # says how to save the file
+    if "not a cohort table" in rule:
+        assert "write.csv(" in lines[0] and ".to_csv(" in lines[0]  # says how to write a CSV
     assert "\x00" not in result.stderr and "\u202e" not in result.stderr  # shown escaped, not raw
 
 

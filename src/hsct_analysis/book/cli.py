@@ -199,7 +199,7 @@ def run_init_example(directory: Path) -> int:
 def run_init(directory: Path, cohort_path: Path | None) -> int:
     """Draft ``directory/study.yml`` from the user's cohort file and say what is left to fill in; without a
     cohort file, write the example project."""
-    from hsct_analysis.cohort import draft
+    from hsct_analysis.cohort import contract, draft
 
     if cohort_path is None:
         return run_init_example(directory)
@@ -211,6 +211,9 @@ def run_init(directory: Path, cohort_path: Path | None) -> int:
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except contract.NotATable as exc:
+        print(f"{_shown(cohort_path)}: {exc}", file=sys.stderr)
+        return EXIT_BAD_COHORT
     except (
         ValueError,
         UnicodeDecodeError,

@@ -261,6 +261,19 @@ _MAGIC = (
         "an Excel 97-2003 workbook (.xls) or another old Office file: save it as .xlsx or as CSV UTF-8",
     ),
     (b"PK\x03\x04", "a ZIP archive"),
+    (b"PAR1", "a Parquet file"),
+)
+
+#: Text formats that are not a table of rows, told apart by how their text starts (after a byte-order mark and
+#: white space): a CSV header starts with a column name, never with these.
+_TEXT_KINDS = (
+    (re.compile(rb'(?:\[\s*)?\{\s*"'), "JSON"),
+    (re.compile(rb'\[\s*(?:\[|"|-?\d|\]|true|false|null)'), "JSON"),
+    (re.compile(rb"<\?xml|<!DOCTYPE|<html|<table", re.IGNORECASE), "XML or HTML"),
+)
+#: How to write a CSV from the tools a registry extract usually comes from.
+WRITE_CSV_HINT = (
+    'from R: write.csv(data, "cohort.csv", row.names = FALSE); from pandas: data.to_csv("cohort.csv", index=False)'
 )
 
 
@@ -291,6 +304,19 @@ def _character_name(ch: str) -> str:
     return f"U+{ord(ch):04X} {name}"
 
 
+class NotATable(ValueError):
+    """The file is not a cohort table (a JSON or PDF file, UTF-16 text, a folder...); the message says what it is."""
+
+
+def file_kind(path: Path | str) -> str:
+    """How to read ``path``: ``"utf-8"``, ``"utf-8-sig"`` (CSV) or ``"xlsx"`` (a workbook, whatever its name), from
+    its first bytes. Raises :class:`NotATable` with the same rule ``validate`` prints for any other file."""
+    kind, problems = _sniff(Path(path), str(path))
+    if kind is None:
+        raise NotATable(problems[0].rule)
+    return kind
+
+
 def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
     """The file's kind from its first bytes: ``"utf-8"``, ``"utf-8-sig"``, ``"xlsx"``, or None and the problem."""
 
@@ -308,6 +334,13 @@ def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
         return fatal(f"file cannot be read ({exc.strerror or exc})")
     if not head:
         return fatal("file is empty (0 bytes): expected a header line and one row per patient")
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    for pattern, what in _TEXT_KINDS:
+        if pattern.match(start):
+            return fatal(
+                f"file is {what}, not a cohort table: expected CSV (UTF-8), one row per patient, or an Excel "
+                f"workbook (.xlsx); {WRITE_CSV_HINT}"
+            )
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig", []
     for bom, name in (

@@ -29,6 +29,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from hsct_analysis.cohort.contract import file_kind
+
 #: A column with at most this many distinct values is drafted as a categorical factor.
 MAX_LEVELS = 6
 #: Share of patients whose follow-up must be the largest time of their row.
@@ -73,10 +75,11 @@ class Draft:
 def read_table(path: Path) -> pd.DataFrame:
     """The cohort file as text-preserving columns (CSV or ``.xlsx``), numbers parsed where every value is one."""
     # The study file's default ``cohort.not_applicable`` (an empty cell, ``NA`` as R writes it) is missing here too.
-    if path.suffix.lower() == ".xlsx":
+    kind = file_kind(path)  # a JSON, PDF or UTF-16 file is named as such (contract.NotATable), as validate names it
+    if kind == "xlsx":
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
     else:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE), encoding=kind)
     if any(re.search(r"[\x00-\x08\x0b-\x1f]", str(c)) for c in frame.columns):
         raise ValueError("its first line holds control characters: it is not a text (CSV) file")
     if len(frame.columns) < 2 or frame.empty:
