@@ -402,3 +402,23 @@ def test_a_bound_proven_out_of_reach_still_pulls():
     assert row["status"] == "inconsistent" and calibration.only_out_of_reach(row)
     w = calibration.entry_weights(reg, set())
     assert w["t3.nrm.age_group.>14.up"] == pytest.approx(1.0)
+
+
+def test_after_second_facts_that_no_patient_fits_raise_a_clear_error(monkeypatch, capsys):
+    """With every GVHD death (no relapse) on day 40, no fatal GVHD can follow an MRD-positive day of 201: the
+    generator says which facts do not fit instead of a bare RuntimeError, and the CLI prints it without a traceback."""
+    from hsct_analysis.paper.synth import draws
+
+    out = pd.read_csv(COHORT_CSV)
+    early = out["cause_of_death"].fillna("").str.contains("GVHD") & out["relapse_days"].isna()
+    out.loc[early, "followup_days"] = 40
+    monkeypatch.setattr(draws, "AFTER_SECOND_REDRAWS", 2)
+    with pytest.raises(draws.SynthesisError, match="DLI / MRD-positive / GVHD-death facts"):
+        draws.after_second_hsct(out, targets.scaled_targets(95, None), np.random.default_rng(0), tries=20)
+
+    def refuse(**_):
+        raise draws.SynthesisError("no patients fit")
+
+    monkeypatch.setattr(synth, "generate", refuse)
+    assert synth.main(["--out", "unused.csv", "--seed", "7"]) == 1
+    assert "error: seed 7: no patients fit" in capsys.readouterr().err

@@ -27,13 +27,20 @@ data/cohort.csv`` rewrites the committed file byte for byte.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
 import pandas as pd
 
 from hsct_analysis.paper.synth.calibration import calibrate_outcomes
-from hsct_analysis.paper.synth.draws import after_second_hsct, baseline, exact_order_statistics, outcomes
+from hsct_analysis.paper.synth.draws import (
+    SynthesisError,
+    after_second_hsct,
+    baseline,
+    exact_order_statistics,
+    outcomes,
+)
 from hsct_analysis.paper.synth.targets import DEFAULT_N, paper_targets, scaled_targets
 from hsct_analysis.paper.synth.writer import (
     AFTER_SECOND_COLUMNS,
@@ -47,6 +54,7 @@ from hsct_analysis.paper.synth.writer import (
 __all__ = [
     "DEFAULT_SEED",
     "DEFAULT_N",
+    "SynthesisError",
     "COLUMNS",
     "AFTER_SECOND_COLUMNS",
     "generate",
@@ -103,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
-    cohort = generate(seed=a.seed, n=a.n, calibrate=not a.no_calibrate, verbose=a.verbose)
+    try:
+        cohort = generate(seed=a.seed, n=a.n, calibrate=not a.no_calibrate, verbose=a.verbose)
+    except SynthesisError as exc:
+        print(f"error: seed {a.seed}: {exc}", file=sys.stderr)
+        return 1
     write(cohort, a.out)
     print(f"wrote {a.out}: {len(cohort)} synthetic patients, seed {a.seed}, {time.perf_counter() - t0:.1f} s")
     return 0

@@ -618,6 +618,34 @@ def _role_fits(role, i: int, mrd: float, dli: float, facts: dict) -> bool:
     return True
 
 
+#: Draws of the DLI and MRD-positive days tried before :func:`after_second_hsct` gives up (each with its own tries).
+AFTER_SECOND_REDRAWS = 20
+
+
+class SynthesisError(RuntimeError):
+    """The synthetic cohort cannot meet a printed fact with this seed (the message says which); another seed may."""
+
+
+def _assign_roles(roles, third, dli_all, mrd_all, facts, rng, tries: int):
+    """One patient per role (random order, ``tries`` times) with these DLI and MRD days: the plan
+    [(row, mrd day, dli day, role)], or None if no try fits every role."""
+    n = len(facts["fu"])
+    for _ in range(tries):
+        mrd_pool, dli_pool = list(rng.permutation(mrd_all)), list(rng.permutation(dli_all))
+        used, plan = set(third.tolist()), []
+        for role in roles:
+            mrd = mrd_pool.pop() if role[0] else np.nan
+            dli = dli_pool.pop() if role[1] else np.nan
+            fits = [i for i in rng.permutation(n) if i not in used and _role_fits(role, i, mrd, dli, facts)]
+            if not fits:
+                break
+            used.add(int(fits[0]))
+            plan.append((int(fits[0]), mrd, dli, role))
+        if len(plan) == len(roles):
+            return plan
+    return None
+
+
 def after_second_hsct(out: pd.DataFrame, targets: dict, rng: np.random.Generator, tries: int = 5000) -> pd.DataFrame:
     """DLI, MRD positivity and the triggers of fatal GVHD after the second HSCT (the Results' counts).
 
@@ -646,24 +674,19 @@ def after_second_hsct(out: pd.DataFrame, targets: dict, rng: np.random.Generator
     third = np.flatnonzero(facts["gvhd_death"] & ~np.isnan(facts["rel"]))
     if n != DEFAULT_N or len(third) != spec["gvhd_death_trigger"]["third HSCT"]:
         return cols  # the Results' counts are for the 95 patients of the paper
-    dli_all = _draw((*spec["dli_days"], [], 0), sum(spec["dli_reason"].values()), rng)
-    mrd_all = _draw((*spec["mrd_days"], [], 0), sum(spec["mrd_treatment"].values()), rng)
-    roles = AFTER_SECOND_ROLES
-    for _ in range(tries):
-        mrd_pool, dli_pool = list(rng.permutation(mrd_all)), list(rng.permutation(dli_all))
-        used, plan = set(third.tolist()), []
-        for role in roles:
-            mrd = mrd_pool.pop() if role[0] else np.nan
-            dli = dli_pool.pop() if role[1] else np.nan
-            fits = [i for i in rng.permutation(n) if i not in used and _role_fits(role, i, mrd, dli, facts)]
-            if not fits:
-                break
-            used.add(int(fits[0]))
-            plan.append((int(fits[0]), mrd, dli, role))
-        if len(plan) == len(roles):
+    plan = None
+    for attempt in range(AFTER_SECOND_REDRAWS):  # new DLI and MRD days only if none of the tries fit the first
+        dli_all = _draw((*spec["dli_days"], [], 0), sum(spec["dli_reason"].values()), rng)
+        mrd_all = _draw((*spec["mrd_days"], [], 0), sum(spec["mrd_treatment"].values()), rng)
+        plan = _assign_roles(AFTER_SECOND_ROLES, third, dli_all, mrd_all, facts, rng, tries if attempt == 0 else 500)
+        if plan is not None:
             break
-    else:
-        raise RuntimeError("no patients fit the Results' DLI / MRD / GVHD-death facts")
+    if plan is None:
+        raise SynthesisError(
+            "no patients of the calibrated outcomes fit the Results' DLI / MRD-positive / GVHD-death facts (a fatal "
+            "GVHD after DLI, CAR-T or anti-PD-1 needs a GVHD death late enough for the MRD or DLI day before it) "
+            f"after {AFTER_SECOND_REDRAWS} draws of those days; try another seed"
+        )
     for i, mrd, dli, (treatment, reason, trigger) in plan:
         cols.iat[i, cols.columns.get_loc("days_second_hsct_to_mrd_positive")] = mrd
         cols.iat[i, cols.columns.get_loc("mrd_positive_after_second_treatment")] = treatment
