@@ -227,3 +227,38 @@ def test_a_code_missing_on_many_rows_is_printed_once_with_its_count(tmp_path, ca
         " '0' is not a code listed in cohort.dead.codes (1, 2)"
     )
     assert err[4].startswith("20 problem(s) found")
+
+
+def test_a_status_column_of_words_is_the_vital_status_and_its_other_codes_competing_endpoints(tmp_path, capsys):
+    """survival::transplant's shape: futime and event in {censored, death, ltx, withdraw}. The status is the
+    vital status (death = dead, the rest alive when last seen), not a factor; ltx and withdraw each become a
+    custom endpoint with death competing, to be named. Filled in, the draft validates."""
+    rows = ["futime,event,age", "400,death,50", "30,ltx,41", "700,censored,62", "90,withdraw,38"]
+    rows += [f"{100 + 7 * k},{['death', 'censored', 'ltx'][k % 3]},{30 + k}" for k in range(40)]
+    path = tmp_path / "transplant.csv"
+    path.write_text("\n".join(rows) + "\n")
+    draft = draft_study(path, tmp_path)
+    study_dict = yaml.safe_load(draft.text)
+    assert study_dict["cohort"]["followup"] == "futime"
+    assert study_dict["cohort"]["dead"] == {
+        "column": "event",
+        "codes": {"censored": "alive", "death": "dead", "ltx": "alive", "withdraw": "alive"},
+    }
+    assert "event" not in study_dict["risk_factors"]["factors"]
+    ltx = study_dict["endpoints"]["custom"]["event_ltx"]
+    assert ltx["event"] == {"column": "event", "codes": ["ltx"]}
+    assert ltx["competing"] == [{"label": "death", "column": "event", "codes": ["death"]}]
+    assert any("event_withdraw" in item for item in draft.todo)
+    target = tmp_path / "study.yml"
+    text = draft.text.replace("'TODO: name the event coded ''ltx'' in event'", "liver transplant")
+    text = text.replace("'TODO: name the event coded ''withdraw'' in event'", "withdrawal")
+    text = text.replace("title: 'TODO: title of the study of transplant.csv'", "title: Waiting list")
+    text = text.replace("authors: [TODO]", "authors: [Test]")
+    text = text.replace("time_zero: 'TODO: what day 0 is, e.g. day of stem-cell infusion'", "time_zero: listing")
+    target.write_text(text)
+    assert cli.main(["validate", str(target)]) == 0, capsys.readouterr()
+
+
+def test_words_that_do_not_say_who_died_are_not_a_status():
+    frame = pd.DataFrame({"futime": range(10, 40), "arm": ["a", "b", "c"] * 10})
+    assert [p.event for p in find_pairs(frame)] == []

@@ -6,7 +6,10 @@ The draft maps what it can recognise and says how it recognised it, in a YAML co
 - time/indicator pairs: a 0/1 column and a time column that belong together by name (``tX``/``dX``,
   ``X_time``/``X_event``, ``X_days``/``X_status``, ``time``/``delta``);
 - follow-up and vital status: the pair whose time is, for (nearly) every patient, the largest time of the
-  row, or a pair named like survival or death;
+  row, or a pair named like survival or death; or a plain time column (``futime``, ``time``) beside a status
+  column of words, one meaning death and one censored (``death``/``censored``, as ``survival::transplant``):
+  its other codes (``ltx``, ``withdraw``) are read as alive at last follow-up and each becomes a custom
+  endpoint, with death competing, for the user to name;
 - event roles (relapse, GVHD, engraftment, CMV, EBV, PTLD, TA-TMA): the remaining pairs, by name; a pair
   whose name says nothing becomes a custom endpoint for the user to name;
 - event days: a numeric column named like a time (``rltime``, ``relapse_days``) that is empty for some
@@ -51,17 +54,21 @@ _ROLE_WORDS = {
     "tma": ("tma",),
 }
 _DEATH_WORDS = ("death", "dead", "died", "os", "surv", "vital", "alive")
+#: Values of a status column of words: one that means death, and ones that mean alive or censored at last follow-up.
+_DIED_VALUES = ("death", "dead", "died", "deceased", "expired")
+_CENSORED_VALUES = ("censored", "censor", "alive", "living", "lost", "lost to follow-up", "lfu", "none")
 _UNIT_LIMITS = (("years", 40), ("months", 500))  # largest time below the limit suggests this unit
 
 
 @dataclass
 class Pair:
-    """A time column and its 0/1 indicator column."""
+    """A time column and its 0/1 indicator column, or its status column of words (``codes``: code -> meaning)."""
 
     time: str
     event: str
     stem: str
     why: str
+    codes: dict | None = None
 
 
 @dataclass
@@ -155,8 +162,22 @@ def find_day_columns(frame: pd.DataFrame, followup: str, used: set[str]) -> list
     return found
 
 
+def _status_words(values: pd.Series) -> dict | None:
+    """code -> meaning of a status column of words (``death``, ``censored``, ``ltx``...): ``dead`` for a death word,
+    ``alive`` for a censoring word, the code itself for any other (another way to leave follow-up, such as a liver
+    transplant or withdrawal); None unless some value means death and some other means censored."""
+    if pd.api.types.is_numeric_dtype(values) or not 2 <= values.nunique() <= MAX_LEVELS:
+        return None
+    codes = {str(v): str(v).strip().lower() for v in sorted(values.dropna().unique(), key=str)}
+    meaning = {
+        code: "dead" if word in _DIED_VALUES else "alive" if word in _CENSORED_VALUES else code
+        for code, word in codes.items()
+    }
+    return meaning if {"dead", "alive"} <= set(meaning.values()) else None
+
+
 def find_pairs(frame: pd.DataFrame) -> list[Pair]:
-    """Time/indicator pairs of ``frame`` recognised by name."""
+    """Time/indicator pairs of ``frame`` recognised by name, and a plain time column with a status column of words."""
     times = {c: _stem(c) for c in frame.columns if _is_time(frame[c])}
     events = {c: _stem(c) for c in frame.columns if _is_indicator(frame[c])}
     pairs: list[Pair] = []
@@ -176,6 +197,20 @@ def find_pairs(frame: pd.DataFrame) -> list[Pair]:
                 plain_event[0],
                 "survival",
                 f"{plain_time[0]!r} and {plain_event[0]!r} are the usual names of a survival pair",
+            )
+        )
+    worded = {c: _status_words(frame[c]) for c in frame.columns if c not in used and c not in plain_event}
+    worded = {c: codes for c, codes in worded.items() if codes}
+    if len(plain_time) == 1 and len(worded) == 1 and not any(p.time == plain_time[0] for p in pairs):
+        (column, codes), (time,) = worded.popitem(), plain_time
+        pairs.append(
+            Pair(
+                time,
+                column,
+                "survival",
+                f"{time!r} is the usual name of a survival time and {column!r} says who "
+                f"died ({', '.join(c for c, m in codes.items() if m == 'dead')})",
+                codes,
             )
         )
     return pairs
@@ -266,20 +301,34 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
         cohort["id"] = id_column
     todo.append("cohort.time_zero: say what day 0 is")
     endpoints: dict = {"standard": []}
+    custom: dict = {}
     if follow is not None:
         unit, unit_why = _unit(frame, follow.time)
         cohort["time_unit"] = unit
         notes["time_unit"] = unit_why
         cohort["followup"] = follow.time
-        cohort["dead"] = {"column": follow.event, "codes": {1: "dead", 0: "alive"}}
+        cohort["dead"] = {"column": follow.event, "codes": dict(follow.codes or {1: "dead", 0: "alive"})}
         notes["followup"] = f"guess: {why}"
         used |= {follow.time, follow.event}
         endpoints["standard"].append("os")
+        for code in [c for c, meaning in (follow.codes or {}).items() if meaning not in ("dead", "alive")]:
+            cohort["dead"]["codes"][code] = "alive"  # alive when last seen, for overall survival
+            died = [c for c, meaning in follow.codes.items() if meaning == "dead"]
+            name = re.sub(r"\W+", "_", code.lower()).strip("_") or "other"
+            custom[f"event_{name}"] = {
+                "label": f"TODO: name the event coded {code!r} in {follow.event}",
+                "time": follow.time,
+                "event": {"column": follow.event, "codes": [code]},
+                "competing": [{"label": "death", "column": follow.event, "codes": died}],
+            }
+            todo.append(
+                f"endpoints.custom.event_{name}: name the event coded {code!r} in {follow.event!r}; overall survival "
+                "reads it as alive at last follow-up (cohort.dead): check"
+            )
     else:
         todo.append("cohort.followup and cohort.dead: no time/indicator pair looks like survival")
 
     events: dict = {}
-    custom: dict = {}
     for pair in pairs:
         if pair is follow:
             continue
