@@ -516,32 +516,3 @@ def test_masked_counts_are_not_pinned_by_their_bounds():
         assert min(high, total_masked - others_low) > max(low, total_masked - others_high), i
     # a line that holds only small counts whose sum pins them all: even masking all cannot help, so the total goes
     assert privacy.suppress_line([1, 1], 5)[2] is True
-
-
-@pytest.mark.parametrize(
-    ("patient_id", "kind"),
-    [
-        ("11010519491231002X", "Chinese resident identity number"),
-        ("19811228-9874", "Swedish personal identity number"),
-        ("811228-9874", "Swedish personal identity number"),
-        ("123-45-6789", "US social security number"),
-    ],
-)
-def test_an_id_shaped_like_a_national_identity_number_is_refused(patient_id, kind, tmp_path):
-    """The number's own structure decides (a date of birth and a check digit, or valid SSN parts), in both readers."""
-    path = tmp_path / "cohort.csv"
-    path.write_bytes(edited(patient_id=patient_id).encode())
-    lines = problem_lines(validate(path), path)
-    assert len(lines) == 1 and ", line 2" in lines[0] and "column patient_id" in lines[0], lines
-    assert f"is shaped like a {kind}" in lines[0] and "study pseudonym" in lines[0]
-    problems = contract.validate(path)  # the fast reader (validate's CLI) and this call agree
-    assert [(p.line, p.column) for p in problems] == [(2, "patient_id")]
-
-
-@pytest.mark.parametrize(
-    "patient_id",
-    ["11010519491231002Y", "11010519491231003X", "19811228-9875", "000-45-6789", "20210315-0001", "P-0001"],
-)
-def test_registry_codes_with_digits_and_dashes_are_accepted(patient_id):
-    """A wrong check digit, an impossible SSN area or a date with a sequence number is an ordinary code."""
-    assert contract.national_id_kind(patient_id) is None

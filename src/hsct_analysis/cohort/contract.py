@@ -1184,74 +1184,6 @@ TEXT_PATTERNS: dict[str, tuple[re.Pattern, str]] = {
 }
 
 
-def _valid_date(text: str) -> bool:
-    """Whether ``text`` (YYYYMMDD) is a calendar date from 1900 on."""
-    import datetime
-
-    try:
-        return datetime.date(int(text[:4]), int(text[4:6]), int(text[6:8])).year >= 1900
-    except ValueError:
-        return False
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for k, d in enumerate(reversed(digits)):
-        x = int(d) * (2 if k % 2 else 1)
-        total += x - 9 if x > 9 else x
-    return total % 10 == 0
-
-
-def _china_resident_id(v: str) -> bool:
-    """18 characters: region (6 digits), birth date (YYYYMMDD), sequence (3) and its ISO 7064 MOD 11-2 check."""
-    if not re.fullmatch(r"\d{17}[\dXx]", v) or not _valid_date(v[6:14]):
-        return False
-    weights = [2 ** (17 - k) % 11 for k in range(17)]
-    check = (12 - sum(int(d) * w for d, w in zip(v[:17], weights)) % 11) % 11
-    return v[17].upper() == ("X" if check == 10 else str(check))
-
-
-def _swedish_personal_number(v: str) -> bool:
-    """(YY)YYMMDD-NNNN or +NNNN whose last ten digits pass the Luhn check."""
-    m = re.fullmatch(r"(\d{2})?(\d{6})[-+](\d{4})", v)
-    if not m:
-        return False
-    century = m.group(1) or "19"
-    return _valid_date(century + m.group(2)) and _luhn(m.group(2) + m.group(3))
-
-
-def _us_social_security_number(v: str) -> bool:
-    """AAA-GG-SSSS with an area other than 000, 666 and 900-999, a group other than 00, a serial other than 0000."""
-    m = re.fullmatch(r"(\d{3})-(\d{2})-(\d{4})", v)
-    return (
-        bool(m)
-        and m.group(1) not in ("000", "666")
-        and m.group(1)[0] != "9"
-        and m.group(2) != "00"
-        and (m.group(3) != "0000")
-    )
-
-
-#: Shapes of national identity numbers that a patient id must not have (the book wants study pseudonyms): each
-#: checks the number's own structure (date of birth, check digit), so an ordinary registry code rarely matches.
-NATIONAL_ID_SHAPES: tuple[tuple[str, Callable[[str], bool]], ...] = (
-    ("a Chinese resident identity number (its date of birth and check digit fit)", _china_resident_id),
-    ("a Swedish personal identity number (its date of birth and check digit fit)", _swedish_personal_number),
-    ("a US social security number (its area, group and serial are valid)", _us_social_security_number),
-)
-_MAYBE_NATIONAL_ID = re.compile(r"[\d+\-Xx]{11,18}")
-
-
-def national_id_kind(value: str) -> str | None:
-    """What national identity number ``value`` is shaped like (:data:`NATIONAL_ID_SHAPES`), or None."""
-    if not _MAYBE_NATIONAL_ID.fullmatch(value):
-        return None
-    for kind, test in NATIONAL_ID_SHAPES:
-        if test(value):
-            return kind
-    return None
-
-
 def _check_pattern(t: _Table, col: Column) -> list[Problem]:
     if col.name not in TEXT_PATTERNS:
         return []
@@ -1259,19 +1191,7 @@ def _check_pattern(t: _Table, col: Column) -> list[Problem]:
     s = t.cells[col.name]
     # a cell holding U+FFFD came from bytes that are not UTF-8, already reported once for its line
     bad = ~t.empty[col.name] & ~s.map(lambda v: pattern.fullmatch(v) is not None or "\ufffd" in v).astype(bool)
-    problems = t.problems(bad, col.name, rule, s)
-    if col.name == "patient_id":
-        checked = ~bad & ~t.empty[col.name]
-        kinds = pd.Series([national_id_kind(v) if ok else None for v, ok in zip(s.astype(object), checked)], s.index)
-        for kind in sorted(set(kinds.dropna())):
-            problems += t.problems(
-                kinds == kind,
-                col.name,
-                f"is shaped like {kind}: a patient_id must be a study "
-                "pseudonym (e.g. P001); keep the key that links it to the person outside this file",
-                s,
-            )
-    return problems
+    return t.problems(bad, col.name, rule, s)
 
 
 _TYPE_CHECKS: dict[str, list[Callable[[_Table, Column], list[Problem]]]] = {
