@@ -163,51 +163,6 @@ def test_an_excel_workbook_is_read_as_one(tmp_path):
     )
 
 
-def _workbook_with_formula(path: Path, formula: str, stored: str | None) -> tuple[int, str]:
-    """The bundled-shaped cohort as a workbook whose sheet row 4, column age_first_hsct, holds ``formula``; with
-    ``stored``, its result is written into the sheet as a spreadsheet program saves it (openpyxl writes none)."""
-    import zipfile
-
-    openpyxl = pytest.importorskip("openpyxl")
-    header, body = rows()
-    book = openpyxl.Workbook()
-    book.active.append(header)
-    for row in body:
-        book.active.append([_number_or_text(row[h]) for h in header])
-    book.active.cell(row=4, column=header.index("age_first_hsct") + 1, value=formula)
-    book.save(path)
-    if stored is not None:
-        with zipfile.ZipFile(path) as archive:
-            parts = {name: archive.read(name) for name in archive.namelist()}
-        sheet = parts["xl/worksheets/sheet1.xml"].decode()
-        parts["xl/worksheets/sheet1.xml"] = sheet.replace(
-            f"<f>{formula[1:]}</f><v />", f"<f>{formula[1:]}</f><v>{stored}</v>"
-        ).encode()
-        with zipfile.ZipFile(path, "w") as archive:
-            for name, data in parts.items():
-                archive.writestr(name, data)
-    return 4, "age_first_hsct"
-
-
-def test_a_formula_without_a_stored_result_is_named_with_how_to_fix_it(tmp_path):
-    """A workbook written by a program keeps formulas without their results: read for values they are empty.
-    One line names the first such cell and says to save the workbook from a spreadsheet program."""
-    path = tmp_path / "cohort.xlsx"
-    line, column = _workbook_with_formula(path, "=20+7.8", None)
-    lines = problem_lines(validate(path), path)
-    assert len(lines) == 1, lines
-    assert f", line {line}, column {column}" in lines[0] and "holds a formula (=20+7.8)" in lines[0]
-    assert "save it" in lines[0]
-
-
-def test_a_formula_with_its_stored_result_is_read_as_that_result(tmp_path):
-    path = tmp_path / "cohort.xlsx"
-    age = rows()[1][2]["age_first_hsct"]  # sheet row 4 is the third patient
-    line, _ = _workbook_with_formula(path, f"={age}*1", age)
-    assert contract.validate(path) == []
-    assert contract.load_cohort(path)["age_first_hsct"].iloc[line - 2] == pytest.approx(float(age))
-
-
 def test_a_workbook_named_csv_is_read_as_a_workbook(tmp_path):
     """An .xlsx renamed .csv: known by its bytes, read as a workbook (openpyxl alone refuses the name)."""
     openpyxl = pytest.importorskip("openpyxl")

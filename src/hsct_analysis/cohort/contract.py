@@ -507,63 +507,7 @@ def _xlsx_rows(path: Path, problems: list[Problem], source: str):
     import openpyxl
 
     with path.open("rb") as fh:
-        unsaved = _formula_without_result(openpyxl, fh)
-    if unsaved is not None:
-        row, column, formula = unsaved
-        problems.append(
-            Problem(
-                source,
-                row,
-                None,
-                column,
-                f"holds a formula ({shorten(printable(formula))}) whose result the workbook does not store, so it "
-                "reads as empty (as in every workbook written by a program rather than saved by Excel): open it "
-                "in Excel or LibreOffice and save it, which stores every result, or save it as CSV UTF-8",
-            )
-        )
-        return
-    with path.open("rb") as fh:
         yield from _workbook_rows(openpyxl, fh, problems, source)
-
-
-def _formula_without_result(openpyxl, fh) -> tuple[int, str, str] | None:
-    """(sheet row, column name, formula) of the first formula cell of the first sheet with no stored result,
-    or None. A workbook keeps a formula and, once saved by a spreadsheet program, its result; read for values,
-    a formula without a stored result is an empty cell. A workbook that cannot be read gives None (the reader
-    names that problem)."""
-    try:
-        formulas = openpyxl.load_workbook(fh, read_only=True, data_only=False)
-    except Exception:  # noqa: BLE001 - reported by _workbook_rows
-        return None
-    try:
-        rows = formulas.worksheets[0].iter_rows(values_only=True)
-        header = [_cell_text(v) for v in next(rows, ())]
-        candidates = [
-            (number, col, value)
-            for number, cells in enumerate(rows, start=2)
-            for col, value in enumerate(cells)
-            if isinstance(value, str) and value.startswith("=")
-        ]
-    finally:
-        formulas.close()
-    if not candidates:
-        return None
-    fh.seek(0)
-    values = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    try:
-        cached = {}
-        wanted = {number for number, _, _ in candidates}
-        for number, cells in enumerate(values.worksheets[0].iter_rows(values_only=True), start=1):
-            if number in wanted:
-                cached[number] = cells
-    finally:
-        values.close()
-    for number, col, formula in candidates:
-        cells = cached.get(number, ())
-        if col >= len(cells) or cells[col] is None:
-            name = header[col] if col < len(header) and header[col] else None
-            return number, name, formula
-    return None
 
 
 def _workbook_rows(openpyxl, fh, problems: list[Problem], source: str):
