@@ -91,6 +91,8 @@ CASES = {  # name: (file bytes, expected line, expected column, fragment of the 
         "file is JSON, not a cohort table",
     ),
     "json_columns": (b'{\n  "patient_id": ["SYN0001", "SYN0002"]\n}', None, None, "file is JSON"),
+    "python_repr": (b"[{'patient_id': 'SYN0001'}]", None, None, "file is JSON"),
+    "html_comment_first": (b"<!-- export -->\n<table><tr><td>x</td></tr></table>", None, None, "XML or HTML"),
     "html_table": (
         b"<!DOCTYPE html><html><table><tr><td>patient_id</td></tr></table></html>",
         None,
@@ -115,7 +117,7 @@ def test_each_bad_file_gets_one_precise_line(name, tmp_path):
         assert f", line {line}" in lines[0] and f", column {column}" in lines[0]
     if "UTF" in rule:
         assert "CSV UTF-8" in lines[0]  # says how to save the file
-    if "not a cohort table" in rule:
+    if "not a cohort table" in rule or "Parquet" in rule:
         assert "write.csv(" in lines[0] and ".to_csv(" in lines[0]  # says how to write a CSV
     assert "\x00" not in result.stderr and "\u202e" not in result.stderr  # shown escaped, not raw
 
@@ -137,6 +139,15 @@ def test_utf8_with_and_without_bom_are_the_same_cohort(tmp_path):
     bom.write_bytes(b"\xef\xbb\xbf" + BUNDLED.read_bytes())
     assert contract.validate(plain) == [] and contract.validate(bom) == []
     pd.testing.assert_frame_equal(contract.load_cohort(plain), contract.load_cohort(bom), check_like=True)
+
+
+@pytest.mark.parametrize("first", ["[1]", "[2nd review]", "<html_note>", "<tablet_count>", "{site}"])
+def test_a_csv_whose_first_column_name_starts_like_json_or_html_is_read_as_csv(first, tmp_path):
+    """Only the start of a JSON value or of a markup element is taken for one; an odd first column name is not."""
+    header, body = rows()
+    path = tmp_path / "cohort.csv"
+    path.write_text(text([first, *header], [{first: "1", **row} for row in body]))
+    assert contract.validate(path) == []
 
 
 def test_an_excel_workbook_is_read_as_one(tmp_path):

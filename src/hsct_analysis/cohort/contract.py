@@ -267,9 +267,9 @@ _MAGIC = (
 #: Text formats that are not a table of rows, told apart by how their text starts (after a byte-order mark and
 #: white space): a CSV header starts with a column name, never with these.
 _TEXT_KINDS = (
-    (re.compile(rb'(?:\[\s*)?\{\s*"'), "JSON"),
-    (re.compile(rb'\[\s*(?:\[|"|-?\d|\]|true|false|null)'), "JSON"),
-    (re.compile(rb"<\?xml|<!DOCTYPE|<html|<table", re.IGNORECASE), "XML or HTML"),
+    (re.compile(rb"(?:\[\s*)?\{\s*[\"'}]"), "JSON"),  # an object, or a list of objects (also as Python prints them)
+    (re.compile(rb"\[\s*[\[\"']"), "JSON"),  # a list of lists or of strings
+    (re.compile(rb"<\?xml|<!DOCTYPE|<!--|<(?:html|head|body|table|meta|svg)[\s>/]", re.IGNORECASE), "XML or HTML"),
 )
 #: How to write a CSV from the tools a registry extract usually comes from.
 WRITE_CSV_HINT = (
@@ -362,7 +362,10 @@ def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
             pass
     for magic, what in _MAGIC:
         if head.startswith(magic):
-            return fatal(f"file is not a cohort table: it is {what}. Expected CSV (UTF-8) or an Excel workbook (.xlsx)")
+            hint = f"; {WRITE_CSV_HINT}" if magic in (b"PAR1", b"SQLite format 3") else ""
+            return fatal(
+                f"file is not a cohort table: it is {what}. Expected CSV (UTF-8) or an Excel workbook (.xlsx){hint}"
+            )
     half = max(1, len(head) // 2)
     if head[1::2].count(0) > 0.6 * half or head[0::2].count(0) > 0.6 * half:
         return fatal(
