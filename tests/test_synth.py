@@ -35,8 +35,8 @@ def test_generation_is_deterministic():
 
 @pytest.mark.slow
 def test_short_calibration_is_deterministic():
-    a = synth.generate(calibration_iterations=(20, 30, 5, 0, 40))
-    b = synth.generate(calibration_iterations=(20, 30, 5, 0, 40))
+    a = synth.generate(calibration_iterations=(20, 30, 5, 0, 50, 40))
+    b = synth.generate(calibration_iterations=(20, 30, 5, 0, 50, 40))
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -353,7 +353,7 @@ def test_calibrator_scores_what_the_scorecard_computes(committed):
     tests = {t[0]: cal.test_cache[(t[2], t[1])] for t in cal.tests}
     assert len(models) >= 30 and len(tests) >= 40
     for rid, value in (models | tests).items():
-        assert value == pytest.approx(card.loc[rid, "reproduced"], rel=1e-9), rid
+        assert value == pytest.approx(card.loc[rid, "reproduced"], rel=1e-9, nan_ok=True), rid
 
 
 def test_proven_headline_bounds_do_not_pull():
@@ -422,3 +422,26 @@ def test_after_second_facts_that_no_patient_fits_raise_a_clear_error(monkeypatch
     monkeypatch.setattr(synth, "generate", refuse)
     assert synth.main(["--out", "unused.csv", "--seed", "7"]) == 1
     assert "error: seed 7: no patients fit" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_reduce_misses_keeps_a_swap_only_if_more_entries_come_within_tolerance(committed):
+    """The greedy last step never adds a headline miss, never adds a miss overall, and what it reports is what a
+    fresh count on its result finds."""
+    from hsct_analysis.paper.synth.writer import OUTCOME_COLUMNS
+
+    reg = scorecard.audited(published.load_registry())
+    out = committed[OUTCOME_COLUMNS].copy()
+    for col in OUTCOME_COLUMNS:
+        if col != "cause_of_death":
+            out[col] = pd.to_numeric(out[col]).astype(float)
+    out["admin_censoring_days"] = np.inf
+    shuffled = out.sample(frac=1.0, random_state=3).reset_index(drop=True)  # far from calibrated: room to improve
+    held = set(headline.headline_ids(reg))
+    cal = calibration.Calibrator(committed, shuffled, reg, np.random.default_rng(1), with_models=True, headline=held)
+    before, after = cal.reduce_misses(150)
+    assert after[0] <= before[0] and after[1] < before[1]
+    again = calibration.Calibrator(
+        committed, cal.result(), reg, np.random.default_rng(2), with_models=True, headline=held
+    )
+    assert again.reduce_misses(0) == (after, after)
