@@ -329,17 +329,23 @@ def test_group_tests_equal_the_library(committed):
     assert checked >= 40
 
 
-def test_calibrator_scores_what_the_scorecard_computes(committed):
-    """The calibrator's fast routes (batched curves, coded tests, model frames built once) score the
-    committed cohort with the scorecard's own numbers: every curve, p-value and Table 4 entry."""
+def _outcome_records(committed: pd.DataFrame) -> pd.DataFrame:
+    """The committed cohort's outcome columns as the calibrator holds them (numbers as floats, no censoring cap)."""
     from hsct_analysis.paper.synth.writer import OUTCOME_COLUMNS
 
-    reg = scorecard.audited(published.load_registry())
     out = committed[OUTCOME_COLUMNS].copy()
     for col in OUTCOME_COLUMNS:
         if col != "cause_of_death":
             out[col] = pd.to_numeric(out[col]).astype(float)
     out["admin_censoring_days"] = np.inf
+    return out
+
+
+def test_calibrator_scores_what_the_scorecard_computes(committed):
+    """The calibrator's fast routes (batched curves, coded tests, model frames built once) score the
+    committed cohort with the scorecard's own numbers: every curve, p-value and Table 4 entry."""
+    reg = scorecard.audited(published.load_registry())
+    out = _outcome_records(committed)
     cal = calibration.Calibrator(
         committed, out, reg, np.random.default_rng(0), with_tests=True, with_models=True, headline=set()
     )
@@ -428,14 +434,8 @@ def test_after_second_facts_that_no_patient_fits_raise_a_clear_error(monkeypatch
 def test_reduce_misses_keeps_a_swap_only_if_more_entries_come_within_tolerance(committed):
     """The greedy last step never adds a headline miss, never adds a miss overall, and what it reports is what a
     fresh count on its result finds."""
-    from hsct_analysis.paper.synth.writer import OUTCOME_COLUMNS
-
     reg = scorecard.audited(published.load_registry())
-    out = committed[OUTCOME_COLUMNS].copy()
-    for col in OUTCOME_COLUMNS:
-        if col != "cause_of_death":
-            out[col] = pd.to_numeric(out[col]).astype(float)
-    out["admin_censoring_days"] = np.inf
+    out = _outcome_records(committed)
     shuffled = out.sample(frac=1.0, random_state=3).reset_index(drop=True)  # far from calibrated: room to improve
     held = set(headline.headline_ids(reg))
     cal = calibration.Calibrator(committed, shuffled, reg, np.random.default_rng(1), with_models=True, headline=held)
