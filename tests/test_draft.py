@@ -262,3 +262,20 @@ def test_a_status_column_of_words_is_the_vital_status_and_its_other_codes_compet
 def test_words_that_do_not_say_who_died_are_not_a_status():
     frame = pd.DataFrame({"futime": range(10, 40), "arm": ["a", "b", "c"] * 10})
     assert [p.event for p in find_pairs(frame)] == []
+
+
+def test_a_workbook_formula_without_its_result_stops_the_draft(tmp_path, capsys):
+    """Read for values the cell would be empty and the draft would guess from a hole: named as validate names it."""
+    openpyxl = pytest.importorskip("openpyxl")
+    frame = pd.read_csv(EXAMPLES / "hodg" / "hodg.csv")
+    book = openpyxl.Workbook()
+    book.active.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        book.active.append([v.item() if hasattr(v, "item") else v for v in row])
+    book.active.cell(row=3, column=2, value="=1+1")
+    path = tmp_path / "hodg.xlsx"
+    book.save(path)
+    assert cli.main(["init", str(tmp_path / "out"), "--cohort", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"line 3, column {frame.columns[1]}: holds a formula (=1+1)" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "study.yml").exists()

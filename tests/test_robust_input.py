@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 from pathlib import Path
 
@@ -172,6 +173,75 @@ def test_an_excel_workbook_is_read_as_one(tmp_path):
     assert (
         len(lines) == 1 and ", line 5" in lines[0] and "column sex" in lines[0] and 'did you mean "female"' in lines[0]
     )
+
+
+def _workbook_with_formula(
+    path: Path, formula: str, stored: str | None, column: str = "age_first_hsct", kind: str = ""
+) -> tuple[int, str]:
+    """The bundled-shaped cohort as a workbook whose sheet row 4, ``column`` (a contract column, or a new last one),
+    holds ``formula``; with ``stored``, its result is written into the sheet as a spreadsheet program saves it
+    (openpyxl writes none), with cell type ``kind`` (``str`` for a text result)."""
+    import zipfile
+
+    openpyxl = pytest.importorskip("openpyxl")
+    header, body = rows()
+    header = header if column in header else [*header, column]
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in body:
+        book.active.append([_number_or_text(row.get(h, "1")) for h in header])
+    book.active.cell(row=4, column=header.index(column) + 1, value=formula)
+    book.save(path)
+    if stored is not None:
+        with zipfile.ZipFile(path) as archive:
+            parts = {name: archive.read(name) for name in archive.namelist()}
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        old = f"<f>{formula[1:]}</f><v />"
+        assert old in sheet
+        sheet = sheet.replace(old, f"<f>{formula[1:]}</f><v>{stored}</v>")
+        if kind:
+            sheet = re.sub(rf'(<c r="[A-Z]+4")(>{re.escape(f"<f>{formula[1:]}</f>")})', rf'\1 t="{kind}"\2', sheet)
+        parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in parts.items():
+                archive.writestr(name, data)
+    return 4, column
+
+
+def test_a_formula_whose_stored_result_is_empty_text_is_read_as_empty(tmp_path):
+    """=IF(x="","",...) as LibreOffice and Excel store it (t="str", an empty value): a result, not a missing one."""
+    path = tmp_path / "cohort.xlsx"
+    assert rows()[1][2]["dead"] == "0"  # sheet row 4 is a living patient, whose cause of death is empty
+    _workbook_with_formula(path, '=IF(1=1,"","x")', "", column="cause_of_death", kind="str")
+    assert 't="str"' in __import__("zipfile").ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert contract.validate(path) == []
+
+
+def test_a_formula_outside_the_contract_columns_is_left_alone(tmp_path):
+    path = tmp_path / "cohort.xlsx"
+    _workbook_with_formula(path, "=1+1", None, column="site_notes")
+    assert contract.validate(path) == []
+    assert contract.formula_without_result(path, contract.COLUMNS) is None
+    assert contract.formula_without_result(path)[1:] == ("site_notes", "=1+1")  # the drafter reads every column
+
+
+def test_a_formula_without_a_stored_result_is_named_with_how_to_fix_it(tmp_path):
+    """A workbook written by a program keeps formulas without their results: read for values they are empty.
+    One line names the first such cell and says to save the workbook from a spreadsheet program."""
+    path = tmp_path / "cohort.xlsx"
+    line, column = _workbook_with_formula(path, "=20+7.8", None)
+    lines = problem_lines(validate(path), path)
+    assert len(lines) == 1, lines
+    assert f", line {line}, column {column}" in lines[0] and "holds a formula (=20+7.8)" in lines[0]
+    assert "save it" in lines[0]
+
+
+def test_a_formula_with_its_stored_result_is_read_as_that_result(tmp_path):
+    path = tmp_path / "cohort.xlsx"
+    age = rows()[1][2]["age_first_hsct"]  # sheet row 4 is the third patient
+    line, _ = _workbook_with_formula(path, f"={age}*1", age)
+    assert contract.validate(path) == []
+    assert contract.load_cohort(path)["age_first_hsct"].iloc[line - 2] == pytest.approx(float(age))
 
 
 def test_a_workbook_named_csv_is_read_as_a_workbook(tmp_path):

@@ -509,8 +509,99 @@ def _xlsx_rows(path: Path, problems: list[Problem], source: str):
     """
     import openpyxl
 
+    unsaved = formula_without_result(path, COLUMNS)  # a column outside the contract is not read
+    if unsaved is not None:
+        row, column, formula = unsaved
+        problems.append(Problem(source, row, None, column, FORMULA_RULE.format(formula=shorten(printable(formula)))))
+        return
     with path.open("rb") as fh:
         yield from _workbook_rows(openpyxl, fh, problems, source)
+
+
+FORMULA_RULE = (
+    "holds a formula ({formula}) whose result the workbook does not store, so it would read as empty: open the "
+    "workbook in Excel or LibreOffice and save it (that stores every result), or save it as CSV UTF-8"
+)
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _first_worksheet(archive) -> str | None:
+    """The archive member of the workbook's first worksheet (chartsheets skipped), as openpyxl's ``worksheets[0]``."""
+    import posixpath
+    import xml.etree.ElementTree as ET
+
+    try:
+        book = ET.fromstring(archive.read("xl/workbook.xml"))
+        rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ET.ParseError):
+        return None
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    for sheet in book.iter(f"{_SHEET_NS}sheet"):
+        target = targets.get(sheet.get(f"{_REL_NS}id"), "")
+        member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        if "worksheets/" in member and member in archive.namelist():
+            return member
+    return None
+
+
+def _header_of(path: Path | str) -> list[str]:
+    """The first row of the workbook's first worksheet, as text (opened through a file object, whatever its name)."""
+    import openpyxl
+
+    with Path(path).open("rb") as fh:
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+        try:
+            return [_cell_text(v) for v in next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())]
+        finally:
+            book.close()
+
+
+def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, str] | None:
+    """(sheet row, column name, formula) of the first cell of the first worksheet, in one of ``columns`` (names; every
+    column when None), that holds a formula but no stored result; None if there is none (or the workbook cannot be read: the reader says so).
+
+    A spreadsheet program stores each formula's result beside it when it saves; a workbook written by a program
+    (openpyxl, for one) may store none, and read for values such a cell is empty. A stored empty text (``t="str"``,
+    as ``=IF(x="","",...)`` gives) is a result. Only the sheet's XML is read, and not at all when it holds no formula.
+    """
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    from openpyxl.utils import column_index_from_string
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _first_worksheet(archive)
+            if member is None:
+                return None
+            with archive.open(member) as fh:  # most workbooks hold no formula: look for one before parsing
+                tail, found = b"", False
+                while chunk := fh.read(1 << 20):
+                    if b"<f>" in tail + chunk or b"<f " in tail + chunk:
+                        found = True
+                        break
+                    tail = chunk[-3:]
+            if not found:
+                return None
+            header = None
+            with archive.open(member) as fh:
+                for _, cell in ET.iterparse(fh):
+                    if cell.tag != f"{_SHEET_NS}c":
+                        continue
+                    formula, value = cell.find(f"{_SHEET_NS}f"), cell.find(f"{_SHEET_NS}v")
+                    stored = value is not None and value.text not in (None, "") or cell.get("t") in ("str", "inlineStr")
+                    ref = re.fullmatch(r"([A-Z]+)(\d+)", cell.get("r", ""))
+                    if formula is not None and not stored and ref and int(ref[2]) > 1:
+                        header = _header_of(path) if header is None else header
+                        col = column_index_from_string(ref[1]) - 1
+                        name = header[col] if col < len(header) else ""
+                        if columns is None or name in columns:
+                            return int(ref[2]), name, "=" + (formula.text or "")
+                    cell.clear()
+    except (zipfile.BadZipFile, OSError, ET.ParseError, KeyError):
+        return None
+    return None
 
 
 def _workbook_rows(openpyxl, fh, problems: list[Problem], source: str):

@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from hsct_analysis.cohort.contract import file_kind
+from hsct_analysis.cohort.contract import FORMULA_RULE, NotATable, file_kind, formula_without_result
 
 #: A column with at most this many distinct values is drafted as a categorical factor.
 MAX_LEVELS = 6
@@ -84,6 +84,10 @@ def read_table(path: Path) -> pd.DataFrame:
     # The study file's default ``cohort.not_applicable`` (an empty cell, ``NA`` as R writes it) is missing here too.
     kind = file_kind(path)  # a JSON, PDF or UTF-16 file is named as such (contract.NotATable), as validate names it
     if kind == "xlsx":
+        unsaved = formula_without_result(path)  # read for values, such a cell would be empty
+        if unsaved is not None:
+            row, column, formula = unsaved
+            raise NotATable(f"line {row}, column {column}: {FORMULA_RULE.format(formula=formula)}")
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
     else:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE), encoding=kind)
