@@ -509,10 +509,9 @@ def _xlsx_rows(path: Path, problems: list[Problem], source: str):
     """
     import openpyxl
 
-    unsaved = formula_without_result(path, COLUMNS)  # a column outside the contract is not read
+    unsaved = formula_problem(path, source, COLUMNS)  # a column outside the contract is not read
     if unsaved is not None:
-        row, column, formula = unsaved
-        problems.append(Problem(source, row, None, column, FORMULA_RULE.format(formula=shorten(printable(formula)))))
+        problems.append(unsaved)
         return
     with path.open("rb") as fh:
         yield from _workbook_rows(openpyxl, fh, problems, source)
@@ -524,6 +523,16 @@ FORMULA_RULE = (
 )
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def formula_problem(path: Path | str, source: str, columns=None) -> Problem | None:
+    """The :class:`Problem` of :func:`formula_without_result` (its row, column and formula, shown shortened), or
+    None."""
+    unsaved = formula_without_result(path, columns)
+    if unsaved is None:
+        return None
+    row, column, formula = unsaved
+    return Problem(source, row, None, column, FORMULA_RULE.format(formula=shorten(printable(formula))))
 
 
 def _first_worksheet(archive) -> str | None:

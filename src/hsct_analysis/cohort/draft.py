@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from hsct_analysis.cohort.contract import FORMULA_RULE, NotATable, file_kind, formula_without_result
+from hsct_analysis.cohort.contract import NotATable, file_kind, formula_problem
 
 #: A column with at most this many distinct values is drafted as a categorical factor.
 MAX_LEVELS = 6
@@ -84,10 +84,9 @@ def read_table(path: Path) -> pd.DataFrame:
     # The study file's default ``cohort.not_applicable`` (an empty cell, ``NA`` as R writes it) is missing here too.
     kind = file_kind(path)  # a JSON, PDF or UTF-16 file is named as such (contract.NotATable), as validate names it
     if kind == "xlsx":
-        unsaved = formula_without_result(path)  # read for values, such a cell would be empty
+        unsaved = formula_problem(path, str(path))  # read for values, such a cell would be empty
         if unsaved is not None:
-            row, column, formula = unsaved
-            raise NotATable(f"line {row}, column {column}: {FORMULA_RULE.format(formula=formula)}")
+            raise NotATable(f"line {unsaved.line}, column {unsaved.column}: {unsaved.rule}")
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
     else:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE), encoding=kind)
@@ -311,13 +310,15 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
         cohort["time_unit"] = unit
         notes["time_unit"] = unit_why
         cohort["followup"] = follow.time
-        cohort["dead"] = {"column": follow.event, "codes": dict(follow.codes or {1: "dead", 0: "alive"})}
+        codes = follow.codes or {1: "dead", 0: "alive"}
+        others = [c for c, meaning in codes.items() if meaning not in ("dead", "alive")]
+        died = [c for c, meaning in codes.items() if meaning == "dead"]
+        # another way to leave follow-up (ltx, withdraw) is alive when last seen, for overall survival
+        cohort["dead"] = {"column": follow.event, "codes": {c: "alive" if c in others else m for c, m in codes.items()}}
         notes["followup"] = f"guess: {why}"
         used |= {follow.time, follow.event}
         endpoints["standard"].append("os")
-        for code in [c for c, meaning in (follow.codes or {}).items() if meaning not in ("dead", "alive")]:
-            cohort["dead"]["codes"][code] = "alive"  # alive when last seen, for overall survival
-            died = [c for c, meaning in follow.codes.items() if meaning == "dead"]
+        for code in others:
             name = re.sub(r"\W+", "_", code.lower()).strip("_") or "other"
             custom[f"event_{name}"] = {
                 "label": f"TODO: name the event coded {code!r} in {follow.event}",

@@ -431,13 +431,8 @@ class Calibrator:
         p = self.perm
         return core_arrays(self.fu[p], self.dead[p], self.rel[p])
 
-    def curve_penalties(self, groups=None) -> np.ndarray:
-        """Weighted penalty of every curve entry; with ``groups`` (ids of the groups a move
-        touched) only those groups are recomputed, the rest come from the last accepted state."""
-        if groups is None or not hasattr(self, "_cpen"):
-            rows = np.arange(len(self.groups))
-        else:
-            rows = np.array(sorted(groups), int)
+    def _curve_values(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of the curve entries of the groups ``rows``, their values on the current assignment)."""
         values = self.curves.values(self._arrays(), rows)
         pos = np.full(len(self.groups), -1)
         pos[rows] = np.arange(len(rows))
@@ -447,6 +442,16 @@ class Calibrator:
         for ep, arr in values.items():
             m = ep_hit == ep
             v[m] = arr[g_hit[m], t_hit[m], s_hit[m]]
+        return hit, v
+
+    def curve_penalties(self, groups=None) -> np.ndarray:
+        """Weighted penalty of every curve entry; with ``groups`` (ids of the groups a move
+        touched) only those groups are recomputed, the rest come from the last accepted state."""
+        if groups is None or not hasattr(self, "_cpen"):
+            rows = np.arange(len(self.groups))
+        else:
+            rows = np.array(sorted(groups), int)
+        hit, v = self._curve_values(rows)
         x2 = ((v - self.c_target[hit]) / self.c_tol[hit]) ** 2
         pen = self._cpen.copy() if hasattr(self, "_cpen") else np.zeros(len(self.c_ids))
         x2 = np.where(np.isfinite(x2), x2, np.inf)
@@ -629,36 +634,31 @@ class Calibrator:
         return counted, held
 
     def _curve_misses(self, rows=None) -> tuple[np.ndarray, np.ndarray]:
-        """(entries, distance in tolerances) of the curve entries of the groups ``rows`` (all when None); an entry
+        """(mask, distance in tolerances) of the curve entries of the groups ``rows`` (all when None); an entry
         is out of tolerance above 1, and one that cannot be computed is :data:`FAR`."""
         rows = np.arange(len(self.groups)) if rows is None else np.asarray(sorted(rows), int)
-        values = self.curves.values(self._arrays(), rows)
-        pos = np.full(len(self.groups), -1)
-        pos[rows] = np.arange(len(rows))
-        hit = np.flatnonzero(pos[self.c_g] >= 0)
-        v = np.array([values[self.c_ep[k]][pos[self.c_g[k]], self.c_t[k], self.c_s[k]] for k in hit])
-        x = np.abs(v - self.c_target[hit]) / self.c_tol[hit]
-        return hit, np.where(np.isfinite(x), np.minimum(x, FAR), FAR)
+        hit, v = self._curve_values(rows)
+        return hit, _distance(np.abs(v - self.c_target[hit]) / self.c_tol[hit])
 
     def _test_misses(self) -> np.ndarray:
-        x = [
-            scaled_miss("p", "value", "%", target, self.test_cache.get((f, ep), np.nan), printed)
-            for _, ep, f, target, printed, *_ in self.tests
-        ]
-        return np.where(np.isfinite(x), np.minimum(x, FAR), FAR)
+        return _distance(
+            [
+                scaled_miss("p", "value", "%", target, self.test_cache.get((f, ep), np.nan), printed)
+                for _, ep, f, target, printed, *_ in self.tests
+            ]
+        )
 
     def _model_misses(self) -> np.ndarray:
-        x = [scaled_miss(m[1], m[5], "%", m[6], self._model_value(m), m[7]) for m in self.models]
-        return np.where(np.isfinite(x), np.minimum(x, FAR), FAR) if x else np.zeros(0)
+        return _distance([scaled_miss(m[1], m[5], "%", m[6], self._model_value(m), m[7]) for m in self.models])
 
     def reduce_misses(self, candidates: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Greedy last step on what the scorecard counts: try swapping the records of ``candidates`` pairs of
         patients in different groups (each pair once in an order drawn from the generator, then again) and keep
-        a swap only if (judged on the curves, then the tests, then Table 4 refitted) the headline claims out of tolerance do not increase, the non-conflicting entries out of
+        a swap only if the headline claims out of tolerance do not increase, the non-conflicting entries out of
         tolerance (each printing counted) decrease, and no more numbers become impossible to compute (a
-        cumulative incidence of 0 has no log interval, a group without events no hazard ratio), Table 4 refitted
-        included. Returns (headline misses, other misses) before and after. The
-        annealing minimises capped squared misses, which lets an entry sit just outside its tolerance; this
+        cumulative incidence of 0 has no log interval, a group without events no hazard ratio); judged on the
+        curves, then the tests, then Table 4 refitted. Returns (headline misses, other misses) before and after.
+        The annealing minimises capped squared misses, which lets an entry sit just outside its tolerance; this
         counts."""
         counted, held = self._printings()
         c_count = np.array([counted.get(i, 0) for i in self.c_ids])
@@ -742,6 +742,12 @@ SECONDARY_ENDPOINTS = {
 #: qPCR up to day 100 only (Methods), so no viremia is recorded later.
 MEASURED_UNTIL = {"cmv": 100.0, "ebv": 100.0}
 _NESTED = (("agvhd_3_4_days", "agvhd_2_4_days"), ("cgvhd_extensive_days", "cgvhd_days"), ("ptld_days", "ebv_days"))
+
+
+def _distance(x) -> np.ndarray:
+    """Distances in tolerances, capped at :data:`FAR`; a value that cannot be computed is :data:`FAR`."""
+    x = np.asarray(x, float)
+    return np.where(np.isfinite(x), np.minimum(x, FAR), FAR)
 
 
 def competing_arrays(event_days: np.ndarray, fu: np.ndarray, dead: np.ndarray):
