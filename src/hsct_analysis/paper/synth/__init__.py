@@ -33,7 +33,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.paper.synth.calibration import calibrate_outcomes
+from hsct_analysis.paper.synth.calibration import calibrate_cohort
 from hsct_analysis.paper.synth.draws import (
     SynthesisError,
     after_second_hsct,
@@ -96,7 +96,7 @@ def generate(
     out = outcomes(base, tg, rng)
     if calibrate and n == DEFAULT_N and targets is None:
         kwargs = {"iterations": calibration_iterations} if calibration_iterations else {}
-        out = calibrate_outcomes(base, out, seed=seed, verbose=verbose, max_seconds=max_seconds, **kwargs)
+        base, out = calibrate_cohort(base, out, seed=seed, verbose=verbose, max_seconds=max_seconds, **kwargs)
     after = after_second_hsct(out, tg, np.random.default_rng([seed, 2]))
     return assemble(base, pd.concat([out, after], axis=1))
 
