@@ -13,7 +13,9 @@ contract of :mod:`hsct_analysis.cohort` in two steps:
    engraftment) are drawn with plausible shapes and then moved by simulated annealing so that
    the published-results scorecard (:mod:`hsct_analysis.paper.scorecard`) is met as closely as
    possible. Moves keep every exact count fixed: whole outcome records are swapped between
-   patients (changes only subgroup estimates), and event times are moved within a patient.
+   patients (changes only subgroup estimates), event times are moved within a patient, and
+   last, one factor's baseline columns are swapped between two patients of different levels
+   (changes only that factor's groups; the columns drawn jointly move together).
 
 One concept per module: :mod:`.targets` (the printed numbers, read from the registry),
 :mod:`.draws` (exact baseline and first outcome draw), :mod:`.calibration` (the annealing) and

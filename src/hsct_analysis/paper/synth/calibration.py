@@ -9,8 +9,10 @@ keep the headline weight and NRM (a secondary endpoint) absorbs the gap. Entries
 inconsistent count :data:`CONFLICT_WEIGHT`; every other entry (CI bounds included) counts once
 per printing. An entry's penalty is its squared miss in tolerance units (capped). Squared misses let an
 entry sit just outside its tolerance, so a last, greedy step (:meth:`Calibrator.reduce_misses`) counts
-instead: it keeps a swap of two patients' records only if more entries come within tolerance and no
-headline claim is lost.
+instead: it keeps a swap only if fewer headline claims miss, or as many and fewer other entries, or as
+many and nearer. It swaps two patients' outcome records first, then one factor's baseline columns
+(:data:`COVARIATES`) between two patients: a record swap moves a patient in every factor at once, a
+covariate swap in one factor only, so the groups of each factor can be composed on their own.
 
 Speed: the Kaplan-Meier and Aalen-Johansen estimates of every Table 3 group are computed in one
 pass (:class:`GroupCurves`: a tally per group at all distinct times, then the library's
