@@ -232,6 +232,12 @@ class GroupTest:
         cat = pd.Categorical(np.asarray(levels[self.keep]).astype(str))
         self.codes = cat.codes.astype(np.int64)
         self.n_groups = len(cat.categories)
+        self.position = np.cumsum(self.keep) - 1  # a kept patient's index into codes
+
+    def exchange(self, i: int, j: int) -> None:
+        """Patients ``i`` and ``j`` (both with a level) trade groups."""
+        a, b = self.position[i], self.position[j]
+        self.codes[a], self.codes[b] = self.codes[b], self.codes[a]
 
     def p(self, endpoint_name: str, time, status) -> float:
         from hsct_analysis.stats.chisquare import chi2_p_value
@@ -623,7 +629,7 @@ class Calibrator:
         levels[i], levels[j] = levels[j], levels[i]
         held[i], held[j] = held[j], held[i]
         self.curves.exchange(self.factor_rows[f], i, j)
-        self.group_tests[f] = GroupTest(levels)
+        self.group_tests[f].exchange(i, j)
         for frame in self.model_frames.values():
             if f in frame.columns:
                 for k in (i, j):
