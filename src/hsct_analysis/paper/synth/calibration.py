@@ -377,7 +377,6 @@ class Calibrator:
         events = self.out[[c for c in EVENT_COLUMNS if c != "relapse_days"]].to_numpy(float)
         self.last_event = np.nan_to_num(np.nanmax(np.where(np.isnan(events), -np.inf, events), axis=1), neginf=0.0)
         self.median_followup = float(np.median(self.fu))
-        self.with_tests, self.with_models = with_tests, with_models
         self.registry = registry
         headline = set(headline_ids(registry)) if headline is None else headline
         weights = entry_weights(registry, headline, proven)
@@ -1074,13 +1073,7 @@ def calibrate_cohort(
                 f"{cal.objective():.1f} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-        cal.run(
-            n_iterations,
-            t_start=phase.t_start,
-            t_end=phase.t_end,
-            verbose=verbose,
-            swap_share=phase.swap_share,
-        )
+        cal.run(n_iterations, t_start=phase.t_start, t_end=phase.t_end, verbose=verbose, swap_share=phase.swap_share)
         stage = cal.result()
     for moves, candidates in zip(("records", "covariates"), counts[len(PHASES) : len(PHASES) + 2]):
         if not candidates:
