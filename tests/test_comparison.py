@@ -205,12 +205,12 @@ def test_the_nrm_key_result_says_it_absorbs_the_identity_gap(report):
     from hsct_analysis.paper import headline
     from hsct_analysis.paper import registry as published
 
-    notes = identity_gap_notes(report.entries(ids=HEADLINE_IDS))
+    notes = identity_gap_notes(report.entries(ids=HEADLINE_IDS), report.card)
     assert list(notes) == ["Non-relapse mortality at 3 years, %"]
     proof = headline.identity_proofs(published.load_registry()).iloc[0]  # the whole cohort at 3 years
     assert proof["group"] == "whole cohort"
     note = notes["Non-relapse mortality at 3 years, %"]
-    assert f"by {proof['gap']:+.1f} points" in note and "primary endpoints LFS and OS are held" in note
+    assert f"by {proof['gap']:+.1f} points" in note and "relapse are held (both within tolerance here)" in note
     html = report.key_results(ids=HEADLINE_IDS).data
     assert "absorbs the gap" in html
     # every report chapter's box names estimates the scorecard has, and a chapter with misses names them
@@ -266,3 +266,16 @@ def test_mixture_table_weighs_the_groups_of_the_paper_and_of_the_cohort(report):
     assert table.attrs["paper_gap_max"] == "3.2"
     without_cohort = scorecard_view.mixture_table(findings, registry, None)
     assert "Ours: gap (pp)" not in without_cohort and without_cohort.attrs["ours_gap_max"].startswith("(not computed")
+
+
+def test_the_nrm_note_says_when_this_cohort_misses_the_lfs_it_holds(report):
+    """The note beside an NRM that absorbs the gap states what the cohort holds: a card with the group's LFS
+    out of tolerance makes it say so, with our value and the printed one."""
+    from hsct_analysis.book.report import HEADLINE_IDS, identity_gap_notes
+
+    card = report.card.copy()
+    card.loc[card["id"] == "res.lfs.3y.est", "passed"] = False
+    ours = float(card.loc[card["id"] == "res.lfs.3y.est", "reproduced"].iloc[0])
+    note = identity_gap_notes(report.entries(ids=HEADLINE_IDS), card)["Non-relapse mortality at 3 years, %"]
+    assert f"but here LFS is {ours:.1f} against the printed 49.8" in note
+    assert "within tolerance here" not in note

@@ -88,3 +88,22 @@ def test_open_misses_say_how_narrow_the_way_is(registry):
             assert table.loc[rid, "proof"] == "" and table.loc[rid, "note"].startswith("Not proven unreachable")
     shown = headline.display_table(table.reset_index())["Why not"].to_numpy()
     assert list(shown) == [p or n for p, n in zip(table["proof"], table["note"])]
+
+
+def test_identity_held_checks_the_lfs_and_relapse_each_proof_leaves_to_hold(registry):
+    """Every group and time with a proven gap contributes its LFS and relapse estimates, scored as the scorecard
+    scores them; a card that moves one estimate out of tolerance turns exactly that row to a miss."""
+    card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
+    held = headline.identity_held(card, registry)
+    proofs = headline.identity_proofs(registry)
+    assert len(held) == 2 * len(proofs)
+    assert set(held["endpoint"]) == {"lfs", "relapse"}
+    by_id = card.set_index("id")
+    assert list(held["passed"]) == [bool(by_id.loc[i, "passed"]) for i in held["id"]]
+    whole = held[(held["group"] == "whole cohort") & (held["time_days"] == headline.HEADLINE_TIMES[1])]
+    assert list(whole["endpoint"]) == ["lfs", "relapse"] and whole["passed"].all()  # headline claims hold
+    moved = card.copy()
+    target = whole["id"].iloc[0]
+    moved.loc[moved["id"] == target, "passed"] = False
+    again = headline.identity_held(moved, registry).set_index("id")
+    assert not again.loc[target, "passed"] and again["passed"].sum() == held["passed"].sum() - 1

@@ -858,7 +858,7 @@ def write_key_results(stage: Path, cohort_path: Path, bundled: bool) -> None:
     target = stage / KEY_RESULTS_PAGE
     if bundled:
         report = Report(str(cohort_path))
-        notes = identity_gap_notes(report.entries(ids=HEADLINE_IDS))
+        notes = identity_gap_notes(report.entries(ids=HEADLINE_IDS), report.card)
         text = comparison.key_results(report.paper(ids=HEADLINE_IDS), notes=notes)
     else:
         text = "Comparisons with the paper are shown only for the book's own synthetic cohort."

@@ -214,22 +214,27 @@ class Report:
         """The box that opens a chapter: its headline estimates, paper vs ours, misses named (as HTML).
 
         Beside a printed NRM that no cohort can meet, because the paper's LFS, relapse and NRM break the identity
-        1 − LFS = RI + NRM, the box says so: the primary endpoints LFS and OS are held and NRM, a secondary
-        endpoint, takes up the gap (:func:`hsct_analysis.paper.headline.identity_proofs`).
+        1 − LFS = RI + NRM, the box says so: NRM, a secondary endpoint, takes up the gap
+        (:func:`hsct_analysis.paper.headline.identity_proofs`), and the group's LFS and relapse are held, or where
+        this cohort misses one, by how much (:func:`hsct_analysis.paper.headline.identity_held`).
         """
         from IPython.display import HTML
 
         if self.card is None:
             return HTML("")
         rows = self.entries(ids, prefix, **where)
-        return HTML(comparison.key_results_html(self.paper(ids, prefix, **where), notes=identity_gap_notes(rows)))
+        notes = identity_gap_notes(rows, self.card)
+        return HTML(comparison.key_results_html(self.paper(ids, prefix, **where), notes=notes))
 
 
-def identity_gap_notes(rows: pd.DataFrame) -> dict[str, str]:
-    """Estimate label -> the sentence that says why a printed NRM cannot be met (the identity gap it absorbs)."""
+def identity_gap_notes(rows: pd.DataFrame, card: pd.DataFrame | None = None) -> dict[str, str]:
+    """Estimate label -> the sentence that says why a printed NRM cannot be met (the identity gap it absorbs),
+    and, from the scorecard ``card`` (default: the rows), whether this cohort holds the group's LFS and RI."""
     from hsct_analysis.paper import headline
 
-    proofs = headline.identity_proofs(published.load_registry())
+    registry = published.load_registry()
+    proofs = headline.identity_proofs(registry)
+    held = headline.identity_held(rows if card is None else card, registry)
     notes = {}
     for _, row in rows.iterrows():
         if row.get("endpoint") != "nrm" or row.get("kind") not in ("km", "cif") or row.get("stat") != "value":
@@ -244,10 +249,21 @@ def identity_gap_notes(rows: pd.DataFrame) -> dict[str, str]:
         if hit.empty:
             continue
         p = hit.iloc[0]
+        kept = held[(held["factor"] == factor) & (held["level"] == level) & (held["time_days"] == p["time_days"])]
+        missed = kept[~kept["passed"]]
+        if kept.empty:  # the scorecard given has no LFS or relapse of this group
+            holds = "The cohort is calibrated to hold LFS, a primary endpoint, and relapse"
+        elif missed.empty:
+            holds = "LFS, a primary endpoint, and relapse are held (both within tolerance here)"
+        else:
+            holds = "The cohort is calibrated to hold LFS, a primary endpoint, and relapse, but here " + " and ".join(
+                f"{'LFS' if m.endpoint == 'lfs' else 'relapse'} is {m.ours:.1f} against the printed {m.paper:g}"
+                for m in missed.itertuples(index=False)
+            )
         notes[estimate_label(row) + ", %"] = (
             f"NRM takes up the paper's identity gap: its LFS {p['lfs']:g}, relapse {p['relapse']:g} and NRM "
             f"{p['nrm']:g} break 1 − LFS = relapse + NRM by {p['gap']:+.1f} points, so no cohort can match all "
-            f"three. The primary endpoints LFS and OS are held; NRM, a secondary endpoint, absorbs the gap (any "
+            f"three. {holds}; NRM, a secondary endpoint, absorbs the gap (any "
             f"cohort with LFS and relapse within tolerance has NRM {p['nrm_reachable_low']:.1f}–"
             f"{p['nrm_reachable_high']:.1f})."
         )

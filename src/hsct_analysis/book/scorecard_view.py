@@ -225,6 +225,25 @@ def proofs_table(proofs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def held_table(held: pd.DataFrame) -> pd.DataFrame:
+    """:func:`hsct_analysis.paper.headline.identity_held` for reading, one row per group and time with a proven
+    gap: the LFS and relapse estimates the calibration holds, paper against ours (%), and which miss."""
+    rows = []
+    for (group, days), g in held.groupby(["group", "time_days"], sort=False):
+        by = g.set_index("endpoint")
+        row = {"Group": group_label(group), "Time": _time_text(days)}
+        for endpoint, name in (("lfs", "LFS"), ("relapse", "Relapse")):
+            found = endpoint in by.index
+            row[f"{name} paper, %"] = _pp(by.loc[endpoint, "paper"]) if found else "–"
+            row[f"{name} ours, %"] = _pp(by.loc[endpoint, "ours"]) if found else "–"
+        missed = [
+            name for endpoint, name in (("lfs", "LFS"), ("relapse", "relapse")) if not by["passed"].get(endpoint, True)
+        ]
+        row["Outside tolerance"] = " and ".join(missed) if missed else "neither"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def naive_gap_table(residuals: pd.DataFrame, min_cell: int | None = None) -> pd.DataFrame:
     """:func:`hsct_analysis.paper.estimator.naive_identity_residuals` for reading: printed gap against the
     gap 1 − Kaplan-Meier would give (relapse × NRM / 100)."""

@@ -120,8 +120,8 @@ def check_identity(registry: pd.DataFrame) -> pd.DataFrame:
             )
             if abs(gap) > 3 * ESTIMATE_TOL_PP:  # not even within the scorecard's +-1 pp each
                 reason += (
-                    f"; no cohort can meet all three within +-{ESTIMATE_TOL_PP:g} pp: the book holds LFS (a primary "
-                    "endpoint) and RI, and NRM (a secondary endpoint) absorbs the gap"
+                    f"; no cohort can meet all three within +-{ESTIMATE_TOL_PP:g} pp: the synthetic cohort is "
+                    "calibrated to hold LFS (a primary endpoint) and RI, and NRM (a secondary endpoint) absorbs the gap"
                 )
             found.append(_finding("identity", [g["id_lfs"], g["id_relapse"], g["id_nrm"]], reason, gap))
     return _findings(found)

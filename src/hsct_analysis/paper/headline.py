@@ -14,7 +14,8 @@ the paper's LFS, RI and NRM cannot all come within tolerance, that they cannot: 
 death without relapse are the only ways to leave leukemia-free survival, so on any cohort the
 Kaplan-Meier LFS and the Aalen-Johansen incidences satisfy 1 - LFS = RI + NRM exactly
 (Putter et al. 2007). LFS and OS are the paper's primary endpoints, so where the identity
-forbids all three, LFS (and RI) hold and NRM, a secondary endpoint, absorbs the gap.
+forbids all three, the calibration holds LFS (and RI) and NRM, a secondary endpoint, absorbs the gap;
+:func:`identity_held` checks on a cohort how many of those LFS and RI estimates it holds.
 """
 
 from __future__ import annotations
@@ -183,6 +184,42 @@ def _identity_proof(proofs: pd.DataFrame, r: pd.Series) -> str:
         & np.isclose(proofs["time_days"].astype(float), float(r["time_days"]))
     ]
     return hit["proof"].iloc[0] if len(hit) else ""
+
+
+def identity_held(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
+    """Where the identity forbids the printed LFS, RI and NRM together (:func:`identity_proofs`), the
+    LFS and RI estimates the calibration holds, from a scorecard: group, factor, level, time_days,
+    endpoint, id, paper, ours (percent) and passed (within tolerance). It checks on a cohort what the
+    proofs only promise: that the primary endpoint and RI are the ones kept."""
+    reg = _canonical(registry)
+    est = reg[reg["kind"].isin(["km", "cif"]) & (reg["stat"] == "value") & reg["endpoint"].isin(["lfs", "relapse"])]
+    by_id = card.set_index("id")
+    out = []
+    for p in identity_proofs(registry).itertuples(index=False):
+        rows = est[
+            (est["factor"] == p.factor)
+            & (est["level"] == p.level)
+            & ((est["time_days"].astype(float) - float(p.time_days)).abs() < 1e-6)
+        ]
+        for r in rows.sort_values("endpoint").itertuples(index=False):
+            if r.id not in by_id.index:
+                continue
+            c = by_id.loc[r.id]
+            out.append(
+                {
+                    "group": p.group,
+                    "factor": p.factor,
+                    "level": p.level,
+                    "time_days": p.time_days,
+                    "endpoint": r.endpoint,
+                    "id": r.id,
+                    "paper": float(c["published"]),
+                    "ours": float(c["reproduced"]),
+                    "passed": bool(c["passed"]),
+                }
+            )
+    columns = ["group", "factor", "level", "time_days", "endpoint", "id", "paper", "ours", "passed"]
+    return pd.DataFrame(out, columns=columns)
 
 
 def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
