@@ -69,6 +69,9 @@ def test_hr_ci_and_separation(paper):
     assert len(sep) == 2 and "1.42E+06" in sep["reason"].iloc[0]
     assert sep["magnitude"].iloc[0] == pytest.approx(6.1523, abs=1e-4)
     assert marked.set_index("id").loc["t4.relapse.atg_type.ATG-T.up", "status"] == "inconsistent"
+    # the level's own Wald p is a function of the same non-finite estimate, so it shares the finding
+    assert sep["ids"].iloc[0].split(";")[-1] == "t4.relapse.atg_type.ATG-T.p"
+    assert marked.set_index("id").loc["t4.relapse.atg_type.ATG-P.p", "status"] == "inconsistent"
 
 
 def test_subgroup_sums(paper):
@@ -102,8 +105,9 @@ def test_committed_status_is_the_audits(paper):
     registry, marked, _ = paper
     assert (registry["status"] == marked["status"]).all()
     assert (registry["reason"] == marked["reason"]).all()
-    # per estimate (265 when CI bounds followed), plus the 20 bounds proven out of reach (18 and two reprints)
-    assert (marked["status"] == "inconsistent").sum() == 135
+    # per estimate (265 when CI bounds followed), plus the 20 bounds proven out of reach (18 and two reprints) and
+    # the two Wald p-values of separated hazard ratios
+    assert (marked["status"] == "inconsistent").sum() == 137
 
 
 # ----------------------------------------------------------------- the identity-gap pattern
@@ -278,6 +282,27 @@ def test_hr_separation_fires(tmp_path):
     _, findings = audit.audit(_load(tmp_path, files))
     assert list(findings["check"]) == ["hr_separation"]
     assert findings["magnitude"].iloc[0] == pytest.approx(3.30103, abs=1e-5)
+    # a two-level factor's p is the Wald test of its one HR, so it shares the finding
+    assert findings["ids"].iloc[0] == "t4.os.sex.female.est;t4.os.sex.female.lo;t4.os.sex.female.up;t4.os.sex.p"
+
+
+def test_hr_separation_leaves_the_p_of_a_factor_with_more_levels(tmp_path):
+    """With two HR rows under one factor-wide p (a test on 2 df), that p is not the separated level's Wald test."""
+    files = _clean()
+    for level, (est, lo, up) in {"ATG-T": ("2000", "1200", "3330"), "ATG-P": ("1.50", "0.50", "4.50")}.items():
+        hr = dict(endpoint="os", factor="atg_type", level=level, reference="ATG-F", model="multivariate")
+        printed = f"{est} ({lo}-{up})"
+        files["table4"] += [
+            _row(f"t4.os.atg_type.{level}.est", "hr", est, printed=printed, **hr),
+            _row(f"t4.os.atg_type.{level}.lo", "hr", lo, "lower", printed=printed, **hr),
+            _row(f"t4.os.atg_type.{level}.up", "hr", up, "upper", printed=printed, **hr),
+        ]
+    files["table4"].append(
+        _row("t4.os.atg_type.p", "p", "0.020", endpoint="os", factor="atg_type", model="multivariate", test="wald")
+    )
+    _, findings = audit.audit(_load(tmp_path, files))
+    sep = findings[findings["check"] == "hr_separation"]
+    assert list(sep["ids"]) == ["t4.os.atg_type.ATG-T.est;t4.os.atg_type.ATG-T.lo;t4.os.atg_type.ATG-T.up"]
 
 
 def test_unreachable_bounds_mark_the_bound_not_its_partner(paper):

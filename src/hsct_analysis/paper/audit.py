@@ -362,16 +362,27 @@ def _hr_ci_reconstruction(agreement: pd.DataFrame, t: pd.Series) -> str:
 
 def check_hr_separation(registry: pd.DataFrame) -> pd.DataFrame:
     """A hazard ratio above 1e3 or below 1e-3 signals separation (a level with no or all
-    events); its estimate and CI are not meaningful."""
+    events); its estimate and CI are not meaningful, nor is the level's own p-value: it is the
+    Wald test of that same estimate, a function of the HR and its CI alone."""
     hrs = registry[(registry["kind"] == "hr") & (registry["stat"] == "value")]
+    agreement = hr_p_agreement(registry)
+    own_p = {} if agreement.empty else dict(zip(agreement["id"], agreement["p_id"]))
+    levels = dict(zip(registry["id"], registry["level"].fillna("")))
+    terms = hrs.groupby(["file", "endpoint", "factor"])["id"].transform("size")  # HR rows of the factor
+    one_df = dict(zip(hrs["id"], terms == 1))
     found = []
     for _, row in hrs.iterrows():
         if not HR_SEPARATION[0] <= row["value"] <= HR_SEPARATION[1]:
             stem = _stem(row["id"])
             ids = [i for i in (f"{stem}.est", f"{stem}.lo", f"{stem}.up") if i in set(registry["id"])]
+            p_id = own_p.get(f"{stem}.est", "")
+            # the level's own p, or the factor's when the factor has one HR row (a 1-df test is that Wald test)
+            wald = bool(p_id) and (levels.get(p_id, "") == row["level"] or one_df.get(row["id"], False))
+            ids += [p_id] if wald else []
             reason = (
                 f"HR {row['printed']} ({row['endpoint']}, {row['level']} vs {row['reference']}): "
                 "separation: a level with no/complete events, the model did not converge to a finite HR"
+                + ("; the level's p is the Wald test of that estimate" if wald else "")
             )
             found.append(_finding("hr_separation", ids, reason, math.log10(row["value"])))
     return _findings(found)
