@@ -78,7 +78,19 @@ CASES = {  # name: (file bytes, expected line, expected column, fragment of the 
     "binary": (bytes(range(256)) * 40, None, None, "not a text file (binary data)"),
     "old_excel": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, None, None, "Excel 97-2003 workbook"),
     "zip_not_workbook": (b"PK\x03\x04" + b"\0" * 100, None, None, "it is a ZIP archive"),
-    "parquet": (b"PAR1" + bytes(range(256)) * 4, None, None, "it is a Parquet file"),
+    "parquet": (b"PAR1" + bytes(range(256)) * 4 + b"PAR1", None, None, "it is a Parquet file"),
+    "jsonc": (
+        b'// exported 2026-11-30\n/* cohort */\n[{"patient_id": "SYN0001"}]',
+        None,
+        None,
+        "file is JSON with comments",
+    ),
+    "xml_without_prolog": (
+        b'<cohort xmlns="urn:x">\n  <patient id="SYN0001"/>\n</cohort>',
+        None,
+        None,
+        "file is XML or HTML, not a cohort table",
+    ),
     "json_records": (
         b'[{"patient_id": "SYN0001", "sex": "female"},\n {"patient_id": "SYN0002", "sex": "male"}]',
         None,
@@ -552,3 +564,23 @@ def test_masked_counts_are_not_pinned_by_their_bounds():
         assert min(high, total_masked - others_low) > max(low, total_masked - others_high), i
     # a line that holds only small counts whose sum pins them all: even masking all cannot help, so the total goes
     assert privacy.suppress_line([1, 1], 5)[2] is True
+
+
+def test_a_header_that_starts_with_par1_is_read_as_csv(tmp_path):
+    """Only a file that also ends with Parquet's footer magic is named Parquet: a CSV whose first column is called
+    PAR1 is read as a table (an extra column, like any other, is allowed)."""
+    lines = BUNDLED.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "par1.csv"
+    path.write_text("\n".join(["PAR1," + lines[0]] + ["1," + line for line in lines[1:]]) + "\n", encoding="utf-8")
+    result = validate(path)
+    assert "Parquet" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+    assert result.returncode == 0 and "valid cohort with 95 patients" in result.stdout
+
+
+def test_a_header_that_opens_with_an_angle_bracket_is_not_taken_for_xml(tmp_path):
+    """Only an element followed by a closing or empty tag is XML: a first column named <age> is a CSV header."""
+    lines = BUNDLED.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "angle.csv"
+    path.write_text("\n".join(["<age>," + lines[0]] + ["1," + line for line in lines[1:]]) + "\n", encoding="utf-8")
+    result = validate(path)
+    assert result.returncode == 0 and "XML" not in result.stderr, result.stderr

@@ -269,7 +269,12 @@ _MAGIC = (
 _TEXT_KINDS = (
     (re.compile(rb"(?:\[\s*)?\{\s*[\"'}]"), "JSON"),  # an object, or a list of objects (also as Python prints them)
     (re.compile(rb"\[\s*[\[\"']"), "JSON"),  # a list of lists or of strings
+    # JSON with comments (JSONC, as editors write settings): // or /* lines, then an object or a list
+    (re.compile(rb"(?:(?://[^\n]*|/\*.*?\*/)\s*)+[\[{]", re.DOTALL), "JSON with comments"),
     (re.compile(rb"<\?xml|<!DOCTYPE|<!--|<(?:html|head|body|table|meta|svg)[\s>/]", re.IGNORECASE), "XML or HTML"),
+    # an element without a prolog (<cohort>, <ns:patients ...>) with a closing or empty tag after it: a CSV header
+    # does not open with a tag
+    (re.compile(rb"<[A-Za-z_][\w.:-]*(?:\s[^<>]*)?/?>(?=.*?(?:</|/>))", re.DOTALL), "XML or HTML"),
 )
 #: How to write a CSV from the tools a registry extract usually comes from.
 WRITE_CSV_HINT = (
@@ -317,6 +322,16 @@ def file_kind(path: Path | str) -> str:
     return kind
 
 
+def _parquet(path: Path) -> bool:
+    """Whether ``path`` ends as a Parquet file does: the 4-byte footer magic ``PAR1`` (it also starts with it)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(-4, 2)
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
     """The file's kind from its first bytes: ``"utf-8"``, ``"utf-8-sig"``, ``"xlsx"``, or None and the problem."""
 
@@ -361,6 +376,8 @@ def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
         except (zipfile.BadZipFile, OSError):
             pass
     for magic, what in _MAGIC:
+        if magic == b"PAR1" and not _parquet(path):
+            continue  # a text header that happens to start with PAR1 (a column of that name) is read as CSV
         if head.startswith(magic):
             hint = f"; {WRITE_CSV_HINT}" if magic in (b"PAR1", b"SQLite format 3") else ""
             return fatal(
