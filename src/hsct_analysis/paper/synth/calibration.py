@@ -166,14 +166,14 @@ class GroupCurves:
         for a in (self.masks, self.weights):
             a[np.ix_(rows, [i, j])] = a[np.ix_(rows, [j, i])]
 
-    def _tally(self, time, codes, n_codes, horizon, rows):
-        """Per group: distinct times up to ``horizon``, at risk and counts by code there, and the
-        index of each group's first and last time (among all distinct times)."""
+    def _tally(self, time, codes, n_codes, horizon, weights):
+        """Per group (a row of ``weights``, groups x patients): distinct times up to ``horizon``, at risk and counts
+        by code there, and the index of each group's first and last time (among all distinct times)."""
         distinct, inverse = np.unique(time, return_inverse=True)
         n, k = time.size, distinct.size
         onehot = np.zeros((n, k * n_codes))
         onehot[np.arange(n), inverse * n_codes + codes] = 1.0
-        counts = (self.weights[rows] @ onehot).reshape(len(rows), k, n_codes)
+        counts = (weights @ onehot).reshape(len(weights), k, n_codes)
         leaving = counts.sum(axis=2)
         at_risk = leaving[:, ::-1].cumsum(axis=1)[:, ::-1]
         present = leaving > 0
@@ -182,7 +182,7 @@ class GroupCurves:
         keep = max(int(np.searchsorted(distinct, horizon, side="right")), 1)  # later times change nothing read
         return distinct[:keep], at_risk[:, :keep], counts[:, :keep], first, last
 
-    def _read(self, endpoint_name, distinct, est, spread, first, last, rows):
+    def _read(self, endpoint_name, distinct, est, spread, first, last):
         times = self.times[endpoint_name]
         k = np.maximum(np.searchsorted(distinct, times, side="right") - 1, 0)
         est, spread = est[:, k], spread[:, k]
@@ -193,25 +193,29 @@ class GroupCurves:
         out[times[None, :] > last[:, None]] = np.nan
         return out
 
-    def values(self, arrays: dict, rows=None) -> dict[str, np.ndarray]:
+    def values(self, arrays: dict, rows=None, weights=None) -> dict[str, np.ndarray]:
         """Per endpoint: (groups x times x 3) estimate, lower, upper in percent; ``rows`` (optional)
-        restricts the computation to those groups (rows of ``masks``, in that order)."""
+        restricts the computation to those groups (rows of ``masks``, in that order); ``weights`` (groups x
+        patients, 0/1) gives the groups explicitly instead (e.g. as a covariate swap would leave them)."""
         rows = np.arange(len(self.masks)) if rows is None else np.asarray(rows, int)
+        weights = self.weights[rows] if weights is None else weights
         out = {}
         for ep in ("os", "lfs"):
             if ep in self.times:
                 t, e = arrays[ep]
-                distinct, at_risk, counts, first, last = self._tally(t, np.asarray(e, int), 2, self.times[ep][-1], rows)
+                distinct, at_risk, counts, first, last = self._tally(
+                    t, np.asarray(e, int), 2, self.times[ep][-1], weights
+                )
                 est, se = _estimates(ep, at_risk, counts)
-                out[ep] = self._read(ep, distinct, est, se, first, last, rows)
+                out[ep] = self._read(ep, distinct, est, se, first, last)
         competing = [ep for ep in ("relapse", "nrm") if ep in self.times]
         if competing:
             t, s = arrays["relapse"]
             horizon = max(self.times[ep][-1] for ep in competing)
-            distinct, at_risk, counts, first, last = self._tally(t, np.asarray(s, int), 3, horizon, rows)
+            distinct, at_risk, counts, first, last = self._tally(t, np.asarray(s, int), 3, horizon, weights)
             for ep in competing:
                 est, var = _estimates(ep, at_risk, counts)
-                out[ep] = self._read(ep, distinct, est, var, first, last, rows)
+                out[ep] = self._read(ep, distinct, est, var, first, last)
         return out
 
 
@@ -473,9 +477,13 @@ class Calibrator:
 
     def _curve_values(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mask of the curve entries of the groups ``rows``, their values on the current assignment)."""
-        values = self.curves.values(self._arrays(), rows)
+        return self._entries(self.curves.values(self._arrays(), rows), rows)
+
+    def _entries(self, values: dict, rows: np.ndarray, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of the curve entries of the groups ``rows``, their values) from :meth:`GroupCurves.values` whose
+        rows ``offset``, ``offset + 1``, ... are those groups."""
         pos = np.full(len(self.groups), -1)
-        pos[rows] = np.arange(len(rows))
+        pos[rows] = np.arange(len(rows)) + offset
         hit = pos[self.c_g] >= 0
         v = np.empty(int(hit.sum()))
         ep_hit, g_hit, t_hit, s_hit = self.c_ep[hit], pos[self.c_g[hit]], self.c_t[hit], self.c_s[hit]
@@ -754,18 +762,38 @@ class Calibrator:
         swaps = self._swap_candidates(moves)
         rounds = -(-candidates // len(swaps)) if candidates > 0 and len(swaps) else 0
         order = np.concatenate([self.rng.permutation(len(swaps)) for _ in range(rounds)] or [np.zeros(0, int)])
-        for k, i, j in swaps[order[:candidates]]:  # every swap once in a random order, then again in another
-            swap = self._swap(int(k), int(i), int(j))
+        draws = swaps[order[:candidates]]  # every swap once in a random order, then again in another
+        screened: list = []  # covariate swaps ahead, with their curve misses on the current assignment
+        at = 0
+        while at < len(draws) or screened:
+            if moves == "covariates":  # curves screened in batches; a swap is made only once it passes them
+                if not screened:
+                    screened = self._screen_covariate_swaps(draws[at : at + SCREEN_BATCH], at)
+                    at += SCREEN_BATCH
+                    continue
+                place, k, i, j, hit, x = screened.pop(0)
+                facs = {self.swappable[k]}
+            else:
+                k, i, j = (int(v) for v in draws[at])
+                at += 1
+                hit = None
+            c_new = c_x.copy()
+            if hit is not None:
+                c_new[hit] = x
+                # first on the curves, with the touched tests at best on target and Table 4 as it is
+                if not better(tally(c_new, np.where(np.isin(t_factor, list(facs)), 0.0, t_x), m_x), now):
+                    continue
+            swap = self._swap(k, i, j)
             if swap is None:
                 continue
             touched, facs, modelled = swap  # modelled: the factors whose models must be refitted (None: all)
-            hit, x = self._curve_misses(touched)
-            c_new = c_x.copy()
-            c_new[hit] = x
-            # first on the curves, with the touched tests at best on target and Table 4 as it is; then the tests
-            if not better(tally(c_new, np.where(np.isin(t_factor, list(facs)), 0.0, t_x), m_x), now):
-                self._swap(int(k), int(i), int(j))
-                continue
+            if hit is None:
+                hit, x = self._curve_misses(touched)
+                c_new[hit] = x
+                if not better(tally(c_new, np.where(np.isin(t_factor, list(facs)), 0.0, t_x), m_x), now):
+                    self._swap(k, i, j)
+                    continue
+            # then the tests
             saved_tests = {key: self.test_cache[key] for key in list(self.test_cache) if key[0] in facs}
             self._refresh_tests(facs)
             t_new = self._test_misses()
@@ -776,11 +804,38 @@ class Calibrator:
                 trial = tally(c_new, t_new, m_new)
                 if better(trial, now):
                     now, c_x, t_x, m_x = trial, c_new, t_new, m_new
+                    if moves == "covariates":  # those screened after it were judged on the assignment before it
+                        screened, at = [], place + 1
                     continue
                 self.model_cache = saved_models
-            self._swap(int(k), int(i), int(j))
+            self._swap(k, i, j)
             self.test_cache.update(saved_tests)
         return start[:2], now[:2]
+
+    def _screen_covariate_swaps(self, draws: np.ndarray, start: int = 0) -> list:
+        """The covariate swaps ``draws`` (rows kind, i, j; the first is number ``start``) that would change a group
+        on the current assignment, in order, each with the curve misses it would leave: (number, kind, i, j, mask,
+        distance) as :meth:`_curve_misses` after the swap. Computed for all at once (one
+        :meth:`GroupCurves.values` call) without making any."""
+        kept, blocks = [], []
+        for place, (k, i, j) in enumerate((tuple(int(v) for v in d) for d in draws), start):
+            f = self.swappable[k]
+            if self.levels[f][i] == self.levels[f][j]:
+                continue
+            rows = self.factor_rows[f]
+            block = self.curves.weights[rows]  # a copy (fancy indexing)
+            block[:, [i, j]] = block[:, [j, i]]
+            kept.append((place, k, i, j, rows))
+            blocks.append(block)
+        if not kept:
+            return []
+        values = self.curves.values(self._arrays(), weights=np.concatenate(blocks))
+        out, offset = [], 0
+        for place, k, i, j, rows in kept:
+            hit, v = self._entries(values, rows, offset)
+            out.append((place, k, i, j, hit, _distance(np.abs(v - self.c_target[hit]) / self.c_tol[hit])))
+            offset += len(rows)
+        return out
 
     def _swap_candidates(self, moves: str) -> np.ndarray:
         """Rows (kind, i, j) of every swap of ``moves`` that changes a group: kind -1 swaps the outcome records
@@ -1003,6 +1058,8 @@ PHASES = (
 FAR = 100.0
 #: Swaps of outcome records tried by the last, greedy step (:meth:`Calibrator.reduce_misses`).
 REDUCE_CANDIDATES = 2500
+#: Covariate swaps whose curves :meth:`Calibrator.reduce_misses` computes at once, before making any of them.
+SCREEN_BATCH = 32
 #: Covariate swaps tried after them (:meth:`Calibrator.reduce_misses` with ``moves="covariates"``).
 COVARIATE_CANDIDATES = 6000
 #: Per kind of swap, the distance (in tolerances) beyond which :meth:`Calibrator.reduce_misses` no longer tells how
