@@ -501,29 +501,30 @@ def test_covariate_swaps_keep_every_count_and_move_one_factor(committed):
         assert cal._model_value(m) == pytest.approx(card.loc[m[0], "reproduced"], rel=1e-9, nan_ok=True), m[0]
 
 
-def test_screened_covariate_swaps_equal_making_them(committed):
-    """The greedy step screens covariate swaps in batches without making them: each screened swap's curve misses
-    equal those :meth:`_curve_misses` finds after making it, swaps that would change nothing are left out, and
+@pytest.mark.parametrize("moves", ["records", "covariates"])
+def test_screened_swaps_equal_making_them(committed, moves):
+    """The greedy step screens swaps in batches without making them: each screened swap's curve misses and
+    touched factors equal those found after making it, swaps that would change nothing are left out, and
     screening changes nothing."""
     reg = scorecard.audited(published.load_registry())
     out = _outcome_records(committed)
     cal = calibration.Calibrator(committed, out, reg, np.random.default_rng(0), headline=set())
-    every = cal._swap_candidates("covariates")
+    every = cal._swap_candidates(moves)
     draws = every[np.random.default_rng(3).permutation(len(every))[:40]]
-    assert len({int(k) for k in draws[:, 0]}) > 3  # several factors
-    f0 = cal.swappable[int(draws[0][0])]
-    i0 = int(draws[0][1])
-    same = next(k for k in range(cal.n) if k != i0 and cal.levels[f0][k] == cal.levels[f0][i0])
-    draws = np.vstack([draws, [draws[0][0], i0, same]])  # a swap within one level changes no group
-    weights = cal.curves.weights.copy()
-    screened = cal._screen_covariate_swaps(draws, start=7)
-    assert np.array_equal(cal.curves.weights, weights)
-    assert [s[0] for s in screened] == list(range(7, 7 + len(draws) - 1))
-    for place, k, i, j, hit, x in screened:
-        touched, _, _ = cal._swap(k, i, j)
+    if moves == "covariates":
+        assert len({int(k) for k in draws[:, 0]}) > 3  # several factors
+        f0, i0 = cal.swappable[int(draws[0][0])], int(draws[0][1])
+        same = next(k for k in range(cal.n) if k != i0 and cal.levels[f0][k] == cal.levels[f0][i0])
+        draws = np.vstack([draws, [draws[0][0], i0, same]])  # a swap within one level changes no group
+    weights, perm = cal.curves.weights.copy(), cal.perm.copy()
+    screened = cal._screen_swaps(draws, start=7)
+    assert np.array_equal(cal.curves.weights, weights) and np.array_equal(cal.perm, perm)
+    assert [s[0] for s in screened] == list(range(7, 7 + 40))
+    for place, k, i, j, hit, x, facs in screened:
+        touched, want_facs, _ = cal._swap(k, i, j)
         want_hit, want_x = cal._curve_misses(touched)
         cal._swap(k, i, j)
-        assert np.array_equal(hit, want_hit) and np.array_equal(x, want_x), place
+        assert np.array_equal(hit, want_hit) and np.array_equal(x, want_x) and facs == want_facs, place
 
 
 @pytest.mark.slow

@@ -763,36 +763,20 @@ class Calibrator:
         rounds = -(-candidates // len(swaps)) if candidates > 0 and len(swaps) else 0
         order = np.concatenate([self.rng.permutation(len(swaps)) for _ in range(rounds)] or [np.zeros(0, int)])
         draws = swaps[order[:candidates]]  # every swap once in a random order, then again in another
-        screened: list = []  # covariate swaps ahead, with their curve misses on the current assignment
+        screened: list = []  # swaps ahead, with their curve misses on the current assignment
         at = 0
         while at < len(draws) or screened:
-            if moves == "covariates":  # curves screened in batches; a swap is made only once it passes them
-                if not screened:
-                    screened = self._screen_covariate_swaps(draws[at : at + SCREEN_BATCH], at)
-                    at += SCREEN_BATCH
-                    continue
-                place, k, i, j, hit, x = screened.pop(0)
-                facs = {self.swappable[k]}
-            else:
-                k, i, j = (int(v) for v in draws[at])
-                at += 1
-                hit = None
-            c_new = c_x.copy()
-            if hit is not None:
-                c_new[hit] = x
-                # first on the curves, with the touched tests at best on target and Table 4 as it is
-                if not better(tally(c_new, np.where(np.isin(t_factor, list(facs)), 0.0, t_x), m_x), now):
-                    continue
-            swap = self._swap(k, i, j)
-            if swap is None:
+            if not screened:  # curves screened in batches; a swap is made only once it passes them
+                screened = self._screen_swaps(draws[at : at + SCREEN_BATCH], at)
+                at += SCREEN_BATCH
                 continue
-            touched, facs, modelled = swap  # modelled: the factors whose models must be refitted (None: all)
-            if hit is None:
-                hit, x = self._curve_misses(touched)
-                c_new[hit] = x
-                if not better(tally(c_new, np.where(np.isin(t_factor, list(facs)), 0.0, t_x), m_x), now):
-                    self._swap(k, i, j)
-                    continue
+            place, k, i, j, hit, x, facs = screened.pop(0)
+            c_new = c_x.copy()
+            c_new[hit] = x
+            # first on the curves, with the touched tests at best on target and Table 4 as it is
+            if not better(tally(c_new, np.where(np.isin(t_factor, list(facs)), 0.0, t_x), m_x), now):
+                continue
+            _, facs, modelled = self._swap(k, i, j)  # modelled: the factors whose models must be refitted (None: all)
             # then the tests
             saved_tests = {key: self.test_cache[key] for key in list(self.test_cache) if key[0] in facs}
             self._refresh_tests(facs)
@@ -804,36 +788,44 @@ class Calibrator:
                 trial = tally(c_new, t_new, m_new)
                 if better(trial, now):
                     now, c_x, t_x, m_x = trial, c_new, t_new, m_new
-                    if moves == "covariates":  # those screened after it were judged on the assignment before it
-                        screened, at = [], place + 1
+                    screened, at = [], place + 1  # those screened after it were judged on the assignment before it
                     continue
                 self.model_cache = saved_models
             self._swap(k, i, j)
             self.test_cache.update(saved_tests)
         return start[:2], now[:2]
 
-    def _screen_covariate_swaps(self, draws: np.ndarray, start: int = 0) -> list:
-        """The covariate swaps ``draws`` (rows kind, i, j; the first is number ``start``) that would change a group
-        on the current assignment, in order, each with the curve misses it would leave: (number, kind, i, j, mask,
-        distance) as :meth:`_curve_misses` after the swap. Computed for all at once (one
-        :meth:`GroupCurves.values` call) without making any."""
+    def _screen_swaps(self, draws: np.ndarray, start: int = 0) -> list:
+        """The swaps ``draws`` (rows kind, i, j of :meth:`_swap_candidates`; the first is number ``start``) that would
+        change a group on the current assignment, in order, each with the curve misses it would leave and the
+        factors it touches: (number, kind, i, j, mask, distance, factors), the mask and distance as
+        :meth:`_curve_misses` finds them after the swap. Computed for all at once (one :meth:`GroupCurves.values`
+        call) without making any: either swap trades patients i and j between the groups it touches (a record swap
+        the groups where they differ, a covariate swap the groups of one factor), so it is columns i and j of those
+        groups' weights trading places."""
         kept, blocks = [], []
         for place, (k, i, j) in enumerate((tuple(int(v) for v in d) for d in draws), start):
-            f = self.swappable[k]
-            if self.levels[f][i] == self.levels[f][j]:
+            if k < 0:
+                rows = np.flatnonzero(self.masks[:, i] != self.masks[:, j])
+                facs = {self.groups[g][0] for g in rows if self.groups[g][0]}
+            else:
+                f = self.swappable[k]
+                if self.levels[f][i] == self.levels[f][j]:
+                    continue
+                rows, facs = self.factor_rows[f], {f}
+            if not len(rows):
                 continue
-            rows = self.factor_rows[f]
             block = self.curves.weights[rows]  # a copy (fancy indexing)
             block[:, [i, j]] = block[:, [j, i]]
-            kept.append((place, k, i, j, rows))
+            kept.append((place, k, i, j, rows, facs))
             blocks.append(block)
         if not kept:
             return []
         values = self.curves.values(self._arrays(), weights=np.concatenate(blocks))
         out, offset = [], 0
-        for place, k, i, j, rows in kept:
+        for place, k, i, j, rows, facs in kept:
             hit, v = self._entries(values, rows, offset)
-            out.append((place, k, i, j, hit, _distance(np.abs(v - self.c_target[hit]) / self.c_tol[hit])))
+            out.append((place, k, i, j, hit, _distance(np.abs(v - self.c_target[hit]) / self.c_tol[hit]), facs))
             offset += len(rows)
         return out
 
@@ -1058,7 +1050,7 @@ PHASES = (
 FAR = 100.0
 #: Swaps of outcome records tried by the last, greedy step (:meth:`Calibrator.reduce_misses`).
 REDUCE_CANDIDATES = 2500
-#: Covariate swaps whose curves :meth:`Calibrator.reduce_misses` computes at once, before making any of them.
+#: Swaps whose curves :meth:`Calibrator.reduce_misses` computes at once, before making any of them.
 SCREEN_BATCH = 32
 #: Covariate swaps tried after them (:meth:`Calibrator.reduce_misses` with ``moves="covariates"``), of about 15,000
 #: pairs of different levels on the bundled seed. From the bundled seed's state before this pass, in four random
