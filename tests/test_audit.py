@@ -276,14 +276,19 @@ def test_subgroup_mixture_skips_factors_that_leave_patients_out(tmp_path):
 
 
 def test_hr_separation_fires(tmp_path):
-    files = _edit(_clean(), "t4.os.sex.female.est", value="2000", printed="2000 (1200-3330)")
+    files = _clean()
+    ref = dict(endpoint="os", factor="sex", level="male", reference="male", model="multivariate")
+    files["table4"].append(_row("t4.os.sex.male.ref", "hr", "1", printed="1", **ref))  # the printed reference HR 1
+    files = _edit(files, "t4.os.sex.female.est", value="2000", printed="2000 (1200-3330)")
     files = _edit(files, "t4.os.sex.female.lo", value="1200", printed="2000 (1200-3330)")
     files = _edit(files, "t4.os.sex.female.up", value="3330", printed="2000 (1200-3330)")
     _, findings = audit.audit(_load(tmp_path, files))
     assert list(findings["check"]) == ["hr_separation"]
     assert findings["magnitude"].iloc[0] == pytest.approx(3.30103, abs=1e-5)
-    # a two-level factor's p is the Wald test of its one HR, so it shares the finding
+    # a two-level factor's p is the Wald test of its one HR (the reference's printed 1 is not a second), so it
+    # shares the finding
     assert findings["ids"].iloc[0] == "t4.os.sex.female.est;t4.os.sex.female.lo;t4.os.sex.female.up;t4.os.sex.p"
+    assert "the factor's p (its only hazard ratio) is the Wald test" in findings["reason"].iloc[0]
 
 
 def test_hr_separation_leaves_the_p_of_a_factor_with_more_levels(tmp_path):

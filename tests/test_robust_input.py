@@ -577,10 +577,31 @@ def test_a_header_that_starts_with_par1_is_read_as_csv(tmp_path):
     assert result.returncode == 0 and "valid cohort with 95 patients" in result.stdout
 
 
-def test_a_header_that_opens_with_an_angle_bracket_is_not_taken_for_xml(tmp_path):
-    """Only an element followed by a closing or empty tag is XML: a first column named <age> is a CSV header."""
+@pytest.mark.parametrize(
+    "first", ["<age>", "<age group", "<age>,x</b>", "<a/b"], ids=["tag", "open", "later_close", "slash"]
+)
+def test_a_header_that_opens_with_an_angle_bracket_is_not_taken_for_xml(tmp_path, first):
+    """Only a root element followed by a child tag, its own closing tag, or an empty tag is XML: a first column
+    named <age>, even with a closing tag of another name or a '>' in a later value, is a CSV header."""
     lines = BUNDLED.read_text(encoding="utf-8").splitlines()
     path = tmp_path / "angle.csv"
-    path.write_text("\n".join(["<age>," + lines[0]] + ["1," + line for line in lines[1:]]) + "\n", encoding="utf-8")
-    result = validate(path)
-    assert result.returncode == 0 and "XML" not in result.stderr, result.stderr
+    body = ["1," + line for line in lines[1:]]
+    body[3] = ">14," + lines[4]  # a '>' further down, as in a value like '>14'
+    path.write_text("\n".join([f"{first}," + lines[0]] + body) + "\n", encoding="utf-8")
+    from hsct_analysis.cohort.contract import file_kind
+
+    assert file_kind(path) == "utf-8"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"<cohort/>", b"<cohort>SYN0001</cohort>", b'<ns:cohort a="1"\n  b="2">\n  <patient/>\n</ns:cohort>'],
+    ids=["empty", "text", "child"],
+)
+def test_xml_without_a_prolog_is_named(tmp_path, data):
+    from hsct_analysis.cohort.contract import NotATable, file_kind
+
+    path = tmp_path / "cohort.csv"
+    path.write_bytes(data)
+    with pytest.raises(NotATable, match="XML or HTML"):
+        file_kind(path)

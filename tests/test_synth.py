@@ -527,6 +527,26 @@ def test_screened_swaps_equal_making_them(committed, moves):
         assert np.array_equal(hit, want_hit) and np.array_equal(x, want_x) and facs == want_facs, place
 
 
+@pytest.mark.parametrize("moves", ["records", "covariates"])
+def test_reduce_misses_decides_the_same_in_any_batch(committed, moves, monkeypatch):
+    """Screening in batches changes no decision: from shuffled covariates, the greedy step with one swap per batch
+    and with the default batch keeps the same swaps (same outcomes, same covariates, same tally)."""
+    reg = scorecard.audited(published.load_registry())
+    out = _outcome_records(committed)
+    shuffled = committed.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    held = set(headline.headline_ids(reg))
+    results = []
+    for batch in (1, calibration.SCREEN_BATCH):
+        monkeypatch.setattr(calibration, "SCREEN_BATCH", batch)
+        cal = calibration.Calibrator(shuffled, out, reg, np.random.default_rng(1), with_models=True, headline=held)
+        tallies = cal.reduce_misses(60 if moves == "records" else 150, moves)
+        results.append((tallies, cal.result(), cal.result_base()))
+    (t1, out1, base1), (t2, out2, base2) = results
+    assert t1 == t2 and t1[1] < t1[0]  # the step kept some swaps, and the same ones
+    pd.testing.assert_frame_equal(out1, out2)
+    pd.testing.assert_frame_equal(base1, base2)
+
+
 @pytest.mark.slow
 def test_reduce_misses_by_covariate_swaps(committed):
     """The greedy step on covariate swaps, from shuffled covariates, ends with fewer misses and never more headline

@@ -229,12 +229,12 @@ class Report:
 
 def identity_gap_notes(rows: pd.DataFrame, card: pd.DataFrame | None = None) -> dict[str, str]:
     """Estimate label -> the sentence that says why a printed NRM cannot be met (the identity gap it absorbs),
-    and, from the scorecard ``card`` (default: the rows), whether this cohort holds the group's LFS and RI."""
+    and, from the scorecard ``card``, whether this cohort holds the group's LFS and relapse."""
     from hsct_analysis.paper import headline
 
     registry = published.load_registry()
     proofs = headline.identity_proofs(registry)
-    held = headline.identity_held(rows if card is None else card, registry)
+    held = None if card is None else headline.identity_held(card, registry)
     notes = {}
     for _, row in rows.iterrows():
         if row.get("endpoint") != "nrm" or row.get("kind") not in ("km", "cif") or row.get("stat") != "value":
@@ -249,25 +249,33 @@ def identity_gap_notes(rows: pd.DataFrame, card: pd.DataFrame | None = None) -> 
         if hit.empty:
             continue
         p = hit.iloc[0]
-        kept = held[(held["factor"] == factor) & (held["level"] == level) & (held["time_days"] == p["time_days"])]
-        missed = kept[~kept["passed"]]
-        if kept.empty:  # the scorecard given has no LFS or relapse of this group
-            holds = "The cohort is calibrated to hold LFS, a primary endpoint, and relapse"
-        elif missed.empty:
-            holds = "LFS, a primary endpoint, and relapse are held (both within tolerance here)"
-        else:
-            holds = "The cohort is calibrated to hold LFS, a primary endpoint, and relapse, but here " + " and ".join(
-                f"{'LFS' if m.endpoint == 'lfs' else 'relapse'} is {m.ours:.1f} against the printed {m.paper:g}"
-                for m in missed.itertuples(index=False)
-            )
         notes[estimate_label(row) + ", %"] = (
             f"NRM takes up the paper's identity gap: its LFS {p['lfs']:g}, relapse {p['relapse']:g} and NRM "
             f"{p['nrm']:g} break 1 − LFS = relapse + NRM by {p['gap']:+.1f} points, so no cohort can match all "
-            f"three. {holds}; NRM, a secondary endpoint, absorbs the gap (any "
-            f"cohort with LFS and relapse within tolerance has NRM {p['nrm_reachable_low']:.1f}–"
+            f"three. {_held_text(held, factor, level, p['time_days'])}; NRM, a secondary endpoint, absorbs the gap "
+            f"(any cohort with LFS and relapse within tolerance has NRM {p['nrm_reachable_low']:.1f}–"
             f"{p['nrm_reachable_high']:.1f})."
         )
     return notes
+
+
+def _held_text(held: pd.DataFrame | None, factor: str, level: str, time_days: float) -> str:
+    """What the cohort holds of a group's LFS and relapse (:func:`~hsct_analysis.paper.headline.identity_held`)."""
+    if held is None:
+        return "The calibration holds LFS, a primary endpoint, and relapse"
+    kept = held[(held["factor"] == factor) & (held["level"] == level) & (held["time_days"] == time_days)]
+    if kept.empty:
+        return "Another check finds this group's LFS and relapse inconsistent as well, so they are not targets"
+    names = {"lfs": "LFS", "relapse": "relapse"}
+    missed = kept[~kept["passed"]]
+    if missed.empty:
+        if len(kept) == 2:
+            return "LFS, a primary endpoint, and relapse are held (both within tolerance here)"
+        only = {"lfs": "LFS, a primary endpoint,", "relapse": "Relapse"}[kept["endpoint"].iloc[0]]
+        return f"{only} is held (within tolerance here)"
+    return "The cohort is calibrated to hold LFS, a primary endpoint, and relapse, but here " + " and ".join(
+        f"{names[m.endpoint]} is {m.ours:.1f} against the printed {m.paper:g}" for m in missed.itertuples(index=False)
+    )
 
 
 #: The estimates that open each report chapter's key-results box (registry ids, first printing).

@@ -272,9 +272,9 @@ _TEXT_KINDS = (
     # JSON with comments (JSONC, as editors write settings): // or /* lines, then an object or a list
     (re.compile(rb"(?:(?://[^\n]*|/\*.*?\*/)\s*)+[\[{]", re.DOTALL), "JSON with comments"),
     (re.compile(rb"<\?xml|<!DOCTYPE|<!--|<(?:html|head|body|table|meta|svg)[\s>/]", re.IGNORECASE), "XML or HTML"),
-    # an element without a prolog (<cohort>, <ns:patients ...>) with a closing or empty tag after it: a CSV header
-    # does not open with a tag
-    (re.compile(rb"<[A-Za-z_][\w.:-]*(?:\s[^<>]*)?/?>(?=.*?(?:</|/>))", re.DOTALL), "XML or HTML"),
+    # a root element without a prolog: <cohort/>, <cohort ...> then (after white space) a child tag, or
+    # <cohort>text</cohort>; a CSV header does not open like that
+    (re.compile(rb"<([A-Za-z_][\w.:-]*)(?:\s[^<>]*)?(?:/>|>\s*<[A-Za-z_/!?]|>[^<]*</\1\s*>)"), "XML or HTML"),
 )
 #: How to write a CSV from the tools a registry extract usually comes from.
 WRITE_CSV_HINT = (
@@ -376,13 +376,14 @@ def _sniff(path: Path, source: str) -> tuple[str | None, list[Problem]]:
         except (zipfile.BadZipFile, OSError):
             pass
     for magic, what in _MAGIC:
+        if not head.startswith(magic):
+            continue
         if magic == b"PAR1" and not _parquet(path):
             continue  # a text header that happens to start with PAR1 (a column of that name) is read as CSV
-        if head.startswith(magic):
-            hint = f"; {WRITE_CSV_HINT}" if magic in (b"PAR1", b"SQLite format 3") else ""
-            return fatal(
-                f"file is not a cohort table: it is {what}. Expected CSV (UTF-8) or an Excel workbook (.xlsx){hint}"
-            )
+        hint = f"; {WRITE_CSV_HINT}" if magic in (b"PAR1", b"SQLite format 3") else ""
+        return fatal(
+            f"file is not a cohort table: it is {what}. Expected CSV (UTF-8) or an Excel workbook (.xlsx){hint}"
+        )
     half = max(1, len(head) // 2)
     if head[1::2].count(0) > 0.6 * half or head[0::2].count(0) > 0.6 * half:
         return fatal(

@@ -121,7 +121,8 @@ def check_identity(registry: pd.DataFrame) -> pd.DataFrame:
             if abs(gap) > 3 * ESTIMATE_TOL_PP:  # not even within the scorecard's +-1 pp each
                 reason += (
                     f"; no cohort can meet all three within +-{ESTIMATE_TOL_PP:g} pp: the synthetic cohort is "
-                    "calibrated to hold LFS (a primary endpoint) and RI, and NRM (a secondary endpoint) absorbs the gap"
+                    "calibrated to hold LFS (a primary endpoint) and RI unless another check finds them "
+                    "inconsistent too, and NRM (a secondary endpoint) absorbs the gap"
                 )
             found.append(_finding("identity", [g["id_lfs"], g["id_relapse"], g["id_nrm"]], reason, gap))
     return _findings(found)
@@ -368,8 +369,9 @@ def check_hr_separation(registry: pd.DataFrame) -> pd.DataFrame:
     agreement = hr_p_agreement(registry)
     own_p = {} if agreement.empty else dict(zip(agreement["id"], agreement["p_id"]))
     levels = dict(zip(registry["id"], registry["level"].fillna("")))
-    terms = hrs.groupby(["file", "endpoint", "factor"])["id"].transform("size")  # HR rows of the factor
-    one_df = dict(zip(hrs["id"], terms == 1))
+    levels_hr = hrs[hrs["level"].fillna("") != hrs["reference"].fillna("")]  # not the reference's printed HR 1
+    terms = levels_hr.groupby(["file", "endpoint", "factor"])["id"].transform("size")
+    one_df = dict(zip(levels_hr["id"], terms == 1))
     found = []
     for _, row in hrs.iterrows():
         if not HR_SEPARATION[0] <= row["value"] <= HR_SEPARATION[1]:
@@ -377,12 +379,14 @@ def check_hr_separation(registry: pd.DataFrame) -> pd.DataFrame:
             ids = [i for i in (f"{stem}.est", f"{stem}.lo", f"{stem}.up") if i in set(registry["id"])]
             p_id = own_p.get(f"{stem}.est", "")
             # the level's own p, or the factor's when the factor has one HR row (a 1-df test is that Wald test)
-            wald = bool(p_id) and (levels.get(p_id, "") == row["level"] or one_df.get(row["id"], False))
+            own = bool(p_id) and levels.get(p_id, "") == row["level"]
+            wald = own or (bool(p_id) and one_df.get(row["id"], False))
             ids += [p_id] if wald else []
+            whose = "the level's p" if own else "the factor's p (its only hazard ratio)"
             reason = (
                 f"HR {row['printed']} ({row['endpoint']}, {row['level']} vs {row['reference']}): "
                 "separation: a level with no/complete events, the model did not converge to a finite HR"
-                + ("; the level's p is the Wald test of that estimate" if wald else "")
+                + (f"; {whose} is the Wald test of that estimate" if wald else "")
             )
             found.append(_finding("hr_separation", ids, reason, math.log10(row["value"])))
     return _findings(found)

@@ -72,6 +72,18 @@ def absorbs_gap(row) -> bool:
     return row["endpoint"] in ABSORBS_GAP and row.get("status", "") == "inconsistent"
 
 
+def holds_in_identity(row) -> bool:
+    """Whether an inconsistent estimate is LFS or RI whose only conflict is the identity
+    1 - LFS = RI + NRM: the calibration holds it and lets NRM absorb the gap."""
+    reason = str(row["reason"])
+    return (
+        row["endpoint"] in ("lfs", "relapse")
+        and row["stat"] == "value"
+        and reason.startswith("identity:")
+        and " | " not in reason
+    )
+
+
 def identity_proofs(registry: pd.DataFrame, tolerance: float = ESTIMATE_TOL_PP) -> pd.DataFrame:
     """Groups and times where the printed LFS, RI and NRM cannot all be within ``tolerance``.
 
@@ -188,11 +200,14 @@ def _identity_proof(proofs: pd.DataFrame, r: pd.Series) -> str:
 
 def identity_held(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     """Where the identity forbids the printed LFS, RI and NRM together (:func:`identity_proofs`), the
-    LFS and RI estimates the calibration holds, from a scorecard: group, factor, level, time_days,
-    endpoint, id, paper, ours (percent) and passed (within tolerance). It checks on a cohort what the
-    proofs only promise: that the primary endpoint and RI are the ones kept."""
+    LFS and RI estimates the calibration holds (:func:`holds_in_identity`: those no other check finds
+    inconsistent), from a scorecard: group, factor, level, time_days, endpoint, id, paper, ours (percent)
+    and passed (within tolerance). It checks on a cohort what the proofs only promise: that the primary
+    endpoint and RI are the ones kept."""
     reg = _canonical(registry)
     est = reg[reg["kind"].isin(["km", "cif"]) & (reg["stat"] == "value") & reg["endpoint"].isin(["lfs", "relapse"])]
+    if "reason" in est.columns:
+        est = est[[holds_in_identity(r) for _, r in est.iterrows()]]
     by_id = card.set_index("id")
     out = []
     for p in identity_proofs(registry).itertuples(index=False):

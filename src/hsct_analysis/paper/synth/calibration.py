@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.paper.headline import holds_in_identity
 from hsct_analysis.paper.synth.draws import fix_followup_median
 from hsct_analysis.paper.synth.targets import paper_targets
 from hsct_analysis.paper.synth.writer import EVENT_COLUMNS
@@ -320,18 +321,6 @@ def entry_steps(registry: pd.DataFrame, headline: set[str], proven: frozenset[st
     nor a bound in ``proven``)."""
     weights = entry_weights(registry, headline, proven)
     return {i: (HEADLINE_STEP if i in headline and weights[i] >= HEADLINE_WEIGHT else 0.0) for i in weights}
-
-
-def holds_in_identity(row) -> bool:
-    """Whether an inconsistent estimate is LFS or RI whose only conflict is the identity
-    1 - LFS = RI + NRM: the calibration holds it and lets NRM absorb the gap."""
-    reason = str(row["reason"])
-    return (
-        row["endpoint"] in ("lfs", "relapse")
-        and row["stat"] == "value"
-        and reason.startswith("identity:")
-        and " | " not in reason
-    )
 
 
 def only_out_of_reach(row) -> bool:
