@@ -10,8 +10,8 @@ inconsistent count :data:`CONFLICT_WEIGHT`; every other entry (CI bounds include
 per printing. An entry's penalty is its squared miss in tolerance units (capped). Squared misses let an
 entry sit just outside its tolerance, so a last, greedy step (:meth:`Calibrator.reduce_misses`) counts
 instead: it keeps a swap only if fewer headline claims miss, or as many and fewer other entries, or as
-many and nearer (covariate swaps only). It swaps two patients' outcome records first, then one factor's baseline columns
-(:data:`COVARIATES`) between two patients: a record swap moves a patient in every factor at once, a
+many and nearer (covariate swaps only). It swaps two patients' outcome records first, then one factor's
+baseline columns (:data:`COVARIATES`) between two patients: a record swap moves a patient in every factor at once, a
 covariate swap in one factor only, so the groups of each factor can be composed on their own.
 
 Speed: the Kaplan-Meier and Aalen-Johansen estimates of every Table 3 group are computed in one
@@ -693,7 +693,10 @@ class Calibrator:
         """(mask, distance in tolerances) of the curve entries of the groups ``rows`` (all when None); an entry
         is out of tolerance above 1, and one that cannot be computed is :data:`FAR`."""
         rows = np.arange(len(self.groups)) if rows is None else np.asarray(sorted(rows), int)
-        hit, v = self._curve_values(rows)
+        return self._curve_distance(*self._curve_values(rows))
+
+    def _curve_distance(self, hit: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, distance in tolerances) of the curve entries ``hit`` whose values are ``v``."""
         return hit, _distance(np.abs(v - self.c_target[hit]) / self.c_tol[hit])
 
     def _test_misses(self) -> np.ndarray:
@@ -794,14 +797,9 @@ class Calibrator:
         groups' weights trading places."""
         kept, blocks = [], []
         for place, (k, i, j) in enumerate((tuple(int(v) for v in d) for d in draws), start):
-            if k < 0:
-                rows = np.flatnonzero(self.masks[:, i] != self.masks[:, j])
-                facs = {self.groups[g][0] for g in rows if self.groups[g][0]}
-            else:
-                f = self.swappable[k]
-                if self.levels[f][i] == self.levels[f][j]:
-                    continue
-                rows, facs = self.factor_rows[f], {f}
+            if k >= 0 and self.levels[self.swappable[k]][i] == self.levels[self.swappable[k]][j]:
+                continue
+            rows, facs = self._touched(k, i, j)
             if not len(rows):
                 continue
             block = self.curves.weights[rows]  # a copy (fancy indexing)
@@ -813,8 +811,7 @@ class Calibrator:
         values = self.curves.values(self._arrays(), weights=np.concatenate(blocks))
         out, offset = [], 0
         for place, k, i, j, rows, facs in kept:
-            hit, v = self._entries(values, rows, offset)
-            out.append((place, k, i, j, hit, _distance(np.abs(v - self.c_target[hit]) / self.c_tol[hit]), facs))
+            out.append((place, k, i, j, *self._curve_distance(*self._entries(values, rows, offset)), facs))
             offset += len(rows)
         return out
 
@@ -842,13 +839,20 @@ class Calibrator:
             if self.perm[i] == self.perm[j]:
                 return None
             self.perm[i], self.perm[j] = self.perm[j], self.perm[i]
-            touched = np.flatnonzero(self.masks[:, i] != self.masks[:, j])
-            return touched, {self.groups[g][0] for g in touched if self.groups[g][0]}, None
+            return *self._touched(kind, i, j), None
         f = self.swappable[kind]
         if self.levels[f][i] == self.levels[f][j]:
             return None
         self.swap_covariates(f, i, j)
-        return self.factor_rows[f], {f}, {f}
+        return *self._touched(kind, i, j), {f}
+
+    def _touched(self, kind: int, i: int, j: int) -> tuple[np.ndarray, set[str]]:
+        """The groups (rows of ``masks``) and factors a swap of :meth:`_swap_candidates` moves patients i and j
+        between: for a record swap the groups where they differ, for a covariate swap its factor's groups."""
+        if kind < 0:
+            rows = np.flatnonzero(self.masks[:, i] != self.masks[:, j])
+            return rows, {self.groups[g][0] for g in rows if self.groups[g][0]}
+        return self.factor_rows[self.swappable[kind]], {self.swappable[kind]}
 
     def result(self) -> pd.DataFrame:
         """Outcome table aligned to patients (records permuted, times moved)."""
@@ -1070,9 +1074,9 @@ def calibrate_cohort(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Anneal the outcomes against the registry, phase by phase (:data:`PHASES`); cut the entries out of
     tolerance swap by swap in the passes of :data:`GREEDY_PASSES` (swapping outcome records, or one factor's
-    covariates between two patients; :meth:`Calibrator.reduce_misses`); then calibrate the secondary endpoints. Returns (baseline, outcomes), one row per patient in the order of
-    ``base``, both indexed like ``out``: the covariate swaps move baseline columns between patients, never a
-    count.
+    covariates between two patients; :meth:`Calibrator.reduce_misses`); then calibrate the secondary endpoints.
+    Returns (baseline, outcomes), one row per patient in the order of ``base``, both indexed like ``out``: the
+    covariate swaps move baseline columns between patients, never a count.
 
     Deterministic: a fixed number of iterations per phase, all randomness from ``seed``. ``iterations``
     (optional, for quick runs) replaces the iterations of the phases, the swaps tried by each greedy pass, and
