@@ -1,5 +1,8 @@
 """The synthetic cohort: deterministic, accepted by the loader, every printed count exact."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +13,7 @@ from hsct_analysis import cohort
 from hsct_analysis.cohort.factors import factor
 from hsct_analysis.paper import headline, scorecard, synth
 from hsct_analysis.paper import registry as published
-from hsct_analysis.paper.synth import calibration, targets
+from hsct_analysis.paper.synth import calibration, numerics, targets
 from hsct_analysis.stats import competing, survival
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +37,48 @@ def test_generation_is_deterministic():
     assert synth.to_csv_text(synth.generate(seed=7, calibrate=False)) != a
 
 
+SHORT = (20, 30, 5, 0, 50, 200, 0, 0, 40)
+
+
 @pytest.mark.slow
-def test_short_calibration_is_deterministic():
-    a = synth.generate(calibration_iterations=(20, 30, 5, 0, 50, 200, 0, 0, 40))
-    b = synth.generate(calibration_iterations=(20, 30, 5, 0, 50, 200, 0, 0, 40))
+def test_short_calibration_is_deterministic_in_any_number_of_processes():
+    a = synth.generate(calibration_iterations=SHORT, calibration_workers=2)  # the chains in two processes
+    b = synth.generate(calibration_iterations=SHORT, calibration_workers=1)  # one after the other, in this one
     pd.testing.assert_frame_equal(a, b)
+    c = synth.generate(calibration_iterations=SHORT, calibration_workers=1)
+    pd.testing.assert_frame_equal(a, c)
+
+
+def test_the_better_chain_is_kept(monkeypatch):
+    """calibrate_cohort keeps the chain with the fewest misses (headline first), the first on a tie."""
+    base = synth.baseline(synth.DEFAULT_N, synth.scaled_targets(synth.DEFAULT_N), np.random.default_rng(1))
+    out = synth.outcomes(base, synth.scaled_targets(synth.DEFAULT_N), np.random.default_rng(1))
+    left = {0: (1, 50), 1: (0, 90), 2: (0, 80), 3: (0, 80)}
+    monkeypatch.setattr(calibration, "CHAINS", 4)
+    monkeypatch.setattr(calibration, "calibrate_chain", lambda b, o, s, k, c, v: (left[k], b.assign(chain=k), o))
+    kept, _ = calibration.calibrate_cohort(base, out, seed=1, iterations=(0,) * 8 + (0,), workers=1)
+    assert (kept["chain"] == 2).all()
+
+
+def test_the_command_pins_the_floating_point(tmp_path):
+    """``python -m hsct_analysis.paper.synth`` runs itself again with the settings of synth.numerics."""
+    run = subprocess.run(
+        [sys.executable, "-m", "hsct_analysis.paper.synth", "--no-calibrate", "--out", str(tmp_path / "c.csv")],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k not in numerics.pinned_environment()},
+        check=True,
+    )
+    assert "floating point pinned" in run.stdout
+    assert numerics.is_pinned(numerics.pinned_environment())
+    assert not numerics.is_pinned({})
+    assert (tmp_path / "c.csv").read_text(encoding="utf-8") == synth.to_csv_text(synth.generate(calibrate=False))
+
+
+def test_a_pinned_child_never_starts_another(monkeypatch):
+    monkeypatch.setenv(numerics.MARKER, "1")
+    with pytest.raises(RuntimeError, match="not pinned"):
+        numerics.rerun_pinned("hsct_analysis.paper.synth", ["--help"])
 
 
 def test_committed_cohort_is_plain_csv_in_contract_order():

@@ -23,7 +23,9 @@ One concept per module: :mod:`.targets` (the printed numbers, read from the regi
 
 All times are whole days; ages in years (1 decimal); doses in x10^8/kg (MNC, CD3) and
 x10^6/kg (CD34). Deterministic for a given seed: ``python -m hsct_analysis.paper.synth --out
-data/cohort.csv`` rewrites the committed file byte for byte.
+data/cohort.csv`` rewrites the committed file byte for byte, on any x86-64 machine, because the
+command pins the floating point first (:mod:`.numerics`). :func:`generate` called in a process
+that is not pinned is deterministic on that machine only.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.paper.synth import numerics
 from hsct_analysis.paper.synth.calibration import calibrate_cohort
 from hsct_analysis.paper.synth.draws import (
     SynthesisError,
@@ -84,13 +87,16 @@ def generate(
     max_seconds: float = 240.0,
     verbose: bool = False,
     calibration_iterations: tuple[int, ...] | None = None,
+    calibration_workers: int | None = None,
 ) -> pd.DataFrame:
     """A synthetic cohort of ``n`` patients in the data contract (deterministic from ``seed``).
 
     ``targets`` defaults to the paper's printed numbers (:func:`paper_targets`, read from the registry), rescaled
     to ``n`` by largest-remainder rounding. ``calibrate=True`` (n=95 with the paper's targets
     only) runs the simulated-annealing search against the scorecard; it is deterministic
-    because it counts iterations, never wall-clock time (``max_seconds`` is only a guard).
+    because it counts iterations, never wall-clock time (``max_seconds`` is only a guard), and gives the
+    same cohort for any number of ``calibration_workers`` (processes; default one per core, at most
+    :data:`~hsct_analysis.paper.synth.calibration.CHAINS`).
     """
     tg = scaled_targets(n, targets)
     rng = np.random.default_rng(seed)
@@ -98,6 +104,7 @@ def generate(
     out = outcomes(base, tg, rng)
     if calibrate and n == DEFAULT_N and targets is None:
         kwargs = {"iterations": calibration_iterations} if calibration_iterations else {}
+        kwargs["workers"] = calibration_workers
         base, out = calibrate_cohort(base, out, seed=seed, verbose=verbose, max_seconds=max_seconds, **kwargs)
     after = after_second_hsct(out, tg, np.random.default_rng([seed, 2]))
     return assemble(base, pd.concat([out, after], axis=1))
@@ -112,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-calibrate", action="store_true")
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
+    if not numerics.is_pinned():  # the same floating point on every machine: the seed alone decides the file
+        return numerics.rerun_pinned("hsct_analysis.paper.synth", sys.argv[1:] if argv is None else list(argv))
     t0 = time.perf_counter()
     try:
         cohort = generate(seed=a.seed, n=a.n, calibrate=not a.no_calibrate, verbose=a.verbose)
@@ -119,5 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: seed {a.seed}: {exc}", file=sys.stderr)
         return 1
     write(cohort, a.out)
-    print(f"wrote {a.out}: {len(cohort)} synthetic patients, seed {a.seed}, {time.perf_counter() - t0:.1f} s")
+    print(
+        f"wrote {a.out}: {len(cohort)} synthetic patients, seed {a.seed}, {time.perf_counter() - t0:.1f} s "
+        f"(floating point pinned: {' '.join(f'{k}={v}' for k, v in numerics.pinned_environment().items())})"
+    )
     return 0

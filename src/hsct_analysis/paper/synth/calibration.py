@@ -27,7 +27,10 @@ Deterministic: a fixed number of iterations per phase, every random number from 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -1064,42 +1067,32 @@ SLACK_CAPS = {"records": 1.0, "covariates": 3.0}
 SECONDARY_ITERATIONS = 1500
 
 
-def calibrate_cohort(
-    base: pd.DataFrame,
-    out: pd.DataFrame,
-    seed: int,
-    verbose: bool = False,
-    max_seconds: float = 240.0,
-    iterations: tuple[int, ...] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Anneal the outcomes against the registry, phase by phase (:data:`PHASES`); cut the entries out of
-    tolerance swap by swap in the passes of :data:`GREEDY_PASSES` (swapping outcome records, or one factor's
-    covariates between two patients; :meth:`Calibrator.reduce_misses`); then calibrate the secondary endpoints.
-    Returns (baseline, outcomes), one row per patient in the order of ``base``, both indexed like ``out``: the
-    covariate swaps move baseline columns between patients, never a count.
+#: Independent calibrations (annealing and greedy step, each from its own stream of the seed), one per core of the
+#: 2-core target machine; the cohort is the one left with the fewest misses (headline claims first). The search is
+#: chaotic: on the bundled seed, single calibrations that differ only in the last bits of their arithmetic left 62, 75
+#: and 84 printings out of tolerance, so the better of two independent ones gains several.
+CHAINS = 2
 
-    Deterministic: a fixed number of iterations per phase, all randomness from ``seed``. ``iterations``
-    (optional, for quick runs) replaces the iterations of the phases, the swaps tried by each greedy pass, and
-    the iterations of each secondary endpoint, in that order.
-    ``max_seconds`` is not used to stop (that would make the result depend on the machine); it is kept for
-    callers that pass it.
-    """
+
+def _registry_and_claims():
+    """(audited registry, headline ids, headline bounds proven out of reach)."""
     from hsct_analysis.paper import registry as published
     from hsct_analysis.paper.headline import bound_proofs, headline_ids
     from hsct_analysis.paper.scorecard import audited
 
-    counts = tuple(
-        iterations or (*(p.iterations for p in PHASES), *(n for _, n in GREEDY_PASSES), SECONDARY_ITERATIONS)
-    )
-    if len(counts) != len(PHASES) + len(GREEDY_PASSES) + 1:
-        raise ValueError(
-            f"iterations: {len(PHASES) + len(GREEDY_PASSES) + 1} numbers (one per phase, one per greedy pass, then "
-            "the secondary endpoints)"
-        )
     registry = audited(published.load_registry())
     headline = frozenset(headline_ids(registry))
-    proven = frozenset(bound_proofs(registry, sorted(headline)))
-    rng = np.random.default_rng([seed, 1])
+    return registry, headline, frozenset(bound_proofs(registry, sorted(headline)))
+
+
+def calibrate_chain(
+    base: pd.DataFrame, out: pd.DataFrame, seed: int, chain: int, counts: tuple[int, ...], verbose: bool = False
+) -> tuple[tuple[int, int], pd.DataFrame, pd.DataFrame]:
+    """One calibration (the phases of :data:`PHASES`, then the greedy passes of :data:`GREEDY_PASSES`) with the
+    random stream ``(seed, 1, chain)``; ``counts`` as in :func:`calibrate_cohort`, without the secondary endpoints.
+    Returns ((headline misses, other misses) left, baseline, outcomes), rows in the order of ``base``."""
+    registry, headline, proven = _registry_and_claims()
+    rng = np.random.default_rng([seed, 1, chain])
     t0 = time.perf_counter()
     stage = out
     for phase, n_iterations in zip(PHASES, counts[: len(PHASES)]):
@@ -1118,25 +1111,81 @@ def calibrate_cohort(
         )
         if verbose:
             print(
-                f"{phase.name}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start objective "
-                f"{cal.objective():.1f} ({time.perf_counter() - t0:.0f} s)",
+                f"chain {chain}, {phase.name}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start "
+                f"objective {cal.objective():.1f} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
         cal.run(n_iterations, t_start=phase.t_start, t_end=phase.t_end, verbose=verbose, swap_share=phase.swap_share)
         stage = cal.result()
-    passes = counts[len(PHASES) : len(PHASES) + len(GREEDY_PASSES)]
-    for (moves, _), candidates in zip(GREEDY_PASSES, passes):
+    left = None
+    for (moves, _), candidates in zip(GREEDY_PASSES, counts[len(PHASES) :]):
         if not candidates:
             continue
         cal = Calibrator(base, stage, registry, rng, with_models=True, headline=headline, proven=proven)
-        before, after = cal.reduce_misses(candidates, moves)
+        before, left = cal.reduce_misses(candidates, moves)
         stage, base = cal.result(), cal.result_base()
         if verbose:
             print(
-                f"fewer misses ({moves}): headline {before[0]} -> {after[0]}, other {before[1]} -> {after[1]} "
-                f"({time.perf_counter() - t0:.0f} s)",
+                f"chain {chain}, fewer misses ({moves}): headline {before[0]} -> {left[0]}, other {before[1]} -> "
+                f"{left[1]} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
+    if left is None:  # no greedy pass: count the misses as they are
+        left = Calibrator(base, stage, registry, rng, with_models=True, headline=headline, proven=proven).reduce_misses(
+            0
+        )[1]
+    return left, base, stage
+
+
+def _chain_job(job: tuple) -> tuple:
+    return calibrate_chain(*job)
+
+
+def calibrate_cohort(
+    base: pd.DataFrame,
+    out: pd.DataFrame,
+    seed: int,
+    verbose: bool = False,
+    max_seconds: float = 240.0,
+    iterations: tuple[int, ...] | None = None,
+    workers: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run :data:`CHAINS` independent calibrations (:func:`calibrate_chain`: anneal the outcomes against the
+    registry phase by phase, :data:`PHASES`; then cut the entries out of tolerance swap by swap in the passes of
+    :data:`GREEDY_PASSES`, swapping outcome records or one factor's covariates between two patients), keep the one
+    with the fewest misses (headline claims first, then the rest; the first chain on a tie), then calibrate the
+    secondary endpoints. Returns (baseline, outcomes), one row per patient in the order of ``base``, both indexed like
+    ``out``: the covariate swaps move baseline columns between patients, never a count.
+
+    Deterministic: a fixed number of iterations per phase, all randomness from ``seed``, and the same result for
+    any number of ``workers`` (processes running the chains at once; default one per chain, at most one per core).
+    ``iterations`` (optional, for quick runs) replaces the iterations of the phases, the swaps tried by each greedy
+    pass, and the iterations of each secondary endpoint, in that order. ``max_seconds`` is not used to stop (that
+    would make the result depend on the machine); it is kept for callers that pass it.
+    """
+    counts = tuple(
+        iterations or (*(p.iterations for p in PHASES), *(n for _, n in GREEDY_PASSES), SECONDARY_ITERATIONS)
+    )
+    if len(counts) != len(PHASES) + len(GREEDY_PASSES) + 1:
+        raise ValueError(
+            f"iterations: {len(PHASES) + len(GREEDY_PASSES) + 1} numbers (one per phase, one per greedy pass, then "
+            "the secondary endpoints)"
+        )
+    t0 = time.perf_counter()
+    jobs = [(base, out, seed, k, counts[:-1], verbose) for k in range(CHAINS)]
+    workers = min(CHAINS, os.cpu_count() or 1) if workers is None else max(1, min(workers, CHAINS))
+    if workers > 1:  # spawned, not forked: a fork of a process with BLAS threads can hang
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            chains = list(pool.map(_chain_job, jobs))
+    else:
+        chains = [_chain_job(job) for job in jobs]
+    best = min(range(CHAINS), key=lambda k: (chains[k][0], k))
+    if verbose:
+        left = ", ".join(f"chain {k}: {c[0][0]} headline and {c[0][1]} other" for k, c in enumerate(chains))
+        print(f"misses left by {left}; chain {best} kept ({time.perf_counter() - t0:.0f} s)", flush=True)
+    _, base, stage = chains[best]
+    registry = _registry_and_claims()[0]
+    rng = np.random.default_rng([seed, 3])
     final = stage.copy()
     final.index = out.index
     base = base.copy()
