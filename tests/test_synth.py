@@ -467,6 +467,8 @@ def test_after_second_facts_that_no_patient_fits_raise_a_clear_error(monkeypatch
         raise draws.SynthesisError("no patients fit")
 
     monkeypatch.setattr(synth, "generate", refuse)
+    for key, value in numerics.pinned_environment().items():  # pinned already: main runs here, not in a child
+        monkeypatch.setenv(key, value)
     assert synth.main(["--out", "unused.csv", "--seed", "7"]) == 1
     assert "error: seed 7: no patients fit" in capsys.readouterr().err
 

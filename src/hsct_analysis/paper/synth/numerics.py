@@ -5,8 +5,9 @@ those comparisons are near ties. The values come from numpy (exp, log, sums) and
 Cox refits' matrix products and solves), and both choose their code by the processor at run
 time: AVX-512 or AVX2 kernels, fused multiply-add or not, a thread count. The results then differ
 in the last bits from one machine to another, a near tie breaks the other way, and the search
-takes another path. Measured: the bundled seed calibrated on two x86-64 machines gave cohorts
-with 62 and 75 printed numbers out of tolerance.
+takes another path. Measured on 2026-12-02: the cohort the bundled seed had given on one x86-64
+machine (with AVX-512) did not regenerate on another (AMD, AVX2 only); the same code there left 75
+printed numbers out of tolerance instead of 62, and 84 with these settings.
 
 :data:`PINNED` fixes every such choice to the one all x86-64-v2 processors share: numpy's
 baseline code only (its run-time dispatch of newer instruction sets switched off), OpenBLAS's
