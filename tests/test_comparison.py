@@ -200,6 +200,24 @@ def test_model_terms_read_as_level_against_reference():
     assert tables.term_label("atg_type[ATG-P]", {"atg_type": "ATG-T"}) == "Type of ATG: ATG-P vs ATG-T"
 
 
+def test_a_fit_note_reads_without_code_names():
+    """The notes of a model fit go into reader prose (the regression page): no Python list, no term, no code name."""
+    from hsct_analysis.book import tables
+
+    note = (
+        "separation: atg_type level(s) ['ATG-P'] have no events of cause 1; the hazard ratio(s) for "
+        "['atg_type[ATG-P]'] are infinite or zero (not estimable)"
+    )
+    assert tables.plain_note(note, causes={1: "relapse"}) == (
+        "separation: Type of ATG level(s) ATG-P have no events of relapse; the hazard ratio(s) for "
+        "Type of ATG: ATG-P vs ATG-F are infinite or zero (not estimable)"
+    )
+    assert tables.plain_note("the estimate for atg_type[ATG-P] ran off", {"atg_type": "ATG-T"}) == (
+        "the estimate for Type of ATG: ATG-P vs ATG-T ran off"
+    )
+    assert "_" not in tables.plain_note("possible separation: the estimate for cart_interval_90[>90] ran off")
+
+
 def test_the_nrm_key_result_says_it_absorbs_the_identity_gap(report):
     from hsct_analysis.book.report import CHAPTER_KEY_IDS, HEADLINE_IDS, identity_gap_notes
     from hsct_analysis.paper import headline

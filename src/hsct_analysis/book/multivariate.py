@@ -269,9 +269,12 @@ def model_sets(models: dict[str, EndpointModel], paper_sets: dict[str, list[str]
 
 
 def unavailable_notes(models: dict[str, EndpointModel], names: list[str]) -> str:
-    """Markdown: the not-available sentence of each model among ``names`` that could not be fitted (``""`` if all were)."""
+    """Markdown: the not-available sentence of each model among ``names`` that could not be fitted (``""`` if all were),
+    its reason in the reader's words (:func:`~hsct_analysis.book.tables.plain_note`)."""
     return "\n\n".join(
-        not_available(f"The model for {models[n].label}", models[n].unavailable) for n in names if models[n].unavailable
+        not_available(f"The model for {models[n].label}", tables.plain_note(models[n].unavailable))
+        for n in names
+        if models[n].unavailable
     )
 
 
