@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from hsct_analysis.book import tables
-from hsct_analysis.cohort.factors import FACTORS
 
 PASS, MISS = "✓", "✗"
 COLUMNS = ["Estimate", "Paper", "Ours", "Δ", "Within tolerance"]
@@ -119,8 +118,7 @@ def plain_reason(text: str, labels: dict[str, str], name_label=None) -> str:
         part = _ID.sub(
             lambda m: labels.get(estimate_stem(m.group(0)), labels.get(m.group(0), "another estimate")), part
         )
-        for name, factor in FACTORS.items():
-            part = re.sub(rf"\b{re.escape(name)}\b", factor.label, part)
+        part = tables.factor_names_as_labels(part)
         if name_label is not None:
             part = re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", lambda m: name_label(m.group(0)), part)
         part = re.sub(r"\b(\d+) y\b", lambda m: f"{m.group(1)} year" + ("s" if m.group(1) != "1" else ""), part)

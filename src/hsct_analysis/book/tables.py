@@ -492,6 +492,13 @@ def term_label(term: str, reference_levels: Mapping[str, str] | None = None) -> 
     return f"{label}: {level_text(level)}{versus}"
 
 
+def factor_names_as_labels(text: str) -> str:
+    """``text`` with every factor's code name (a whole word, e.g. ``atg_type``) replaced by its label."""
+    for name, fac in FACTORS.items():
+        text = re.sub(rf"\b{re.escape(name)}\b", fac.label, text)
+    return text
+
+
 _QUOTED_LIST = re.compile(r"\[('[^']*'(?:, '[^']*')*)\]")
 _TERM = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*\[[^\]]+\]")
 
@@ -503,9 +510,7 @@ def plain_note(
     becomes :func:`term_label` (``"atg_type[ATG-P]"`` -> ``"Type of ATG: ATG-P vs ATG-F"``), a factor's code
     name its label, and "cause k" the name ``causes[k]`` (e.g. ``{1: "relapse"}``). Other text is kept."""
     text = _QUOTED_LIST.sub(lambda m: ", ".join(q[1:-1] for q in re.findall(r"'[^']*'", m.group(1))), str(text))
-    text = _TERM.sub(lambda m: term_label(m.group(0), reference_levels), text)
-    for name, fac in FACTORS.items():
-        text = re.sub(rf"\b{re.escape(name)}\b", fac.label, text)
+    text = factor_names_as_labels(_TERM.sub(lambda m: term_label(m.group(0), reference_levels), text))
     for code, name in (causes or {}).items():
         text = re.sub(rf"\bcause {code}\b", name, text)
     return text

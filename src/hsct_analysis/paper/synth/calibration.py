@@ -1078,13 +1078,19 @@ SECONDARY_ITERATIONS = 3000
 CHAINS = 2
 
 
-def _registry_and_claims():
-    """(audited registry, headline ids, headline bounds proven out of reach)."""
+def _audited_registry() -> pd.DataFrame:
+    """The published-results registry with the audit's statuses."""
     from hsct_analysis.paper import registry as published
-    from hsct_analysis.paper.headline import bound_proofs, headline_ids
     from hsct_analysis.paper.scorecard import audited
 
-    registry = audited(published.load_registry())
+    return audited(published.load_registry())
+
+
+def _registry_and_claims():
+    """(audited registry, headline ids, headline bounds proven out of reach)."""
+    from hsct_analysis.paper.headline import bound_proofs, headline_ids
+
+    registry = _audited_registry()
     headline = frozenset(headline_ids(registry))
     return registry, headline, frozenset(bound_proofs(registry, sorted(headline)))
 
@@ -1188,7 +1194,7 @@ def calibrate_cohort(
         left = ", ".join(f"chain {k}: {c[0][0]} headline and {c[0][1]} other" for k, c in enumerate(chains))
         print(f"misses left by {left}; chain {best} kept ({time.perf_counter() - t0:.0f} s)", flush=True)
     _, base, stage = chains[best]
-    registry = _registry_and_claims()[0]
+    registry = _audited_registry()  # the secondary step needs no headline proofs
     rng = np.random.default_rng([seed, 3])
     final = stage.copy()
     final.index = out.index

@@ -9,7 +9,7 @@ takes another path. Measured on 2026-12-02: the cohort the bundled seed had give
 machine (with AVX-512) did not regenerate on another (AMD, AVX2 only); the same code there left 75
 printed numbers out of tolerance instead of 62, and 84 with these settings.
 
-:data:`PINNED` fixes every such choice to the one all x86-64-v2 processors share: numpy's
+:data:`X86_PINNED` fixes every such choice to the one all x86-64-v2 processors share: numpy's
 baseline code only (its run-time dispatch of newer instruction sets switched off), OpenBLAS's
 Nehalem kernels on one thread, and glibc's mathematical functions without the AVX2/FMA variants.
 The command ``python -m hsct_analysis.paper.synth`` runs itself again with these settings when
