@@ -201,3 +201,22 @@ def test_100k_patients_fit_in_little_memory():
     tracemalloc.stop()
     assert peak < 2e9
     assert abs(result.summary.loc["x", "coef"] - 0.5) < 0.1  # subdistribution HR attenuated towards 1
+
+
+@pytest.mark.parametrize("name", ["small", "heavy_censoring", "large", "separation"])
+def test_array_estimates_are_fine_grays_own(name):
+    """fine_gray_estimates (for refits of one design) gives fine_gray's numbers, separation included."""
+    from hsct_analysis.stats.fine_gray import fine_gray_estimates
+    from hsct_analysis.stats.regression import RegressionOptions, wald_columns
+
+    fixture = json.loads((Path(__file__).parent / "reference" / f"crr_{name}.json").read_text())
+    data = pd.DataFrame(fixture["data"])
+    for column, levels in (fixture["levels"] or {}).items():
+        data[column] = pd.Categorical(data[column], categories=levels)
+    full = fine_gray(data, "time", "status", fixture["covariates"], cause=1).summary
+    design, cause = RegressionOptions().design(data, "time", "status", fixture["covariates"], 1)
+    coef, std_err, flagged, _ = fine_gray_estimates(design, cause)
+    columns = wald_columns(coef, std_err, flagged, 0.95)
+    for column in ("coef", "std_err", "hr", "hr_lower", "hr_upper", "p"):
+        np.testing.assert_array_equal(columns[column], full[column].to_numpy())
+    assert sorted(flagged) == [j for j, s in enumerate(full["separation"]) if s]

@@ -9,6 +9,7 @@ models sit side by side in one table. Times are in days.
 from __future__ import annotations
 
 import warnings as _warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from hsct_analysis.stats.docstrings import substitute
 from hsct_analysis.stats.fine_gray import detect_separation, diverging, levels_without_events
 from hsct_analysis.stats.regression import RegressionOptions, RegressionResult
 
-__all__ = ["cause_specific_cox", "FIT_OPTIONS", "breslow_jumps"]
+__all__ = ["cause_specific_cox", "FIT_OPTIONS", "breslow_jumps", "CoxEstimates", "efron_estimates", "cox_estimates"]
 
 #: Tight Newton-Raphson settings, so estimates agree with R ``coxph`` to 1e-6 or better.
 #: Full Newton steps (lifelines damps them to 0.95 by default), and stop on the relative
@@ -98,6 +99,113 @@ def breslow_jumps(time: np.ndarray, event: np.ndarray, x: np.ndarray, coef: np.n
     deaths = np.array([np.sum((time == a) & (event == 1)) for a in at], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(deaths > 0, deaths / tail[first], 0.0)
+
+
+@dataclass(frozen=True)
+class CoxEstimates:
+    """A Cox fit as arrays: coefficients (log hazard ratio per unit of each column), their
+    inverse-information standard errors, the log partial likelihood, and whether Newton-Raphson
+    converged."""
+
+    coef: np.ndarray
+    std_err: np.ndarray
+    loglik: float
+    converged: bool
+    iterations: int
+
+
+def _efron_sums(time: np.ndarray, event: np.ndarray, x: np.ndarray):
+    """The coefficient-free layout of Efron's partial likelihood: data sorted by time, and per event
+    (one row per event, grouped by tied time) its tied-time group, the first sorted row at risk,
+    and Efron's fraction l/d of the tied events already removed."""
+    order = np.argsort(time, kind="stable")
+    t, e, xs = time[order], event[order].astype(bool), x[order]
+    times, d = np.unique(t[e], return_counts=True)
+    first = np.searchsorted(t, times, side="left")
+    group = np.repeat(np.arange(len(times)), d)
+    frac = np.concatenate([np.arange(k) / k for k in d]) if len(d) else np.zeros(0)
+    tied = np.searchsorted(times, t[e])  # each event row's group
+    return xs, e, first, group, frac, tied, len(times)
+
+
+def _efron_derivatives(layout, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log partial likelihood (Efron ties), its gradient and minus its Hessian (the information) at ``b``."""
+    xs, e, first, group, frac, tied, n_times = layout
+    eta = xs @ b
+    shift = float(eta.max()) if len(eta) else 0.0
+    r = np.exp(eta - shift)
+    rx = r[:, None] * xs
+    rxx = rx[:, :, None] * xs[:, None, :]
+    tail0 = np.cumsum(r[::-1])[::-1][first]
+    tail1 = np.cumsum(rx[::-1], axis=0)[::-1][first]
+    tail2 = np.cumsum(rxx[::-1], axis=0)[::-1][first]
+    tie0 = np.bincount(tied, weights=r[e], minlength=n_times)
+    tie1 = np.zeros((n_times, xs.shape[1]))
+    np.add.at(tie1, tied, rx[e])
+    tie2 = np.zeros((n_times,) + rxx.shape[1:])
+    np.add.at(tie2, tied, rxx[e])
+    phi0 = tail0[group] - frac * tie0[group]
+    phi1 = tail1[group] - frac[:, None] * tie1[group]
+    phi2 = tail2[group] - frac[:, None, None] * tie2[group]
+    mean = phi1 / phi0[:, None]
+    loglik = float(eta[e].sum() - np.sum(np.log(phi0) + shift))
+    score = xs[e].sum(axis=0) - mean.sum(axis=0)
+    information = (phi2 / phi0[:, None, None]).sum(axis=0) - mean.T @ mean
+    return loglik, score, information
+
+
+def efron_estimates(
+    time: np.ndarray, event: np.ndarray, x: np.ndarray, max_iter: int = 50, tol: float = 1e-12
+) -> CoxEstimates:
+    """Cox proportional-hazards fit with Efron ties on arrays, equal to R ``coxph`` (its default ties).
+
+    ``time`` in days, ``event`` 1 = event and 0 = censored, ``x`` the n x p design matrix (no
+    intercept). Newton-Raphson from zero with step halving; converged when a step changes no
+    coefficient by more than ``tol`` (relative to max(1, |coef|)). No separation handling: a
+    separated design does not converge (``converged`` False) and its estimates are meaningless;
+    :func:`cause_specific_cox` detects and reports separation. For many refits of one design on
+    changing outcomes (a permutation test, a calibration) this avoids the data-frame work of a
+    full fit: about a millisecond for 100 patients and 5 columns.
+    """
+    x = np.asarray(x, float)
+    x = x - x.mean(axis=0) if len(x) else x  # centring changes neither the estimates nor the information
+    layout = _efron_sums(np.asarray(time, float), np.asarray(event), x)
+    b = np.zeros(x.shape[1])
+    loglik, score, info = _efron_derivatives(layout, b)
+    for iteration in range(1, max_iter + 1):
+        try:
+            step = np.linalg.solve(info, score)
+        except np.linalg.LinAlgError:
+            break
+        for _ in range(30):
+            new = _efron_derivatives(layout, b + step)
+            if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * max(1.0, abs(loglik)):
+                break
+            step = step / 2
+        else:
+            break
+        b = b + step
+        loglik, score, info = new
+        if np.max(np.abs(step) / np.maximum(1.0, np.abs(b)), initial=0.0) <= tol:
+            with np.errstate(invalid="ignore"):
+                se = np.sqrt(np.diag(np.linalg.inv(info)))
+            return CoxEstimates(b, se, loglik, True, iteration)
+    return CoxEstimates(b, np.full(len(b), np.nan), loglik, False, max_iter)
+
+
+def cox_estimates(design: Design, cause: int) -> CoxEstimates | None:
+    """The cause-specific Cox fit of ``design`` for ``cause`` by :func:`efron_estimates`, or None
+    where :func:`cause_specific_cox` would handle the fit specially: separation, a level without
+    events, a diverging estimate or no convergence. Where it returns estimates they equal that
+    function's (R ``coxph``'s) to about 1e-9."""
+    one = _cause_only(design, cause)
+    event = (one.status == cause).astype(int)
+    if not event.any() or detect_separation(one, cause)[0]:
+        return None
+    fit = efron_estimates(one.time, event, one.x)
+    if not fit.converged or not np.all(np.isfinite(fit.std_err)) or diverging(fit.coef, fit.std_err, set()):
+        return None
+    return fit
 
 
 def _fit_cause(design: Design, cause: int, kwargs: dict):

@@ -25,7 +25,14 @@ from hsct_analysis.stats.design import Design
 from hsct_analysis.stats.docstrings import substitute
 from hsct_analysis.stats.regression import RegressionOptions, RegressionResult
 
-__all__ = ["fine_gray", "censoring_km_before", "detect_separation", "levels_without_events", "diverging"]
+__all__ = [
+    "fine_gray",
+    "fine_gray_estimates",
+    "censoring_km_before",
+    "detect_separation",
+    "levels_without_events",
+    "diverging",
+]
 
 _EPS = np.finfo(float).eps
 #: Coefficients whose size exceeds this, with a z statistic below 1, are taken as diverging.
@@ -413,6 +420,36 @@ def _diverging(fit: _Fit, flagged: set[int]) -> set[int]:
     return diverging(fit.b, naive_se, flagged)
 
 
+def _estimate(design: Design, cause: int, gtol: float, max_iter: int):
+    """The fit of ``design`` for ``cause``: (sorted data, Newton fit, flagged columns, separation messages, columns
+    flagged as diverging, crr's sandwich variance with NaN on the flagged columns)."""
+    s = _prepare(design, cause)
+    if len(s.fail_times) == 0:
+        raise ValueError(f"no events of cause {cause} among {len(s.time)} complete cases")
+    flagged, messages = _separation(design, s, cause)
+    with np.errstate(all="ignore"):  # separated fits under/overflow; reported by the caller
+        fit = _newton(s, design.x.shape[1], gtol, max_iter)
+    extra = _diverging(fit, flagged)
+    flagged = flagged | extra
+    keep = np.array([j not in flagged for j in range(design.x.shape[1])], dtype=bool)
+    with np.errstate(all="ignore"):
+        var = _sandwich(s, fit, keep)
+    return s, fit, flagged, messages, extra, var
+
+
+def fine_gray_estimates(
+    design: Design, cause: int, gtol: float = 1e-10, max_iter: int = 100
+) -> tuple[np.ndarray, np.ndarray, set[int], bool]:
+    """The estimates of :func:`fine_gray` for a ready design, as arrays: (coefficients, crr's sandwich
+    standard errors, flagged columns (separated or diverging; NaN standard error), converged).
+
+    Same numbers as :func:`fine_gray` without the data-frame work (notes, summary, prediction): for
+    many refits of one design on changing outcomes, e.g. a design whose ``time`` and ``status`` are
+    replaced. Raises ValueError when there is no event of the cause."""
+    _, fit, flagged, _, _, var = _estimate(design, cause, gtol, max_iter)
+    return fit.b, np.sqrt(np.diag(var)), flagged, fit.converged
+
+
 #: fine_gray's own options, with their defaults: Newton-Raphson controls (R ``crr``'s ``gtol``, ``maxiter``).
 NEWTON_DEFAULTS = {"gtol": 1e-10, "max_iter": 100}
 
@@ -474,27 +511,18 @@ def fine_gray(
     shared, own = RegressionOptions.split(options, own=NEWTON_DEFAULTS)
     newton = {**NEWTON_DEFAULTS, **own}
     design, cause = shared.design(data, time, status, covariates, cause)
-    s = _prepare(design, cause)
+    s, fit, flagged, messages, extra, var = _estimate(design, cause, newton["gtol"], newton["max_iter"])
     p = design.x.shape[1]
-    notes = list(design.notes)
-    if len(s.fail_times) == 0:
-        raise ValueError(f"no events of cause {cause} among {len(s.time)} complete cases")
-    flagged, messages = _separation(design, s, cause)
-    notes += messages
-    with np.errstate(all="ignore"):  # separated fits under/overflow; reported below
-        fit = _newton(s, p, newton["gtol"], newton["max_iter"])
-    extra = _diverging(fit, flagged)
+    notes = list(design.notes) + messages
     for j in sorted(extra):
         notes.append(
             f"possible separation: the estimate for {design.terms[j].name} ran off to "
             f"coef={fit.b[j]:.1f} with an unbounded standard error; not reported"
         )
-    flagged |= extra
     if not fit.converged:
         notes.append(f"Newton-Raphson did not converge in {fit.iterations} iterations")
     keep = np.array([j not in flagged for j in range(p)], dtype=bool)
     with np.errstate(all="ignore"):
-        var = _sandwich(s, fit, keep)
         log_jumps = _baseline_log_jumps(s, fit.b)
     for j in np.flatnonzero(keep & ~np.isfinite(np.diag(var))):
         notes.append(f"not estimable: {design.terms[j].name} has no finite standard error (see the separation above)")

@@ -26,21 +26,17 @@ from hsct_analysis.stats.counting import check_cause
 from hsct_analysis.stats.design import Design, Term, design_matrix, profile_matrix
 from hsct_analysis.stats.docstrings import substitute
 
-__all__ = ["RegressionResult", "RegressionOptions", "coefficient_table", "SUMMARY_COLUMNS"]
+__all__ = ["RegressionResult", "RegressionOptions", "coefficient_table", "wald_columns", "SUMMARY_COLUMNS"]
 
 #: Columns of :attr:`RegressionResult.summary`, in order.
 SUMMARY_COLUMNS = ("coef", "std_err", "hr", "hr_lower", "hr_upper", "p", "reference", "separation")
 
 
-def coefficient_table(
-    terms: list[Term], coef: np.ndarray, std_err: np.ndarray, flagged: set[int], conf_level: float
-) -> pd.DataFrame:
-    """Coefficient table indexed by term, with the columns of :data:`SUMMARY_COLUMNS`.
-
-    ``hr = exp(coef)``; the limits are ``exp(coef -+ z std_err)`` (Wald, ``conf_level``
-    two-sided) and ``p`` is the two-sided Wald p-value. Flagged (separated) terms get coef
-    +-inf, hr inf or 0, and NaN std_err, limits and p.
-    """
+def wald_columns(coef, std_err, flagged: Collection[int], conf_level: float) -> dict[str, np.ndarray]:
+    """The Wald columns of a coefficient table as arrays: ``coef``, ``std_err``, ``hr = exp(coef)``,
+    the limits ``hr_lower``/``hr_upper`` = ``exp(coef -+ z std_err)`` (``conf_level`` two-sided) and the
+    two-sided Wald ``p``. Flagged (separated) columns get coef +-inf, hr inf or 0, and NaN std_err,
+    limits and p."""
     coef = np.array(coef, dtype=float)
     std_err = np.array(std_err, dtype=float)
     for j in flagged:
@@ -48,21 +44,34 @@ def coefficient_table(
         std_err[j] = np.nan
     z = stats.norm.ppf(0.5 + conf_level / 2)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        table = pd.DataFrame(
-            {
-                "coef": coef,
-                "std_err": std_err,
-                "hr": np.exp(coef),
-                "hr_lower": np.exp(coef - z * std_err),
-                "hr_upper": np.exp(coef + z * std_err),
-                "p": 2 * stats.norm.sf(np.abs(coef / std_err)),
-                "reference": [t.reference for t in terms],
-                "separation": [j in flagged for j in range(len(coef))],
-            },
-            index=pd.Index([t.name for t in terms], name="term"),
-        )
-    table.loc[table["separation"], ["hr_lower", "hr_upper", "p"]] = np.nan
-    return table
+        columns = {
+            "coef": coef,
+            "std_err": std_err,
+            "hr": np.exp(coef),
+            "hr_lower": np.exp(coef - z * std_err),
+            "hr_upper": np.exp(coef + z * std_err),
+            "p": 2 * stats.norm.sf(np.abs(coef / std_err)),
+        }
+    separated = np.isin(np.arange(len(coef)), list(flagged))
+    for name in ("hr_lower", "hr_upper", "p"):
+        columns[name][separated] = np.nan
+    return columns
+
+
+def coefficient_table(
+    terms: list[Term], coef: np.ndarray, std_err: np.ndarray, flagged: set[int], conf_level: float
+) -> pd.DataFrame:
+    """Coefficient table indexed by term, with the columns of :data:`SUMMARY_COLUMNS` (the Wald
+    columns of :func:`wald_columns`, the reference level and whether the term is separated)."""
+    columns = wald_columns(coef, std_err, flagged, conf_level)
+    return pd.DataFrame(
+        {
+            **columns,
+            "reference": [t.reference for t in terms],
+            "separation": [j in flagged for j in range(len(columns["coef"]))],
+        },
+        index=pd.Index([t.name for t in terms], name="term"),
+    )
 
 
 @substitute()
