@@ -456,6 +456,7 @@ class Calibrator:
                 )
                 for r in hr.itertuples(index=False)
             ]
+        self.refits: dict = {}
         self.model_frames = self._model_frames(self.base) if self.models else {}
         self.test_cache: dict = {}
         self.model_cache: dict = {}
@@ -510,8 +511,9 @@ class Calibrator:
 
     def _model_frames(self, base: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """Per Table 4 endpoint, its model frame (:func:`~hsct_analysis.paper.models.paper_model_frame`),
-        built once: a move changes only ``time`` and ``status``."""
-        from hsct_analysis.paper.models import paper_model_frame
+        built once: a move changes only ``time`` and ``status``. Sets :attr:`refits`, one
+        :class:`~hsct_analysis.paper.models.Refit` per endpoint."""
+        from hsct_analysis.paper.models import Refit, paper_model_frame
         from hsct_analysis.paper.scorecard import table4_covariates
 
         f = base.reset_index(drop=True).copy()
@@ -521,42 +523,42 @@ class Calibrator:
         f["relapse_nrm_time"], f["relapse_nrm_status"] = arrays["relapse"]
         frames = {}
         for ep in sorted({m[2] for m in self.models}):
-            frames[ep] = paper_model_frame(f, ep, table4_covariates(self.registry, ep))
+            reference = table4_covariates(self.registry, ep)
+            frames[ep] = paper_model_frame(f, ep, reference)
+            self.refits[ep] = Refit(ep, reference)
         return frames
 
     def _refresh_models(self, factor_names=None) -> None:
-        """Refit Table 4 on the current assignment by the scorecard's own route
-        (:func:`~hsct_analysis.paper.scorecard.fit_table4` on the frames of :meth:`_model_frames`); with
-        ``factor_names`` (after a covariate swap) only the models with one of those factors."""
+        """Refit Table 4 on the current assignment (:class:`~hsct_analysis.paper.models.Refit`: the numbers of the
+        scorecard's own route, :func:`~hsct_analysis.paper.scorecard.fit_table4`, on the frames of
+        :meth:`_model_frames`); with ``factor_names`` (after a covariate swap) only the models with one of those
+        factors."""
         if not self.models:
             return
-        from hsct_analysis.paper.scorecard import fit_table4
-
         arrays = self._arrays()
         for ep, frame in self.model_frames.items():
             if factor_names is not None and not set(factor_names) & set(frame.columns):
                 continue
             rows = frame.index.to_numpy()
             frame["time"], frame["status"] = (a[rows] for a in arrays[ep])
-            fit = fit_table4(None, ep, self.registry, data=frame)
-            self.model_cache[ep] = None if isinstance(fit, str) else fit[0]
+            terms = self.refits[ep].terms(frame)
+            self.model_cache[ep] = None if isinstance(terms, str) else terms
 
     def _model_value(self, m) -> float:
         from hsct_analysis.cohort.factors import FACTORS
         from hsct_analysis.paper.scorecard import table4_covariates
 
         _, kind, ep, fac, level, stat, *_ = m
-        summary = self.model_cache.get(ep)
-        if summary is None:
+        terms = self.model_cache.get(ep)
+        if terms is None:
             return np.nan
         if not level:
             ref = table4_covariates(self.registry, ep).get(fac)
             level = [lv for lv in FACTORS[fac].levels if lv != ref][0]
-        term = f"{fac}[{level}]"
-        if term not in summary.index:
+        term = terms.get(f"{fac}[{level}]")
+        if term is None:
             return np.nan
-        col = "p" if kind == "p" else {"value": "hr", "lower": "hr_lower", "upper": "hr_upper"}[stat]
-        return float(summary.loc[term, col])
+        return term["p" if kind == "p" else {"value": "hr", "lower": "hr_lower", "upper": "hr_upper"}[stat]]
 
     def other_penalties(self) -> np.ndarray:
         """Weighted penalties of the p-value and Table 4 entries."""
@@ -631,11 +633,12 @@ class Calibrator:
         held[i], held[j] = held[j], held[i]
         self.curves.exchange(self.factor_rows[f], i, j)
         self.group_tests[f].exchange(i, j)
-        for frame in self.model_frames.values():
+        for ep, frame in self.model_frames.items():
             if f in frame.columns:
                 for k in (i, j):
                     if k in frame.index:
                         frame.at[k, f] = levels[k]
+                self.refits[ep].covariates_changed()
 
     def run(
         self,
