@@ -1,8 +1,10 @@
 """The paper's multivariable models: which factors each Table 4 model entered, which were
 screened (Table 3), events per variable, and the one route that fits such a model.
 
-:func:`fit_model` is the only place a Table 4 model is fitted: the scorecard, the
-synthetic-cohort calibration and the book's multivariable chapter all call it. LFS and OS get
+:func:`fit_model` is the one route that fits a Table 4 model: the scorecard and the book's
+multivariable chapter call it. The synthetic-cohort calibration, which refits Table 4 after every
+move, uses :class:`Refit`: the same numbers (to about 1e-9, tested) by the statistics core's array
+estimators, and :func:`fit_model` itself wherever the fit needs its special handling. LFS and OS get
 a Cox proportional-hazards model (:func:`hsct_analysis.stats.cause_specific.cause_specific_cox`
 with cause 1: lifelines, Efron ties, agreeing with R ``coxph``); relapse and NRM a Fine-Gray
 model (:func:`hsct_analysis.stats.fine_gray.fine_gray`). Times are days.
@@ -155,26 +157,31 @@ class Refit:
     For a search that refits Table 4 after every move (the synthetic cohort's calibration).
     :meth:`terms` gives the numbers of :func:`fit_paper_model` on the frame as it is now: by the
     array estimators of the statistics core (:func:`~hsct_analysis.stats.cause_specific.cox_estimates`,
-    :func:`~hsct_analysis.stats.fine_gray.fine_gray_estimates`) on a design built once, and by
-    :func:`fit_paper_model` itself wherever the Cox route treats the fit specially (separation, no
-    convergence) or the design cannot be built. Equal to it to about 1e-9 (checked in the tests).
+    :func:`~hsct_analysis.stats.fine_gray.fine_gray_estimates`) on a design built once per state of the
+    frame's rows and factor columns (built again when either changes), and by :func:`fit_paper_model`
+    itself wherever the Cox route treats the fit specially (separation, no convergence), a time is
+    missing or negative, or the design cannot be built. Equal to it to about 1e-9 (checked in the tests).
     """
 
     def __init__(self, endpoint_name: str, reference: dict[str, str]):
         self.endpoint_name = endpoint_name
         self.reference = dict(reference)
         self.endpoint = endpoints.endpoint(endpoint_name)
-        self._design: tuple[Design, np.ndarray, int] | None = None
+        self._design: tuple[Design, np.ndarray, int, pd.DataFrame] | None = None
+        #: How many refits took the array route (the rest went through :func:`fit_paper_model`).
+        self.fast_fits = 0
 
-    def covariates_changed(self) -> None:
-        """Say that the frame's factor columns changed: the design is built again at the next refit."""
-        self._design = None
-
-    def _build(self, data: pd.DataFrame):
-        options = RegressionOptions(reference=self.reference)
-        cause = 1 if self.endpoint.method == "km" else self.endpoint.cause
-        design, cause = options.design(data, "time", "status", list(self.reference), cause)
-        return design, data.index.get_indexer(design.index), cause
+    def _design_for(self, data: pd.DataFrame) -> tuple[Design, np.ndarray, int]:
+        """The design of ``data``'s factors (built again when the rows or a factor value changed since the last
+        build), the positions of its rows in ``data``, and the cause."""
+        factors = data[list(self.reference)]
+        if self._design is None or not self._design[3].equals(factors):
+            options = RegressionOptions(reference=self.reference)
+            cause = 1 if self.endpoint.method == "km" else self.endpoint.cause
+            positional = data.reset_index(drop=True)
+            design, cause = options.design(positional, "time", "status", list(self.reference), cause)
+            self._design = (design, design.index.to_numpy(), cause, factors.copy())
+        return self._design[:3]
 
     def terms(self, data: pd.DataFrame) -> dict[str, dict[str, float]] | str:
         """Per term ``factor[level]`` of the model, its hazard ratio, 95% limits and Wald p (:data:`REFIT_COLUMNS`)
@@ -182,6 +189,7 @@ class Refit:
         :func:`fit_paper_model` when the model cannot be fitted."""
         fast = self._fast(data)
         if fast is not None:
+            self.fast_fits += 1
             return fast
         fit = fit_paper_model(None, self.endpoint_name, self.reference, data=data)
         if isinstance(fit, str):
@@ -190,17 +198,13 @@ class Refit:
         return {term: {c: float(summary.at[term, c]) for c in REFIT_COLUMNS} for term in summary.index}
 
     def _fast(self, data: pd.DataFrame) -> dict[str, dict[str, float]] | None:
+        """The array route's numbers, or None where :func:`fit_paper_model` must decide."""
         try:
-            if self._design is None:
-                self._design = self._build(data)
-            template, rows, cause = self._design
-            design = Design(
-                template.x,
-                template.terms,
-                data["time"].to_numpy(float)[rows],
-                data["status"].to_numpy(int)[rows],
-                template.index,
-            )
+            template, rows, cause = self._design_for(data)
+            time = data["time"].to_numpy(float)[rows]
+            if not (np.isfinite(time).all() and (time >= 0).all()):
+                return None
+            design = Design(template.x, template.terms, time, data["status"].to_numpy(int)[rows], template.index)
             if self.endpoint.method == "km":
                 fit = cox_estimates(design, cause)
                 if fit is None:
@@ -208,7 +212,7 @@ class Refit:
                 coef, std_err, flagged = fit.coef, fit.std_err, set()
             else:  # fine_gray's own estimates, separation included
                 coef, std_err, flagged, _ = fine_gray_estimates(design, cause, **NEWTON_DEFAULTS)
-        except ValueError:
+        except Exception:  # noqa: BLE001 - the full route says what is wrong with the data
             return None
-        columns = wald_columns(coef, std_err, flagged, 0.95)
+        columns = wald_columns(coef, std_err, flagged, RegressionOptions().conf_level)
         return {t.name: {c: float(columns[c][j]) for c in REFIT_COLUMNS} for j, t in enumerate(design.terms)}

@@ -116,21 +116,20 @@ class CoxEstimates:
 
 def _efron_sums(time: np.ndarray, event: np.ndarray, x: np.ndarray):
     """The coefficient-free layout of Efron's partial likelihood: data sorted by time, and per event
-    (one row per event, grouped by tied time) its tied-time group, the first sorted row at risk,
-    and Efron's fraction l/d of the tied events already removed."""
+    (one row per event, in time order) its tied-time group, the first sorted row at risk at each
+    event time, and Efron's fraction l/d of the tied events already removed."""
     order = np.argsort(time, kind="stable")
     t, e, xs = time[order], event[order].astype(bool), x[order]
     times, d = np.unique(t[e], return_counts=True)
     first = np.searchsorted(t, times, side="left")
     group = np.repeat(np.arange(len(times)), d)
     frac = np.concatenate([np.arange(k) / k for k in d]) if len(d) else np.zeros(0)
-    tied = np.searchsorted(times, t[e])  # each event row's group
-    return xs, e, first, group, frac, tied, len(times)
+    return xs, e, first, group, frac, len(times)
 
 
 def _efron_derivatives(layout, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Log partial likelihood (Efron ties), its gradient and minus its Hessian (the information) at ``b``."""
-    xs, e, first, group, frac, tied, n_times = layout
+    xs, e, first, group, frac, n_times = layout
     eta = xs @ b
     shift = float(eta.max()) if len(eta) else 0.0
     r = np.exp(eta - shift)
@@ -139,11 +138,11 @@ def _efron_derivatives(layout, b: np.ndarray) -> tuple[float, np.ndarray, np.nda
     tail0 = np.cumsum(r[::-1])[::-1][first]
     tail1 = np.cumsum(rx[::-1], axis=0)[::-1][first]
     tail2 = np.cumsum(rxx[::-1], axis=0)[::-1][first]
-    tie0 = np.bincount(tied, weights=r[e], minlength=n_times)
+    tie0 = np.bincount(group, weights=r[e], minlength=n_times)
     tie1 = np.zeros((n_times, xs.shape[1]))
-    np.add.at(tie1, tied, rx[e])
+    np.add.at(tie1, group, rx[e])
     tie2 = np.zeros((n_times,) + rxx.shape[1:])
-    np.add.at(tie2, tied, rxx[e])
+    np.add.at(tie2, group, rxx[e])
     phi0 = tail0[group] - frac * tie0[group]
     phi1 = tail1[group] - frac[:, None] * tie1[group]
     phi2 = tail2[group] - frac[:, None, None] * tie2[group]
@@ -172,7 +171,8 @@ def efron_estimates(
     layout = _efron_sums(np.asarray(time, float), np.asarray(event), x)
     b = np.zeros(x.shape[1])
     loglik, score, info = _efron_derivatives(layout, b)
-    for iteration in range(1, max_iter + 1):
+    steps = 0
+    while steps < max_iter:
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
@@ -184,13 +184,13 @@ def efron_estimates(
             step = step / 2
         else:
             break
-        b = b + step
+        b, steps = b + step, steps + 1
         loglik, score, info = new
         if np.max(np.abs(step) / np.maximum(1.0, np.abs(b)), initial=0.0) <= tol:
             with np.errstate(invalid="ignore"):
                 se = np.sqrt(np.diag(np.linalg.inv(info)))
-            return CoxEstimates(b, se, loglik, True, iteration)
-    return CoxEstimates(b, np.full(len(b), np.nan), loglik, False, max_iter)
+            return CoxEstimates(b, se, loglik, True, steps)
+    return CoxEstimates(b, np.full(len(b), np.nan), loglik, False, steps)
 
 
 def cox_estimates(design: Design, cause: int) -> CoxEstimates | None:

@@ -420,6 +420,10 @@ def _diverging(fit: _Fit, flagged: set[int]) -> set[int]:
     return diverging(fit.b, naive_se, flagged)
 
 
+#: fine_gray's own options, with their defaults: Newton-Raphson controls (R ``crr``'s ``gtol``, ``maxiter``).
+NEWTON_DEFAULTS = {"gtol": 1e-10, "max_iter": 100}
+
+
 def _estimate(design: Design, cause: int, gtol: float, max_iter: int):
     """The fit of ``design`` for ``cause``: (sorted data, Newton fit, flagged columns, separation messages, columns
     flagged as diverging, crr's sandwich variance with NaN on the flagged columns)."""
@@ -438,7 +442,7 @@ def _estimate(design: Design, cause: int, gtol: float, max_iter: int):
 
 
 def fine_gray_estimates(
-    design: Design, cause: int, gtol: float = 1e-10, max_iter: int = 100
+    design: Design, cause: int, gtol: float = NEWTON_DEFAULTS["gtol"], max_iter: int = NEWTON_DEFAULTS["max_iter"]
 ) -> tuple[np.ndarray, np.ndarray, set[int], bool]:
     """The estimates of :func:`fine_gray` for a ready design, as arrays: (coefficients, crr's sandwich
     standard errors, flagged columns (separated or diverging; NaN standard error), converged).
@@ -448,10 +452,6 @@ def fine_gray_estimates(
     replaced. Raises ValueError when there is no event of the cause."""
     _, fit, flagged, _, _, var = _estimate(design, cause, gtol, max_iter)
     return fit.b, np.sqrt(np.diag(var)), flagged, fit.converged
-
-
-#: fine_gray's own options, with their defaults: Newton-Raphson controls (R ``crr``'s ``gtol``, ``maxiter``).
-NEWTON_DEFAULTS = {"gtol": 1e-10, "max_iter": 100}
 
 
 @substitute()

@@ -635,12 +635,11 @@ class Calibrator:
         held[i], held[j] = held[j], held[i]
         self.curves.exchange(self.factor_rows[f], i, j)
         self.group_tests[f].exchange(i, j)
-        for ep, frame in self.model_frames.items():
+        for frame in self.model_frames.values():
             if f in frame.columns:
                 for k in (i, j):
                     if k in frame.index:
                         frame.at[k, f] = levels[k]
-                self.refits[ep].covariates_changed()
 
     def run(
         self,
