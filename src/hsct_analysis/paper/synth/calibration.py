@@ -458,8 +458,8 @@ class Calibrator:
                 )
                 for r in hr.itertuples(index=False)
             ]
-        self.refits: dict = {}
-        self.model_frames = self._model_frames(self.base) if self.models else {}
+        self.refits = self._refits()
+        self.model_frames = self._model_frames(self.base)
         self.test_cache: dict = {}
         self.model_cache: dict = {}
         self._refresh_tests(self.factor_names)
@@ -511,24 +511,27 @@ class Calibrator:
         for f, ep in keys:
             self.test_cache[(f, ep)] = self.group_tests[f].p(ep, *arrays[ep])
 
-    def _model_frames(self, base: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        """Per Table 4 endpoint, its model frame (:func:`~hsct_analysis.paper.models.paper_model_frame`),
-        built once: a move changes only ``time`` and ``status``. Sets :attr:`refits`, one
-        :class:`~hsct_analysis.paper.models.Refit` per endpoint."""
-        from hsct_analysis.paper.models import Refit, paper_model_frame
+    def _refits(self):
+        """Per Table 4 endpoint scored, its :class:`~hsct_analysis.paper.models.Refit` (which holds the model's
+        factors and reference levels, read from the registry once)."""
+        from hsct_analysis.paper.models import Refit
         from hsct_analysis.paper.scorecard import table4_covariates
 
+        return {ep: Refit(ep, table4_covariates(self.registry, ep)) for ep in sorted({m[2] for m in self.models})}
+
+    def _model_frames(self, base: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per Table 4 endpoint scored, its model frame (:func:`~hsct_analysis.paper.models.paper_model_frame`),
+        built once: a move changes only ``time`` and ``status``."""
+        from hsct_analysis.paper.models import paper_model_frame
+
+        if not self.refits:
+            return {}
         f = base.reset_index(drop=True).copy()
         arrays = self._arrays()
         f["os_time"], f["os_event"] = arrays["os"]
         f["lfs_time"], f["lfs_event"] = arrays["lfs"]
         f["relapse_nrm_time"], f["relapse_nrm_status"] = arrays["relapse"]
-        frames = {}
-        for ep in sorted({m[2] for m in self.models}):
-            reference = table4_covariates(self.registry, ep)
-            frames[ep] = paper_model_frame(f, ep, reference)
-            self.refits[ep] = Refit(ep, reference)
-        return frames
+        return {ep: paper_model_frame(f, ep, refit.reference) for ep, refit in self.refits.items()}
 
     def _refresh_models(self, factor_names=None) -> None:
         """Refit Table 4 on the current assignment (:class:`~hsct_analysis.paper.models.Refit`: the numbers of the
@@ -548,14 +551,13 @@ class Calibrator:
 
     def _model_value(self, m) -> float:
         from hsct_analysis.cohort.factors import FACTORS
-        from hsct_analysis.paper.scorecard import table4_covariates
 
         _, kind, ep, fac, level, stat, *_ = m
         terms = self.model_cache.get(ep)
         if terms is None:
             return np.nan
         if not level:
-            ref = table4_covariates(self.registry, ep).get(fac)
+            ref = self.refits[ep].reference.get(fac)
             level = [lv for lv in FACTORS[fac].levels if lv != ref][0]
         term = terms.get(f"{fac}[{level}]")
         if term is None:
