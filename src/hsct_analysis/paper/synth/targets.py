@@ -84,6 +84,29 @@ def _one(reg, **where):
     return values.pop()
 
 
+def relapses_by_three_years(reg: pd.DataFrame, n: int) -> int:
+    """How many of ``n`` patients relapse (all by 3 years): as many as the printed 3-year relapse incidence (RI)
+    says, but no more than leave the printed 3-year NRM interval reachable with LFS within its tolerance.
+
+    Three exact facts bound it. (1) With r relapses by t among n patients the Aalen-Johansen RI(t) is at least r / n:
+    each relapse adds S(t-) / (at risk), and the Kaplan-Meier S(t-) is at least (at risk) / n (censoring only moves
+    mass to later patients). (2) 1 - LFS = RI + NRM at every t. (3) NRM's interval is symmetric on the log scale, so
+    lower x upper = NRM^2, and both printed bounds within tolerance need NRM >= sqrt((lower - tol) (upper - tol)).
+    Hence RI <= 100 - (LFS - tol) - that, in percent. For the paper (LFS 49.8, NRM 33.9-56.2): RI <= 100 - 48.8 -
+    41.58 = 9.62, so r <= 9, while the printed RI, 10.5% of 95, would make it 10 (RI >= 10.53, and the NRM interval
+    out of reach on every such cohort). Nine relapses keep RI within its own tolerance (9.5 <= 9/95 plus what
+    censoring adds)."""
+    from hsct_analysis.paper.tolerances import BOUND_TOL_PP, ESTIMATE_TOL_PP
+
+    def at_3y(kind, endpoint, stat):
+        return _one(reg, kind=kind, endpoint=endpoint, factor="", stat=stat, time_days=1095.75)
+
+    printed = int(round(at_3y("cif", "relapse", "value") * n / 100))
+    nrm_floor = np.sqrt((at_3y("cif", "nrm", "lower") - BOUND_TOL_PP) * (at_3y("cif", "nrm", "upper") - BOUND_TOL_PP))
+    ri_ceiling = 100.0 - (at_3y("km", "lfs", "value") - ESTIMATE_TOL_PP) - nrm_floor
+    return min(printed, int(np.floor(ri_ceiling * n / 100 + 1e-9)))
+
+
 def _median_range(reg, variable):
     rows = reg[(reg["variable"] == variable) & reg["kind"].isin(["median", "range"])]
     get = {s: float(v) for s, v in zip(rows["stat"], rows["value"])}
@@ -130,8 +153,7 @@ def targets_from_registry(registry: pd.DataFrame) -> dict:
     c["deaths"] = int(_one(reg, kind="count", variable="dead", category="1"))
     c["cause_of_death"] = _counts(reg, "deaths")
     n = int(_one(reg, kind="count", variable="patients", category="enrolled"))
-    ri = _one(reg, kind="cif", endpoint="relapse", factor="", stat="value", time_days=1095.75)
-    c["relapses"] = int(round(ri * n / 100))  # the 3-year relapse incidence, as patients
+    c["relapses"] = relapses_by_three_years(reg, n)
     medians = {}
     for variable in (
         "age_first_hsct",
