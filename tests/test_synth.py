@@ -511,6 +511,26 @@ def test_after_second_facts_that_no_patient_fits_raise_a_clear_error(monkeypatch
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("with_models", [False, True])
+def test_early_rejection_decides_as_the_full_evaluation(committed, monkeypatch, with_models):
+    """Calibrator.run rejects a move on its curves alone when even p-values and refits at 0 could not save it; with
+    that shortcut off (an infinite margin) every move is evaluated in full, and the annealing takes the same path."""
+    reg = scorecard.audited(published.load_registry())
+    out = _outcome_records(committed).sample(frac=1.0, random_state=5).reset_index(drop=True)
+
+    def anneal():
+        cal = calibration.Calibrator(committed, out, reg, np.random.default_rng(4), with_models=with_models)
+        objective = cal.run(60 if with_models else 300, t_start=0.3, t_end=0.01, swap_share=0.9)
+        return objective, cal.result(), cal.early_rejections
+
+    objective, result, early = anneal()
+    monkeypatch.setattr(calibration, "EARLY_SLACK", np.inf)
+    full_objective, full_result, none = anneal()
+    assert early > 0 and none == 0
+    assert objective == full_objective
+    pd.testing.assert_frame_equal(result, full_result)
+
+
 def test_reduce_misses_keeps_a_swap_only_if_fewer_entries_miss(committed):
     """The greedy last step keeps a swap only if fewer headline claims miss, or as many and fewer other entries (or
     as many, nearer): from shuffled records it ends with fewer misses, never more headline misses, and what it

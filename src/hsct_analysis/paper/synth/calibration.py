@@ -16,14 +16,16 @@ covariate swap in one factor only, so the groups of each factor can be composed 
 
 Speed: the Kaplan-Meier and Aalen-Johansen estimates of every Table 3 group are computed in one
 pass (:class:`GroupCurves`: a tally per group at all distinct times, then the library's
-``survival.product_limit`` / ``competing.cif_core`` along the last axis), equal to
+``survival.product_limit`` / ``competing.cif_core`` along the last axis, relapse and NRM in one call), equal to
 :func:`~hsct_analysis.stats.survival.kaplan_meier` and
 :func:`~hsct_analysis.stats.competing.cumulative_incidence` read with
 :func:`~hsct_analysis.stats.survival.value_at` (asserted in the tests). p-values come from
 the library's log-rank and Gray array cores (:class:`GroupTest`, groups coded once), Table 4 from
 :class:`hsct_analysis.paper.models.Refit`: the numbers of :func:`hsct_analysis.paper.scorecard.fit_table4` (the
 scorecard's and the book's route) by the library's array estimators on a design built once (a Cox refit takes
-milliseconds instead of a lifelines fit's 0.1 s; asserted equal in the tests).
+milliseconds instead of a lifelines fit's 0.1 s; asserted equal in the tests). A move whose curves alone already
+decide its rejection is rejected before its p-values and refits (:meth:`Calibrator.run`; the same decisions as the
+full evaluation, asserted in the tests).
 Deterministic: a fixed number of iterations per phase, every random number from the seed.
 """
 
@@ -48,6 +50,9 @@ from hsct_analysis.paper.tolerances import scaled_miss
 CORE_ENDPOINTS = ("os", "lfs", "relapse", "nrm")
 #: The paper's stated primary endpoints (Methods): their headline claims come first in the greedy step.
 PRIMARY_ENDPOINTS = ("os", "lfs")
+#: Relative margin of :meth:`Calibrator.run`'s early rejection, far above the rounding of its sums (about 1e-13 of
+#: the objective): a move is rejected without its p-values and refits only when that is certain.
+EARLY_SLACK = 1e-9
 #: Largest penalty of one entry (squared tolerance units): far-off entries stop pulling.
 PENALTY_CAP = 25.0
 #: The cap of a headline claim that can hold (one with a step): far off, it still pulls.
@@ -184,10 +189,11 @@ class GroupCurves:
         """Per group (a row of ``weights``, groups x patients): distinct times up to ``horizon``, at risk and counts
         by code there, and the index of each group's first and last time (among all distinct times)."""
         distinct, inverse = np.unique(time, return_inverse=True)
-        n, k = time.size, distinct.size
-        onehot = np.zeros((n, k * n_codes))
-        onehot[np.arange(n), inverse * n_codes + codes] = 1.0
-        counts = (weights @ onehot).reshape(len(weights), k, n_codes)
+        k, n_groups = distinct.size, len(weights)
+        group, patient = np.nonzero(weights)
+        cells = (group * k + inverse[patient]) * n_codes + codes[patient]
+        counts = np.bincount(cells, weights=weights[group, patient], minlength=n_groups * k * n_codes)
+        counts = counts.reshape(n_groups, k, n_codes)
         leaving = counts.sum(axis=2)
         at_risk = leaving[:, ::-1].cumsum(axis=1)[:, ::-1]
         present = leaving > 0
@@ -211,6 +217,8 @@ class GroupCurves:
         """Per endpoint: (groups x times x 3) estimate, lower, upper in percent; ``rows`` (optional)
         restricts the computation to those groups (rows of ``masks``, in that order); ``weights`` (groups x
         patients, 0/1) gives the groups explicitly instead (e.g. as a covariate swap would leave them)."""
+        from hsct_analysis.stats.competing import cif_core
+
         rows = np.arange(len(self.masks)) if rows is None else np.asarray(rows, int)
         weights = self.weights[rows] if weights is None else weights
         out = {}
@@ -227,9 +235,12 @@ class GroupCurves:
             t, s = arrays["relapse"]
             horizon = max(self.times[ep][-1] for ep in competing)
             distinct, at_risk, counts, first, last = self._tally(t, np.asarray(s, int), 3, horizon, weights)
-            for ep in competing:
-                est, var = _estimates(ep, at_risk, counts)
-                out[ep] = self._read(ep, distinct, est, var, first, last)
+            # both causes in one call (a leading axis; the same arithmetic element by element as one call per cause)
+            n_cause = np.stack([counts[..., 2 if ep == "nrm" else 1] for ep in competing])
+            n_other = counts[..., 1:].sum(axis=-1)[None] - n_cause
+            est, var = cif_core(at_risk[None], n_cause, n_other)
+            for k, ep in enumerate(competing):
+                out[ep] = self._read(ep, distinct, est[k], var[k], first, last)
         return out
 
 
@@ -470,6 +481,7 @@ class Calibrator:
             ]
         self.refits = self._refits()
         self.model_frames = self._model_frames(self.base)
+        self.early_rejections = 0  # moves :meth:`run` rejected on their curves alone
         self.test_cache: dict = {}
         self.model_cache: dict = {}
         self._refresh_tests(self.factor_names)
@@ -666,21 +678,39 @@ class Calibrator:
         self._cpen = self.curve_penalties()
         current = float(self._cpen.sum() + other.sum())
         best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+        test_factor = np.array([t[2] for t in self.tests] + [""] * len(self.models), object)
+        refits = np.array([False] * len(self.tests) + [True] * len(self.models))
         for it in range(iterations):
             temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
             move = self._propose(swap_share)
             if move is None:
                 continue
             undo, groups, facs = move
+            new_cpen = self.curve_penalties(groups)
+            u = None
+            if self.tests or self.models:
+                # The p-values and refits cost most; a move whose curves alone are already too bad is rejected
+                # without them. The entries they would recompute cannot fall below 0, so the new objective is at
+                # least `floor`; the random number is drawn exactly when the full evaluation would draw it (the
+                # move is uphill), so the decisions, and the result, are the same as evaluating every move in full.
+                unchanged = ~(refits | np.isin(test_factor, list(facs)))
+                floor = float(new_cpen.sum() + other[unchanged].sum()) - current
+                if floor > EARLY_SLACK * max(1.0, abs(current)):
+                    u = self.rng.random()
+                    if u >= np.exp(-(floor - EARLY_SLACK * max(1.0, abs(current))) / temp):
+                        undo()
+                        self.early_rejections += 1
+                        continue
             saved_tests = {k: self.test_cache[k] for k in list(self.test_cache) if k[0] in facs}
             saved_models = dict(self.model_cache)
             self._refresh_tests(facs)
             self._refresh_models()
             new_other = self.other_penalties() if (self.tests or self.models) else other
-            new_cpen = self.curve_penalties(groups)
             new = float(new_cpen.sum() + new_other.sum())
             delta = new - current
-            if delta <= 0 or self.rng.random() < np.exp(-delta / temp):
+            if u is None and delta > 0:
+                u = self.rng.random()
+            if delta <= 0 or u < np.exp(-delta / temp):
                 current, other, self._cpen = new, new_other, new_cpen
                 if current < best[0]:
                     best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
