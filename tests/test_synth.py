@@ -316,6 +316,11 @@ def test_the_relapse_count_keeps_the_printed_3_year_nrm_interval_reachable():
     NRM = 100 - LFS - RI <= 100 - 48.8 - 10.53 < sqrt(31.9 x 54.2) = 41.58, below what both printed NRM bounds need."""
     registry = published.load_registry()
     assert targets.relapses_by_three_years(registry, 95) == 9
+    bound = targets.relapse_bound(registry)  # the numbers chapter 8 prints
+    assert (bound.patients, bound.printed_count, bound.count) == (95, 10, 9)
+    assert bound.nrm_floor == pytest.approx(41.581005, abs=1e-6) and bound.ri_ceiling == pytest.approx(
+        9.618995, abs=1e-6
+    )
     nrm_floor = np.sqrt((33.9 - 2.0) * (56.2 - 2.0))
     assert 100 - (49.8 - 1.0) - 10 / 95 * 100 < nrm_floor < 100 - (49.8 - 1.0) - 9 / 95 * 100
     # 9 relapses leave RI within its own tolerance of 10.5 (+-1 pp) once censoring has enlarged a jump

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -84,9 +85,30 @@ def _one(reg, **where):
     return values.pop()
 
 
-def relapses_by_three_years(reg: pd.DataFrame, n: int) -> int:
-    """How many of ``n`` patients relapse (all by 3 years): as many as the printed 3-year relapse incidence (RI)
-    says, but no more than leave the printed 3-year NRM interval reachable with LFS within its tolerance.
+class RelapseBound(NamedTuple):
+    """The numbers of :func:`relapse_bound` (percentages in percent, at 3 years)."""
+
+    #: Patients of the cohort.
+    patients: int
+    #: The printed relapse incidence, and the relapses it suggests (rounded to patients).
+    printed_ri: float
+    printed_count: int
+    #: The printed LFS less its tolerance: the lowest LFS within tolerance.
+    lfs_floor: float
+    #: The printed NRM interval, and the NRM both bounds within tolerance need (sqrt((lower - tol) (upper - tol))).
+    nrm_lower: float
+    nrm_upper: float
+    nrm_floor: float
+    #: The highest RI that leaves the NRM interval reachable: 100 - lfs_floor - nrm_floor.
+    ri_ceiling: float
+    #: The relapses of the synthetic cohort: the printed count, or fewer where the ceiling asks it.
+    count: int
+
+
+def relapse_bound(reg: pd.DataFrame, n: int | None = None) -> RelapseBound:
+    """How many of ``n`` patients (default: the registry's enrolled count) relapse, all by 3 years: as many as the
+    printed 3-year relapse incidence (RI) says, but no more than leave the printed 3-year NRM interval reachable with
+    LFS within its tolerance.
 
     Three exact facts bound it. (1) With r relapses by t among n patients the Aalen-Johansen RI(t) is at least r / n:
     each relapse adds S(t-) / (at risk), and the Kaplan-Meier S(t-) is at least (at risk) / n (censoring only moves
@@ -98,13 +120,26 @@ def relapses_by_three_years(reg: pd.DataFrame, n: int) -> int:
     censoring adds)."""
     from hsct_analysis.paper.tolerances import BOUND_TOL_PP, ESTIMATE_TOL_PP
 
-    def at_3y(kind, endpoint, stat):
-        return _one(reg, kind=kind, endpoint=endpoint, factor="", stat=stat, time_days=1095.75)
+    reg = _canonical(reg)
+    if n is None:
+        n = int(_one(reg, kind="count", variable="patients", category="enrolled"))
 
-    printed = int(round(at_3y("cif", "relapse", "value") * n / 100))
-    nrm_floor = np.sqrt((at_3y("cif", "nrm", "lower") - BOUND_TOL_PP) * (at_3y("cif", "nrm", "upper") - BOUND_TOL_PP))
-    ri_ceiling = 100.0 - (at_3y("km", "lfs", "value") - ESTIMATE_TOL_PP) - nrm_floor
-    return min(printed, int(np.floor(ri_ceiling * n / 100 + 1e-9)))
+    def at_3y(kind, endpoint, stat):
+        return float(_one(reg, kind=kind, endpoint=endpoint, factor="", stat=stat, time_days=1095.75))
+
+    printed_ri = at_3y("cif", "relapse", "value")
+    printed = int(round(printed_ri * n / 100))
+    lower, upper = at_3y("cif", "nrm", "lower"), at_3y("cif", "nrm", "upper")
+    nrm_floor = float(np.sqrt((lower - BOUND_TOL_PP) * (upper - BOUND_TOL_PP)))
+    lfs_floor = at_3y("km", "lfs", "value") - ESTIMATE_TOL_PP
+    ri_ceiling = 100.0 - lfs_floor - nrm_floor
+    count = min(printed, int(np.floor(ri_ceiling * n / 100 + 1e-9)))
+    return RelapseBound(n, printed_ri, printed, lfs_floor, lower, upper, nrm_floor, ri_ceiling, count)
+
+
+def relapses_by_three_years(reg: pd.DataFrame, n: int) -> int:
+    """The relapses of a synthetic cohort of ``n`` patients (:func:`relapse_bound`)."""
+    return relapse_bound(reg, n).count
 
 
 def _median_range(reg, variable):
