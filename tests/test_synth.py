@@ -537,9 +537,9 @@ def test_early_rejection_decides_as_the_full_evaluation(committed, monkeypatch, 
 
 
 def test_reduce_misses_keeps_a_swap_only_if_fewer_entries_miss(committed):
-    """The greedy last step keeps a swap only if fewer headline claims miss, or as many and fewer other entries (or
-    as many, nearer): from shuffled records it ends with fewer misses, never more headline misses, and what it
-    reports is what a fresh count on its result finds."""
+    """The greedy last step keeps a swap only if fewer primary headline claims (OS, LFS) miss, or as many and fewer
+    headline claims, or as many and fewer other entries (or as many, nearer): from shuffled records it ends with fewer
+    misses, never more primary headline misses, and what it reports is what a fresh count on its result finds."""
     reg = scorecard.audited(published.load_registry())
     out = _outcome_records(committed)
     shuffled = out.sample(frac=1.0, random_state=3).reset_index(drop=True)  # far from calibrated: room to improve
