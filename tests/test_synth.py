@@ -536,6 +536,7 @@ def test_early_rejection_decides_as_the_full_evaluation(committed, monkeypatch, 
     pd.testing.assert_frame_equal(result, full_result)
 
 
+@pytest.mark.slow
 def test_reduce_misses_keeps_a_swap_only_if_fewer_entries_miss(committed):
     """The greedy last step keeps a swap only if fewer primary headline claims (OS, LFS) miss, or as many and fewer
     headline claims, or as many and fewer other entries (or as many, nearer): from shuffled records it ends with fewer

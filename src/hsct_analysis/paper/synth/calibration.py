@@ -695,9 +695,10 @@ class Calibrator:
                 # move is uphill), so the decisions, and the result, are the same as evaluating every move in full.
                 unchanged = ~(refits | np.isin(test_factor, list(facs)))
                 floor = float(new_cpen.sum() + other[unchanged].sum()) - current
-                if floor > EARLY_SLACK * max(1.0, abs(current)):
+                margin = EARLY_SLACK * max(1.0, abs(current))
+                if floor > margin:
                     u = self.rng.random()
-                    if u >= np.exp(-(floor - EARLY_SLACK * max(1.0, abs(current))) / temp):
+                    if u >= np.exp(-(floor - margin) / temp):
                         undo()
                         self.early_rejections += 1
                         continue
@@ -1151,7 +1152,7 @@ def _registry_and_claims():
 
 def calibrate_chain(
     base: pd.DataFrame, out: pd.DataFrame, seed: int, chain: int, counts: tuple[int, ...], verbose: bool = False
-) -> tuple[tuple[int, int], pd.DataFrame, pd.DataFrame]:
+) -> tuple[tuple[int, int, int], pd.DataFrame, pd.DataFrame]:
     """One calibration (the phases of :data:`PHASES`, then the greedy passes of :data:`GREEDY_PASSES`) with the
     random stream ``(seed, 1, chain)``; ``counts`` as in :func:`calibrate_cohort`, without the secondary endpoints.
     Returns ((primary headline misses, headline misses, other misses) left, baseline, outcomes), rows in the order
