@@ -172,3 +172,21 @@ def test_summary_and_worst(card):
 def test_committed_scorecard_matches_the_cohort(card):
     committed = pd.read_csv(ROOT / "data" / "scorecard.csv")
     assert committed["passed"].sum() == card["passed"].sum()
+
+
+def test_chapter_8_glues_every_number_of_the_relapse_argument_and_only_those():
+    """The section on why the synthetic cohort has 9 relapses reads its numbers from
+    :func:`~hsct_analysis.book.scorecard_view.relapse_bound_text`: every key the chapter cites is produced, with the
+    argument's figures on the bundled registry and one placeholder on any other cohort."""
+    import re
+
+    from hsct_analysis.book import scorecard_view
+
+    cited = set(re.findall(r"\{glue:text\}`(rb_[a-z_]+)`", (ROOT / "notebooks" / "08_scorecard.ipynb").read_text()))
+    text = scorecard_view.relapse_bound_text(published.load_registry())
+    assert cited == set(text)
+    assert (text["rb_n"], text["rb_printed_count"], text["rb_count"]) == ("95", "10", "9")
+    assert (text["rb_nrm_floor"], text["rb_ri_ceiling"], text["rb_lfs_floor"]) == ("41.58", "9.62", "48.8")
+    assert (text["rb_printed_floor"], text["rb_count_floor"]) == ("10.53", "9.47")
+    elsewhere = scorecard_view.relapse_bound_text(None)
+    assert set(elsewhere) == cited and set(elsewhere.values()) == {scorecard_view.RELAPSE_BOUND_ELSEWHERE}

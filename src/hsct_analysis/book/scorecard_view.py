@@ -321,3 +321,33 @@ def candidates_table(values: pd.DataFrame) -> pd.DataFrame:
     for name in wide.columns:
         out[candidate_name(name)] = [_pp(x) for x in wide[name]]
     return out
+
+
+#: Chapter 8's glue keys for :func:`~hsct_analysis.paper.synth.targets.relapse_bound`, each with its text: counts as
+#: integers, percentages with the decimals the argument needs (the floor and ceiling to 2, so 9.62 and 9.47 differ).
+RELAPSE_BOUND_GLUE = {
+    "rb_n": lambda rb: f"{rb.patients}",
+    "rb_printed_ri": lambda rb: f"{rb.printed_ri:.1f}",
+    "rb_printed_count": lambda rb: f"{rb.printed_count}",
+    "rb_count": lambda rb: f"{rb.count}",
+    "rb_nrm_lower": lambda rb: f"{rb.nrm_lower:.1f}",
+    "rb_nrm_upper": lambda rb: f"{rb.nrm_upper:.1f}",
+    "rb_nrm_floor": lambda rb: f"{rb.nrm_floor:.2f}",
+    "rb_lfs_floor": lambda rb: f"{rb.lfs_floor:.1f}",
+    "rb_ri_ceiling": lambda rb: f"{rb.ri_ceiling:.2f}",
+    "rb_printed_floor": lambda rb: f"{100 * rb.printed_count / rb.patients:.2f}",
+    "rb_count_floor": lambda rb: f"{100 * rb.count / rb.patients:.2f}",
+}
+#: What those keys read on a cohort other than the bundled one, where the argument is not shown.
+RELAPSE_BOUND_ELSEWHERE = "(the bundled synthetic cohort only)"
+
+
+def relapse_bound_text(registry: pd.DataFrame | None) -> dict[str, str]:
+    """{glue key: text} for chapter 8's section on why the synthetic cohort has fewer relapses than the printed
+    incidence suggests, from :func:`~hsct_analysis.paper.synth.targets.relapse_bound` on ``registry`` (counts of
+    patients and relapses; percentages); with ``registry=None`` (not the bundled cohort) every key reads
+    :data:`RELAPSE_BOUND_ELSEWHERE`."""
+    from hsct_analysis.paper.synth.targets import relapse_bound
+
+    bound = None if registry is None else relapse_bound(registry)
+    return {key: RELAPSE_BOUND_ELSEWHERE if bound is None else text(bound) for key, text in RELAPSE_BOUND_GLUE.items()}

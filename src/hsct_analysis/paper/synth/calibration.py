@@ -10,9 +10,10 @@ inconsistent count :data:`CONFLICT_WEIGHT`; every other entry (CI bounds include
 per printing. An entry's penalty is its squared miss in tolerance units (capped). Squared misses let an
 entry sit just outside its tolerance, so a last, greedy step (:meth:`Calibrator.reduce_misses`) counts
 instead: it keeps a swap only if fewer headline claims of the primary endpoints (OS, LFS) miss, or as many and
-fewer headline claims, or as many and fewer other entries, or as many and nearer (covariate swaps only). It swaps two patients' outcome records first, then one factor's
-baseline columns (:data:`COVARIATES`) between two patients: a record swap moves a patient in every factor at once, a
-covariate swap in one factor only, so the groups of each factor can be composed on their own.
+fewer headline claims, or as many and fewer other entries, or as many and nearer (covariate swaps only). It swaps
+two patients' outcome records first, then one factor's baseline columns (:data:`COVARIATES`) between two
+patients: a record swap moves a patient in every factor at once, a covariate swap in one factor only, so the
+groups of each factor can be composed on their own.
 
 Speed: the Kaplan-Meier and Aalen-Johansen estimates of every Table 3 group are computed in one
 pass (:class:`GroupCurves`: a tally per group at all distinct times, then the library's
@@ -455,6 +456,7 @@ class Calibrator:
             for r in tests.itertuples(index=False)
         ]
         self.test_keys = {(f, ep) for _, ep, f, *_ in self.tests}
+        self.test_factors = np.array([t[2] for t in self.tests], object)  # the factor of each scored p-value
         self.models = []
         if with_models:
             hr = reg[
@@ -678,8 +680,6 @@ class Calibrator:
         self._cpen = self.curve_penalties()
         current = float(self._cpen.sum() + other.sum())
         best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
-        test_factor = np.array([t[2] for t in self.tests] + [""] * len(self.models), object)
-        refits = np.array([False] * len(self.tests) + [True] * len(self.models))
         for it in range(iterations):
             temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
             move = self._propose(swap_share)
@@ -693,7 +693,8 @@ class Calibrator:
                 # without them. The entries they would recompute cannot fall below 0, so the new objective is at
                 # least `floor`; the random number is drawn exactly when the full evaluation would draw it (the
                 # move is uphill), so the decisions, and the result, are the same as evaluating every move in full.
-                unchanged = ~(refits | np.isin(test_factor, list(facs)))
+                # every model is refitted after a move; a test is recomputed when the move touched its factor
+                unchanged = np.concatenate([~np.isin(self.test_factors, list(facs)), np.zeros(len(self.models), bool)])
                 floor = float(new_cpen.sum() + other[unchanged].sum()) - current
                 margin = EARLY_SLACK * max(1.0, abs(current))
                 if floor > margin:
@@ -773,33 +774,40 @@ class Calibrator:
         curves, then the tests, then Table 4 refitted. ``moves``: ``"records"`` swaps the outcome records of two
         patients in different groups; ``"covariates"`` swaps one factor's baseline columns (:data:`COVARIATES`)
         between two patients of different levels, which moves no other factor's groups. Returns (primary
-        headline misses, headline misses, other misses) before and after. The annealing minimises capped squared misses, which lets an
-        entry sit just outside its tolerance; this counts."""
+        headline misses, headline misses, other misses) before and after. The annealing minimises capped squared
+        misses, which lets an entry sit just outside its tolerance; this counts."""
         if moves not in SLACK_CAPS:
             raise ValueError(f"moves: 'records' or 'covariates', not {moves!r}")
         counted, held = self._printings()
-        c_count = np.array([counted.get(i, 0) for i in self.c_ids])
-        c_head = np.array([i in held for i in self.c_ids])
-        c_first = c_head & np.isin(self.c_ep, PRIMARY_ENDPOINTS)
-        t_count = np.array([counted.get(t[0], 0) for t in self.tests])
-        t_head = np.array([t[0] in held for t in self.tests])
-        t_first = t_head & np.array([t[1] in PRIMARY_ENDPOINTS for t in self.tests], bool)
-        m_count = np.array([counted.get(m[0], 0) for m in self.models])
-        m_head = np.array([m[0] in held for m in self.models])
-        m_first = m_head & np.array([m[2] in PRIMARY_ENDPOINTS for m in self.models], bool)
-        t_factor = np.array([t[2] for t in self.tests], object)
+
+        def marks(ids, endpoints):  # per entry: (primary headline claim, headline claim, printings counted)
+            head = np.array([i in held for i in ids], bool)
+            first = head & np.array([ep in PRIMARY_ENDPOINTS for ep in endpoints], bool)
+            return first, head, np.array([counted.get(i, 0) for i in ids], int)
+
+        families = (  # the curve entries, the p-values, the Table 4 entries
+            marks(self.c_ids, self.c_ep),
+            marks([t[0] for t in self.tests], [t[1] for t in self.tests]),
+            marks([m[0] for m in self.models], [m[2] for m in self.models]),
+        )
         self._refresh_tests(self.factor_names)
         self._refresh_models()
         _, c_x = self._curve_misses()
         t_x, m_x = self._test_misses(), self._model_misses()
 
-        def tally(c, t, m):
-            first = int(((c > 1) & c_first).sum() + ((t > 1) & t_first).sum() + ((m > 1) & m_first).sum())
-            head = int(((c > 1) & c_head).sum() + ((t > 1) & t_head).sum() + ((m > 1) & m_head).sum())
-            other = int(((c > 1) * c_count).sum() + ((t > 1) * t_count).sum() + ((m > 1) * m_count).sum())
-            lost = int((c >= FAR).sum() + (t >= FAR).sum() + (m >= FAR).sum())
-            slack = float((out_by(c) * c_count).sum() + (out_by(t) * t_count).sum() + (out_by(m) * m_count).sum())
-            return first, head, other, lost, slack
+        def tally(c, t, m):  # (primary headline, headline, other, lost, slack), each summed over the families
+            parts = list(zip((c, t, m), families))
+
+            def total(term):
+                return sum(term(x, *marked) for x, marked in parts)
+
+            return (
+                int(total(lambda x, first, head, n: ((x > 1) & first).sum())),
+                int(total(lambda x, first, head, n: ((x > 1) & head).sum())),
+                int(total(lambda x, first, head, n: ((x > 1) * n).sum())),
+                int(total(lambda x, *_: (x >= FAR).sum())),
+                float(total(lambda x, first, head, n: (out_by(x) * n).sum())),
+            )
 
         def out_by(x):
             return np.clip(x, 1.0, SLACK_CAPS[moves]) - 1.0
@@ -823,7 +831,7 @@ class Calibrator:
             c_new = c_x.copy()
             c_new[hit] = x
             # first on the curves, with the touched tests at best on target and Table 4 as it is
-            if not better(tally(c_new, np.where(np.isin(t_factor, list(facs)), 0.0, t_x), m_x), now):
+            if not better(tally(c_new, np.where(np.isin(self.test_factors, list(facs)), 0.0, t_x), m_x), now):
                 continue
             _, facs, modelled = self._swap(k, i, j)  # modelled: the factors whose models must be refitted (None: all)
             # then the tests
@@ -1192,8 +1200,8 @@ def calibrate_chain(
         stage, base = cal.result(), cal.result_base()
         if verbose:
             print(
-                f"chain {chain}, fewer misses ({moves}): primary headline {before[0]} -> {left[0]}, headline {before[1]} -> "
-                f"{left[1]}, other {before[2]} -> {left[2]} ({time.perf_counter() - t0:.0f} s)",
+                f"chain {chain}, fewer misses ({moves}): primary headline {before[0]} -> {left[0]}, "
+                f"headline {before[1]} -> {left[1]}, other {before[2]} -> {left[2]} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
     if left is None:  # no greedy pass: count the misses as they are
