@@ -5,10 +5,13 @@ touched.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import yaml
@@ -24,6 +27,27 @@ PROSE_PAGES = ("index.md", "own_data.md", "references.md")
 def hsct_book(*args: str, timeout: float = 900, cwd: Path | None = ROOT) -> subprocess.CompletedProcess:
     """``hsct-book args...`` run to its end; the completed process, stdout and stderr as text."""
     return subprocess.run([str(HSCT_BOOK), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def hsct_book_here(*args: str) -> subprocess.CompletedProcess:
+    """``hsct-book args...`` run in this process (:func:`hsct_analysis.book.cli.main`): what the console script
+    prints and returns, without the half second a new interpreter takes to import pandas. Warnings go to the
+    captured stderr under a fresh interpreter's filters, as the script would print them; an exception that
+    escapes ``main`` is raised here (where the script would print a traceback), so the test fails.
+    ``test_robust_input.test_the_console_script_prints_what_main_does`` checks the two agree."""
+    from hsct_analysis.book import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for quiet in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", quiet)  # a fresh interpreter's defaults (outside __main__)
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(["hsct-book", *args], code, out.getvalue(), err.getvalue())
 
 
 def build_args(cohort: Path, out: Path, project: Path | None = None, *extra: str) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from book_runs import hsct_book_here
 from hsct_analysis.book import build
 
 ROOT = build.PROJECT_ROOT
@@ -195,7 +196,7 @@ def test_there_are_at_least_15_cases():
 
 def test_validate_names_the_one_problem_and_exits_2(defect):
     path, made = defect
-    result = hsct_book("validate", str(path))
+    result = hsct_book_here("validate", str(path))  # as the console script does (test_robust_input checks)
     lines = problem_lines(result.stderr, path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -221,7 +222,7 @@ def test_validate_lists_every_problem_of_a_file_with_several(tmp_path):
     rows[9]["age_first_hsct"] = "-1.0"
     path = tmp_path / "three.csv"
     path.write_text(csv_text(header, rows), encoding="utf-8")
-    result = hsct_book("validate", str(path))
+    result = hsct_book_here("validate", str(path))
     lines = problem_lines(result.stderr, path)
     assert result.returncode == 2
     assert [ln.split(": ", 1)[0] for ln in lines] == [

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from book_runs import build_args, hsct_book
+from book_runs import build_args, hsct_book, hsct_book_here
 from hsct_analysis.book import build, privacy
 from hsct_analysis.cohort import contract
 
@@ -38,7 +38,8 @@ def text(header, body) -> str:
 
 
 def validate(path: Path) -> subprocess.CompletedProcess:
-    return hsct_book("validate", str(path), timeout=300)
+    """``hsct-book validate path``, in this process (:func:`book_runs.hsct_book_here`)."""
+    return hsct_book_here("validate", str(path))
 
 
 def problem_lines(result, path) -> list[str]:
@@ -113,6 +114,20 @@ CASES = {  # name: (file bytes, expected line, expected column, fragment of the 
         "file is XML or HTML, not a cohort table",
     ),
 }
+
+
+@pytest.mark.parametrize("name", ["html_table", "python_repr", "valid"])
+def test_the_console_script_prints_what_main_does(name, tmp_path):
+    """The tests here call ``hsct-book validate`` in this process (:func:`validate`); the installed console script,
+    run as a user runs it, gives the same exit status and prints the same lines."""
+    path = tmp_path / f"{name}.csv"
+    if name == "valid":
+        path.write_bytes((build.PROJECT_ROOT / "data" / "cohort.csv").read_bytes())
+    else:
+        path.write_bytes(CASES[name][0])
+    here, script = validate(path), hsct_book("validate", str(path), timeout=300)
+    assert (here.returncode, here.stdout, here.stderr) == (script.returncode, script.stdout, script.stderr)
+    assert here.returncode == (0 if name == "valid" else 2)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
