@@ -178,6 +178,35 @@ def test_a_csv_whose_first_column_name_starts_like_json_or_html_is_read_as_csv(f
     assert contract.validate(path) == []
 
 
+def test_a_write_only_workbook_without_trailing_empty_cells_is_read_as_a_grid(tmp_path):
+    """openpyxl's write-only mode stores no empty cell and no sheet dimension, so rows whose last cells are empty
+    come back shorter than the header: they are the same cohort, not ragged rows. A value beyond the header is
+    still reported."""
+    openpyxl = pytest.importorskip("openpyxl")
+    header, body = rows()
+    last = header[-1]
+    assert any(not row[last] for row in body)  # rows whose last cell is empty: shorter in the workbook
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(header + [None, None])  # empty cells after the header too
+    for row in body:
+        sheet.append([_number_or_text(row[h]) if row[h] else None for h in header])
+    path = tmp_path / "write_only.xlsx"
+    book.save(path)
+    result = validate(path)
+    assert result.returncode == 0 and f"valid cohort with {len(body)} patients" in result.stdout, result.stderr
+    pd.testing.assert_frame_equal(contract.load_cohort(path), contract.load_cohort(BUNDLED), check_like=True)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(header)
+    for k, row in enumerate(body):
+        sheet.append([_number_or_text(row[h]) if row[h] else None for h in header] + (["extra"] if k == 2 else []))
+    wide = tmp_path / "wide.xlsx"
+    book.save(wide)
+    lines = problem_lines(validate(wide), wide)
+    assert len(lines) == 1 and ", line 4" in lines[0] and f"has {len(header) + 1} values but the header has" in lines[0]
+
+
 def test_an_excel_workbook_is_read_as_one(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     header, body = rows()
@@ -353,6 +382,11 @@ def test_validate_never_lists_more_than_max_listed(tmp_path, monkeypatch):
     monkeypatch.setattr(contract, "MAX_LISTED", 10)
     problems = contract.validate(path)
     assert len(problems) == 11 and problems[-1].rule.startswith(f"... and {len(body) - 10} more problem(s)")
+    # every count the user reads is of all the problems, not of the lines listed
+    assert contract.problem_count(problems) == len(body)
+    assert str(contract.CohortError(problems)).startswith(f"{len(body)} problem(s) in cohort ")
+    result = validate(path)
+    assert result.stderr.splitlines()[-1].startswith(f"{len(body)} problem(s) found;"), result.stderr
 
 
 def test_duplicates_are_found_across_chunks(tmp_path, monkeypatch):

@@ -137,7 +137,10 @@ def _print_problems(problems) -> None:
             column = f", column {contract.shorten(first.column)}" if first.column else ""
             where = contract.printable(first.file)
             print(f"{where}{column}: the same on {len(rest)} more line(s) ({lines}): {first.what()}", file=sys.stderr)
-    print(f"{len(problems)} problem(s) found; fix them and run `hsct-book validate` again.", file=sys.stderr)
+    print(
+        f"{contract.problem_count(problems)} problem(s) found; fix them and run `hsct-book validate` again.",
+        file=sys.stderr,
+    )
 
 
 STUDY_SUFFIXES = (".yml", ".yaml")

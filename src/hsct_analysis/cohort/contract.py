@@ -127,6 +127,8 @@ class Problem:
     ``line`` is the line of the CSV file (header = line 1); for a DataFrame it is the line the
     row would have in ``df.to_csv(index=False)``. ``rule`` is the broken rule as a phrase that
     reads after ``value`` (e.g. value ``"2100"``, rule ``"is after death (followup_days 1500)"``).
+    ``not_listed``: on the last line of a list cut at :data:`MAX_LISTED`, the number of problems it stands for
+    (those not listed); 0 on every problem itself (:func:`problem_count` counts both).
     """
 
     file: str
@@ -135,6 +137,7 @@ class Problem:
     column: str | None
     rule: str
     value: str | None = None
+    not_listed: int = 0
 
     def __str__(self) -> str:
         where = printable(self.file)
@@ -151,13 +154,19 @@ class Problem:
         return self.rule if self.value is None else f"{shorten(self.value)} {self.rule}"
 
 
+def problem_count(problems) -> int:
+    """How many problems a list reports: each listed one (a :class:`Problem`, or a study file's problem), and those a
+    last line says were not listed (:data:`MAX_LISTED`)."""
+    return sum(getattr(p, "not_listed", 0) or 1 for p in problems)
+
+
 class CohortError(ValueError):
     """Raised by :func:`load_cohort` with every problem found; ``.problems`` holds them."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         source = self.problems[0].file if self.problems else "cohort"
-        head = f"{len(self.problems)} problem(s) in cohort {source}:"
+        head = f"{problem_count(self.problems)} problem(s) in cohort {source}:"
         super().__init__("\n".join([head] + [f"  {p}" for p in self.problems]))
 
 
@@ -649,10 +658,28 @@ def _workbook_rows(openpyxl, fh, problems: list[Problem], source: str):
         return
     try:
         sheet = book.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(v) for v in values]
+        yield from _grid_rows(enumerate(sheet.iter_rows(values_only=True), start=1))
     finally:
         book.close()
+
+
+def _grid_rows(rows):
+    """A worksheet's (number, values) rows as cell texts, each as wide as the header (the first row with a value).
+
+    A sheet is a grid, not a list of ragged lines: a row's empty cells at the end carry nothing, and a workbook
+    need not store them (openpyxl's write-only mode, and some exporters, leave them out, or the sheet's recorded
+    dimension is stale). So trailing empty cells are dropped and a shorter row is filled with empty cells up to the
+    header's width. A row with a value beyond the header keeps its length (the reader reports it)."""
+    width = None
+    for number, values in rows:
+        cells = [_cell_text(v) for v in values]
+        while cells and not cells[-1].strip():
+            cells.pop()
+        if width is None:
+            width = len(cells) or None
+        elif len(cells) < width:
+            cells += [""] * (width - len(cells))
+        yield number, cells
 
 
 @dataclass
@@ -680,7 +707,7 @@ class _Scan:
         if hidden <= 0:
             return list(self.problems)
         rule = f"... and {hidden} more problem(s) not listed (only the first {MAX_LISTED} are)"
-        return self.problems + [Problem(self.source, None, None, None, rule)]
+        return self.problems + [Problem(self.source, None, None, None, rule, not_listed=hidden)]
 
 
 def _scan(path: str | Path, keep: bool) -> _Scan:

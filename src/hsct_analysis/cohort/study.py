@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from hsct_analysis.cohort import standard_endpoints as se
-from hsct_analysis.cohort.contract import Problem
+from hsct_analysis.cohort.contract import Problem, problem_count
 from hsct_analysis.stats.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 __all__ = [
@@ -160,7 +160,7 @@ class StudyError(ValueError):
 
     def __init__(self, problems: list):
         self.problems = list(problems)
-        head = f"{len(self.problems)} problem(s) in the study:"
+        head = f"{problem_count(self.problems)} problem(s) in the study:"
         super().__init__("\n".join([head] + [f"  {p}" for p in self.problems]))
 
 
