@@ -65,6 +65,7 @@ def bundled_book(tmp_path_factory) -> Path:
 WHEEL_SOURCES = (
     "pyproject.toml",
     "README.md",
+    "LICENSE",
     "setup.py",
     "MANIFEST.in",
     "_config.yml",

@@ -81,3 +81,16 @@ def test_every_module_imports_from_the_installed_wheel(wheel, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.split()[-1]) >= 30
+
+
+def test_wheel_names_both_licences_and_ships_their_texts(wheel):
+    """The code is MIT, the KMsurv example cohorts it ships are GPL-3.0-or-later: the metadata says both, and
+    both licence texts travel in the wheel."""
+    book = zipfile.ZipFile(wheel)
+    names = book.namelist()
+    metadata = book.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: MIT AND GPL-3.0-or-later" in metadata.splitlines()
+    licences = [n for n in names if ".dist-info/licenses/" in n]
+    assert any(n.endswith("/LICENSE") for n in licences) and any(n.endswith("/COPYING") for n in licences)
+    assert "MIT License" in book.read(next(n for n in licences if n.endswith("/LICENSE"))).decode()
+    assert "GNU GENERAL PUBLIC LICENSE" in book.read(next(n for n in licences if n.endswith("/COPYING"))).decode()
