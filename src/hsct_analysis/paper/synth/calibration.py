@@ -680,6 +680,7 @@ class Calibrator:
         self._cpen = self.curve_penalties()
         current = float(self._cpen.sum() + other.sum())
         best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+        refitted = np.zeros(len(self.models), bool)  # every model is refitted after a move
         for it in range(iterations):
             temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
             move = self._propose(swap_share)
@@ -693,8 +694,8 @@ class Calibrator:
                 # without them. The entries they would recompute cannot fall below 0, so the new objective is at
                 # least `floor`; the random number is drawn exactly when the full evaluation would draw it (the
                 # move is uphill), so the decisions, and the result, are the same as evaluating every move in full.
-                # every model is refitted after a move; a test is recomputed when the move touched its factor
-                unchanged = np.concatenate([~np.isin(self.test_factors, list(facs)), np.zeros(len(self.models), bool)])
+                # a test is recomputed when the move touched its factor
+                unchanged = np.concatenate([~np.isin(self.test_factors, list(facs)), refitted])
                 floor = float(new_cpen.sum() + other[unchanged].sum()) - current
                 margin = EARLY_SLACK * max(1.0, abs(current))
                 if floor > margin:
@@ -795,18 +796,18 @@ class Calibrator:
         _, c_x = self._curve_misses()
         t_x, m_x = self._test_misses(), self._model_misses()
 
-        def tally(c, t, m):  # (primary headline, headline, other, lost, slack), each summed over the families
-            parts = list(zip((c, t, m), families))
+        first_at, head_at, printings = (np.concatenate(marked) for marked in zip(*families))
 
-            def total(term):
-                return sum(term(x, *marked) for x, marked in parts)
-
+        def tally(c, t, m):  # (primary headline, headline, other, lost, slack) over the three families
+            x = np.concatenate((c, t, m))
+            out = x > 1
+            slack = sum((out_by(v) * n).sum() for v, (_, _, n) in zip((c, t, m), families))  # family by family
             return (
-                int(total(lambda x, first, head, n: ((x > 1) & first).sum())),
-                int(total(lambda x, first, head, n: ((x > 1) & head).sum())),
-                int(total(lambda x, first, head, n: ((x > 1) * n).sum())),
-                int(total(lambda x, *_: (x >= FAR).sum())),
-                float(total(lambda x, first, head, n: (out_by(x) * n).sum())),
+                int((out & first_at).sum()),
+                int((out & head_at).sum()),
+                int((out * printings).sum()),
+                int((x >= FAR).sum()),
+                float(slack),
             )
 
         def out_by(x):
