@@ -39,7 +39,7 @@ lab: $(STAMP)
 	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 cohort: $(STAMP)
-	$(BIN)/python -m hsct_analysis.paper.synth --out data/cohort.csv
+	$(BIN)/python -m hsct_analysis.paper.synth --out data/cohort.csv --screening data/screening.csv
 
 # Needs R with survival, cmprsk, jsonlite, MASS and KMsurv (apt-get install r-base-core r-cran-survival
 # r-cran-cmprsk r-cran-jsonlite r-cran-mass r-cran-kmsurv). Writes tests/reference/*.json and

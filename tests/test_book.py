@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hsct_analysis import cohort
 from hsct_analysis.book import build
-from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
 
 pytestmark = pytest.mark.slow  # every test here builds or runs a whole book
@@ -42,7 +40,7 @@ def book(bundled_book) -> Path:
 
 @pytest.fixture(scope="module")
 def card():
-    return scorecard.reproduce(cohort.load_cohort(COHORT), published.load_registry())
+    return scorecard.scorecard_for(COHORT)  # as the book computes it: with the screening log beside the cohort
 
 
 def page(book: Path, entry: str) -> str:

@@ -10,26 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from book_runs import hsct_book_here
+from book_runs import hsct_book, hsct_book_here
 from hsct_analysis.book import build
 
 ROOT = build.PROJECT_ROOT
 BUNDLED = ROOT / "data" / "cohort.csv"
-HSCT_BOOK = Path(sys.executable).with_name("hsct-book")  # the console script installed in the venv
-
-
-def hsct_book(*args: str) -> subprocess.CompletedProcess:
-    """Run the installed ``hsct-book`` console script, capturing its output (text)."""
-    return subprocess.run([str(HSCT_BOOK), *args], capture_output=True, text=True, timeout=300)
-
 
 # ------------------------------------------------------------------------------------------ the cohort
 

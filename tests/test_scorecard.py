@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hsct_analysis import cohort
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
 from hsct_analysis.paper.scorecard import within_tolerance
@@ -16,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Pass rates reached by the committed cohort (floors: they may rise, never fall). Conflicts are counted per
 # estimate since the headline-first calibration: the CI bounds of a conflicting estimate count (the old
 # cohort scored 0.845 under this rule, 0.902 when those bounds were left out).
-FLOOR_OVERALL = 0.773
-FLOOR_NON_CONFLICTING = 0.827
-FLOOR_COUNTS = 0.993
+FLOOR_OVERALL = 0.866
+FLOOR_NON_CONFLICTING = 0.946
+FLOOR_COUNTS = 1.0
 
 
 @pytest.mark.parametrize(
@@ -145,8 +144,7 @@ def test_reproduce_hand_made_rows():
 
 @pytest.fixture(scope="module")
 def card():
-    registry = scorecard.audited(published.load_registry())
-    return scorecard.reproduce(cohort.load_cohort(ROOT / "data" / "cohort.csv"), registry)
+    return scorecard.scorecard_for(ROOT / "data" / "cohort.csv")  # with the screening log beside it
 
 
 def test_every_registry_row_is_scored(card):

@@ -194,3 +194,36 @@ def timeline_table(cohort: pd.DataFrame, intervals=TIMELINE, min_cell: int | Non
             }
         )
     return pd.DataFrame(rows).set_index("Interval")
+
+
+#: What chapter 1 says where no screening log lies beside the cohort file.
+NO_SCREENING_LOG = (
+    "No screening log (`screening.csv`) lies beside this cohort file, so the book cannot say how many patients were "
+    "screened, nor why some were not enrolled."
+)
+
+
+def enrolment_table(flow, min_cell: int | None = None) -> pd.DataFrame:
+    """The flow from screening to analysis (:class:`~hsct_analysis.cohort.enrolment.EnrolmentFlow`): patients
+    screened, excluded by reason, enrolled and analysed, with their share of the screened patients.
+
+    With ``min_cell`` the privacy rules (:mod:`.privacy`) apply to the exclusion reasons as one line. Its total,
+    the patients excluded, is screened less enrolled, and the enrolled count is the cohort's size, which every
+    chapter shows: so where the line cannot hide its small counts with its total shown (rule 3), the screened count
+    is hidden, and so are the percentages, which would give it back."""
+    reasons = list(flow.excluded.items())
+    primary, extra, hide_total = privacy.suppress_line([n for _, n in reasons], min_cell)
+    masked = [
+        privacy.primary_text(min_cell) if p else privacy.COMPLEMENTARY if e else None for p, e in zip(primary, extra)
+    ]
+
+    def cell(count: int, mask: str | None) -> str:
+        if mask is not None:
+            return mask
+        return str(count) if hide_total else f"{count} ({100.0 * count / flow.screened:.1f}%)"
+
+    rows = [("Screened", privacy.COMPLEMENTARY if hide_total else str(flow.screened))]
+    rows += [(f"Excluded: {reason}", cell(n, m)) for (reason, n), m in zip(reasons, masked)]
+    rows += [("Enrolled and analysed", cell(flow.enrolled, None))]
+    header = "Patients" if hide_total else "Patients (% of screened)"
+    return pd.DataFrame(rows, columns=["Step", header]).set_index("Step")

@@ -407,12 +407,14 @@ def is_bundled_cohort(cohort_path: Path, root: Path = PROJECT_ROOT) -> bool:
 
 
 def check_cohort(cohort_path: Path) -> None:
-    """Check the cohort file as ``hsct-book validate`` does; raise ``CohortError`` listing every problem."""
-    from hsct_analysis.cohort import contract
+    """Check the cohort file (and the screening log beside it) as ``hsct-book validate`` does; raise ``CohortError``
+    listing every problem."""
+    from hsct_analysis.cohort import contract, enrolment
 
     if not Path(cohort_path).is_file():
         raise BuildError(f"cohort file not found: {cohort_path}")
     _, problems = contract.check_for_book(cohort_path)
+    problems = problems or enrolment.problems_beside(cohort_path)
     if problems:
         raise contract.CohortError(problems)
 
@@ -1081,6 +1083,8 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
     exercises whose answers are those of that cohort, so on another cohort they would teach a design it may not
     have, or fail where it has no such group; their synthetic boxes stay true. The chapters run on the user's
     cohort."""
+    from hsct_analysis.cohort.enrolment import beside
+
     bundled = is_bundled_cohort(cohort_path, root)
     teaching = None
     if not bundled and bundled_cohort_paths(root):
@@ -1101,7 +1105,7 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
         toc_name="_toc.yml",
         offered={"cohort_path": str(cohort_path), "min_cell": min_cell, "title": title, "is_bundled_cohort": bundled},
         data_path=cohort_path,
-        inputs=[cohort_path],
+        inputs=[cohort_path] + [log for log in (beside(cohort_path),) if log.is_file()],
         shown=lambda chapter: _with_shown_cohort(chapter, root, cohort_path, bundled),
         announcement=None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name)),
         provenance=_provenance(root, cohort_path),
@@ -1248,7 +1252,7 @@ def study_problems(study_path: str | Path) -> list:
     (a draft of ``hsct-book init``), and, for a study with ``paper:`` (whose book is the reproduction of the
     paper, executed on the data contract's columns), the cohort file's problems against the data contract.
     """
-    from hsct_analysis.cohort import contract, draft, study
+    from hsct_analysis.cohort import contract, draft, enrolment, study
 
     study_path = Path(study_path)
     if not study_path.is_file():
@@ -1263,7 +1267,7 @@ def study_problems(study_path: str | Path) -> list:
     loaded = study.load_study(study_path)
     if loaded.paper_registry is not None:
         _, cohort_problems = contract.check_for_book(loaded.cohort_file)
-        problems += cohort_problems
+        problems += cohort_problems or enrolment.problems_beside(loaded.cohort_file)
     return problems
 
 

@@ -233,13 +233,15 @@ def run_init(directory: Path, cohort_path: Path | None) -> int:
 
 
 def run_validate(cohort_path: Path) -> int:
-    """Print every problem of the file, one per line; or one OK line with the number of patients."""
-    from hsct_analysis.cohort import contract
+    """Print every problem of the file (and of the screening log beside it, when the file is valid and there is
+    one), one per line; or one OK line with the number of patients."""
+    from hsct_analysis.cohort import contract, enrolment
 
     if not cohort_path.is_file():
         print(_not_a_file(cohort_path), file=sys.stderr)
         return EXIT_BAD_COHORT
     n_patients, problems = contract.check_for_book(cohort_path)  # the file is read once
+    problems = problems or enrolment.problems_beside(cohort_path)
     if problems:
         _print_problems(problems)
         return EXIT_BAD_COHORT

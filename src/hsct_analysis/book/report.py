@@ -15,6 +15,7 @@ import pandas as pd
 
 from hsct_analysis.book import comparison, figures, privacy, tables
 from hsct_analysis.cohort import endpoints, load_cohort
+from hsct_analysis.cohort.enrolment import EnrolmentFlow
 from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
@@ -124,7 +125,8 @@ class Report:
     """One chapter's data: the loaded cohort and, for the bundled cohort, the scorecard.
 
     ``cohort_path`` is the CSV to load; ``is_bundled_cohort`` says whether comparisons with
-    the paper make sense; ``min_cell`` masks counts below it in count tables.
+    the paper make sense; ``min_cell`` masks counts below it in count tables. ``enrolment`` is the flow from the
+    cohort's screening log (``screening.csv`` beside the cohort file), None without one.
     """
 
     cohort_path: str
@@ -132,13 +134,15 @@ class Report:
     min_cell: int | None = None
     cohort: pd.DataFrame = field(init=False)
     card: pd.DataFrame | None = field(init=False, default=None)
+    enrolment: EnrolmentFlow | None = field(init=False, default=None)
     _labels: dict | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.cohort = load_cohort(self.cohort_path)
+        self.enrolment = scorecard.screening_of(self.cohort, self.cohort_path)
         if self.is_bundled_cohort:
             registry = published.load_registry()
-            card = scorecard.reproduce(self.cohort, registry)
+            card = scorecard.reproduce(self.cohort, registry, self.enrolment)
             extra = registry[["id", "variable", "category", "test", "reference", "duplicate_of", "reason"]]
             self.card = card.merge(extra, on="id", how="left")
 

@@ -23,12 +23,14 @@ import argparse
 import math
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from hsct_analysis.cohort import endpoints, plain_numbers
+from hsct_analysis.cohort.enrolment import SCREENING_LOG, EnrolmentFlow, beside, read_enrolment
 from hsct_analysis.cohort.factors import FACTORS, factor
 from hsct_analysis.paper import models
 from hsct_analysis.paper.tolerances import (  # noqa: F401 - re-exported: chapters quote the rules
@@ -89,6 +91,7 @@ class _Context:
     models: dict = field(default_factory=dict)
     masks: dict = field(default_factory=dict)
     published_n: float = 95.0
+    enrolment: EnrolmentFlow | None = None
 
     def mask(self, factor_name: str, level: str) -> np.ndarray:
         key = (factor_name, level)
@@ -129,8 +132,9 @@ AFTER_SECOND_COLUMNS = (
     "gvhd_death_trigger",
 )
 
-#: Registry variables that are not properties of the enrolled cohort (the 99 screened patients,
-#: the 4 excluded before enrolment): reported as "not computable", and counted as misses.
+#: Registry variables that are not properties of the enrolled cohort (the 99 screened patients, the 4 excluded
+#: before enrolment): computed from the cohort's screening log (:mod:`hsct_analysis.cohort.enrolment`) when there
+#: is one; otherwise reported as "not computable", and counted as misses.
 NOT_IN_CONTRACT = {"patients"}
 
 
@@ -210,6 +214,8 @@ def _count(ctx: _Context, row) -> tuple[float, str]:
         return np.nan, f"not recorded: {AFTER_SECOND.get(row.variable, row.variable)} is empty in this cohort"
     if not row.variable:
         return float(mask.sum()), f"patients with {row.factor} = {row.level}" if row.factor else "patients"
+    if row.variable == "patients" and row.category in ("screened", "excluded") and not row.factor:
+        return _screening_count(ctx, str(row.category))
     if row.variable in ctx.cohort.columns and row.variable not in ("crs_grade", "dead"):
         hit = _text(ctx.cohort[row.variable]).to_numpy() == str(row.category)
         how = f"{row.variable} == {row.category}"
@@ -228,9 +234,23 @@ def _percent(ctx: _Context, row) -> tuple[float, str]:
     return (100.0 * k / denom if denom else np.nan), f"100 * ({how}) / {denom}"
 
 
+def _screening_count(ctx: _Context, category: str) -> tuple[float, str]:
+    """Patients screened or excluded, from the screening log (NaN without one)."""
+    flow = ctx.enrolment
+    if flow is None:
+        return np.nan, _not_computed("patients")
+    log = Path(flow.source).name
+    if category == "screened":
+        return float(flow.screened), f"rows of the screening log {log}"
+    return float(flow.n_excluded), f"rows of the screening log {log} with an exclusion reason"
+
+
 def _not_computed(variable: str) -> str:
     if variable in NOT_IN_CONTRACT:
-        return f"not computable: {variable!r} is not a property of the enrolled cohort (screening before enrolment)"
+        return (
+            f"not computable: {variable!r} is not a property of the enrolled cohort (screening before enrolment), "
+            f"and no screening log ({SCREENING_LOG}) was given"
+        )
     return f"unknown variable {variable!r}"
 
 
@@ -389,8 +409,9 @@ def _registry_frame(registry: pd.DataFrame) -> pd.DataFrame:
     return reg
 
 
-def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
-    """Every registry row recomputed on ``cohort`` (a loaded cohort) against the fixed tolerances.
+def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame, enrolment: EnrolmentFlow | None = None) -> pd.DataFrame:
+    """Every registry row recomputed on ``cohort`` (a loaded cohort) against the fixed tolerances; the patients
+    screened and excluded before enrolment from ``enrolment``, the cohort's screening log (not computable without).
 
     ``conflict`` comes from the registry's audit ``status``; a registry that carries no
     status at all is audited first (:func:`audited`).
@@ -402,7 +423,9 @@ def reproduce(cohort: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     reg = _registry_frame(audited(registry))
     cohort = plain_numbers(cohort)
     enrolled = reg.loc[(reg["variable"] == "patients") & (reg["category"] == "enrolled"), "value"]
-    ctx = _Context(cohort, published_n=float(enrolled.iloc[0]) if len(enrolled) else float(len(cohort)))
+    ctx = _Context(
+        cohort, published_n=float(enrolled.iloc[0]) if len(enrolled) else float(len(cohort)), enrolment=enrolment
+    )
     rows = []
     for r in reg.itertuples(index=False):
         try:
@@ -528,23 +551,38 @@ def audited(registry: pd.DataFrame) -> pd.DataFrame:
     return audit.audit(registry)[0]
 
 
-def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Load a cohort (CSV path or generator DataFrame) and the registry, and reproduce."""
+def screening_of(cohort: pd.DataFrame, cohort_path: str | Path, log: str | Path | None = None) -> EnrolmentFlow | None:
+    """The screening log of a loaded ``cohort`` read from ``cohort_path``: ``log`` or, by convention, the
+    ``screening.csv`` beside the cohort file (None when there is none). Raises
+    :class:`~hsct_analysis.cohort.enrolment.EnrolmentError` when the log breaks a rule."""
+    path = Path(log) if log is not None else beside(cohort_path)
+    if log is None and not path.is_file():
+        return None
+    return read_enrolment(path, cohort["patient_id"].astype(str), Path(cohort_path).name)
+
+
+def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None, enrolment=None) -> pd.DataFrame:
+    """Load a cohort (CSV path or generator DataFrame) and the registry, and reproduce. The screening log:
+    ``enrolment`` (an :class:`~hsct_analysis.cohort.enrolment.EnrolmentFlow`) or, for a path, the log beside
+    it (:func:`screening_of`)."""
     from hsct_analysis import cohort as cohort_mod
 
     if isinstance(path_or_frame, pd.DataFrame):
         c = path_or_frame if "os_time" in path_or_frame.columns else cohort_mod.load_cohort_frame(path_or_frame)
     else:
         c = cohort_mod.load_cohort(path_or_frame)
+        if enrolment is None:
+            enrolment = screening_of(c, path_or_frame)
     if registry is None:
         from hsct_analysis.paper import registry as published
 
         registry = published.load_registry()
-    return reproduce(c, audited(registry))
+    return reproduce(c, audited(registry), enrolment)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hsct_analysis.paper.scorecard [--cohort data/cohort.csv] [--out data/scorecard.csv]``."""
+    """``python -m hsct_analysis.paper.scorecard [--cohort data/cohort.csv] [--out data/scorecard.csv]`` (the
+    screening log: the ``screening.csv`` beside the cohort, when there is one)."""
     p = argparse.ArgumentParser(prog="python -m hsct_analysis.paper.scorecard")
     p.add_argument("--cohort", default="data/cohort.csv")
     p.add_argument("--out", default="data/scorecard.csv")

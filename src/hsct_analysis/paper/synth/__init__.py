@@ -51,8 +51,10 @@ from hsct_analysis.paper.synth.writer import (
     AFTER_SECOND_COLUMNS,
     COLUMNS,
     assemble,
+    screening_log_text,
     to_csv_text,
     write,
+    write_text,
     written_columns,
 )
 
@@ -74,6 +76,7 @@ __all__ = [
     "to_csv_text",
     "write",
     "written_columns",
+    "screening_log",
 ]
 
 DEFAULT_SEED = 20230704
@@ -110,10 +113,23 @@ def generate(
     return assemble(base, pd.concat([out, after], axis=1))
 
 
+def screening_log(cohort: pd.DataFrame) -> str:
+    """The screening log of a synthetic ``cohort`` as CSV text (:mod:`hsct_analysis.cohort.enrolment`): its
+    patients enrolled, then the paper's excluded patients with the paper's reason; for a cohort of another size
+    than the paper's, the excluded patients are rescaled to it (rounded)."""
+    enrolment = paper_targets()["enrolment"]
+    n = len(cohort)
+    excluded = {reason: int(round(k * n / DEFAULT_N)) for reason, k in enrolment["excluded"].items()}
+    screened = enrolment["screened"] if n == DEFAULT_N else n + sum(excluded.values())
+    return screening_log_text(cohort["patient_id"], screened, excluded)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hsct_analysis.paper.synth --out data/cohort.csv [--seed N] [--n N] [--no-calibrate]``."""
+    """``python -m hsct_analysis.paper.synth --out data/cohort.csv [--screening data/screening.csv] [--seed N] [--n N]
+    [--no-calibrate]``."""
     p = argparse.ArgumentParser(prog="python -m hsct_analysis.paper.synth", description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
+    p.add_argument("--screening", help="also write the cohort's screening log (enrolled and excluded patients) here")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--n", type=int, default=DEFAULT_N)
     p.add_argument("--no-calibrate", action="store_true")
@@ -128,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: seed {a.seed}: {exc}", file=sys.stderr)
         return 1
     write(cohort, a.out)
+    if a.screening:
+        write_text(screening_log(cohort), a.screening)
     print(
         f"wrote {a.out}: {len(cohort)} synthetic patients, seed {a.seed}, {time.perf_counter() - t0:.1f} s "
         f"(floating point pinned: {' '.join(f'{k}={v}' for k, v in numerics.pinned_environment().items())})"

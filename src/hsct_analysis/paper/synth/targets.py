@@ -242,7 +242,25 @@ def targets_from_registry(registry: pd.DataFrame) -> dict:
     # engraftment after day 60 too (the printed maximum is 420 days): the 60-day count plus LATE_PLATELET
     incidence["platelet_engraftment"] = (medians["platelet_engraftment_days"][3][-1][1] + LATE_PLATELET) / n
     del incidence["platelet"]
-    return {"counts": c, "medians": medians, "after_second": after, "incidence": incidence}
+    return {
+        "counts": c,
+        "medians": medians,
+        "after_second": after,
+        "incidence": incidence,
+        "enrolment": enrolment_targets(reg),
+    }
+
+
+#: Why the paper's excluded patients were not enrolled: "Four patients were excluded because they did not achieve
+#: remission after CAR-T therapy" (Results, Patient characteristics). The registry holds the count, not the words.
+EXCLUSION_REASON = "no remission after CAR-T"
+
+
+def enrolment_targets(reg: pd.DataFrame) -> dict:
+    """The screening log's targets: patients ``screened``, and ``excluded`` (reason -> patients), from the registry's
+    counts of the variable ``patients``."""
+    counts = _counts(reg, "patients")
+    return {"screened": counts["screened"], "excluded": {EXCLUSION_REASON: counts["excluded"]}}
 
 
 def _int(x):

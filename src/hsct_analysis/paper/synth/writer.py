@@ -121,5 +121,25 @@ def to_csv_text(cohort: pd.DataFrame) -> str:
 
 def write(cohort: pd.DataFrame, path: str) -> None:
     """Write ``cohort`` to ``path`` byte-reproducibly (UTF-8, LF line ends)."""
+    write_text(to_csv_text(cohort), path)
+
+
+def screening_log_text(enrolled_ids, screened: int, excluded: dict[str, int]) -> str:
+    """The screening log of a synthetic cohort (:mod:`hsct_analysis.cohort.enrolment`) as CSV text: the enrolled
+    patients (``enrolled_ids``, no reason), then the excluded ones, numbered on from the last enrolled patient
+    (``SYN0096``...), ``excluded`` reason -> patients. ``screened`` must equal the two together."""
+    from hsct_analysis.cohort.enrolment import ID_COLUMN, REASON_COLUMN
+
+    enrolled_ids = list(enrolled_ids)
+    reasons = [reason for reason, n in excluded.items() for _ in range(n)]
+    if len(enrolled_ids) + len(reasons) != screened:
+        raise ValueError(f"{screened} screened, but {len(enrolled_ids)} enrolled and {len(reasons)} excluded")
+    rows = [(pid, "") for pid in enrolled_ids]
+    rows += [(f"SYN{len(enrolled_ids) + k + 1:04d}", reason) for k, reason in enumerate(reasons)]
+    return pd.DataFrame(rows, columns=[ID_COLUMN, REASON_COLUMN]).to_csv(index=False, lineterminator="\n")
+
+
+def write_text(text: str, path: str) -> None:
+    """Write ``text`` to ``path`` byte-reproducibly (UTF-8, line ends as given)."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(to_csv_text(cohort))
+        fh.write(text)

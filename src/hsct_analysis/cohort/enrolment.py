@@ -1,0 +1,216 @@
+"""The screening log: every patient screened for a study, enrolled or not, and why not.
+
+A cohort file holds the enrolled patients only, so it cannot say how many patients were screened, nor why
+some were left out: the first box of a STROBE flow diagram. A screening log can. It is a CSV file with a
+header and one row per screened patient:
+
+- ``patient_id``: the patient's identifier, as in the cohort file;
+- ``exclusion_reason``: empty for an enrolled patient; otherwise why the patient was not enrolled, in words
+  (the same words for the same reason: the book counts patients per reason).
+
+Other columns are allowed and ignored. By convention the log of a cohort file lives beside it as
+``screening.csv`` (:data:`SCREENING_LOG`, :func:`beside`); a study file names it under ``enrolment``.
+
+:func:`read_enrolment` checks the log against the cohort and returns the flow (:class:`EnrolmentFlow`):
+screened, excluded by reason, enrolled. Every broken rule is a :class:`~hsct_analysis.cohort.contract.Problem`
+naming the file, line, patient, column and rule:
+
+1. the file is UTF-8 text (a byte-order mark is allowed) with a header naming both columns;
+2. every row has as many cells as the header, and a patient identifier used by no other row;
+3. no cell holds a control character;
+4. a row without a reason is a patient of the cohort, and a row with one is not;
+5. every patient of the cohort has a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from hsct_analysis.cohort.contract import CONTROL_CHARACTERS, Problem, printable, problem_count
+
+#: The file name of a cohort's screening log, beside the cohort file.
+SCREENING_LOG = "screening.csv"
+#: The columns of a screening log (a study file may name others).
+ID_COLUMN = "patient_id"
+REASON_COLUMN = "exclusion_reason"
+
+
+@dataclass(frozen=True)
+class EnrolmentFlow:
+    """Patients screened, excluded (reason -> patients, in the order the log first gives each reason) and enrolled,
+    from the screening log ``source``."""
+
+    source: str
+    screened: int
+    enrolled: int
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_excluded(self) -> int:
+        """Patients screened and not enrolled."""
+        return sum(self.excluded.values())
+
+
+class EnrolmentError(ValueError):
+    """Raised by :func:`read_enrolment` with every problem found; ``.problems`` holds them."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        source = self.problems[0].file if self.problems else "screening log"
+        head = f"{problem_count(self.problems)} problem(s) in screening log {source}:"
+        super().__init__("\n".join([head] + [f"  {p}" for p in self.problems]))
+
+
+def beside(cohort_path: str | Path) -> Path:
+    """Where the screening log of the cohort file ``cohort_path`` lives by convention: ``screening.csv`` beside it."""
+    return Path(cohort_path).with_name(SCREENING_LOG)
+
+
+def _rows(path: Path, source: str, problems: list[Problem]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the (line, cells) of every row of a CSV file; problems where it cannot be read as one."""
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
+    except FileNotFoundError:
+        problems.append(Problem(source, None, None, None, "does not exist"))
+        return [], []
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        rule = f"is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as CSV UTF-8"
+        problems.append(Problem(source, line, None, None, rule))
+        return [], []
+    except OSError as exc:
+        problems.append(Problem(source, None, None, None, f"cannot be read ({exc.strerror or exc})"))
+        return [], []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    out: list[tuple[int, list[str]]] = []
+    header: list[str] | None = None
+    try:
+        for cells in reader:
+            if header is None:
+                header = [c.strip() for c in cells]
+            elif any(c.strip() for c in cells):  # a blank line is no patient
+                out.append((reader.line_num, cells))
+    except csv.Error as exc:
+        problems.append(Problem(source, reader.line_num, None, None, f"is not valid CSV ({exc})"))
+    return header or [], out
+
+
+def _cell_problems(source: str, line: int, pid: str | None, header: list[str], cells: list[str]) -> list[Problem]:
+    if len(cells) != len(header):
+        return [
+            Problem(source, line, pid, None, f"row has {len(cells)} values but the header has {len(header)} columns")
+        ]
+    return [
+        Problem(source, line, pid, name, "holds a control character", printable(value))
+        for name, value in zip(header, cells)
+        if CONTROL_CHARACTERS.search(value)
+    ]
+
+
+def read_enrolment(
+    path: str | Path,
+    cohort_ids,
+    cohort_source: str = "the cohort",
+    id_column: str = ID_COLUMN,
+    reason_column: str = REASON_COLUMN,
+) -> EnrolmentFlow:
+    """Read the screening log at ``path``, check it against the identifiers of the enrolled cohort
+    (``cohort_ids``, from the file ``cohort_source``), and return the flow. Raises :class:`EnrolmentError` with
+    every problem (see the module docstring); never raises anything else on bad input."""
+    path = Path(path)
+    source = path.name
+    problems: list[Problem] = []
+    header, rows = _rows(path, source, problems)
+    if not problems:
+        missing = [c for c in (id_column, reason_column) if c not in header]
+        problems += [Problem(source, 1, None, c, "is not a column of the header") for c in missing]
+    if problems:
+        raise EnrolmentError(problems)
+    at_id, at_reason = header.index(id_column), header.index(reason_column)
+    enrolled_ids = {str(i) for i in cohort_ids}
+    seen: dict[str, int] = {}
+    excluded: dict[str, int] = {}
+    screened = enrolled = 0
+    for line, cells in rows:
+        pid = cells[at_id].strip() if at_id < len(cells) else ""
+        shown = printable(pid) if pid else None
+        found = _cell_problems(source, line, shown, header, cells)
+        problems += found
+        if found:
+            continue
+        reason = " ".join(cells[at_reason].split())
+        if not pid:
+            problems.append(
+                Problem(source, line, None, id_column, "is empty; every screened patient needs an identifier")
+            )
+            continue
+        if pid in seen:
+            problems.append(Problem(source, line, shown, id_column, f"repeats the identifier of line {seen[pid]}"))
+            continue
+        seen[pid] = line
+        screened += 1
+        if not reason:
+            enrolled += 1
+            if pid not in enrolled_ids:
+                problems.append(
+                    Problem(
+                        source,
+                        line,
+                        shown,
+                        reason_column,
+                        f"is empty (enrolled), but the patient is not in {cohort_source}; give the reason for excluding "
+                        "the patient, or add the patient to the cohort",
+                    )
+                )
+        elif pid in enrolled_ids:
+            problems.append(
+                Problem(
+                    source,
+                    line,
+                    shown,
+                    reason_column,
+                    f"gives a reason for excluding a patient who is in {cohort_source}; leave it empty for an "
+                    "enrolled patient",
+                    printable(reason),
+                )
+            )
+        else:
+            excluded[reason] = excluded.get(reason, 0) + 1
+    for pid in sorted(enrolled_ids - set(seen)):
+        problems.append(
+            Problem(
+                source, None, printable(pid), id_column, f"is a patient of {cohort_source} but has no row in the log"
+            )
+        )
+    if problems:
+        raise EnrolmentError(problems)
+    return EnrolmentFlow(str(path), screened, enrolled, excluded)
+
+
+def problems_beside(cohort_path: str | Path) -> list[Problem]:
+    """Every problem of the screening log beside a valid cohort file (:func:`beside`); none when there is no log.
+    What ``hsct-book validate`` adds to the cohort's own problems, so that what validates builds."""
+    from hsct_analysis.cohort.contract import load_cohort
+
+    log = beside(cohort_path)
+    if not log.is_file():
+        return []
+    try:
+        read_enrolment(log, load_cohort(cohort_path)["patient_id"].astype(str), Path(cohort_path).name)
+    except EnrolmentError as exc:
+        return exc.problems
+    return []
+
+
+def flow_table(flow: EnrolmentFlow) -> pd.DataFrame:
+    """The flow as rows (``step``, ``patients``): screened, each exclusion reason, enrolled. Counts are patients."""
+    rows = [("Screened", flow.screened)]
+    rows += [(f"Excluded: {reason}", n) for reason, n in flow.excluded.items()]
+    rows += [("Enrolled and analysed", flow.enrolled)]
+    return pd.DataFrame(rows, columns=["step", "patients"])
