@@ -143,3 +143,23 @@ def test_validate_reads_the_log_beside_the_cohort(tmp_path):
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_study_book_checks_and_shows_the_log_beside_its_cohort(tmp_path):
+    from hsct_analysis.book import study_report
+    from hsct_analysis.cohort.study import read_cohort
+
+    folder = tmp_path / "bmt"
+    shutil.copytree(ROOT / "data" / "examples" / "bmt", folder)
+    study_file = folder / "study.yml"
+    assert build.study_problems(study_file) == []
+    assert study_report.enrolment_table(read_cohort(study_file)) is None  # no log: no table
+    ids = pd.read_csv(folder / "bmt.csv", dtype=str)["id"].tolist()
+    rows = [f"{i}," for i in ids] + ["X1,active infection", "X2,active infection", "X3,no donor"]
+    (folder / "screening.csv").write_text("patient_id,exclusion_reason\n" + "\n".join(rows) + "\n")
+    assert build.study_problems(study_file) == []
+    table = study_report.enrolment_table(read_cohort(study_file), min_cell=1)
+    assert table.iloc[:, 0].tolist() == ["140", "2 (1.4%)", "1 (0.7%)", "137 (97.9%)"]
+    (folder / "screening.csv").write_text("patient_id,exclusion_reason\n" + "\n".join(rows[1:]) + "\n")
+    found = [str(p) for p in build.study_problems(study_file)]
+    assert found == ["screening.csv (patient 1), column patient_id: is a patient of bmt.csv but has no row in the log"]

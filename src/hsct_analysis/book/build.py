@@ -1249,7 +1249,8 @@ def study_problems(study_path: str | Path) -> list:
     stops ``hsct-book build STUDY.yml`` (one function, so the two never disagree).
 
     The study file and its cohort read through it (``cohort.study.check``), the lines still holding ``TODO``
-    (a draft of ``hsct-book init``), and, for a study with ``paper:`` (whose book is the reproduction of the
+    (a draft of ``hsct-book init``), the screening log beside the cohort file when there is one, and, for a study
+    with ``paper:`` (whose book is the reproduction of the
     paper, executed on the data contract's columns), the cohort file's problems against the data contract.
     """
     from hsct_analysis.cohort import contract, draft, enrolment, study
@@ -1268,6 +1269,8 @@ def study_problems(study_path: str | Path) -> list:
     if loaded.paper_registry is not None:
         _, cohort_problems = contract.check_for_book(loaded.cohort_file)
         problems += cohort_problems or enrolment.problems_beside(loaded.cohort_file)
+    elif enrolment.beside(loaded.cohort_file).is_file():
+        problems += enrolment.problems_beside(loaded.cohort_file, study.read_cohort(loaded).ids)
     return problems
 
 
@@ -1305,6 +1308,8 @@ def build_study(study_file: str | Path, out: str | Path, **options) -> Path:
 
 
 def _build_study_book(root, loaded, toc_path, out, min_cell, jobs, chapters, progress, start) -> Path:
+    from hsct_analysis.cohort.enrolment import beside
+
     study_path, cohort_path = loaded.source, loaded.cohort_file
     provenance = _provenance(root, cohort_path)
     provenance["study"] = f"{study_path.name}, sha256 {_sha256_16(study_path)}"
@@ -1313,7 +1318,7 @@ def _build_study_book(root, loaded, toc_path, out, min_cell, jobs, chapters, pro
         toc_name=str(STUDY_TOC),
         offered={"study_path": str(study_path), "min_cell": min_cell},
         data_path=study_path,
-        inputs=[study_path, cohort_path],
+        inputs=[study_path, cohort_path] + [log for log in (beside(cohort_path),) if log.is_file()],
         shown=lambda chapter: Chapter(chapter.entry, chapter.source, chapter.parameters, chapter.key, study_path.name),
         announcement=None,
         provenance=provenance,

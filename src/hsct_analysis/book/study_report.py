@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hsct_analysis.book import baseline as book_baseline
 from hsct_analysis.book import figures, privacy, tables
 from hsct_analysis.book.build import escape_markdown
+from hsct_analysis.cohort import enrolment
 from hsct_analysis.cohort import standard_endpoints as se
 from hsct_analysis.cohort.study import DAYS_PER_UNIT, StudyCohort
 from hsct_analysis.stats import competing, survival
@@ -422,6 +424,13 @@ def _is_number(value: str) -> bool:
 
 def _as_sort_key(value: str):
     return float(value) if _is_number(value) else str(value)
+
+
+def enrolment_table(cohort: StudyCohort, min_cell: int | None = None) -> pd.DataFrame | None:
+    """The flow from screening to analysis, from the screening log beside the study's cohort file
+    (:func:`hsct_analysis.cohort.enrolment.flow_beside`; checked when the study was validated); None without one."""
+    flow = enrolment.flow_beside(cohort.study.cohort_file, cohort.ids)
+    return None if flow is None else book_baseline.enrolment_table(flow, resolve_min_cell(cohort, min_cell))
 
 
 def baseline_tables(cohort: StudyCohort, min_cell: int | None = None) -> list[tuple[str, pd.DataFrame | Notice]]:

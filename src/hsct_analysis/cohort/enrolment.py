@@ -193,16 +193,25 @@ def read_enrolment(
     return EnrolmentFlow(str(path), screened, enrolled, excluded)
 
 
-def problems_beside(cohort_path: str | Path) -> list[Problem]:
-    """Every problem of the screening log beside a valid cohort file (:func:`beside`); none when there is no log.
-    What ``hsct-book validate`` adds to the cohort's own problems, so that what validates builds."""
-    from hsct_analysis.cohort.contract import load_cohort
-
+def flow_beside(cohort_path: str | Path, ids) -> EnrolmentFlow | None:
+    """The flow from the screening log beside the cohort file ``cohort_path`` (:func:`beside`), checked against the
+    cohort's patient identifiers ``ids``; None when there is no log. Raises :class:`EnrolmentError`."""
     log = beside(cohort_path)
     if not log.is_file():
+        return None
+    return read_enrolment(log, [str(i) for i in ids], Path(cohort_path).name)
+
+
+def problems_beside(cohort_path: str | Path, ids=None) -> list[Problem]:
+    """Every problem of the screening log beside a valid cohort file (:func:`beside`); none when there is no log.
+    ``ids``: the cohort's patient identifiers (default: read from a cohort in the data contract's columns). What
+    ``hsct-book validate`` adds to the cohort's own problems, so that what validates builds."""
+    from hsct_analysis.cohort.contract import load_cohort
+
+    if not beside(cohort_path).is_file():
         return []
     try:
-        read_enrolment(log, load_cohort(cohort_path)["patient_id"].astype(str), Path(cohort_path).name)
+        flow_beside(cohort_path, load_cohort(cohort_path)["patient_id"] if ids is None else ids)
     except EnrolmentError as exc:
         return exc.problems
     return []
