@@ -62,8 +62,10 @@ def test_a_paper_study_on_another_cohort_passes_its_title_and_min_cell(recorded,
     written = project.write_example(tmp_path / "ex")
     text = written[0].read_text(encoding="utf-8").replace("synthetic: true", "synthetic: true\nmin_cell: 4")
     written[0].write_text(text, encoding="utf-8")
-    lines = written[1].read_text(encoding="utf-8").splitlines()
-    written[1].write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # one patient fewer: not the bundled file
+    for path in (written[1], written[3]):  # one patient fewer, in the cohort and its screening log alike
+        lines = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join(line for line in lines if not line.startswith("SYN0095,")) + "\n", encoding="utf-8")
+    assert written[3].name == "screening.csv"
     assert cli.main(["build", str(written[0]), "--out", str(tmp_path / "site"), "--jobs", "1"]) == 0
     [(kind, cohort, kw)] = recorded
     assert cohort == written[1].resolve()
@@ -141,8 +143,11 @@ def test_build_refuses_unclear_requests(recorded, args, code, message, capsys, m
 def test_init_writes_a_runnable_example(tmp_path, capsys, recorded):
     target = tmp_path / "ex"
     assert cli.main(["init", str(target)]) == 0
-    assert sorted(p.name for p in target.iterdir()) == ["cohort.csv", "registry", "study.yml"]
+    assert sorted(p.name for p in target.iterdir()) == ["cohort.csv", "registry", "screening.csv", "study.yml"]
     assert (target / "cohort.csv").read_bytes() == (ROOT / "data" / "cohort.csv").read_bytes()
+    assert (target / "screening.csv").read_bytes() == (ROOT / "data" / "screening.csv").read_bytes()
+    out = capsys.readouterr().out
+    assert "cohort.csv, screening.csv and registry/." in out
     assert {p.name for p in (target / "registry").iterdir()} >= {"table1.csv", "table4.csv", "text.csv"}
     loaded = study.load_study(target / "study.yml")
     assert loaded.paper_registry == (target / "registry").resolve()

@@ -182,7 +182,7 @@ def run_validate_study(study_path: Path) -> int:
 
 def run_init_example(directory: Path) -> int:
     """Write the runnable example project: ``directory/study.yml`` (the Cao 2023 reproduction), its synthetic
-    cohort and its registry of published numbers."""
+    cohort with its screening log, and its registry of published numbers."""
     from hsct_analysis.book import project
 
     try:
@@ -190,9 +190,10 @@ def run_init_example(directory: Path) -> int:
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    files = [written[1].name, *(path.name for path in written[3:]), f"{written[2].name}/"]
     print(
         f"wrote {_shown(written[0])} (the reproduction of Cao et al. 2023 on its synthetic cohort), "
-        f"{written[1].name} and {written[2].name}/."
+        f"{', '.join(files[:-1])} and {files[-1]}."
     )
     print(f"then run: hsct-book validate {_shown(written[0])}")
     print(f"     and: hsct-book build {_shown(written[0])} --out {_shown(directory / 'site')}")

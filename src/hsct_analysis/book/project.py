@@ -1,7 +1,8 @@
 """The example project ``hsct-book init DIR`` writes: the bundled study with its cohort and registry.
 
 ``DIR/study.yml`` is the book's own study file (``data/study.yml``: the reproduction of Cao et al. 2023),
-``DIR/cohort.csv`` its synthetic cohort and ``DIR/registry/`` the published numbers it is compared with; the
+``DIR/cohort.csv`` its synthetic cohort, ``DIR/screening.csv`` the cohort's screening log
+(:mod:`hsct_analysis.cohort.enrolment`) and ``DIR/registry/`` the published numbers it is compared with; the
 study's ``paper.registry`` is re-pointed at that copy, so the folder is self-contained and can be moved.
 """
 
@@ -23,9 +24,11 @@ def example_study(root: Path = build.PROJECT_ROOT) -> Path:
 
 
 def write_example(directory: str | Path, root: Path = build.PROJECT_ROOT) -> list[Path]:
-    """Write ``study.yml``, its cohort file and ``registry/`` into ``directory`` (created); returns the three
-    paths. Refuses (``FileExistsError``) if ``directory/study.yml`` exists; nothing is overwritten."""
+    """Write ``study.yml``, its cohort file, ``registry/`` and the cohort's screening log (when the bundled cohort
+    has one beside it) into ``directory`` (created); returns their paths in that order. Refuses
+    (``FileExistsError``) if ``directory/study.yml`` exists; nothing is overwritten."""
     from hsct_analysis.cohort import study
+    from hsct_analysis.cohort.enrolment import beside
 
     directory = Path(directory)
     target = directory / "study.yml"
@@ -39,17 +42,20 @@ def write_example(directory: str | Path, root: Path = build.PROJECT_ROOT) -> lis
         raise ValueError(f"{source} names no paper registry")  # the bundled study always has one
     cohort = directory / Path(loaded.cohort_file).name
     registry = directory / REGISTRY_FOLDER
-    for path in (cohort, registry):
+    logs = [(log, beside(cohort)) for log in (beside(loaded.cohort_file),) if log.is_file()]
+    for path in (cohort, registry, *(copy for _, copy in logs)):
         if path.exists():
             raise FileExistsError(f"{path} exists; move it away or choose another folder")
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(loaded.cohort_file, cohort)
+    for log, copy in logs:
+        shutil.copyfile(log, copy)
     registry.mkdir()
     for item in sorted(loaded.paper_registry.iterdir()):
         if item.is_file() and item.suffix in (".csv", ".md"):
             shutil.copyfile(item, registry / item.name)
     target.write_text(text, encoding="utf-8")
-    return [target, cohort, registry]
+    return [target, cohort, registry, *(copy for _, copy in logs)]
 
 
 __all__ = ["REGISTRY_FOLDER", "example_study", "write_example"]
