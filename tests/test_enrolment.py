@@ -163,3 +163,9 @@ def test_a_study_book_checks_and_shows_the_log_beside_its_cohort(tmp_path):
     (folder / "screening.csv").write_text("patient_id,exclusion_reason\n" + "\n".join(rows[1:]) + "\n")
     found = [str(p) for p in build.study_problems(study_file)]
     assert found == ["screening.csv (patient 1), column patient_id: is a patient of bmt.csv but has no row in the log"]
+
+
+def test_a_reason_is_shown_as_text_never_as_markup():
+    flow = EnrolmentFlow("x", 120, 95, {"<script>alert(1)</script> & *no*": 25})
+    html = baseline.enrolment_table(flow)._repr_html_()
+    assert "<script>" not in html and "Excluded: &lt;script&gt;alert(1)&lt;/script&gt; &amp; *no*" in html
