@@ -67,7 +67,10 @@ def test_a_flow_counts_reasons_in_their_order_with_spaces_normalised(tmp_path):
     "text, expected",
     [
         (GOOD + "P2,\n", "screening.csv, line 10 (patient P2), column patient_id: repeats the identifier of line 3"),
-        (GOOD + ",no remission\n", "screening.csv, line 10, column patient_id: is empty; every screened patient"),
+        (
+            GOOD + ",no remission\n",
+            "screening.csv, line 10, column patient_id: is empty; every screened patient needs an id",
+        ),
         (
             GOOD + "P9,\n",
             "line 10 (patient P9), column exclusion_reason: is empty (enrolled), but the patient is not in",

@@ -146,41 +146,26 @@ def read_enrolment(
             continue
         reason = " ".join(cells[at_reason].split())
         if not pid:
-            problems.append(
-                Problem(source, line, None, id_column, "is empty; every screened patient needs an identifier")
-            )
+            problems.append(Problem(source, line, None, id_column, "is empty; every screened patient needs an id"))
             continue
         if pid in seen:
             problems.append(Problem(source, line, shown, id_column, f"repeats the identifier of line {seen[pid]}"))
             continue
         seen[pid] = line
         screened += 1
-        if not reason:
-            enrolled += 1
-            if pid not in enrolled_ids:
-                problems.append(
-                    Problem(
-                        source,
-                        line,
-                        shown,
-                        reason_column,
-                        f"is empty (enrolled), but the patient is not in {cohort_source}; give the reason for excluding "
-                        "the patient, or add the patient to the cohort",
-                    )
-                )
-        elif pid in enrolled_ids:
-            problems.append(
-                Problem(
-                    source,
-                    line,
-                    shown,
-                    reason_column,
-                    f"gives a reason for excluding a patient who is in {cohort_source}; leave it empty for an "
-                    "enrolled patient",
-                    printable(reason),
-                )
+        enrolled += not reason
+        if not reason and pid not in enrolled_ids:
+            rule = (
+                f"is empty (enrolled), but the patient is not in {cohort_source}; give the reason for excluding the "
+                "patient, or add the patient to the cohort"
             )
-        else:
+            problems.append(Problem(source, line, shown, reason_column, rule))
+        elif reason and pid in enrolled_ids:
+            rule = (
+                f"gives a reason for excluding a patient who is in {cohort_source}; leave it empty for an enrolled one"
+            )
+            problems.append(Problem(source, line, shown, reason_column, rule, printable(reason)))
+        elif reason:
             excluded[reason] = excluded.get(reason, 0) + 1
     for pid in sorted(enrolled_ids - set(seen)):
         problems.append(
