@@ -20,6 +20,7 @@ from hsct_analysis.cohort.enrolment import (
     problems_beside,
     read_enrolment,
 )
+from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard, synth
 
 ROOT = build.PROJECT_ROOT
@@ -105,11 +106,15 @@ def test_the_error_counts_its_problems(tmp_path):
 
 
 def test_the_scorecard_computes_the_screening_counts_from_the_log_and_only_from_it():
-    with_log = scorecard.scorecard_for(str(COHORT)).set_index("id")
+    registry = scorecard.audited(published.load_registry())
+    patients = registry[registry["variable"] == "patients"]  # the rows the log answers, and the enrolled count
+    cohort = load_cohort(COHORT)
+    with_log = scorecard.reproduce(cohort, patients, scorecard.screening_of(cohort, COHORT)).set_index("id")
     assert with_log.loc["res.patients.screened.n", ["reproduced", "passed"]].tolist() == [99, True]
     assert with_log.loc["res.patients.excluded.n", ["reproduced", "passed"]].tolist() == [4, True]
+    assert with_log["passed"].all() and len(with_log) == 6
     assert "screening.csv" in with_log.loc["res.patients.excluded.n", "method"]
-    without = scorecard.scorecard_for(pd.read_csv(COHORT, dtype=str, keep_default_na=False)).set_index("id")
+    without = scorecard.reproduce(cohort, patients).set_index("id")
     assert pd.isna(without.loc["res.patients.screened.n", "reproduced"])
     assert "no screening log (screening.csv) was given" in without.loc["res.patients.screened.n", "method"]
 

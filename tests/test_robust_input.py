@@ -232,11 +232,18 @@ def test_an_excel_workbook_is_read_as_one(tmp_path):
 
 
 def _workbook_with_formula(
-    path: Path, formula: str, stored: str | None, column: str = "age_first_hsct", kind: str = ""
+    path: Path,
+    formula: str,
+    stored: str | None,
+    column: str = "age_first_hsct",
+    kind: str = "",
+    recalculate: bool = False,
 ) -> tuple[int, str]:
     """The bundled-shaped cohort as a workbook whose sheet row 4, ``column`` (a contract column, or a new last one),
     holds ``formula``; with ``stored``, its result is written into the sheet as a spreadsheet program saves it
-    (openpyxl writes none), with cell type ``kind`` (``str`` for a text result)."""
+    (openpyxl writes none), with cell type ``kind`` (``str`` for a text result), and the workbook no longer asks to
+    be recalculated when opened, as after such a save; unless ``recalculate``: then ``stored`` is a placeholder
+    beside a request to recalculate, as some programs write it."""
     import zipfile
 
     openpyxl = pytest.importorskip("openpyxl")
@@ -258,6 +265,9 @@ def _workbook_with_formula(
         if kind:
             sheet = re.sub(rf'(<c r="[A-Z]+4")(>{re.escape(f"<f>{formula[1:]}</f>")})', rf'\1 t="{kind}"\2', sheet)
         parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+        assert b'fullCalcOnLoad="1"' in parts["xl/workbook.xml"]  # what openpyxl writes
+        if not recalculate:
+            parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
         with zipfile.ZipFile(path, "w") as archive:
             for name, data in parts.items():
                 archive.writestr(name, data)
@@ -278,7 +288,7 @@ def test_a_formula_outside_the_contract_columns_is_left_alone(tmp_path):
     _workbook_with_formula(path, "=1+1", None, column="site_notes")
     assert contract.validate(path) == []
     assert contract.formula_without_result(path, contract.COLUMNS) is None
-    assert contract.formula_without_result(path)[1:] == ("site_notes", "=1+1")  # the drafter reads every column
+    assert contract.formula_without_result(path)[1:] == ("site_notes", "=1+1", None)  # the drafter reads every column
 
 
 def test_a_formula_without_a_stored_result_is_named_with_how_to_fix_it(tmp_path):
@@ -290,6 +300,18 @@ def test_a_formula_without_a_stored_result_is_named_with_how_to_fix_it(tmp_path)
     assert len(lines) == 1, lines
     assert f", line {line}, column {column}" in lines[0] and "holds a formula (=20+7.8)" in lines[0]
     assert "save it" in lines[0]
+
+
+def test_a_formula_stored_with_a_placeholder_in_a_workbook_to_recalculate_is_named(tmp_path):
+    """Some programs write each formula with 0 beside it and ask the workbook to be recalculated when opened: read
+    for values the cell would be 0, a number no one computed. One line names it and says how to fix it."""
+    path = tmp_path / "cohort.xlsx"
+    line, column = _workbook_with_formula(path, "=20+7.8", "0", recalculate=True)
+    lines = problem_lines(validate(path), path)
+    assert len(lines) == 1, lines
+    assert f", line {line}, column {column}" in lines[0]
+    assert "holds a formula (=20+7.8) whose stored value (0) is a placeholder" in lines[0] and "save it" in lines[0]
+    assert contract.formula_without_result(path)[1:] == (column, "=20+7.8", "0")
 
 
 def test_a_formula_with_its_stored_result_is_read_as_that_result(tmp_path):

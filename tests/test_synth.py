@@ -61,10 +61,13 @@ def test_the_better_chain_is_kept(monkeypatch):
     assert (kept["chain"] == 2).all()
 
 
+@pytest.mark.slow  # two interpreters, each generating a cohort: 5 s of the fast loop's minute
 def test_the_command_pins_the_floating_point(tmp_path):
-    """``python -m hsct_analysis.paper.synth`` runs itself again with the settings of synth.numerics."""
+    """``python -m hsct_analysis.paper.synth`` runs itself again with the settings of synth.numerics, and writes the
+    screening log of the cohort it generated where ``--screening`` says."""
+    command = [sys.executable, "-m", "hsct_analysis.paper.synth", "--no-calibrate", "--out", str(tmp_path / "c.csv")]
     run = subprocess.run(
-        [sys.executable, "-m", "hsct_analysis.paper.synth", "--no-calibrate", "--out", str(tmp_path / "c.csv")],
+        [*command, "--screening", str(tmp_path / "s.csv")],
         capture_output=True,
         text=True,
         env={k: v for k, v in os.environ.items() if k not in numerics.pinned_environment()},
@@ -73,7 +76,9 @@ def test_the_command_pins_the_floating_point(tmp_path):
     assert "floating point pinned" in run.stdout
     assert numerics.is_pinned(numerics.pinned_environment())
     assert not numerics.is_pinned({})
-    assert (tmp_path / "c.csv").read_text(encoding="utf-8") == synth.to_csv_text(synth.generate(calibrate=False))
+    cohort = synth.generate(calibrate=False)
+    assert (tmp_path / "c.csv").read_text(encoding="utf-8") == synth.to_csv_text(cohort)
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8") == synth.screening_log(cohort)
 
 
 @pytest.mark.slow

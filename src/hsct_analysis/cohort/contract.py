@@ -548,6 +548,13 @@ FORMULA_RULE = (
     "holds a formula ({formula}) whose result the workbook does not store, so it would read as empty: open the "
     "workbook in Excel or LibreOffice and save it (that stores every result), or save it as CSV UTF-8"
 )
+#: The rule of a formula whose stored value is a placeholder: the workbook asks to be recalculated when opened
+#: (``fullCalcOnLoad``), as programs that write formulas without computing them do (some store 0 for each).
+PLACEHOLDER_RULE = (
+    "holds a formula ({formula}) whose stored value ({value}) is a placeholder: the workbook asks to be recalculated "
+    "when opened, so it was written by a program that computed no formula: open the workbook in Excel or LibreOffice "
+    "and save it (that stores every result), or save it as CSV UTF-8"
+)
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 
@@ -558,8 +565,12 @@ def formula_problem(path: Path | str, source: str, columns=None) -> Problem | No
     unsaved = formula_without_result(path, columns)
     if unsaved is None:
         return None
-    row, column, formula = unsaved
-    return Problem(source, row, None, column, FORMULA_RULE.format(formula=shorten(printable(formula))))
+    row, column, formula, placeholder = unsaved
+    shown = shorten(printable(formula))
+    if placeholder is not None:
+        rule = PLACEHOLDER_RULE.format(formula=shown, value=shorten(printable(placeholder)))
+        return Problem(source, row, None, column, rule)
+    return Problem(source, row, None, column, FORMULA_RULE.format(formula=shown))
 
 
 def _first_worksheet(archive) -> str | None:
@@ -593,13 +604,30 @@ def _header_of(path: Path | str) -> list[str]:
             book.close()
 
 
-def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, str] | None:
-    """(sheet row, column name, formula) of the first cell of the first worksheet, in one of ``columns`` (names; every
-    column when None), that holds a formula but no stored result; None if there is none (or the workbook cannot be read: the reader says so).
+def _recalculated_on_load(archive) -> bool:
+    """Whether the workbook asks to be recalculated when opened (``<calcPr fullCalcOnLoad="1"/>``)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        book = ET.fromstring(archive.read("xl/workbook.xml"))
+    except (KeyError, ET.ParseError):
+        return False
+    calc = book.find(f"{_SHEET_NS}calcPr")
+    return calc is not None and calc.get("fullCalcOnLoad", "").lower() in ("1", "true")
+
+
+def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, str, str | None] | None:
+    """(sheet row, column name, formula, placeholder) of the first cell of the first worksheet, in one of ``columns``
+    (names; every column when None), that holds a formula but no stored result; None if there is none (or the
+    workbook cannot be read: the reader says so).
 
     A spreadsheet program stores each formula's result beside it when it saves; a workbook written by a program
     (openpyxl, for one) may store none, and read for values such a cell is empty. A stored empty text (``t="str"``,
-    as ``=IF(x="","",...)`` gives) is a result. Only the sheet's XML is read, and not at all when it holds no formula.
+    as ``=IF(x="","",...)`` gives) is a result. A workbook that asks to be recalculated when opened
+    (``fullCalcOnLoad``, which Excel and LibreOffice do not write when they save) was written by a program that
+    computed nothing: a value stored beside its formulas is a placeholder (some writers store 0 for each), returned
+    as ``placeholder`` (None for a cell that stores nothing). Only the sheet's XML is read, and not at all when it
+    holds no formula.
     """
     import xml.etree.ElementTree as ET
     import zipfile
@@ -620,6 +648,7 @@ def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, st
                     tail = chunk[-3:]
             if not found:
                 return None
+            recalculated = _recalculated_on_load(archive)
             header = None
             with archive.open(member) as fh:
                 for _, cell in ET.iterparse(fh):
@@ -628,12 +657,13 @@ def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, st
                     formula, value = cell.find(f"{_SHEET_NS}f"), cell.find(f"{_SHEET_NS}v")
                     stored = value is not None and value.text not in (None, "") or cell.get("t") in ("str", "inlineStr")
                     ref = re.fullmatch(r"([A-Z]+)(\d+)", cell.get("r", ""))
-                    if formula is not None and not stored and ref and int(ref[2]) > 1:
+                    if formula is not None and (recalculated or not stored) and ref and int(ref[2]) > 1:
                         header = _header_of(path) if header is None else header
                         col = column_index_from_string(ref[1]) - 1
                         name = header[col] if col < len(header) else ""
                         if columns is None or name in columns:
-                            return int(ref[2]), name, "=" + (formula.text or "")
+                            placeholder = (value.text or "") if stored and value is not None else None
+                            return int(ref[2]), name, "=" + (formula.text or ""), placeholder
                     cell.clear()
     except (zipfile.BadZipFile, OSError, ET.ParseError, KeyError):
         return None
