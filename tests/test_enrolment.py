@@ -151,6 +151,9 @@ def test_validate_reads_the_log_beside_the_cohort(tmp_path):
         result.stderr
     )
     assert "Traceback" not in result.stderr
+    built = hsct_book_here("build", "--cohort", str(cohort), "--out", str(tmp_path / "site"))
+    assert built.returncode == 2 and not (tmp_path / "site").exists()
+    assert built.stderr.startswith(f"the screening log beside {cohort} is not valid; nothing was built.")
 
 
 def test_a_study_book_checks_and_shows_the_log_beside_its_cohort(tmp_path):

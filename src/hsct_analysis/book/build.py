@@ -408,15 +408,17 @@ def is_bundled_cohort(cohort_path: Path, root: Path = PROJECT_ROOT) -> bool:
 
 def check_cohort(cohort_path: Path) -> None:
     """Check the cohort file (and the screening log beside it) as ``hsct-book validate`` does; raise ``CohortError``
-    listing every problem."""
+    (or, for the log, ``EnrolmentError``) listing every problem."""
     from hsct_analysis.cohort import contract, enrolment
 
     if not Path(cohort_path).is_file():
         raise BuildError(f"cohort file not found: {cohort_path}")
     _, problems = contract.check_for_book(cohort_path)
-    problems = problems or enrolment.problems_beside(cohort_path)
     if problems:
         raise contract.CohortError(problems)
+    log_problems = enrolment.problems_beside(cohort_path)
+    if log_problems:
+        raise enrolment.EnrolmentError(log_problems)
 
 
 # ----------------------------------------------------------------------------------------- the chapters

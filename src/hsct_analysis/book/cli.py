@@ -261,9 +261,11 @@ def run_template(directory: Path) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    """Validate, execute and build; problems with the cohort or study exit 2, other failures exit 1."""
+    """Validate, execute and build; problems with the cohort (or its screening log) or study exit 2, other failures
+    exit 1."""
     from hsct_analysis import cohort
     from hsct_analysis.book import build
+    from hsct_analysis.cohort.enrolment import EnrolmentError
 
     if (args.study is None) == (args.cohort is None):
         print(
@@ -303,12 +305,13 @@ def run_build(args: argparse.Namespace) -> int:
                 chapters=args.chapters,
                 **where,
             )
-    except (build.StudyInvalid, cohort.CohortError) as exc:  # StudyInvalid is a BuildError: caught first
-        what = (
-            f"{_shown(exc.study_path)} is not a valid study"
-            if isinstance(exc, build.StudyInvalid)
-            else f"{_shown(source)} is not a valid cohort"
-        )
+    except (build.StudyInvalid, cohort.CohortError, EnrolmentError) as exc:  # StudyInvalid: a BuildError, caught first
+        if isinstance(exc, build.StudyInvalid):
+            what = f"{_shown(exc.study_path)} is not a valid study"
+        elif isinstance(exc, EnrolmentError):
+            what = f"the screening log beside {_shown(source)} is not valid"
+        else:
+            what = f"{_shown(source)} is not a valid cohort"
         print(f"{what}; nothing was built.", file=sys.stderr)
         _print_problems(exc.problems)
         return EXIT_BAD_COHORT
