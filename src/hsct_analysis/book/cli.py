@@ -158,6 +158,24 @@ def _not_a_file(path: Path) -> str:
     return f"{_shown(path)}: {'is a directory, not a file' if path.is_dir() else 'no such file'}"
 
 
+def _warn_identifiers(path: Path, is_study: bool) -> None:
+    """Print the identifier warnings (:mod:`hsct_analysis.cohort.identifiers`) of a cohort file, or of a study's
+    cohort read through the study; nothing when it cannot be read (its validation says why)."""
+    from hsct_analysis.cohort import identifiers, study
+
+    if is_study:
+        try:
+            read = study.read_cohort(path)
+        except (study.StudyError, OSError, ValueError):
+            return
+        column = read.study.id
+        found = identifiers.identifier_warnings(read.ids, read.study.cohort_file.name, column) if column else []
+    else:
+        found = identifiers.cohort_file_warnings(path)
+    for warning in found:
+        print(str(warning), file=sys.stderr)
+
+
 def run_validate_study(study_path: Path) -> int:
     """Print every problem of a study file and of the cohort it maps, then what is left to fill in (TODO lines);
     or one OK line naming the patients, endpoints and factors. ``build STUDY.yml`` stops on the same lines."""
@@ -177,6 +195,7 @@ def run_validate_study(study_path: Path) -> int:
         f"OK: {_shown(study_path)} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
         f"{len(loaded.factors)} risk factors."
     )
+    _warn_identifiers(study_path, is_study=True)
     return EXIT_OK
 
 
@@ -247,6 +266,7 @@ def run_validate(cohort_path: Path) -> int:
         _print_problems(problems)
         return EXIT_BAD_COHORT
     print(f"OK: {_shown(cohort_path)} is a valid cohort with {n_patients} patients.")
+    _warn_identifiers(cohort_path, is_study=False)
     return EXIT_OK
 
 
@@ -288,6 +308,7 @@ def run_build(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"{_not_a_file(source)}; nothing was built.", file=sys.stderr)
         return EXIT_BAD_COHORT
+    _warn_identifiers(source, is_study=args.study is not None)
     previous = {sig: signal.signal(sig, build.raise_interrupted) for sig in build.HANDLED_SIGNALS}
     try:
         where = {} if args.project is None else {"root": args.project}
