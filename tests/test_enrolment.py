@@ -85,7 +85,12 @@ def test_a_flow_counts_reasons_in_their_order_with_spaces_normalised(tmp_path):
         (GOOD.replace("P3,\n", "P3,,extra\n"), "line 4 (patient P3): row has 3 values but the header has 2 columns"),
         (GOOD.replace("X3,died", "X3,di\x07ed"), "line 9 (patient X3), column exclusion_reason"),
         ("patient_id,reason\nP1,\n", "screening.csv, line 1, column exclusion_reason: is not a column of the header"),
-        ("", "line 1, column patient_id: is not a column of the header"),
+        ("", "screening.csv: is empty; it needs a header and one row per patient"),
+        ("\ufeff\n", "screening.csv: is empty"),
+        ("patient_id;exclusion_reason\nP1;\n", "screening.csv, line 1: is separated by semicolons"),
+        ("patient_id,exclusion_reason,patient_id\n", "line 1, column patient_id: is named twice in the header"),
+        ("patient\u200b_id,exclusion_reason\n", "line 1: patient\\u200b_id the header holds a control or invisible"),
+        (GOOD.replace("P2,\n", 'P2,"oops\n'), "screening.csv, line 3: opens a quote that is never closed"),
     ],
 )
 def test_each_broken_rule_names_file_line_patient_column_and_rule(tmp_path, text, expected):
@@ -93,11 +98,45 @@ def test_each_broken_rule_names_file_line_patient_column_and_rule(tmp_path, text
     assert any(expected in p for p in found), found
 
 
+def test_a_broken_row_is_one_problem_not_also_a_missing_patient(tmp_path):
+    assert problems(log(tmp_path, GOOD.replace("P3,\n", "P3\n"))) == [
+        "screening.csv, line 4 (patient P3): row has 1 values but the header has 2 columns"
+    ]
+
+
+def test_a_row_over_several_lines_is_named_by_its_first(tmp_path):
+    found = problems(log(tmp_path, GOOD + 'P2,"one\ntwo"\n'))
+    assert found == ["screening.csv, line 10 (patient P2), column patient_id: repeats the identifier of line 3"]
+
+
+@pytest.mark.parametrize("make", ["folder", "dangling link", "loop"])
+def test_a_screening_log_that_is_no_file_is_named_not_passed_over(tmp_path, make):
+    cohort = tmp_path / "cohort.csv"
+    shutil.copyfile(COHORT, cohort)
+    target = tmp_path / "screening.csv"
+    if make == "folder":
+        target.mkdir()
+    else:
+        target.symlink_to(tmp_path / "nowhere.csv" if make == "dangling link" else target)
+    [problem] = problems_beside(cohort)
+    expected = {"folder": "cannot be read as a file", "dangling link": "is a link to a file that does not exist"}
+    assert str(problem).startswith("screening.csv: " + expected.get(make, "cannot be read as a file"))
+
+
 def test_a_log_that_is_not_utf8_or_not_there_is_one_sentence(tmp_path):
     assert problems(log(tmp_path, "patient_id,exclusion_reason\nP1,r\xe9cidive\n".encode("latin-1"))) == [
         "screening.csv, line 2: is not UTF-8 text (invalid continuation byte at byte 32): save it as CSV UTF-8"
     ]
     assert problems(tmp_path / "nope.csv") == ["nope.csv: does not exist"]
+
+
+def test_the_scorecard_command_names_a_bad_log_without_a_traceback(tmp_path, capsys):
+    cohort = tmp_path / "cohort.csv"
+    shutil.copyfile(COHORT, cohort)
+    (tmp_path / "screening.csv").write_text("patient_id,exclusion_reason\nSYN0001,\n", encoding="utf-8")
+    assert scorecard.main(["--cohort", str(cohort), "--out", str(tmp_path / "card.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("94 problem(s) in screening log screening.csv:") and not (tmp_path / "card.csv").exists()
 
 
 def test_the_error_counts_its_problems(tmp_path):
@@ -135,6 +174,9 @@ def test_the_flow_table_hides_a_small_exclusion_and_what_gives_it_back():
     assert masked.iloc[:, 0].tolist() == ["*", "<5", "95"]
     two = baseline.enrolment_table(EnrolmentFlow("x", 130, 95, {"a": 20, "b": 12, "c": 3}), min_cell=5)
     assert two.iloc[:, 0].tolist() == ["130", "20 (15.4%)", "*", "<5", "95 (73.1%)"]
+    # a cohort smaller than min_cell is masked like any small count (rule 5), and the line hides what gives it back
+    small = baseline.enrolment_table(EnrolmentFlow("x", 43, 3, {"a": 40}), min_cell=5)
+    assert small.iloc[:, 0].tolist() == ["43", "*", "<5"]
 
 
 def test_validate_reads_the_log_beside_the_cohort(tmp_path):

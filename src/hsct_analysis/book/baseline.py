@@ -210,12 +210,18 @@ def enrolment_table(flow, min_cell: int | None = None) -> pd.DataFrame:
     With ``min_cell`` the privacy rules (:mod:`.privacy`) apply to the exclusion reasons as one line. Its total,
     the patients excluded, is screened less enrolled, and the enrolled count is the cohort's size, which every
     chapter shows: so where the line cannot hide its small counts with its total shown (rule 3), the screened count
-    is hidden, and so are the percentages, which would give it back."""
+    is hidden, and so are the percentages, which would give it back. A cohort smaller than ``min_cell`` is masked
+    like any small count (rule 5) and joins the line."""
     reasons = list(flow.excluded.items())
-    primary, extra, hide_total = privacy.suppress_line([n for _, n in reasons], min_cell)
+    counts = [n for _, n in reasons]
+    small_cohort = privacy.is_small(flow.enrolled, min_cell)  # rule 5: the cohort's size is masked too, so it is
+    if small_cohort:  # not known from the other pages, and joins the line
+        counts.append(flow.enrolled)
+    primary, extra, hide_total = privacy.suppress_line(counts, min_cell)
     masked = [
         privacy.primary_text(min_cell) if p else privacy.COMPLEMENTARY if e else None for p, e in zip(primary, extra)
     ]
+    enrolled_mask = masked.pop() if small_cohort else None
 
     def cell(count: int, mask: str | None) -> str:
         if mask is not None:
@@ -224,6 +230,6 @@ def enrolment_table(flow, min_cell: int | None = None) -> pd.DataFrame:
 
     rows = [("Screened", privacy.COMPLEMENTARY if hide_total else str(flow.screened))]
     rows += [(f"Excluded: {reason}", cell(n, m)) for (reason, n), m in zip(reasons, masked)]
-    rows += [("Enrolled and analysed", cell(flow.enrolled, None))]
+    rows += [("Enrolled and analysed", cell(flow.enrolled, enrolled_mask))]
     header = "Patients" if hide_total else "Patients (% of screened)"
     return pd.DataFrame(rows, columns=["Step", header]).set_index("Step")

@@ -1271,7 +1271,7 @@ def study_problems(study_path: str | Path) -> list:
     if loaded.paper_registry is not None:
         _, cohort_problems = contract.check_for_book(loaded.cohort_file)
         problems += cohort_problems or enrolment.problems_beside(loaded.cohort_file)
-    elif enrolment.beside(loaded.cohort_file).is_file():
+    elif enrolment.has_log(loaded.cohort_file):
         problems += enrolment.problems_beside(loaded.cohort_file, study.read_cohort(loaded).ids)
     return problems
 

@@ -9,15 +9,17 @@ header and one row per screened patient:
   (the same words for the same reason: the book counts patients per reason).
 
 Other columns are allowed and ignored. By convention the log of a cohort file lives beside it as
-``screening.csv`` (:data:`SCREENING_LOG`, :func:`beside`); a study file names it under ``enrolment``.
+``screening.csv`` (:data:`SCREENING_LOG`, :func:`beside`), for a cohort in the data contract's columns and for a
+study's cohort file alike (a study whose cohort has no identifier column names each patient by its line in the
+cohort file, ``2`` for the first: the log uses those).
 
 :func:`read_enrolment` checks the log against the cohort and returns the flow (:class:`EnrolmentFlow`):
 screened, excluded by reason, enrolled. Every broken rule is a :class:`~hsct_analysis.cohort.contract.Problem`
 naming the file, line, patient, column and rule:
 
-1. the file is UTF-8 text (a byte-order mark is allowed) with a header naming both columns;
+1. the file is UTF-8 text (a byte-order mark is allowed), comma-separated, with a header naming both columns once;
 2. every row has as many cells as the header, and a patient identifier used by no other row;
-3. no cell holds a control character;
+3. no cell holds a control character (a line break or a tab reads as a space);
 4. a row without a reason is a patient of the cohort, and a row with one is not;
 5. every patient of the cohort has a row.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,33 +74,73 @@ def beside(cohort_path: str | Path) -> Path:
     return Path(cohort_path).with_name(SCREENING_LOG)
 
 
-def _rows(path: Path, source: str, problems: list[Problem]) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the (line, cells) of every row of a CSV file; problems where it cannot be read as one."""
+def has_log(cohort_path: str | Path) -> bool:
+    """Whether anything is named ``screening.csv`` beside the cohort file: a file, but also a folder or a link that
+    leads nowhere, which the reader then reports rather than passing over."""
+    return os.path.lexists(beside(cohort_path))
+
+
+def _text(path: Path, source: str, problems: list[Problem]) -> str | None:
+    """The file's text, or None with the problem that stops reading it."""
     try:
         data = path.read_bytes()
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except FileNotFoundError:
-        problems.append(Problem(source, None, None, None, "does not exist"))
-        return [], []
+        rule = "is a link to a file that does not exist" if path.is_symlink() else "does not exist"
+        problems.append(Problem(source, None, None, None, rule))
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         rule = f"is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as CSV UTF-8"
         problems.append(Problem(source, line, None, None, rule))
+    except OSError as exc:  # a folder, a loop of links, no permission
+        problems.append(Problem(source, None, None, None, f"cannot be read as a file ({exc.strerror or exc})"))
+    return None
+
+
+def _header_problems(source: str, header: list[str]) -> list[Problem]:
+    """What is wrong with the header row before its columns are looked up."""
+    if len(header) == 1 and ";" in header[0]:
+        return [Problem(source, 1, None, None, "is separated by semicolons; save it as CSV with commas")]
+    out = [
+        Problem(source, 1, None, None, "the header holds a control or invisible character", printable(name))
+        for name in header
+        if CONTROL_CHARACTERS.search(name)
+    ]
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name:
+            out.append(Problem(source, 1, None, name, "is named twice in the header"))
+        seen.add(name)
+    return out
+
+
+def _rows(path: Path, source: str, problems: list[Problem]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the (first line, cells) of every row of a CSV file; problems where it cannot be read as one."""
+    text = _text(path, source, problems)
+    if text is None:
         return [], []
-    except OSError as exc:
-        problems.append(Problem(source, None, None, None, f"cannot be read ({exc.strerror or exc})"))
+    if not text.strip():
+        problems.append(Problem(source, None, None, None, "is empty; it needs a header and one row per patient"))
         return [], []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     out: list[tuple[int, list[str]]] = []
     header: list[str] | None = None
+    start = 1
     try:
         for cells in reader:
             if header is None:
                 header = [c.strip() for c in cells]
             elif any(c.strip() for c in cells):  # a blank line is no patient
-                out.append((reader.line_num, cells))
+                out.append((start, cells))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        problems.append(Problem(source, reader.line_num, None, None, f"is not valid CSV ({exc})"))
+        rule = (
+            "opens a quote that is never closed"
+            if "end of data" in str(exc) or "EOF" in str(exc)
+            else f"is not valid CSV ({exc})"
+        )
+        problems.append(Problem(source, start, None, None, rule))
+    problems += _header_problems(source, header or [])
     return header or [], out
 
 
@@ -109,7 +152,7 @@ def _cell_problems(source: str, line: int, pid: str | None, header: list[str], c
     return [
         Problem(source, line, pid, name, "holds a control character", printable(value))
         for name, value in zip(header, cells)
-        if CONTROL_CHARACTERS.search(value)
+        if CONTROL_CHARACTERS.search(" ".join(value.split()))  # line breaks and tabs are spaces (Alt+Enter in Excel)
     ]
 
 
@@ -143,6 +186,8 @@ def read_enrolment(
         found = _cell_problems(source, line, shown, header, cells)
         problems += found
         if found:
+            if pid:
+                seen.setdefault(pid, line)  # the row is there, broken: not also "no row"
             continue
         reason = " ".join(cells[at_reason].split())
         if not pid:
@@ -181,10 +226,9 @@ def read_enrolment(
 def flow_beside(cohort_path: str | Path, ids) -> EnrolmentFlow | None:
     """The flow from the screening log beside the cohort file ``cohort_path`` (:func:`beside`), checked against the
     cohort's patient identifiers ``ids``; None when there is no log. Raises :class:`EnrolmentError`."""
-    log = beside(cohort_path)
-    if not log.is_file():
+    if not has_log(cohort_path):
         return None
-    return read_enrolment(log, [str(i) for i in ids], Path(cohort_path).name)
+    return read_enrolment(beside(cohort_path), [str(i) for i in ids], Path(cohort_path).name)
 
 
 def problems_beside(cohort_path: str | Path, ids=None) -> list[Problem]:
@@ -193,7 +237,7 @@ def problems_beside(cohort_path: str | Path, ids=None) -> list[Problem]:
     ``hsct-book validate`` adds to the cohort's own problems, so that what validates builds."""
     from hsct_analysis.cohort.contract import load_cohort
 
-    if not beside(cohort_path).is_file():
+    if not has_log(cohort_path):
         return []
     try:
         flow_beside(cohort_path, load_cohort(cohort_path)["patient_id"] if ids is None else ids)

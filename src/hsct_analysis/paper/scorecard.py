@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from hsct_analysis.cohort import endpoints, plain_numbers
-from hsct_analysis.cohort.enrolment import SCREENING_LOG, EnrolmentFlow, beside, read_enrolment
+from hsct_analysis.cohort.enrolment import SCREENING_LOG, EnrolmentError, EnrolmentFlow, beside, has_log, read_enrolment
 from hsct_analysis.cohort.factors import FACTORS, factor
 from hsct_analysis.paper import models
 from hsct_analysis.paper.tolerances import (  # noqa: F401 - re-exported: chapters quote the rules
@@ -555,9 +555,9 @@ def screening_of(cohort: pd.DataFrame, cohort_path: str | Path, log: str | Path 
     """The screening log of a loaded ``cohort`` read from ``cohort_path``: ``log`` or, by convention, the
     ``screening.csv`` beside the cohort file (None when there is none). Raises
     :class:`~hsct_analysis.cohort.enrolment.EnrolmentError` when the log breaks a rule."""
-    path = Path(log) if log is not None else beside(cohort_path)
-    if log is None and not path.is_file():
+    if log is None and not has_log(cohort_path):
         return None
+    path = Path(log) if log is not None else beside(cohort_path)
     return read_enrolment(path, cohort["patient_id"].astype(str), Path(cohort_path).name)
 
 
@@ -587,7 +587,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cohort", default="data/cohort.csv")
     p.add_argument("--out", default="data/scorecard.csv")
     a = p.parse_args(argv)
-    card = scorecard_for(a.cohort)
+    try:
+        card = scorecard_for(a.cohort)
+    except EnrolmentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     card.to_csv(a.out, index=False, float_format="%.6g", lineterminator="\n")
     pd.set_option("display.width", 200)
     print(summary(card).to_string(float_format=lambda v: f"{v:.3f}"))
