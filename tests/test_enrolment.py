@@ -16,6 +16,7 @@ from hsct_analysis.cohort.enrolment import (
     EnrolmentError,
     EnrolmentFlow,
     beside,
+    flow_beside,
     flow_table,
     problems_beside,
     read_enrolment,
@@ -148,7 +149,7 @@ def test_the_scorecard_computes_the_screening_counts_from_the_log_and_only_from_
     registry = scorecard.audited(published.load_registry())
     patients = registry[registry["variable"] == "patients"]  # the rows the log answers, and the enrolled count
     cohort = load_cohort(COHORT)
-    with_log = scorecard.reproduce(cohort, patients, scorecard.screening_of(cohort, COHORT)).set_index("id")
+    with_log = scorecard.reproduce(cohort, patients, flow_beside(COHORT, cohort["patient_id"])).set_index("id")
     assert with_log.loc["res.patients.screened.n", ["reproduced", "passed"]].tolist() == [99, True]
     assert with_log.loc["res.patients.excluded.n", ["reproduced", "passed"]].tolist() == [4, True]
     assert with_log["passed"].all() and len(with_log) == 6

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hsct_analysis import cohort
+from hsct_analysis.cohort import enrolment
 from hsct_analysis.cohort.factors import factor
 from hsct_analysis.paper import headline, scorecard, synth
 from hsct_analysis.paper import registry as published
@@ -28,7 +29,7 @@ def committed():
 @pytest.fixture(scope="module")
 def card(committed):
     registry = scorecard.audited(published.load_registry())
-    return scorecard.reproduce(committed, registry, scorecard.screening_of(committed, COHORT_CSV))
+    return scorecard.reproduce(committed, registry, enrolment.flow_beside(COHORT_CSV, committed["patient_id"]))
 
 
 def test_generation_is_deterministic():

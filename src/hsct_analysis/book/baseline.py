@@ -14,6 +14,7 @@ import pandas as pd
 from hsct_analysis.book import privacy, tables
 from hsct_analysis.book.tables import categorical, continuous
 from hsct_analysis.cohort import contract as cohort_contract
+from hsct_analysis.cohort import enrolment
 
 FUSION_GENES = (
     "BCR::ABL1",
@@ -212,24 +213,22 @@ def enrolment_table(flow, min_cell: int | None = None) -> pd.DataFrame:
     chapter shows: so where the line cannot hide its small counts with its total shown (rule 3), the screened count
     is hidden, and so are the percentages, which would give it back. A cohort smaller than ``min_cell`` is masked
     like any small count (rule 5) and joins the line."""
-    reasons = list(flow.excluded.items())
-    counts = [n for _, n in reasons]
+    steps = enrolment.flow_table(flow)  # screened, each reason, enrolled
+    counts = steps["patients"].tolist()[1:]  # the reasons, then the enrolled patients
     small_cohort = privacy.is_small(flow.enrolled, min_cell)  # rule 5: the cohort's size is masked too, so it is
-    if small_cohort:  # not known from the other pages, and joins the line
-        counts.append(flow.enrolled)
-    primary, extra, hide_total = privacy.suppress_line(counts, min_cell)
+    line = counts if small_cohort else counts[:-1]  # not known from the other pages, and joins the line
+    primary, extra, hide_total = privacy.suppress_line(line, min_cell)
     masked = [
         privacy.primary_text(min_cell) if p else privacy.COMPLEMENTARY if e else None for p, e in zip(primary, extra)
     ]
-    enrolled_mask = masked.pop() if small_cohort else None
+    masked += [] if small_cohort else [None]
 
     def cell(count: int, mask: str | None) -> str:
         if mask is not None:
             return mask
         return str(count) if hide_total else f"{count} ({100.0 * count / flow.screened:.1f}%)"
 
-    rows = [("Screened", privacy.COMPLEMENTARY if hide_total else str(flow.screened))]
-    rows += [(f"Excluded: {reason}", cell(n, m)) for (reason, n), m in zip(reasons, masked)]
-    rows += [("Enrolled and analysed", cell(flow.enrolled, enrolled_mask))]
+    texts = [privacy.COMPLEMENTARY if hide_total else str(flow.screened)]
+    texts += [cell(n, m) for n, m in zip(counts, masked)]
     header = "Patients" if hide_total else "Patients (% of screened)"
-    return pd.DataFrame(rows, columns=["Step", header]).set_index("Step")
+    return pd.DataFrame({"Step": steps["step"].to_numpy(), header: texts}).set_index("Step")

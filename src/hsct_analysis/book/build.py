@@ -1085,7 +1085,7 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
     exercises whose answers are those of that cohort, so on another cohort they would teach a design it may not
     have, or fail where it has no such group; their synthetic boxes stay true. The chapters run on the user's
     cohort."""
-    from hsct_analysis.cohort.enrolment import beside
+    from hsct_analysis.cohort.enrolment import logs_beside
 
     bundled = is_bundled_cohort(cohort_path, root)
     teaching = None
@@ -1107,7 +1107,7 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
         toc_name="_toc.yml",
         offered={"cohort_path": str(cohort_path), "min_cell": min_cell, "title": title, "is_bundled_cohort": bundled},
         data_path=cohort_path,
-        inputs=[cohort_path] + [log for log in (beside(cohort_path),) if log.is_file()],
+        inputs=[cohort_path, *logs_beside(cohort_path)],
         shown=lambda chapter: _with_shown_cohort(chapter, root, cohort_path, bundled),
         announcement=None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name)),
         provenance=_provenance(root, cohort_path),
@@ -1310,7 +1310,7 @@ def build_study(study_file: str | Path, out: str | Path, **options) -> Path:
 
 
 def _build_study_book(root, loaded, toc_path, out, min_cell, jobs, chapters, progress, start) -> Path:
-    from hsct_analysis.cohort.enrolment import beside
+    from hsct_analysis.cohort.enrolment import logs_beside
 
     study_path, cohort_path = loaded.source, loaded.cohort_file
     provenance = _provenance(root, cohort_path)
@@ -1320,7 +1320,7 @@ def _build_study_book(root, loaded, toc_path, out, min_cell, jobs, chapters, pro
         toc_name=str(STUDY_TOC),
         offered={"study_path": str(study_path), "min_cell": min_cell},
         data_path=study_path,
-        inputs=[study_path, cohort_path] + [log for log in (beside(cohort_path),) if log.is_file()],
+        inputs=[study_path, cohort_path, *logs_beside(cohort_path)],
         shown=lambda chapter: Chapter(chapter.entry, chapter.source, chapter.parameters, chapter.key, study_path.name),
         announcement=None,
         provenance=provenance,

@@ -28,7 +28,7 @@ def write_example(directory: str | Path, root: Path = build.PROJECT_ROOT) -> lis
     has one beside it) into ``directory`` (created); returns their paths in that order. Refuses
     (``FileExistsError``) if ``directory/study.yml`` exists; nothing is overwritten."""
     from hsct_analysis.cohort import study
-    from hsct_analysis.cohort.enrolment import beside
+    from hsct_analysis.cohort.enrolment import beside, logs_beside
 
     directory = Path(directory)
     target = directory / "study.yml"
@@ -42,7 +42,7 @@ def write_example(directory: str | Path, root: Path = build.PROJECT_ROOT) -> lis
         raise ValueError(f"{source} names no paper registry")  # the bundled study always has one
     cohort = directory / Path(loaded.cohort_file).name
     registry = directory / REGISTRY_FOLDER
-    logs = [(log, beside(cohort)) for log in (beside(loaded.cohort_file),) if log.is_file()]
+    logs = [(log, beside(cohort)) for log in logs_beside(loaded.cohort_file)]
     for path in (cohort, registry, *(copy for _, copy in logs)):
         if path.exists():
             raise FileExistsError(f"{path} exists; move it away or choose another folder")

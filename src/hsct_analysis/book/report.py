@@ -15,7 +15,7 @@ import pandas as pd
 
 from hsct_analysis.book import comparison, figures, privacy, tables
 from hsct_analysis.cohort import endpoints, load_cohort
-from hsct_analysis.cohort.enrolment import EnrolmentFlow
+from hsct_analysis.cohort.enrolment import EnrolmentFlow, flow_beside
 from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.paper import registry as published
 from hsct_analysis.paper import scorecard
@@ -139,7 +139,7 @@ class Report:
 
     def __post_init__(self) -> None:
         self.cohort = load_cohort(self.cohort_path)
-        self.enrolment = scorecard.screening_of(self.cohort, self.cohort_path)
+        self.enrolment = flow_beside(self.cohort_path, self.cohort["patient_id"])
         if self.is_bundled_cohort:
             registry = published.load_registry()
             card = scorecard.reproduce(self.cohort, registry, self.enrolment)

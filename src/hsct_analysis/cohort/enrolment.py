@@ -80,6 +80,13 @@ def has_log(cohort_path: str | Path) -> bool:
     return os.path.lexists(beside(cohort_path))
 
 
+def logs_beside(cohort_path: str | Path) -> list[Path]:
+    """The screening log beside the cohort file, in a list, when it is a file (empty otherwise): what a build hashes
+    into its cache key, or copies with the cohort."""
+    log = beside(cohort_path)
+    return [log] if log.is_file() else []
+
+
 def _text(path: Path, source: str, problems: list[Problem]) -> str | None:
     """The file's text, or None with the problem that stops reading it."""
     try:

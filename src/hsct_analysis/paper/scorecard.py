@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from hsct_analysis.cohort import endpoints, plain_numbers
-from hsct_analysis.cohort.enrolment import SCREENING_LOG, EnrolmentError, EnrolmentFlow, beside, has_log, read_enrolment
+from hsct_analysis.cohort.enrolment import SCREENING_LOG, EnrolmentError, EnrolmentFlow, flow_beside
 from hsct_analysis.cohort.factors import FACTORS, factor
 from hsct_analysis.paper import models
 from hsct_analysis.paper.tolerances import (  # noqa: F401 - re-exported: chapters quote the rules
@@ -551,20 +551,10 @@ def audited(registry: pd.DataFrame) -> pd.DataFrame:
     return audit.audit(registry)[0]
 
 
-def screening_of(cohort: pd.DataFrame, cohort_path: str | Path, log: str | Path | None = None) -> EnrolmentFlow | None:
-    """The screening log of a loaded ``cohort`` read from ``cohort_path``: ``log`` or, by convention, the
-    ``screening.csv`` beside the cohort file (None when there is none). Raises
-    :class:`~hsct_analysis.cohort.enrolment.EnrolmentError` when the log breaks a rule."""
-    if log is None and not has_log(cohort_path):
-        return None
-    path = Path(log) if log is not None else beside(cohort_path)
-    return read_enrolment(path, cohort["patient_id"].astype(str), Path(cohort_path).name)
-
-
 def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None, enrolment=None) -> pd.DataFrame:
     """Load a cohort (CSV path or generator DataFrame) and the registry, and reproduce. The screening log:
     ``enrolment`` (an :class:`~hsct_analysis.cohort.enrolment.EnrolmentFlow`) or, for a path, the log beside
-    it (:func:`screening_of`)."""
+    it (:func:`hsct_analysis.cohort.enrolment.flow_beside`)."""
     from hsct_analysis import cohort as cohort_mod
 
     if isinstance(path_or_frame, pd.DataFrame):
@@ -572,7 +562,7 @@ def scorecard_for(path_or_frame, registry: pd.DataFrame | None = None, enrolment
     else:
         c = cohort_mod.load_cohort(path_or_frame)
         if enrolment is None:
-            enrolment = screening_of(c, path_or_frame)
+            enrolment = flow_beside(path_or_frame, c["patient_id"])
     if registry is None:
         from hsct_analysis.paper import registry as published
 
