@@ -158,22 +158,33 @@ def _not_a_file(path: Path) -> str:
     return f"{_shown(path)}: {'is a directory, not a file' if path.is_dir() else 'no such file'}"
 
 
-def _warn_identifiers(path: Path, is_study: bool) -> None:
+def _warn_identifiers(path: Path, read=None) -> None:
     """Print the identifier warnings (:mod:`hsct_analysis.cohort.identifiers`) of a cohort file, or of a study's
-    cohort read through the study; nothing when it cannot be read (its validation says why)."""
-    from hsct_analysis.cohort import identifiers, study
+    cohort (``read``, a :class:`~hsct_analysis.cohort.study.StudyCohort` already read through the study)."""
+    from hsct_analysis.cohort import identifiers
 
-    if is_study:
-        try:
-            read = study.read_cohort(path)
-        except (study.StudyError, OSError, ValueError):
-            return
-        column = read.study.id
-        found = identifiers.identifier_warnings(read.ids, read.study.cohort_file.name, column) if column else []
-    else:
+    if read is None:
         found = identifiers.cohort_file_warnings(path)
+    else:
+        column, name = read.study.id, read.study.cohort_file.name
+        found = identifiers.identifier_warnings(read.ids, name, column) if column else []
     for warning in found:
         print(str(warning), file=sys.stderr)
+
+
+def _warn_identifiers_before_build(source: Path, is_study: bool) -> None:
+    """:func:`_warn_identifiers` of what ``build`` is given; a study whose cohort cannot be read draws none (the
+    build then names its problems)."""
+    from hsct_analysis.cohort import study
+
+    if not is_study:
+        _warn_identifiers(source)
+        return
+    try:
+        read = study.read_cohort(source)
+    except (study.StudyError, OSError, ValueError):
+        return
+    _warn_identifiers(source, read)
 
 
 def run_validate_study(study_path: Path) -> int:
@@ -190,12 +201,13 @@ def run_validate_study(study_path: Path) -> int:
         _print_problems(problems)
         return EXIT_BAD_COHORT
     loaded = study.load_study(study_path)
-    n_patients = len(study.read_cohort(loaded).frame)
+    read = study.read_cohort(loaded)
+    n_patients = len(read.frame)
     print(
         f"OK: {_shown(study_path)} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
         f"{len(loaded.factors)} risk factors."
     )
-    _warn_identifiers(study_path, is_study=True)
+    _warn_identifiers(study_path, read)
     return EXIT_OK
 
 
@@ -266,7 +278,7 @@ def run_validate(cohort_path: Path) -> int:
         _print_problems(problems)
         return EXIT_BAD_COHORT
     print(f"OK: {_shown(cohort_path)} is a valid cohort with {n_patients} patients.")
-    _warn_identifiers(cohort_path, is_study=False)
+    _warn_identifiers(cohort_path)
     return EXIT_OK
 
 
@@ -308,7 +320,7 @@ def run_build(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"{_not_a_file(source)}; nothing was built.", file=sys.stderr)
         return EXIT_BAD_COHORT
-    _warn_identifiers(source, is_study=args.study is not None)
+    _warn_identifiers_before_build(source, is_study=args.study is not None)
     previous = {sig: signal.signal(sig, build.raise_interrupted) for sig in build.HANDLED_SIGNALS}
     try:
         where = {} if args.project is None else {"root": args.project}
