@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hsct_analysis.cohort import endpoints, plain_numbers
+from hsct_analysis.cohort import CohortError, endpoints, plain_numbers
 from hsct_analysis.cohort.enrolment import SCREENING_LOG, EnrolmentError, EnrolmentFlow, flow_beside
 from hsct_analysis.cohort.factors import FACTORS, factor
 from hsct_analysis.paper import models
@@ -579,10 +579,14 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         card = scorecard_for(a.cohort)
-    except EnrolmentError as exc:
-        print(exc, file=sys.stderr)
+    except (CohortError, EnrolmentError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    card.to_csv(a.out, index=False, float_format="%.6g", lineterminator="\n")
+    try:
+        card.to_csv(a.out, index=False, float_format="%.6g", lineterminator="\n")
+    except OSError as exc:
+        print(f"error: cannot write the scorecard to {a.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     pd.set_option("display.width", 200)
     print(summary(card).to_string(float_format=lambda v: f"{v:.3f}"))
     print(pass_rates(card))
