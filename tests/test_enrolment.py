@@ -137,7 +137,9 @@ def test_the_scorecard_command_names_a_bad_log_without_a_traceback(tmp_path, cap
     (tmp_path / "screening.csv").write_text("patient_id,exclusion_reason\nSYN0001,\n", encoding="utf-8")
     assert scorecard.main(["--cohort", str(cohort), "--out", str(tmp_path / "card.csv")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: 94 problem(s) in screening log screening.csv:") and not (tmp_path / "card.csv").exists()
+    assert (
+        err.startswith("error: 94 problem(s) in screening log screening.csv:") and not (tmp_path / "card.csv").exists()
+    )
 
 
 def test_the_scorecard_command_names_a_bad_cohort_or_output_without_a_traceback(tmp_path, capsys):
@@ -151,7 +153,10 @@ def test_the_scorecard_command_names_a_bad_cohort_or_output_without_a_traceback(
     assert "Traceback" not in err and not (tmp_path / "card.csv").exists()
     assert scorecard.main(["--cohort", str(COHORT), "--out", str(tmp_path / "no" / "card.csv")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot write the scorecard to {tmp_path / 'no' / 'card.csv'}") and "Traceback" not in err
+    assert (
+        err.startswith(f"error: cannot write the scorecard to {tmp_path / 'no' / 'card.csv'}")
+        and "Traceback" not in err
+    )
 
 
 def test_the_error_counts_its_problems(tmp_path):
