@@ -934,11 +934,13 @@ class Calibrator:
             if not (better(floor, now) and judge(c_new, facs, None)):
                 undo()
 
-    def _day_candidates(self, near: int = DAY_NEIGHBOURS) -> np.ndarray:
+    def _day_candidates(self, near: int | None = None) -> np.ndarray:
         """Rows (patient, column, day) of the day moves the ``"days"`` pass tries: column 0 moves a patient's
         follow-up (death or last contact), 1 a relapse, to one day before or after each of the ``near`` distinct
         days (any patient's follow-up or relapse day, or a day the scorecard reads) on either side of where it is.
-        Between two such days the order of events, hence every estimate, stays the same."""
+        Between two such days the order of events, hence every estimate, stays the same. ``near`` defaults to
+        :data:`DAY_NEIGHBOURS`."""
+        near = DAY_NEIGHBOURS if near is None else near
         days = [self.fu, self.rel[~np.isnan(self.rel)]] + [np.asarray(t, float) for t in self.curves.times.values()]
         distinct = np.unique(np.concatenate(days))
         rows = []
