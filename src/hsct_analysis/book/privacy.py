@@ -200,23 +200,28 @@ def _pinned(values: np.ndarray, primary: np.ndarray, extra: np.ndarray, n: int) 
     low = np.where(primary, 1.0, float(n))[masked]
     high = np.where(primary, float(n - 1), np.inf)[masked]
     total = float(values[masked].sum())
-    for i in range(len(low)):
-        lowest = max(low[i], total - np.delete(high, i).sum())
-        highest = min(high[i], total - np.delete(low, i).sum())
-        if highest <= lowest:
-            return True
-    return False
+    # the others' bounds of each masked count, from the line's sums (linear in its length; counts are whole, so the
+    # sums are exact); the others' highs are unbounded as soon as one of them is a "*"
+    unbounded = np.isinf(high)
+    others_unbounded = unbounded.sum() - unbounded > 0
+    others_high = np.where(others_unbounded, np.inf, high[~unbounded].sum() - np.where(unbounded, 0.0, high))
+    lowest = np.maximum(low, total - others_high)
+    highest = np.minimum(high, total - (low.sum() - low))
+    return bool((highest <= lowest).any())
 
 
 def _complementary(values: np.ndarray, hidden: np.ndarray, n: int) -> tuple[np.ndarray, bool]:
     """Rule 3 for one line whose ``hidden`` counts are masked: the extra counts to mask, and whether even
     masking every non-zero count is not enough (then the line's total is masked too)."""
     extra = np.zeros(len(values), dtype=bool)
+    index = np.arange(len(values))
+    shown = index[~hidden & (values > 0)]
+    candidates = iter(shown[np.lexsort((shown, values[shown]))])  # the shown non-zero counts, smallest first
     while (hidden | extra).sum() < 2 or values[hidden | extra].sum() < n or _pinned(values, hidden, extra, n):
-        candidates = [i for i in range(len(values)) if not (hidden[i] or extra[i]) and values[i] > 0]
-        if not candidates:
+        chosen = next(candidates, None)
+        if chosen is None:
             return extra, True
-        extra[min(candidates, key=lambda i: (values[i], i))] = True
+        extra[chosen] = True
     return extra, False
 
 
