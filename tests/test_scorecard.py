@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Pass rates reached by the committed cohort (floors: they may rise, never fall). Conflicts are counted per
 # estimate since the headline-first calibration: the CI bounds of a conflicting estimate count (the old
 # cohort scored 0.845 under this rule, 0.902 when those bounds were left out).
-FLOOR_OVERALL = 0.871
+FLOOR_OVERALL = 0.873
 FLOOR_NON_CONFLICTING = 0.953
 FLOOR_COUNTS = 1.0
 

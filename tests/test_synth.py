@@ -688,6 +688,7 @@ def test_day_moves_keep_the_printed_follow_up(committed):
     cal = calibration.Calibrator(committed, out, reg, np.random.default_rng(0), headline=set())
     moves = cal._day_candidates()
     assert len(moves) > 500 and set(moves[:, 1].tolist()) == {0.0, 1.0}
+    assert (moves[:, 2] == np.round(moves[:, 2])).all()  # whole days, also next to a day read such as 1095.75
     made = 0
     for p, column, day in moves[np.random.default_rng(2).permutation(len(moves))[:400]]:
         made += cal._move_day(int(p), int(column), float(day)) is not None

@@ -936,10 +936,11 @@ class Calibrator:
 
     def _day_candidates(self, near: int | None = None) -> np.ndarray:
         """Rows (patient, column, day) of the day moves the ``"days"`` pass tries: column 0 moves a patient's
-        follow-up (death or last contact), 1 a relapse, to one day before or after each of the ``near`` distinct
-        days (any patient's follow-up or relapse day, or a day the scorecard reads) on either side of where it is.
-        Between two such days the order of events, hence every estimate, stays the same. ``near`` defaults to
-        :data:`DAY_NEIGHBOURS`."""
+        follow-up (death or last contact), 1 a relapse, to a whole day next to each of the ``near`` distinct days
+        (any patient's follow-up or relapse day, or a day the scorecard reads, e.g. 1095.75 for 3 years) on either
+        side of where it is: the day before, the day itself (a tie) and the day after, or for a day read between two
+        whole days those two and their outer neighbours. Between two such days the order of events, hence every
+        estimate, stays the same. ``near`` defaults to :data:`DAY_NEIGHBOURS`."""
         near = DAY_NEIGHBOURS if near is None else near
         days = [self.fu, self.rel[~np.isnan(self.rel)]] + [np.asarray(t, float) for t in self.curves.times.values()]
         distinct = np.unique(np.concatenate(days))
@@ -951,7 +952,8 @@ class Calibrator:
                     continue
                 k = int(np.searchsorted(distinct, now))
                 nearby = distinct[max(k - near, 0) : k + near + 1]
-                for day in np.unique(np.concatenate([nearby - 1, nearby + 1])):
+                whole = np.concatenate([np.floor(nearby) - 1, np.floor(nearby), np.ceil(nearby), np.ceil(nearby) + 1])
+                for day in np.unique(whole):
                     if day != now and self._day_allowed(r, column, day):
                         rows.append((p, column, day))
         return np.array(rows, float).reshape(-1, 3)
