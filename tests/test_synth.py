@@ -564,6 +564,17 @@ def test_reduce_misses_keeps_a_swap_only_if_fewer_entries_miss(committed):
     assert again.reduce_misses(0) == (after, after)
 
 
+def assert_calibrator_scores_as(cal, card: pd.DataFrame) -> None:
+    """The calibrator's curves, tests and Table 4 on its current state equal the scorecard ``card`` (indexed by id)."""
+    _, values = cal._curve_values(np.arange(len(cal.groups)))
+    for rid, value in zip(cal.c_ids, values):
+        assert value == pytest.approx(card.loc[rid, "reproduced"], abs=1e-9, nan_ok=True), rid
+    for t in cal.tests:
+        assert cal.test_cache[(t[2], t[1])] == pytest.approx(card.loc[t[0], "reproduced"], rel=1e-9, nan_ok=True), t[0]
+    for m in cal.models:
+        assert cal._model_value(m) == pytest.approx(card.loc[m[0], "reproduced"], rel=1e-9, nan_ok=True), m[0]
+
+
 def test_covariate_swaps_keep_every_count_and_move_one_factor(committed):
     """A covariate swap moves a factor's baseline columns (and those drawn with them) between two patients of
     different levels: every printed count, percentage, median and cross-count of the scorecard stays as it was,
@@ -607,13 +618,7 @@ def test_covariate_swaps_keep_every_count_and_move_one_factor(committed):
     fixed = was[was["kind"].isin(["count", "percent", "median", "range"]) | was["method"].str.contains("Fisher")]
     assert len(fixed) > 300
     assert fixed["reproduced"].equals(card.loc[fixed.index, "reproduced"])
-    _, values = cal._curve_values(np.arange(len(cal.groups)))
-    for rid, value in zip(cal.c_ids, values):
-        assert value == pytest.approx(card.loc[rid, "reproduced"], abs=1e-9, nan_ok=True), rid
-    for t in cal.tests:
-        assert cal.test_cache[(t[2], t[1])] == pytest.approx(card.loc[t[0], "reproduced"], rel=1e-9, nan_ok=True), t[0]
-    for m in cal.models:
-        assert cal._model_value(m) == pytest.approx(card.loc[m[0], "reproduced"], rel=1e-9, nan_ok=True), m[0]
+    assert_calibrator_scores_as(cal, card)
 
 
 def test_interval_swaps_keep_every_value_and_nest(committed):
@@ -655,13 +660,7 @@ def test_interval_swaps_keep_every_value_and_nest(committed):
         assert same == (f not in calibration.HISTORY_FACTORS), f
         assert np.array_equal(cal.levels[f].astype(str), factor(base, f).astype(object).to_numpy().astype(str)), f
     card = scorecard.reproduce(base, reg).set_index("id")
-    _, values = cal._curve_values(np.arange(len(cal.groups)))
-    for rid, value in zip(cal.c_ids, values):
-        assert value == pytest.approx(card.loc[rid, "reproduced"], abs=1e-9, nan_ok=True), rid
-    for t in cal.tests:
-        assert cal.test_cache[(t[2], t[1])] == pytest.approx(card.loc[t[0], "reproduced"], rel=1e-9, nan_ok=True), t[0]
-    for m in cal.models:
-        assert cal._model_value(m) == pytest.approx(card.loc[m[0], "reproduced"], rel=1e-9, nan_ok=True), m[0]
+    assert_calibrator_scores_as(cal, card)
 
 
 def test_an_interval_swap_that_would_not_nest_is_refused(committed):
