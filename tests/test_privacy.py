@@ -237,3 +237,38 @@ def test_continuous_values_as_median_iqr_with_a_footnote(private_book):
     age = load_cohort(SOURCE)["age_first_hsct"]
     assert tables.format_median_iqr(age) in cells  # median (quartiles) of the age at first HSCT
     assert tables.format_median_range(age) not in cells  # never the youngest and oldest patients' ages
+
+
+@pytest.fixture(scope="module")
+def bundled_private_report():
+    from hsct_analysis.book.report import Report
+
+    return Report(str(ROOT / "data" / "cohort.csv"), True, MIN_CELL)
+
+
+def test_a_masked_count_gets_no_match_mark_beside_the_papers(bundled_private_report):
+    """With --min-cell on the bundled cohort, Table 1 keeps the paper's printed counts (they are published), but a
+    masked count of ours gets no ✓ or ✗: "<5" with ✓ beside the paper's "2 (2.1%)" would give the 2 back."""
+    report = bundled_private_report
+    table = baseline.characteristics_table(report.cohort, baseline.TABLE1_ROWS, report.card, "t1.", MIN_CELL)
+    ours, marks = table.iloc[:, 0].astype(str), table["Count matches"]
+    masked = ours.str.startswith("<") | ours.eq("*")
+    assert masked.sum() > 10
+    assert (marks[masked] == "").all()
+    assert (marks[~masked] == "✓").sum() > 15  # the counts shown keep their marks
+
+
+def test_the_paper_comparison_leaves_out_counts_percentages_and_ranges(bundled_private_report):
+    """With --min-cell, a comparison with the paper shows no count, percentage or range of ours (CRS grades; a
+    range's ends are single patients' values), and says so where nothing else is left."""
+    from hsct_analysis.book.report import COMPARISON_HIDDEN, Report
+
+    report = bundled_private_report
+    crs = report.paper(variable=["crs_after_cart", "crs_grade", "icans_grade"])
+    assert crs == COMPARISON_HIDDEN and crs._repr_markdown_() == COMPARISON_HIDDEN
+    full = Report(str(ROOT / "data" / "cohort.csv"), True, None)
+    assert len(full.paper(variable=["crs_after_cart", "crs_grade", "icans_grade"]).frame) > 5
+    for r, ranges in ((full, True), (report, False)):
+        labels = r.paper(kind=["median", "range"], variable=[c for c, _ in baseline.TIMELINE]).frame["Estimate"]
+        assert labels.str.endswith("median").any()
+        assert labels.str.endswith("range").any() == ranges

@@ -145,7 +145,8 @@ def characteristics_table(
 
     ``min_cell`` masks counts below it and shows continuous rows as median (IQR) (``tables.characteristics``).
     ``prefix`` selects the scorecard entries of the table ("t1." or "t2."). The "Paper" cell is
-    the text as printed; "Count matches" is ✓ when the reproduced count equals the printed one.
+    the text as printed; "Count matches" is ✓ when the reproduced count equals the printed one, and empty where
+    ``min_cell`` masks the count (a mark beside the printed count would give it back).
     """
     column = None if card is not None else f"This cohort (n={privacy.count_text(len(cohort), min_cell)})"
     rows = [_with_observed_levels(spec, cohort) for spec in rows]
@@ -162,7 +163,8 @@ def characteristics_table(
             else (spec.label if spec.kind == "continuous" else f"{spec.label}, n (%)")
         )
         label_to_spec[name] = spec
-    for characteristic, level in table.index:
+    ours = table.iloc[:, 0].astype(str)
+    for (characteristic, level), shown in zip(table.index, ours):
         spec = label_to_spec[characteristic]
         if spec.kind == "continuous":
             paper.append(medians.get(spec.column, ""))
@@ -171,7 +173,8 @@ def characteristics_table(
         raw = next((k for k in spec.levels if str(spec.level_labels.get(k, k)) == level), level)
         printed, ok = cells.get((spec.column, str(raw)), ("", None))
         paper.append(printed)
-        match.append("" if ok is None else ("✓" if ok else "✗"))
+        masked = privacy.masking(min_cell) and (shown.startswith("<") or shown.startswith(privacy.COMPLEMENTARY))
+        match.append("" if ok is None or masked else ("✓" if ok else "✗"))
     return table.assign(**{"Paper (Cao et al. 2023)": paper, "Count matches": match})
 
 

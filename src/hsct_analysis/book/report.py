@@ -120,6 +120,24 @@ def estimate_label(row: pd.Series) -> str:
     return what
 
 
+class Note(str):
+    """A sentence that stands for a comparison: text where text is expected, Markdown where a notebook shows it."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+#: Scorecard kinds a comparison with the paper leaves out under ``--min-cell``: our count or percentage next to the
+#: paper's (or a mark saying they match) gives back a count the tables hide, and a range's ends are single patients'
+#: values.
+HIDDEN_WITH_MIN_CELL = ("count", "percent", "range")
+#: What :meth:`Report.paper` says where ``--min-cell`` leaves nothing to compare.
+COMPARISON_HIDDEN = (
+    "With --min-cell the comparison with the paper leaves out counts, percentages and ranges: ours next to the "
+    "paper's, or a mark saying they match, would give back the counts and single values the tables hide."
+)
+
+
 @dataclass
 class Report:
     """One chapter's data: the loaded cohort and, for the bundled cohort, the scorecard.
@@ -172,12 +190,18 @@ class Report:
         return rows
 
     def paper(self, ids: list[str] | None = None, prefix: str | None = None, **where):
-        """The paper's values next to the reproduced ones, misses marked; a note if not bundled."""
+        """The paper's values next to the reproduced ones, misses marked; a note if not bundled. With ``min_cell``
+        the counts, percentages and ranges are left out (:data:`HIDDEN_WITH_MIN_CELL`), and a note stands for a
+        comparison of nothing else."""
         if self.card is None:
-            return "Comparison with the paper is shown only for the bundled synthetic cohort."
+            return Note("Comparison with the paper is shown only for the bundled synthetic cohort.")
         rows = self.entries(ids, prefix, **where)
         if rows.empty:
             raise ValueError(f"no published entries match ids={ids} prefix={prefix} {where}")
+        if privacy.masking(self.min_cell):
+            rows = rows[~rows["kind"].isin(HIDDEN_WITH_MIN_CELL)]
+            if rows.empty:
+                return Note(COMPARISON_HIDDEN)
         if self._labels is None:
             self._labels = comparison.entry_labels(self.card, estimate_label)
         return comparison.compact(rows, estimate_label, self._labels, variable_label)
