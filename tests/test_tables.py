@@ -115,6 +115,8 @@ def test_median_iqr_replaces_the_range_with_min_cell():
     assert tables.format_median_spread([10, 20, np.nan], 0, min_cell=5) == "fewer than 5 patients"
     assert tables.spread_label(None) == "median (range)" and tables.spread_label(5) == "median (IQR)"
     assert tables.iqr_note(None) == "" and "median (IQR)" in tables.iqr_note(5) and '"<5"' in tables.iqr_note(5)
+    assert 'a "*" hides a larger count' in tables.iqr_note(5)  # the complementary mask is explained where it shows
+    assert "(`--min-cell 5`)" in tables.iqr_note(5)  # code, not typography: "--" stays two hyphens
 
 
 def test_characteristics_min_cell_shows_median_iqr(five_patients):

@@ -231,6 +231,6 @@ def note(min_cell: int | None) -> str:
         return ""
     n = int(min_cell)
     return (
-        f'Counts of 1 to {n - 1} are shown as "<{n}" (--min-cell {n}); a "{COMPLEMENTARY}" hides a larger '
+        f'Counts of 1 to {n - 1} are shown as "<{n}" (`--min-cell {n}`); a "{COMPLEMENTARY}" hides a larger '
         f"count so that a small one cannot be recovered from the total; zeros are shown as 0."
     )

@@ -133,7 +133,7 @@ class Note(str):
 HIDDEN_WITH_MIN_CELL = ("count", "percent", "range")
 #: What :meth:`Report.paper` says where ``--min-cell`` leaves nothing to compare.
 COMPARISON_HIDDEN = (
-    "With --min-cell the comparison with the paper leaves out counts, percentages and ranges: ours next to the "
+    "With `--min-cell` the comparison with the paper leaves out counts, percentages and ranges: ours next to the "
     "paper's, or a mark saying they match, would give back the counts and single values the tables hide."
 )
 

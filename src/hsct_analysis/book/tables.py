@@ -207,9 +207,8 @@ def iqr_note(min_cell: int | None) -> str:
         return ""
     return (
         f"Continuous values are shown as median (IQR), the interquartile range from the 25th to the 75th "
-        f"percentile, instead of median (range), because the book was built with the small-cell option "
-        f"(--min-cell {int(min_cell)}): a range's ends are the values of the two most extreme patients. "
-        f'Counts below {int(min_cell)} are shown as "<{int(min_cell)}".'
+        "percentile, instead of median (range), because the book was built with the small-cell option: a range's "
+        "ends are the values of the two most extreme patients. " + privacy.note(min_cell)
     )
 
 
