@@ -206,7 +206,7 @@ def iqr_note(min_cell: int | None) -> str:
     if not is_masking(min_cell):
         return ""
     return (
-        f"Continuous values are shown as median (IQR), the interquartile range from the 25th to the 75th "
+        "Continuous values are shown as median (IQR), the interquartile range from the 25th to the 75th "
         "percentile, instead of median (range), because the book was built with the small-cell option: a range's "
         "ends are the values of the two most extreme patients. " + privacy.note(min_cell)
     )
