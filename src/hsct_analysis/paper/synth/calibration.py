@@ -1312,7 +1312,7 @@ SCREEN_BATCH = 32
 #: printings out of tolerance after the step: with 9,000 and 4,000 covariate swaps 50, 61, 74, 76, 84, 60 (mean 67.5);
 #: with 30,000 and 15,000 47, 55, 77, 68, 82, 59 (mean 64.7; one primary headline miss fewer on chain 3), for about
 #: 10 s more per chain. Without the second record pass: 47, 56, 78, 70, 83, 59. With the interval and day passes
-#: (about 25 s more per chain): 41, 49, 69, 57, 68, 45 (mean 54.8).
+#: (about 25 s more per chain): 41, 47, 69, 56, 68, 43 (mean 54.0).
 GREEDY_PASSES: tuple[tuple[str, int], ...] = (
     ("records", 2500),
     ("covariates", 30000),
@@ -1341,7 +1341,7 @@ SECONDARY_ITERATIONS = 3000
 #: other headline claims, then the rest). The search is chaotic: on the bundled seed, single calibrations that differ
 #: only in the last bits of their arithmetic left 62, 75 and 84 printings out of tolerance (:mod:`.numerics`); with
 #: the floating point pinned, 9 relapses, :data:`PRIMARY_STEP` and the passes of :data:`GREEDY_PASSES`, the two chains
-#: left 2 headline claims and 41 other printings (kept), and 3 and 49.
+#: left 2 headline claims and 41 other printings (kept), and 3 and 47.
 CHAINS = 2
 
 
