@@ -72,7 +72,24 @@ def test_paper_layout_puts_the_p_value_on_the_first_level_and_masks_small_groups
     p_column = next(c for c in wide.columns if c.startswith("p (LFS"))
     assert atg[p_column].iloc[0] != "" and (atg[p_column].iloc[1:] == "").all()
     shown = wide["n"].astype(str)
-    assert all(s.startswith("<") or int(s) >= 20 for s in shown)
+    assert all(s.startswith("<") or s == "*" or int(s) >= 20 for s in shown)
+
+
+def test_paper_layout_hides_a_small_groups_size_and_estimates(table):
+    """With min_cell, a factor's group sizes are one line whose total is known: a small size is masked together with
+    another one, so that the total less the sizes shown does not give it back; and a group whose size is masked shows
+    no estimate (a survival of 3 patients tells how many died)."""
+    wide = univariate.paper_layout(table, min_cell=20)
+    plain = univariate.paper_layout(table)
+    estimates = [c for c in wide.columns if c.endswith("(95% CI)")]
+    masked = wide["n"].map(lambda n: isinstance(n, str))
+    assert masked.any()
+    for heading in wide.index.get_level_values(0).unique():
+        sizes = wide.loc[heading, "n"]
+        assert sum(isinstance(n, str) for n in sizes) != 1  # never one masked size alone in its line
+    assert (wide.loc[masked, estimates] == "not shown (fewer than 20 patients)").all().all()
+    assert (wide.loc[~masked, estimates] == plain.loc[~masked, estimates]).all().all()
+    assert (plain["n"].map(lambda n: isinstance(n, str))).sum() == 0
 
 
 def test_screening_selects_exactly_the_factors_at_or_below_the_threshold(cohort):

@@ -28,6 +28,9 @@ import pandas as pd
 
 #: The text of a count hidden only so that a small count cannot be recovered by subtraction (rule 3).
 COMPLEMENTARY = "*"
+#: What stands for a group's estimate when the group's size is masked: a survival or incidence of a few patients
+#: gives back how many of them had the event.
+NOT_SHOWN_SMALL = "not shown (fewer than {n} patients)"
 
 
 def masking(min_cell: int | None) -> bool:

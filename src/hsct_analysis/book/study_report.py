@@ -74,7 +74,7 @@ __all__ = [
     "show",
 ]
 
-NOT_SHOWN_SMALL = "not shown (fewer than {n} patients)"
+NOT_SHOWN_SMALL = privacy.NOT_SHOWN_SMALL
 BEYOND_FOLLOWUP = "NA (follow-up too short)"
 MODEL_NAMES = {
     "cox": "Cox proportional hazards",

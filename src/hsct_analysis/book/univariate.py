@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.book import tables
+from hsct_analysis.book import privacy, tables
 from hsct_analysis.cohort import (
     endpoints,
     plain_numbers,  # nullable integers -> float, so factors never meet pd.NA
@@ -108,8 +108,11 @@ def paper_layout(
 ) -> pd.DataFrame:
     """Table 3 laid out as the paper prints it: one row per level, per endpoint an estimate and a p column.
 
-    Rows are indexed by (factor label, level); ``n`` is masked below ``min_cell``
-    (:func:`hsct_analysis.book.tables.min_cell_mask`). Estimates read "52.2 (37.8-66.5)"; the
+    Rows are indexed by (factor label, level). With ``min_cell`` each factor's group sizes are one line of the
+    privacy rules (:func:`hsct_analysis.book.privacy.suppress_line`: a size below it is masked, and another beside it
+    so that the cohort's size less the others does not give it back), and a group whose size is masked shows no
+    estimate (:data:`~hsct_analysis.book.privacy.NOT_SHOWN_SMALL`, with no paper line: its mark would say whether ours
+    misses). Estimates read "52.2 (37.8-66.5)"; the
     factor's p-value sits on its first level row, as in the paper. With a scorecard ``card`` every cell gets a
     second line with the paper's value, "paper 53.9 (41.8-65.8)", and a ✗ where ours misses the tolerance.
     """
@@ -120,11 +123,7 @@ def paper_layout(
     index = pd.MultiIndex.from_tuples([(factor_heading(f), lv) for f, lv in keys], names=["Factor", "Level"])
     first_of_factor = [i == 0 or keys[i - 1][0] != f for i, (f, _) in enumerate(keys)]
     sizes = table.drop_duplicates(["factor", "level"]).set_index(["factor", "level"])["n"]
-    wide["n"] = (
-        tables.min_cell_mask(pd.Series([sizes[k] for k in keys], index=index), min_cell)
-        if min_cell
-        else [int(sizes[k]) for k in keys]
-    )
+    wide["n"] = _group_sizes([int(sizes[k]) for k in keys], [f for f, _ in keys], min_cell)
     for endpoint_name in dict.fromkeys(table["endpoint"]):
         part = table[table["endpoint"] == endpoint_name].set_index(["factor", "level"])
         short = SHORT_LABEL.get(endpoint_name, endpoint_name)
@@ -138,9 +137,27 @@ def paper_layout(
                 _with_paper(text, card, f"t3.{endpoint_name}.{f}", 3) if text else ""
                 for text, (f, _) in zip(p_ours, keys)
             ]
+        ours = [
+            privacy.NOT_SHOWN_SMALL.format(n=min_cell) if isinstance(n, str) else t for t, n in zip(ours, wide["n"])
+        ]
         wide[f"{when} {short} % (95% CI)"] = ours
         wide[f"p ({short})"] = p_ours
     return pd.DataFrame(wide, index=index)
+
+
+def _group_sizes(sizes: list[int], factors: list[str], min_cell: int | None) -> list:
+    """Group sizes (patients) with the privacy rules applied factor by factor: each factor's sizes are one line whose
+    total (the patients with a level) is known; a masked size is its mask's text ("<5" or "*"), the rest numbers."""
+    out: list = list(sizes)
+    for f in dict.fromkeys(factors):
+        at = [i for i, g in enumerate(factors) if g == f]
+        primary, extra, hide_all = privacy.suppress_line([sizes[i] for i in at], min_cell)
+        for i, p, e in zip(at, primary, extra):
+            if p:
+                out[i] = privacy.primary_text(min_cell)
+            elif e or (hide_all and sizes[i] > 0):
+                out[i] = privacy.COMPLEMENTARY
+    return out
 
 
 def _with_paper(ours: str, card: pd.DataFrame, stem: str, digits: int) -> str:
