@@ -170,6 +170,18 @@ def test_small_counts_are_masked(bmt):
     assert sr.privacy_note(bmt, 10) is not None and sr.privacy_note(bmt, 1) is None
 
 
+def test_a_group_whose_size_is_masked_shows_no_estimate(bmt):
+    """A group whose size is masked shows no estimate: "fewer than N patients" for a small one, "its size is masked"
+    for one masked beside it (that group is not small: the text must not say it is)."""
+    table, _ = sr.univariate_table(bmt, "agvhd", min_cell=40)
+    sizes = table["Patients"]
+    estimates = [c for c in table.columns if c not in ("Patients", "Events") and not c.startswith("p (")]
+    small, beside = sizes.eq("<40"), sizes.eq("*")
+    assert small.any() and beside.any()
+    assert (table.loc[small, estimates] == "not shown (fewer than 40 patients)").all().all()
+    assert (table.loc[beside, estimates] == "not shown (its size is masked)").all().all()
+
+
 def test_figures_are_drawn(bmt):
     fig = sr.endpoint_figure(bmt, "os")
     assert isinstance(fig, matplotlib.figure.Figure)

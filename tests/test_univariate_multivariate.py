@@ -87,7 +87,10 @@ def test_paper_layout_hides_a_small_groups_size_and_estimates(table):
     for heading in wide.index.get_level_values(0).unique():
         sizes = wide.loc[heading, "n"]
         assert sum(isinstance(n, str) for n in sizes) != 1  # never one masked size alone in its line
-    assert (wide.loc[masked, estimates] == "not shown (fewer than 20 patients)").all().all()
+    small = wide["n"].map(lambda n: isinstance(n, str) and n.startswith("<"))
+    assert small.any() and (small != masked).any()  # some small groups, and some masked beside them
+    assert (wide.loc[small, estimates] == "not shown (fewer than 20 patients)").all().all()
+    assert (wide.loc[masked & ~small, estimates] == "not shown (its size is masked)").all().all()
     assert (wide.loc[~masked, estimates] == plain.loc[~masked, estimates]).all().all()
     assert (plain["n"].map(lambda n: isinstance(n, str))).sum() == 0
 

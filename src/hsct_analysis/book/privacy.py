@@ -29,8 +29,15 @@ import pandas as pd
 #: The text of a count hidden only so that a small count cannot be recovered by subtraction (rule 3).
 COMPLEMENTARY = "*"
 #: What stands for a group's estimate when the group's size is masked: a survival or incidence of a few patients
-#: gives back how many of them had the event.
+#: gives back how many of them had the event (:func:`not_shown`).
 NOT_SHOWN_SMALL = "not shown (fewer than {n} patients)"
+#: ... and when its size is masked only so that a small one beside it cannot be recovered (the group is not small).
+NOT_SHOWN_MASKED = "not shown (its size is masked)"
+
+
+def not_shown(size_text: str, min_cell: int) -> str:
+    """What stands for the estimate of a group whose size reads ``size_text`` (``"<min_cell"`` or ``"*"``)."""
+    return NOT_SHOWN_MASKED if size_text == COMPLEMENTARY else NOT_SHOWN_SMALL.format(n=int(min_cell))
 
 
 def masking(min_cell: int | None) -> bool:

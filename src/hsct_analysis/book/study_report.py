@@ -738,7 +738,7 @@ def univariate_table(
                 if r["n"] == 0:
                     texts.append("no patients")
                 elif isinstance(counts["n"].iloc[i], str):
-                    texts.append(NOT_SHOWN_SMALL.format(n=n_cell))
+                    texts.append(privacy.not_shown(counts["n"].iloc[i], n_cell))
                 else:
                     texts.append(
                         _estimate_text(

@@ -111,7 +111,7 @@ def paper_layout(
     Rows are indexed by (factor label, level). With ``min_cell`` each factor's group sizes are one line of the
     privacy rules (:func:`hsct_analysis.book.privacy.suppress_line`: a size below it is masked, and another beside it
     so that the cohort's size less the others does not give it back), and a group whose size is masked shows no
-    estimate (:data:`~hsct_analysis.book.privacy.NOT_SHOWN_SMALL`, with no paper line: its mark would say whether ours
+    estimate (:func:`~hsct_analysis.book.privacy.not_shown`, with no paper line: its mark would say whether ours
     misses). Estimates read "52.2 (37.8-66.5)"; the
     factor's p-value sits on its first level row, as in the paper. With a scorecard ``card`` every cell gets a
     second line with the paper's value, "paper 53.9 (41.8-65.8)", and a ✗ where ours misses the tolerance.
@@ -137,9 +137,7 @@ def paper_layout(
                 _with_paper(text, card, f"t3.{endpoint_name}.{f}", 3) if text else ""
                 for text, (f, _) in zip(p_ours, keys)
             ]
-        ours = [
-            privacy.NOT_SHOWN_SMALL.format(n=min_cell) if isinstance(n, str) else t for t, n in zip(ours, wide["n"])
-        ]
+        ours = [privacy.not_shown(n, min_cell) if isinstance(n, str) else t for t, n in zip(ours, wide["n"])]
         wide[f"{when} {short} % (95% CI)"] = ours
         wide[f"p ({short})"] = p_ours
     return pd.DataFrame(wide, index=index)
