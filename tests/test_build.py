@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -120,7 +122,11 @@ def frozen_package():
 def first_build(project, tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "html"
     lines: list[str] = []
-    build.build_book(COHORT, out, progress=lines.append, root=project)
+    temporary = tmp_path_factory.mktemp("temporary")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(temporary))  # where the build puts its kernels' sockets
+        build.build_book(COHORT, out, progress=lines.append, root=project)
+    assert not list(temporary.glob("hsct-kernels-*"))  # removed with the build
     return out, lines
 
 
@@ -307,3 +313,90 @@ def test_every_notebook_cell_has_an_id(notebook):
 
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     assert [i for i, cell in enumerate(cells) if not cell.get("id")] == []
+
+
+# ------------------------------------------------------------------------------------- the kernels
+
+
+def _one_cell_notebook(path: Path, source: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, path)
+    return path
+
+
+def _socket_folder(tmp_path: Path, monkeypatch) -> Path:
+    """The folder a worker's kernels make their socket folders in, as a build sets it."""
+    sockets = tmp_path / "sockets"
+    sockets.mkdir()
+    monkeypatch.setenv(build.SOCKETS_ENV, str(sockets))
+    return sockets
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets are POSIX only")
+def test_kernels_talk_over_unix_sockets_and_leave_no_folder(tmp_path, monkeypatch):
+    """Two workers choosing free TCP ports at once can pick the same one; a Unix socket in a private folder cannot
+    be taken by another kernel. The kernel reports its own transport."""
+    cell = "import json\nfrom ipykernel.connect import get_connection_info\nprint(json.loads(get_connection_info())['transport'])"
+    source = _one_cell_notebook(tmp_path / "transport.ipynb", cell)
+    sockets = _socket_folder(tmp_path, monkeypatch)
+    result = build.execute_chapter(str(source), str(tmp_path / "out.ipynb"), {}, str(tmp_path))
+    assert result["ok"] and result["kernel_restarts"] == 0, result
+    assert nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0]["text"] == "ipc\n"
+    assert not list(sockets.iterdir())
+
+
+@pytest.mark.slow
+def test_a_kernel_that_never_answers_is_started_once_more_then_named(tmp_path, monkeypatch):
+    """A kernel process that lives but never answers: jupyter_client's error is recognised, the chapter is started
+    once more, and the second failure is the chapter's error (no cell ran)."""
+    real = build._kernel_manager_class()
+
+    class SilentKernelManager(real):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            return await super()._async_launch_kernel([sys.executable, "-c", "import time; time.sleep(30)"], **kw)
+
+    monkeypatch.setattr(build, "_kernel_manager_class", lambda: SilentKernelManager)
+    monkeypatch.setattr(build, "KERNEL_START_SECONDS", 1)
+    source = _one_cell_notebook(tmp_path / "silent.ipynb", "print(42)")
+    sockets = _socket_folder(tmp_path, monkeypatch)
+    result = build.execute_chapter(str(source), str(tmp_path / "out.ipynb"), {}, str(tmp_path))
+    assert not result["ok"] and result["kernel_restarts"] == 1, result
+    assert not list(sockets.iterdir())
+    assert result["error"].startswith("RuntimeError: Kernel didn't respond") and result["cell_index"] is None
+
+
+def test_only_a_kernel_that_never_started_is_retried(monkeypatch):
+    runs = iter(
+        [
+            {"ok": False, "cell_index": None, "cell_source": "", "error": "RuntimeError: ...", "retry": True},
+            {"ok": True},
+            {"ok": False, "cell_index": 2, "cell_source": "1/0", "error": "ZeroDivisionError: division by zero"},
+        ]
+    )
+    calls = []
+
+    def fake_once(*args):
+        calls.append(args)
+        return next(runs)
+
+    monkeypatch.setattr(build, "_execute_once", fake_once)
+    first = build.execute_chapter("a.ipynb", "out.ipynb", {}, ".")
+    assert first["ok"] and first["kernel_restarts"] == 1 and len(calls) == 2 and "retry" not in first
+    second = build.execute_chapter("a.ipynb", "out.ipynb", {}, ".")  # a failing cell is the chapter's own error
+    assert not second["ok"] and second["kernel_restarts"] == 0 and second["cell_index"] == 2 and len(calls) == 3
+
+
+def test_the_kernel_start_messages_are_jupyter_clients():
+    """``kernel_never_started`` matches jupyter_client's wording; a new wording fails here, not in a build."""
+    import inspect
+
+    from jupyter_client.client import KernelClient
+
+    waiting = inspect.getsource(KernelClient._async_wait_for_ready)
+    assert all(message in waiting for message in build.KERNEL_NEVER_STARTED)
+    assert build.kernel_never_started(RuntimeError("Kernel didn't respond in 60 seconds"))
+    assert not build.kernel_never_started(ValueError("Kernel didn't respond in 60 seconds"))
+    assert not build.kernel_never_started(RuntimeError("Kernel died"))

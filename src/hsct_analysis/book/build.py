@@ -155,16 +155,44 @@ def die_with_parent() -> None:
         pass
 
 
+KERNEL_START_SECONDS = 180  # how long a kernel may take to answer its first message (papermill's default: 60)
+KERNEL_START_ATTEMPTS = 2  # a chapter whose kernel never answered ran no cell: it is started once more
+KERNEL_NEVER_STARTED = ("Kernel didn't respond", "Kernel died before replying to kernel_info")  # jupyter_client
+SOCKETS_ENV = "HSCT_KERNEL_SOCKETS"  # the folder a build's kernels make their socket folders in (set per build)
+
+
 def _kernel_manager_class():
-    """A Jupyter kernel manager whose kernels die with the worker that started them."""
+    """A Jupyter kernel manager whose kernels die with the worker that started them.
+
+    On POSIX the kernel talks over Unix sockets in a private folder (``transport = "ipc"``), not TCP ports: a
+    TCP port is chosen free and only bound later by the kernel, so two workers starting kernels at once can
+    race for it, and the loser's kernel never answers.
+    """
     from jupyter_client.manager import KernelManager
 
     class DyingKernelManager(KernelManager):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            if os.name == "posix":
+                self.transport = "ipc"
+                folder = tempfile.mkdtemp(prefix="k", dir=os.environ.get(SOCKETS_ENV))
+                self.ip = os.path.join(folder, "k")  # kept short: a socket's path holds about 100 bytes
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw.setdefault("preexec_fn", die_with_parent)
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if self.transport == "ipc" and not restart:
+                shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+
     return DyingKernelManager
+
+
+def kernel_never_started(exc: BaseException) -> bool:
+    """True when ``exc`` says the chapter's kernel never answered, so no cell of the chapter ran."""
+    return isinstance(exc, RuntimeError) and str(exc).startswith(KERNEL_NEVER_STARTED)
 
 
 @dataclass(frozen=True)
@@ -458,8 +486,10 @@ def plan_chapters(
     return chapters
 
 
-def _quiet_worker(log_path: str) -> None:
-    """Send a worker's (and its kernels') stderr to a log file instead of the user's terminal."""
+def _quiet_worker(log_path: str, sockets: str) -> None:
+    """Send a worker's (and its kernels') stderr to a log file instead of the user's terminal; its kernels'
+    sockets go in ``sockets`` (which the build removes, also when a worker was killed)."""
+    os.environ[SOCKETS_ENV] = sockets
     die_with_parent()
     for sig in HANDLED_SIGNALS:  # the parent stops the workers; a Ctrl-C reaching the group must not
         signal.signal(sig, signal.SIG_IGN if sig != signal.SIGTERM else signal.SIG_DFL)
@@ -471,12 +501,26 @@ def _quiet_worker(log_path: str) -> None:
 def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dict:
     """Run one notebook with papermill (in a worker process). Returns a plain dict, never raises.
 
-    On failure the dict holds ``cell_index``, ``cell_source`` and ``error`` (``ename: evalue``).
+    On failure the dict holds ``cell_index``, ``cell_source`` and ``error`` (``ename: evalue``). A kernel that
+    never answers is started again, up to ``KERNEL_START_ATTEMPTS`` times in all; ``kernel_restarts`` counts
+    the extra starts.
     """
+    start = time.perf_counter()
+    for attempt in range(KERNEL_START_ATTEMPTS):
+        result = _execute_once(source, output, parameters, cwd)
+        if result.pop("retry", False) and attempt + 1 < KERNEL_START_ATTEMPTS:
+            continue
+        result["seconds"] = time.perf_counter() - start
+        result["kernel_restarts"] = attempt
+        return result
+    raise AssertionError("unreachable")  # the last attempt always returns
+
+
+def _execute_once(source: str, output: str, parameters: dict, cwd: str) -> dict:
+    """One papermill run of ``source``; ``retry`` is True when its kernel never started."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    start = time.perf_counter()
     try:
         papermill.execute_notebook(
             source,
@@ -485,6 +529,7 @@ def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dic
             cwd=cwd,
             kernel_name="python3",
             kernel_manager_class=_kernel_manager_class(),
+            start_timeout=KERNEL_START_SECONDS,
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
@@ -495,7 +540,6 @@ def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dic
             "cell_index": _cell_position(source, exc.source),
             "cell_source": exc.source,
             "error": f"{exc.ename}: {exc.evalue}",
-            "seconds": time.perf_counter() - start,
         }
     except Exception as exc:  # kernel died, bad notebook JSON, ...: still a named chapter failure
         return {
@@ -503,9 +547,9 @@ def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dic
             "cell_index": None,
             "cell_source": "",
             "error": f"{type(exc).__name__}: {exc}",
-            "seconds": time.perf_counter() - start,
+            "retry": kernel_never_started(exc),
         }
-    return {"ok": True, "seconds": time.perf_counter() - start}
+    return {"ok": True}
 
 
 def _cell_position(notebook: str, cell_source: str) -> int | None:
@@ -688,21 +732,35 @@ def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path
             partial.unlink(missing_ok=True)
     kernel_log = running_dir.parent / "logs" / "kernels.log"
     kernel_log.parent.mkdir(parents=True, exist_ok=True)
-    with futures.ProcessPoolExecutor(
-        max_workers=max(1, jobs),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_quiet_worker,
-        initargs=(str(kernel_log),),
-    ) as pool:
-        try:
-            failure = _run_queue(
-                pool, queue, stage, running_dir, executed_dir, failed_dir, cohort_path, jobs, progress, start, timings
-            )
-        except BaseException:  # interrupted (signal) or broken: stop the workers now; their kernels die with them
-            _kill_workers(pool)
-            for partial in running_dir.glob(f"{os.getpid()}-*"):
-                partial.unlink(missing_ok=True)
-            raise
+    sockets = tempfile.mkdtemp(prefix="hsct-kernels-")  # in /tmp: the cache's path may be too long for a socket
+    try:
+        with futures.ProcessPoolExecutor(
+            max_workers=max(1, jobs),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_quiet_worker,
+            initargs=(str(kernel_log), sockets),
+        ) as pool:
+            try:
+                failure = _run_queue(
+                    pool,
+                    queue,
+                    stage,
+                    running_dir,
+                    executed_dir,
+                    failed_dir,
+                    cohort_path,
+                    jobs,
+                    progress,
+                    start,
+                    timings,
+                )
+            except BaseException:  # interrupted (signal) or broken: stop the workers now; their kernels die with them
+                _kill_workers(pool)
+                for partial in running_dir.glob(f"{os.getpid()}-*"):
+                    partial.unlink(missing_ok=True)
+                raise
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return failure
 
 
@@ -748,7 +806,8 @@ def _run_queue(pool, queue, stage, running_dir, executed_dir, failed_dir, cohort
             elapsed = time.perf_counter() - start
             if result["ok"]:
                 _keep_executed(chapter, output, executed_dir, stage, cohort_path)
-                progress(f"  {chapter.name}: executed in {result['seconds']:.1f} s (elapsed {elapsed:.1f} s)")
+                again = "; its kernel did not answer and was started again" if result.get("kernel_restarts") else ""
+                progress(f"  {chapter.name}: executed in {result['seconds']:.1f} s (elapsed {elapsed:.1f} s{again})")
                 continue
             progress(f"  {chapter.name}: FAILED after {result['seconds']:.1f} s")
             report = _keep_failed(chapter, output, failed_dir)
