@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hsct_analysis.book import comparison, figures, privacy, tables
+from hsct_analysis.book.text import Text
 from hsct_analysis.cohort import endpoints, load_cohort
 from hsct_analysis.cohort.enrolment import EnrolmentFlow, flow_beside
 from hsct_analysis.cohort.factors import FACTORS
@@ -120,13 +121,6 @@ def estimate_label(row: pd.Series) -> str:
     return what
 
 
-class Note(str):
-    """A sentence that stands for a comparison: text where text is expected, Markdown where a notebook shows it."""
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-
 #: Scorecard kinds a comparison with the paper leaves out under ``--min-cell``: our count or percentage next to the
 #: paper's (or a mark saying they match) gives back a count the tables hide, and a range's ends are single patients'
 #: values.
@@ -194,14 +188,14 @@ class Report:
         the counts, percentages and ranges are left out (:data:`HIDDEN_WITH_MIN_CELL`), and a note stands for a
         comparison of nothing else."""
         if self.card is None:
-            return Note("Comparison with the paper is shown only for the bundled synthetic cohort.")
+            return Text("Comparison with the paper is shown only for the bundled synthetic cohort.")
         rows = self.entries(ids, prefix, **where)
         if rows.empty:
             raise ValueError(f"no published entries match ids={ids} prefix={prefix} {where}")
         if privacy.masking(self.min_cell):
             rows = rows[~rows["kind"].isin(HIDDEN_WITH_MIN_CELL)]
             if rows.empty:
-                return Note(COMPARISON_HIDDEN)
+                return Text(COMPARISON_HIDDEN)
         if self._labels is None:
             self._labels = comparison.entry_labels(self.card, estimate_label)
         return comparison.compact(rows, estimate_label, self._labels, variable_label)

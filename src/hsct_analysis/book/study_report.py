@@ -34,6 +34,7 @@ import pandas as pd
 from hsct_analysis.book import baseline as book_baseline
 from hsct_analysis.book import figures, privacy, tables
 from hsct_analysis.book.build import escape_markdown
+from hsct_analysis.book.text import Text
 from hsct_analysis.cohort import enrolment
 from hsct_analysis.cohort import standard_endpoints as se
 from hsct_analysis.cohort.study import DAYS_PER_UNIT, StudyCohort
@@ -84,19 +85,6 @@ MODEL_NAMES = {
 
 
 # --------------------------------------------------------------------------------------- rendered text
-
-
-@dataclass(frozen=True)
-class Text:
-    """Markdown for a notebook output (the parts that came from the study file are already escaped)."""
-
-    markdown: str
-
-    def _repr_markdown_(self) -> str:
-        return self.markdown
-
-    def __str__(self) -> str:
-        return self.markdown
 
 
 @dataclass(frozen=True)

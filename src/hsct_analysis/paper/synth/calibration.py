@@ -1083,7 +1083,7 @@ class Calibrator:
             moved = self._interval_factors(kind, i, j)
             if moved is None:
                 return None
-            rows, facs = self._touched(kind, i, j)
+            rows, facs = self._factor_groups(moved)
             for f in moved:
                 self._exchange_levels(f, i, j)
             for column in HISTORY if kind == HISTORY_SWAP else ("days_cart_to_second_hsct",):
@@ -1104,10 +1104,13 @@ class Calibrator:
             rows = np.flatnonzero(self.masks[:, i] != self.masks[:, j])
             return rows, {self.groups[g][0] for g in rows if self.groups[g][0]}
         if kind < 0:
-            moved = self._interval_factors(kind, i, j) or []
-            rows = [self.factor_rows[f] for f in moved]
-            return np.concatenate(rows) if rows else np.zeros(0, int), set(moved)
-        return self.factor_rows[self.swappable[kind]], {self.swappable[kind]}
+            return self._factor_groups(self._interval_factors(kind, i, j) or [])
+        return self._factor_groups([self.swappable[kind]])
+
+    def _factor_groups(self, factors: list[str]) -> tuple[np.ndarray, set[str]]:
+        """The groups (rows of ``masks``) of ``factors``, and the factors as a set."""
+        rows = [self.factor_rows[f] for f in factors]
+        return np.concatenate(rows) if rows else np.zeros(0, int), set(factors)
 
     def result(self) -> pd.DataFrame:
         """Outcome table aligned to patients (records permuted, times moved)."""
