@@ -6,6 +6,7 @@ project in a temporary folder so that the cache starts empty and the repository 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -400,3 +401,18 @@ def test_the_kernel_start_messages_are_jupyter_clients():
     assert build.kernel_never_started(RuntimeError("Kernel didn't respond in 60 seconds"))
     assert not build.kernel_never_started(ValueError("Kernel didn't respond in 60 seconds"))
     assert not build.kernel_never_started(RuntimeError("Kernel died"))
+
+
+def test_a_caption_stays_only_on_a_cell_that_drew_an_image(tmp_path):
+    """A figure withheld under --min-cell (or not available) shows a sentence: no figure number and curve caption."""
+    caption = {"mystnb": {"figure": {"caption": "Curves by group."}}}
+    drawn = nbformat.v4.new_code_cell("fig", metadata=json.loads(json.dumps(caption)))
+    drawn.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<F>"})]
+    sentence = nbformat.v4.new_code_cell("fig", metadata=json.loads(json.dumps(caption)))
+    sentence.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "**Not shown:** why."})]
+    nb = nbformat.v4.new_notebook(cells=[drawn, sentence])
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    build.finish_executed(path, tmp_path / "cohort.csv", "cohort.csv")
+    done = nbformat.read(path, as_version=4).cells
+    assert done[0].metadata["mystnb"] == caption["mystnb"] and "mystnb" not in done[1].metadata

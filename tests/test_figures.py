@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from hsct_analysis.book import figures
@@ -255,6 +256,20 @@ def test_min_cell_masks_numbers_at_risk(km):
     assert [t.get_text() for t in sorted(by_gid(plain, "at_risk:All:"), key=lambda t: t.get_position()[0])] == [
         str(n) for n in EXPECTED_AT_RISK
     ]
+
+
+def test_min_cell_withholds_a_figure_with_a_small_curve(km):
+    """A curve of 8 patients is drawn with --min-cell 8, not with 9: then no figure, only the sentence saying why,
+    which names the figure; both curves go, since the other (or the whole cohort's) would give the small one back."""
+    from hsct_analysis.book.text import Text
+
+    big = km.assign(at_risk=2 * km["at_risk"])  # a curve of 16 patients
+    assert figures.curve_sizes({"All": km, "Twice": big}) == {"All": 8, "Twice": 16}
+    assert isinstance(figures.plot_curves({"All": km}, times_months=MONTHS, min_cell=8), Figure)
+    withheld = figures.plot_curves({"All": km, "Twice": big}, times_months=MONTHS, min_cell=9, title="Figure 9")
+    assert isinstance(withheld, Text) and withheld.startswith("**Figure 9 is not shown with `--min-cell 9`:**")
+    assert "fewer than 9 patients" in withheld and withheld._repr_markdown_() == str(withheld)
+    assert isinstance(figures.plot_curves({"All": km}, times_months=MONTHS, min_cell=1), Figure)  # 1: no masking
 
 
 def test_min_cell_masks_a_given_at_risk_table():

@@ -583,6 +583,7 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
         _drop_run_record(cell.metadata)
         if cell.cell_type == "code":
             cell.outputs = _coalesce_streams(cell.outputs)
+            _drop_caption_without_figure(cell)
         tags = cell.metadata.setdefault("tags", [])
         if hide_code and cell.cell_type == "code" and not HIDDEN_TAGS & set(tags):
             tags.append("hide-input")
@@ -604,6 +605,18 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
     if "output_path" in meta:  # the worker's temporary name (process id, key): the page is the input's
         meta["output_path"] = meta.get("input_path", Path(meta["output_path"]).name)
     nbformat.write(nb, path)
+
+
+def _drop_caption_without_figure(cell) -> None:
+    """A cell's figure caption (``mystnb.figure``) only where the cell drew an image: when it shows text instead
+    (the figure is not available for this cohort, or withheld under ``--min-cell``), the text stands alone, not
+    as a numbered figure under a caption that describes curves."""
+    figure = cell.metadata.get("mystnb", {}).get("figure")
+    if figure is None or any(mime.startswith("image/") for output in cell.outputs for mime in output.get("data", {})):
+        return
+    del cell.metadata["mystnb"]["figure"]
+    if not cell.metadata["mystnb"]:
+        del cell.metadata["mystnb"]
 
 
 #: What papermill and nbclient record about one run (clock times, durations): two runs of the same notebook

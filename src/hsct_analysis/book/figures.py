@@ -17,7 +17,8 @@ alike throughout:
 With ``min_cell`` (the book's ``--min-cell`` option) no figure shows a count below it: numbers at
 risk read ``"<min_cell"``, small bars are hatched outlines, and the marks that stand for single
 patients (the interval strip, one residual point per event) are pooled or left out. The steps and
-censor ticks of a survival curve stay, as in any published curve.
+censor ticks of a survival curve stay, as in any published curve, unless a curve describes fewer than
+``min_cell`` patients: then ``plot_curves`` draws no figure and returns the sentence saying why.
 
 Each function returns its ``Figure`` (displayed when it is a cell's last value). Figures are
 made through pyplot, so that a notebook's inline backend knows how to display them, and
@@ -43,6 +44,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from hsct_analysis.book import privacy, tables
+from hsct_analysis.book.text import Text
 from hsct_analysis.stats.units import DAYS_PER_MONTH
 
 DEFAULT_MONTHS = (0, 6, 12, 24, 36, 48, 60)
@@ -288,6 +290,18 @@ def _axes_pair(ax: Axes | None, n_groups: int, at_risk: bool) -> tuple[Figure, A
 
 
 @_styled
+def curve_sizes(curves: Mapping[str, pd.DataFrame], at_risk_table: pd.DataFrame | None = None) -> dict[str, int]:
+    """Patients each curve describes: its first number at risk (a curve frame has a row at every observed time), or
+    the first column of ``at_risk_table`` for a frame without ``at_risk``; a curve with neither is left out."""
+    sizes = {}
+    for label, curve in curves.items():
+        if "at_risk" in curve.columns and len(curve):
+            sizes[label] = int(curve["at_risk"].iloc[0])
+        elif at_risk_table is not None and label in at_risk_table.index:
+            sizes[label] = int(at_risk_table.loc[label].iloc[0])
+    return sizes
+
+
 def plot_curves(
     curves: Mapping[str, pd.DataFrame],
     kind: str = "survival",
@@ -304,7 +318,7 @@ def plot_curves(
     min_cell: int | None = None,
     unit: str = "months",
     published: Mapping[str, tuple[float, float, float, float]] | None = None,
-) -> Figure:
+) -> Figure | Text:
     """Step curves with CI bands, censor ticks and a numbers-at-risk table under the x-axis.
 
     ``curves`` maps a group label to a curve frame indexed by time in days with columns
@@ -319,7 +333,10 @@ def plot_curves(
     "Log-rank" for survival, "Gray's test" for incidence), e.g. "Log-rank p = 0.001".
     The y-axis is in percent (0-100), the x-axis in months (days / 30.4375), or in days when ``unit`` is
     ``"days"`` (then ``times_months`` are days, e.g. for engraftment within the first weeks). ``min_cell``
-    (the book's small-cell option) prints every number at risk below it as ``"<min_cell"``. ``published`` maps a
+    (the book's small-cell option) prints every number at risk below it as ``"<min_cell"``; when a curve describes
+    fewer than ``min_cell`` patients (:func:`curve_sizes`) no figure is drawn, and the sentence saying why
+    (:data:`~hsct_analysis.book.privacy.CURVES_WITHHELD`, a :class:`~hsct_analysis.book.text.Text`) is returned
+    instead. ``published`` maps a
     curve's label to a value the paper printed, ``(day, estimate, lower, upper)`` in percent: each is drawn as an
     open diamond with its interval in the curve's colour, and the legend says "Paper (95% CI)".
     """
@@ -329,6 +346,9 @@ def plot_curves(
         raise ValueError("no curves to plot")
     for label, curve in curves.items():
         _check_direction(curve, kind, label)
+    if privacy.curves_withheld(curve_sizes(curves, at_risk_table).values(), min_cell):
+        why = privacy.CURVES_WITHHELD.format(n=int(min_cell))
+        return Text(f"**{title or 'This figure'} is not shown with `--min-cell {int(min_cell)}`:** {why}.")
     colors = group_colors(curves)
     table = None
     if at_risk:

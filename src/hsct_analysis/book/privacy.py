@@ -14,6 +14,8 @@ The rule (also on the "Use your own data" page):
    impossible, the total is masked too.
 4. **Percentages** are shown only next to a count that is shown.
 5. **The cohort size** is a count like any other: below N it is shown as ``"<N"``.
+6. **Curves.** A figure of curves is not drawn when a curve describes fewer than N patients (the steps of a survival
+   curve of 3 patients tell when each of them died); the figure's sentence says why (:func:`curves_withheld`).
 
 ``N <= 1`` (or None) turns suppression off. Functions here never modify their input.
 """
@@ -38,6 +40,17 @@ NOT_SHOWN_MASKED = "not shown (its size is masked)"
 def not_shown(size_text: str, min_cell: int) -> str:
     """What stands for the estimate of a group whose size reads ``size_text`` (``"<min_cell"`` or ``"*"``)."""
     return NOT_SHOWN_MASKED if size_text == COMPLEMENTARY else NOT_SHOWN_SMALL.format(n=int(min_cell))
+
+
+#: Why a figure of curves is not drawn under ``--min-cell`` (:func:`curves_withheld`).
+CURVES_WITHHELD = "a curve would describe fewer than {n} patients, and each of its steps is one patient's event"
+
+
+def curves_withheld(sizes: Iterable[int], min_cell: int | None) -> bool:
+    """True when a figure of curves whose groups hold ``sizes`` patients must not be drawn: a group has fewer than
+    ``min_cell`` patients. Its steps show its events one by one, and with the other curves (or the whole cohort's)
+    a small group's curve is given back by difference, so the whole figure is left out."""
+    return masking(min_cell) and any(int(size) < int(min_cell) for size in sizes)
 
 
 def masking(min_cell: int | None) -> bool:

@@ -606,8 +606,8 @@ def endpoint_figure(cohort: StudyCohort, name: str, factor: str | None = None, m
         if len(present) > len(figures.PALETTE):
             return Notice(what, f"more than {len(figures.PALETTE)} levels cannot be told apart in one figure")
         sizes = {lv: int((series == lv).sum()) for lv in present}
-        if privacy.masking(n_cell) and any(v < n_cell for v in sizes.values()):
-            return Notice(what, f"a level has fewer than {n_cell} patients, whose curve would describe them")
+        if privacy.curves_withheld(sizes.values(), n_cell):
+            return Notice(what, privacy.CURVES_WITHHELD.format(n=n_cell))
         curves = {_plain(lv): curve(cohort, name, (series == lv).to_numpy()) for lv in present}
         p = compare(cohort, name, factor).p
     kind = "survival" if info.kind == "km" else "incidence"
