@@ -83,3 +83,38 @@ def test_model_sets_and_unavailable_notes(cohort):
     notes = multivariate.unavailable_notes(none, ["lfs", "os"])
     assert notes.count("is not available for this cohort:") == 2 and "no factor reached p <=" in notes
     assert multivariate.unavailable_notes(none, []) == ""
+
+
+def test_curves_by_a_factor_are_one_figure_or_a_sentence(cohort):
+    """Chapter 5's panels, one cell each: a figure with its test in the legend, or the sentence saying why not."""
+    from matplotlib.figure import Figure
+
+    from hsct_analysis.book import report
+    from hsct_analysis.book.text import Text
+
+    fig = report.curves_by_figure(cohort, "lfs", "cart_interval_90", 0.0012, label="{level} days", by="interval")
+    assert isinstance(fig, Figure) and fig.axes[0].get_title(loc="left") == "Leukemia-free survival by interval"
+    assert fig.axes[0].get_legend().get_title().get_text() == "Log-rank p = 0.001"
+    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"<=90 days", ">90 days"}
+    one_group = cohort[cohort["days_cart_to_second_hsct"] <= 90]
+    for figure, why in [
+        (report.curves_by_figure(one_group, "lfs", "cart_interval_90"), "fewer than two groups are present"),
+        (report.curves_by_figure(cohort, "os", "cart_interval_90", min_cell=12), "fewer than 12 patients"),  # > 90: 11
+    ]:
+        assert isinstance(figure, Text) and why in figure
+    unrecorded = cohort.copy()
+    unrecorded.attrs["unavailable_endpoints"] = ("relapse",)  # as load_cohort marks an empty relapse column
+    assert report.curves_by_figure(unrecorded, "relapse", "cart_interval_90").endswith(
+        "is not available for this cohort:** the cohort does not record it."
+    )
+
+
+def test_a_forest_plot_per_model_or_nothing(cohort):
+    from matplotlib.figure import Figure
+
+    models = multivariate.table4(cohort)
+    fig = multivariate.forest(models["nrm"], "fine_gray", min_cell=None)
+    assert isinstance(fig, Figure)
+    assert fig.axes[0].get_title(loc="left").startswith("Non-relapse mortality: Fine-Gray (n = 95, ")
+    assert fig.axes[0].get_xlabel() == multivariate.FOREST_KINDS["fine_gray"][0]
+    assert multivariate.forest(models["lfs"], "cause_specific") is None  # LFS has no cause-specific model

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.book import privacy, tables
+from hsct_analysis.book import figures, privacy, tables
 from hsct_analysis.book.report import not_available
 from hsct_analysis.book.univariate import SHORT_LABEL, comparison_p, plain_numbers
 from hsct_analysis.cohort import endpoints
@@ -247,6 +247,31 @@ def layout(models: dict[str, EndpointModel], which: str = "summary") -> pd.DataF
     out = pd.concat([part.reindex(order) for part in parts], axis=1)
     out.index = pd.MultiIndex.from_tuples(order, names=parts[0].index.names)
     return out.fillna("")
+
+
+#: The forest plots of a model (:func:`forest`): (x-axis label, the model's name in the title) by ``which``.
+FOREST_KINDS = {
+    "cox": ("Hazard ratio (95% CI, log scale)", "Cox model"),
+    "fine_gray": ("Subdistribution HR (95% CI, log scale)", "Fine-Gray"),
+    "cause_specific": ("Cause-specific HR (95% CI, log scale)", "cause-specific Cox"),
+}
+
+
+def forest(model: EndpointModel, which: str, min_cell: int | None = None, published=None):
+    """The forest plot of one model of ``model``: ``which`` is ``"cox"`` or ``"fine_gray"`` (the Table 4 model,
+    titled with its patients and events, counts masked below ``min_cell``) or ``"cause_specific"``; ``published``
+    as in :func:`~hsct_analysis.book.figures.plot_forest`. None when that model was not fitted (nothing to draw;
+    :func:`unavailable_notes` says why)."""
+    xlabel, name = FOREST_KINDS[which]
+    table = model.cause_specific if which == "cause_specific" else model.summary
+    if table is None:
+        return None
+    title = f"{model.label}: {name}"
+    if which != "cause_specific":
+        title += (
+            f" (n = {privacy.count_text(model.n, min_cell)}, {privacy.part_of(model.events, model.n, min_cell)} events)"
+        )
+    return figures.plot_forest(table, title=title, xlabel=xlabel, published=published)
 
 
 def factor_labels(factor_names) -> str:

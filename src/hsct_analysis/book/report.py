@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from hsct_analysis.book import comparison, figures, privacy, tables
@@ -411,6 +412,38 @@ def curves_figure(
     kind = "survival" if kinds == {"km"} else "incidence"
     return figures.plot_curves(
         curves, kind=kind, times_months=times_months, xlabel=xlabel, min_cell=min_cell, unit=unit
+    )
+
+
+def curves_by_figure(
+    cohort: pd.DataFrame,
+    name: str,
+    factor_name: str,
+    p_value: float | None = None,
+    conf_level: float = 0.95,
+    min_cell: int | None = None,
+    label: str = "{level}",
+    by: str | None = None,
+):
+    """One curve of endpoint ``name`` per level of ``factor_name`` (:func:`~hsct_analysis.cohort.endpoints.curves_by`)
+    with its test's ``p_value`` heading the legend (left out when None or NaN), titled "<endpoint> by <by>" (``by``
+    defaults to the factor's label); ``label`` formats each level's name (e.g. ``"{level} days"``). Returns the Figure, or a sentence (Markdown text):
+    the endpoint is not recorded, fewer than two levels are present, or ``min_cell`` withholds a small group's curve
+    (:func:`~hsct_analysis.book.figures.plot_curves`)."""
+    ep = endpoints.endpoint(name)
+    title = f"{ep.label} by {by or FACTORS[factor_name].label}"
+    if not endpoints.is_available(cohort, name):
+        return Text(not_available(f"The figure of {title}", "the cohort does not record it"))
+    curves = endpoints.curves_by(cohort, name, factor_name, conf_level)
+    if len(curves) < 2:
+        return Text(not_available(f"The figure of {title}", "fewer than two groups are present"))
+    return figures.plot_curves(
+        {label.format(level=level): curve for level, curve in curves.items()},
+        kind="survival" if ep.method == "km" else "incidence",
+        p_value=p_value if p_value is not None and np.isfinite(p_value) else None,
+        test_name=ep.test_name,
+        title=title,
+        min_cell=min_cell,
     )
 
 
