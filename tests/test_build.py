@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import tomllib
@@ -416,3 +417,19 @@ def test_a_caption_stays_only_on_a_cell_that_drew_an_image(tmp_path):
     build.finish_executed(path, tmp_path / "cohort.csv", "cohort.csv")
     done = nbformat.read(path, as_version=4).cells
     assert done[0].metadata["mystnb"] == caption["mystnb"] and "mystnb" not in done[1].metadata
+
+
+def test_a_temporary_folder_too_long_for_a_socket_falls_back_to_tcp(tmp_path, monkeypatch):
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.setenv(build.SOCKETS_ENV, str(deep))
+    manager = build._kernel_manager_class()()
+    assert manager.transport == "tcp" and not list(deep.iterdir())
+    short = Path(tempfile.mkdtemp(prefix="s"))  # /tmp/s...: short enough on any POSIX machine
+    try:
+        monkeypatch.setenv(build.SOCKETS_ENV, str(short))
+        manager = build._kernel_manager_class()()
+        assert manager.transport == ("ipc" if os.name == "posix" else "tcp")
+        assert os.name != "posix" or Path(manager.ip).parent.parent == short
+    finally:
+        shutil.rmtree(short, ignore_errors=True)

@@ -159,6 +159,7 @@ KERNEL_START_SECONDS = 180  # how long a kernel may take to answer its first mes
 KERNEL_START_ATTEMPTS = 2  # a chapter whose kernel never answered ran no cell: it is started once more
 KERNEL_NEVER_STARTED = ("Kernel didn't respond", "Kernel died before replying to kernel_info")  # jupyter_client
 SOCKETS_ENV = "HSCT_KERNEL_SOCKETS"  # the folder a build's kernels make their socket folders in (set per build)
+SOCKET_PATH_BYTES = 100  # a Unix socket's path: at most 107 bytes on Linux, 103 on macOS; beyond, TCP is used
 
 
 def _kernel_manager_class():
@@ -166,17 +167,22 @@ def _kernel_manager_class():
 
     On POSIX the kernel talks over Unix sockets in a private folder (``transport = "ipc"``), not TCP ports: a
     TCP port is chosen free and only bound later by the kernel, so two workers starting kernels at once can
-    race for it, and the loser's kernel never answers.
+    race for it, and the loser's kernel never answers. Where the temporary folder's path is too long for a socket
+    (:data:`SOCKET_PATH_BYTES`), TCP it is.
     """
     from jupyter_client.manager import KernelManager
 
     class DyingKernelManager(KernelManager):
         def __init__(self, **kw):
             super().__init__(**kw)
-            if os.name == "posix":
-                self.transport = "ipc"
-                folder = tempfile.mkdtemp(prefix="k", dir=os.environ.get(SOCKETS_ENV))
-                self.ip = os.path.join(folder, "k")  # kept short: a socket's path holds about 100 bytes
+            if os.name != "posix":
+                return
+            folder = tempfile.mkdtemp(prefix="k", dir=os.environ.get(SOCKETS_ENV))
+            if len(os.fsencode(os.path.join(folder, "k-99999"))) > SOCKET_PATH_BYTES:  # a long temporary folder
+                os.rmdir(folder)
+                return
+            self.transport = "ipc"
+            self.ip = os.path.join(folder, "k")  # the sockets are k-1, k-2, ...
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw.setdefault("preexec_fn", die_with_parent)
