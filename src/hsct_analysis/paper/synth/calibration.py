@@ -385,6 +385,95 @@ def only_out_of_reach(row) -> bool:
     return reason.startswith("unreachable_bound:") and " | " not in reason
 
 
+class _Misses:
+    """What :meth:`Calibrator.reduce_misses` counts on one calibrator, and its judge of a move just made.
+
+    It holds the misses (distance in tolerances, :func:`_distance`) of the curve entries ``c``, the p-values ``t`` and
+    the Table 4 entries ``m`` as the calibrator stands, and their tally ``now``: (primary headline claims out,
+    headline claims out, non-conflicting printings out, numbers lost, slack). ``slack`` sums how far the entries out
+    are, each capped at ``cap`` tolerances (:data:`SLACK_CAPS`)."""
+
+    def __init__(self, cal: Calibrator, cap: float):
+        self.cal = cal
+        self.cap = cap
+        counted, held = cal._printings()
+
+        def marks(ids, endpoints):  # per entry: (primary headline claim, headline claim, printings counted)
+            head = np.array([i in held for i in ids], bool)
+            first = head & np.array([ep in PRIMARY_ENDPOINTS for ep in endpoints], bool)
+            return first, head, np.array([counted.get(i, 0) for i in ids], int)
+
+        self.families = (  # the curve entries, the p-values, the Table 4 entries
+            marks(cal.c_ids, cal.c_ep),
+            marks([t[0] for t in cal.tests], [t[1] for t in cal.tests]),
+            marks([m[0] for m in cal.models], [m[2] for m in cal.models]),
+        )
+        self.first_at, self.head_at, self.printings = (np.concatenate(marked) for marked in zip(*self.families))
+        cal._refresh_tests(cal.factor_names)
+        cal._refresh_models()
+        _, self.c = cal._curve_misses()
+        self.t, self.m = cal._test_misses(), cal._model_misses()
+        self.now = self.tally(self.c, self.t, self.m)
+
+    def tally(self, c, t, m) -> tuple:
+        """(primary headline, headline, other, lost, slack) of the misses ``c``, ``t``, ``m`` of the three families."""
+        x = np.concatenate((c, t, m))
+        out = x > 1
+        slack = sum(
+            ((np.clip(v, 1.0, self.cap) - 1.0) * n).sum() for v, (_, _, n) in zip((c, t, m), self.families)
+        )  # family by family
+        return (
+            int((out & self.first_at).sum()),
+            int((out & self.head_at).sum()),
+            int((out * self.printings).sum()),
+            int((x >= FAR).sum()),
+            float(slack),
+        )
+
+    def improves(self, trial: tuple) -> bool:
+        """Fewer primary, headline, other misses than now, then nearer; never a number lost."""
+        return trial[3] <= self.now[3] and (*trial[:3], trial[4]) < (*self.now[:3], self.now[4])
+
+    def with_curves(self, hit: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The curve misses as they stand, with the entries ``hit`` at ``x``."""
+        c_new = self.c.copy()
+        c_new[hit] = x
+        return c_new
+
+    def on_curves(self, c_new: np.ndarray, facs) -> bool:
+        """Whether a move leaving the curve misses ``c_new`` can improve: the tests of the factors ``facs`` it touches
+        at best on target, Table 4 as it is (a lower bound of the full count)."""
+        cal = self.cal
+        return self.improves(self.tally(c_new, np.where(np.isin(cal.test_factors, list(facs)), 0.0, self.t), self.m))
+
+    def judge(self, c_new: np.ndarray, facs, modelled) -> bool:
+        """Keep the move just made (its curve misses ``c_new``, the factors ``facs`` it touches, the factors
+        ``modelled`` whose Table 4 models must be refitted, None for all) if it leaves fewer misses: judged on the
+        tests that miss now, then every test touched, then Table 4 refitted. Else restore the tests and Table 4 (the
+        caller undoes the move)."""
+        cal = self.cal
+        touched = np.isin(cal.test_factors, list(facs))
+        saved_tests = {key: cal.test_cache[key] for key in list(cal.test_cache) if key[0] in facs}
+        missing = np.flatnonzero(touched & (self.t > 1))  # only these can come in
+        cal._refresh_test_keys([(cal.tests[k][2], cal.tests[k][1]) for k in missing])
+        t_new = np.where(touched, 0.0, self.t)
+        t_new[missing] = cal._test_misses()[missing]
+        if self.improves(self.tally(c_new, t_new, self.m)):
+            cal._refresh_tests(facs)
+            t_new = cal._test_misses()
+            if self.improves(self.tally(c_new, t_new, self.m)):  # then Table 4, refitted, must keep the gain
+                saved_models = dict(cal.model_cache)
+                cal._refresh_models(modelled)
+                m_new = cal._model_misses()
+                trial = self.tally(c_new, t_new, m_new)
+                if self.improves(trial):
+                    self.now, self.c, self.t, self.m = trial, c_new, t_new, m_new
+                    return True
+                cal.model_cache = saved_models
+        cal.test_cache.update(saved_tests)
+        return False
+
+
 class Calibrator:
     """Simulated annealing of outcome records against the scorecard's KM / CIF / p / Table 4 entries.
 
@@ -823,72 +912,11 @@ class Calibrator:
         capped squared misses, which lets an entry sit just outside its tolerance; this counts."""
         if moves not in SLACK_CAPS:
             raise ValueError(f"moves: {', '.join(repr(m) for m in SLACK_CAPS)}, not {moves!r}")
-        counted, held = self._printings()
-
-        def marks(ids, endpoints):  # per entry: (primary headline claim, headline claim, printings counted)
-            head = np.array([i in held for i in ids], bool)
-            first = head & np.array([ep in PRIMARY_ENDPOINTS for ep in endpoints], bool)
-            return first, head, np.array([counted.get(i, 0) for i in ids], int)
-
-        families = (  # the curve entries, the p-values, the Table 4 entries
-            marks(self.c_ids, self.c_ep),
-            marks([t[0] for t in self.tests], [t[1] for t in self.tests]),
-            marks([m[0] for m in self.models], [m[2] for m in self.models]),
-        )
-        self._refresh_tests(self.factor_names)
-        self._refresh_models()
-        _, c_x = self._curve_misses()
-        t_x, m_x = self._test_misses(), self._model_misses()
-
-        first_at, head_at, printings = (np.concatenate(marked) for marked in zip(*families))
-
-        def tally(c, t, m):  # (primary headline, headline, other, lost, slack) over the three families
-            x = np.concatenate((c, t, m))
-            out = x > 1
-            slack = sum((out_by(v) * n).sum() for v, (_, _, n) in zip((c, t, m), families))  # family by family
-            return (
-                int((out & first_at).sum()),
-                int((out & head_at).sum()),
-                int((out * printings).sum()),
-                int((x >= FAR).sum()),
-                float(slack),
-            )
-
-        def out_by(x):
-            return np.clip(x, 1.0, SLACK_CAPS[moves]) - 1.0
-
-        def better(trial, now):  # fewer primary, headline, other misses, then nearer; never a number lost
-            return trial[3] <= now[3] and (*trial[:3], trial[4]) < (*now[:3], now[4])
-
-        def judge(c_new, facs, modelled) -> bool:
-            """Keep the move just made (its curve misses ``c_new``) if it leaves fewer misses; else restore the tests
-            and Table 4 (the caller undoes the move)."""
-            nonlocal now, c_x, t_x, m_x
-            touched = np.isin(self.test_factors, list(facs))
-            saved_tests = {key: self.test_cache[key] for key in list(self.test_cache) if key[0] in facs}
-            missing = np.flatnonzero(touched & (t_x > 1))  # only these can come in
-            self._refresh_test_keys([(self.tests[k][2], self.tests[k][1]) for k in missing])
-            t_new = np.where(touched, 0.0, t_x)
-            t_new[missing] = self._test_misses()[missing]
-            if better(tally(c_new, t_new, m_x), now):
-                self._refresh_tests(facs)
-                t_new = self._test_misses()
-                if better(tally(c_new, t_new, m_x), now):  # then Table 4, refitted, must keep the gain
-                    saved_models = dict(self.model_cache)
-                    self._refresh_models(modelled)
-                    m_new = self._model_misses()
-                    trial = tally(c_new, t_new, m_new)
-                    if better(trial, now):
-                        now, c_x, t_x, m_x = trial, c_new, t_new, m_new
-                        return True
-                    self.model_cache = saved_models
-            self.test_cache.update(saved_tests)
-            return False
-
-        start = now = tally(c_x, t_x, m_x)
+        count = _Misses(self, SLACK_CAPS[moves])
+        start = count.now
         if moves == "days":
-            self._reduce_by_days(candidates, lambda: (c_x, t_x, m_x, now), tally, better, judge)
-            return start[:3], now[:3]
+            self._reduce_by_days(candidates, count)
+            return start[:3], count.now[:3]
         swaps = self._swap_candidates(moves)
         rounds = -(-candidates // len(swaps)) if candidates > 0 and len(swaps) else 0
         order = np.concatenate([self.rng.permutation(len(swaps)) for _ in range(rounds)] or [np.zeros(0, int)])
@@ -901,22 +929,20 @@ class Calibrator:
                 at += SCREEN_BATCH
                 continue
             place, k, i, j, hit, x, facs = screened.pop(0)
-            c_new = c_x.copy()
-            c_new[hit] = x
-            # first on the curves, with the touched tests at best on target and Table 4 as it is
-            if not better(tally(c_new, np.where(np.isin(self.test_factors, list(facs)), 0.0, t_x), m_x), now):
+            c_new = count.with_curves(hit, x)
+            if not count.on_curves(c_new, facs):
                 continue
             _, facs, modelled = self._swap(k, i, j)  # modelled: the factors whose models must be refitted (None: all)
-            if judge(c_new, facs, modelled):
+            if count.judge(c_new, facs, modelled):
                 screened, at = [], place + 1  # those screened after it were judged on the assignment before it
                 continue
             self._swap(k, i, j)
-        return start[:3], now[:3]
+        return start[:3], count.now[:3]
 
-    def _reduce_by_days(self, candidates, state, tally, better, judge) -> None:
+    def _reduce_by_days(self, candidates: int, count: _Misses) -> None:
         """The ``"days"`` pass of :meth:`reduce_misses`: ``candidates`` day moves (:meth:`_day_candidates`, drawn on
         the state the pass starts from, in an order drawn from the generator), each made if it is still allowed,
-        judged on its patient's groups' curves, then by ``judge``, and undone unless kept."""
+        judged on its patient's groups' curves, then by ``count`` (:meth:`_Misses.judge`), and undone unless kept."""
         moves = self._day_candidates()
         order = self.rng.permutation(len(moves))[: max(candidates, 0)]
         for p, column, day in moves[order]:
@@ -924,14 +950,9 @@ class Calibrator:
             undo = self._move_day(p, int(column), float(day))
             if undo is None:
                 continue
-            c_x, t_x, m_x, now = state()
-            rows = np.flatnonzero(self.masks[:, p])
-            hit, x = self._curve_misses(rows)
-            c_new = c_x.copy()
-            c_new[hit] = x
+            c_new = count.with_curves(*self._curve_misses(np.flatnonzero(self.masks[:, p])))
             facs = {f for f in self.factor_names if pd.notna(self.levels[f][p])}
-            floor = tally(c_new, np.where(np.isin(self.test_factors, list(facs)), 0.0, t_x), m_x)
-            if not (better(floor, now) and judge(c_new, facs, None)):
+            if not (count.on_curves(c_new, facs) and count.judge(c_new, facs, None)):
                 undo()
 
     def _day_candidates(self, near: int | None = None) -> np.ndarray:
