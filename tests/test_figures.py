@@ -496,3 +496,12 @@ def test_a_long_forest_title_clears_the_hr_and_p_header(published):
     for header in headers:
         box = header.get_window_extent(renderer)
         assert box.x1 < title.x0 or box.x0 > title.x1 or box.y1 <= title.y0, header.get_text()
+
+
+def test_every_plot_is_drawn_in_the_book_style():
+    """Each public ``plot_*`` draws under the book's rc settings (the ``_styled`` wrapper), whatever the caller's."""
+    import inspect
+
+    plots = [f for name, f in inspect.getmembers(figures, inspect.isfunction) if name.startswith("plot_")]
+    assert len(plots) >= 5
+    assert [f.__name__ for f in plots if not hasattr(f, "__wrapped__")] == []

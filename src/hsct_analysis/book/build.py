@@ -512,14 +512,12 @@ def execute_chapter(source: str, output: str, parameters: dict, cwd: str) -> dic
     the extra starts.
     """
     start = time.perf_counter()
-    for attempt in range(KERNEL_START_ATTEMPTS):
+    restarts = 0
+    result = _execute_once(source, output, parameters, cwd)
+    while result.pop("retry", False) and restarts + 1 < KERNEL_START_ATTEMPTS:
+        restarts += 1
         result = _execute_once(source, output, parameters, cwd)
-        if result.pop("retry", False) and attempt + 1 < KERNEL_START_ATTEMPTS:
-            continue
-        result["seconds"] = time.perf_counter() - start
-        result["kernel_restarts"] = attempt
-        return result
-    raise AssertionError("unreachable")  # the last attempt always returns
+    return result | {"seconds": time.perf_counter() - start, "kernel_restarts": restarts}
 
 
 def _execute_once(source: str, output: str, parameters: dict, cwd: str) -> dict:

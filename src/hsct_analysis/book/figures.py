@@ -289,7 +289,6 @@ def _axes_pair(ax: Axes | None, n_groups: int, at_risk: bool) -> tuple[Figure, A
     return fig, main, fig.add_subplot(grid[1], sharex=main)
 
 
-@_styled
 def curve_sizes(curves: Mapping[str, pd.DataFrame], at_risk_table: pd.DataFrame | None = None) -> dict[str, int]:
     """Patients each curve describes: its first number at risk (a curve frame has a row at every observed time), or
     the first column of ``at_risk_table`` for a frame without ``at_risk``; a curve with neither is left out."""
@@ -302,6 +301,7 @@ def curve_sizes(curves: Mapping[str, pd.DataFrame], at_risk_table: pd.DataFrame 
     return sizes
 
 
+@_styled
 def plot_curves(
     curves: Mapping[str, pd.DataFrame],
     kind: str = "survival",

@@ -427,8 +427,10 @@ def curves_by_figure(
 ):
     """One curve of endpoint ``name`` per level of ``factor_name`` (:func:`~hsct_analysis.cohort.endpoints.curves_by`)
     with its test's ``p_value`` heading the legend (left out when None or NaN), titled "<endpoint> by <by>" (``by``
-    defaults to the factor's label); ``label`` formats each level's name (e.g. ``"{level} days"``). Returns the Figure, or a sentence (Markdown text):
-    the endpoint is not recorded, fewer than two levels are present, or ``min_cell`` withholds a small group's curve
+    defaults to the factor's label); ``label`` formats each level's name (e.g. ``"{level} days"``).
+
+    Returns the Figure, or a sentence (Markdown text) where there is none to draw: the endpoint is not recorded,
+    fewer than two levels are present, or ``min_cell`` withholds a small group's curve
     (:func:`~hsct_analysis.book.figures.plot_curves`)."""
     ep = endpoints.endpoint(name)
     title = f"{ep.label} by {by or FACTORS[factor_name].label}"
