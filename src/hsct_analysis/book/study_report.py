@@ -75,7 +75,6 @@ __all__ = [
     "show",
 ]
 
-NOT_SHOWN_SMALL = privacy.NOT_SHOWN_SMALL
 BEYOND_FOLLOWUP = "NA (follow-up too short)"
 MODEL_NAMES = {
     "cox": "Cox proportional hazards",
@@ -364,7 +363,7 @@ def baseline_table(cohort: StudyCohort, table, min_cell: int | None = None) -> p
                 records.append((name, "median", "not recorded for any patient"))
                 continue
             if masking and known.size < n_cell:
-                records.append((name, "median", NOT_SHOWN_SMALL.format(n=n_cell)))
+                records.append((name, "median", privacy.NOT_SHOWN_SMALL.format(n=n_cell)))
             else:
                 records.append((name, *_spread(known, row.summary, masking)))
             missing = total - known.size

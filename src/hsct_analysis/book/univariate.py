@@ -149,12 +149,9 @@ def _group_sizes(sizes: list[int], factors: list[str], min_cell: int | None) -> 
     out: list = list(sizes)
     for f in dict.fromkeys(factors):
         at = [i for i, g in enumerate(factors) if g == f]
-        primary, extra, hide_all = privacy.suppress_line([sizes[i] for i in at], min_cell)
-        for i, p, e in zip(at, primary, extra):
-            if p:
-                out[i] = privacy.primary_text(min_cell)
-            elif e or (hide_all and sizes[i] > 0):
-                out[i] = privacy.COMPLEMENTARY
+        line, hide_all = privacy.suppress_counts(pd.Series([sizes[i] for i in at]), min_cell)
+        for i, text in zip(at, line):
+            out[i] = privacy.COMPLEMENTARY if hide_all and not isinstance(text, str) and text > 0 else text
     return out
 
 
