@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.text import Text
+from matplotlib.text import Text as MplText
 
 from hsct_analysis.book import figures
+from hsct_analysis.book.text import Text
 from hsct_analysis.stats import survival
 
 DPM = 30.4375
@@ -261,7 +262,6 @@ def test_min_cell_masks_numbers_at_risk(km):
 def test_min_cell_withholds_a_figure_with_a_small_curve(km):
     """A curve of 8 patients is drawn with --min-cell 8, not with 9: then no figure, only the sentence saying why,
     which names the figure; both curves go, since the other (or the whole cohort's) would give the small one back."""
-    from hsct_analysis.book.text import Text
 
     big = km.assign(at_risk=2 * km["at_risk"])  # a curve of 16 patients
     assert figures.curve_sizes({"All": km, "Twice": big}) == {"All": 8, "Twice": 16}
@@ -490,7 +490,7 @@ def test_a_long_forest_title_clears_the_hr_and_p_header(published):
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
     ax = fig.axes[0]
-    (title,) = [t.get_window_extent(renderer) for t in fig.findobj(Text) if t.get_text() == long_title]
+    (title,) = [t.get_window_extent(renderer) for t in fig.findobj(MplText) if t.get_text() == long_title]
     headers = [t for t in ax.texts if t.get_text() in ("HR (95% CI)", "p")]
     assert len(headers) == 2
     for header in headers:

@@ -130,23 +130,47 @@ def at_risk_texts(fig) -> list[str]:
 
 
 def book_curve_figures(cohort: pd.DataFrame, min_cell: int | None) -> list:
-    """Every kind of curve figure the book draws from a cohort: each endpoint alone (chapters 2-5) and each endpoint
-    by the 90-day interval (chapter 5)."""
-    from hsct_analysis.book import figures, report
+    """Every kind of curve figure the book draws from a cohort, by the functions its chapters call: each endpoint alone
+    (chapters 2-5) and each endpoint by the 90-day interval (chapter 5)."""
+    from hsct_analysis.book import report
     from hsct_analysis.cohort import endpoints
 
     figs = []
     for name in endpoints.ENDPOINTS:
         if endpoints.is_available(cohort, name):
             figs.append(report.curves_figure(cohort, [name], min_cell=min_cell))
-            kind = "survival" if endpoints.endpoint(name).method == "km" else "incidence"
-            figs.append(
-                figures.plot_curves(endpoints.curves_by(cohort, name, "cart_interval_90"), kind=kind, min_cell=min_cell)
-            )
+            figs.append(report.curves_by_figure(cohort, name, "cart_interval_90", min_cell=min_cell))
     return figs
 
 
-def test_no_number_at_risk_of_1_to_4_in_any_curve_figure():
+def with_late_transplants(tmp_path: Path, n_late: int) -> pd.DataFrame:
+    """The test cohort with the CAR-T to second HSCT interval of its longest-interval patients raised to at least 91
+    days, so that the > 90 days group holds ``n_late`` patients."""
+    raw = pd.read_csv(SOURCE)
+    late = raw["days_cart_to_second_hsct"].nlargest(n_late).index
+    raw.loc[late, "days_cart_to_second_hsct"] = raw.loc[late, "days_cart_to_second_hsct"].clip(lower=91)
+    raw.to_csv(tmp_path / "late.csv", index=False)
+    return load_cohort(tmp_path / "late.csv")
+
+
+def masked_risk_tables(unmasked: list, masked: list) -> tuple[list[str], list[str]]:
+    """The numbers at risk of every figure drawn in both runs: (as drawn without a minimum, as drawn with MIN_CELL)."""
+    from hsct_analysis.book.text import Text
+
+    drawn = [k for k, fig in enumerate(masked) if not isinstance(fig, Text)]
+    plain = [t for k in drawn for t in at_risk_texts(unmasked[k])]
+    shown = [t for k in drawn for t in at_risk_texts(masked[k])]
+    return plain, shown
+
+
+def assert_masked(plain: list[str], shown: list[str]) -> None:
+    assert len(shown) == len(plain)
+    assert [t for t in shown if SMALL.match(t)] == []
+    assert shown.count(f"<{MIN_CELL}") == sum(bool(SMALL.match(t)) for t in plain)  # each 1-4 became the marker
+    assert shown.count("0") == plain.count("0")  # zeros are shown as 0 (privacy rule 2)
+
+
+def test_a_curve_of_fewer_than_min_cell_patients_withholds_its_figure():
     from hsct_analysis.book.text import Text
 
     cohort = load_cohort(SOURCE)
@@ -156,14 +180,21 @@ def test_no_number_at_risk_of_1_to_4_in_any_curve_figure():
     # 30 patients, 3 with a >90-day interval: every figure by the interval is withheld, and only those
     assert withheld == list(range(1, len(masked), 2)) and not any(isinstance(fig, Text) for fig in unmasked)
     assert all(f"fewer than {MIN_CELL} patients" in masked[k] for k in withheld)
-    shown = [t for k, fig in enumerate(masked) if k not in withheld for t in at_risk_texts(fig)]
-    plain = [t for k, fig in enumerate(unmasked) if k not in withheld for t in at_risk_texts(fig)]
-    assert len(shown) == len(plain) >= 50
-    small = sum(bool(SMALL.match(t)) for t in plain)
-    assert small >= 5  # the whole cohort's risk tables run into small numbers too
-    assert [t for t in shown if SMALL.match(t)] == []
-    assert shown.count(f"<{MIN_CELL}") == small  # each 1-4 became the marker, nothing else did
-    assert shown.count("0") == plain.count("0")  # zeros are shown as 0 (privacy rule 2)
+    plain, shown = masked_risk_tables(unmasked, masked)
+    assert len(plain) >= 50 and sum(bool(SMALL.match(t)) for t in plain) >= 5  # the whole cohort's tables run low
+    assert_masked(plain, shown)
+
+
+def test_no_number_at_risk_of_1_to_4_in_any_curve_figure(tmp_path):
+    """With 8 patients in the > 90 days group every figure is drawn, the group's risk table too: its 1-4 are masked."""
+    from hsct_analysis.book.text import Text
+
+    cohort = with_late_transplants(tmp_path, 8)
+    masked = book_curve_figures(cohort, MIN_CELL)
+    assert not any(isinstance(fig, Text) for fig in masked)
+    plain, shown = masked_risk_tables(book_curve_figures(cohort, None), masked)
+    assert len(plain) >= 100 and sum(bool(SMALL.match(t)) for t in plain) >= 10
+    assert_masked(plain, shown)
 
 
 def test_bar_labels_below_min_cell_are_masked():

@@ -396,15 +396,13 @@ def curves_figure(
 
     ``min_cell`` masks numbers at risk below it as ``"<min_cell"`` (``figures.plot_curves``).
 
-    Returns the matplotlib Figure, or a "not available" sentence (as Markdown, so that it renders
+    Returns the matplotlib Figure, or a "not available" sentence (Markdown text, so that it renders
     as text, not as a quoted string) when none of the endpoints was recorded in this cohort.
     """
     available = [n for n in names if endpoints.is_available(cohort, n)]
     if not available:
-        from IPython.display import Markdown
-
         labels = ", ".join(endpoints.endpoint(n).label for n in names)
-        return Markdown(not_available(labels, "the cohort does not record it"))
+        return Text(not_available(labels, "the cohort does not record it"))
     kinds = {endpoints.endpoint(n).method for n in available}
     if len(kinds) != 1:
         raise ValueError("curves_figure draws either KM or cumulative-incidence endpoints, not both")
@@ -453,20 +451,18 @@ def event_counts(cohort: pd.DataFrame, column: str, levels=None, min_cell: int |
     """Patients per value of ``column`` as "n (% of those with a value)", counts below ``min_cell`` masked.
 
     When no patient has a value (e.g. causes of death in a cohort where nobody died) there is no
-    table: the "not available" sentence is returned instead, as Markdown.
+    table: the "not available" sentence is returned instead, as Markdown text.
     """
-    from IPython.display import Markdown
-
     values = cohort[column].dropna().astype(str)
     if values.empty:
-        return Markdown(not_available(f"The table of {column}", f"no patient has a recorded {column}"))
+        return Text(not_available(f"The table of {column}", f"no patient has a recorded {column}"))
     levels = list(levels) if levels is not None else list(values.value_counts().index)
     total = len(values)
     counts = [int((values == level).sum()) for level in levels]
     # the levels add up to the total in the header: complementary suppression over the whole column
     cells = privacy.n_percent_line(counts, total, min_cell)
     if privacy.masking(min_cell) and privacy.suppress_line(counts, min_cell)[2]:
-        return Markdown(
+        return Text(
             not_available(
                 f"The table of {column}", f"its counts cannot be shown without revealing fewer than {min_cell} patients"
             )
