@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import tomllib
@@ -130,6 +131,29 @@ def first_build(project, tmp_path_factory):
         build.build_book(COHORT, out, progress=lines.append, root=project)
     assert not list(temporary.glob("hsct-kernels-*"))  # removed with the build
     return out, lines
+
+
+def test_socket_folders_of_builds_no_longer_running_are_removed(tmp_path, monkeypatch):
+    """A build killed by SIGKILL leaves its kernels' socket folder; the next build removes it, and no other."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    assert not build._pid_alive(str(dead))
+    folders = {
+        "dead": tmp_path / f"{build.SOCKETS_PREFIX}{dead}-abc",
+        "running": tmp_path / f"{build.SOCKETS_PREFIX}{os.getpid()}-abc",
+        "not a build's": tmp_path / f"{build.SOCKETS_PREFIX}older",
+        "another tool's": tmp_path / f"other-{dead}-abc",
+    }
+    for folder in folders.values():
+        (folder / "k1").mkdir(parents=True)
+        (folder / "k1" / "k-1").write_text("")
+    build._sweep_socket_folders()
+    assert {name for name, folder in folders.items() if folder.exists()} == {
+        "running",
+        "not a build's",
+        "another tool's",
+    }
 
 
 def test_chapter_key_changes_with_notebook_cohort_package_and_parameters(tmp_path):

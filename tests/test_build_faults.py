@@ -101,9 +101,12 @@ def test_a_signal_stops_the_build_cleanly(tmp_path, signum):
     assert list((project / ".cache" / "running").glob("*.ipynb")) == []  # no partial notebook
 
 
-def test_after_sigkill_no_orphans_and_the_next_build_is_clean(tmp_path):
+def test_after_sigkill_no_orphans_and_the_next_build_is_clean(tmp_path, monkeypatch):
     project = project_copy(tmp_path)
     out = tmp_path / "site" / "html"
+    temporary = tmp_path / "temporary"  # the builds' temporary folder, where their kernels' sockets are
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
     before = an_old_book(out)
     proc = start_build(project, out, "--chapter", CHAPTER)
     assert wait_for(lambda: kernels_started(proc), 300), "no kernel started"
@@ -115,6 +118,8 @@ def test_after_sigkill_no_orphans_and_the_next_build_is_clean(tmp_path):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     stale = [p.name for p in out.parent.iterdir() if p.name != "html"]
     assert stale and all(name.startswith(".html.stage-") for name in stale)  # what SIGKILL cannot clean up
+    sockets = list(temporary.glob(f"{build.SOCKETS_PREFIX}{proc.pid}-*"))
+    assert len(sockets) == 1  # nor its kernels' socket folder
     # the next build removes the leftovers and builds
     again = start_build(project, out, "--chapter", CHAPTER)
     stdout, stderr = again.communicate(timeout=1200)
@@ -123,6 +128,7 @@ def test_after_sigkill_no_orphans_and_the_next_build_is_clean(tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["html"]
     assert (out / "book" / f"{CHAPTER}.html").exists()
     assert list((project / ".cache" / "running").glob("*.ipynb")) == []
+    assert list(temporary.glob(f"{build.SOCKETS_PREFIX}*")) == []
 
 
 def test_a_second_build_into_the_same_folder_is_refused(tmp_path):

@@ -159,6 +159,7 @@ KERNEL_START_SECONDS = 180  # how long a kernel may take to answer its first mes
 KERNEL_START_ATTEMPTS = 2  # a chapter whose kernel never answered ran no cell: it is started once more
 KERNEL_NEVER_STARTED = ("Kernel didn't respond", "Kernel died before replying to kernel_info")  # jupyter_client
 SOCKETS_ENV = "HSCT_KERNEL_SOCKETS"  # the folder a build's kernels make their socket folders in (set per build)
+SOCKETS_PREFIX = "hsct-kernels-"  # a build's socket folder in the temporary folder: hsct-kernels-<pid>-<random>
 SOCKET_PATH_BYTES = 100  # a Unix socket's path: at most 107 bytes on Linux, 103 on macOS; beyond, TCP is used
 
 
@@ -749,7 +750,9 @@ def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path
             partial.unlink(missing_ok=True)
     kernel_log = running_dir.parent / "logs" / "kernels.log"
     kernel_log.parent.mkdir(parents=True, exist_ok=True)
-    sockets = tempfile.mkdtemp(prefix="hsct-kernels-")  # in /tmp: the cache's path may be too long for a socket
+    _sweep_socket_folders()
+    # in /tmp: the cache's path may be too long for a socket; named by this build's pid, for a later build's sweep
+    sockets = tempfile.mkdtemp(prefix=f"{SOCKETS_PREFIX}{os.getpid()}-")
     try:
         with futures.ProcessPoolExecutor(
             max_workers=max(1, jobs),
@@ -779,6 +782,15 @@ def _execute_all(todo, stage, running_dir, executed_dir, failed_dir, cohort_path
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
     return failure
+
+
+def _sweep_socket_folders() -> None:
+    """Remove the kernels' socket folders of builds no longer running (a build killed by SIGKILL leaves its folder,
+    named ``hsct-kernels-<its pid>-...``, in the temporary folder: :func:`_execute_all`)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SOCKETS_PREFIX}*-*"):
+        pid = folder.name[len(SOCKETS_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and folder.is_dir() and not _pid_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _pid_alive(text: str) -> bool:
