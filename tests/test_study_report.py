@@ -182,6 +182,33 @@ def test_a_group_whose_size_is_masked_shows_no_estimate(bmt):
     assert (table.loc[beside, estimates] == "not shown (its size is masked)").all().all()
 
 
+def test_hazard_ratios_of_small_levels_are_withheld(bmt):
+    """Privacy rule 7: no HR, interval or p where the level or its reference holds fewer than min_cell patients
+    (bmt's LFS model: ALL, the disease reference, has 38 patients; FAB yes 45 against 92; MTX yes 40 against 97)."""
+    hr = "HR (95% CI)"
+    plain = sr.model_table(sr.multivariable(bmt, "lfs", min_cell=1), sr.MODEL_NAMES["cox"])
+    result = sr.multivariable(bmt, "lfs", min_cell=40)
+    table = sr.model_table(result, sr.MODEL_NAMES["cox"])
+    by_level = {level: row for (_, level), row in table.iterrows()}
+    for level in ("AML high risk", "AML low risk"):
+        assert plain.xs(level, level=1).iloc[0, 0].count("(") == 1  # an estimate without the rule
+        assert (
+            by_level[level][hr] == "not shown (the reference has fewer than 40 patients)" and by_level[level]["p"] == ""
+        )
+    assert by_level["ALL"][hr] == "1 (reference)"
+    shown = table[[not t.startswith("not shown") for t in table[hr]]]
+    assert len(shown) == len(table) - 2  # FAB and MTX (40 is not fewer than 40) keep theirs
+    smaller = sr.model_table(sr.multivariable(bmt, "lfs", min_cell=46), sr.MODEL_NAMES["cox"])
+    # AML high risk (45), FAB yes (45), MTX yes (40) are small themselves; AML low risk (54) has the small reference
+    assert (smaller[hr] == "not shown (fewer than 46 patients)").sum() == 3
+    assert (smaller[hr] == "not shown (the reference has fewer than 46 patients)").sum() == 1
+    fig = sr.forest_plot(result, sr.MODEL_NAMES["cox"])
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts.count("not shown (the reference has fewer than 40 patients)") == 2
+    assert len([line for ax in fig.axes for line in ax.lines if (line.get_gid() or "").startswith("hr:")]) == 2
+    assert sr.multivariable(bmt, "lfs").min_cell == bmt.study.min_cell  # None: the study file's threshold
+
+
 def test_figures_are_drawn(bmt):
     fig = sr.endpoint_figure(bmt, "os")
     assert isinstance(fig, matplotlib.figure.Figure)

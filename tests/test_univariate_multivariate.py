@@ -147,3 +147,41 @@ def test_censoring_the_reference_levels_events_produces_flagged_separation(cohor
     assert refit["separation"].all()
     text = multivariate.describe_hrs(refit)
     assert text.count("not estimable (separation)") == len(refit)
+
+
+def test_table4_withholds_the_hazard_ratios_of_small_levels(cohort):
+    """Privacy rule 7 on the paper layout: > 90 days (11 patients) and ATG-P (7) show no HR, interval or p at
+    min_cell 12; every other term is as without the rule; the forest plots and the separation text follow."""
+    models = multivariate.table4(cohort)
+    assert models["lfs"].sizes["cart_interval_90[>90]"] == (11, 84) and models["lfs"].sizes["atg_type[ATG-P]"][0] == 7
+    plain, masked = multivariate.layout(models), multivariate.layout(models, min_cell=12)
+    small = [key for key in masked.index if key[1] in (">90", "ATG-P")]
+    assert len(small) == 2
+    for column in masked.columns:
+        for key in masked.index:
+            if key in small and masked.loc[key, column] != "" and not column.startswith("p ("):
+                assert masked.loc[key, column] == "not shown (fewer than 12 patients)", (key, column)
+            elif key in small:
+                assert masked.loc[key, column] == "", (key, column)  # no p
+            else:
+                assert masked.loc[key, column] == plain.loc[key, column], (key, column)
+    assert (masked == "not shown (fewer than 12 patients)").sum().sum() == 5  # LFS, OS, NRM > 90; LFS, RI ATG-P
+    fig = multivariate.forest(models["lfs"], "cox", 12)
+    drawn = {line.get_gid() for ax in fig.axes for line in ax.lines if line.get_gid()}
+    withheld = [t for ax in fig.axes for t in ax.texts if (t.get_gid() or "").startswith("withheld:")]
+    assert len(withheld) == 2 and len([g for g in drawn if g.startswith("hr:")]) == 3
+    found = multivariate.separation_example(cohort, "relapse", "atg_type", min_cell=12)
+    assert "ATG-P vs ATG-F: not shown (fewer than 12 patients)" in found["atg_fg_text"]
+    assert "ATG-P vs ATG-F: not shown" in found["atg_whatif_text"]
+    assert "ATG-P vs ATG-F: 25" in multivariate.separation_example(cohort, "relapse", "atg_type")["atg_fg_text"]
+
+
+def test_the_proportional_hazards_checks_of_withheld_terms_are_withheld_too(cohort):
+    models = multivariate.table4(cohort)
+    plain, plain_min = multivariate.ph_table(models)
+    masked, masked_min = multivariate.ph_table(models, 12)
+    small = masked["Term"].str.contains("ATG-P|> 90")
+    assert small.sum() == 5 and (masked.loc[small, "p"] == "").all()
+    assert (masked.loc[small, "Test statistic"] == "not shown (fewer than 12 patients)").all()
+    assert masked.loc[~small].equals(plain.loc[~small])
+    assert "ATG-P" not in masked_min and "> 90" not in masked_min and plain_min.startswith("0.00")

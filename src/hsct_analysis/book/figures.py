@@ -444,7 +444,8 @@ def _forest_rows(
             ],
             index=rows.index,
         )
-        rows["separated"] &= ~rows["reference"]
+        rows["withheld"] = rows["withheld"].fillna("").astype(str) if "withheld" in rows.columns else ""
+        rows["separated"] &= ~rows["reference"] & (rows["withheld"] == "")
         return rows.reset_index(drop=True)
     return tables.regression_rows(summary, reference_levels, labels)
 
@@ -471,7 +472,8 @@ def plot_forest(
     labelled frame with a ``label`` column (optional ``level``, boolean ``reference``, as
     ``tables.regression_rows`` returns); ``labels`` maps covariate -> printed name. Reference
     levels are drawn as "reference" at HR = 1; a separated (not estimable) HR is drawn as an
-    arrow from 1 towards the axis edge labelled "not estimable (separation)". HR (95% CI) and
+    arrow from 1 towards the axis edge labelled "not estimable (separation)"; a term withheld for privacy (a
+    ``withheld`` text, :func:`~hsct_analysis.book.privacy.withhold_terms`) is drawn as that text. HR (95% CI) and
     p are printed to the right. ``published`` maps (variable, level) to the hazard ratio the paper printed with
     its interval, ``(hr, lower, upper)``: drawn as an open diamond just under the row it belongs to (a value off
     the axis is written at its edge), with a legend "Paper (95% CI)".
@@ -483,7 +485,7 @@ def plot_forest(
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    estimable = rows[~rows["reference"] & ~rows["separated"]]
+    estimable = rows[~rows["reference"] & ~rows["separated"] & (rows["withheld"] == "")]
     bounds = np.concatenate([estimable["hr_lower"].to_numpy(float), estimable["hr_upper"].to_numpy(float), [1.0]])
     lo, hi = bounds.min() / 1.6, bounds.max() * 1.6
     lo, hi = min(lo, 1 / 3), max(hi, 3.0)
@@ -501,6 +503,13 @@ def plot_forest(
                 "reference", (1.0, y), xytext=(8, 0), textcoords="offset points", va="center", fontsize=9, color=GREY
             )
             hr_texts.append(tables.REFERENCE_TEXT)
+            p_texts.append("")
+        elif row["withheld"]:  # privacy.withhold_terms: no estimate to draw, the reason in its place
+            ax.text(
+                0.5, y, row["withheld"], transform=ax.get_yaxis_transform(), ha="center", va="center", fontsize=9,
+                color=GREY, bbox=dict(facecolor="white", edgecolor="none", pad=1), gid=f"withheld:{i}",
+            )  # fmt: skip
+            hr_texts.append("not shown")
             p_texts.append("")
         elif row["separated"]:
             right = not (np.isfinite(row["hr"]) and row["hr"] < 1.0)

@@ -107,7 +107,8 @@ class EndpointModel:
     term (``factor[level]``) with columns coef, std_err, hr, hr_lower, hr_upper, p, reference,
     separation; ``cause_specific`` the cause-specific Cox model (RI/NRM only); ``ph`` the
     Schoenfeld test per term of the Cox / cause-specific Cox model (statistic, p).
-    ``unavailable`` holds the reason when no model could be fitted.
+    ``unavailable`` holds the reason when no model could be fitted; ``sizes`` the patients of each term's level and
+    of its reference (:func:`~hsct_analysis.book.privacy.term_sizes`), for the small-cell rule.
     """
 
     endpoint: str
@@ -121,6 +122,12 @@ class EndpointModel:
     events: int = 0
     notes: list[str] = field(default_factory=list)
     unavailable: str = ""
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def shown(self, which: str, min_cell: int | None = None) -> pd.DataFrame | None:
+        """The ``"summary"`` or ``"cause_specific"`` table with the terms of small levels withheld (privacy rule 7)."""
+        table = getattr(self, which)
+        return None if table is None else privacy.withhold_terms(table, self.sizes, min_cell)
 
     @property
     def label(self) -> str:
@@ -166,6 +173,7 @@ def fit_endpoint(
     try:
         fit = fit_model(data, endpoint_name, chosen, reference, conf_level=conf_level)  # the one Table 4 route
         model.summary, model.n, model.events = fit.summary, fit.n, fit.events
+        model.sizes = privacy.term_sizes(fit.summary, data)
         model.notes += fit.notes
         if ep.method == "km":
             model.ph = ph_check(fit, data, chosen, reference)
@@ -178,6 +186,7 @@ def fit_endpoint(
                 model.notes.append(f"the cause-specific Cox model could not be fitted: {type(err).__name__}: {err}")
             else:
                 model.cause_specific = cs.summary
+                model.sizes.update(privacy.term_sizes(cs.summary, data))
                 model.notes += [w for w in cs.notes if w not in model.notes]
                 model.ph = ph_check(cs, data, chosen, reference)
     except ValueError as err:  # e.g. no events of the cause among complete cases
@@ -226,16 +235,16 @@ def table4(
     return {name: fit_endpoint(cohort, name, factor_names.get(name), threshold, conf_level) for name in endpoint_names}
 
 
-def layout(models: dict[str, EndpointModel], which: str = "summary") -> pd.DataFrame:
+def layout(models: dict[str, EndpointModel], which: str = "summary", min_cell: int | None = None) -> pd.DataFrame:
     """Table 4 as the paper lays it out: rows (variable, level), per endpoint "HR (95% CI)" and "p".
 
     ``which`` is ``"summary"`` (Cox / Fine-Gray) or ``"cause_specific"``. Reference levels
-    read "1 (reference)", separated terms "not estimable (separation)"; an endpoint
-    without a model has no columns.
+    read "1 (reference)", separated terms "not estimable (separation)", terms of a level (or against a reference)
+    of fewer than ``min_cell`` patients "not shown (...)"; an endpoint without a model has no columns.
     """
     parts = []
     for name, model in models.items():
-        table = getattr(model, which)
+        table = model.shown(which, min_cell)
         if table is None or table.empty:
             continue
         short = SHORT_LABEL.get(name, name)
@@ -259,11 +268,12 @@ FOREST_KINDS = {
 
 def forest(model: EndpointModel, which: str, min_cell: int | None = None, published=None):
     """The forest plot of one model of ``model``: ``which`` is ``"cox"`` or ``"fine_gray"`` (the Table 4 model,
-    titled with its patients and events, counts masked below ``min_cell``) or ``"cause_specific"``; ``published``
+    titled with its patients and events, counts masked below ``min_cell``) or ``"cause_specific"``; a term of a level
+    (or against a reference) of fewer than ``min_cell`` patients is not drawn, its reason in its place; ``published``
     as in :func:`~hsct_analysis.book.figures.plot_forest`. None when that model was not fitted (nothing to draw;
     :func:`unavailable_notes` says why)."""
     xlabel, name = FOREST_KINDS[which]
-    table = model.cause_specific if which == "cause_specific" else model.summary
+    table = model.shown("cause_specific" if which == "cause_specific" else "summary", min_cell)
     if table is None:
         return None
     title = f"{model.label}: {name}"
@@ -373,12 +383,13 @@ def _given_references(summary: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def ph_table(models: dict[str, EndpointModel]) -> tuple[pd.DataFrame, str]:
+def ph_table(models: dict[str, EndpointModel], min_cell: int | None = None) -> tuple[pd.DataFrame, str]:
     """The proportional-hazards checks of every model as a reader table, and the smallest p in words.
 
     Columns: Model, Term (in the reader's words), Test statistic (chi-square, 1 df), p. The text names the
     smallest p-value with its model and term ("0.018 (Non-relapse mortality, CAR-T to second HSCT: > 90 vs
-    ≤ 90)"), or is empty when no model was checked.
+    ≤ 90)"), or is empty when no model was checked. A term whose hazard ratio is withheld (privacy rule 7, a level
+    or reference of fewer than ``min_cell`` patients) shows no test either.
     """
     rows = []
     for model in models.values():
@@ -386,34 +397,39 @@ def ph_table(models: dict[str, EndpointModel]) -> tuple[pd.DataFrame, str]:
             continue
         refs = references(model.factors)
         for term, r in model.ph.iterrows():
+            withheld = privacy.term_withheld(model.sizes[str(term)], min_cell)
             rows.append(
                 {
                     "Model": model.label,
                     "Term": tables.term_label(term, refs),
-                    "Test statistic": float(r["statistic"]),
-                    "p": float(r["p"]),
+                    "Test statistic": np.nan if withheld else float(r["statistic"]),
+                    "p": np.nan if withheld else float(r["p"]),
+                    "withheld": withheld,
                 }
             )
-    frame = pd.DataFrame(rows, columns=["Model", "Term", "Test statistic", "p"])
-    if frame.empty:
-        return frame, ""
-    low = frame.loc[frame["p"].idxmin()]
-    text = f"{tables.format_p(low['p'])} ({low['Model']}, {low['Term']})"
-    frame["Test statistic"] = frame["Test statistic"].map(lambda x: f"{x:.2f}")
-    frame["p"] = frame["p"].map(tables.format_p)
-    return frame, text
+    frame = pd.DataFrame(rows, columns=["Model", "Term", "Test statistic", "p", "withheld"])
+    text = ""
+    if frame["p"].notna().any():
+        low = frame.loc[frame["p"].idxmin()]
+        text = f"{tables.format_p(low['p'])} ({low['Model']}, {low['Term']})"
+    frame["Test statistic"] = [w or f"{x:.2f}" for x, w in zip(frame["Test statistic"], frame["withheld"])]
+    frame["p"] = ["" if w else tables.format_p(x) for x, w in zip(frame["p"], frame["withheld"])]
+    return frame.drop(columns="withheld"), text
 
 
 def describe_hrs(summary: pd.DataFrame) -> str:
-    """One line per model term: "term: HR (95% CI)", or "not estimable (separation)" for a separated term."""
+    """One line per model term: "term: HR (95% CI)", "not estimable (separation)" for a separated term, or the text
+    of a term withheld for privacy (column ``withheld``, :func:`~hsct_analysis.book.privacy.withhold_terms`)."""
+
+    def text(row) -> str:
+        if row.get("withheld", ""):
+            return row["withheld"]
+        if row["separation"]:
+            return "not estimable (separation)"
+        return tables.format_hr(row["hr"], row["hr_lower"], row["hr_upper"])
+
     return "; ".join(
-        f"{tables.term_label(term, _given_references(summary))}: "
-        + (
-            "not estimable (separation)"
-            if row["separation"]
-            else tables.format_hr(row["hr"], row["hr_lower"], row["hr_upper"])
-        )
-        for term, row in summary.iterrows()
+        f"{tables.term_label(term, _given_references(summary))}: {text(row)}" for term, row in summary.iterrows()
     )
 
 
@@ -447,14 +463,14 @@ def separation_example(
     if fit.summary is None:
         found["atg_fg_text"], found["atg_fg_flag"] = fit.unavailable, "not applicable"
     else:
-        found["atg_fg_text"] = describe_hrs(fit.summary)
-        flagged = fit.separated_terms
+        found["atg_fg_text"] = describe_hrs(fit.shown("summary", min_cell))
+        flagged = [t for t in fit.separated_terms if not fit.shown("summary", min_cell).loc[t, "withheld"]]
         names = [tables.term_label(t, _given_references(fit.summary)) for t in flagged]
         found["atg_fg_flag"] = ("raised for " + ", ".join(names)) if flagged else "not raised: every level has an event"
     try:
-        found["atg_whatif_text"] = describe_hrs(
-            refit_without_events(cohort, endpoint_name, factor_name, ref, conf_level)
-        )
+        whatif = refit_without_events(cohort, endpoint_name, factor_name, ref, conf_level)
+        sizes = privacy.term_sizes(whatif, model_frame(cohort, endpoint_name, [factor_name]).dropna())
+        found["atg_whatif_text"] = describe_hrs(privacy.withhold_terms(whatif, sizes, min_cell))
     except ValueError as err:
         found["atg_whatif_text"] = f"no model ({err})"
     return found

@@ -16,6 +16,9 @@ The rule (also on the "Use your own data" page):
 5. **The cohort size** is a count like any other: below N it is shown as ``"<N"``.
 6. **Curves.** A figure of curves is not drawn when a curve describes fewer than N patients (the steps of a survival
    curve of 3 patients tell when each of them died); the figure's sentence says why (:func:`curves_withheld`).
+7. **Hazard ratios.** A model's hazard ratio compares a level with its factor's reference level; where either holds
+   fewer than N of the model's patients, its estimate, interval and p are not shown (:func:`withhold_terms`): a
+   hazard ratio of 2 patients against 90, or "not estimable", tells whether those 2 had the event.
 
 ``N <= 1`` (or None) turns suppression off. Functions here never modify their input.
 """
@@ -35,6 +38,8 @@ COMPLEMENTARY = "*"
 NOT_SHOWN_SMALL = "not shown (fewer than {n} patients)"
 #: ... and when its size is masked only so that a small one beside it cannot be recovered (the group is not small).
 NOT_SHOWN_MASKED = "not shown (its size is masked)"
+#: What stands for a hazard ratio against a reference level of fewer than N patients (rule 7).
+NOT_SHOWN_SMALL_REFERENCE = "not shown (the reference has fewer than {n} patients)"
 
 
 def not_shown(size_text: str, min_cell: int) -> str:
@@ -257,3 +262,44 @@ def note(min_cell: int | None) -> str:
         f'Counts of 1 to {n - 1} are shown as "<{n}" (`--min-cell {n}`); a "{COMPLEMENTARY}" hides a larger '
         f"count so that a small one cannot be recovered from the total; zeros are shown as 0."
     )
+
+
+def term_sizes(summary: pd.DataFrame, data: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Patients of each term of a regression ``summary`` (index ``factor[level]``, a ``reference`` column naming
+    the term's reference level) in ``data``, the model's patients with one column per factor:
+    term -> (patients at the level, patients at the reference level)."""
+    sizes = {}
+    for term, row in summary.iterrows():
+        factor = max((c for c in data.columns if str(term).startswith(f"{c}[")), key=len)
+        level = str(term)[len(factor) + 1 : -1]
+        values = data[factor].astype(str)
+        sizes[str(term)] = (int((values == level).sum()), int((values == str(row["reference"])).sum()))
+    return sizes
+
+
+def term_withheld(size: tuple[int, int], min_cell: int | None) -> str:
+    """Rule 7 for one model term of ``size`` (patients at its level, at its reference level): the text that stands
+    for its hazard ratio, or ``""`` where it is shown."""
+    if not masking(min_cell):
+        return ""
+    level, reference = size
+    if level < min_cell:
+        return NOT_SHOWN_SMALL.format(n=min_cell)
+    return NOT_SHOWN_SMALL_REFERENCE.format(n=min_cell) if reference < min_cell else ""
+
+
+def withhold_terms(summary: pd.DataFrame, sizes: dict[str, tuple[int, int]], min_cell: int | None) -> pd.DataFrame:
+    """Rule 7: a copy of a regression ``summary`` with a ``withheld`` column, the text that stands for the term
+    (``""`` where it is shown), and no estimate (coef, standard error, HR, interval, p set to NaN) where the level or
+    its reference holds fewer than ``min_cell`` patients (``sizes``: :func:`term_sizes`)."""
+    out = summary.copy()
+    out["withheld"] = ""
+    if not masking(min_cell):
+        return out
+    out["withheld"] = [term_withheld(sizes[str(term)], min_cell) for term in out.index]
+    small = out.index[out["withheld"] != ""]
+    estimates = [c for c in ("coef", "std_err", "hr", "hr_lower", "hr_upper", "p", "z") if c in out.columns]
+    out.loc[small, estimates] = np.nan
+    if "separation" in out.columns:
+        out.loc[small, "separation"] = False
+    return out

@@ -767,6 +767,12 @@ class MultivariableResult:
     events: int = 0
     notices: list[Notice] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sizes: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    min_cell: int | None = None
+
+    def shown(self, model_name: str) -> pd.DataFrame:
+        """The summary of one fitted model, the terms of small levels withheld (privacy rule 7)."""
+        return privacy.withhold_terms(self.models[model_name].summary, self.sizes[model_name], self.min_cell)
 
 
 def _model_kinds(cohort: StudyCohort, info: EndpointInfo) -> list[str]:
@@ -775,9 +781,11 @@ def _model_kinds(cohort: StudyCohort, info: EndpointInfo) -> list[str]:
     return list(cohort.study.multivariable.models)
 
 
-def multivariable(cohort: StudyCohort, name: str) -> MultivariableResult:
+def multivariable(cohort: StudyCohort, name: str, min_cell: int | None = None) -> MultivariableResult:
     """Screen every factor (p <= ``screening_p``), add the forced ones, and fit the endpoint's models on
-    the patients with every entered factor recorded. Never raises on data shape: see ``notices``."""
+    the patients with every entered factor recorded. Never raises on data shape: see ``notices``. ``min_cell``
+    (None: the study file's) withholds the hazard ratios of small levels in :func:`model_table` and
+    :func:`forest_plot`."""
     study = cohort.study
     info = endpoint_info(cohort, name)
     mv = study.multivariable
@@ -792,7 +800,7 @@ def multivariable(cohort: StudyCohort, name: str) -> MultivariableResult:
             {"factor": factor, "label": f.label, "p": cmp.p, "test": cmp.test, "entered": entered, "note": cmp.note}
         )
     screening = pd.DataFrame(rows, columns=["factor", "label", "p", "test", "entered", "note"]).set_index("factor")
-    result = MultivariableResult(name, info.label, screening)
+    result = MultivariableResult(name, info.label, screening, min_cell=resolve_min_cell(cohort, min_cell))
     if mv is None:
         result.notices.append(
             Notice(what, "the study file does not request one (its risk factors have no multivariable section)")
@@ -872,6 +880,7 @@ def multivariable(cohort: StudyCohort, name: str) -> MultivariableResult:
             )
             continue
         result.models[model_name] = fit
+        result.sizes[model_name] = privacy.term_sizes(fit.summary, frame)
     return result
 
 
@@ -903,7 +912,7 @@ def model_table(
     """HR (CI) and p of one fitted model, one row per level, the reference level stated, levels in the
     study file's order (or that of ``levels``: factor -> level labels)."""
     fit = result.models[model_name]
-    summary = _ordered(result, fit.summary, levels or result.levels)
+    summary = _ordered(result, result.shown(model_name), levels or result.levels)
     level = f"{fit.conf_level * 100:g}% CI"
     return tables.regression_table(summary, result.reference, result.labels, hr_column=f"HR ({level})")
 
@@ -912,7 +921,7 @@ def forest_plot(result: MultivariableResult, model_name: str):
     """Forest plot of one fitted model (hazard ratios on a log axis, reference levels at 1)."""
     fit = result.models[model_name]
     labels = {f: _plain(label) for f, label in result.labels.items()}
-    summary = _ordered(result, fit.summary, result.levels)
+    summary = _ordered(result, result.shown(model_name), result.levels)
     rows = tables.regression_rows(summary, result.reference, labels)
     rows["level"] = rows["level"].map(_plain)
     return figures.plot_forest(rows, xlabel=f"Hazard ratio ({fit.conf_level * 100:g}% CI, log scale)")

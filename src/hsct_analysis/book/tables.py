@@ -537,8 +537,11 @@ def regression_rows(
     A ``separation`` column flags terms whose HR is not estimable. ``labels`` maps variable -> printed
     name (default: the factor's label, else the variable name).
 
+    A ``withheld`` column (:func:`~hsct_analysis.book.privacy.withhold_terms`) gives the text that stands for a
+    term not shown.
+
     Returns columns ``variable, label, level, hr, hr_lower, hr_upper, p, reference,
-    separated``; the reference row has hr = 1 and no interval.
+    separated, withheld``; the reference row has hr = 1 and no interval.
     """
     missing = {"hr", "hr_lower", "hr_upper", "p"} - set(summary.columns)
     if missing:
@@ -581,12 +584,14 @@ def regression_rows(
                     p=np.nan,
                     reference=True,
                     separated=False,
+                    withheld="",
                 )
             )
         if variable in FACTORS:
             rank = {lv: i for i, lv in enumerate(FACTORS[variable].levels)}
             levels_here.sort(key=lambda item: rank.get(item[0], len(rank)))
         for level, r in levels_here:
+            withheld = str(r.get("withheld", "") or "")  # privacy.withhold_terms
             records.append(
                 dict(
                     variable=variable,
@@ -597,12 +602,12 @@ def regression_rows(
                     hr_upper=float(r["hr_upper"]),
                     p=float(r["p"]) if not _is_missing(r["p"]) else np.nan,
                     reference=False,
-                    separated=_flagged(r) or is_separated(r["hr"], r["hr_lower"], r["hr_upper"]),
+                    separated=not withheld and (_flagged(r) or is_separated(r["hr"], r["hr_lower"], r["hr_upper"])),
+                    withheld=withheld,
                 )
             )
-    return pd.DataFrame.from_records(
-        records, columns=["variable", "label", "level", "hr", "hr_lower", "hr_upper", "p", "reference", "separated"]
-    )
+    columns = ["variable", "label", "level", "hr", "hr_lower", "hr_upper", "p", "reference", "separated", "withheld"]
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def regression_table(
@@ -614,14 +619,18 @@ def regression_table(
     """gtsummary-like regression table: one row per level, reference level "1 (reference)".
 
     Rows are indexed by (variable label, level); columns ``hr_column`` ("4.10 (1.64-10.24)",
-    or "not estimable (separation)") and ``"p"`` ("0.003", "<0.001"; empty for the
-    reference, "—" when the HR is not estimable). Arguments as in ``regression_rows``.
+    or "not estimable (separation)", or the text of a term withheld for privacy) and ``"p"`` ("0.003", "<0.001";
+    empty for the reference and a withheld term, "—" when the HR is not estimable). Arguments as in
+    ``regression_rows``.
     """
     rows = regression_rows(summary, reference_levels, labels)
     hr_text, p_text = [], []
     for r in rows.itertuples(index=False):
         if r.reference:
             hr_text.append(REFERENCE_TEXT)
+            p_text.append("")
+        elif r.withheld:
+            hr_text.append(r.withheld)
             p_text.append("")
         elif r.separated:
             hr_text.append(SEPARATION_TEXT)
