@@ -118,3 +118,10 @@ def test_a_forest_plot_per_model_or_nothing(cohort):
     assert fig.axes[0].get_title(loc="left").startswith("Non-relapse mortality: Fine-Gray (n = 95, ")
     assert fig.axes[0].get_xlabel() == multivariate.FOREST_KINDS["fine_gray"][0]
     assert multivariate.forest(models["lfs"], "cause_specific") is None  # LFS has no cause-specific model
+
+
+def test_a_dictionary_label_keeps_the_case_of_its_words():
+    from hsct_analysis.book.report import dictionary_label
+
+    assert dictionary_label("crs_after_cart") == "Cytokine release syndrome occurred after the CAR-T infusion"
+    assert dictionary_label("gvhd_after_cart") == "GVHD occurred after the CAR-T infusion, before the second transplant"

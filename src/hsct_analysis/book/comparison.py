@@ -248,7 +248,7 @@ def key_results(
     if missed:
         summary = f"Outside the tolerance: {_join(missed)}."
     else:
-        summary = "Every estimate here is within the tolerance."
+        summary = "Every estimate in this summary is within the tolerance."
     for row, (kind, paper, ours) in zip(records, table.points or []):
         if kind == "p" and not (pd.isna(paper) or pd.isna(ours)) and (paper < 0.05) != (ours < 0.05):
             verdict = (

@@ -60,7 +60,8 @@ def dictionary_label(name: str) -> str:
     meaning = read_dictionary().set_index("name")["meaning"].to_dict().get(name)
     if isinstance(meaning, str) and meaning.strip():
         first = re.split(r";|\. ", meaning.strip())[0].rstrip(".")
-        return first.removeprefix("Whether ").capitalize() if first.startswith("Whether ") else first
+        first = first.removeprefix("Whether ")
+        return first[:1].upper() + first[1:]  # not str.capitalize(): it would lower "CAR-T" to "car-t"
     return _EXTRA_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
