@@ -239,6 +239,10 @@ def test_the_nrm_key_result_says_it_absorbs_the_identity_gap(report):
     assert "Key results" in box and (
         "Outside the tolerance" in box or "Every estimate in this summary is within" in box
     )
+    # a miss that is the paper's own slip says so beside it, from the audit's reason
+    cohort_box = report.key_results(ids=CHAPTER_KEY_IDS["01_cohort"]).data
+    (sex,) = [item for item in re.findall(r"<li>(.*?)</li>", cohort_box) if "Sex: male" in item]
+    assert sex.startswith("✗") and "The percentage does not follow from the count" in sex and "58.95%" in sex
 
 
 def test_every_audit_check_has_a_reader_name():

@@ -228,6 +228,19 @@ def compact(rows: pd.DataFrame, label_of, all_labels: dict[str, str] | None = No
     return Comparison(pd.DataFrame(records, columns=COLUMNS), notes, misses, points=points)
 
 
+def _own_note(table: Comparison, row: dict) -> str | None:
+    """The numbered note a row of ``table`` points to ("✗¹": e.g. why the paper's own numbers disagree), as a
+    sentence; None when it points to none."""
+    digits = str(row["Within tolerance"]).translate(_FROM_SUPERSCRIPT)
+    number = "".join(ch for ch in digits if ch.isdigit())
+    if not number or not 0 < int(number) <= len(table.notes):
+        return None
+    return table.notes[int(number) - 1].rstrip(".") + "."
+
+
+_FROM_SUPERSCRIPT = {ord(sup): normal for normal, sup in zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")}
+
+
 def key_results(
     table: Comparison, title: str = "Key results: the paper and this book", notes: dict[str, str] | None = None
 ) -> str:
@@ -239,7 +252,7 @@ def key_results(
     lines = []
     for row, missed in zip(table.frame.to_dict("records"), table.misses):
         mark = MISS if missed else PASS
-        note = (notes or {}).get(row["Estimate"])
+        note = (notes or {}).get(row["Estimate"]) or (_own_note(table, row) if missed else None)
         lines.append(
             f"- {mark} **{row['Estimate']}**: paper {row['Paper']}, ours {row['Ours']}" + (f". {note}" if note else "")
         )
