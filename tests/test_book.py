@@ -62,6 +62,19 @@ def test_chapters_have_their_figures(book, entry, n):
     assert page(book, entry).count("<img") >= n
 
 
+def test_every_figure_has_its_caption_as_its_text_alternative(book):
+    """A figure's ``alt`` is its caption (for screen readers, and where the image does not load), never the file."""
+    images = []
+    for entry in MIN_FIGURES:
+        for figure in re.findall(r"<figure\b.*?</figure>", page(book, entry), re.S):
+            (alt,) = re.findall(r'<img\b[^>]*\balt="([^"]*)"', figure)
+            caption = visible_text(re.search(r"<figcaption\b.*?</figcaption>", figure, re.S)[0])
+            images.append((entry, alt, caption))
+    assert len(images) >= 15
+    assert [(e, alt) for e, alt, _ in images if alt.endswith(".png") or not alt] == []
+    assert all(" ".join(alt.split()[:4]) in caption for _, alt, caption in images)
+
+
 def test_no_page_shows_an_error(book):
     bad = []
     for html in book.rglob("*.html"):

@@ -601,6 +601,8 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
     _drop_run_record(nb.metadata)
     if meta.get("parameters", {}).get("is_bundled_cohort") is False:
         _replace_synthetic_admonition(nb, Path(short).name)
+    for cell in nb.cells:
+        _alt_from_caption(cell)
     if "cohort_path" in meta.get("parameters", {}):
         meta["parameters"]["cohort_path"] = short
     if meta.get("parameters", {}).get("study_path") == full:  # a study book: the study file, by name only
@@ -622,6 +624,17 @@ def _drop_caption_without_figure(cell) -> None:
     del cell.metadata["mystnb"]["figure"]
     if not cell.metadata["mystnb"]:
         del cell.metadata["mystnb"]
+
+
+def _alt_from_caption(cell) -> None:
+    """A figure's text alternative (the ``alt`` of its image, for screen readers and when the image does not load)
+    is its caption, as plain text (a user's file name in it loses the backslashes that escaped it for Markdown):
+    without one, the HTML would carry the image file's name."""
+    figure = cell.metadata.get("mystnb", {}).get("figure") or {}
+    image = cell.metadata.get("mystnb", {}).get("image") or {}
+    if figure.get("caption") and "alt" not in image:
+        plain = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", " ".join(str(figure["caption"]).split()))
+        cell.metadata["mystnb"]["image"] = {**image, "alt": plain}
 
 
 #: What papermill and nbclient record about one run (clock times, durations): two runs of the same notebook
