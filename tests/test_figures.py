@@ -259,6 +259,12 @@ def test_min_cell_masks_numbers_at_risk(km):
     ]
 
 
+def test_min_cell_draws_no_censor_ticks(km):
+    """Each tick is one patient: counted on a flat stretch, the ticks would give back a masked number at risk."""
+    assert by_gid(figures.plot_curves({"All": km}, times_months=MONTHS, min_cell=5), "censor:") == []
+    assert len(by_gid(figures.plot_curves({"All": km}, times_months=MONTHS, min_cell=1), "censor:")) == 1
+
+
 def test_min_cell_withholds_a_figure_with_a_small_curve(km):
     """A curve of 8 patients is drawn with --min-cell 8, not with 9: then no figure, only the sentence saying why,
     which names the figure; both curves go, since the other (or the whole cohort's) would give the small one back."""

@@ -16,9 +16,9 @@ alike throughout:
 
 With ``min_cell`` (the book's ``--min-cell`` option) no figure shows a count below it: numbers at
 risk read ``"<min_cell"``, small bars are hatched outlines, and the marks that stand for single
-patients (the interval strip, one residual point per event) are pooled or left out. The steps and
-censor ticks of a survival curve stay, as in any published curve, unless a curve describes fewer than
-``min_cell`` patients: then ``plot_curves`` draws no figure and returns the sentence saying why.
+patients (the interval strip, one residual point per event, the censor ticks of a curve) are pooled or left out.
+The steps of a survival curve stay, as in any published curve, unless a curve describes fewer than ``min_cell``
+patients: then ``plot_curves`` draws no figure and returns the sentence saying why.
 
 Each function returns its ``Figure`` (displayed when it is a cell's last value). Figures are
 made through pyplot, so that a notebook's inline backend knows how to display them, and
@@ -212,7 +212,7 @@ def _from_origin(curve: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def _draw_curve(
-    ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str, ci: bool, unit: str = "months"
+    ax: Axes, curve: pd.DataFrame, label: str, color: str, kind: str, ci: bool, unit: str = "months", ticks: bool = True
 ) -> None:
     path = _from_origin(curve, kind)
     x = np.asarray(path.index, dtype=float) / DAYS_PER_UNIT[unit]
@@ -229,7 +229,7 @@ def _draw_curve(
             linewidth=0,
         )
         band.set_gid(f"ci:{label}")
-    if "censored" in curve.columns:
+    if ticks and "censored" in curve.columns:
         marks = curve[curve["censored"].to_numpy(float) > 0]
         ticks = ax.plot(
             np.asarray(marks.index, dtype=float) / DAYS_PER_UNIT[unit],
@@ -367,7 +367,8 @@ def plot_curves(
     fig, ax, table_ax = _axes_pair(ax, len(curves), at_risk)
 
     for label, curve in curves.items():
-        _draw_curve(ax, curve, label, colors[label], kind, ci, unit)
+        # a censor tick is one patient: counted on a flat stretch, the ticks give back a masked number at risk
+        _draw_curve(ax, curve, label, colors[label], kind, ci, unit, ticks=not privacy.masking(min_cell))
 
     months = [float(m) for m in (table.columns if table is not None else times_months)]
     span = max(months)
