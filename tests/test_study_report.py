@@ -447,3 +447,43 @@ def test_degenerate_outputs_have_no_paper_wording_either(tmp_path):
     assert any("is not available" in t for t in texts)
     for text in texts:
         assert not re.search(r"synthetic|paper", text, re.I), text[:200]
+
+
+def test_a_cohort_smaller_than_min_cell_shows_no_estimate(tmp_path):
+    """Rule 7 on the endpoint table: 3 patients under min_cell 5 read "<5", and their survival would say how many
+    died: every estimate reads "not shown"."""
+    cohort = st.read_cohort(write_study(tmp_path, patients(n=3)))
+    plain, masked = sr.endpoint_table(cohort, 1), sr.endpoint_table(cohort, 5)
+    times = [c for c in masked.columns if c.endswith(" days")]
+    assert len(times) == 2 and (masked["Patients"] == "<5").all()
+    assert (masked[times] == "not shown (fewer than 5 patients)").all().all()
+    assert not plain[times].isin(["not shown (fewer than 5 patients)"]).any().any()
+
+
+def test_unrecorded_factor_values_cannot_be_recovered_from_the_univariate_table_or_a_model(tmp_path):
+    """2 of 30 patients have no arm: the baseline table shows them as "<5", and the cohort's patients and events
+    are shown too, so neither the levels' sizes nor the model's n (nor their events) may add up to the rest."""
+    rows = patients(n=30)
+    for row in rows[:2]:
+        row["arm"] = ""
+    cohort = st.read_cohort(write_study(tmp_path, rows, FACTORS))
+    plain, _ = sr.univariate_table(cohort, "os", 1)
+    assert plain["Patients"].tolist() == [14, 14] and plain["Events"].tolist() == [5, 4]  # 28 of 30: 2 unrecorded
+    table, _ = sr.univariate_table(cohort, "os", 5)
+    for column in ("Patients", "Events"):
+        assert sum(isinstance(v, str) for v in table[column]) >= 1, column  # no column adds up to the rest
+    result = sr.multivariable(cohort, "os", 5)
+    assert (result.n, result.events) == (28, 9)
+    assert sr.model_counts(cohort, result, 5) == ("*", "*")
+    assert sr.model_counts(cohort, result, 1) == (28, 9)
+
+
+def test_model_counts_mask_what_subtraction_would_reveal():
+    from hsct_analysis.book import privacy
+
+    assert privacy.model_counts(85, 42, 95, 45, 5) == (85, "*")  # 45 - 42 = 3 events left out
+    assert privacy.model_counts(85, 42, 95, 50, 5) == (85, 42)
+    assert privacy.model_counts(92, 42, 95, 50, 5) == ("*", 42)  # 3 patients left out
+    assert privacy.model_counts(85, 83, 95, 90, 5) == (85, "*")  # 2 without the event
+    assert privacy.model_counts(85, 3, 95, 3, 5) == (85, "<5")
+    assert privacy.model_counts(85, 3, 95, 3, None) == (85, 3)

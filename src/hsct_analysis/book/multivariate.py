@@ -123,6 +123,8 @@ class EndpointModel:
     notes: list[str] = field(default_factory=list)
     unavailable: str = ""
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    total: int = 0  # the cohort's patients and events of the endpoint, shown elsewhere (its table, its curve)
+    total_events: int = 0
 
     def shown(self, which: str, min_cell: int | None = None) -> pd.DataFrame | None:
         """The ``"summary"`` or ``"cause_specific"`` table with the terms of small levels withheld (privacy rule 7)."""
@@ -163,6 +165,7 @@ def fit_endpoint(
         model.unavailable = f"no factor reached p <= {threshold:g} in the univariate screening of {ep.label}"
         return model
     data = model_frame(cohort, endpoint_name, chosen)
+    model.total, model.total_events = len(data), int((data["status"] == (1 if ep.method == "km" else ep.cause)).sum())
     chosen, notes = _usable(data, chosen)
     model.factors, model.notes = chosen, notes
     if not chosen:
@@ -268,7 +271,8 @@ FOREST_KINDS = {
 
 def forest(model: EndpointModel, which: str, min_cell: int | None = None, published=None):
     """The forest plot of one model of ``model``: ``which`` is ``"cox"`` or ``"fine_gray"`` (the Table 4 model,
-    titled with its patients and events, counts masked below ``min_cell``) or ``"cause_specific"``; a term of a level
+    titled with its patients and events, counts masked below ``min_cell``, or where they would reveal a small
+    count by subtraction from the cohort's: :func:`~hsct_analysis.book.privacy.model_counts`) or ``"cause_specific"``; a term of a level
     (or against a reference) of fewer than ``min_cell`` patients is not drawn, its reason in its place; ``published``
     as in :func:`~hsct_analysis.book.figures.plot_forest`. None when that model was not fitted (nothing to draw;
     :func:`unavailable_notes` says why)."""
@@ -278,9 +282,8 @@ def forest(model: EndpointModel, which: str, min_cell: int | None = None, publis
         return None
     title = f"{model.label}: {name}"
     if which != "cause_specific":
-        title += (
-            f" (n = {privacy.count_text(model.n, min_cell)}, {privacy.part_of(model.events, model.n, min_cell)} events)"
-        )
+        n, events = privacy.model_counts(model.n, model.events, model.total, model.total_events, min_cell)
+        title += f" (n = {n}, {events} events)"
     return figures.plot_forest(table, title=title, xlabel=xlabel, published=published)
 
 

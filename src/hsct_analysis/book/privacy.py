@@ -94,6 +94,18 @@ def part_of(part: Any, total: Any, min_cell: int | None) -> Any:
     return part
 
 
+def model_counts(n: int, events: int, total: int, total_events: int, min_cell: int | None) -> tuple[Any, Any]:
+    """A model's patients and events for its caption ("n = 41, 24 events"), where the cohort's ``total`` patients
+    and ``total_events`` events are shown elsewhere: each reads ``"<N"`` when small, and ``"*"`` when what it leaves
+    out would be small and so revealed by subtraction (patients with a factor not recorded: total - n; their events:
+    total_events - events; patients of the model without the event: n - events)."""
+    n_text = part_of(n, total, min_cell)
+    events_text = part_of(events, n, min_cell)
+    if events_text == events and is_small(total_events - events, min_cell):
+        events_text = COMPLEMENTARY
+    return n_text, events_text
+
+
 def suppress_line(
     counts: Sequence[float], min_cell: int | None, total_shown: bool = True
 ) -> tuple[list[bool], list[bool], bool]:

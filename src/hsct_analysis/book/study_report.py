@@ -51,6 +51,7 @@ __all__ = [
     "Comparison",
     "MultivariableResult",
     "resolve_min_cell",
+    "model_counts",
     "endpoint_info",
     "about",
     "followup",
@@ -143,6 +144,16 @@ def privacy_note(cohort: StudyCohort, min_cell: int | None = None) -> Text | Non
         f"count so that a small one cannot be recovered from a total; zeros are shown as 0. Continuous values "
         f"are summarised by the median and interquartile range (IQR), whose ends are not single patients' values."
     )
+
+
+def model_counts(cohort: StudyCohort, result: MultivariableResult, min_cell: int | None = None) -> tuple[Any, Any]:
+    """The patients and events of a multivariable model for its caption, masked where small or where the cohort's
+    own counts of the endpoint would give back a small count by subtraction
+    (:func:`~hsct_analysis.book.privacy.model_counts`)."""
+    status = cohort.endpoints[result.endpoint].status
+    cause = endpoint_info(cohort, result.endpoint).cause
+    total_events = int(np.sum(status == cause))
+    return privacy.model_counts(result.n, result.events, len(status), total_events, resolve_min_cell(cohort, min_cell))
 
 
 def count_text(cohort: StudyCohort, count: int, min_cell: int | None = None) -> Any:
@@ -500,7 +511,8 @@ def _estimate_text(value: dict[str, float]) -> str:
 
 def endpoint_table(cohort: StudyCohort, min_cell: int | None = None) -> pd.DataFrame | Notice:
     """One row per endpoint: estimator, patients, events, competing events, censored, and the estimate
-    (95% CI) in % at each time point. Counts masked by the rules of :mod:`hsct_analysis.book.privacy`."""
+    (95% CI) in % at each time point. Counts masked by the rules of :mod:`hsct_analysis.book.privacy`; where the
+    patients are masked (a cohort of fewer than min_cell), so are the estimates."""
     study = cohort.study
     if not study.endpoint_names:
         return Notice("The table of endpoints", "the study file declares no endpoint")
@@ -524,6 +536,9 @@ def endpoint_table(cohort: StudyCohort, min_cell: int | None = None) -> pd.DataF
     table = pd.DataFrame(rows).set_index("Endpoint")
     if privacy.masking(n_cell):
         table = privacy.suppress_table(table, n_cell, ["Events", "Competing events", "Censored"], total="Patients")
+        masked = table["Patients"].map(lambda n: isinstance(n, str))  # rule 7: a masked group shows no estimate
+        for label in time_labels(cohort):
+            table.loc[masked, label] = [privacy.not_shown(n, n_cell) for n in table.loc[masked, "Patients"]]
     kinds = {endpoint_info(cohort, n).kind for n in study.endpoint_names}
     if kinds == {"km"}:
         table = table.drop(columns="Competing events")
@@ -690,6 +705,24 @@ def univariate(cohort: StudyCohort) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _suppress_with_unrecorded(
+    counts: pd.DataFrame, cohort: StudyCohort, name: str, factor: str, n_cell: int
+) -> pd.DataFrame:
+    """The univariate table's counts of one factor (columns n, events, without; one row per level) masked by the
+    privacy rules, together with the patients whose factor is not recorded: the cohort's patients and events are
+    shown elsewhere (the baseline and endpoint tables), so the unrecorded are the rest of each column, and a small
+    number of them must not be recoverable by subtraction. Returns the levels' rows only."""
+    unrecorded = cohort.factors[factor].isna().to_numpy()
+    if unrecorded.any():
+        events = int(np.sum(cohort.endpoints[name].status[unrecorded] == endpoint_info(cohort, name).cause))
+        rest = pd.DataFrame(
+            {"n": [int(unrecorded.sum())], "events": [events], "without": [int(unrecorded.sum()) - events]}
+        )
+        counts = pd.concat([counts, rest], ignore_index=True)
+    masked = privacy.suppress_table(counts, n_cell, ["events", "without"], total="n", column_totals=True)
+    return masked.iloc[: len(counts) - int(unrecorded.any())]
+
+
 def univariate_table(
     cohort: StudyCohort, name: str, min_cell: int | None = None
 ) -> tuple[pd.DataFrame | Notice, list[Notice]]:
@@ -709,7 +742,7 @@ def univariate_table(
         part = long[long["factor"] == factor].reset_index(drop=True)
         counts = pd.DataFrame({"n": part["n"], "events": part["events"], "without": part["n"] - part["events"]})
         if masking:
-            counts = privacy.suppress_table(counts, n_cell, ["events", "without"], total="n", column_totals=True)
+            counts = _suppress_with_unrecorded(counts, cohort, name, factor, n_cell)
         empty = [lv for lv, n in zip(part["level"], part["n"]) if n == 0]
         if empty:
             notices.append(
