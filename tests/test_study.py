@@ -380,3 +380,38 @@ def test_no_edit_of_a_study_file_raises(tmp_path):
             assert all(isinstance(p, st.StudyProblem) for p in st.validate_study(path))
             edits += 1
     assert edits > 200
+
+
+def test_times_must_be_finite_and_within_a_century(bmt_copy):
+    """inf validated and then failed the build; 1e12 validated and then drew an axis of 2.7e8 ticks (hours, 11 GB)."""
+
+    def edit(df):
+        df.loc[3, "t1"] = "inf"
+        df.loc[5, "ta"] = "1e12"
+        df.loc[6, "t2"] = "-inf"
+
+    path = bmt_copy(csv_edit=edit)
+    with pytest.raises(st.StudyError) as info:
+        st.read_cohort(path)
+    text = [str(p) for p in info.value.problems]
+    assert "bmt.csv, line 5 (patient 4), column t1: 'inf' is not a finite number (follow-up)" in text
+    assert any(t.startswith("bmt.csv, line 7 (patient 6), column ta: '1e12' is above 36,525 days") for t in text)
+    assert "bmt.csv, line 8 (patient 7), column t2: '-inf' is not a finite number (time of relapse)" in text
+    assert len(text) == 3  # one problem per cell: not also "is not a number" or "is empty"
+    years = bmt_copy(("time_unit: days", "time_unit: years"))  # bmt's days (up to 2,640) read as years
+    assert sum("is above 100 years" in str(p) for p in st.check(years)) > 100
+
+
+def test_a_column_name_given_twice_is_an_error_not_a_traceback(bmt_copy, tmp_path):
+    from hsct_analysis.cohort import draft
+
+    path = bmt_copy()
+    lines = (tmp_path / "bmt.csv").read_text().splitlines()
+    lines[0] = lines[0].replace("t2,", "t1 ,", 1)  # only a space tells it from t1
+    (tmp_path / "bmt.csv").write_text("\n".join(lines) + "\n")
+    expected = "'t1': column name appears 2 times in the header (positions 3, 4): keep one"
+    assert [str(p) for p in st.validate_study(path) if expected in str(p)]
+    with pytest.raises(st.StudyError, match="'t1': column name appears 2 times"):
+        st.read_cohort(path)
+    with pytest.raises(ValueError, match="line 1, column 't1': column name appears 2 times"):
+        draft.read_table(tmp_path / "bmt.csv")

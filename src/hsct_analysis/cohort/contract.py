@@ -302,6 +302,21 @@ def shorten(text: str) -> str:
     return f"{text[:MAX_SHOWN_CHARACTERS]}\u2026 ({len(text):,} characters)"
 
 
+def repeated_names(names: list[str]) -> dict[str, list[int]]:
+    """Column names given to more than one column (spaces around a name do not tell it apart): name -> the
+    columns' positions, 1 for the first. A role that names such a column could read either."""
+    stripped = [str(n).strip() for n in names]
+    return {
+        name: [i + 1 for i, n in enumerate(stripped) if n == name]
+        for name in dict.fromkeys(n for n in stripped if n and stripped.count(n) > 1)
+    }
+
+
+def repeated_names_rule(name: str, positions: list[int]) -> str:
+    """The rule a repeated column name breaks, as a phrase (its column is the name)."""
+    return f"column name appears {len(positions)} times in the header (positions {', '.join(map(str, positions))}): keep one"
+
+
 def printable(text: str) -> str:
     """``text`` with every control or invisible character written as an escape (``\\x00``, ``\\u202e``)."""
     if not CONTROL_CHARACTERS.search(text):
@@ -1140,13 +1155,9 @@ def _control_problem(
 
 def _header_problems(header: list[str], source: str) -> list[Problem]:
     """Duplicate names, missing required columns (with near-miss hints) and near-miss extras."""
-    problems = []
-    for name in dict.fromkeys(header):
-        positions = [i + 1 for i, h in enumerate(header) if h == name]
-        if len(positions) > 1 and name:
-            where = ", ".join(map(str, positions))
-            rule = f"column name appears {len(positions)} times in the header (positions {where}): keep one"
-            problems.append(Problem(source, 1, None, name, rule))
+    problems = [
+        Problem(source, 1, None, name, repeated_names_rule(name, at)) for name, at in repeated_names(header).items()
+    ]
     present = set(header)
     hints = {h: _near_miss(h) for h in header if h not in COLUMNS}
     hints = {h: target for h, target in hints.items() if target and target not in present}

@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from hsct_analysis.cohort.contract import NotATable, file_kind, formula_problem
+from hsct_analysis.cohort.contract import NotATable, file_kind, formula_problem, repeated_names, repeated_names_rule
 
 #: A column with at most this many distinct values is drafted as a categorical factor.
 MAX_LEVELS = 6
@@ -90,6 +90,12 @@ def read_table(path: Path) -> pd.DataFrame:
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
     else:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE), encoding=kind)
+    if kind == "xlsx":
+        written = pd.read_excel(path, dtype=str, header=None, nrows=1)
+    else:
+        written = pd.read_csv(path, dtype=str, header=None, nrows=1, keep_default_na=False, encoding=kind)
+    for name, positions in repeated_names(list(written.iloc[0].fillna("")) if len(written) else []).items():
+        raise ValueError(f"line 1, column {name!r}: {repeated_names_rule(name, positions)}")
     if any(re.search(r"[\x00-\x08\x0b-\x1f]", str(c)) for c in frame.columns):
         raise ValueError("its first line holds control characters: it is not a text (CSV) file")
     if len(frame.columns) < 2 or frame.empty:

@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from hsct_analysis.cohort import standard_endpoints as se
-from hsct_analysis.cohort.contract import Problem, problem_count
+from hsct_analysis.cohort.contract import Problem, problem_count, repeated_names, repeated_names_rule
 from hsct_analysis.stats.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 __all__ = [
@@ -55,6 +55,9 @@ __all__ = [
 
 #: Days per time unit of a cohort file.
 DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "months": DAYS_PER_MONTH, "years": DAYS_PER_YEAR}
+#: The longest time a cohort file may give (days from time zero): beyond a century it is a unit error (seconds or
+#: dates read as days), and an axis drawn to it would be endless. The data contract's ranges say the same (0-36525).
+MAX_TIME_DAYS = 100 * DAYS_PER_YEAR
 CI_TRANSFORMS = ("arcsine", "log", "log-log", "plain")
 MODELS = ("fine_gray", "cause_specific")
 
@@ -571,6 +574,8 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
             header, problem = _header(path, cohort.get("sheet"))
             if problem:
                 err("cohort.file", problem)
+            for name, positions in repeated_names(header or []).items():
+                err("cohort.file", f"{path.name}, {name!r}: {repeated_names_rule(name, positions)}")
             for key, column in chk.columns if header is not None else ():
                 if column not in header:
                     err(key, f"{column!r} is not a column of {path.name}{_near(column, header)}")
@@ -684,15 +689,16 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
 
 
 def _header(path: Path, sheet: str | None) -> tuple[list[str] | None, str | None]:
-    """The column names of a cohort file, or a sentence saying why they cannot be read."""
+    """The column names of a cohort file as written (spaces stripped; pandas would rename a repeated name "x.1"),
+    or a sentence saying why they cannot be read."""
     try:
         if path.suffix.lower() == ".xlsx":
-            frame = pd.read_excel(path, sheet_name=sheet or 0, nrows=0)
+            first = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, header=None, nrows=1)
         else:
-            frame = pd.read_csv(path, nrows=0)
+            first = pd.read_csv(path, dtype=str, header=None, nrows=1, keep_default_na=False)
     except Exception as exc:  # any unreadable file becomes one sentence, never a traceback
         return None, f"{path.name} cannot be read ({type(exc).__name__}: {exc})"
-    return [str(c).strip() for c in frame.columns], None
+    return ([str(c).strip() for c in first.iloc[0].fillna("")] if len(first) else []), None
 
 
 def _parse(path: Path) -> tuple[dict | None, _Checker]:
@@ -857,6 +863,15 @@ class StudyCohort:
         )
 
 
+def _repeated_columns(study: Study) -> list[Problem]:
+    """A column name written twice (also when only spaces tell them apart): which column would a role read?"""
+    names, _ = _header(study.cohort_file, study.sheet)
+    return [
+        Problem(study.cohort_file.name, 1, None, name, repeated_names_rule(name, positions))
+        for name, positions in repeated_names(names or []).items()
+    ]
+
+
 def _read_frame(study: Study) -> pd.DataFrame:
     if study.cohort_file.suffix.lower() == ".xlsx":
         frame = pd.read_excel(study.cohort_file, sheet_name=study.sheet or 0, dtype=str, keep_default_na=False)
@@ -880,18 +895,55 @@ class _DataCheck:
         self.problems.append(Problem(self.file, line, pid, column, rule, None if value is None else repr(value)))
 
     def numbers(self, column: str, what: str, required: bool, minimum: float | None = 0) -> np.ndarray:
+        """A column as finite numbers (NaN where empty or wrong: each problem recorded, and ``inf`` is one)."""
         text = self.frame[column]
         values = pd.to_numeric(text, errors="coerce").to_numpy(float)
+        for i in np.flatnonzero(np.isinf(values)):
+            self.add(i, column, f"is not a finite number ({what})", text.iloc[i])
+        values[np.isinf(values)] = np.nan
         for i in np.flatnonzero(np.isnan(values)):
             if text.iloc[i] is None:
                 if required:
                     self.add(i, column, f"is empty; {what} is required")
-            else:
+            elif not self._recorded(i, column):
                 self.add(i, column, f"is not a number ({what})", text.iloc[i])
         if minimum is not None:
             for i in np.flatnonzero(values < minimum):
                 self.add(i, column, f"is below {minimum:g} ({what})", text.iloc[i])
         return values
+
+    def _recorded(self, row: int, column: str) -> bool:
+        """True when a problem of this cell is already recorded."""
+        line = row + 2
+        return any(p.line == line and p.column == column for p in self.problems)
+
+    def within_followup(self, column: str, days: np.ndarray, followup: np.ndarray | None) -> None:
+        """An event's day cannot be after the patient's last follow-up (when the study has one)."""
+        if followup is None or column == self.study.followup:
+            return
+        for i in np.flatnonzero(days > followup):
+            self.add(
+                int(i),
+                column,
+                f"is after the end of follow-up ({self.study.followup} {self.frame[self.study.followup].iloc[i]})",
+                self.frame[column].iloc[i],
+            )
+
+    def times(self, column: str, what: str, required: bool) -> np.ndarray:
+        """A time column (the study's unit) in days: numbers at least 0 and at most :data:`MAX_TIME_DAYS`."""
+        unit = DAYS_PER_UNIT[self.study.time_unit]
+        days = self.numbers(column, what, required) * unit
+        limit = MAX_TIME_DAYS / unit
+        for i in np.flatnonzero(days > MAX_TIME_DAYS):
+            self.add(
+                i,
+                column,
+                f"is above {limit:,.6g} {self.study.time_unit} ({what}): over a century after time zero, so the "
+                f"unit is wrong (cohort.time_unit is {self.study.time_unit})",
+                self.frame[column].iloc[i],
+            )
+        days[days > MAX_TIME_DAYS] = np.nan
+        return days
 
     def codes(self, column: str, codes: dict[str, str], key: str, required: bool = True) -> np.ndarray:
         values = np.array([None if v is None else _code(v) for v in self.frame[column]], dtype=object)
@@ -911,8 +963,11 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
         study = load_study(study)
     try:
         frame = _read_frame(study)
+        repeated = _repeated_columns(study)
     except Exception as exc:  # a file pandas cannot read at all: say so, without a traceback
         raise StudyError([Problem(study.cohort_file.name, None, None, None, f"cannot be read: {exc}")]) from None
+    if repeated:
+        raise StudyError(repeated)
     chk = _DataCheck(study, frame)
     missing = {col: key for col, key in study.columns().items() if col not in frame.columns}
     if missing:
@@ -928,7 +983,6 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
                 for col, key in missing.items()
             ]
         )
-    unit = DAYS_PER_UNIT[study.time_unit]
     if study.id is None:  # no identifier column: a patient is named by its line in the file
         ids = pd.Series([str(i + 2) for i in range(len(frame))], index=frame.index, dtype=object)
     else:
@@ -939,33 +993,26 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
         chk.add(int(i), study.id, "repeats an identifier of an earlier row", ids.iloc[i])
     followup = dead = None
     if study.followup is not None:
-        followup = chk.numbers(study.followup, "follow-up", required=True) * unit
+        followup = chk.times(study.followup, "follow-up", required=True)
     if study.dead_column is not None:
         dead_codes = chk.codes(study.dead_column, study.dead_codes, "cohort.dead.codes")
         dead = np.isin(dead_codes, study.dead_codes_dead).astype(int)
     events: dict[str, se.Event] = {}
     for role, ev in study.events.items():
         if ev.days is not None:
-            days = chk.numbers(ev.days, f"day of {role}", required=False) * unit
-            later = np.flatnonzero(days > followup)
-            for i in later:
-                chk.add(
-                    int(i),
-                    ev.days,
-                    f"is after the end of follow-up ({study.followup} {frame[study.followup].iloc[i]})",
-                    frame[ev.days].iloc[i],
-                )
+            days = chk.times(ev.days, f"day of {role}", required=False)
+            chk.within_followup(ev.days, days, followup)
             events[role] = se.event_from_days(days, followup)
         else:
             codes = chk.codes(ev.column, ev.codes, f"cohort.events.{role}.codes")
-            time = chk.numbers(ev.time, f"time of {role}", required=True) * unit
+            time = chk.times(ev.time, f"time of {role}", required=True)
             events[role] = se.event_from_codes(time, codes, ev.event_codes)
     endpoints: dict[str, se.EndpointData] = {}
     for name in study.standard_endpoints:
         key = se.ALIASES.get(name, name)
         endpoints[key] = se.derive(key, followup, dead, events)
     for name, ep in study.custom_endpoints.items():
-        time = chk.numbers(ep.time, f"time of {ep.label}", required=True) * unit
+        time = chk.times(ep.time, f"time of {ep.label}", required=True)
 
         def holds(cond: Condition) -> np.ndarray:
             return np.isin(
