@@ -163,3 +163,22 @@ def test_every_page_states_its_provenance(seen, bundled_book):
         ):
             missing.append(page)
     assert missing == []
+
+
+def test_a_printed_page_shows_its_folded_outputs(bundled_book):
+    """A clinician forwards a page as PDF: the outputs folded under "Show code cell outputs" (chapter 6's comparison
+    with the paper) must be in it. Printing opens them (static/hsct.js), and they fold again afterwards."""
+    executable = _need_chromium()
+    with browser.serve(bundled_book) as base, browser.offline_browser(executable) as chromium:
+        page = chromium.new_page()
+        page.goto(base + "book/06_univariate.html")
+        folded = "() => Array.from(document.querySelectorAll('details.above-output'), d => d.open)"
+        text = "() => document.body.innerText"  # what is rendered: a folded output is not
+        assert page.evaluate(folded) and not any(page.evaluate(folded))
+        before = page.evaluate(text)
+        page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        assert all(page.evaluate(folded))
+        printed = page.evaluate(text)
+        assert len(printed) > len(before) + 1000  # the comparison table with the paper, row by row
+        page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+        assert not any(page.evaluate(folded)) and page.evaluate(text) == before

@@ -95,7 +95,7 @@ def test_curves_by_a_factor_are_one_figure_or_a_sentence(cohort):
     fig = report.curves_by_figure(cohort, "lfs", "cart_interval_90", 0.0012, label="{level} days", by="interval")
     assert isinstance(fig, Figure) and fig.axes[0].get_title(loc="left") == "Leukemia-free survival by interval"
     assert fig.axes[0].get_legend().get_title().get_text() == "Log-rank p = 0.001"
-    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"<=90 days", ">90 days"}
+    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"≤ 90 days", "> 90 days"}
     one_group = cohort[cohort["days_cart_to_second_hsct"] <= 90]
     for figure, why in [
         (report.curves_by_figure(one_group, "lfs", "cart_interval_90"), "fewer than two groups are present"),

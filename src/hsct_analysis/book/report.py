@@ -426,7 +426,8 @@ def curves_by_figure(
 ):
     """One curve of endpoint ``name`` per level of ``factor_name`` (:func:`~hsct_analysis.cohort.endpoints.curves_by`)
     with its test's ``p_value`` heading the legend (left out when None or NaN), titled "<endpoint> by <by>" (``by``
-    defaults to the factor's label); ``label`` formats each level's name (e.g. ``"{level} days"``).
+    defaults to the factor's label); ``label`` formats each level's name as printed (``"≤ 90"``, e.g. with
+    ``"{level} days"``).
 
     Returns the Figure, or a sentence (Markdown text) where there is none to draw: the endpoint is not recorded,
     fewer than two levels are present, or ``min_cell`` withholds a small group's curve
@@ -439,7 +440,7 @@ def curves_by_figure(
     if len(curves) < 2:
         return Text(not_available(f"The figure of {title}", "fewer than two groups are present"))
     return figures.plot_curves(
-        {label.format(level=level): curve for level, curve in curves.items()},
+        {label.format(level=tables.level_text(level)): curve for level, curve in curves.items()},
         kind="survival" if ep.method == "km" else "incidence",
         p_value=p_value if p_value is not None and np.isfinite(p_value) else None,
         test_name=ep.test_name,

@@ -10,7 +10,8 @@ Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It
   the ``hsct_provenance`` config value, which ``hsct-book build`` fills in (:func:`provenance`);
 - points the launch buttons (Binder, JupyterHub) at the chapter notebooks git tracks, ``notebooks/X.ipynb``,
   instead of the executed copies under ``book/`` that only exist in a build;
-- loads ``static/hsct.css`` (tables that scroll in their own frame on phones, figure sizing) and drops the
+- loads ``static/hsct.css`` (tables that scroll in their own frame on phones, figure sizing) and
+  ``static/hsct.js`` (a printed page shows the outputs folded under "Show code cell outputs"), and drops the
   second copy of a script that sphinx-thebe adds twice (it declared ``THEBE_JS_URL`` twice: a console error on
   every page).
 """
@@ -209,4 +210,5 @@ def setup(app):
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("env-get-updated", number_per_page, priority=900)
     app.add_css_file("hsct.css")
+    app.add_js_file("hsct.js")  # printing a page shows its folded outputs
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
