@@ -185,3 +185,11 @@ def test_the_proportional_hazards_checks_of_withheld_terms_are_withheld_too(coho
     assert (masked.loc[small, "Test statistic"] == "not shown (fewer than 12 patients)").all()
     assert masked.loc[~small].equals(plain.loc[~small])
     assert "ATG-P" not in masked_min and "> 90" not in masked_min and plain_min.startswith("0.00")
+
+
+def test_complete_cases_say_how_many_patients_each_model_uses(cohort):
+    """LFS's model enters CAR-T source, unknown for 10 patients: 85 of 95, masked under min_cell 12 (95 - 85 = 10)."""
+    models = multivariate.table4(cohort)
+    assert int((cohort["cart_source"] == "unknown").sum()) == 10 and models["lfs"].n == 85
+    assert multivariate.complete_cases(models) == "LFS 85 of 95; OS 95 of 95; RI 95 of 95; NRM 95 of 95"
+    assert multivariate.complete_cases(models, 12).startswith("LFS * of 95; OS 95 of 95")

@@ -287,6 +287,18 @@ def forest(model: EndpointModel, which: str, min_cell: int | None = None, publis
     return figures.plot_forest(table, title=title, xlabel=xlabel, published=published)
 
 
+def complete_cases(models: dict[str, EndpointModel], min_cell: int | None = None) -> str:
+    """The patients each fitted model uses, out of the cohort's: "LFS 85 of 95; OS 95 of 95". A model is fitted on
+    the patients with every one of its factors recorded (complete cases); counts masked as in the model's title
+    (:func:`~hsct_analysis.book.privacy.model_counts`)."""
+    parts = []
+    for name, model in models.items():
+        if model.summary is not None:
+            n, _ = privacy.model_counts(model.n, model.events, model.total, model.total_events, min_cell)
+            parts.append(f"{SHORT_LABEL.get(name, name)} {n} of {privacy.count_text(model.total, min_cell)}")
+    return "; ".join(parts) or "no model was fitted"
+
+
 def factor_labels(factor_names) -> str:
     """The labels of ``factor_names`` (keys of ``FACTORS``), comma-separated; ``"none"`` for no factor."""
     return ", ".join(FACTORS[name].label for name in factor_names) or "none"
