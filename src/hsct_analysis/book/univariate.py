@@ -100,6 +100,11 @@ def table3(
     out.attrs["unavailable"] = [e for e in endpoint_names if e not in usable]
     out.attrs["empty_factors"] = {name: EMPTY_FACTOR_NOTE for name in names if not endpoints.groups(cohort, name)}
     out.attrs["time_days"] = time_days
+    # patients without a level of the factor (e.g. CAR-T source unknown): the cohort's size is shown, so they are the
+    # rest of each factor's sizes, and the privacy rules must count them (paper_layout)
+    out.attrs["unrecorded"] = {
+        name: len(cohort) - sum(len(sub) for sub in endpoints.groups(cohort, name).values()) for name in names
+    }
     return out
 
 
@@ -123,7 +128,9 @@ def paper_layout(
     index = pd.MultiIndex.from_tuples([(factor_heading(f), lv) for f, lv in keys], names=["Factor", "Level"])
     first_of_factor = [i == 0 or keys[i - 1][0] != f for i, (f, _) in enumerate(keys)]
     sizes = table.drop_duplicates(["factor", "level"]).set_index(["factor", "level"])["n"]
-    wide["n"] = _group_sizes([int(sizes[k]) for k in keys], [f for f, _ in keys], min_cell)
+    wide["n"] = _group_sizes(
+        [int(sizes[k]) for k in keys], [f for f, _ in keys], min_cell, table.attrs.get("unrecorded", {})
+    )
     for endpoint_name in dict.fromkeys(table["endpoint"]):
         part = table[table["endpoint"] == endpoint_name].set_index(["factor", "level"])
         short = SHORT_LABEL.get(endpoint_name, endpoint_name)
@@ -143,13 +150,17 @@ def paper_layout(
     return pd.DataFrame(wide, index=index)
 
 
-def _group_sizes(sizes: list[int], factors: list[str], min_cell: int | None) -> list:
-    """Group sizes (patients) with the privacy rules applied factor by factor: each factor's sizes are one line whose
-    total (the patients with a level) is known; a masked size is its mask's text ("<5" or "*"), the rest numbers."""
+def _group_sizes(
+    sizes: list[int], factors: list[str], min_cell: int | None, unrecorded: dict[str, int] | None = None
+) -> list:
+    """Group sizes (patients) with the privacy rules applied factor by factor: each factor's sizes, with its
+    ``unrecorded`` patients (no level; the cohort's size is shown, so they are the rest), are one line whose total is
+    known; a masked size is its mask's text ("<5" or "*"), the rest numbers."""
     out: list = list(sizes)
     for f in dict.fromkeys(factors):
         at = [i for i, g in enumerate(factors) if g == f]
-        line, hide_all = privacy.suppress_counts(pd.Series([sizes[i] for i in at]), min_cell)
+        rest = (unrecorded or {}).get(f, 0)
+        line, hide_all = privacy.suppress_counts(pd.Series([sizes[i] for i in at] + ([rest] if rest else [])), min_cell)
         for i, text in zip(at, line):
             out[i] = privacy.COMPLEMENTARY if hide_all and not isinstance(text, str) and text > 0 else text
     return out
