@@ -188,7 +188,7 @@ def suppress_table(
             if total is not None and isinstance(r, int) and hide[r, k] and not line_hide[line_values > 0].all():
                 new = line_hide | (line_values > 0)  # a masked total: its parts would add up to it
             elif line_hide.any():
-                extra, whole = _complementary(line_values, line_hide, n)
+                extra, whole = _complementary(line_values, line_hide, n, primary[r, cols])
                 new = line_hide | extra
                 if whole and isinstance(r, int) and total is not None and not hide[r, k]:
                     hide[r, k] = True
@@ -250,14 +250,19 @@ def _pinned(values: np.ndarray, primary: np.ndarray, extra: np.ndarray, n: int) 
     return bool((highest <= lowest).any())
 
 
-def _complementary(values: np.ndarray, hidden: np.ndarray, n: int) -> tuple[np.ndarray, bool]:
+def _complementary(
+    values: np.ndarray, hidden: np.ndarray, n: int, primary: np.ndarray | None = None
+) -> tuple[np.ndarray, bool]:
     """Rule 3 for one line whose ``hidden`` counts are masked: the extra counts to mask, and whether even
-    masking every non-zero count is not enough (then the line's total is masked too)."""
-    extra = np.zeros(len(values), dtype=bool)
+    masking every non-zero count is not enough (then the line's total is masked too). ``primary`` marks the hidden
+    counts that read ``"<N"`` (default: all of them); the others read ``"*"`` (masked for another line already), and a
+    reader knows only that they are at least N."""
+    primary = hidden if primary is None else primary & hidden
+    extra = hidden & ~primary
     index = np.arange(len(values))
     shown = index[~hidden & (values > 0)]
     candidates = iter(shown[np.lexsort((shown, values[shown]))])  # the shown non-zero counts, smallest first
-    while (hidden | extra).sum() < 2 or values[hidden | extra].sum() < n or _pinned(values, hidden, extra, n):
+    while (hidden | extra).sum() < 2 or values[hidden | extra].sum() < n or _pinned(values, primary, extra, n):
         chosen = next(candidates, None)
         if chosen is None:
             return extra, True
