@@ -440,7 +440,24 @@ def test_a_caption_stays_only_on_a_cell_that_drew_an_image(tmp_path):
     nbformat.write(nb, path)
     build.finish_executed(path, tmp_path / "cohort.csv", "cohort.csv")
     done = nbformat.read(path, as_version=4).cells
-    assert done[0].metadata["mystnb"] == caption["mystnb"] and "mystnb" not in done[1].metadata
+    assert done[0].metadata["mystnb"]["figure"] == caption["mystnb"]["figure"] and "mystnb" not in done[1].metadata
+    assert done[0].metadata["mystnb"]["image"] == {"alt": "Curves by group."}  # the caption is the image's text
+
+
+def test_a_figures_text_alternative_is_its_caption_in_plain_text(tmp_path):
+    """On a user's cohort the caption names the file, escaped for Markdown; the alt text is not Markdown."""
+    caption = {"mystnb": {"figure": {"caption": "Curves (synthetic cohort)."}, "image": {"width": "90%"}}}
+    cell = nbformat.v4.new_code_cell("fig", metadata=json.loads(json.dumps(caption)))
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<F>"})]
+    notebook = nbformat.v4.new_notebook(
+        cells=[cell], metadata={"papermill": {"parameters": {"is_bundled_cohort": False}}}
+    )
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(notebook, path)
+    build.finish_executed(path, tmp_path / "my_cohort[1].csv", "my_cohort[1].csv")
+    meta = nbformat.read(path, as_version=4).cells[0].metadata["mystnb"]
+    assert meta["figure"]["caption"] == "Curves (cohort: my\\_cohort\\[1\\]\\.csv)."
+    assert meta["image"] == {"width": "90%", "alt": "Curves (cohort: my_cohort[1].csv)."}
 
 
 def test_a_temporary_folder_too_long_for_a_socket_falls_back_to_tcp(tmp_path, monkeypatch):
