@@ -415,3 +415,21 @@ def test_a_column_name_given_twice_is_an_error_not_a_traceback(bmt_copy, tmp_pat
         st.read_cohort(path)
     with pytest.raises(ValueError, match="line 1, column 't1': column name appears 2 times"):
         draft.read_table(tmp_path / "bmt.csv")
+
+
+def test_an_event_coded_as_happened_after_follow_up_is_a_warning(bmt_copy):
+    """In the time + code form an event's time after the last follow-up is used as given (as R would) and reported
+    as a warning to check; KMsurv's bmt holds one (chronic GVHD on day 200, death on day 168). A day-form event after
+    follow-up stays an error (test_not_applicable_values_and_days_form)."""
+
+    def edit(df):
+        df.loc[3, "t2"] = str(int(df.loc[3, "t1"]) + 100)  # a relapse after the last follow-up
+        df.loc[3, "d2"] = "1"
+        df.loc[4, "ta"] = str(int(df.loc[4, "t1"]) + 5)  # a censored time after it: no event, no warning
+        df.loc[4, "da"] = "0"
+
+    cohort = st.read_cohort(bmt_copy(csv_edit=edit))
+    warned = [(w.line, w.patient_id, w.column) for w in cohort.warnings]
+    assert warned == [(5, "4", "t2"), (128, "127", "tc")]
+    assert all(w.rule.endswith("; used as given: check it") for w in cohort.warnings)
+    assert cohort.events["relapse"].time[3] == cohort.followup_days[3] + 100  # used as given

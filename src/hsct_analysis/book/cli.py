@@ -170,6 +170,8 @@ def _warn_identifiers(path: Path, read=None) -> None:
         found = identifiers.identifier_warnings(read.ids, name, column) if column else []
     for warning in found:
         print(str(warning), file=sys.stderr)
+    for problem in [] if read is None else read.warnings:  # the study's data: what to check, not an error
+        print(f"warning: {problem}", file=sys.stderr)
 
 
 def _warn_identifiers_before_build(source: Path, is_study: bool) -> None:

@@ -343,6 +343,13 @@ def about(cohort: StudyCohort, min_cell: int | None = None) -> Text:
         )
     if not study.factors:
         lines.append("- none declared")
+    if cohort.warnings:  # how many, never which patient: `hsct-book validate` lists them for the data's owner
+        count = privacy.count_text(len(cohort.warnings), resolve_min_cell(cohort, min_cell))
+        lines += [
+            "",
+            f"**Data to check:** {md(count)} event time(s) fall after the patient's last follow-up. They are used as "
+            "given (as R's survival and cmprsk would use them); `hsct-book validate` lists them.",
+        ]
     return Text("\n".join(lines))
 
 

@@ -843,6 +843,10 @@ class StudyCohort:
     events: dict[str, se.Event]
     endpoints: dict[str, se.EndpointData]
     factors: dict[str, pd.Series]
+    #: What the data says that a reader should check, without stopping the book: an event's time after the
+    #: patient's last follow-up in the time + code form (real registries hold such records; KMsurv's bmt has
+    #: chronic GVHD on day 200 for a patient who died on day 168). ``hsct-book validate`` and ``build`` print them.
+    warnings: list[Problem] = field(default_factory=list)
 
     def endpoint_kind(self, name: str) -> tuple[str, int]:
         """``("km", 1)`` or ``("cif", cause)`` for endpoint ``name``."""
@@ -887,6 +891,7 @@ class _DataCheck:
         self.study, self.frame = study, frame
         self.file = study.cohort_file.name
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.ids = frame[study.id].to_numpy(object) if study.id in frame else [None] * len(frame)
 
     def add(self, row: int | None, column: str, rule: str, value=None) -> None:
@@ -917,17 +922,23 @@ class _DataCheck:
         line = row + 2
         return any(p.line == line and p.column == column for p in self.problems)
 
-    def within_followup(self, column: str, days: np.ndarray, followup: np.ndarray | None) -> None:
-        """An event's day cannot be after the patient's last follow-up (when the study has one)."""
+    def within_followup(
+        self, column: str, days: np.ndarray, followup: np.ndarray | None, happened: np.ndarray | None = None
+    ) -> None:
+        """An event's day cannot be after the patient's last follow-up (when the study has one): an error. In the
+        time + code form (``happened``: the code says the event occurred) such a time is a warning: it is used as
+        given, as R's survival and cmprsk would, and the reader is told to check it."""
         if followup is None or column == self.study.followup:
             return
-        for i in np.flatnonzero(days > followup):
-            self.add(
-                int(i),
-                column,
-                f"is after the end of follow-up ({self.study.followup} {self.frame[self.study.followup].iloc[i]})",
-                self.frame[column].iloc[i],
-            )
+        late = days > followup if happened is None else (days > followup) & happened
+        for i in np.flatnonzero(late):
+            rule = f"is after the end of follow-up ({self.study.followup} {self.frame[self.study.followup].iloc[i]})"
+            if happened is None:
+                self.add(int(i), column, rule, self.frame[column].iloc[i])
+            else:
+                line, pid = int(i) + 2, None if self.ids[i] is None else str(self.ids[i])
+                value = repr(self.frame[column].iloc[i])
+                self.warnings.append(Problem(self.file, line, pid, column, f"{rule}; used as given: check it", value))
 
     def times(self, column: str, what: str, required: bool) -> np.ndarray:
         """A time column (the study's unit) in days: numbers at least 0 and at most :data:`MAX_TIME_DAYS`."""
@@ -1007,6 +1018,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             codes = chk.codes(ev.column, ev.codes, f"cohort.events.{role}.codes")
             time = chk.times(ev.time, f"time of {role}", required=True)
             events[role] = se.event_from_codes(time, codes, ev.event_codes)
+            chk.within_followup(ev.time, time, followup, events[role].happened)
     endpoints: dict[str, se.EndpointData] = {}
     for name in study.standard_endpoints:
         key = se.ALIASES.get(name, name)
@@ -1020,6 +1032,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             )
 
         endpoints[name] = se.custom_endpoint(time, holds(ep.event), [holds(c) for c in ep.competing])
+        chk.within_followup(ep.time, time, followup, endpoints[name].status > 0)
     for table in study.baseline:
         for row in table.rows:
             if row.type == "continuous":
@@ -1049,7 +1062,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
         factors[name] = pd.Series(pd.Categorical(labels, categories=list(f.level_labels)), index=frame.index, name=name)
     if chk.problems:
         raise StudyError(list(dict.fromkeys(chk.problems)))
-    return StudyCohort(study, frame, ids.to_numpy(object), followup, dead, events, endpoints, factors)
+    return StudyCohort(study, frame, ids.to_numpy(object), followup, dead, events, endpoints, factors, chk.warnings)
 
 
 def check(path: str | Path) -> list:
