@@ -511,3 +511,21 @@ def test_every_plot_is_drawn_in_the_book_style():
     plots = [f for name, f in inspect.getmembers(figures, inspect.isfunction) if name.startswith("plot_")]
     assert len(plots) >= 5
     assert [f.__name__ for f in plots if not hasattr(f, "__wrapped__")] == []
+
+
+def test_interval_scales_draw_one_curve_and_each_transforms_limits(km):
+    """Three transforms' bands overlaid hid one another (a reviewer saw one band): the limits are lines now."""
+    curves = {ct: km for ct in ("plain", "log-log", "arcsine")}
+    fig = figures.plot_interval_scales(curves, title="t", times_months=MONTHS)
+    limits = by_gid(fig, "limit:")
+    assert sorted(line.get_gid() for line in limits) == sorted(
+        f"limit:{ct}:{b}" for ct in curves for b in ("lower", "upper")
+    )
+    assert len({line.get_linestyle() for line in limits}) == 3 and len(by_gid(fig, "curve:")) == 1
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "Kaplan-Meier",
+        "plain limits",
+        "log-log limits",
+        "arcsine limits",
+    ]
+    assert isinstance(figures.plot_interval_scales(curves, times_months=MONTHS, min_cell=9), Text)  # 8 patients

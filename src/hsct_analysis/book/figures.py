@@ -243,6 +243,45 @@ def _draw_curve(
         ticks.set_gid(f"censor:{label}")
 
 
+#: Line styles of the interval limits in :func:`plot_interval_scales`, one per transform.
+LIMIT_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
+
+
+@_styled
+def plot_interval_scales(
+    curves: Mapping[str, pd.DataFrame],
+    title: str | None = None,
+    min_cell: int | None = None,
+    times_months: Sequence[float] = DEFAULT_MONTHS,
+    unit: str = "months",
+) -> Figure | Text:
+    """One Kaplan-Meier curve with the confidence limits of several transforms drawn as lines over it.
+
+    ``curves`` maps a transform's name (``"plain"``, ``"log-log"``, ...) to the same curve computed with that
+    ``conf_type`` (:func:`hsct_analysis.stats.survival.kaplan_meier`): the estimate and the numbers at risk are
+    the first one's, each transform's lower and upper limits (percent) are two step lines in its own colour and
+    dash. Overlaid as bands they would hide one another. With ``min_cell`` as :func:`plot_curves` (a curve of fewer
+    than ``min_cell`` patients is not drawn)."""
+    names = list(curves)
+    first = curves[names[0]]
+    fig = plot_curves(
+        {"Kaplan-Meier": first}, ci=False, title=title, min_cell=min_cell, times_months=times_months, unit=unit
+    )
+    if isinstance(fig, Text):
+        return fig
+    ax = fig.axes[0]
+    for k, name in enumerate(names):
+        path = _from_origin(curves[name], "survival")
+        x = np.asarray(path.index, dtype=float) / DAYS_PER_UNIT[unit]
+        style = dict(drawstyle="steps-post", color=PALETTE[1 + k], linestyle=LIMIT_STYLES[k % len(LIMIT_STYLES)])
+        for bound in ("lower", "upper"):
+            line = ax.plot(x, 100 * path[bound].to_numpy(float), linewidth=1.4, **style)[0]
+            line.set_gid(f"limit:{name}:{bound}")
+        line.set_label(f"{name} limits")
+    ax.legend(loc="best")
+    return fig
+
+
 def _draw_risk_table(ax: Axes, table: pd.DataFrame, colors: Mapping[str, str]) -> None:
     n = len(table)
     ax.set_ylim(-0.5, n - 0.5)
