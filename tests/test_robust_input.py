@@ -638,6 +638,20 @@ def test_masked_counts_are_not_pinned_by_their_bounds():
     assert privacy.suppress_line([1, 1], 5)[2] is True
 
 
+def _any_pinned(counts, small: dict[int, bool], n: int) -> bool:
+    """Whether a reader pins down a masked count of a line: ``small`` maps each masked position to True for a "<N"
+    (1 to N-1) and False for a "*" (at least N); together they add up to the total less the shown counts."""
+    low = {i: 1 if is_small else n for i, is_small in small.items()}
+    high = {i: n - 1 if is_small else float("inf") for i, is_small in small.items()}
+    total = sum(counts[i] for i in small)
+    for i in small:
+        lowest = max(low[i], total - sum(high[k] for k in small if k != i))
+        highest = min(high[i], total - sum(low[k] for k in small if k != i))
+        if highest <= lowest:
+            return True
+    return False
+
+
 def _suppress_line_by_definition(counts, n):
     """Rule 3 as first written (quadratic and more in the line's length): mask the smallest shown non-zero count
     until at least two are masked, they add up to ``n`` or more, and none is pinned down by its bounds."""
@@ -646,15 +660,7 @@ def _suppress_line_by_definition(counts, n):
 
     def pinned():
         masked = [i for i in range(len(counts)) if primary[i] or extra[i]]
-        low = {i: 1 if primary[i] else n for i in masked}
-        high = {i: n - 1 if primary[i] else float("inf") for i in masked}
-        total = sum(counts[i] for i in masked)
-        for i in masked:
-            lowest = max(low[i], total - sum(high[k] for k in masked if k != i))
-            highest = min(high[i], total - sum(low[k] for k in masked if k != i))
-            if highest <= lowest:
-                return True
-        return False
+        return _any_pinned(counts, {i: primary[i] for i in masked}, n)
 
     if not any(primary):
         return primary, extra, False
@@ -726,17 +732,7 @@ def _line_is_safe(values: list[float], texts: list, n: int) -> bool:
     masked = [i for i, t in enumerate(texts) if isinstance(t, str)]
     if not masked:
         return True
-    if len(masked) == 1:
-        return False
-    total = sum(values[i] for i in masked)
-    low = {i: 1 if texts[i] == f"<{n}" else n for i in masked}
-    high = {i: n - 1 if texts[i] == f"<{n}" else float("inf") for i in masked}
-    for i in masked:
-        lowest = max(low[i], total - sum(high[k] for k in masked if k != i))
-        highest = min(high[i], total - sum(low[k] for k in masked if k != i))
-        if highest <= lowest:
-            return False
-    return True
+    return len(masked) > 1 and not _any_pinned(values, {i: texts[i] == f"<{n}" for i in masked}, n)
 
 
 def test_a_table_revisited_reads_a_star_as_at_least_n():
