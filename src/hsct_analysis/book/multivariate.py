@@ -342,7 +342,7 @@ def screening_table(models: dict[str, EndpointModel]) -> pd.DataFrame:
 
 
 def event_counts(cohort: pd.DataFrame, endpoint_name: str, factor_name: str) -> pd.DataFrame:
-    """Patients and events of an endpoint by level of a factor (index level).
+    """Patients and events of an endpoint by level of a factor (index: the levels, named by the factor's label).
 
     Columns ``patients``, ``events`` (the endpoint's event or cause), ``competing`` (the
     competing cause, 0 for LFS/OS) and ``censored``.
@@ -361,7 +361,7 @@ def event_counts(cohort: pd.DataFrame, endpoint_name: str, factor_name: str) -> 
     out = grouped.sum()
     out.insert(0, "patients", grouped.size())
     order = [lv for lv in FACTORS[factor_name].levels if lv in out.index]
-    return out.loc[order]
+    return out.loc[order].rename_axis(FACTORS[factor_name].label)  # the index is read as the factor's name
 
 
 def refit_without_events(
