@@ -224,9 +224,9 @@ def _percent_explanation(count: float, denominator: float, printed: float, decim
     or another denominator of the registry."""
     exact = 100 * count / denominator
     if math.isclose(round_half_up(round_half_up(exact, decimals + 1), decimals), printed):
-        return f"consistent with rounding twice ({exact:.3f} -> {round_half_up(exact, decimals + 1)} -> {printed})"
+        return f"consistent with rounding twice ({exact:.3f} → {round_half_up(exact, decimals + 1)} → {printed})"
     if math.isclose(math.floor(exact * 10**decimals + 1e-9) / 10**decimals, printed):
-        return f"consistent with truncation ({exact:.3f} -> {printed})"
+        return f"consistent with truncation ({exact:.3f} → {printed})"
     for other in sorted(o for o in others if o >= max(count, 1)):
         if other != denominator and math.isclose(round_half_up(100 * count / other, decimals), printed):
             return f"matches {count:g}/{other:g} = {100 * count / other:.2f}% (another denominator)"
