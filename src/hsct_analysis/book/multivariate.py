@@ -412,7 +412,7 @@ def ph_table(models: dict[str, EndpointModel], min_cell: int | None = None) -> t
             continue
         refs = references(model.factors)
         for term, r in model.ph.iterrows():
-            withheld = privacy.term_withheld(model.sizes[str(term)], min_cell)
+            withheld = privacy.term_withheld(model.sizes.get(str(term), (0, 0)), min_cell)  # unknown: not shown
             rows.append(
                 {
                     "Model": model.label,
