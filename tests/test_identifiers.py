@@ -102,3 +102,18 @@ def test_the_bundled_cohort_and_examples_draw_no_warning(tmp_path):
         "warning: bmt.csv, line 128 (patient 127), column tc: '200' is after the end of follow-up (t1 168); "
         "used as given: check it"
     ]
+
+
+def test_build_warns_as_validate_does_and_only_about_a_valid_study(tmp_path, capsys):
+    """``build`` prints a valid study's warnings before it builds; a study with problems (a TODO left) draws none, so
+    that build and validate print the same lines (test_study_build)."""
+    from hsct_analysis.book import cli
+
+    folder = tmp_path / "bmt"
+    shutil.copytree(ROOT / "data" / "examples" / "bmt", folder)
+    cli._warn_identifiers_before_build(folder / "study.yml", is_study=True)
+    assert "patient 127), column tc: '200' is after the end of follow-up" in capsys.readouterr().err
+    text = (folder / "study.yml").read_text(encoding="utf-8")
+    (folder / "todo.yml").write_text(text.replace("title: Allogeneic", "title: TODO Allogeneic"), encoding="utf-8")
+    cli._warn_identifiers_before_build(folder / "todo.yml", is_study=True)
+    assert capsys.readouterr().err == ""

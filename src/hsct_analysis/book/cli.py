@@ -175,12 +175,15 @@ def _warn_identifiers(path: Path, read=None) -> None:
 
 
 def _warn_identifiers_before_build(source: Path, is_study: bool) -> None:
-    """:func:`_warn_identifiers` of what ``build`` is given; a study whose cohort cannot be read draws none (the
-    build then names its problems)."""
+    """:func:`_warn_identifiers` of what ``build`` is given; a study with problems (its cohort unreadable, TODO lines
+    left) draws none: the build then prints exactly the lines ``validate`` prints, and no more."""
+    from hsct_analysis.book import build
     from hsct_analysis.cohort import study
 
     if not is_study:
         _warn_identifiers(source)
+        return
+    if build.study_problems(source):
         return
     try:
         read = study.read_cohort(source)
