@@ -894,33 +894,31 @@ class _DataCheck:
         self.warnings: list[Problem] = []
         self.ids = frame[study.id].to_numpy(object) if study.id in frame else [None] * len(frame)
 
-    def add(self, row: int | None, column: str, rule: str, value=None) -> None:
+    def add(self, row: int | None, column: str, rule: str, value=None, warning: bool = False) -> None:
+        """Record a problem of one cell (``warning``: what to check, which does not stop the book)."""
         line = None if row is None else row + 2
         pid = None if row is None or self.ids[row] is None else str(self.ids[row])
-        self.problems.append(Problem(self.file, line, pid, column, rule, None if value is None else repr(value)))
+        found = Problem(self.file, line, pid, column, rule, None if value is None else repr(value))
+        (self.warnings if warning else self.problems).append(found)
 
     def numbers(self, column: str, what: str, required: bool, minimum: float | None = 0) -> np.ndarray:
         """A column as finite numbers (NaN where empty or wrong: each problem recorded, and ``inf`` is one)."""
         text = self.frame[column]
         values = pd.to_numeric(text, errors="coerce").to_numpy(float)
-        for i in np.flatnonzero(np.isinf(values)):
+        infinite = np.isinf(values)
+        for i in np.flatnonzero(infinite):
             self.add(i, column, f"is not a finite number ({what})", text.iloc[i])
-        values[np.isinf(values)] = np.nan
-        for i in np.flatnonzero(np.isnan(values)):
+        values[infinite] = np.nan
+        for i in np.flatnonzero(np.isnan(values) & ~infinite):
             if text.iloc[i] is None:
                 if required:
                     self.add(i, column, f"is empty; {what} is required")
-            elif not self._recorded(i, column):
+            else:
                 self.add(i, column, f"is not a number ({what})", text.iloc[i])
         if minimum is not None:
             for i in np.flatnonzero(values < minimum):
                 self.add(i, column, f"is below {minimum:g} ({what})", text.iloc[i])
         return values
-
-    def _recorded(self, row: int, column: str) -> bool:
-        """True when a problem of this cell is already recorded."""
-        line = row + 2
-        return any(p.line == line and p.column == column for p in self.problems)
 
     def within_followup(
         self, column: str, days: np.ndarray, followup: np.ndarray | None, happened: np.ndarray | None = None
@@ -933,12 +931,9 @@ class _DataCheck:
         late = days > followup if happened is None else (days > followup) & happened
         for i in np.flatnonzero(late):
             rule = f"is after the end of follow-up ({self.study.followup} {self.frame[self.study.followup].iloc[i]})"
-            if happened is None:
-                self.add(int(i), column, rule, self.frame[column].iloc[i])
-            else:
-                line, pid = int(i) + 2, None if self.ids[i] is None else str(self.ids[i])
-                value = repr(self.frame[column].iloc[i])
-                self.warnings.append(Problem(self.file, line, pid, column, f"{rule}; used as given: check it", value))
+            if happened is not None:
+                rule += "; used as given: check it"
+            self.add(int(i), column, rule, self.frame[column].iloc[i], warning=happened is not None)
 
     def times(self, column: str, what: str, required: bool) -> np.ndarray:
         """A time column (the study's unit) in days: numbers at least 0 and at most :data:`MAX_TIME_DAYS`."""
