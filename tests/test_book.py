@@ -100,3 +100,22 @@ def test_scorecard_page_prints_the_pass_rates(book, card):
     text = visible_text(page(book, "book/08_scorecard"))
     assert f"{100 * rates['overall']:.1f}%" in text
     assert f"{100 * rates['non_conflicting']:.1f}%" in text
+
+
+def test_no_table_has_a_header_row_of_its_row_index_names_alone(book):
+    """The names of a table's row index ("Factor", "Level") sit beside the column headings, not on a row of their own
+    under blank headings, which reads as an empty first row of the table. (A pivot table whose column levels have
+    a name of their own in that corner keeps both rows: a methods page shows it as its code made it.)"""
+
+    def texts(row):
+        return [re.sub(r"<[^>]+>|&nbsp;", "", c).strip() for c in re.findall(r"<th\b.*?</th>", row, re.S)]
+
+    alone, merged = [], 0
+    for html in book.rglob("*.html"):
+        for head in re.findall(r"<thead>(.*?)</thead>", html.read_text(encoding="utf-8"), re.S):
+            rows = [texts(row) for row in re.findall(r"<tr\b.*?</tr>", head, re.S)]
+            names = next((i for i, c in enumerate(rows[-1]) if not c), len(rows[-1]))  # leading names
+            merged += len(rows) == 1 and "Level" in rows[0]
+            if len(rows) > 1 and names and not any(rows[-1][names:]) and not any(rows[-2][:names]):
+                alone.append((html.name, rows[-1][:names]))
+    assert alone == [] and merged >= 2  # the univariate and survival chapters' "Factor, Level" tables

@@ -17,12 +17,13 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 from packaging.requirements import Requirement
 
 from book_runs import small_project
-from hsct_analysis.book import build
+from hsct_analysis.book import build, tables
 from hsct_analysis.cohort import load_cohort
 
 ROOT = build.PROJECT_ROOT
@@ -474,3 +475,31 @@ def test_a_temporary_folder_too_long_for_a_socket_falls_back_to_tcp(tmp_path, mo
         assert os.name != "posix" or Path(manager.ip).parent.parent == short
     finally:
         shutil.rmtree(short, ignore_errors=True)
+
+
+@pytest.mark.parametrize("render", ["to_html", "styled"])
+def test_the_row_index_names_share_the_header_row_with_the_column_headings(tmp_path, render):
+    """pandas writes "Factor" and "Level" on a second header row under blank headings; the page shows one row."""
+    index = pd.MultiIndex.from_tuples([("Age", "<14"), ("Age", ">=14")], names=["Factor", "Level"])
+    frame = pd.DataFrame({"n": [40, 55], "3-year OS": ["50.0", "60.0"]}, index=index)
+    html = frame.to_html() if render == "to_html" else tables.styled(frame).to_html()
+    crossed = pd.crosstab(pd.Series(["a", "b"], name="group"), pd.Series([1, 2], name="years")).to_html()
+    cell = nbformat.v4.new_code_cell("table")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": html, "text/plain": "t"}),
+        nbformat.v4.new_output("display_data", data={"text/html": crossed, "text/plain": "t"}),
+    ]
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    build.finish_executed(path, tmp_path / "cohort.csv", "cohort.csv")
+    shown, kept = (o["data"]["text/html"] for o in nbformat.read(path, as_version=4).cells[0].outputs)
+    (head,) = re.findall(r"<thead>(.*?)</thead>", shown, re.S)
+    (row,) = re.findall(r"<tr\b.*?</tr>", head, re.S)
+    assert [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<th\b.*?</th>", row, re.S)] == [
+        "Factor",
+        "Level",
+        "n",
+        "3-year OS",
+    ]
+    assert len(re.findall(r"<tr\b", shown)) == 3  # the header row and the two rows of the table
+    assert kept == crossed  # the column axis has its own name ("years") in that corner: both rows stay

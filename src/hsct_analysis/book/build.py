@@ -603,6 +603,7 @@ def finish_executed(path: Path, cohort_path: Path, shown: str, hide_code: bool =
         _replace_synthetic_admonition(nb, Path(short).name)
     for cell in nb.cells:
         _alt_from_caption(cell)
+        _index_names_in_header(cell)
     if "cohort_path" in meta.get("parameters", {}):
         meta["parameters"]["cohort_path"] = short
     if meta.get("parameters", {}).get("study_path") == full:  # a study book: the study file, by name only
@@ -635,6 +636,52 @@ def _alt_from_caption(cell) -> None:
     if figure.get("caption") and "alt" not in image:
         plain = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", " ".join(str(figure["caption"]).split()))
         cell.metadata["mystnb"]["image"] = {**image, "alt": plain}
+
+
+_THEAD = re.compile(r"(<thead>)(.*?)(</thead>)", re.S)
+_HEAD_ROW = re.compile(r"<tr\b[^>]*>.*?</tr>", re.S)
+_HEAD_CELL = re.compile(r"<th\b[^>]*>(.*?)</th>", re.S)
+
+
+def _blank(text: str) -> bool:
+    return text.strip() in ("", "&nbsp;")
+
+
+def _merge_index_names(match: re.Match) -> str:
+    """One ``<thead>`` with the names of the row index moved up into the blank corner of the column headings
+    (see :func:`_index_names_in_header`); unchanged unless its last row holds only index names and blanks, and the
+    row above it has a blank cell over each name and as many cells (no spanning headings)."""
+    rows = list(_HEAD_ROW.finditer(match.group(2)))
+    if len(rows) < 2:
+        return match.group(0)
+    above, names = rows[-2], rows[-1]
+    name_cells, above_cells = list(_HEAD_CELL.finditer(names.group(0))), list(_HEAD_CELL.finditer(above.group(0)))
+    k = next((i for i, c in enumerate(name_cells) if _blank(c.group(1))), len(name_cells))
+    if (
+        k == 0
+        or len(above_cells) != len(name_cells)
+        or "colspan" in above.group(0)
+        or not all(_blank(c.group(1)) for c in name_cells[k:])
+        or not all(_blank(c.group(1)) for c in above_cells[:k])
+    ):
+        return match.group(0)
+    row = above.group(0)
+    merged = row[: above_cells[0].start()] + "".join(c.group(0) for c in name_cells[:k])
+    merged += row[above_cells[k - 1].end() :]
+    body = match.group(2)
+    body = body[: above.start()] + merged + body[above.end() : names.start()] + body[names.end() :]
+    return match.group(1) + body + match.group(3)
+
+
+def _index_names_in_header(cell) -> None:
+    """Tables (HTML outputs of a code cell) with the names of their row index ("Factor", "Level") on the same
+    header row as the column headings, in place: pandas puts them on a second header row of their own, under
+    blank headings, which reads as an empty row of the table."""
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "text/html" in data:
+            html = "".join(data["text/html"]) if isinstance(data["text/html"], list) else data["text/html"]
+            data["text/html"] = _THEAD.sub(_merge_index_names, html)
 
 
 #: What papermill and nbclient record about one run (clock times, durations): two runs of the same notebook

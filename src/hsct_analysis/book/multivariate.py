@@ -434,17 +434,11 @@ def ph_table(models: dict[str, EndpointModel], min_cell: int | None = None) -> t
 
 def describe_hrs(summary: pd.DataFrame) -> str:
     """One line per model term: "term: HR (95% CI)", "not estimable (separation)" for a separated term, or the text
-    of a term withheld for privacy (column ``withheld``, :func:`~hsct_analysis.book.privacy.withhold_terms`)."""
-
-    def text(row) -> str:
-        if row.get("withheld", ""):
-            return row["withheld"]
-        if row["separation"]:
-            return "not estimable (separation)"
-        return tables.format_hr(row["hr"], row["hr_lower"], row["hr_upper"])
-
+    of a term withheld for privacy (column ``withheld``, :func:`~hsct_analysis.book.privacy.withhold_terms`): the
+    text of the regression table's cell (:func:`~hsct_analysis.book.tables.hr_text`)."""
     return "; ".join(
-        f"{tables.term_label(term, _given_references(summary))}: {text(row)}" for term, row in summary.iterrows()
+        f"{tables.term_label(term, _given_references(summary))}: {tables.hr_text(row)}"
+        for term, row in summary.iterrows()
     )
 
 

@@ -524,6 +524,24 @@ def _flagged(row: pd.Series) -> bool:
     return False
 
 
+def separated(row) -> bool:
+    """Whether a model term (a row of a model summary) is not estimable: the model's own separation flag, or an
+    interval that runs off to 0 or infinity (:func:`is_separated`)."""
+    return _flagged(row) or is_separated(row["hr"], row["hr_lower"], row["hr_upper"])
+
+
+def hr_text(row) -> str:
+    """The hazard-ratio cell of a model term (a row of a model summary, or of :func:`regression_rows`, not its
+    reference): the text of a term withheld for privacy (column ``withheld``), :data:`SEPARATION_TEXT` for a
+    term not estimable (:func:`separated`), else "HR (lower-upper)" (:func:`format_hr`)."""
+    withheld = str(row.get("withheld", "") or "")
+    if withheld:
+        return withheld
+    if separated(row):
+        return SEPARATION_TEXT
+    return format_hr(row["hr"], row["hr_lower"], row["hr_upper"])
+
+
 def regression_rows(
     summary: pd.DataFrame, reference_levels: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
@@ -602,7 +620,7 @@ def regression_rows(
                     hr_upper=float(r["hr_upper"]),
                     p=float(r["p"]) if not _is_missing(r["p"]) else np.nan,
                     reference=False,
-                    separated=not withheld and (_flagged(r) or is_separated(r["hr"], r["hr_lower"], r["hr_upper"])),
+                    separated=not withheld and separated(r),
                     withheld=withheld,
                 )
             )
@@ -624,22 +642,12 @@ def regression_table(
     ``regression_rows``.
     """
     rows = regression_rows(summary, reference_levels, labels)
-    hr_text, p_text = [], []
-    for r in rows.itertuples(index=False):
-        if r.reference:
-            hr_text.append(REFERENCE_TEXT)
-            p_text.append("")
-        elif r.withheld:
-            hr_text.append(r.withheld)
-            p_text.append("")
-        elif r.separated:
-            hr_text.append(SEPARATION_TEXT)
-            p_text.append("—")
-        else:
-            hr_text.append(format_hr(r.hr, r.hr_lower, r.hr_upper))
-            p_text.append(format_p(r.p))
+    hrs, ps = [], []
+    for _, r in rows.iterrows():
+        hrs.append(REFERENCE_TEXT if r["reference"] else hr_text(r))
+        ps.append("" if r["reference"] or r["withheld"] else "—" if r["separated"] else format_p(r["p"]))
     index = pd.MultiIndex.from_arrays([rows["label"], rows["level"]], names=["Variable", "Level"])
-    return pd.DataFrame({hr_column: hr_text, "p": p_text}, index=index)
+    return pd.DataFrame({hr_column: hrs, "p": ps}, index=index)
 
 
 # ---------------------------------------------------------------------------------------
