@@ -104,7 +104,7 @@ def test_the_headline_row_reads_as_in_the_issue(report):
     reproduced = report.card.set_index("id").loc["res.os.3y.est", "reproduced"]
     assert row["Ours"].startswith(f"{reproduced:.1f} (")
     entry = report.card[report.card["id"] == "t3.lfs.cart_interval_90.<=90.est"].iloc[0]
-    assert estimate_label(entry) == "Leukemia-free survival at 3 years, CAR-T to second HSCT (days) ≤90"
+    assert estimate_label(entry) == "Leukemia-free survival at 3 years, CAR-T to second HSCT (days) ≤ 90"
 
 
 def test_scorecard_chapter_tables_are_reader_tables(report):
@@ -134,7 +134,7 @@ def test_table3_side_by_side_puts_the_papers_value_under_ours(report):
 
     long = univariate.table3(univariate.plain_numbers(report.cohort))
     layout = univariate.paper_layout(long, card=report.card)
-    cell = layout.loc[("CAR-T to second HSCT (days), <=90 vs >90", "<=90"), "3-year LFS % (95% CI)"]
+    cell = layout.loc[("CAR-T to second HSCT (days), ≤ 90 vs > 90", "≤ 90"), "3-year LFS % (95% CI)"]
     ours, paper = cell.split("\n")
     assert paper == "paper 53.9 (41.8-65.8)"
     passed = (

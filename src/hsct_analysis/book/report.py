@@ -72,7 +72,7 @@ _TEST_NAMES = {"logrank": "log-rank", "gray": "Gray's test", "wald": "Wald", "fi
 
 
 def _level_text(level) -> str:
-    return str(level).replace("<=", "≤").replace(">=", "≥") if isinstance(level, str) else ""
+    return tables.level_text(level) if isinstance(level, str) else ""
 
 
 def _endpoint_label(row: pd.Series) -> str:

@@ -646,7 +646,8 @@ def regression_table(
     for _, r in rows.iterrows():
         hrs.append(REFERENCE_TEXT if r["reference"] else hr_text(r))
         ps.append("" if r["reference"] or r["withheld"] else "—" if r["separated"] else format_p(r["p"]))
-    index = pd.MultiIndex.from_arrays([rows["label"], rows["level"]], names=["Variable", "Level"])
+    levels = [level_text(level) for level in rows["level"]]
+    index = pd.MultiIndex.from_arrays([rows["label"], levels], names=["Variable", "Level"])
     return pd.DataFrame({hr_column: hrs, "p": ps}, index=index)
 
 

@@ -125,7 +125,9 @@ def paper_layout(
     when = f"{years:g}-year" if float(years).is_integer() else f"{table.attrs.get('time_days'):g}-day"
     wide = {}
     keys = list(dict.fromkeys(zip(table["factor"], table["level"])))
-    index = pd.MultiIndex.from_tuples([(factor_heading(f), lv) for f, lv in keys], names=["Factor", "Level"])
+    index = pd.MultiIndex.from_tuples(
+        [(factor_heading(f), tables.level_text(lv)) for f, lv in keys], names=["Factor", "Level"]
+    )
     first_of_factor = [i == 0 or keys[i - 1][0] != f for i, (f, _) in enumerate(keys)]
     sizes = table.drop_duplicates(["factor", "level"]).set_index(["factor", "level"])["n"]
     wide["n"] = _group_sizes(
@@ -191,7 +193,7 @@ def factor_heading(factor_name: str) -> str:
     """The factor's printed label; factors sharing a label (two cuts of one interval) get their cut added."""
     fac = FACTORS[factor_name]
     if sum(f.label == fac.label for f in FACTORS.values()) > 1:
-        return f"{fac.label}, {fac.levels[0]} vs {fac.levels[1]}"
+        return f"{fac.label}, {tables.level_text(fac.levels[0])} vs {tables.level_text(fac.levels[1])}"
     return fac.label
 
 
