@@ -311,3 +311,16 @@ def test_the_paper_comparison_leaves_out_counts_percentages_and_ranges(bundled_p
         labels = r.paper(kind=["median", "range"], variable=[c for c, _ in baseline.TIMELINE]).frame["Estimate"]
         assert labels.str.endswith("median").any()
         assert labels.str.endswith("range").any() == ranges
+
+
+def test_a_curve_figure_by_a_factor_few_patients_lack_is_withheld():
+    """Rule 6: CAR-T source is unknown for 10 patients; at min_cell 12 the whole cohort's curve less the two groups'
+    would give those 10 back (Table 1 masks them), so the figure is not drawn; at min_cell 10 it is."""
+    import matplotlib.figure
+
+    from hsct_analysis.book import report
+
+    cohort = load_cohort(ROOT / "data" / "cohort.csv")
+    text = str(report.curves_by_figure(cohort, "lfs", "cart_source", min_cell=12))
+    assert "not shown with `--min-cell 12`" in text and "fewer than 12 patients have no recorded" in text
+    assert isinstance(report.curves_by_figure(cohort, "lfs", "cart_source", min_cell=10), matplotlib.figure.Figure)

@@ -334,6 +334,20 @@ def test_one_level_of_the_factor(tmp_path):
     assert any("every entered factor has a single level" in n.why for n in result.notices)
 
 
+def test_a_figure_by_a_factor_few_patients_lack_is_withheld(tmp_path):
+    """Privacy rule 6: with 3 patients whose arm is not recorded, a figure by arm under min_cell 5 would give them
+    back (the cohort's 40 less the curves' numbers at risk at time 0, 19 and 18); the univariate table masks an
+    arm's size for the same reason. With min_cell 3 the figure is drawn."""
+    rows = patients(40, arm=lambda i: "" if i < 3 else ("a" if i % 2 else "b"))
+    cohort = st.read_cohort(write_study(tmp_path, rows, FACTORS))
+    fig = sr.endpoint_figure(cohort, "os", "arm", 5)
+    assert isinstance(fig, sr.Notice) and fig.why.startswith("fewer than 5 patients have no recorded Arm")
+    table, _ = sr.univariate_table(cohort, "os", 5)
+    assert sorted(table["Patients"], key=str) == ["*", 19]  # 18 masked beside the 3, which 40 - 19 - 18 gives
+    assert isinstance(sr.endpoint_figure(cohort, "os", "arm", 3), matplotlib.figure.Figure)
+    assert isinstance(sr.endpoint_figure(cohort, "os", "arm", 1), matplotlib.figure.Figure)
+
+
 def test_no_events_of_the_endpoint(tmp_path):
     cohort = st.read_cohort(write_study(tmp_path, patients(), FACTORS))  # nobody relapses
     assert sr.estimates(cohort).query("endpoint == 'relapse'")["estimate"].tolist() == [0.0, 0.0]

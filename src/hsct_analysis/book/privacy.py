@@ -15,7 +15,9 @@ The rule (also on the "Use your own data" page):
 4. **Percentages** are shown only next to a count that is shown.
 5. **The cohort size** is a count like any other: below N it is shown as ``"<N"``.
 6. **Curves.** A figure of curves is not drawn when a curve describes fewer than N patients (the steps of a survival
-   curve of 3 patients tell when each of them died); the figure's sentence says why (:func:`curves_withheld`).
+   curve of 3 patients tell when each of them died), nor when the patients in none of its curves (their factor not
+   recorded) are 1 to N - 1: the whole cohort's curve and numbers at risk, less the groups', give theirs back. The
+   figure's sentence says why (:func:`curves_withheld`, :func:`curves_withheld_why`).
 7. **Hazard ratios.** A model's hazard ratio compares a level with its factor's reference level; where either holds
    fewer than N of the model's patients, its estimate, interval and p are not shown (:func:`withhold_terms`): a
    hazard ratio of 2 patients against 90, or "not estimable", tells whether those 2 had the event.
@@ -51,11 +53,29 @@ def not_shown(size_text: str, min_cell: int) -> str:
 CURVES_WITHHELD = "a curve would describe fewer than {n} patients, and each of its steps is one patient's event"
 
 
-def curves_withheld(sizes: Iterable[int], min_cell: int | None) -> bool:
+#: Why a figure of curves by a factor is not drawn under ``--min-cell`` when few patients lack the factor.
+CURVES_UNRECORDED_WITHHELD = (
+    "fewer than {n} patients have no recorded {factor}, and the whole cohort's curve and numbers at risk less these "
+    "curves would give theirs back"
+)
+
+
+def curves_withheld(sizes: Iterable[int], min_cell: int | None, unrecorded: int = 0) -> bool:
     """True when a figure of curves whose groups hold ``sizes`` patients must not be drawn: a group has fewer than
     ``min_cell`` patients. Its steps show its events one by one, and with the other curves (or the whole cohort's)
-    a small group's curve is given back by difference, so the whole figure is left out."""
-    return masking(min_cell) and any(int(size) < int(min_cell) for size in sizes)
+    a small group's curve is given back by difference, so the whole figure is left out. ``unrecorded``: the
+    cohort's patients in none of the groups (their factor not recorded); the whole cohort's curve less the
+    groups' is theirs, so 1 to ``min_cell`` - 1 of them withhold the figure too."""
+    sizes = [int(size) for size in sizes] + ([int(unrecorded)] if unrecorded else [])
+    return masking(min_cell) and any(size < int(min_cell) for size in sizes)
+
+
+def curves_withheld_why(sizes: Iterable[int], min_cell: int, unrecorded: int, factor_label: str) -> str:
+    """The sentence of a figure :func:`curves_withheld` leaves out: a small group, or few patients without
+    ``factor_label`` recorded."""
+    if curves_withheld(sizes, min_cell):
+        return CURVES_WITHHELD.format(n=int(min_cell))
+    return CURVES_UNRECORDED_WITHHELD.format(n=int(min_cell), factor=factor_label)
 
 
 def masking(min_cell: int | None) -> bool:

@@ -431,7 +431,8 @@ def curves_by_figure(
 
     Returns the Figure, or a sentence (Markdown text) where there is none to draw: the endpoint is not recorded,
     fewer than two levels are present, or ``min_cell`` withholds a small group's curve
-    (:func:`~hsct_analysis.book.figures.plot_curves`)."""
+    (:func:`~hsct_analysis.book.figures.plot_curves`) or the figure of a factor that 1 to ``min_cell`` - 1 patients
+    lack (:func:`~hsct_analysis.book.privacy.curves_withheld`)."""
     ep = endpoints.endpoint(name)
     title = f"{ep.label} by {by or FACTORS[factor_name].label}"
     if not endpoints.is_available(cohort, name):
@@ -439,6 +440,11 @@ def curves_by_figure(
     curves = endpoints.curves_by(cohort, name, factor_name, conf_level)
     if len(curves) < 2:
         return Text(not_available(f"The figure of {title}", "fewer than two groups are present"))
+    sizes = [len(sub) for sub in endpoints.groups(cohort, factor_name).values()]
+    unrecorded = len(cohort) - sum(sizes)
+    if privacy.curves_withheld(sizes, min_cell, unrecorded) and not privacy.curves_withheld(sizes, min_cell):
+        why = privacy.curves_withheld_why(sizes, min_cell, unrecorded, FACTORS[factor_name].label)
+        return Text(f"**The figure of {title} is not shown with `--min-cell {int(min_cell)}`:** {why}.")
     return figures.plot_curves(
         {label.format(level=tables.level_text(level)): curve for level, curve in curves.items()},
         kind="survival" if ep.method == "km" else "incidence",

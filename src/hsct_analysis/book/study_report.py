@@ -627,8 +627,10 @@ def endpoint_figure(cohort: StudyCohort, name: str, factor: str | None = None, m
         if len(present) > len(figures.PALETTE):
             return Notice(what, f"more than {len(figures.PALETTE)} levels cannot be told apart in one figure")
         sizes = {lv: int((series == lv).sum()) for lv in present}
-        if privacy.curves_withheld(sizes.values(), n_cell):
-            return Notice(what, privacy.CURVES_WITHHELD.format(n=n_cell))
+        unrecorded = len(series) - sum(sizes.values())
+        if privacy.curves_withheld(sizes.values(), n_cell, unrecorded):
+            label = cohort.study.factors[factor].label
+            return Notice(what, privacy.curves_withheld_why(sizes.values(), n_cell, unrecorded, label))
         curves = {_plain(lv): curve(cohort, name, (series == lv).to_numpy()) for lv in present}
         p = compare(cohort, name, factor).p
     kind = "survival" if info.kind == "km" else "incidence"
