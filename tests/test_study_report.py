@@ -348,6 +348,17 @@ def test_a_figure_by_a_factor_few_patients_lack_is_withheld(tmp_path):
     assert isinstance(sr.endpoint_figure(cohort, "os", "arm", 1), matplotlib.figure.Figure)
 
 
+@pytest.mark.parametrize("key", ["time", "status"])
+def test_a_factor_may_be_called_time_or_status(tmp_path, key):
+    """A factor's key is the user's word: "time" or "status" validated and then broke the models (their columns
+    shared the model's table with the factor's)."""
+    factors = FACTORS.replace("    arm:\n", f"    {key}:\n").replace("forced: [arm]", f"forced: [{key}]")
+    cohort = st.read_cohort(write_study(tmp_path, patients(40), factors))
+    result = sr.multivariable(cohort, "os", min_cell=1)
+    assert result.models and not result.notices and result.factors == [key] and result.n == 40
+    assert sr.model_table(result, next(iter(result.models))).index.get_level_values(1).tolist() == ["A", "B"]
+
+
 def test_no_events_of_the_endpoint(tmp_path):
     cohort = st.read_cohort(write_study(tmp_path, patients(), FACTORS))  # nobody relapses
     assert sr.estimates(cohort).query("endpoint == 'relapse'")["estimate"].tolist() == [0.0, 0.0]

@@ -785,6 +785,14 @@ def univariate_table(
 # --------------------------------------------------------------------------------------- multivariable
 
 
+def _unused_name(name: str, taken) -> str:
+    """``name``, with underscores in front until it is none of ``taken`` (a study's factor keys, which are the
+    user's words: a factor may be called "time")."""
+    while name in taken:
+        name = f"_{name}"
+    return name
+
+
 @dataclass
 class MultivariableResult:
     """The multivariable step for one endpoint.
@@ -859,7 +867,8 @@ def multivariable(cohort: StudyCohort, name: str, min_cell: int | None = None) -
         return result
     data = cohort.endpoints[name]
     frame = pd.DataFrame({f: cohort.factors[f].astype(object) for f in chosen})
-    frame["time"], frame["status"] = data.time, data.status
+    time_col, status_col = (_unused_name(column, chosen) for column in ("time", "status"))  # a factor may be "time"
+    frame[time_col], frame[status_col] = data.time, data.status
     frame = frame.dropna()
     kept = []
     for f in chosen:
@@ -880,7 +889,7 @@ def multivariable(cohort: StudyCohort, name: str, min_cell: int | None = None) -
         result.levels[f] = levels
     result.factors = kept
     result.n = len(frame)
-    result.events = int(np.sum(frame["status"] == info.cause))
+    result.events = int(np.sum(frame[status_col] == info.cause))
     if not kept:
         result.notices.append(
             Notice(what, "every entered factor has a single level among the patients with it recorded")
@@ -891,15 +900,15 @@ def multivariable(cohort: StudyCohort, name: str, min_cell: int | None = None) -
             Notice(what, f"no patient with every entered factor recorded had the event ({info.event})")
         )
         return result
-    frame = frame[kept + ["time", "status"]]
+    frame = frame[kept + [time_col, status_col]]
     for kind in _model_kinds(cohort, info):
         model_name = MODEL_NAMES[kind]
         try:
             if kind == "fine_gray":
-                fit = fine_gray(frame, "time", "status", kept, cause=info.cause, conf_level=study.conf_level,
+                fit = fine_gray(frame, time_col, status_col, kept, cause=info.cause, conf_level=study.conf_level,
                                 reference=result.reference)  # fmt: skip
             else:
-                fit = cause_specific_cox(frame, "time", "status", kept, cause=info.cause,
+                fit = cause_specific_cox(frame, time_col, status_col, kept, cause=info.cause,
                                          conf_level=study.conf_level, reference=result.reference)  # fmt: skip
         except Exception as err:  # noqa: BLE001 - the page says why the model is missing, the build goes on
             result.notices.append(Notice(f"The {model_name} model of {info.label}", f"it could not be fitted ({err})"))
