@@ -156,6 +156,7 @@ def test_missing_required_key_points_at_its_section(bmt_copy):
             "give `days` or `time + column + codes`",
         ),
         ("  times: [1, 2, 3]", "  times: [1, 3, 2]", "estimates.times", "must be increasing"),
+        ("  times: [1, 2, 3]", "  times: [1, 2, 3]\n  conf_level: 1", "estimates.conf_level", "1 must be below 1"),
     ],
 )
 def test_rules(bmt_copy, old, new, path, message):

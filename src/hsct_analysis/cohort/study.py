@@ -89,6 +89,7 @@ class Spec:
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
 
     def field(self, name: str) -> Spec | None:
         return dict(self.fields).get(name)
@@ -324,8 +325,8 @@ class _Checker:
             if low is not None and (value < low or (spec.exclusive_minimum and value == low)):
                 self.err(node, path, f"{value!r} must be {'above' if spec.exclusive_minimum else 'at least'} {low:g}")
                 return None
-            if high is not None and value > high:
-                self.err(node, path, f"{value!r} must be at most {high:g}")
+            if high is not None and (value > high or (spec.exclusive_maximum and value == high)):
+                self.err(node, path, f"{value!r} must be {'below' if spec.exclusive_maximum else 'at most'} {high:g}")
                 return None
             return value
         raise AssertionError(kind)  # pragma: no cover - the schema uses only the kinds above
@@ -1095,7 +1096,7 @@ def _type_text(spec: Spec) -> str:
         if spec.minimum is not None:
             word += f" {'>' if spec.exclusive_minimum else '>='} {spec.minimum:g}"
         if spec.maximum is not None:
-            word += f", <= {spec.maximum:g}"
+            word += f", {'<' if spec.exclusive_maximum else '<='} {spec.maximum:g}"
         return word
     return {
         "section": "mapping",
