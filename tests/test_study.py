@@ -206,6 +206,28 @@ def test_data_problems_name_line_patient_and_column(bmt_copy):
     assert "bmt.csv, line 10 (patient 8), column id: '8' repeats an identifier of an earlier row" in text
 
 
+def test_the_cohort_file_is_read_as_the_data_contract_reads_it(tmp_path):
+    """A short row is an error naming its line and patient (pandas filled it with empty cells: a patient with no
+    event and no factors); a line is the file's line, past blank lines and line breaks inside quotes; a file that is
+    not UTF-8 says how to save it as UTF-8."""
+    csv = 'id,t,d,note\n1,10,1,a\n\n2,20,0,"two\nlines"\n3,30\n4,x,0,b\n'
+    path = small_study(tmp_path, csv, CUSTOM_E)
+    with pytest.raises(st.StudyError) as info:
+        st.read_cohort(path)
+    assert [str(p) for p in info.value.problems] == [
+        "c.csv, line 6 (patient 3): row has 2 values but the header has 4 columns"
+    ]
+    (tmp_path / "c.csv").write_text('id,t,d,note\n1,10,1,a\n\n2,20,0,"two\nlines"\n4,x,0,b\n')
+    with pytest.raises(st.StudyError) as info:
+        st.read_cohort(path)
+    assert [str(p) for p in info.value.problems] == [
+        "c.csv, line 6 (patient 4), column t: 'x' is not a number (time of E)"
+    ]
+    (tmp_path / "c.csv").write_bytes("id,t,d,note\n1,10,1,caf\u00e9\n".encode("latin-1"))
+    (problem,) = st.check(path)
+    assert "c.csv, line 2:" in str(problem) and "save it as UTF-8" in str(problem)
+
+
 def test_not_applicable_values_and_days_form(tmp_path):
     """An event given as its day; 'n/a' declared not applicable means it did not happen."""
     path = small_study(

@@ -210,7 +210,7 @@ def run_validate_study(study_path: Path) -> int:
     n_patients = len(read.frame)
     print(
         f"OK: {_shown(study_path)} is a valid study: {n_patients} patients; endpoints {', '.join(loaded.endpoint_names)}; "
-        f"{len(loaded.factors)} risk factors."
+        f"{len(loaded.factors)} risk factor{'' if len(loaded.factors) == 1 else 's'}."
     )
     _warn_identifiers(study_path, read)
     return EXIT_OK

@@ -494,6 +494,43 @@ def _csv_rows(path: Path, encoding: str, errors: str, problems: list[Problem], s
         problems.append(Problem(source, opened, None, None, rule))
 
 
+def csv_table(path: Path | str, id_column: str | None = None) -> tuple[list[str], list[int], list[list[str]], list]:
+    """A CSV file read as the data contract reads it: (header with its names stripped, each data row's first line in
+    the file, each data row's fields, problems). The problems are those of reading it: not a CSV file in UTF-8
+    (:func:`file_kind`'s rules, each line that is not UTF-8), its layout (semicolons or tabs for commas, a quote
+    never closed, CSV syntax), and a row with more or fewer values than the header has columns (named by its
+    line, and its patient by ``id_column`` when the row has one); such a row is left out. Blank rows are skipped,
+    and a row's line is where it starts in the file (blank lines and line breaks inside quotes counted)."""
+    path = Path(path)
+    source = path.name
+    kind, problems = _sniff(path, source)
+    if kind is None:
+        return [], [], [], problems
+    if kind == "xlsx":
+        return [], [], [], [Problem(source, None, None, None, "is an Excel workbook: name it .xlsx")]
+    encoding = _utf8_problems(path, source)
+    problems = list(encoding)
+    header: list[str] | None = None
+    lines: list[int] = []
+    rows: list[list[str]] = []
+    id_at = None
+    for line, fields in _csv_rows(path, kind, "replace" if encoding else "strict", problems, source):
+        if not "".join(fields).strip():
+            continue
+        if header is None:
+            header = [h.strip() for h in fields]
+            id_at = header.index(id_column) if id_column in header else None
+            continue
+        if len(fields) != len(header):
+            pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
+            rule = f"row has {len(fields)} values but the header has {len(header)} columns"
+            problems.append(Problem(source, line, printable(pid) if pid else None, None, rule))
+            continue
+        rows.append(fields)
+        lines.append(line)
+    return header or [], lines, rows, problems
+
+
 def _unclosed_quote(path: Path, encoding: str, errors: str, start: int) -> int | None:
     """The line of a quote opened in the record starting on line ``start`` (the file's last) and never closed.
 

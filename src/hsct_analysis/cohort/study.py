@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from hsct_analysis.cohort import standard_endpoints as se
-from hsct_analysis.cohort.contract import Problem, problem_count, repeated_names, repeated_names_rule
+from hsct_analysis.cohort.contract import Problem, csv_table, problem_count, repeated_names, repeated_names_rule
 from hsct_analysis.stats.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 __all__ = [
@@ -697,6 +697,9 @@ def _header(path: Path, sheet: str | None) -> tuple[list[str] | None, str | None
             first = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, header=None, nrows=1)
         else:
             first = pd.read_csv(path, dtype=str, header=None, nrows=1, keep_default_na=False)
+    except UnicodeDecodeError:  # not UTF-8: the data contract's reader says which line and how to save it
+        problems = csv_table(path)[3]
+        return None, str(problems[0]) if problems else f"{path.name} is not UTF-8 text"
     except Exception as exc:  # any unreadable file becomes one sentence, never a traceback
         return None, f"{path.name} cannot be read ({type(exc).__name__}: {exc})"
     return ([str(c).strip() for c in first.iloc[0].fillna("")] if len(first) else []), None
@@ -877,19 +880,26 @@ def _repeated_columns(study: Study) -> list[Problem]:
     ]
 
 
-def _read_frame(study: Study) -> pd.DataFrame:
+def _read_frame(study: Study) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
+    """The cohort file as text cells (the study's not-applicable spellings as None), each row's line in the file,
+    and the problems of reading it. A CSV file is read as the data contract reads it
+    (:func:`~hsct_analysis.cohort.contract.csv_table`: UTF-8, its layout, rows as long as the header)."""
     if study.cohort_file.suffix.lower() == ".xlsx":
         frame = pd.read_excel(study.cohort_file, sheet_name=study.sheet or 0, dtype=str, keep_default_na=False)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        lines, problems = np.arange(len(frame)) + 2, []
     else:
-        frame = pd.read_csv(study.cohort_file, dtype=str, keep_default_na=False)
-    frame.columns = [str(c).strip() for c in frame.columns]
+        header, at, rows, problems = csv_table(study.cohort_file, study.id)
+        frame = pd.DataFrame(rows, columns=header, dtype=object) if header else pd.DataFrame()
+        lines = np.asarray(at, int)
     na = set(study.not_applicable)
-    return frame.apply(lambda s: s.str.strip().where(~s.str.strip().isin(na), None))
+    frame = frame.apply(lambda s: s.str.strip().where(~s.str.strip().isin(na), None)) if len(frame.columns) else frame
+    return frame, lines, problems
 
 
 class _DataCheck:
-    def __init__(self, study: Study, frame: pd.DataFrame):
-        self.study, self.frame = study, frame
+    def __init__(self, study: Study, frame: pd.DataFrame, lines: np.ndarray):
+        self.study, self.frame, self.lines = study, frame, lines  # lines: each row's line in the file
         self.file = study.cohort_file.name
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
@@ -897,7 +907,7 @@ class _DataCheck:
 
     def add(self, row: int | None, column: str, rule: str, value=None, warning: bool = False) -> None:
         """Record a problem of one cell (``warning``: what to check, which does not stop the book)."""
-        line = None if row is None else row + 2
+        line = None if row is None else int(self.lines[row])
         pid = None if row is None or self.ids[row] is None else str(self.ids[row])
         found = Problem(self.file, line, pid, column, rule, None if value is None else repr(value))
         (self.warnings if warning else self.problems).append(found)
@@ -969,13 +979,13 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
     if not isinstance(study, Study):
         study = load_study(study)
     try:
-        frame = _read_frame(study)
         repeated = _repeated_columns(study)
+        frame, lines, problems = (None, None, []) if repeated else _read_frame(study)
     except Exception as exc:  # a file pandas cannot read at all: say so, without a traceback
         raise StudyError([Problem(study.cohort_file.name, None, None, None, f"cannot be read: {exc}")]) from None
-    if repeated:
-        raise StudyError(repeated)
-    chk = _DataCheck(study, frame)
+    if repeated or problems:
+        raise StudyError(repeated or problems)
+    chk = _DataCheck(study, frame, lines)
     missing = {col: key for col, key in study.columns().items() if col not in frame.columns}
     if missing:
         raise StudyError(
@@ -991,7 +1001,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             ]
         )
     if study.id is None:  # no identifier column: a patient is named by its line in the file
-        ids = pd.Series([str(i + 2) for i in range(len(frame))], index=frame.index, dtype=object)
+        ids = pd.Series([str(line) for line in lines], index=frame.index, dtype=object)
     else:
         ids = frame[study.id]
     for i in np.flatnonzero(ids.isna().to_numpy()):
