@@ -224,7 +224,7 @@ def test_grades_bar_heights():
     heights = {name: [b.get_height() for b in ax.containers[k]] for k, name in enumerate(["CRS", "ICANS"])}
     assert heights["CRS"] == [1, 3, 1, 0, 1, 1]
     assert heights["ICANS"] == [5, 1, 0, 1, 0, 0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3", "4", "unknown"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2", "3", "4", "not graded"]
     assert ax.get_ylabel() == "Patients (n)"
 
 

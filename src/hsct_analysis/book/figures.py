@@ -811,7 +811,8 @@ def plot_grades(
     xlabel: str = "Grade",
     min_cell: int | None = None,
 ) -> Figure:
-    """Grouped bars of patients per grade (0..``max_grade``, plus "unknown" when any is missing).
+    """Grouped bars of patients per grade (0..``max_grade``, plus "not graded" when any is missing: a toxicity whose
+    occurrence is unknown, or one that occurred without a recorded grade).
 
     ``grades`` maps a toxicity name (e.g. "CRS", "ICANS") to each patient's grade, or is a
     DataFrame with one column per toxicity. Bars are labelled with their counts; with
@@ -825,7 +826,7 @@ def plot_grades(
     levels = [str(g) for g in range(max_grade + 1)]
     any_missing = any(s.isna().any() for s in series.values())
     if any_missing:
-        levels.append("unknown")
+        levels.append("not graded")
     counts = {}
     for name, s in series.items():
         outside = s.dropna()[~s.dropna().isin(range(max_grade + 1))]
