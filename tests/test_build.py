@@ -503,3 +503,17 @@ def test_the_row_index_names_share_the_header_row_with_the_column_headings(tmp_p
     ]
     assert len(re.findall(r"<tr\b", shown)) == 3  # the header row and the two rows of the table
     assert kept == crossed  # the column axis has its own name ("years") in that corner: both rows stay
+
+
+def test_two_builds_failing_in_one_chapter_keep_a_notebook_each(tmp_path):
+    """The partly executed notebook of a failed chapter is named by the chapter and the key of its inputs: two
+    studies failing in the same chapter (at the same time) no longer overwrite one file."""
+    kept = []
+    (tmp_path / "failed").mkdir()  # run_chapters makes it
+    for key, text in (("a" * 64, "first"), ("b" * 64, "second")):
+        output = tmp_path / f"running-{key[:4]}.ipynb"
+        output.write_text(text)
+        chapter = build.Chapter("book/study/04_multivariable", Path("x.ipynb"), {}, key)
+        kept.append(build._keep_failed(chapter, output, tmp_path / "failed"))
+    assert kept[0] != kept[1] and [p.read_text() for p in kept] == ["first", "second"]
+    assert all(p.name.startswith("study__04_multivariable-") for p in kept)

@@ -931,10 +931,12 @@ def _keep_executed(chapter: Chapter, output: Path, executed_dir: Path, stage: Pa
 
 
 def _keep_failed(chapter: Chapter, output: Path, failed_dir: Path) -> Path | None:
-    """Keep the partly executed notebook of a failed chapter in ``.cache/failed`` for inspection."""
+    """Keep the partly executed notebook of a failed chapter in ``.cache/failed`` for inspection, named as its
+    executed copy would be (the chapter and the key of its inputs): two builds of different studies that fail in
+    the same chapter keep one each."""
     if not output.exists():
         return None
-    report = failed_dir / f"{chapter.name.replace('/', '__')}.ipynb"
+    report = failed_dir / _cached_copy(failed_dir, chapter).name
     os.replace(output, report)
     return report
 
