@@ -275,6 +275,9 @@ def test_yes_and_no_stay_text(tmp_path):
     np.testing.assert_array_equal(cohort.endpoints["cgvhd"].status, [1, 0])
     np.testing.assert_array_equal(cohort.endpoints["e"].status, [1, 0])
     np.testing.assert_array_equal(cohort.dead, [1, 0])
+    factor = "risk_factors:\n  factors:\n    gv: {column: gv, label: GVHD, levels: {yes: yes, no: no}, reference: no}\n"
+    (tmp_path / "study.yml").write_text(path.read_text() + factor)
+    assert st.read_cohort(path).study.factors["gv"].reference == "no"  # the level as written, not 'False'
 
 
 def test_time_unit_converts_to_days(tmp_path):

@@ -246,7 +246,8 @@ class _Checker:
         if not isinstance(node, yaml.ScalarNode):
             self.err(node, path, f"must be a single value ({_kind_text(spec)})")
             return None
-        value = self.code(node) if spec.kind == "scalar" else self.scalar(node)
+        # a code, or text such as a level label ("reference: no"), keeps what was written, not YAML 1.1's boolean
+        value = self.code(node) if spec.kind in ("scalar", "text") else self.scalar(node)
         return self._value(spec, node, path, value)
 
     def _pairs(self, node, path):
