@@ -165,10 +165,10 @@ def test_regression_table_reference_rows_and_columns():
     table = tables.regression_table(_summary())
     assert list(table.columns) == ["HR (95% CI)", "p"]
     hr = table["HR (95% CI)"]
-    assert hr[("CAR-T to second HSCT (days)", "<=90")] == "1 (reference)"
-    assert hr[("CAR-T to second HSCT (days)", ">90")] == "4.10 (1.64-10.24)"
-    assert table["p"][("CAR-T to second HSCT (days)", ">90")] == "0.003"
-    assert table["p"][("CAR-T to second HSCT (days)", "<=90")] == ""
+    assert hr[("CAR-T to second HSCT (days)", "≤ 90")] == "1 (reference)"
+    assert hr[("CAR-T to second HSCT (days)", "> 90")] == "4.10 (1.64-10.24)"
+    assert table["p"][("CAR-T to second HSCT (days)", "> 90")] == "0.003"
+    assert table["p"][("CAR-T to second HSCT (days)", "≤ 90")] == ""
     # ATG: reference first, then levels in the factor's order; separation never a number
     atg = [lv for var, lv in table.index if var == "Type of ATG"]
     assert atg == ["ATG-F", "ATG-T", "ATG-P"]

@@ -148,7 +148,8 @@ def small_group_proofs(registry: pd.DataFrame, ids=None, max_n: int = MAX_SEARCH
             proof = (
                 f"Exhaustive search over the {n} patients of the group: of {found.sequences:,} ways they can reach "
                 f"{r.time_days / 365.25:g} years (every order of events, ties and censorings), {found.within:,} give "
-                f"an estimate within {found.estimate_pp:g} ± {found.tolerance_pp:g}; their {r.stat} bound "
+                f"an estimate within {found.estimate_pp:g} ± {found.tolerance_pp:g}; with cmprsk's variance (the "
+                f"book's; another variance can give other bounds), their {r.stat} bound "
                 f"{f'is {low:.1f}' if low == high else f'lies between {low:.1f} and {high:.1f}'}, {miss:.1f} pp "
                 f"from the printed {printed:g} (more than the "
                 f"{BOUND_TOL_PP:g} pp allowed)."
