@@ -359,6 +359,16 @@ def test_a_factor_may_be_called_time_or_status(tmp_path, key):
     assert sr.model_table(result, next(iter(result.models))).index.get_level_values(1).tolist() == ["A", "B"]
 
 
+def test_a_p_across_a_small_group_is_withheld(tmp_path):
+    """Privacy rule 7 (9 on the own-data page): the log-rank p of an arm of 3 patients against 37 tells whether the 3
+    died, as their hazard ratio would; under min_cell 5 it is not shown, without it it is."""
+    cohort = st.read_cohort(write_study(tmp_path, patients(40, arm=lambda i: "a" if i < 3 else "b"), FACTORS))
+    column = "p (log-rank)"
+    assert sr.univariate_table(cohort, "os", 5)[0][column].iloc[0] == "not shown (a group has fewer than 5 patients)"
+    shown = sr.univariate_table(cohort, "os", 1)[0][column].iloc[0]
+    assert shown != "" and not shown.startswith("not shown")
+
+
 def test_no_events_of_the_endpoint(tmp_path):
     cohort = st.read_cohort(write_study(tmp_path, patients(), FACTORS))  # nobody relapses
     assert sr.estimates(cohort).query("endpoint == 'relapse'")["estimate"].tolist() == [0.0, 0.0]

@@ -206,3 +206,15 @@ def test_table3_sizes_count_the_patients_without_a_level(cohort):
     assert sorted(plain[k] for k in plain.index if k[0] == "CAR-T cell source") == [28, 57]
     assert "*" in source and sum(isinstance(v, str) for v in source) == 1
     assert [masked[k] for k in masked.index if k[0] == "Patient sex"] == [56, 39]  # nothing to protect there
+
+
+def test_table3_withholds_the_p_across_a_small_group(cohort):
+    """Rule 7 in Table 3: > 90 days holds 11 patients, so at min_cell 12 the 90-day p-values (and the paper's beside
+    them, whose mark would tell) are not shown; the 60-day cut's groups (38, 57) keep theirs."""
+    table = univariate.table3(cohort)
+    layout = univariate.paper_layout(table, min_cell=12)
+    p_columns = [c for c in layout.columns if c.startswith("p (")]
+    ninety = layout.xs("CAR-T to second HSCT (days), ≤ 90 vs > 90", level=0)
+    assert (ninety[p_columns].iloc[0] == "not shown (a group has fewer than 12 patients)").all()
+    sixty = layout.xs("CAR-T to second HSCT (days), ≤ 60 vs > 60", level=0)
+    assert not sixty[p_columns].iloc[0].str.startswith("not shown").any()

@@ -20,7 +20,8 @@ The rule (also on the "Use your own data" page):
    figure's sentence says why (:func:`curves_withheld`, :func:`curves_withheld_why`).
 7. **Hazard ratios.** A model's hazard ratio compares a level with its factor's reference level; where either holds
    fewer than N of the model's patients, its estimate, interval and p are not shown (:func:`withhold_terms`): a
-   hazard ratio of 2 patients against 90, or "not estimable", tells whether those 2 had the event.
+   hazard ratio of 2 patients against 90, or "not estimable", tells whether those 2 had the event. So does the p of
+   a log-rank or Gray test across groups one of which holds fewer than N patients (:func:`p_withheld`).
 
 ``N <= 1`` (or None) turns suppression off. Functions here never modify their input.
 """
@@ -42,6 +43,17 @@ NOT_SHOWN_SMALL = "not shown (fewer than {n} patients)"
 NOT_SHOWN_MASKED = "not shown (its size is masked)"
 #: What stands for a hazard ratio against a reference level of fewer than N patients (rule 7).
 NOT_SHOWN_SMALL_REFERENCE = "not shown (the reference has fewer than {n} patients)"
+#: What stands for a test's p across groups one of which holds fewer than N patients (rule 7).
+NOT_SHOWN_SMALL_GROUP = "not shown (a group has fewer than {n} patients)"
+
+
+def p_withheld(sizes: Iterable[int], min_cell: int | None) -> str:
+    """Rule 7 for a test across groups of ``sizes`` patients (a log-rank or Gray p): the text that stands for its
+    p where a group holds 1 to ``min_cell`` - 1 patients (as for a hazard ratio, a p of 2 patients against 90 tells
+    whether those 2 had the event), or ``""`` where it is shown. An empty group is left out of the test."""
+    if masking(min_cell) and any(0 < int(size) < int(min_cell) for size in sizes):
+        return NOT_SHOWN_SMALL_GROUP.format(n=int(min_cell))
+    return ""
 
 
 def not_shown(size_text: str, min_cell: int) -> str:

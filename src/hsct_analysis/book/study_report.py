@@ -776,6 +776,7 @@ def univariate_table(
                     )
             table[label] = texts
         p_text = "NA" if not np.isfinite(part["p"].iloc[0]) else tables.format_p(part["p"].iloc[0])
+        p_text = privacy.p_withheld(part["n"], n_cell) or p_text
         table[f"p ({info.test})"] = [p_text] + [""] * (len(part) - 1)
         table.index = pd.MultiIndex.from_arrays([[f.label] * len(part), list(part["level"])], names=["Factor", "Level"])
         parts.append(table)

@@ -133,6 +133,8 @@ def paper_layout(
     wide["n"] = _group_sizes(
         [int(sizes[k]) for k in keys], [f for f, _ in keys], min_cell, table.attrs.get("unrecorded", {})
     )
+    # privacy rule 7: no p across groups one of which is small (nor the paper's beside it: its mark would tell)
+    withheld = {f: privacy.p_withheld([int(sizes[k]) for k in keys if k[0] == f], min_cell) for f, _ in keys}
     for endpoint_name in dict.fromkeys(table["endpoint"]):
         part = table[table["endpoint"] == endpoint_name].set_index(["factor", "level"])
         short = SHORT_LABEL.get(endpoint_name, endpoint_name)
@@ -146,6 +148,7 @@ def paper_layout(
                 _with_paper(text, card, f"t3.{endpoint_name}.{f}", 3) if text else ""
                 for text, (f, _) in zip(p_ours, keys)
             ]
+        p_ours = [withheld[f] if text and withheld[f] else text for text, (f, _) in zip(p_ours, keys)]
         ours = [privacy.not_shown(n, min_cell) if isinstance(n, str) else t for t, n in zip(ours, wide["n"])]
         wide[f"{when} {short} % (95% CI)"] = ours
         wide[f"p ({short})"] = p_ours
