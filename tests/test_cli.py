@@ -101,3 +101,17 @@ def test_bad_option_is_an_argparse_error(capsys):
         cli.main(["build", "--cohort", str(COHORT), "--out", "x", "--min-cell", "0"])
     assert exit_.value.code == 2
     assert "expected a number of at least 1, got 0" in capsys.readouterr().err
+
+
+def test_many_data_warnings_are_listed_up_to_a_limit_then_counted(tmp_path):
+    """bmt's one record with an event after follow-up, copied 30 times: 20 warning lines and one that counts the rest,
+    not a screenful per copy."""
+    import pandas as pd
+
+    bmt = pd.read_csv(ROOT / "data" / "examples" / "bmt" / "bmt.csv")
+    pd.concat([bmt.assign(id=bmt["id"] + 1000 * k) for k in range(30)]).to_csv(tmp_path / "bmt.csv", index=False)
+    (tmp_path / "study.yml").write_text((ROOT / "data" / "examples" / "bmt" / "study.yml").read_text())
+    result = hsct_book("validate", str(tmp_path / "study.yml"))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert result.returncode == 0 and len(warnings) == cli.MAX_WARNINGS + 1
+    assert warnings[-1] == f"warning: ... and 10 more (30 in all; the first {cli.MAX_WARNINGS} are listed)"

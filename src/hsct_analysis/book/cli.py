@@ -158,6 +158,10 @@ def _not_a_file(path: Path) -> str:
     return f"{_shown(path)}: {'is a directory, not a file' if path.is_dir() else 'no such file'}"
 
 
+#: Warnings about a study's data listed one per line at validate and build; the rest are counted in one more line.
+MAX_WARNINGS = 20
+
+
 def _warn_identifiers(path: Path, read=None) -> None:
     """Print the identifier warnings (:mod:`hsct_analysis.cohort.identifiers`) of a cohort file, or of a study's
     cohort (``read``, a :class:`~hsct_analysis.cohort.study.StudyCohort` already read through the study)."""
@@ -170,8 +174,15 @@ def _warn_identifiers(path: Path, read=None) -> None:
         found = identifiers.identifier_warnings(read.ids, name, column) if column else []
     for warning in found:
         print(str(warning), file=sys.stderr)
-    for problem in [] if read is None else read.warnings:  # the study's data: what to check, not an error
+    data = [] if read is None else read.warnings  # the study's data: what to check, not an error
+    for problem in data[:MAX_WARNINGS]:
         print(f"warning: {problem}", file=sys.stderr)
+    if len(data) > MAX_WARNINGS:
+        print(
+            f"warning: ... and {len(data) - MAX_WARNINGS:,} more ({len(data):,} in all; the first {MAX_WARNINGS} are "
+            "listed)",
+            file=sys.stderr,
+        )
 
 
 def _warn_identifiers_before_build(source: Path, is_study: bool) -> None:
