@@ -1148,7 +1148,7 @@ def _reference_rows(spec: Spec, prefix: str, rows: list[str], form: str = "") ->
 
 def schema_reference() -> str:
     """The study-file reference (Markdown), generated from :data:`SCHEMA` and the standard endpoints."""
-    rows = ["| key | type | | meaning |", "|---|---|---|---|"]
+    rows = ["| key | type | required or default | meaning |", "|---|---|---|---|"]
     _reference_rows(SCHEMA, "", rows)
     endpoints = ["| name | endpoint | estimator | needs event roles | status codes |", "|---|---|---|---|---|"]
     for name, ep in se.STANDARD_ENDPOINTS.items():
