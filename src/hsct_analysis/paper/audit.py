@@ -477,8 +477,9 @@ def check_duplicates(registry: pd.DataFrame) -> pd.DataFrame:
             found.append(_finding("duplicate", [row["duplicate_of"], row["id"]], reason, float("nan")))
         elif not math.isclose(row["value"], first["value"], abs_tol=1e-12):
             reason = (
-                f"the same number differs between places: {first['value']:g} in {first['source']} "
-                f"vs {row['value']:g} in {row['source']} ('{row['printed']}')"
+                f"the same number differs between places: {first['value']:g} in {first['source']}"
+                + (f" ('{first['printed']}')" if first["source"] == row["source"] else "")
+                + f" vs {row['value']:g} in {row['source']} ('{row['printed']}')"
             )
             found.append(_finding("duplicate", [row["duplicate_of"], row["id"]], reason, row["value"] - first["value"]))
     return _findings(found)
