@@ -494,6 +494,14 @@ def _csv_rows(path: Path, encoding: str, errors: str, problems: list[Problem], s
         problems.append(Problem(source, opened, None, None, rule))
 
 
+def _row_length_problem(source: str, line: int, fields: list[str], width: int, id_at: int | None) -> Problem:
+    """A row with more or fewer values than the header's ``width`` columns, named by its line and, when the row
+    reaches the identifier's column ``id_at``, its patient."""
+    pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
+    rule = f"row has {len(fields)} values but the header has {width} columns"
+    return Problem(source, line, printable(pid) if pid else None, None, rule)
+
+
 def csv_table(path: Path | str, id_column: str | None = None) -> tuple[list[str], list[int], list[list[str]], list]:
     """A CSV file read as the data contract reads it: (header with its names stripped, each data row's first line in
     the file, each data row's fields, problems). The problems are those of reading it: not a CSV file in UTF-8
@@ -522,9 +530,7 @@ def csv_table(path: Path | str, id_column: str | None = None) -> tuple[list[str]
             id_at = header.index(id_column) if id_column in header else None
             continue
         if len(fields) != len(header):
-            pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
-            rule = f"row has {len(fields)} values but the header has {len(header)} columns"
-            problems.append(Problem(source, line, printable(pid) if pid else None, None, rule))
+            problems.append(_row_length_problem(source, line, fields, len(header), id_at))
             continue
         rows.append(fields)
         lines.append(line)
@@ -1138,9 +1144,7 @@ def _detailed_scan(path: Path, kind: str, source: str, scan: _Scan, keep: bool) 
             continue
         if len(fields) != width:
             if "".join(fields).strip():
-                pid = fields[id_at].strip() if id_at is not None and id_at < len(fields) else None
-                rule = f"row has {len(fields)} values but the header has {width} columns"
-                pending.append(Problem(source, line, printable(pid) if pid else None, None, rule))
+                pending.append(_row_length_problem(source, line, fields, width, id_at))
             continue
         joined = "".join(fields)
         if CONTROL_CHARACTERS.search(joined):
