@@ -324,3 +324,126 @@ def test_a_curve_figure_by_a_factor_few_patients_lack_is_withheld():
     text = str(report.curves_by_figure(cohort, "lfs", "cart_source", min_cell=12))
     assert "not shown with `--min-cell 12`" in text and "fewer than 12 patients have no recorded" in text
     assert isinstance(report.curves_by_figure(cohort, "lfs", "cart_source", min_cell=10), matplotlib.figure.Figure)
+
+
+def _recoverable_rest(groups: pd.DataFrame, cohort: list[int], min_cell: int) -> list[tuple]:
+    """What a reader of a factor's figure (``groups``: its numbers at risk as shown, masked ones as text) and of the
+    whole cohort's (``cohort``) recovers. At a time whose numbers are all shown, the patients in no curve number the
+    cohort's less the curves'; those known values must be 0 or at least ``min_cell`` and move by 0 or at least
+    ``min_cell``. They never rise, so at a time with masked numbers theirs lies between the known ones before and
+    after; where those are equal it is pinned, and a single masked number of that time is the cohort's less the
+    rest. The cohort's own numbers are shown as its figure shows them: where masked, nothing is subtracted. Returns
+    the offending (time, what) pairs."""
+    from hsct_analysis.book import privacy
+
+    total = privacy.suppress_cumulative(list(cohort), min_cell)
+    known = {}
+    for j in range(groups.shape[1]):
+        column = groups.iloc[:, j].tolist()
+        if not any(isinstance(v, str) for v in column + [total[j]]):
+            known[j] = cohort[j] - sum(column)
+    bad, last = [], None
+    for j, month in enumerate(groups.columns):
+        if j in known:
+            rest = known[j]
+            if 0 < rest < min_cell or (last is not None and 0 < abs(last - rest) < min_cell):
+                bad.append((month, f"the patients in no curve: {rest}"))
+            last = rest
+            continue
+        before = [known[i] for i in known if i < j]
+        after = [known[i] for i in known if i > j]
+        pinned = bool(before) and (before[-1] == (after[0] if after else 0))
+        if pinned and not isinstance(total[j], str) and sum(isinstance(v, str) for v in groups.iloc[:, j]) == 1:
+            bad.append((month, "one masked number beside known ones"))
+    return bad
+
+
+def test_numbers_at_risk_of_patients_in_no_curve_stay_hidden():
+    """Rule 6: at each time the whole cohort's number at risk less the curves' is the number of patients whose factor
+    is not recorded; where that is small, or a curve's own number is masked, another number of the time is masked."""
+    from hsct_analysis.book import privacy
+
+    table = pd.DataFrame([[50, 48, 44, 30], [40, 35, 30, 20]], columns=[0, 6, 12, 24])
+    cohort = [100, 93, 84, 53]  # in no curve: 10, 10, 10, 3
+    plain = privacy.suppress_at_risk(table, 5)
+    assert plain.iloc[:, 3].tolist() == [30, 20] and plain.iloc[0, 1] == "*"  # a step of 2 in the first row
+    assert _recoverable_rest(plain, cohort, 5) == [
+        (6, "one masked number beside known ones"),
+        (24, "the patients in no curve: 3"),
+    ]
+    shown = privacy.suppress_at_risk(table, 5, cohort)
+    assert _recoverable_rest(shown, cohort, 5) == []
+    assert shown.iloc[:, 1].tolist() == ["*", "*"] and shown.iloc[:, 3].tolist() == [30, "*"]
+    assert shown.iloc[:, [0, 2]].equals(table.iloc[:, [0, 2]].astype(object))  # nothing else is masked
+    assert privacy.suppress_at_risk(table, None, cohort).equals(table.astype(object))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_numbers_at_risk_leave_nothing_to_subtract(seed):
+    """Random running counts of 2-3 curves and of patients in none: no small count is recoverable after masking."""
+    import numpy as np
+
+    from hsct_analysis.book import privacy
+
+    rng = np.random.default_rng(seed)
+    k, times = int(rng.integers(2, 4)), 8
+    start = rng.integers(5, 60, size=k + 1)
+    rows = [np.maximum(0, start[i] - np.cumsum(np.r_[0, rng.integers(0, 8, size=times - 1)])) for i in range(k + 1)]
+    table = pd.DataFrame(rows[:k], columns=[6 * m for m in range(times)])
+    cohort = [int(v) for v in np.sum(rows, axis=0)]
+    shown = privacy.suppress_at_risk(table, 5, cohort)
+    if shown is None:  # no mask left could protect them: the figure shows no numbers at risk
+        return
+    assert _recoverable_rest(shown, cohort, 5) == []
+    for r in range(k):  # each row is still a running count with no small step between shown values
+        values = [v for v in shown.iloc[r] if not isinstance(v, str)]
+        assert all(v == 0 or v >= 5 for v in values)
+        assert all(a == b or a - b >= 5 for a, b in zip(values, values[1:]))
+
+
+def test_a_figure_by_a_factor_some_patients_lack_masks_what_they_would_give_back():
+    """CAR-T source is unknown for 10 patients: at min_cell 10 the figure by it is drawn, and no number at risk of
+    those 10, read as the whole cohort's less the two curves', is 1 to 9 or moves by 1 to 9."""
+    from hsct_analysis.book import report
+    from hsct_analysis.book.figures import numbers_at_risk
+    from hsct_analysis.cohort import endpoints
+
+    cohort = load_cohort(ROOT / "data" / "cohort.csv")
+    for name in ("lfs", "os", "relapse"):
+        fig = report.curves_by_figure(cohort, name, "cart_source", min_cell=10)
+        cells = {}
+        for a in (a for ax in fig.axes for a in ax.texts if (a.get_gid() or "").startswith("at_risk:")):
+            _, label, month = a.get_gid().split(":")
+            text = a.get_text()
+            cells.setdefault(label, {})[float(month)] = int(text) if text.isdigit() else text
+        groups = pd.DataFrame(cells).T
+        whole = numbers_at_risk({"all": endpoints.curve(cohort, name)}, list(groups.columns)).iloc[0].tolist()
+        assert _recoverable_rest(groups, whole, 10) == [], name
+        unmasked = report.curves_by_figure(cohort, name, "cart_source", min_cell=None)
+        plain = {a.get_gid(): a.get_text() for ax in unmasked.axes for a in ax.texts}
+        raw = pd.DataFrame(
+            {lab: {m: int(plain[f"at_risk:{lab}:{m:g}"]) for m in groups.columns} for lab in groups.index}
+        ).T
+        assert _recoverable_rest(raw, whole, 10) != [], name  # the case arises: the masking is what prevents it
+
+
+def test_numbers_at_risk_no_mask_can_protect_are_left_out(monkeypatch):
+    """When the only number of a time left to mask is 0 (the patients in no curve pinned between two known values,
+    beside one masked curve number), no mask helps: the figure shows a sentence instead of numbers at risk."""
+    import matplotlib.figure
+
+    from hsct_analysis.book import figures, privacy
+    from hsct_analysis.cohort import endpoints
+
+    table = pd.DataFrame([[16, 10, 4, 0, 0, 0, 0, 0], [35, 28, 21, 18, 15, 14, 9, 9]], columns=range(0, 48, 6))
+    cohort = [56, 38, 25, 18, 15, 14, 9, 9]  # in no curve: 5, then 0
+    assert privacy.suppress_at_risk(table, 5) is not None
+    assert privacy.suppress_at_risk(table, 5, cohort) is None
+
+    monkeypatch.setattr(privacy, "suppress_at_risk", lambda table, min_cell, cohort=None: None)
+    whole = endpoints.curve(load_cohort(ROOT / "data" / "cohort.csv"), "os")
+    fig = figures.plot_curves({"a": whole, "b": whole}, min_cell=5, cohort_curve=whole)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    texts = {a.get_gid(): a.get_text() for ax in fig.axes for a in ax.texts}
+    assert texts["at_risk_withheld"].startswith("Numbers at risk not shown with --min-cell 5")
+    assert not any((gid or "").startswith("at_risk:") for gid in texts)

@@ -304,6 +304,15 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, colors: Mapping[str, str]) -
     ax.set_xlabel("")
 
 
+def _draw_risk_note(ax: Axes, note: str) -> None:
+    """The risk table's place holding a sentence instead of numbers."""
+    ax.set_axis_off()
+    ax.text(
+        0.0, 0.5, note, transform=ax.transAxes, ha="left", va="center", fontsize=9.5, color=GREY, wrap=True
+    ).set_gid("at_risk_withheld")
+    ax.set_title("Number at risk", loc="left", fontsize=10, fontweight="bold")
+
+
 def _p_text(p_value: float, test_name: str) -> str:
     return f"{test_name} {tables.format_p_statement(p_value)}"
 
@@ -357,6 +366,7 @@ def plot_curves(
     min_cell: int | None = None,
     unit: str = "months",
     published: Mapping[str, tuple[float, float, float, float]] | None = None,
+    cohort_curve: pd.DataFrame | None = None,
 ) -> Figure | Text:
     """Step curves with CI bands, censor ticks and a numbers-at-risk table under the x-axis.
 
@@ -377,7 +387,10 @@ def plot_curves(
     (:data:`~hsct_analysis.book.privacy.CURVES_WITHHELD`, a :class:`~hsct_analysis.book.text.Text`) is returned
     instead. ``published`` maps a
     curve's label to a value the paper printed, ``(day, estimate, lower, upper)`` in percent: each is drawn as an
-    open diamond with its interval in the curve's colour, and the legend says "Paper (95% CI)".
+    open diamond with its interval in the curve's colour, and the legend says "Paper (95% CI)". ``cohort_curve``:
+    the whole cohort's curve (its numbers at risk shown elsewhere) when the curves are groups some patients are in
+    none of; with ``min_cell``, the numbers at risk of those patients, the cohort's less the groups', are kept from
+    being recovered (:func:`~hsct_analysis.book.privacy.suppress_at_risk`).
     """
     if kind not in KIND_YLABEL:
         raise ValueError(f"kind must be 'survival' or 'incidence', got {kind!r}")
@@ -396,13 +409,11 @@ def plot_curves(
             if at_risk_table is not None
             else numbers_at_risk(curves, times_months, unit)
         )
-        if privacy.masking(min_cell):  # each row is a running count: no small step between two shown values
-            table = table.astype(object).apply(
-                lambda row: pd.Series(
-                    privacy.suppress_cumulative(row.tolist(), min_cell), index=row.index, dtype=object
-                ),
-                axis=1,
-            )
+        if privacy.masking(min_cell):  # running counts with no small step; the patients in no curve stay hidden
+            cohort = None
+            if cohort_curve is not None:
+                cohort = numbers_at_risk({"cohort": cohort_curve}, list(table.columns), unit).iloc[0].tolist()
+            table = privacy.suppress_at_risk(table, min_cell, cohort)
     fig, ax, table_ax = _axes_pair(ax, len(curves), at_risk)
 
     for label, curve in curves.items():
@@ -455,7 +466,9 @@ def plot_curves(
         # the test result heads the legend, which matplotlib places where it hides no curve
         legend = ax.legend(loc="best", title=p_text, alignment="left")
         legend.get_title().set_fontsize(10.5)
-    if table_ax is not None:
+    if table_ax is not None and table is None:  # privacy.suppress_at_risk could not protect them
+        _draw_risk_note(table_ax, privacy.AT_RISK_WITHHELD_WHY.format(n=int(min_cell)))
+    elif table_ax is not None:
         _draw_risk_table(table_ax, table, colors)
     return fig
 

@@ -452,6 +452,7 @@ def curves_by_figure(
         test_name=ep.test_name,
         title=title,
         min_cell=min_cell,
+        cohort_curve=endpoints.curve(cohort, name, conf_level) if privacy.masking(min_cell) else None,
     )
 
 

@@ -619,7 +619,7 @@ def endpoint_figure(cohort: StudyCohort, name: str, factor: str | None = None, m
     n_cell = resolve_min_cell(cohort, min_cell)
     if factor is None:
         curves = {info.label: curve(cohort, name)}
-        p = None
+        p, whole = None, None
     else:
         series, present, _ = _groups(cohort, factor)
         if len(present) < 2:
@@ -633,6 +633,7 @@ def endpoint_figure(cohort: StudyCohort, name: str, factor: str | None = None, m
             return Notice(what, privacy.curves_withheld_why(sizes.values(), n_cell, unrecorded, label))
         curves = {_plain(lv): curve(cohort, name, (series == lv).to_numpy()) for lv in present}
         p = compare(cohort, name, factor).p
+        whole = curve(cohort, name) if privacy.masking(n_cell) else None
     kind = "survival" if info.kind == "km" else "incidence"
     return figures.plot_curves(
         curves,
@@ -642,6 +643,7 @@ def endpoint_figure(cohort: StudyCohort, name: str, factor: str | None = None, m
         xlabel=_plain(f"Months after {cohort.study.time_zero}"),
         ylabel="Survival (%)" if kind == "survival" else _incidence_label(cohort, info),
         min_cell=n_cell,
+        cohort_curve=whole,
     )
 
 
