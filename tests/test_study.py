@@ -459,3 +459,20 @@ def test_an_event_coded_as_happened_after_follow_up_is_a_warning(bmt_copy):
     assert warned == [(5, "4", "t2"), (128, "127", "tc")]
     assert all(w.rule.endswith("; used as given: check it") for w in cohort.warnings)
     assert cohort.events["relapse"].time[3] == cohort.followup_days[3] + 100  # used as given
+
+
+def test_a_cut_point_that_leaves_a_group_empty_is_a_warning(bmt_copy):
+    """bmt's patient ages run from 7 to 52: a cut at 60 leaves '> 60' empty, and cuts at 28 and 28.5 leave the group
+    between them empty. Each is a warning naming the factor, the group, its bounds and the values' range; the book
+    still builds (the figure and tests by the factor say there are fewer than two groups)."""
+    labels = 'labels: ["<=28", ">28"]\n      reference: "<=28"'
+    cohort = st.read_cohort(bmt_copy(("cuts: [28]", "cuts: [60]"), (labels, 'reference: "<=60"')))
+    rules = [w.rule for w in cohort.warnings if "no patient falls" in w.rule]
+    assert len(rules) == 1 and "group '>60'" in rules[0] and "(> 60; the recorded values run from 7 to 52)" in rules[0]
+    cohort = st.read_cohort(bmt_copy(("cuts: [28]", "cuts: [28, 28.5]"), (labels, 'reference: "<=28"')))
+    rules = [w.rule for w in cohort.warnings if "no patient falls" in w.rule]
+    assert rules == [
+        "no patient falls in group '28-28.5' of risk_factors.factors.age (> 28 and ≤ 28.5; the recorded values run "
+        "from 7 to 52): check its cuts"
+    ]
+    assert not [w for w in st.read_cohort(bmt_copy()).warnings if "no patient falls" in w.rule]

@@ -932,6 +932,30 @@ class _DataCheck:
                 self.add(i, column, f"is below {minimum:g} ({what})", text.iloc[i])
         return values
 
+    def empty_groups(self, name: str, factor: RiskFactor, values: np.ndarray, groups: np.ndarray) -> None:
+        """A warning for each group of a factor cut from numbers (``values``; ``groups``: each value's group) that no
+        patient falls in: a cut point outside the values' range, or two cut points with no value between them."""
+        recorded = ~np.isnan(values)
+        if not recorded.any():
+            return
+        low, high = float(values[recorded].min()), float(values[recorded].max())
+        present = set(groups[recorded].tolist())
+        for k, label in enumerate(factor.labels):
+            if k in present:
+                continue
+            bounds = [f"≤ {factor.cuts[0]:g}"] if k == 0 else []
+            if k == len(factor.cuts):
+                bounds = [f"> {factor.cuts[-1]:g}"]
+            elif k > 0:
+                bounds = [f"> {factor.cuts[k - 1]:g} and ≤ {factor.cuts[k]:g}"]
+            self.add(
+                None,
+                factor.column,
+                f"no patient falls in group '{label}' of risk_factors.factors.{name} ({bounds[0]}; the recorded values "
+                f"run from {low:g} to {high:g}): check its cuts",
+                warning=True,
+            )
+
     def within_followup(
         self, column: str, days: np.ndarray, followup: np.ndarray | None, happened: np.ndarray | None = None
     ) -> None:
@@ -1066,6 +1090,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             x = chk.numbers(f.column, f.label, required=False, minimum=None)
             idx = np.searchsorted(np.asarray(f.cuts), x, side="left")  # x <= c1 -> 0, c1 < x <= c2 -> 1, ...
             labels = [None if np.isnan(v) else f.labels[k] for v, k in zip(x, idx)]
+            chk.empty_groups(name, f, x, idx)
         factors[name] = pd.Series(pd.Categorical(labels, categories=list(f.level_labels)), index=frame.index, name=name)
     if chk.problems:
         raise StudyError(list(dict.fromkeys(chk.problems)))
