@@ -246,7 +246,8 @@ def test_a_status_column_of_words_is_the_vital_status_and_its_other_codes_compet
     }
     assert "event" not in study_dict["risk_factors"]["factors"]
     ltx = study_dict["endpoints"]["custom"]["event_ltx"]
-    assert ltx["event"] == {"column": "event", "codes": ["ltx"]}
+    # every other code of the column is named: a slip in it stops the build (study.CustomEndpoint.censored)
+    assert ltx["event"] == {"column": "event", "codes": ["ltx"], "censored": ["censored", "withdraw"]}
     assert ltx["competing"] == [{"label": "death", "column": "event", "codes": ["death"]}]
     assert any("event_withdraw" in item for item in draft.todo)
     target = tmp_path / "study.yml"

@@ -476,3 +476,37 @@ def test_a_cut_point_that_leaves_a_group_empty_is_a_warning(bmt_copy):
         "from 7 to 52): check its cuts"
     ]
     assert not [w for w in st.read_cohort(bmt_copy()).warnings if "no patient falls" in w.rule]
+
+
+def test_a_custom_endpoints_unnamed_codes(bmt_copy):
+    """endpoints.custom.*.event.censored names the codes that mean no event yet: then a slip in the column (a '3', an
+    empty cell) is an error with its line and patient. Without it, such values read as censored, and two or more
+    different ones beside the event's codes are one warning that counts them. A code both event and censored is an
+    error of the study file."""
+
+    def slip(df):
+        df.loc[4, "da"] = "3"
+        df.loc[8, "da"] = None
+
+    # bmt's da holds only 0 and 1: no warning without `censored` (checked first: the copy's CSV is edited next)
+    assert not [
+        w
+        for w in st.read_cohort(bmt_copy(("codes: [1], censored: [0]}", "codes: [1]}"))).warnings
+        if "does not name" in w.rule
+    ]
+    problems = [str(p) for p in st.check(bmt_copy(csv_edit=slip))]
+    assert problems == [
+        "bmt.csv, line 6 (patient 5), column da: '3' is not a code named by endpoints.custom.agvhd (event, competing "
+        "or censored: 1, 0)",
+        "bmt.csv, line 10 (patient 9), column da: is empty; endpoints.custom.agvhd needs one of its codes (1, 0)",
+    ]
+    loose = bmt_copy(("codes: [1], censored: [0]}", "codes: [1]}"), csv_edit=slip)
+    assert st.check(loose) == []
+    warned = [w.rule for w in st.read_cohort(loose).warnings if "does not name" in w.rule]
+    assert warned == [
+        "holds values that endpoints.custom.agvhd does not name, all read as censored: '0' (109 patients), '3' "
+        "(1 patient), empty (1 patient); list the codes that mean censored in endpoints.custom.agvhd.event.censored, "
+        "and any other value is stopped"
+    ]
+    both = [str(p) for p in st.validate_study(bmt_copy(("censored: [0]}", "censored: [0, 1]}")))]
+    assert any("endpoints.custom.agvhd.event.censored: names 1, also an event code" in p for p in both)

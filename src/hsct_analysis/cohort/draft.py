@@ -329,7 +329,11 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
             custom[f"event_{name}"] = {
                 "label": f"TODO: name the event coded {code!r} in {follow.event}",
                 "time": follow.time,
-                "event": {"column": follow.event, "codes": [code]},
+                "event": {
+                    "column": follow.event,
+                    "codes": [code],
+                    "censored": [c for c in codes if c != code and c not in died],
+                },
                 "competing": [{"label": "death", "column": follow.event, "codes": died}],
             }
             todo.append(

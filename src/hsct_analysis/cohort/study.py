@@ -425,10 +425,18 @@ class CustomEndpoint:
     time: str
     event: Condition
     competing: tuple[Condition, ...]
+    #: Codes of the event's column that mean no event yet; when given, the column holds no other code.
+    censored: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
         return "cif" if self.competing else "km"
+
+    def named_codes(self) -> tuple[str, ...]:
+        """Every code of the event's column this endpoint names: the event's, the competing events' on the same
+        column, and the censored ones."""
+        same = [code for c in self.competing if c.column == self.event.column for code in c.codes]
+        return tuple(dict.fromkeys((*self.event.codes, *same, *self.censored)))
 
 
 @dataclass(frozen=True)
@@ -620,6 +628,12 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
                 f"{name!r} is a standard endpoint; list it under endpoints.standard "
                 "or give the custom endpoint another name",
             )
+        event = (custom[name] or {}).get("event") or {}
+        both = {_code(c) for c in event.get("censored") or [] if c is not None} & {
+            _code(c) for c in event.get("codes") or [] if c is not None
+        }
+        if both:
+            err(f"endpoints.custom.{name}.event.censored", f"names {_allowed(sorted(both))}, also an event code")
     if endpoints and not standard and not custom:
         err("endpoints", "declares no endpoint; list at least one under standard or custom")
     all_endpoints = list(seen) + list(seen.values()) + list(custom)
@@ -765,6 +779,7 @@ def load_study(path: str | Path) -> Study:
             ep["time"],
             Condition(ep["label"], ep["event"]["column"], tuple(ep["event"]["codes"])),
             tuple(Condition(x["label"], x["column"], tuple(x["codes"])) for x in ep["competing"]),
+            tuple(ep["event"].get("censored") or ()),
         )
         for name, ep in e["custom"].items()
     }
@@ -932,6 +947,38 @@ class _DataCheck:
                 self.add(i, column, f"is below {minimum:g} ({what})", text.iloc[i])
         return values
 
+    def unnamed_codes(self, name: str, ep: CustomEndpoint) -> None:
+        """The values of a custom endpoint's event column that it does not name. With ``event.censored`` each is an
+        error (an empty cell too); without it they read as censored, and two or more different ones (a typing slip
+        beside the usual 0) are one warning that counts them."""
+        column, key = ep.event.column, f"endpoints.custom.{name}"
+        values = [None if v is None else _code(v) for v in self.frame[column]]
+        named = set(ep.named_codes())
+        if ep.censored:
+            for i, v in enumerate(values):
+                if v is None:
+                    self.add(i, column, f"is empty; {key} needs one of its codes ({_allowed(ep.named_codes())})")
+                elif v not in named:
+                    self.add(
+                        i,
+                        column,
+                        f"is not a code named by {key} (event, competing or censored: {_allowed(ep.named_codes())})",
+                        self.frame[column].iloc[i],
+                    )
+            return
+        counts = pd.Series(["" if v is None else v for v in values if v not in named]).value_counts(sort=False)
+        if len(counts) >= 2:
+            listed = ", ".join(
+                f"{repr(code) if code else 'empty'} ({n} patient{'s' if n != 1 else ''})" for code, n in counts.items()
+            )
+            self.add(
+                None,
+                column,
+                f"holds values that {key} does not name, all read as censored: {listed}; list the codes that mean "
+                f"censored in {key}.event.censored, and any other value is stopped",
+                warning=True,
+            )
+
     def empty_groups(self, name: str, factor: RiskFactor, values: np.ndarray, groups: np.ndarray) -> None:
         """A warning for each group of a factor cut from numbers (``values``; ``groups``: each value's group) that no
         patient falls in: a cut point outside the values' range, or two cut points with no value between them."""
@@ -1062,6 +1109,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
                 np.array([None if v is None else _code(v) for v in frame[cond.column]], dtype=object), list(cond.codes)
             )
 
+        chk.unnamed_codes(name, ep)
         endpoints[name] = se.custom_endpoint(time, holds(ep.event), [holds(c) for c in ep.competing])
         chk.within_followup(ep.time, time, followup, endpoints[name].status > 0)
     for table in study.baseline:
@@ -1223,7 +1271,9 @@ def schema_reference() -> str:
             "",
             "Status 1 where `event` holds, otherwise 2, 3, ... for the first `competing` event that holds,",
             "otherwise 0 (censored). With competing events the endpoint is a cumulative incidence, without",
-            "them a Kaplan-Meier survival endpoint.",
+            "them a Kaplan-Meier survival endpoint. List the codes that mean censored in `event.censored`",
+            "(e.g. `{column: status, codes: [1], censored: [0]}`): then a value of the column that no code names,",
+            "a typing slip, stops the build with its line, instead of reading as censored.",
             "",
         ]
     )
