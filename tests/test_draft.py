@@ -280,3 +280,46 @@ def test_a_workbook_formula_without_its_result_stops_the_draft(tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"line 3, column {frame.columns[1]}: holds a formula (=1+1)" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "study.yml").exists()
+
+
+def test_init_reads_the_named_sheet_of_a_workbook(tmp_path, capsys):
+    """A registry workbook with its codebook first and its data second: without --sheet the draft reads the first
+    sheet and says there are others; with --sheet data it reads the data and writes cohort.sheet, and the filled-in
+    draft validates; an unknown sheet is an error naming the sheets; --sheet without --cohort is an error."""
+    openpyxl = pytest.importorskip("openpyxl")
+    frame = pd.read_csv(EXAMPLES / "hodg" / "hodg.csv")
+    book = openpyxl.Workbook()
+    book.active.title = "codebook"
+    book.active.append(["column", "meaning"])
+    book.active.append(["delta", "1 = death or relapse"])
+    data = book.create_sheet("data")
+    data.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        data.append([v.item() if hasattr(v, "item") else v for v in row])
+    path = tmp_path / "registry.xlsx"
+    book.save(path)
+
+    first = draft_study(path, tmp_path)
+    assert any(
+        item.startswith("cohort.sheet: the workbook has 2 sheets and its first, 'codebook', was read")
+        for item in first.todo
+    )
+    assert cli.main(["init", str(tmp_path / "out"), "--cohort", str(path), "--sheet", "data"]) == 0
+    written = (tmp_path / "out" / "study.yml").read_text()
+    study_dict = yaml.safe_load(written)
+    assert study_dict["cohort"]["sheet"] == "data" and study_dict["cohort"]["followup"] == "time"
+    assert not any("cohort.sheet" in item for item in draft_study(path, tmp_path, "data").todo)
+    text = written.replace("title: 'TODO: title of the study of registry.xlsx'", "title: Lymphoma")
+    text = text.replace("authors: [TODO]", "authors: [Test]")
+    text = text.replace("time_zero: 'TODO: what day 0 is, e.g. day of stem-cell infusion'", "time_zero: transplant")
+    (tmp_path / "out" / "study.yml").write_text(text)
+    capsys.readouterr()
+    assert cli.main(["validate", str(tmp_path / "out" / "study.yml")]) == 0, capsys.readouterr()
+
+    assert cli.main(["init", str(tmp_path / "o2"), "--cohort", str(path), "--sheet", "Data"]) == 2
+    assert "has no sheet 'Data'; its sheets: 'codebook', 'data'" in capsys.readouterr().err
+    assert cli.main(["init", str(tmp_path / "o3"), "--sheet", "data"]) == 1
+    assert "give --cohort too" in capsys.readouterr().err
+    (tmp_path / "out" / "study.yml").write_text(text.replace("sheet: data", "sheet: Data"))
+    assert cli.main(["validate", str(tmp_path / "out" / "study.yml")]) != 0
+    assert "registry.xlsx has no sheet 'Data'; its sheets: 'codebook', 'data'" in capsys.readouterr().err

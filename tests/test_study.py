@@ -300,7 +300,7 @@ def test_xlsx_cohort(bmt_copy, tmp_path):
     assert cohort.endpoints["relapse"].counts() == {0: 54, 1: 42, 2: 41}
     path = bmt_copy(("file: bmt.csv", "file: bmt.xlsx\n  sheet: other"))
     (problem,) = st.validate_study(path)
-    assert problem.path == "cohort.file" and "cannot be read" in problem.message
+    assert problem.path == "cohort.file" and "bmt.xlsx has no sheet 'other'; its sheets: 'patients'" in problem.message
 
 
 def test_study_as_data():

@@ -2,7 +2,7 @@
 
     hsct-book validate COHORT.csv | STUDY.yml
     hsct-book template [DIR]
-    hsct-book init DIR [--cohort COHORT.csv]
+    hsct-book init DIR [--cohort COHORT.csv|.xlsx [--sheet NAME]]
     hsct-book build STUDY.yml --out DIR [--min-cell N] [--jobs N] [--chapter NAME ...]
     hsct-book build --cohort COHORT.csv --out DIR [--title TEXT] [--min-cell N] [--jobs N] [--chapter NAME ...]
 
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="your cohort file (.csv or .xlsx): draft a study file from it, each guess commented",
     )
+    init.add_argument("--sheet", default=None, help="with an .xlsx --cohort: the sheet to read (default: the first)")
 
     template = commands.add_parser("template", help="write a blank cohort template and its data dictionary")
     template.add_argument("directory", type=Path, nargs="?", default=Path("."), help="where to write (default: .)")
@@ -247,18 +248,21 @@ def run_init_example(directory: Path) -> int:
     return EXIT_OK
 
 
-def run_init(directory: Path, cohort_path: Path | None) -> int:
-    """Draft ``directory/study.yml`` from the user's cohort file and say what is left to fill in; without a
-    cohort file, write the example project."""
+def run_init(directory: Path, cohort_path: Path | None, sheet: str | None = None) -> int:
+    """Draft ``directory/study.yml`` from the user's cohort file (``sheet``: of a workbook) and say what is left to
+    fill in; without a cohort file, write the example project."""
     from hsct_analysis.cohort import contract, draft
 
     if cohort_path is None:
+        if sheet is not None:
+            print("error: --sheet names a sheet of the --cohort workbook; give --cohort too", file=sys.stderr)
+            return EXIT_FAILED
         return run_init_example(directory)
     if not cohort_path.is_file():
         print(_not_a_file(cohort_path), file=sys.stderr)
         return EXIT_BAD_COHORT
     try:
-        target, result = draft.write_draft(cohort_path, directory)
+        target, result = draft.write_draft(cohort_path, directory, sheet)
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -387,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_validate_study(args.cohort)
             return run_validate(args.cohort)
         if args.command == "init":
-            return run_init(args.directory, args.cohort)
+            return run_init(args.directory, args.cohort, args.sheet)
         if args.command == "template":
             return run_template(args.directory)
         return run_build(args)

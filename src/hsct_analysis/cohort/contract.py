@@ -586,6 +586,18 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+def sheet_names(path: Path) -> list[str]:
+    """The names of the sheets of the Excel workbook at ``path``, in order."""
+    import openpyxl
+
+    with Path(path).open("rb") as fh:
+        book = openpyxl.load_workbook(fh, read_only=True)
+        try:
+            return list(book.sheetnames)
+        finally:
+            book.close()
+
+
 def _xlsx_rows(path: Path, problems: list[Problem], source: str):
     """(sheet row, cells as text) of the workbook's first sheet.
 

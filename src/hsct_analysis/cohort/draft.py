@@ -32,7 +32,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from hsct_analysis.cohort.contract import NotATable, file_kind, formula_problem, repeated_names, repeated_names_rule
+from hsct_analysis.cohort.contract import (
+    NotATable,
+    file_kind,
+    formula_problem,
+    repeated_names,
+    repeated_names_rule,
+    sheet_names,
+)
 
 #: A column with at most this many distinct values is drafted as a categorical factor.
 MAX_LEVELS = 6
@@ -79,19 +86,27 @@ class Draft:
     todo: list[str] = field(default_factory=list)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """The cohort file as text-preserving columns (CSV or ``.xlsx``), numbers parsed where every value is one."""
+def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
+    """The cohort file as text-preserving columns (CSV or ``.xlsx``; ``sheet``: the workbook's sheet, default the
+    first), numbers parsed where every value is one."""
     # The study file's default ``cohort.not_applicable`` (an empty cell, ``NA`` as R writes it) is missing here too.
     kind = file_kind(path)  # a JSON, PDF or UTF-16 file is named as such (contract.NotATable), as validate names it
+    if sheet is not None and kind != "xlsx":
+        raise ValueError("is not an Excel workbook (.xlsx): a sheet is only for one")
     if kind == "xlsx":
-        unsaved = formula_problem(path, str(path))  # read for values, such a cell would be empty
-        if unsaved is not None:
-            raise NotATable(f"line {unsaved.line}, column {unsaved.column}: {unsaved.rule}")
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
+        sheets = sheet_names(path)
+        if sheet is not None and sheet not in sheets:
+            raise ValueError(f"has no sheet {sheet!r}; its sheets: {', '.join(repr(s) for s in sheets)}")
+        if sheet is None or sheet == sheets[0]:  # the formula check reads the first sheet
+            unsaved = formula_problem(path, str(path))  # read for values, such a cell would be empty
+            if unsaved is not None:
+                raise NotATable(f"line {unsaved.line}, column {unsaved.column}: {unsaved.rule}")
+        at = sheet if sheet is not None else 0
+        frame = pd.read_excel(path, sheet_name=at, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
     else:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE), encoding=kind)
     if kind == "xlsx":
-        written = pd.read_excel(path, dtype=str, header=None, nrows=1)
+        written = pd.read_excel(path, sheet_name=at, dtype=str, header=None, nrows=1)
     else:
         written = pd.read_csv(path, dtype=str, header=None, nrows=1, keep_default_na=False, encoding=kind)
     for name, positions in repeated_names(list(written.iloc[0].fillna("")) if len(written) else []).items():
@@ -284,10 +299,11 @@ def _factor(frame: pd.DataFrame, column: str) -> tuple[dict, str]:
     )
 
 
-def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
-    """Draft ``study.yml`` for ``cohort_path`` (the file is referred to relative to ``study_dir``)."""
+def draft_study(cohort_path: str | Path, study_dir: str | Path, sheet: str | None = None) -> Draft:
+    """Draft ``study.yml`` for ``cohort_path`` (the file is referred to relative to ``study_dir``; ``sheet``: the
+    sheet of a workbook to read, default its first)."""
     cohort_path, study_dir = Path(cohort_path), Path(study_dir)
-    frame = read_table(cohort_path)
+    frame = read_table(cohort_path, sheet)
     todo: list[str] = []
     notes: dict[str, str] = {}
     used: set[str] = set()
@@ -306,6 +322,13 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path) -> Draft:
             "time_zero": "TODO: what day 0 is, e.g. day of stem-cell infusion",
         }
     )
+    if sheet is not None:
+        cohort["sheet"] = sheet
+    elif file_kind(cohort_path) == "xlsx" and len(sheets := sheet_names(cohort_path)) > 1:
+        todo.append(
+            f"cohort.sheet: the workbook has {len(sheets)} sheets and its first, {sheets[0]!r}, was read; for another, "
+            "run init again with --sheet NAME"
+        )
     if id_column is not None:
         cohort["id"] = id_column
     todo.append("cohort.time_zero: say what day 0 is")
@@ -476,16 +499,26 @@ def todo_lines(path: str | Path) -> list[str]:
     ]
 
 
-def write_draft(cohort_path: str | Path, directory: str | Path) -> tuple[Path, Draft]:
-    """Write ``directory/study.yml`` drafted from ``cohort_path``; refuses to overwrite an existing file."""
+def write_draft(cohort_path: str | Path, directory: str | Path, sheet: str | None = None) -> tuple[Path, Draft]:
+    """Write ``directory/study.yml`` drafted from ``cohort_path`` (``sheet``: as :func:`draft_study`); refuses to
+    overwrite an existing file."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "study.yml"
     if target.exists():
         raise FileExistsError(f"{target} exists; move it away or choose another folder")
-    draft = draft_study(cohort_path, directory)
+    draft = draft_study(cohort_path, directory, sheet)
     target.write_text(draft.text, encoding="utf-8")
     return target, draft
 
 
-__all__ = ["Draft", "Pair", "draft_study", "find_pairs", "read_table", "todo_lines", "write_draft", "MAX_LEVELS"]
+__all__ = [
+    "Draft",
+    "Pair",
+    "draft_study",
+    "find_pairs",
+    "read_table",
+    "todo_lines",
+    "write_draft",
+    "MAX_LEVELS",
+]

@@ -35,7 +35,14 @@ import pandas as pd
 import yaml
 
 from hsct_analysis.cohort import standard_endpoints as se
-from hsct_analysis.cohort.contract import Problem, csv_table, problem_count, repeated_names, repeated_names_rule
+from hsct_analysis.cohort.contract import (
+    Problem,
+    csv_table,
+    problem_count,
+    repeated_names,
+    repeated_names_rule,
+    sheet_names,
+)
 from hsct_analysis.stats.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 __all__ = [
@@ -716,6 +723,12 @@ def _header(path: Path, sheet: str | None) -> tuple[list[str] | None, str | None
         problems = csv_table(path)[3]
         return None, str(problems[0]) if problems else f"{path.name} is not UTF-8 text"
     except Exception as exc:  # any unreadable file becomes one sentence, never a traceback
+        try:
+            sheets = sheet_names(path) if sheet and path.suffix.lower() == ".xlsx" else None
+        except Exception:  # not a workbook after all: the first sentence says so
+            sheets = None
+        if sheets is not None and sheet not in sheets:
+            return None, f"{path.name} has no sheet {sheet!r}; its sheets: {', '.join(repr(s) for s in sheets)}"
         return None, f"{path.name} cannot be read ({type(exc).__name__}: {exc})"
     return ([str(c).strip() for c in first.iloc[0].fillna("")] if len(first) else []), None
 
