@@ -88,6 +88,7 @@ def test_a_study_without_paper_builds_the_study_book(recorded, study_project, tm
     changes = book.config_changes
     assert changes["title"] == "Allogeneic bone-marrow transplantation for acute leukaemia (KMsurv bmt)"
     assert changes["html"]["announcement"] is None  # the bundled book's "All patient data ... are synthetic"
+    assert changes["sphinx"]["config"]["smartquotes"] is False  # the study's labels keep their straight quotes
     assert book.provenance["study"].startswith("study.yml, sha256 ")
     assert book.provenance["cohort"].startswith("bmt.csv, sha256 ")
     shown = book.shown(build.Chapter("book/study/00_about", path, {}, "k"))

@@ -1487,7 +1487,8 @@ def _sha256_16(path: Path) -> str:
 def study_config(loaded) -> dict:
     """Changes to ``_config.yml`` for a study book: its title and authors; no announcement (the bundled book's
     says the data are synthetic); no repository or launch buttons (they lead to this package's repository and
-    notebooks, not to the study's data)."""
+    notebooks, not to the study's data); no smart quotes (Sphinx would turn the straight quotes of the study's
+    labels, ``"CR1"`` or ``5'-UTR``, into curly ones: the book prints them as typed)."""
     # as typed: hsct_analysis.book.sphinx_ext escapes them for the theme, which prints them as raw HTML
     return {
         "title": loaded.title,
@@ -1495,6 +1496,7 @@ def study_config(loaded) -> dict:
         "author": ", ".join(loaded.authors),
         "html": {"announcement": None, "use_repository_button": False},
         "launch_buttons": {"binderhub_url": "", "jupyterhub_url": ""},
+        "sphinx": {"config": {"smartquotes": False}},
     }
 
 
