@@ -606,11 +606,11 @@ def plot_forest(
                 printed = (
                     f"{p_hr:,.3g} ({p_lo:,.3g}–{p_hi:,.3g})" if p_hr < lo else f"{p_hr:,.0f} ({p_lo:,.0f}–{p_hi:,.0f})"
                 )
-                ax.annotate(
+                ax.annotate(  # hung below the row's interval line, clear of it
                     f"paper: {printed}, off the axis",
-                    (hi if p_hr > hi else lo, y - 0.28),
+                    (hi if p_hr > hi else lo, y - 0.14),
                     ha="right" if p_hr > hi else "left",
-                    va="center",
+                    va="top",
                     fontsize=9,
                     color=PALETTE[1],
                 )
