@@ -1458,7 +1458,7 @@ def _relapse_death_has_relapse_day(t: _Table) -> list[Problem]:
 
 
 def _later_grade_after_earlier(later: str, earlier: str, what: str) -> Callable[[_Table], list[Problem]]:
-    """Rule: ``later`` (e.g. grade 3-4 aGVHD) needs ``earlier`` and cannot come before it."""
+    """Rule: ``later`` (e.g. grade III–IV aGVHD) needs ``earlier`` and cannot come before it."""
 
     @_needs(later, earlier)
     def rule(t: _Table) -> list[Problem]:
@@ -1522,7 +1522,7 @@ _CROSS_RULES: list[Callable[[_Table], list[Problem]]] = [
     _events_before_end_of_followup,
     _cause_of_death_matches_dead,
     _relapse_death_has_relapse_day,
-    _later_grade_after_earlier("agvhd_3_4_days", "agvhd_2_4_days", "grade 3-4 acute GVHD is also grade 2-4"),
+    _later_grade_after_earlier("agvhd_3_4_days", "agvhd_2_4_days", "grade III–IV acute GVHD is also grade II–IV"),
     _later_grade_after_earlier("cgvhd_extensive_days", "cgvhd_days", "extensive chronic GVHD is also chronic GVHD"),
     _crs_grade_matches_crs,
     _relapse_day_matches_site,

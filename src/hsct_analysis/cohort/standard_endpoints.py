@@ -128,7 +128,7 @@ nrm = relapse_nrm
 
 
 def grfs(followup, dead, relapse: Event, agvhd_3_4: Event, cgvhd_extensive: Event) -> EndpointData:
-    """GVHD-free, relapse-free survival (Holtan et al. 2015): the first of grade III-IV acute GVHD,
+    """GVHD-free, relapse-free survival (Holtan et al. 2015): the first of grade III–IV acute GVHD,
     chronic GVHD needing systemic treatment (``cgvhd_extensive``: extensive or moderate-severe),
     relapse, or death.
 
@@ -177,8 +177,8 @@ EVENT_ROLES: dict[str, EventRole] = {
     r.name: r
     for r in [
         EventRole("relapse", "relapse of the disease", ("relapse", "relapsed")),
-        EventRole("agvhd_2_4", "acute GVHD grade II-IV", ("agvhd", "acute gvhd", "gvhd")),
-        EventRole("agvhd_3_4", "acute GVHD grade III-IV", ("agvhd", "acute gvhd", "gvhd")),
+        EventRole("agvhd_2_4", "acute GVHD grade II–IV", ("agvhd", "acute gvhd", "gvhd")),
+        EventRole("agvhd_3_4", "acute GVHD grade III–IV", ("agvhd", "acute gvhd", "gvhd")),
         EventRole("cgvhd", "chronic GVHD of any severity", ("cgvhd", "chronic gvhd", "gvhd")),
         EventRole("cgvhd_extensive", "chronic GVHD, extensive or moderate-severe", ("cgvhd", "chronic gvhd", "gvhd")),
         EventRole("neutrophil_engraftment", "neutrophil engraftment", ("engrafted", "engraftment", "recovered")),
@@ -248,11 +248,11 @@ STANDARD_ENDPOINTS: dict[str, StandardEndpoint] = {
             "GVHD-free, relapse-free survival",
             "km",
             ("relapse", "agvhd_3_4", "cgvhd_extensive"),
-            {0: "censored", 1: "grade III-IV acute GVHD, extensive chronic GVHD, relapse or death"},
+            {0: "censored", 1: "grade III–IV acute GVHD, extensive chronic GVHD, relapse or death"},
             grfs,
         ),
-        _death_competing("agvhd_2_4", "Acute GVHD grade II-IV"),
-        _death_competing("agvhd_3_4", "Acute GVHD grade III-IV"),
+        _death_competing("agvhd_2_4", "Acute GVHD grade II–IV"),
+        _death_competing("agvhd_3_4", "Acute GVHD grade III–IV"),
         _death_competing("cgvhd", "Chronic GVHD, any"),
         _death_competing("cgvhd_extensive", "Chronic GVHD, extensive or moderate-severe"),
         _death_competing("neutrophil_engraftment", "Neutrophil engraftment"),

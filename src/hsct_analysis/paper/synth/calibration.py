@@ -1153,7 +1153,7 @@ class Calibrator:
 
 
 #: Endpoints calibrated on their own after the core (whole-cohort cumulative incidences only),
-#: with the endpoint each must nest in (grade 3-4 within grade 2-4, extensive within any cGVHD,
+#: with the endpoint each must nest in (grade III–IV within grade II–IV, extensive within any cGVHD,
 #: PTLD after EBV viremia).
 SECONDARY_ENDPOINTS = {
     "agvhd_2_4": None,
