@@ -94,6 +94,22 @@ def test_paper_breaks_the_identity():
     assert v("relapse") + v("nrm") == pytest.approx(54.1, abs=1e-9)
 
 
+# comparing_groups ----------------------------------------------------------------------
+def test_one_relapse_hazard_and_different_nrm_split_the_two_tests():
+    """The simulated pair: the log-rank test of relapse (NRM censored) finds nothing, Gray's test of its incidence
+    does, and the relapse incidence is lower where NRM is higher."""
+    from hsct_analysis.book import pages
+
+    pair = pages.competing_risks_pair()
+    t, s, g = pair["time"], pair["status"], pair["group"]
+    assert survival.logrank(t, (s == 1).astype(int), g).p_value > 0.2
+    assert competing.gray_test(t, s, g, cause=1).p_value < 0.01
+    at = {name: competing.cumulative_incidence(t[g == name], s[g == name], cause=1) for name in ("low NRM", "high NRM")}
+    three_years = {name: curve.loc[curve.index <= 3 * YEAR, "estimate"].iloc[-1] for name, curve in at.items()}
+    assert three_years["high NRM"] < three_years["low NRM"] - 0.15
+    assert pair.equals(pages.competing_risks_pair())  # the page's numbers are the same every build
+
+
 # cutpoint -----------------------------------------------------------------------------
 def test_selected_cut_corrected_p_exceeds_naive(cohort):
     res = cutpoint.maximally_selected_logrank(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 from myst_nb import glue
 
 from hsct_analysis.stats import survival
@@ -40,3 +42,29 @@ def glue_published(names: dict[str, str], registry=None) -> dict[str, float]:
     for key, value in glued.items():
         glue_number(key, value)
     return glued
+
+
+def competing_risks_pair(
+    n: int = 150,
+    relapse_per_day: float = 0.0008,
+    nrm_per_day: tuple[float, float] = (0.0002, 0.003),
+    follow_up_days: tuple[float, float] = (365.0, 1826.0),
+    seed: int = 2023,
+) -> pd.DataFrame:
+    """Two simulated groups of ``n`` patients with the **same** cause-specific hazard of relapse
+    (``relapse_per_day``, events per patient-day) and different hazards of death without relapse (``nrm_per_day``,
+    one per group), censored uniformly between the two ``follow_up_days`` (days): the textbook case where the
+    log-rank test of relapse (deaths censored) and Gray's test of its cumulative incidence disagree.
+
+    Returns one row per patient: ``time`` (days), ``status`` (0 censored, 1 relapse, 2 NRM) and ``group``
+    (``"low NRM"`` or ``"high NRM"``). Deterministic for a given ``seed``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, nrm in zip(("low NRM", "high NRM"), nrm_per_day):
+        relapse = rng.exponential(1 / relapse_per_day, n)
+        death = rng.exponential(1 / nrm, n)
+        censor = rng.uniform(*follow_up_days, n)
+        time = np.minimum.reduce([relapse, death, censor])
+        status = np.select([time == relapse, time == death], [1, 2], 0)
+        rows.append(pd.DataFrame({"time": np.ceil(time), "status": status, "group": label}))
+    return pd.concat(rows, ignore_index=True)
