@@ -72,3 +72,43 @@ def test_log_interval_pair_proof_of_the_90_day_nrm(registry):
     assert row["lower_id"] == "t3.nrm.cart_interval_90.<=90.lo"
     # the whole-cohort 3-year NRM pair is NOT excluded (41.7^2 / 31.9 = 54.5 >= 56.2 - 2): no proof
     assert "res.nrm.3y.up" not in pairs.index
+
+
+def _every_sequence(n: int) -> list[list[tuple[int, int, int]]]:
+    """Every sequence of (at risk, cause events, other events) steps by which n patients can reach a time, a
+    censoring being a step without events: written out one by one, without pruning."""
+    out = []
+
+    def walk(at_risk, steps):
+        out.append(steps)
+        if at_risk == 0:
+            return
+        walk(at_risk - 1, steps + [(at_risk, 0, 0)])
+        for size in range(1, at_risk + 1):
+            for d1 in range(size + 1):
+                walk(at_risk - size, steps + [(at_risk, d1, size - d1)])
+
+    walk(n, [])
+    return out
+
+
+@pytest.mark.parametrize("estimate", [20.0, 45.0, 80.0])
+def test_the_search_gives_cif_cores_estimates_and_variances_bit_for_bit(estimate):
+    """The pooled, pruned search (proofs._reachable) against every sequence of 6 patients written out and passed to
+    the statistics core's cif_core: the same (estimate, variance) pairs within the window, to the last bit, and as
+    many sequences kept."""
+    from hsct_analysis.stats.competing import cif_core
+
+    n, low, high = 6, (estimate - 5) / 100, (estimate + 5) / 100
+    expected = []
+    for steps in _every_sequence(n):
+        if not steps:
+            continue
+        at_risk, d1, d2 = (np.array(column, float) for column in zip(*steps))
+        cif, var = cif_core(at_risk, d1, d2)
+        if low - 1e-12 <= cif[-1] <= high + 1e-12:
+            expected.append((cif[-1], var[-1]))
+    est, var, visited = proofs._reachable(n, low, high)
+    assert visited < len(_every_sequence(n))  # it prunes
+    assert len(expected) > 50
+    assert sorted(zip(est.tolist(), var.tolist())) == sorted(expected)
