@@ -346,6 +346,22 @@ def _default(spec: Spec):
     return spec.default
 
 
+def _codes(values) -> list[str | None]:
+    """:func:`_code` of each of ``values`` (None stays None), each distinct value converted once: a column of a
+    registry extract holds few distinct codes in many rows."""
+    known: dict = {}
+    out = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        code = known.get(value)
+        if code is None:
+            code = known[value] = _code(value)
+        out.append(code)
+    return out
+
+
 def _code(value) -> str:
     """A code as text, numbers normalised (1, 1.0 and '1' are the same code)."""
     if isinstance(value, bool):
@@ -895,9 +911,7 @@ class StudyCohort:
     def coded(self, column: str) -> pd.Series:
         """A column as codes, numbers normalised as the study file's codes are (``1``, ``1.0`` and ``"1"`` are
         the code ``"1"``); not-applicable values are None. Map it through a ``levels`` mapping of the study."""
-        return pd.Series(
-            [None if v is None else _code(v) for v in self.frame[column]], index=self.frame.index, dtype=object
-        )
+        return pd.Series(_codes(self.frame[column]), index=self.frame.index, dtype=object)
 
 
 def _repeated_columns(study: Study) -> list[Problem]:
@@ -922,7 +936,9 @@ def _read_frame(study: Study) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
         frame = pd.DataFrame(rows, columns=header, dtype=object) if header else pd.DataFrame()
         lines = np.asarray(at, int)
     na = set(study.not_applicable)
-    frame = frame.apply(lambda s: s.str.strip().where(~s.str.strip().isin(na), None)) if len(frame.columns) else frame
+    if len(frame.columns):
+        stripped = {name: column.str.strip() for name, column in frame.items()}
+        frame = pd.DataFrame({name: c.where(~c.isin(na), None) for name, c in stripped.items()}, index=frame.index)
     return frame, lines, problems
 
 
@@ -965,7 +981,7 @@ class _DataCheck:
         error (an empty cell too); without it they read as censored, and two or more different ones (a typing slip
         beside the usual 0) are one warning that counts them."""
         column, key = ep.event.column, f"endpoints.custom.{name}"
-        values = [None if v is None else _code(v) for v in self.frame[column]]
+        values = _codes(self.frame[column])
         named = set(ep.named_codes())
         if ep.censored:
             for i, v in enumerate(values):
@@ -1048,7 +1064,7 @@ class _DataCheck:
         return days
 
     def codes(self, column: str, codes: dict[str, str], key: str, required: bool = True) -> np.ndarray:
-        values = np.array([None if v is None else _code(v) for v in self.frame[column]], dtype=object)
+        values = np.array(_codes(self.frame[column]), dtype=object)
         for i, v in enumerate(values):
             if v is None:
                 if required:
@@ -1118,9 +1134,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
         time = chk.times(ep.time, f"time of {ep.label}", required=True)
 
         def holds(cond: Condition) -> np.ndarray:
-            return np.isin(
-                np.array([None if v is None else _code(v) for v in frame[cond.column]], dtype=object), list(cond.codes)
-            )
+            return np.isin(np.array(_codes(frame[cond.column]), dtype=object), list(cond.codes))
 
         chk.unnamed_codes(name, ep)
         endpoints[name] = se.custom_endpoint(time, holds(ep.event), [holds(c) for c in ep.competing])
@@ -1134,7 +1148,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
     factors: dict[str, pd.Series] = {}
     for name, f in study.factors.items():
         if f.levels:
-            codes = np.array([None if v is None else _code(v) for v in frame[f.column]], dtype=object)
+            codes = np.array(_codes(frame[f.column]), dtype=object)
             codes[np.isin(codes, list(f.exclude))] = None
             if f.other is None:
                 known = pd.Series(codes).where(pd.Series(codes).isna() | pd.Series(codes).isin(list(f.levels)))
