@@ -288,6 +288,8 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, colors: Mapping[str, str]) -
     for i, (label, counts) in enumerate(table.iterrows()):
         y = n - 1 - i
         for month, count in counts.items():
+            if isinstance(count, str) and not count:  # privacy.AT_RISK_HIDDEN: the time is not shown
+                continue
             text = ax.text(
                 float(month), y, str(count), ha="center", va="center", fontsize=9.5, color=colors.get(label, GREY)
             )
@@ -302,15 +304,6 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, colors: Mapping[str, str]) -
         ax.spines[side].set_visible(False)
     ax.set_title("Number at risk", loc="left", fontsize=10, fontweight="bold")
     ax.set_xlabel("")
-
-
-def _draw_risk_note(ax: Axes, note: str) -> None:
-    """The risk table's place holding a sentence instead of numbers."""
-    ax.set_axis_off()
-    ax.text(
-        0.0, 0.5, note, transform=ax.transAxes, ha="left", va="center", fontsize=9.5, color=GREY, wrap=True
-    ).set_gid("at_risk_withheld")
-    ax.set_title("Number at risk", loc="left", fontsize=10, fontweight="bold")
 
 
 def _p_text(p_value: float, test_name: str) -> str:
@@ -389,8 +382,9 @@ def plot_curves(
     curve's label to a value the paper printed, ``(day, estimate, lower, upper)`` in percent: each is drawn as an
     open diamond with its interval in the curve's colour, and the legend says "Paper (95% CI)". ``cohort_curve``:
     the whole cohort's curve (its numbers at risk shown elsewhere) when the curves are groups some patients are in
-    none of; with ``min_cell``, the numbers at risk of those patients, the cohort's less the groups', are kept from
-    being recovered (:func:`~hsct_analysis.book.privacy.suppress_at_risk`).
+    none of, or that add up to it; with ``min_cell``, numbers at risk are shown only at the first times where no
+    count of fewer than ``min_cell`` patients could be recovered from the two figures
+    (:func:`~hsct_analysis.book.privacy.suppress_at_risk`).
     """
     if kind not in KIND_YLABEL:
         raise ValueError(f"kind must be 'survival' or 'incidence', got {kind!r}")
@@ -466,10 +460,15 @@ def plot_curves(
         # the test result heads the legend, which matplotlib places where it hides no curve
         legend = ax.legend(loc="best", title=p_text, alignment="left")
         legend.get_title().set_fontsize(10.5)
-    if table_ax is not None and table is None:  # privacy.suppress_at_risk could not protect them
-        _draw_risk_note(table_ax, privacy.AT_RISK_WITHHELD_WHY.format(n=int(min_cell)))
-    elif table_ax is not None:
+    if table_ax is not None:
         _draw_risk_table(table_ax, table, colors)
+        if (table == privacy.AT_RISK_HIDDEN).any().any():
+            table_ax.set_title(
+                f"Number at risk (later times not shown with --min-cell {int(min_cell)})",
+                loc="left",
+                fontsize=10,
+                fontweight="bold",
+            )
     return fig
 
 

@@ -17,9 +17,10 @@ The rule (also on the "Use your own data" page):
 6. **Curves.** A figure of curves is not drawn when a curve describes fewer than N patients (the steps of a survival
    curve of 3 patients tell when each of them died), nor when the patients in none of its curves (their factor not
    recorded) are 1 to N - 1: the whole cohort's curve and numbers at risk, less the groups', give theirs back. The
-   figure's sentence says why (:func:`curves_withheld`, :func:`curves_withheld_why`). Where the figure is drawn,
-   each time's numbers at risk are a line of rule 3 whose total is the whole cohort's number, those of the
-   patients in no curve one more part (:func:`suppress_at_risk`).
+   figure's sentence says why (:func:`curves_withheld`, :func:`curves_withheld_why`). Where a figure by a factor
+   is drawn, its numbers at risk are shown only at the first times where every one of them, and the whole
+   cohort's less theirs, is 0 or at least N and moved by 0 or at least N (:func:`suppress_at_risk`): masked
+   numbers of groups whose total is shown elsewhere could be recovered by subtraction.
 7. **Hazard ratios.** A model's hazard ratio compares a level with its factor's reference level; where either holds
    fewer than N of the model's patients, its estimate, interval and p are not shown (:func:`withhold_terms`): a
    hazard ratio of 2 patients against 90, or "not estimable", tells whether those 2 had the event. So does the p of
@@ -266,72 +267,42 @@ def suppress_cumulative(values: Sequence[float], min_cell: int | None) -> list:
     return out
 
 
-def suppress_at_risk(
-    table: pd.DataFrame, min_cell: int | None, cohort: Sequence[float] | None = None
-) -> pd.DataFrame | None:
+#: What a number at risk withheld by :func:`suppress_at_risk` reads (nothing: the time is not shown).
+AT_RISK_HIDDEN = ""
+
+
+def suppress_at_risk(table: pd.DataFrame, min_cell: int | None, cohort: Sequence[float] | None = None) -> pd.DataFrame:
     """The numbers at risk of a figure (rows: its curves; columns: times), as shown under ``min_cell``.
 
-    Each row is a running count (:func:`suppress_cumulative`). ``cohort`` (optional): the whole cohort's numbers at
-    risk at the same times, shown under another figure (itself a running count), when some patients are in none of
-    the curves (their factor not recorded). At a time where the cohort's number and every curve's are shown, a
-    reader knows theirs: the cohort's less the curves'. Those known numbers must be 0 or at least N and move by 0
-    or at least N; and since they never rise, one between two equal known ones is known too, so a single masked
-    curve number beside it would be the rest's difference. Where either would give a count away, one more number of
-    that time is masked (``"*"``, the smallest non-zero first), and the figure is checked again (:func:`_rest_leak`).
-    Masking more of a row keeps it a running count with no small step, since its values never rise. Returns an
-    object-dtype frame (the input is not modified), or None where no number left to mask would do: then the figure
-    shows no numbers at risk (:data:`AT_RISK_WITHHELD_WHY`)."""
-    out = (
-        table.astype(object)
-        .apply(
-            lambda row: pd.Series(suppress_cumulative(row.tolist(), min_cell), index=row.index, dtype=object), axis=1
-        )
-        .astype(object)
-    )
+    Alone, each row is a running count (:func:`suppress_cumulative`). With ``cohort``, the whole cohort's numbers
+    at risk at the same times (shown under another figure): the curves are groups of the cohort, so the cohort's
+    number less the curves' is that of the patients in none of them (factor not recorded; 0 when every patient has
+    it), and a masked number of one curve is the cohort's less the others'. Masking cell by cell cannot stop such
+    sums: two ``<5`` under a shown 8 are both 4. So the figure shows its numbers only at the first times where
+    every number, the rest's included, is 0 or at least N and moved by 0 or at least N since the time before; from
+    the first time that breaks this, no number is shown (:data:`AT_RISK_HIDDEN`). Nothing shown is masked, so
+    nothing can be recovered; and the cohort's numbers at those times, sums of such counts, are 0 or at least N and
+    move by 0 or at least N too, so the cohort's figure masks none of them (a masked one cannot be recovered
+    here). Returns an object-dtype frame; the input is not modified."""
     if not masking(min_cell) or cohort is None or table.empty:
-        return out
+        return (
+            table.astype(object)
+            .apply(
+                lambda row: pd.Series(suppress_cumulative(row.tolist(), min_cell), index=row.index, dtype=object),
+                axis=1,
+            )
+            .astype(object)
+        )
     n = int(min_cell)
     values = table.to_numpy(dtype=float)
-    rest = np.asarray(cohort, dtype=float) - values.sum(axis=0)
-    total_shown = np.array([text == value for text, value in zip(suppress_cumulative(list(cohort), n), cohort)])
-    while (
-        cell := _rest_leak(values, rest, out.map(lambda v: isinstance(v, str)).to_numpy(), total_shown, n)
-    ) is not None:
-        if cell == AT_RISK_WITHHELD:
-            return None
-        out.iat[cell] = COMPLEMENTARY
+    parts = np.vstack([values, np.asarray(cohort, dtype=float) - values.sum(axis=0)])  # the curves, then the rest
+    small = (parts > 0) & (parts < n)
+    step = np.abs(np.diff(parts, axis=1, prepend=parts[:, :1]))
+    breaks = (small | ((step > 0) & (step < n))).any(axis=0)
+    shown = np.cumsum(breaks) == 0  # every time before the first that breaks the rule
+    out = table.astype(object).copy()
+    out.iloc[:, ~shown] = AT_RISK_HIDDEN
     return out
-
-
-#: What :func:`_rest_leak` returns when no further mask can keep the patients in no curve hidden.
-AT_RISK_WITHHELD = (-1, -1)
-#: Why a figure's numbers at risk are left out under ``--min-cell`` (:func:`suppress_at_risk` returns None).
-AT_RISK_WITHHELD_WHY = (
-    "Numbers at risk not shown with --min-cell {n}: with the whole cohort's, they would give back those of the "
-    "patients in no curve"
-)
-
-
-def _rest_leak(values: np.ndarray, rest: np.ndarray, masked: np.ndarray, total_shown: np.ndarray, n: int):
-    """The next curve number (row, column) :func:`suppress_at_risk` masks; None when nothing gives the patients in
-    no curve away; :data:`AT_RISK_WITHHELD` when something does and no number left to mask can stop it. ``values``: the curves' numbers at risk; ``rest``: those patients' (the cohort's less the
-    curves'); ``masked``: which curve numbers are masked; ``total_shown``: where the cohort's number is shown."""
-
-    def smallest(j):  # the smallest non-zero curve number still shown at time j, as (row, j)
-        rows = np.flatnonzero(~masked[:, j] & (values[:, j] > 0))
-        return None if rows.size == 0 else (int(rows[np.argmin(values[rows, j])]), int(j))
-
-    known = [j for j in np.flatnonzero(total_shown) if not masked[:, j].any()]
-    for k, j in enumerate(known):
-        step = k > 0 and 0 < abs(rest[known[k - 1]] - rest[j]) < n
-        if 0 < rest[j] < n or step:
-            return smallest(j) or (smallest(known[k - 1]) if step else None) or AT_RISK_WITHHELD
-    for j in np.flatnonzero(total_shown & masked.any(axis=0)):
-        before = [i for i in known if i < j]
-        after = [i for i in known if i > j]
-        if before and rest[before[-1]] == (rest[after[0]] if after else 0.0) and masked[:, j].sum() == 1:
-            return smallest(j) or AT_RISK_WITHHELD
-    return None
 
 
 def _pinned(values: np.ndarray, primary: np.ndarray, extra: np.ndarray, n: int) -> bool:
