@@ -250,6 +250,8 @@ def test_a_status_column_of_words_is_the_vital_status_and_its_other_codes_compet
     assert ltx["event"] == {"column": "event", "codes": ["ltx"], "censored": ["censored", "withdraw"]}
     assert ltx["competing"] == [{"label": "death", "column": "event", "codes": ["death"]}]
     assert any("event_withdraw" in item for item in draft.todo)
+    # withdrawal read as censored for the liver-transplant endpoint is a choice the draft hands to the user
+    assert any(item.startswith("endpoints.custom.event_ltx: 'withdraw' read as censored") for item in draft.todo)
     target = tmp_path / "study.yml"
     text = draft.text.replace("'TODO: name the event coded ''ltx'' in event'", "liver transplant")
     text = text.replace("'TODO: name the event coded ''withdraw'' in event'", "withdrawal")
@@ -323,3 +325,59 @@ def test_init_reads_the_named_sheet_of_a_workbook(tmp_path, capsys):
     (tmp_path / "out" / "study.yml").write_text(text.replace("sheet: data", "sheet: Data"))
     assert cli.main(["validate", str(tmp_path / "out" / "study.yml")]) != 0
     assert "registry.xlsx has no sheet 'Data'; its sheets: 'codebook', 'data'" in capsys.readouterr().err
+
+
+def test_init_names_the_sheet_in_what_it_cannot_read(tmp_path, capsys):
+    """A sheet whose name ends in a space round-trips through init and validate; an empty sheet, a first sheet that
+    is not a table, --sheet on a CSV and a formula without its result on the named sheet each give one line that
+    names the sheet, with no exception's name."""
+    openpyxl = pytest.importorskip("openpyxl")
+    frame = pd.read_csv(EXAMPLES / "hodg" / "hodg.csv")
+    book = openpyxl.Workbook()
+    book.active.title = "Read me"
+    book.active.append(["see the data sheet"])
+    data = book.create_sheet("Données 2024 ")
+    data.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        data.append([v.item() if hasattr(v, "item") else v for v in row])
+    book.create_sheet("Empty")
+    formula = book.create_sheet("formula")
+    formula.append(list(frame.columns))
+    formula.append(
+        [f"=1+{k}" if k == 1 else v.item() if hasattr(v, "item") else v for k, v in enumerate(frame.iloc[0])]
+    )
+    path = tmp_path / "multi.xlsx"
+    book.save(path)
+
+    assert cli.main(["init", str(tmp_path / "d"), "--cohort", str(path), "--sheet", "Données 2024 "]) == 0
+    text = (tmp_path / "d" / "study.yml").read_text()
+    assert "sheet: 'Données 2024 '" in text
+    text = text.replace("title: 'TODO: title of the study of multi.xlsx'", "title: T").replace(
+        "authors: [TODO]", "authors: [A]"
+    )
+    text = text.replace("time_zero: 'TODO: what day 0 is, e.g. day of stem-cell infusion'", "time_zero: transplant")
+    (tmp_path / "d" / "study.yml").write_text(text)
+    capsys.readouterr()
+    assert cli.main(["validate", str(tmp_path / "d" / "study.yml")]) == 0, capsys.readouterr()
+    cases = {
+        ("--sheet", "Empty"): "multi.xlsx: its sheet 'Empty' has 0 column(s) and 0 row(s)",
+        (): "its sheet 'Read me' has 1 column(s) and 0 row(s); a cohort table has one row per patient and several "
+        "columns; the workbook's other sheets: 'Données 2024 ', 'Empty', 'formula' (give --sheet NAME)",
+        (
+            "--sheet",
+            "formula",
+        ): f"multi.xlsx: sheet 'formula', line 2, column {frame.columns[1]}: holds a formula (=1+1)",
+    }
+    for k, (extra, expected) in enumerate(cases.items()):
+        assert cli.main(["init", str(tmp_path / f"o{k}"), "--cohort", str(path), *extra]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "Error" not in err, err
+    assert cli.main(["init", str(tmp_path / "c"), "--cohort", str(EXAMPLES / "hodg" / "hodg.csv"), "--sheet", "x"]) == 2
+    assert "hodg.csv: is not an Excel workbook (.xlsx): --sheet names a sheet of a workbook" in capsys.readouterr().err
+    for sheet, expected in (
+        ("Empty", "cohort.sheet: multi.xlsx, sheet 'Empty' is empty: no column names"),
+        ("formula", f"multi.xlsx, line 2, column {frame.columns[1]}: holds a formula (=1+1)"),
+    ):
+        (tmp_path / "d" / "study.yml").write_text(text.replace("sheet: 'Données 2024 '", f"sheet: {sheet}"))
+        assert cli.main(["validate", str(tmp_path / "d" / "study.yml")]) != 0
+        assert expected in capsys.readouterr().err

@@ -504,9 +504,42 @@ def test_a_custom_endpoints_unnamed_codes(bmt_copy):
     assert st.check(loose) == []
     warned = [w.rule for w in st.read_cohort(loose).warnings if "does not name" in w.rule]
     assert warned == [
-        "holds values that endpoints.custom.agvhd does not name, all read as censored: '0' (109 patients), '3' "
-        "(1 patient), empty (1 patient); list the codes that mean censored in endpoints.custom.agvhd.event.censored, "
-        "and any other value is stopped"
+        "holds values that endpoints.custom.agvhd does not name, all read as censored: '0' (109 patients, first on "
+        "line 3), '3' (1 patient, line 6), empty (1 patient, line 10); list the codes that mean censored in "
+        "endpoints.custom.agvhd.event.censored, and any other value is stopped"
     ]
     both = [str(p) for p in st.validate_study(bmt_copy(("censored: [0]}", "censored: [0, 1]}")))]
     assert any("endpoints.custom.agvhd.event.censored: names 1, also an event code" in p for p in both)
+
+
+def test_a_custom_endpoints_codes_name_one_thing_each(bmt_copy):
+    """A code both censored and competing on the event's column, or both event and competing, is a study-file error;
+    so is a censored code that cohort.not_applicable reads as an empty cell (it could never match)."""
+    same_column = bmt_copy(
+        ("censored: [0]}", "censored: [0, 2, NA]}"),
+        (
+            "{label: death without acute GVHD, column: d1, codes: [1]}",
+            "{label: death without acute GVHD, column: da, codes: [2, 1]}",
+        ),
+    )
+    found = sorted(f"{p.path}: {p.message}" for p in st.validate_study(same_column))
+    assert found == [
+        "endpoints.custom.agvhd.competing[0].codes: names 1, also an event code",
+        "endpoints.custom.agvhd.competing[0].codes: names 2, also a censored code",
+        "endpoints.custom.agvhd.event.censored: names 'NA', which cohort.not_applicable reads as an empty cell: it "
+        "can never match; an empty cell is not a code",
+    ]
+
+
+def test_a_factor_no_patient_has_is_a_warning(bmt_copy):
+    def blank(df):
+        df["z8"] = None
+
+    cohort = st.read_cohort(bmt_copy(csv_edit=blank))
+    rules = [(w.column, w.rule) for w in cohort.warnings if "no recorded value" in w.rule]
+    assert rules == [
+        (
+            "z8",
+            "holds no recorded value for risk_factors.factors.fab: its tables, curves and models will say so; check the column",
+        )
+    ]

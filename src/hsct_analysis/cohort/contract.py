@@ -629,10 +629,10 @@ _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 
 
-def formula_problem(path: Path | str, source: str, columns=None) -> Problem | None:
+def formula_problem(path: Path | str, source: str, columns=None, sheet: str | None = None) -> Problem | None:
     """The :class:`Problem` of :func:`formula_without_result` (its row, column and formula, shown shortened), or
     None."""
-    unsaved = formula_without_result(path, columns)
+    unsaved = formula_without_result(path, columns, sheet)
     if unsaved is None:
         return None
     row, column, formula, placeholder = unsaved
@@ -643,8 +643,9 @@ def formula_problem(path: Path | str, source: str, columns=None) -> Problem | No
     return Problem(source, row, None, column, FORMULA_RULE.format(formula=shown))
 
 
-def _first_worksheet(archive) -> str | None:
-    """The archive member of the workbook's first worksheet (chartsheets skipped), as openpyxl's ``worksheets[0]``."""
+def _first_worksheet(archive, sheet: str | None = None) -> str | None:
+    """The archive member of the workbook's first worksheet (chartsheets skipped), as openpyxl's ``worksheets[0]``;
+    or of the worksheet named ``sheet``."""
     import posixpath
     import xml.etree.ElementTree as ET
 
@@ -654,22 +655,26 @@ def _first_worksheet(archive) -> str | None:
     except (KeyError, ET.ParseError):
         return None
     targets = {r.get("Id"): r.get("Target", "") for r in rels}
-    for sheet in book.iter(f"{_SHEET_NS}sheet"):
-        target = targets.get(sheet.get(f"{_REL_NS}id"), "")
+    for entry in book.iter(f"{_SHEET_NS}sheet"):
+        if sheet is not None and entry.get("name") != sheet:
+            continue
+        target = targets.get(entry.get(f"{_REL_NS}id"), "")
         member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
         if "worksheets/" in member and member in archive.namelist():
             return member
     return None
 
 
-def _header_of(path: Path | str) -> list[str]:
-    """The first row of the workbook's first worksheet, as text (opened through a file object, whatever its name)."""
+def _header_of(path: Path | str, sheet: str | None = None) -> list[str]:
+    """The first row of the workbook's first worksheet (or of the one named ``sheet``), as text (opened through a
+    file object, whatever its name)."""
     import openpyxl
 
     with Path(path).open("rb") as fh:
         book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         try:
-            return [_cell_text(v) for v in next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())]
+            worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+            return [_cell_text(v) for v in next(worksheet.iter_rows(max_row=1, values_only=True), ())]
         finally:
             book.close()
 
@@ -686,8 +691,11 @@ def _recalculated_on_load(archive) -> bool:
     return calc is not None and calc.get("fullCalcOnLoad", "").lower() in ("1", "true")
 
 
-def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, str, str | None] | None:
-    """(sheet row, column name, formula, placeholder) of the first cell of the first worksheet, in one of ``columns``
+def formula_without_result(
+    path: Path | str, columns=None, sheet: str | None = None
+) -> tuple[int, str, str, str | None] | None:
+    """(sheet row, column name, formula, placeholder) of the first cell of the first worksheet (or of the one named
+    ``sheet``), in one of ``columns``
     (names; every column when None), that holds a formula but no stored result; None if there is none (or the
     workbook cannot be read: the reader says so).
 
@@ -706,7 +714,7 @@ def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, st
 
     try:
         with zipfile.ZipFile(path) as archive:
-            member = _first_worksheet(archive)
+            member = _first_worksheet(archive, sheet)
             if member is None:
                 return None
             with archive.open(member) as fh:  # most workbooks hold no formula: look for one before parsing
@@ -728,7 +736,7 @@ def formula_without_result(path: Path | str, columns=None) -> tuple[int, str, st
                     stored = value is not None and value.text not in (None, "") or cell.get("t") in ("str", "inlineStr")
                     ref = re.fullmatch(r"([A-Z]+)(\d+)", cell.get("r", ""))
                     if formula is not None and (recalculated or not stored) and ref and int(ref[2]) > 1:
-                        header = _header_of(path) if header is None else header
+                        header = _header_of(path, sheet) if header is None else header
                         col = column_index_from_string(ref[1]) - 1
                         name = header[col] if col < len(header) else ""
                         if columns is None or name in columns:

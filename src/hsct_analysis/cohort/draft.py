@@ -92,31 +92,32 @@ def read_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
     # The study file's default ``cohort.not_applicable`` (an empty cell, ``NA`` as R writes it) is missing here too.
     kind = file_kind(path)  # a JSON, PDF or UTF-16 file is named as such (contract.NotATable), as validate names it
     if sheet is not None and kind != "xlsx":
-        raise ValueError("is not an Excel workbook (.xlsx): a sheet is only for one")
+        raise NotATable("is not an Excel workbook (.xlsx): --sheet names a sheet of a workbook")
+    where, others = "it has", ""
     if kind == "xlsx":
         sheets = sheet_names(path)
         if sheet is not None and sheet not in sheets:
-            raise ValueError(f"has no sheet {sheet!r}; its sheets: {', '.join(repr(s) for s in sheets)}")
-        if sheet is None or sheet == sheets[0]:  # the formula check reads the first sheet
-            unsaved = formula_problem(path, str(path))  # read for values, such a cell would be empty
-            if unsaved is not None:
-                raise NotATable(f"line {unsaved.line}, column {unsaved.column}: {unsaved.rule}")
-        at = sheet if sheet is not None else 0
+            raise NotATable(f"has no sheet {sheet!r}; its sheets: {', '.join(repr(s) for s in sheets)}")
+        at = sheet if sheet is not None else sheets[0]
+        where = f"its sheet {at!r} has"
+        if sheet is None and len(sheets) > 1:
+            others = f"; the workbook's other sheets: {', '.join(repr(s) for s in sheets[1:])} (give --sheet NAME)"
+        unsaved = formula_problem(path, str(path), sheet=at)  # read for values, such a cell would be empty
+        if unsaved is not None:
+            raise NotATable(f"sheet {at!r}, line {unsaved.line}, column {unsaved.column}: {unsaved.rule}")
         frame = pd.read_excel(path, sheet_name=at, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE))
-    else:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE), encoding=kind)
-    if kind == "xlsx":
         written = pd.read_excel(path, sheet_name=at, dtype=str, header=None, nrows=1)
     else:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(NOT_APPLICABLE), encoding=kind)
         written = pd.read_csv(path, dtype=str, header=None, nrows=1, keep_default_na=False, encoding=kind)
     for name, positions in repeated_names(list(written.iloc[0].fillna("")) if len(written) else []).items():
         raise ValueError(f"line 1, column {name!r}: {repeated_names_rule(name, positions)}")
     if any(re.search(r"[\x00-\x08\x0b-\x1f]", str(c)) for c in frame.columns):
         raise ValueError("its first line holds control characters: it is not a text (CSV) file")
     if len(frame.columns) < 2 or frame.empty:
-        raise ValueError(
-            f"it has {len(frame.columns)} column(s) and {len(frame)} row(s); a cohort file has one row "
-            "per patient and several columns, separated by commas"
+        raise NotATable(
+            f"{where} {len(frame.columns)} column(s) and {len(frame)} row(s); a cohort table has one row per patient "
+            f"and several columns{', separated by commas' if kind != 'xlsx' else ''}{others}"
         )
     for column in frame.columns:
         numbers = pd.to_numeric(frame[column], errors="coerce")
@@ -363,6 +364,13 @@ def draft_study(cohort_path: str | Path, study_dir: str | Path, sheet: str | Non
                 f"endpoints.custom.event_{name}: name the event coded {code!r} in {follow.event!r}; overall survival "
                 "reads it as alive at last follow-up (cohort.dead): check"
             )
+            censored = [c for c in codes if c != code and c not in died and c in others]
+            if censored:
+                todo.append(
+                    f"endpoints.custom.event_{name}: {', '.join(repr(c) for c in censored)} read as censored for it; "
+                    "a reason to leave follow-up that bears on the event (another transplant, withdrawal for "
+                    "illness) is a competing event: move it to competing"
+                )
     else:
         todo.append("cohort.followup and cohort.dead: no time/indicator pair looks like survival")
 

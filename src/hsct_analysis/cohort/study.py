@@ -38,6 +38,7 @@ from hsct_analysis.cohort import standard_endpoints as se
 from hsct_analysis.cohort.contract import (
     Problem,
     csv_table,
+    formula_problem,
     problem_count,
     repeated_names,
     repeated_names_rule,
@@ -254,7 +255,7 @@ class _Checker:
             self.err(node, path, f"must be a single value ({_kind_text(spec)})")
             return None
         # a code, or text such as a level label ("reference: no"), keeps what was written, not YAML 1.1's boolean
-        value = self.code(node) if spec.kind in ("scalar", "text") else self.scalar(node)
+        value = self.code(node) if spec.kind in ("scalar", "text", "verbatim") else self.scalar(node)
         return self._value(spec, node, path, value)
 
     def _pairs(self, node, path):
@@ -296,11 +297,11 @@ class _Checker:
         if value is None:
             self.err(node, path, f"is empty; give {_kind_text(spec)}")
             return None
-        if kind in ("text", "path"):
+        if kind in ("text", "path", "verbatim"):
             if isinstance(value, (dict, list)) or str(value).strip() == "":
                 self.err(node, path, "must be non-empty text")
                 return None
-            return str(value).strip()
+            return str(value) if kind == "verbatim" else str(value).strip()  # a sheet's name may end in a space
         if kind == "column":
             if isinstance(value, bool) or str(value).strip() == "":
                 self.err(node, path, "must be a column name")
@@ -392,6 +393,7 @@ def _forms(spec: Spec) -> str:
 def _kind_text(spec: Spec) -> str:
     return {
         "text": "text",
+        "verbatim": "text (kept exactly as written, spaces included)",
         "path": "a file path",
         "column": "a column name",
         "scalar": "a code",
@@ -588,6 +590,34 @@ def _cut_labels(cuts) -> list[str]:
     return labels
 
 
+def _custom_codes(name: str, ep: dict, cohort: dict, err) -> None:
+    """The codes of custom endpoint ``name`` (its study-file mapping ``ep``) tell the event, the competing events on
+    its column and no event yet apart: no code means two of them, and no censored code is a not-applicable value
+    (read as an empty cell, it could never match)."""
+
+    def codes(part) -> set[str]:
+        return {_code(c) for c in (part or {}).get("codes") or [] if c is not None}
+
+    key = f"endpoints.custom.{name}"
+    event = ep.get("event") or {}
+    censored = {_code(c) for c in event.get("censored") or [] if c is not None}
+    if censored & codes(event):
+        err(f"{key}.event.censored", f"names {_allowed(sorted(censored & codes(event)))}, also an event code")
+    for i, competing in enumerate(ep.get("competing") or []):
+        if (competing or {}).get("column") != event.get("column"):
+            continue
+        for other, what in ((codes(event), "an event code"), (censored, "a censored code")):
+            if codes(competing) & other:
+                err(f"{key}.competing[{i}].codes", f"names {_allowed(sorted(codes(competing) & other))}, also {what}")
+    na = {str(v).strip() for v in cohort.get("not_applicable", ["", "NA"]) or [] if v is not None}
+    if censored & na:
+        err(
+            f"{key}.event.censored",
+            f"names {_allowed(repr(c) for c in sorted(censored & na))}, which cohort.not_applicable reads as an empty "
+            "cell: it can never match; an empty cell is not a code",
+        )
+
+
 def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
     """Rules that tie keys together (only on keys that passed the structural check)."""
 
@@ -609,9 +639,13 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
                 err("cohort.file", problem)
             for name, positions in repeated_names(header or []).items():
                 err("cohort.file", f"{path.name}, {name!r}: {repeated_names_rule(name, positions)}")
+            sheet = f", sheet {cohort['sheet']!r}" if cohort.get("sheet") else ""
+            if header is not None and not any(header):
+                err("cohort.sheet" if sheet else "cohort.file", f"{path.name}{sheet} is empty: no column names")
+                header = None
             for key, column in chk.columns if header is not None else ():
                 if column not in header:
-                    err(key, f"{column!r} is not a column of {path.name}{_near(column, header)}")
+                    err(key, f"{column!r} is not a column of {path.name}{sheet}{_near(column, header)}")
     dead = cohort.get("dead") or {}
     if dead.get("codes"):
         meanings = [m.lower() for m in dead["codes"].values()]
@@ -651,12 +685,7 @@ def _semantic(raw: dict, base: Path, chk: _Checker) -> None:
                 f"{name!r} is a standard endpoint; list it under endpoints.standard "
                 "or give the custom endpoint another name",
             )
-        event = (custom[name] or {}).get("event") or {}
-        both = {_code(c) for c in event.get("censored") or [] if c is not None} & {
-            _code(c) for c in event.get("codes") or [] if c is not None
-        }
-        if both:
-            err(f"endpoints.custom.{name}.event.censored", f"names {_allowed(sorted(both))}, also an event code")
+        _custom_codes(name, custom[name] or {}, cohort, err)
     if endpoints and not standard and not custom:
         err("endpoints", "declares no endpoint; list at least one under standard or custom")
     all_endpoints = list(seen) + list(seen.values()) + list(custom)
@@ -928,6 +957,10 @@ def _read_frame(study: Study) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
     and the problems of reading it. A CSV file is read as the data contract reads it
     (:func:`~hsct_analysis.cohort.contract.csv_table`: UTF-8, its layout, rows as long as the header)."""
     if study.cohort_file.suffix.lower() == ".xlsx":
+        # a formula whose result the workbook does not store would read as an empty cell
+        unsaved = formula_problem(study.cohort_file, study.cohort_file.name, study.columns(), study.sheet)
+        if unsaved is not None:
+            return pd.DataFrame(), np.zeros(0, int), [unsaved]
         frame = pd.read_excel(study.cohort_file, sheet_name=study.sheet or 0, dtype=str, keep_default_na=False)
         frame.columns = [str(c).strip() for c in frame.columns]
         lines, problems = np.arange(len(frame)) + 2, []
@@ -995,10 +1028,15 @@ class _DataCheck:
                         self.frame[column].iloc[i],
                     )
             return
-        counts = pd.Series(["" if v is None else v for v in values if v not in named]).value_counts(sort=False)
-        if len(counts) >= 2:
+        unnamed: dict[str, list[int]] = {}
+        for i, v in enumerate(values):
+            if v not in named:
+                unnamed.setdefault("" if v is None else v, []).append(i)
+        if len(unnamed) >= 2:
             listed = ", ".join(
-                f"{repr(code) if code else 'empty'} ({n} patient{'s' if n != 1 else ''})" for code, n in counts.items()
+                f"{repr(code) if code else 'empty'} ({len(rows)} patient{'s' if len(rows) != 1 else ''}, "
+                f"{'first on ' if len(rows) > 1 else ''}line {int(self.lines[rows[0]])})"
+                for code, rows in unnamed.items()
             )
             self.add(
                 None,
@@ -1087,6 +1125,9 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
     if repeated or problems:
         raise StudyError(repeated or problems)
     chk = _DataCheck(study, frame, lines)
+    where = f"the file's sheet {study.sheet!r}" if study.sheet else "the file"
+    if not len(frame.columns):
+        raise StudyError([Problem(chk.file, None, None, None, f"{where} is empty: no column names in its first row")])
     missing = {col: key for col, key in study.columns().items() if col not in frame.columns}
     if missing:
         raise StudyError(
@@ -1096,7 +1137,7 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
                     1,
                     None,
                     col,
-                    f"is not a column of the file (named by {key} in {study.source.name}){_near(col, frame.columns)}",
+                    f"is not a column of {where} (named by {key} in {study.source.name}){_near(col, frame.columns)}",
                 )
                 for col, key in missing.items()
             ]
@@ -1166,6 +1207,14 @@ def read_cohort(study: Study | str | Path) -> StudyCohort:
             idx = np.searchsorted(np.asarray(f.cuts), x, side="left")  # x <= c1 -> 0, c1 < x <= c2 -> 1, ...
             labels = [None if np.isnan(v) else f.labels[k] for v, k in zip(x, idx)]
             chk.empty_groups(name, f, x, idx)
+        if len(labels) and all(label is None for label in labels):
+            chk.add(
+                None,
+                f.column,
+                f"holds no recorded value for risk_factors.factors.{name}: its tables, curves and models will say "
+                "so; check the column",
+                warning=True,
+            )
         factors[name] = pd.Series(pd.Categorical(labels, categories=list(f.level_labels)), index=frame.index, name=name)
     if chk.problems:
         raise StudyError(list(dict.fromkeys(chk.problems)))
@@ -1217,6 +1266,7 @@ def _type_text(spec: Spec) -> str:
         "column": "column name",
         "path": "path",
         "text": "text",
+        "verbatim": "text, spaces kept",
         "bool": "true/false",
     }[kind]
 
