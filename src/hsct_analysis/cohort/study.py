@@ -1057,16 +1057,14 @@ class _DataCheck:
         for k, label in enumerate(factor.labels):
             if k in present:
                 continue
-            bounds = [f"≤ {factor.cuts[0]:g}"] if k == 0 else []
-            if k == len(factor.cuts):
-                bounds = [f"> {factor.cuts[-1]:g}"]
-            elif k > 0:
-                bounds = [f"> {factor.cuts[k - 1]:g} and ≤ {factor.cuts[k]:g}"]
+            above = f"> {factor.cuts[k - 1]:g}" if k > 0 else ""
+            below = f"≤ {factor.cuts[k]:g}" if k < len(factor.cuts) else ""
             self.add(
                 None,
                 factor.column,
-                f"no patient falls in group '{label}' of risk_factors.factors.{name} ({bounds[0]}; the recorded values "
-                f"run from {low:g} to {high:g}): check its cuts",
+                f"no patient falls in group '{label}' of risk_factors.factors.{name} "
+                f"({' and '.join(b for b in (above, below) if b)}; the recorded values run from {low:g} to {high:g}): "
+                "check its cuts",
                 warning=True,
             )
 
