@@ -31,7 +31,7 @@ from scipy.stats import norm
 
 from hsct_analysis.paper.registry import group_size, lookup
 from hsct_analysis.paper.tolerances import BOUND_TOL_PP, ESTIMATE_TOL_PP
-from hsct_analysis.stats.competing import cif_limits
+from hsct_analysis.stats.competing import cif_limits, cinc_variance, cinc_variance_terms
 
 #: Largest group searched exhaustively (n = 11 has about 2.2e5 sequences after pruning, searched in about 0.05 s).
 MAX_SEARCH_N = 12
@@ -115,22 +115,9 @@ def _expand(r: int, state: dict[str, np.ndarray], low: float, high: float, pools
     f = np.where(censored, state["cif"][parent], rise[parent, step])
     n1 = np.where(censored, 0.0, d1[step])
     n2 = np.where(censored, 0.0, size[step] - d1[step])
-    rs = float(r)
-    with np.errstate(divide="ignore", invalid="ignore"):  # as in cif_core, term by term
-
-        def weight(d):
-            ties = np.where(d > 1, 1.0 - (d - 1.0) / (rs - 1.0), 1.0)
-            return np.where(d > 0, s_before**2 * ties * d / rs**2, 0.0)
-
-        inv_after = np.where(s_after > 0, 1.0 / s_after, 0.0)
-        w2 = np.where(s_after > 0, weight(n2), 0.0)
-        h2 = f * inv_after
-        w1 = weight(n1)
-        h1 = 1.0 + inv_after * f
-        v1 = state["v1"][parent] + (h2 * h2 * w2 + h1 * h1 * w1)
-        v2 = state["v2"][parent] + (inv_after * h2 * w2 + inv_after * h1 * w1)
-        v3 = state["v3"][parent] + (inv_after**2 * w2 + inv_after**2 * w1)
-    var = np.where(n1 > 0, v1 + f**2 * v3 - 2 * f * v2, state["var"][parent])
+    dv1, dv2, dv3 = cinc_variance_terms(float(r), n1, n2, s_before, s_after, f)  # as cif_core adds them
+    v1, v2, v3 = state["v1"][parent] + dv1, state["v2"][parent] + dv2, state["v3"][parent] + dv3
+    var = np.where(n1 > 0, cinc_variance(v1, v2, v3, f), state["var"][parent])
     child = dict(surv=s_after, cif=f, v1=v1, v2=v2, v3=v3, var=var)
     at_risk = r - size[step].astype(int)
     for target in np.unique(at_risk):

@@ -103,6 +103,40 @@ def cif_limits(cif, var, z, conf_type):
     return lower, upper
 
 
+def cinc_variance_terms(at_risk, n_cause, n_other, surv_before, surv_after, cif):
+    """The three increments of cmprsk's variance sums (Gray's ``cinc``) at one time, element by element.
+
+    ``at_risk``: the number at risk just before the time; ``n_cause``, ``n_other``: its events of the cause and of
+    the other causes; ``surv_before``, ``surv_after``: the all-cause Kaplan-Meier survival just before and after
+    it; ``cif``: the cumulative incidence of the cause just after it. Arrays broadcast together. Returns
+    (dv1, dv2, dv3): added up over the times so far into v1, v2, v3, they give the variance at a time of the cause
+    (:func:`cinc_variance`). :func:`cif_core` sums them along a curve; an enumeration of event sequences can add
+    them step by step and get the same values to the last bit."""
+    rs = at_risk
+    with np.errstate(divide="ignore", invalid="ignore"):
+
+        def weight(d):  # fk^2 * (tie correction) * d / rs^2
+            ties = np.where(d > 1, 1.0 - (d - 1.0) / (rs - 1.0), 1.0)
+            return np.where(d > 0, surv_before**2 * ties * d / rs**2, 0.0)
+
+        inv_after = np.where(surv_after > 0, 1.0 / surv_after, 0.0)
+        w2 = np.where(surv_after > 0, weight(n_other), 0.0)
+        h2 = cif * inv_after  # F(t) / S(t)
+        w1 = weight(n_cause)
+        h1 = 1.0 + inv_after * cif
+        return (
+            h2 * h2 * w2 + h1 * h1 * w1,
+            inv_after * h2 * w2 + inv_after * h1 * w1,
+            inv_after**2 * w2 + inv_after**2 * w1,
+        )
+
+
+def cinc_variance(v1, v2, v3, cif):
+    """cmprsk's variance of the cumulative incidence ``cif`` from the running sums v1, v2, v3 of
+    :func:`cinc_variance_terms` (at a time of the cause; carried forward in between)."""
+    return v1 + cif**2 * v3 - 2 * cif * v2
+
+
 def cif_core(at_risk, n_cause, n_other):
     """Aalen-Johansen estimate and cmprsk's delta-method variance at each distinct time.
 
@@ -119,19 +153,9 @@ def cif_core(at_risk, n_cause, n_other):
         surv_before = np.concatenate((ones, surv_after[..., :-1]), axis=-1)  # all-cause KM at t-
         cif = np.cumsum(np.where(d1 > 0, surv_before * d1 / rs, 0.0), axis=-1)
 
-        def weight(d):  # fk^2 * (tie correction) * d / rs^2
-            ties = np.where(d > 1, 1.0 - (d - 1.0) / (rs - 1.0), 1.0)
-            return np.where(d > 0, surv_before**2 * ties * d / rs**2, 0.0)
-
-        inv_after = np.where(surv_after > 0, 1.0 / surv_after, 0.0)
-        w2 = np.where(surv_after > 0, weight(d2), 0.0)
-        h2 = cif * inv_after  # F(t) / S(t)
-        w1 = weight(d1)
-        h1 = 1.0 + inv_after * cif
-        v1 = np.cumsum(h2 * h2 * w2 + h1 * h1 * w1, axis=-1)
-        v2 = np.cumsum(inv_after * h2 * w2 + inv_after * h1 * w1, axis=-1)
-        v3 = np.cumsum(inv_after**2 * w2 + inv_after**2 * w1, axis=-1)
-    var_now = v1 + cif**2 * v3 - 2 * cif * v2
+        dv1, dv2, dv3 = cinc_variance_terms(rs, d1, d2, surv_before, surv_after, cif)
+        v1, v2, v3 = (np.cumsum(dv, axis=-1) for dv in (dv1, dv2, dv3))
+    var_now = cinc_variance(v1, v2, v3, cif)
     # carried forward from the last time of the cause (0 before the first one)
     last = np.maximum.accumulate(np.where(d1 > 0, np.arange(d1.shape[-1]), -1), axis=-1)
     var = np.where(last >= 0, np.take_along_axis(var_now, np.maximum(last, 0), axis=-1), 0.0)
