@@ -306,3 +306,29 @@ def test_api_page_documents_every_public_function_and_each_has_a_runnable_exampl
         if inspect.isfunction(obj):
             doc = inspect.getdoc(obj)
             assert "Examples\n--------\n>>>" in doc and "Parameters\n----------" in doc, name
+
+
+def test_distinct_times_equals_numpy_unique():
+    """The estimators' fast distinct-times tally gives np.unique's arrays exactly: ties, one time, all equal,
+    sorted and reversed input, integers, NaN (handed to np.unique) and an empty array."""
+    from hsct_analysis.stats.counting import distinct_times
+
+    rng = np.random.default_rng(7)
+    cases = [np.round(rng.exponential(300.0, n)) for n in (1, 2, 5, 95, 400)]
+    cases += [np.full(6, 3.0), np.arange(10.0), np.arange(10.0)[::-1], np.array([2, 1, 2, 3]), np.zeros(0)]
+    cases += [np.array([5.0, np.nan, 1.0, 5.0, np.nan])]
+    for time in cases:
+        want, got = np.unique(time, return_inverse=True), distinct_times(time)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_gray_two_group_rank_rule_equals_matrix_rank():
+    """Gray's test decides a 1 x 1 covariance is of full rank without a singular value decomposition; the
+    rule gives np.linalg.matrix_rank's answer on zero, tiny, negative and ordinary values."""
+    from hsct_analysis.stats.competing import _full_rank
+
+    for v in (0.0, -0.0, 5e-324, 1e-300, -3.0, 0.25, 1e300):
+        m = np.array([[v]])
+        assert _full_rank(m) == (np.linalg.matrix_rank(m) == 1), v
+    assert _full_rank(np.eye(2)) and not _full_rank(np.ones((2, 2)))

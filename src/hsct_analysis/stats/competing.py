@@ -33,6 +33,7 @@ from hsct_analysis.stats.counting import (
     check_cause,
     complete_cases,
     curve_frame,
+    distinct_times,
     tally,
     z_value,
 )
@@ -412,7 +413,7 @@ class GrayTestResult(ChiSquareTest):
 
 def _per_time_counts(time, code3, gidx, n_groups):
     """Distinct times and counts d[t, m, g] of status m (0 cens., 1 cause, 2 other) by group."""
-    times, inverse = np.unique(time, return_inverse=True)
+    times, inverse = distinct_times(time)
     flat = (inverse * 3 + code3) * n_groups + gidx
     d = np.bincount(flat, minlength=times.size * 3 * n_groups).reshape(times.size, 3, n_groups)
     return times, d.astype(float)
@@ -494,9 +495,17 @@ def gray_core(time, code3, codes, n_groups: int, strata=None, rho: float = 0.0):
         score += sc
         var += v
     stat = np.nan
-    if np.linalg.matrix_rank(var) == n_groups - 1:
+    if _full_rank(var):
         stat = float(score @ np.linalg.solve(var, score))
     return score, var, stat
+
+
+def _full_rank(var: np.ndarray) -> bool:
+    """``np.linalg.matrix_rank(var) == len(var)``. For two groups (a 1 x 1 covariance) without the singular value
+    decomposition: its one singular value is |v|, and rank 1 means |v| > |v| x eps, that is 0 < |v| < inf."""
+    if var.shape == (1, 1) and np.isfinite(var[0, 0]):
+        return bool(var[0, 0] != 0)
+    return bool(np.linalg.matrix_rank(var) == len(var))
 
 
 def gray_test(

@@ -30,6 +30,7 @@ __all__ = [
     "cause_codes",
     "check_cause",
     "z_value",
+    "distinct_times",
     "tally",
     "curve_frame",
 ]
@@ -145,13 +146,33 @@ def z_value(conf_level: float) -> float:
     return float(stats.norm.ppf(1 - (1 - conf_level) / 2))
 
 
+def distinct_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(time, return_inverse=True)`` for a 1-d float array of times (days): the distinct times,
+    sorted, and each observation's index among them. The same arrays, in about two thirds of the time on the
+    small cohorts an estimator sees many times over (one stable sort, no generic bookkeeping). An array holding
+    NaN goes to ``np.unique`` itself, which keeps one NaN at the end."""
+    time = np.asarray(time)
+    if time.ndim != 1 or time.size == 0:
+        return np.unique(time, return_inverse=True)
+    order = np.argsort(time, kind="stable")
+    ordered = time[order]
+    if ordered.dtype.kind == "f" and np.isnan(ordered[-1]):
+        return np.unique(time, return_inverse=True)
+    first = np.empty(ordered.size, bool)  # where a new distinct time starts, in sorted order
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(ordered.size, np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
+
+
 def tally(time: np.ndarray, codes: np.ndarray, n_codes: int):
     """Distinct sorted times, number at risk just before each, and counts per code.
 
     Returns (times, at_risk, counts) with counts[:, c] = number of subjects with status c
     at that time (c = 0..n_codes-1).
     """
-    times, inverse = np.unique(time, return_inverse=True)
+    times, inverse = distinct_times(time)
     counts = np.zeros((times.size, n_codes), dtype=np.int64)
     np.add.at(counts, (inverse, codes), 1)
     leaving = counts.sum(axis=1)

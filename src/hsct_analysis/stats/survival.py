@@ -28,6 +28,7 @@ from hsct_analysis.stats.counting import (
     as_times,
     complete_cases,
     curve_frame,
+    distinct_times,
     tally,
     z_value,
 )
@@ -323,7 +324,7 @@ class LogRankResult(ChiSquareTest):
 
 def _logrank_stratum(t, d, gi, k, rho):
     """Observed, expected and covariance of one stratum (R ``survdiff2``)."""
-    times, inverse = np.unique(t, return_inverse=True)
+    times, inverse = distinct_times(t)
     deaths = np.zeros((times.size, k))
     leaving = np.zeros((times.size, k))
     np.add.at(leaving, (inverse, gi), 1)

@@ -51,6 +51,7 @@ from hsct_analysis.paper.synth.draws import fix_followup_median
 from hsct_analysis.paper.synth.targets import paper_targets
 from hsct_analysis.paper.synth.writer import EVENT_COLUMNS
 from hsct_analysis.paper.tolerances import scaled_miss
+from hsct_analysis.stats.counting import distinct_times
 
 #: Endpoints calibrated jointly with the subgroup structure (Table 3 and the overall curves).
 CORE_ENDPOINTS = ("os", "lfs", "relapse", "nrm")
@@ -194,6 +195,15 @@ def curve_values(endpoint_name: str, time: np.ndarray, status: np.ndarray, times
     return out
 
 
+def _code_sum(counts: np.ndarray, first: int) -> np.ndarray:
+    """``counts[..., first:].sum(axis=-1)`` for tallies of whole patients (0/1 weights): the same numbers (sums of
+    whole numbers are exact in any order), without a reduction over a short last axis."""
+    out = counts[..., first].copy()
+    for code in range(first + 1, counts.shape[-1]):
+        out += counts[..., code]
+    return out
+
+
 class GroupCurves:
     """Estimates of the core endpoints for many patient groups at once.
 
@@ -217,13 +227,13 @@ class GroupCurves:
     def _tally(self, time, codes, n_codes, horizon, weights):
         """Per group (a row of ``weights``, groups x patients): distinct times up to ``horizon``, at risk and counts
         by code there, and the index of each group's first and last time (among all distinct times)."""
-        distinct, inverse = np.unique(time, return_inverse=True)
+        distinct, inverse = distinct_times(time)
         k, n_groups = distinct.size, len(weights)
         group, patient = np.nonzero(weights)
         cells = (group * k + inverse[patient]) * n_codes + codes[patient]
         counts = np.bincount(cells, weights=weights[group, patient], minlength=n_groups * k * n_codes)
         counts = counts.reshape(n_groups, k, n_codes)
-        leaving = counts.sum(axis=2)
+        leaving = _code_sum(counts, 0)
         at_risk = leaving[:, ::-1].cumsum(axis=1)[:, ::-1]
         present = leaving > 0
         first = distinct[present.argmax(axis=1)]
@@ -236,7 +246,9 @@ class GroupCurves:
         k = np.maximum(np.searchsorted(distinct, times, side="right") - 1, 0)
         est, spread = est[:, k], spread[:, k]
         lower, upper = _limits(endpoint_name, est, spread)  # only where read
-        out = np.stack([est, lower, upper], axis=-1) * 100.0
+        out = np.empty(est.shape + (3,))
+        for k, a in enumerate((est, lower, upper)):
+            np.multiply(a, 100.0, out=out[..., k])
         start = 100.0 if endpoint_name in ("os", "lfs") else 0.0
         out[times[None, :] < first[:, None]] = (start, np.nan, np.nan)
         out[times[None, :] > last[:, None]] = np.nan
@@ -266,7 +278,7 @@ class GroupCurves:
             distinct, at_risk, counts, first, last = self._tally(t, np.asarray(s, int), 3, horizon, weights)
             # both causes in one call (a leading axis; the same arithmetic element by element as one call per cause)
             n_cause = np.stack([counts[..., 2 if ep == "nrm" else 1] for ep in competing])
-            n_other = counts[..., 1:].sum(axis=-1)[None] - n_cause
+            n_other = _code_sum(counts, 1)[None] - n_cause
             est, var = cif_core(at_risk[None], n_cause, n_other)
             for k, ep in enumerate(competing):
                 out[ep] = self._read(ep, distinct, est[k], var[k], first, last)
@@ -419,14 +431,14 @@ class _Misses:
         """(primary headline, headline, other, lost, slack) of the misses ``c``, ``t``, ``m`` of the three families."""
         x = np.concatenate((c, t, m))
         out = x > 1
-        slack = sum(
-            ((np.clip(v, 1.0, self.cap) - 1.0) * n).sum() for v, (_, _, n) in zip((c, t, m), self.families)
-        )  # family by family
+        slack = 0
+        for v, (_, _, n) in zip((c, t, m), self.families):  # family by family
+            slack = slack + ((np.minimum(np.maximum(v, 1.0), self.cap) - 1.0) * n).sum()
         return (
-            int((out & self.first_at).sum()),
-            int((out & self.head_at).sum()),
-            int((out * self.printings).sum()),
-            int((x >= FAR).sum()),
+            int(np.count_nonzero(out & self.first_at)),
+            int(np.count_nonzero(out & self.head_at)),
+            int(self.printings[out].sum()),
+            int(np.count_nonzero(x >= FAR)),
             float(slack),
         )
 
@@ -455,11 +467,12 @@ class _Misses:
         touched = np.isin(cal.test_factors, list(facs))
         saved_tests = {key: cal.test_cache[key] for key in list(cal.test_cache) if key[0] in facs}
         missing = np.flatnonzero(touched & (self.t > 1))  # only these can come in
-        cal._refresh_test_keys([(cal.tests[k][2], cal.tests[k][1]) for k in missing])
+        refreshed = {(cal.tests[k][2], cal.tests[k][1]) for k in missing}
+        cal._refresh_test_keys(sorted(refreshed))
         t_new = np.where(touched, 0.0, self.t)
         t_new[missing] = cal._test_misses()[missing]
         if self.improves(self.tally(c_new, t_new, self.m)):
-            cal._refresh_tests(facs)
+            cal._refresh_tests(facs, done=refreshed)
             t_new = cal._test_misses()
             if self.improves(self.tally(c_new, t_new, self.m)):  # then Table 4, refitted, must keep the gain
                 saved_models = dict(cal.model_cache)
@@ -511,6 +524,7 @@ class Calibrator:
         self.dead = self.out["dead"].to_numpy(int).copy()
         self.rel = self.out["relapse_days"].to_numpy(float).copy()
         self.cens = self.out["admin_censoring_days"].to_numpy(float).copy()
+        self._arrays_at: tuple = (None, None)  # (state, arrays) of :meth:`_arrays`
         events = self.out[[c for c in EVENT_COLUMNS if c != "relapse_days"]].to_numpy(float)
         self.last_event = np.nan_to_num(np.nanmax(np.where(np.isnan(events), -np.inf, events), axis=1), neginf=0.0)
         self.median_followup = float(np.median(self.fu))
@@ -608,6 +622,7 @@ class Calibrator:
         self.refits = self._refits()
         self.model_frames = self._model_frames(self.base)
         self.early_rejections = 0  # moves :meth:`run` rejected on their curves alone
+        self._test_memo: list = [(None, 0.0)] * len(self.tests)  # per p-value entry: (p, its miss) last computed
         self.test_cache: dict = {}
         self.model_cache: dict = {}
         self._refresh_tests(self.factor_names)
@@ -615,8 +630,13 @@ class Calibrator:
 
     # -- evaluation -------------------------------------------------------------------
     def _arrays(self):
-        p = self.perm
-        return core_arrays(self.fu[p], self.dead[p], self.rel[p])
+        """The core endpoints' (time, status) arrays on the current assignment (:func:`core_arrays`), kept until the
+        assignment, a follow-up or a relapse day changes: a move's curves, tests and refits read the same arrays."""
+        key = (self.perm.tobytes(), self.fu.tobytes(), self.rel.tobytes())
+        if self._arrays_at[0] != key:
+            p = self.perm
+            self._arrays_at = (key, core_arrays(self.fu[p], self.dead[p], self.rel[p]))
+        return self._arrays_at[1]
 
     def _curve_values(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mask of the curve entries of the groups ``rows``, their values on the current assignment)."""
@@ -650,9 +670,12 @@ class Calibrator:
         pen[hit] = self.c_w[hit] * (np.minimum(x2, self.c_cap[hit]) + step)
         return pen
 
-    def _refresh_tests(self, factor_names) -> None:
-        """Recompute the scored p-values of the factors ``factor_names``."""
-        self._refresh_test_keys([(f, ep) for f in factor_names for ep in CORE_ENDPOINTS if (f, ep) in self.test_keys])
+    def _refresh_tests(self, factor_names, done=()) -> None:
+        """Recompute the scored p-values of the factors ``factor_names``, but for the keys ``done`` (already
+        recomputed on the current assignment)."""
+        self._refresh_test_keys(
+            [(f, ep) for f in factor_names for ep in CORE_ENDPOINTS if (f, ep) in self.test_keys and (f, ep) not in done]
+        )
 
     def _refresh_test_keys(self, keys) -> None:
         """Recompute the scored p-values ``keys`` ((factor, endpoint) pairs)."""
@@ -876,12 +899,16 @@ class Calibrator:
         return hit, _distance(np.abs(v - self.c_target[hit]) / self.c_tol[hit])
 
     def _test_misses(self) -> np.ndarray:
-        return _distance(
-            [
-                scaled_miss("p", "value", "%", target, self.test_cache.get((f, ep), np.nan), printed)
-                for _, ep, f, target, printed, *_ in self.tests
-            ]
-        )
+        """The p-values' distances (:func:`_distance`), each recomputed only when its p-value changed."""
+        out = []
+        for k, (_, ep, f, target, printed, *_) in enumerate(self.tests):
+            p = self.test_cache.get((f, ep), np.nan)
+            seen, miss = self._test_memo[k]
+            if seen is not p:
+                miss = scaled_miss("p", "value", "%", target, p, printed)
+                self._test_memo[k] = (p, miss)
+            out.append(miss)
+        return _distance(out)
 
     def _model_misses(self) -> np.ndarray:
         return _distance([scaled_miss(m[1], m[5], "%", m[6], self._model_value(m), m[7]) for m in self.models])
