@@ -674,7 +674,12 @@ class Calibrator:
         """Recompute the scored p-values of the factors ``factor_names``, but for the keys ``done`` (already
         recomputed on the current assignment)."""
         self._refresh_test_keys(
-            [(f, ep) for f in factor_names for ep in CORE_ENDPOINTS if (f, ep) in self.test_keys and (f, ep) not in done]
+            [
+                (f, ep)
+                for f in factor_names
+                for ep in CORE_ENDPOINTS
+                if (f, ep) in self.test_keys and (f, ep) not in done
+            ]
         )
 
     def _refresh_test_keys(self, keys) -> None:
