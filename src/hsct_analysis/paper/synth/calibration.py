@@ -358,12 +358,12 @@ def entry_weights(registry: pd.DataFrame, headline: set[str], proven: frozenset[
     reg = registry.fillna("")
     dup = reg["duplicate_of"].astype(str)
     status = reg["status"].astype(str)
-    canonical = reg[dup == ""].set_index("id")
+    canonical = reg[dup == ""].set_index("id").to_dict("index")  # id -> row (a dict: read a thousand times)
     gaps = {(r.factor, r.level, float(r.time_days)) for r in identity_proofs(registry).itertuples()}
     weights: dict[str, float] = {}
     for rid, d, st in zip(reg["id"], dup, status):
         key = d or rid
-        row = canonical.loc[key]
+        row = canonical[key]
         if key in headline:  # NRM absorbs a gap only where no cohort can meet LFS, RI and NRM together
             gap = (
                 row["endpoint"] == "nrm"
@@ -381,10 +381,12 @@ def entry_weights(registry: pd.DataFrame, headline: set[str], proven: frozenset[
     return weights
 
 
-def entry_steps(registry: pd.DataFrame, headline: set[str], proven: frozenset[str] = frozenset()) -> dict[str, float]:
+def entry_steps(
+    registry: pd.DataFrame, headline: set[str], proven: frozenset[str] = frozenset(), weights: dict | None = None
+) -> dict[str, float]:
     """:data:`HEADLINE_STEP` for every headline claim that can hold (not an NRM that absorbs a proven gap,
-    nor a bound in ``proven``)."""
-    weights = entry_weights(registry, headline, proven)
+    nor a bound in ``proven``). ``weights``: :func:`entry_weights` of the same arguments, when the caller has them."""
+    weights = entry_weights(registry, headline, proven) if weights is None else weights
     endpoint = dict(zip(registry["id"], registry["endpoint"]))
     step = {i: PRIMARY_STEP if endpoint.get(i) in PRIMARY_ENDPOINTS else HEADLINE_STEP for i in weights}
     return {i: (step[i] if i in headline and weights[i] >= HEADLINE_WEIGHT else 0.0) for i in weights}
@@ -456,7 +458,7 @@ class _Misses:
         """Whether a move leaving the curve misses ``c_new`` can improve: the tests of the factors ``facs`` it touches
         at best on target, Table 4 as it is (a lower bound of the full count)."""
         cal = self.cal
-        return self.improves(self.tally(c_new, np.where(np.isin(cal.test_factors, list(facs)), 0.0, self.t), self.m))
+        return self.improves(self.tally(c_new, np.where(cal.tests_of(facs), 0.0, self.t), self.m))
 
     def judge(self, c_new: np.ndarray, facs, modelled) -> bool:
         """Keep the move just made (its curve misses ``c_new``, the factors ``facs`` it touches, the factors
@@ -464,7 +466,7 @@ class _Misses:
         tests that miss now, then every test touched, then Table 4 refitted. Else restore the tests and Table 4 (the
         caller undoes the move)."""
         cal = self.cal
-        touched = np.isin(cal.test_factors, list(facs))
+        touched = cal.tests_of(facs)
         saved_tests = {key: cal.test_cache[key] for key in list(cal.test_cache) if key[0] in facs}
         missing = np.flatnonzero(touched & (self.t > 1))  # only these can come in
         refreshed = {(cal.tests[k][2], cal.tests[k][1]) for k in missing}
@@ -535,7 +537,7 @@ class Calibrator:
         self.registry = registry
         headline = set(headline_ids(registry)) if headline is None else headline
         weights = entry_weights(registry, headline, proven)
-        steps = entry_steps(registry, headline, proven)
+        steps = entry_steps(registry, headline, proven, weights)
         reg = registry.fillna("")
         reg = reg[reg["duplicate_of"].astype(str) == ""]
         core = reg[reg["kind"].isin(["km", "cif", "p"]) & reg["endpoint"].isin(CORE_ENDPOINTS)]
@@ -574,6 +576,7 @@ class Calibrator:
         }
         self.c_ids = list(curves["id"])
         self.c_ep = curves["endpoint"].to_numpy()
+        self.c_epi = np.array([CORE_ENDPOINTS.index(ep) for ep in self.c_ep], int)  # the same, as numbers
         self.c_g = np.array([gindex[(f, lv)] for f, lv in zip(curves["factor"], curves["level"])], int)
         self.c_t = np.array(
             [
@@ -649,9 +652,9 @@ class Calibrator:
         pos[rows] = np.arange(len(rows)) + offset
         hit = pos[self.c_g] >= 0
         v = np.empty(int(hit.sum()))
-        ep_hit, g_hit, t_hit, s_hit = self.c_ep[hit], pos[self.c_g[hit]], self.c_t[hit], self.c_s[hit]
+        ep_hit, g_hit, t_hit, s_hit = self.c_epi[hit], pos[self.c_g[hit]], self.c_t[hit], self.c_s[hit]
         for ep, arr in values.items():
-            m = ep_hit == ep
+            m = ep_hit == CORE_ENDPOINTS.index(ep)
             v[m] = arr[g_hit[m], t_hit[m], s_hit[m]]
         return hit, v
 
@@ -669,6 +672,10 @@ class Calibrator:
         step = np.where(x2 > 1.0, self.c_step[hit], 0.0)
         pen[hit] = self.c_w[hit] * (np.minimum(x2, self.c_cap[hit]) + step)
         return pen
+
+    def tests_of(self, factor_names) -> np.ndarray:
+        """Mask of the scored p-values (:attr:`tests`) of the factors ``factor_names`` (a set)."""
+        return np.fromiter((f in factor_names for f in self.test_factors), bool, len(self.test_factors))
 
     def _refresh_tests(self, factor_names, done=()) -> None:
         """Recompute the scored p-values of the factors ``factor_names``, but for the keys ``done`` (already
@@ -847,7 +854,7 @@ class Calibrator:
                 # least `floor`; the random number is drawn exactly when the full evaluation would draw it (the
                 # move is uphill), so the decisions, and the result, are the same as evaluating every move in full.
                 # a test is recomputed when the move touched its factor
-                unchanged = np.concatenate([~np.isin(self.test_factors, list(facs)), refitted])
+                unchanged = np.concatenate([~self.tests_of(facs), refitted])
                 floor = float(new_cpen.sum() + other[unchanged].sum()) - current
                 margin = EARLY_SLACK * max(1.0, abs(current))
                 if floor > margin:
