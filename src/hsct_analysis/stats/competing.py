@@ -29,6 +29,7 @@ from hsct_analysis.stats.counting import (
     as_codes,
     as_groups,
     as_times,
+    by_stratum,
     cause_codes,
     check_cause,
     complete_cases,
@@ -427,7 +428,7 @@ def _gray_stratum(time, code3, gidx, n_groups, rho):
     """
     G = n_groups
     _, d = _per_time_counts(time, code3, gidx, G)
-    leaving = d.sum(axis=1)
+    leaving = d[:, 0, :] + d[:, 1, :] + d[:, 2, :]  # whole numbers: exact in any order
     size = np.bincount(gidx, minlength=G).astype(float)
     rs_all = size[None, :] - np.vstack([np.zeros((1, G)), np.cumsum(leaving, axis=0)[:-1]])
     d1, d2 = d[:, 1, :], d[:, 2, :]
@@ -486,12 +487,10 @@ def gray_core(time, code3, codes, n_groups: int, strata=None, rho: float = 0.0):
     statistic) as :func:`gray_test` computes them (statistic NaN when the covariance is singular);
     the p-value is :func:`~hsct_analysis.stats.chisquare.chi2_p_value` (statistic, ``n_groups`` - 1).
     """
-    sidx = np.zeros(len(time), dtype=np.int64) if strata is None else strata
     score = np.zeros(n_groups - 1)
     var = np.zeros((n_groups - 1, n_groups - 1))
-    for s in np.unique(sidx):
-        m = sidx == s
-        sc, v = _gray_stratum(time[m], code3[m], codes[m], n_groups, float(rho))
+    for t, c3, g in by_stratum(strata, time, code3, codes):
+        sc, v = _gray_stratum(t, c3, g, n_groups, float(rho))
         score += sc
         var += v
     stat = np.nan

@@ -31,6 +31,7 @@ __all__ = [
     "check_cause",
     "z_value",
     "distinct_times",
+    "by_stratum",
     "tally",
     "curve_frame",
 ]
@@ -164,6 +165,15 @@ def distinct_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty(ordered.size, np.intp)
     inverse[order] = np.cumsum(first) - 1
     return ordered[first], inverse
+
+
+def by_stratum(strata, *arrays):
+    """The ``arrays`` (of one length) cut by stratum: one tuple of arrays per distinct value of ``strata``, in
+    sorted order; the arrays themselves, uncut, when ``strata`` is None (one stratum, no copies)."""
+    if strata is None and len(arrays[0]):
+        return [arrays]
+    strata = np.zeros(len(arrays[0]), dtype=np.int64) if strata is None else strata
+    return [tuple(a[strata == s] for a in arrays) for s in np.unique(strata)]
 
 
 def tally(time: np.ndarray, codes: np.ndarray, n_codes: int):

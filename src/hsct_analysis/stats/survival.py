@@ -26,6 +26,7 @@ from hsct_analysis.stats.counting import (
     as_event,
     as_groups,
     as_times,
+    by_stratum,
     complete_cases,
     curve_frame,
     distinct_times,
@@ -325,10 +326,9 @@ class LogRankResult(ChiSquareTest):
 def _logrank_stratum(t, d, gi, k, rho):
     """Observed, expected and covariance of one stratum (R ``survdiff2``)."""
     times, inverse = distinct_times(t)
-    deaths = np.zeros((times.size, k))
-    leaving = np.zeros((times.size, k))
-    np.add.at(leaving, (inverse, gi), 1)
-    np.add.at(deaths, (inverse, gi), d)
+    cells = inverse * k + gi
+    leaving = np.bincount(cells, minlength=times.size * k).reshape(times.size, k).astype(float)
+    deaths = np.bincount(cells, weights=d, minlength=times.size * k).reshape(times.size, k)
     at_risk = np.bincount(gi, minlength=k)[None, :] - np.vstack([np.zeros((1, k)), np.cumsum(leaving, axis=0)[:-1]])
     n_tot = at_risk.sum(axis=1)
     d_tot = deaths.sum(axis=1)
@@ -357,11 +357,9 @@ def logrank_core(time, event, codes, n_groups: int, strata=None, rho: float = 0.
     computes them; its p-value is :func:`~hsct_analysis.stats.chisquare.chi2_p_value` (statistic, df).
     """
     k = n_groups
-    sidx = np.zeros(len(time), dtype=np.int64) if strata is None else strata
     observed, expected, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    for s in np.unique(sidx):
-        m = sidx == s
-        o, e, v = _logrank_stratum(time[m], event[m], codes[m], k, float(rho))
+    for t, e_, g in by_stratum(strata, time, event, codes):
+        o, e, v = _logrank_stratum(t, e_, g, k, float(rho))
         observed, expected, var = observed + o, expected + e, var + v
     # as survdiff: groups with no expected events (all censored before the first event)
     # drop out of the statistic and of the degrees of freedom
