@@ -332,3 +332,20 @@ def test_gray_two_group_rank_rule_equals_matrix_rank():
         m = np.array([[v]])
         assert _full_rank(m) == (np.linalg.matrix_rank(m) == 1), v
     assert _full_rank(np.eye(2)) and not _full_rank(np.ones((2, 2)))
+
+
+def test_quadratic_form_equals_the_solve_to_the_last_bit():
+    """The tests' chi-square statistic x' V^-1 x: with one degree of freedom x (x / v), equal bit for bit to
+    x @ np.linalg.solve(V, x) on values spread over 17 orders of magnitude; larger V go to the solve; a singular
+    1 x 1 V raises as the solve does."""
+    from hsct_analysis.stats.chisquare import quadratic_form
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(20000) * np.exp(rng.uniform(-20, 20, 20000))
+    v = np.abs(rng.standard_normal(20000)) * np.exp(rng.uniform(-20, 20, 20000))
+    for a, b in zip(x, v):
+        assert quadratic_form(np.array([a]), np.array([[b]])) == float(np.array([a]) @ np.linalg.solve([[b]], [a]))
+    m = np.array([[2.0, 0.5], [0.5, 1.0]])
+    assert quadratic_form(np.array([1.0, 2.0]), m) == float(np.array([1.0, 2.0]) @ np.linalg.solve(m, [1.0, 2.0]))
+    with pytest.raises(np.linalg.LinAlgError):
+        quadratic_form(np.array([1.0]), np.array([[0.0]]))

@@ -14,7 +14,7 @@ from scipy import special
 
 from hsct_analysis.stats.docstrings import substitute
 
-__all__ = ["ChiSquareTest", "chi2_p_value"]
+__all__ = ["ChiSquareTest", "chi2_p_value", "quadratic_form"]
 
 
 def chi2_p_value(statistic: float, df: int) -> float:
@@ -34,6 +34,27 @@ def chi2_p_value(statistic: float, df: int) -> float:
     if df < 1 or not np.isfinite(statistic):
         return float("nan")
     return float(special.chdtrc(df, statistic))  # what scipy.stats.chi2.sf computes, without its overhead
+
+
+def quadratic_form(x: np.ndarray, var: np.ndarray) -> float:
+    """The chi-square statistic x' V^-1 x, as ``float(x @ np.linalg.solve(var, x))`` computes it.
+
+    With one degree of freedom (a 1 x 1 ``var``) it is x (x / v), without the solver's overhead: LAPACK's solve
+    of a 1 x 1 system divides by its pivot, so the value is the same to the last bit. A singular ``var`` raises
+    ``numpy.linalg.LinAlgError``, as the solve does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsct_analysis.stats.chisquare import quadratic_form
+    >>> quadratic_form(np.array([2.0]), np.array([[4.0]]))
+    1.0
+    """
+    if var.shape == (1, 1):
+        if var[0, 0] == 0:
+            raise np.linalg.LinAlgError("Singular matrix")
+        return float(x[0] * (x[0] / var[0, 0]))
+    return float(x @ np.linalg.solve(var, x))
 
 
 @substitute()

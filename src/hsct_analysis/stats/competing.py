@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value
+from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value, quadratic_form
 from hsct_analysis.stats.counting import (
     NOTES_ATTR,
     as_codes,
@@ -420,6 +420,15 @@ def _per_time_counts(time, code3, gidx, n_groups):
     return times, d.astype(float)
 
 
+def _shifted(x: np.ndarray, first: float) -> np.ndarray:
+    """``x`` one row down along the first axis, ``first`` in the new first row: the value just before each time
+    of a running product or sum (``np.vstack([first row, x[:-1]])`` without the stacking)."""
+    out = np.empty_like(x)
+    out[:1] = first
+    out[1:] = x[:-1]
+    return out
+
+
 def _gray_stratum(time, code3, gidx, n_groups, rho):
     """Score vector and covariance (groups 1..G-1) within one stratum (Gray 1988, sec. 2-3).
 
@@ -430,7 +439,7 @@ def _gray_stratum(time, code3, gidx, n_groups, rho):
     _, d = _per_time_counts(time, code3, gidx, G)
     leaving = d[:, 0, :] + d[:, 1, :] + d[:, 2, :]  # whole numbers: exact in any order
     size = np.bincount(gidx, minlength=G).astype(float)
-    rs_all = size[None, :] - np.vstack([np.zeros((1, G)), np.cumsum(leaving, axis=0)[:-1]])
+    rs_all = size[None, :] - _shifted(np.cumsum(leaving, axis=0), 0.0)
     d1, d2 = d[:, 1, :], d[:, 2, :]
     has_event = (d1 + d2).sum(axis=1) > 0
     rs, d1, d2 = rs_all[has_event], d1[has_event], d2[has_event]
@@ -439,9 +448,9 @@ def _gray_stratum(time, code3, gidx, n_groups, rho):
     with np.errstate(divide="ignore", invalid="ignore"):
         # group-wise all-cause KM (after / before t) and cumulative incidence before t
         skm = np.cumprod(np.where(live, (rs - d1 - d2) / rs, 1.0), axis=0)
-        skmm = np.vstack([np.ones((1, G)), skm[:-1]])
+        skmm = _shifted(skm, 1.0)
         f1 = np.cumsum(np.where(live, skmm * d1 / rs, 0.0), axis=0)
-        f1m = np.vstack([np.zeros((1, G)), f1[:-1]])
+        f1m = _shifted(f1, 0.0)
         h = np.where(live, rs / skmm, 0.0)  # the paper's h_r
         tr = h.sum(axis=1)
         risk = np.where(live, rs * (1 - f1m) / skmm, 0.0)  # the paper's R_r
@@ -495,7 +504,7 @@ def gray_core(time, code3, codes, n_groups: int, strata=None, rho: float = 0.0):
         var += v
     stat = np.nan
     if _full_rank(var):
-        stat = float(score @ np.linalg.solve(var, score))
+        stat = quadratic_form(score, var)
     return score, var, stat
 
 

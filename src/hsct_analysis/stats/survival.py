@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value
+from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value, quadratic_form
 from hsct_analysis.stats.counting import (
     KIND_ATTR,
     NOTES_ATTR,
@@ -369,7 +369,7 @@ def logrank_core(time, event, codes, n_groups: int, strata=None, rho: float = 0.
         stat = 0.0
     else:
         diff = (observed - expected)[used][1:]
-        stat = float(diff @ np.linalg.solve(var[np.ix_(used, used)][1:, 1:], diff))
+        stat = quadratic_form(diff, var[np.ix_(used, used)][1:, 1:])
     return observed, expected, var, stat, df
 
 
