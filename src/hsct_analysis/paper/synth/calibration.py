@@ -224,14 +224,16 @@ class GroupCurves:
         for a in (self.masks, self.weights):
             a[np.ix_(rows, [i, j])] = a[np.ix_(rows, [j, i])]
 
-    def _tally(self, time, codes, n_codes, horizon, weights):
-        """Per group (a row of ``weights``, groups x patients): distinct times up to ``horizon``, at risk and counts
-        by code there, and the index of each group's first and last time (among all distinct times)."""
-        distinct, inverse = distinct_times(time)
-        k, n_groups = distinct.size, len(weights)
-        group, patient = np.nonzero(weights)
+    def _tally(self, times, codes, n_codes, horizon, members):
+        """Per group: distinct times up to ``horizon``, at risk and counts by code there, and the index of each
+        group's first and last time (among all distinct times). ``times``: :func:`distinct_times` of the patients'
+        times; ``members``: (group, patient, weight) of the nonzero cells of the weights (groups x patients) and the
+        number of groups."""
+        distinct, inverse = times
+        group, patient, weight, n_groups = members
+        k = distinct.size
         cells = (group * k + inverse[patient]) * n_codes + codes[patient]
-        counts = np.bincount(cells, weights=weights[group, patient], minlength=n_groups * k * n_codes)
+        counts = np.bincount(cells, weights=weight, minlength=n_groups * k * n_codes)
         counts = counts.reshape(n_groups, k, n_codes)
         leaving = _code_sum(counts, 0)
         at_risk = leaving[:, ::-1].cumsum(axis=1)[:, ::-1]
@@ -262,26 +264,39 @@ class GroupCurves:
 
         rows = np.arange(len(self.masks)) if rows is None else np.asarray(rows, int)
         weights = self.weights[rows] if weights is None else weights
+        group, patient = np.nonzero(weights)
+        members = (group, patient, weights[group, patient], len(weights))
+        tallied: list = []  # (time array, its distinct times): LFS and relapse/NRM end at the same times
+
+        def distinct(t):
+            for seen, result in tallied:
+                if np.array_equal(seen, t):
+                    return result
+            tallied.append((t, distinct_times(t)))
+            return tallied[-1][1]
+
         out = {}
         for ep in ("os", "lfs"):
             if ep in self.times:
                 t, e = arrays[ep]
-                distinct, at_risk, counts, first, last = self._tally(
-                    t, np.asarray(e, int), 2, self.times[ep][-1], weights
+                distinct_at, at_risk, counts, first, last = self._tally(
+                    distinct(t), np.asarray(e, int), 2, self.times[ep][-1], members
                 )
                 est, se = _estimates(ep, at_risk, counts)
-                out[ep] = self._read(ep, distinct, est, se, first, last)
+                out[ep] = self._read(ep, distinct_at, est, se, first, last)
         competing = [ep for ep in ("relapse", "nrm") if ep in self.times]
         if competing:
             t, s = arrays["relapse"]
             horizon = max(self.times[ep][-1] for ep in competing)
-            distinct, at_risk, counts, first, last = self._tally(t, np.asarray(s, int), 3, horizon, weights)
+            distinct_at, at_risk, counts, first, last = self._tally(
+                distinct(t), np.asarray(s, int), 3, horizon, members
+            )
             # both causes in one call (a leading axis; the same arithmetic element by element as one call per cause)
             n_cause = np.stack([counts[..., 2 if ep == "nrm" else 1] for ep in competing])
             n_other = _code_sum(counts, 1)[None] - n_cause
             est, var = cif_core(at_risk[None], n_cause, n_other)
             for k, ep in enumerate(competing):
-                out[ep] = self._read(ep, distinct, est[k], var[k], first, last)
+                out[ep] = self._read(ep, distinct_at, est[k], var[k], first, last)
         return out
 
 
@@ -576,7 +591,13 @@ class Calibrator:
         }
         self.c_ids = list(curves["id"])
         self.c_ep = curves["endpoint"].to_numpy()
-        self.c_epi = np.array([CORE_ENDPOINTS.index(ep) for ep in self.c_ep], int)  # the same, as numbers
+        # where each entry sits in the values of :meth:`GroupCurves.values` laid end to end (endpoint by endpoint in
+        # the order of CORE_ENDPOINTS, each groups x times x 3): its endpoint's times, and the times of the
+        # endpoints before it
+        n_times = {ep: len(self.curves.times.get(ep, ())) for ep in CORE_ENDPOINTS}
+        before = {ep: sum(n_times[e] for e in CORE_ENDPOINTS[: CORE_ENDPOINTS.index(ep)]) for ep in CORE_ENDPOINTS}
+        self.c_n_times = np.array([n_times[ep] for ep in self.c_ep], int)
+        self.c_before = np.array([before[ep] for ep in self.c_ep], int)
         self.c_g = np.array([gindex[(f, lv)] for f, lv in zip(curves["factor"], curves["level"])], int)
         self.c_t = np.array(
             [
@@ -651,12 +672,10 @@ class Calibrator:
         pos = np.full(len(self.groups), -1)
         pos[rows] = np.arange(len(rows)) + offset
         hit = pos[self.c_g] >= 0
-        v = np.empty(int(hit.sum()))
-        ep_hit, g_hit, t_hit, s_hit = self.c_epi[hit], pos[self.c_g[hit]], self.c_t[hit], self.c_s[hit]
-        for ep, arr in values.items():
-            m = ep_hit == CORE_ENDPOINTS.index(ep)
-            v[m] = arr[g_hit[m], t_hit[m], s_hit[m]]
-        return hit, v
+        flat = np.concatenate([values[ep].ravel() for ep in CORE_ENDPOINTS if ep in values])
+        n_rows = next(iter(values.values())).shape[0]
+        at = (n_rows * self.c_before[hit] + pos[self.c_g[hit]] * self.c_n_times[hit] + self.c_t[hit]) * 3
+        return hit, flat[at + self.c_s[hit]]
 
     def curve_penalties(self, groups=None) -> np.ndarray:
         """Weighted penalty of every curve entry; with ``groups`` (ids of the groups a move
