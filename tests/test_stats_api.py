@@ -347,5 +347,8 @@ def test_quadratic_form_equals_the_solve_to_the_last_bit():
         assert quadratic_form(np.array([a]), np.array([[b]])) == float(np.array([a]) @ np.linalg.solve([[b]], [a]))
     m = np.array([[2.0, 0.5], [0.5, 1.0]])
     assert quadratic_form(np.array([1.0, 2.0]), m) == float(np.array([1.0, 2.0]) @ np.linalg.solve(m, [1.0, 2.0]))
+    for a, b in [(-0.0, 1.0), (0.0, -1.0), (1e-200, -1e300)]:  # a zero keeps the dot product's sign (+)
+        q, s = quadratic_form(np.array([a]), np.array([[b]])), float(np.array([a]) @ np.linalg.solve([[b]], [a]))
+        assert (q, np.copysign(1.0, q)) == (s, np.copysign(1.0, s))
     with pytest.raises(np.linalg.LinAlgError):
         quadratic_form(np.array([1.0]), np.array([[0.0]]))

@@ -854,3 +854,16 @@ def test_a_refit_that_needs_special_handling_goes_the_full_route():
     refit = Refit("lfs", reference)
     assert_refit_is_fit_table4(refit, frame, registry, "lfs")
     assert refit.fast_fits == 0
+
+
+@pytest.mark.parametrize("kind", ["p", "none"])
+def test_a_calibrator_without_curve_entries_scores(committed, kind):
+    """A calibrator restricted (``only=``) to p-values, or to nothing, has no curve entry to read: its objective
+    is the p-values' part alone (zero for nothing), not an error."""
+    reg = scorecard.audited(published.load_registry())
+    ids = frozenset(reg.loc[(reg["kind"] == "p") & (reg["endpoint"] == "os"), "id"]) if kind == "p" else frozenset()
+    cal = calibration.Calibrator(
+        committed, _outcome_records(committed), reg, np.random.default_rng(0), headline=set(), only=ids
+    )
+    value = cal.objective()
+    assert np.isfinite(value) and (value > 0 if kind == "p" else value == 0.0)

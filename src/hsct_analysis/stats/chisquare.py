@@ -40,8 +40,9 @@ def quadratic_form(x: np.ndarray, var: np.ndarray) -> float:
     """The chi-square statistic x' V^-1 x, as ``float(x @ np.linalg.solve(var, x))`` computes it.
 
     With one degree of freedom (a 1 x 1 ``var``) it is x (x / v), without the solver's overhead: LAPACK's solve
-    of a 1 x 1 system divides by its pivot, so the value is the same to the last bit. A singular ``var`` raises
-    ``numpy.linalg.LinAlgError``, as the solve does.
+    of a 1 x 1 system divides by its pivot, so the value is the same to the last bit (a zero comes out as +0.0,
+    as the dot product's sum from zero gives it). A singular ``var`` raises ``numpy.linalg.LinAlgError``, as
+    the solve does.
 
     Examples
     --------
@@ -53,7 +54,7 @@ def quadratic_form(x: np.ndarray, var: np.ndarray) -> float:
     if var.shape == (1, 1):
         if var[0, 0] == 0:
             raise np.linalg.LinAlgError("Singular matrix")
-        return float(x[0] * (x[0] / var[0, 0]))
+        return float(0.0 + x[0] * (x[0] / var[0, 0]))  # 0.0 + : a signed zero as the dot gives it
     return float(x @ np.linalg.solve(var, x))
 
 

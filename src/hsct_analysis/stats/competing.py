@@ -422,7 +422,7 @@ def _per_time_counts(time, code3, gidx, n_groups):
 
 def _shifted(x: np.ndarray, first: float) -> np.ndarray:
     """``x`` one row down along the first axis, ``first`` in the new first row: the value just before each time
-    of a running product or sum (``np.vstack([first row, x[:-1]])`` without the stacking)."""
+    of a running product or sum (``np.vstack([first row, x[:-1]])`` without the stacking, for ``x`` of at least one row)."""
     out = np.empty_like(x)
     out[:1] = first
     out[1:] = x[:-1]

@@ -149,9 +149,10 @@ def z_value(conf_level: float) -> float:
 
 def distinct_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(time, return_inverse=True)`` for a 1-d float array of times (days): the distinct times,
-    sorted, and each observation's index among them. The same arrays, in about two thirds of the time on the
-    small cohorts an estimator sees many times over (one stable sort, no generic bookkeeping). An array holding
-    NaN goes to ``np.unique`` itself, which keeps one NaN at the end."""
+    sorted, and each observation's index among them: one stable sort, no generic bookkeeping, 10-20%
+    faster on the cohort of 95 an estimator sees many times over (slower than ``np.unique`` on thousands).
+    Where +0.0 and -0.0 both occur, the one met first in ``time`` stands for both (``np.unique`` keeps either).
+    An array holding NaN goes to ``np.unique`` itself, which keeps one NaN at the end."""
     time = np.asarray(time)
     if time.ndim != 1 or time.size == 0:
         return np.unique(time, return_inverse=True)
@@ -169,7 +170,8 @@ def distinct_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def by_stratum(strata, *arrays):
     """The ``arrays`` (of one length) cut by stratum: one tuple of arrays per distinct value of ``strata``, in
-    sorted order; the arrays themselves, uncut, when ``strata`` is None (one stratum, no copies)."""
+    sorted order; the arrays themselves, uncut, when ``strata`` is None (one stratum, no copies); no stratum at all when the
+    arrays are empty."""
     if strata is None and len(arrays[0]):
         return [arrays]
     strata = np.zeros(len(arrays[0]), dtype=np.int64) if strata is None else strata

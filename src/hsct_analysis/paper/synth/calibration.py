@@ -672,6 +672,8 @@ class Calibrator:
         pos = np.full(len(self.groups), -1)
         pos[rows] = np.arange(len(rows)) + offset
         hit = pos[self.c_g] >= 0
+        if not hit.any():  # no curve entry among these groups (or none scored at all)
+            return hit, np.empty(0)
         flat = np.concatenate([values[ep].ravel() for ep in CORE_ENDPOINTS if ep in values])
         n_rows = next(iter(values.values())).shape[0]
         at = (n_rows * self.c_before[hit] + pos[self.c_g[hit]] * self.c_n_times[hit] + self.c_t[hit]) * 3
