@@ -326,12 +326,12 @@ def test_distinct_times_equals_numpy_unique():
 def test_gray_two_group_rank_rule_equals_matrix_rank():
     """Gray's test decides a 1 x 1 covariance is of full rank without a singular value decomposition; the
     rule gives np.linalg.matrix_rank's answer on zero, tiny, negative and ordinary values."""
-    from hsct_analysis.stats.competing import _full_rank
+    from hsct_analysis.stats.chisquare import full_rank
 
     for v in (0.0, -0.0, 5e-324, 1e-300, -3.0, 0.25, 1e300):
         m = np.array([[v]])
-        assert _full_rank(m) == (np.linalg.matrix_rank(m) == 1), v
-    assert _full_rank(np.eye(2)) and not _full_rank(np.ones((2, 2)))
+        assert full_rank(m) == (np.linalg.matrix_rank(m) == 1), v
+    assert full_rank(np.eye(2)) and not full_rank(np.ones((2, 2)))
 
 
 def test_quadratic_form_equals_the_solve_to_the_last_bit():
@@ -352,3 +352,34 @@ def test_quadratic_form_equals_the_solve_to_the_last_bit():
         assert (q, np.copysign(1.0, q)) == (s, np.copysign(1.0, s))
     with pytest.raises(np.linalg.LinAlgError):
         quadratic_form(np.array([1.0]), np.array([[0.0]]))
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5, 1.0])
+def test_a_stratum_without_events_adds_nothing_to_a_weighted_logrank(rho):
+    """A stratum in which nobody has the event contributes nothing, also with Fleming-Harrington weights
+    (rho > 0 once failed on its empty weight vector): the test equals the test of the other strata alone."""
+    from hsct_analysis.stats import logrank
+
+    t = np.array([1.0, 2, 3, 4, 5, 6, 7, 8, 2, 4, 6])
+    e = np.array([1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0])
+    g = np.array(["a", "b", "a", "b", "a", "b", "a", "b", "a", "b", "a"])
+    s = np.array(["s1"] * 8 + ["s2"] * 3)
+    both, alone = logrank(t, e, g, strata=s, rho=rho), logrank(t[:8], e[:8], g[:8], rho=rho)
+    assert both.statistic == alone.statistic and both.p_value == alone.p_value and both.strata == 2
+    np.testing.assert_array_equal(both.table["expected"], alone.table["expected"] + 0.0)
+
+
+def test_a_singular_covariance_gives_an_undefined_test_with_a_note():
+    """Where no contrast between the groups has a variance (everyone at risk dies at one time, or each group
+    alone in its stratum) R's survdiff stops ("system is exactly singular"); here log-rank and Gray's test
+    return NaN with a note that says why, not a linear-algebra traceback."""
+    from hsct_analysis.stats import gray_test, logrank
+    from hsct_analysis.stats.chisquare import SINGULAR_NOTE
+
+    cases = [
+        (np.array([5.0, 5.0]), np.array([1, 1]), np.array(["a", "b"]), None),
+        (np.array([1.0, 5, 5]), np.array([1, 1, 1]), np.array(["b", "a", "c"]), np.array([1, 1, 2])),
+    ]
+    for t, e, g, s in cases:
+        for res in (logrank(t, e, g, strata=s), gray_test(t, e, g, strata=s)):
+            assert np.isnan(res.statistic) and np.isnan(res.p_value) and res.notes[-1] == SINGULAR_NOTE

@@ -70,6 +70,14 @@ write_survival("strata_edge",
                          "a", "b", "a", "b", "a", "b", "b", "a"),
                strata = c(rep("s1", 8), rep("s2", 4), rep("s3", 8)))
 
+# stratified: nobody in stratum s2 has the event; weighted tests (rho > 0) must add nothing for it
+write_survival("stratum_without_events",
+               "11 patients, 2 strata; no events in s2 (3 patients, censored)",
+               time = c(1, 2, 3, 4, 5, 6, 7, 8, 2, 4, 6),
+               event = c(1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0),
+               group = c("a", "b", "a", "b", "a", "b", "a", "b", "a", "b", "a"),
+               strata = c(rep("s1", 8), rep("s2", 3)))
+
 mel <- MASS::Melanoma
 write_survival("melanoma",
                "MASS::Melanoma: death from melanoma (status 1) by ulcer (0 absent, 1 present), strata sex",

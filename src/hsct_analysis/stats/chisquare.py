@@ -14,7 +14,7 @@ from scipy import special
 
 from hsct_analysis.stats.docstrings import substitute
 
-__all__ = ["ChiSquareTest", "chi2_p_value", "quadratic_form"]
+__all__ = ["SINGULAR_NOTE", "ChiSquareTest", "chi2_p_value", "chi_square_statistic", "full_rank", "quadratic_form"]
 
 
 def chi2_p_value(statistic: float, df: int) -> float:
@@ -56,6 +56,47 @@ def quadratic_form(x: np.ndarray, var: np.ndarray) -> float:
             raise np.linalg.LinAlgError("Singular matrix")
         return float(0.0 + x[0] * (x[0] / var[0, 0]))  # 0.0 + : a signed zero as the dot gives it
     return float(x @ np.linalg.solve(var, x))
+
+
+#: What a test's notes say when its statistic is NaN because the covariance is singular.
+SINGULAR_NOTE = (
+    "the covariance of the group differences is singular (no contrast between the groups has a variance, "
+    "e.g. every patient at risk had the event at the same time, or each group alone in its stratum): "
+    "the statistic and p-value are undefined"
+)
+
+
+def full_rank(var: np.ndarray) -> bool:
+    """Whether a square covariance ``var`` is of full rank, as ``np.linalg.matrix_rank(var) == len(var)`` decides.
+
+    For two groups (a 1 x 1 covariance) without the singular value decomposition: its one singular value is |v|,
+    and rank 1 means |v| > |v| x eps, that is 0 < |v| < inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsct_analysis.stats.chisquare import full_rank
+    >>> full_rank(np.array([[0.25]])), full_rank(np.ones((2, 2)))
+    (True, False)
+    """
+    if var.shape == (1, 1) and np.isfinite(var[0, 0]):
+        return bool(var[0, 0] != 0)
+    return bool(np.linalg.matrix_rank(var) == len(var))
+
+
+def chi_square_statistic(x: np.ndarray, var: np.ndarray) -> float:
+    """The statistic x' V^-1 x of a test of equal curves (:func:`quadratic_form`), NaN when ``var`` is singular
+    (:func:`full_rank`): no group contrast has a variance, so there is nothing to test. R stops there
+    (``survdiff``: "system is exactly singular"); here the test's p-value is NaN and its notes say why.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsct_analysis.stats.chisquare import chi_square_statistic
+    >>> chi_square_statistic(np.array([2.0]), np.array([[4.0]])), chi_square_statistic(np.array([2.0]), np.zeros((1, 1)))
+    (1.0, nan)
+    """
+    return quadratic_form(x, var) if full_rank(var) else float("nan")
 
 
 @substitute()

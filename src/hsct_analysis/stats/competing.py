@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value, quadratic_form
+from hsct_analysis.stats.chisquare import SINGULAR_NOTE, ChiSquareTest, chi2_p_value, chi_square_statistic
 from hsct_analysis.stats.counting import (
     NOTES_ATTR,
     as_codes,
@@ -456,7 +456,7 @@ def _gray_stratum(time, code3, gidx, n_groups, rho):
         risk = np.where(live, rs * (1 - f1m) / skmm, 0.0)  # the paper's R_r
         tq = risk.sum(axis=1)
         f = np.cumsum(nd1 / tr)  # pooled cumulative incidence after t
-        fm = np.concatenate(([0.0], f[:-1]))
+        fm = _shifted(f, 0.0)
         fb = (1 - fm) ** rho
         # a[t] = fb (diag(h) - h h' / tr); c = running sum of a * nd1 / (tr (1 - fm))
         a = fb[:, None, None] * (h[:, :, None] * np.eye(G)[None] - h[:, :, None] * h[:, None, :] / tr[:, None, None])
@@ -502,18 +502,7 @@ def gray_core(time, code3, codes, n_groups: int, strata=None, rho: float = 0.0):
         sc, v = _gray_stratum(t, c3, g, n_groups, float(rho))
         score += sc
         var += v
-    stat = np.nan
-    if _full_rank(var):
-        stat = quadratic_form(score, var)
-    return score, var, stat
-
-
-def _full_rank(var: np.ndarray) -> bool:
-    """``np.linalg.matrix_rank(var) == len(var)``. For two groups (a 1 x 1 covariance) without the singular value
-    decomposition: its one singular value is |v|, and rank 1 means |v| > |v| x eps, that is 0 < |v| < inf."""
-    if var.shape == (1, 1) and np.isfinite(var[0, 0]):
-        return bool(var[0, 0] != 0)
-    return bool(np.linalg.matrix_rank(var) == len(var))
+    return score, var, chi_square_statistic(score, var)
 
 
 def gray_test(
@@ -568,4 +557,6 @@ def gray_test(
     score, var, stat = gray_core(t, code3, gidx, n_groups, sidx, rho)
     df = n_groups - 1
     p = chi2_p_value(stat, df)
+    if np.isnan(stat):
+        notes = [*notes, SINGULAR_NOTE]
     return GrayTestResult(stat, df, p, cause, float(rho), tuple(cat.categories), score, var, cencode, notes)

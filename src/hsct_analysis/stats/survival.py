@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hsct_analysis.stats.chisquare import ChiSquareTest, chi2_p_value, quadratic_form
+from hsct_analysis.stats.chisquare import SINGULAR_NOTE, ChiSquareTest, chi2_p_value, chi_square_statistic
 from hsct_analysis.stats.counting import (
     KIND_ATTR,
     NOTES_ATTR,
@@ -335,7 +335,7 @@ def _logrank_stratum(t, d, gi, k, rho):
     keep = d_tot > 0
     at_risk, deaths, n_tot, d_tot = at_risk[keep], deaths[keep], n_tot[keep], d_tot[keep]
     if rho != 0:  # pooled KM just before each event time, within the stratum
-        km_before = np.concatenate(([1.0], np.cumprod(1.0 - d_tot / n_tot)[:-1]))
+        km_before = np.cumprod(np.concatenate(([1.0], 1.0 - d_tot / n_tot)))[:-1]  # empty with no event
         weight = km_before**rho
     else:
         weight = np.ones(d_tot.size)
@@ -354,7 +354,7 @@ def logrank_core(time, event, codes, n_groups: int, strata=None, rho: float = 0.
     ``time`` (days, float), ``event`` (0/1), ``codes`` (group of each observation, ints 0 ..
     ``n_groups`` - 1) and ``strata`` (optional int codes) are numpy arrays of one length with no
     missing value. Returns (observed, expected, covariance, statistic, df) as :func:`logrank`
-    computes them; its p-value is :func:`~hsct_analysis.stats.chisquare.chi2_p_value` (statistic, df).
+    computes them (statistic NaN when the covariance is singular); its p-value is :func:`~hsct_analysis.stats.chisquare.chi2_p_value` (statistic, df).
     """
     k = n_groups
     observed, expected, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
@@ -369,7 +369,7 @@ def logrank_core(time, event, codes, n_groups: int, strata=None, rho: float = 0.
         stat = 0.0
     else:
         diff = (observed - expected)[used][1:]
-        stat = quadratic_form(diff, var[np.ix_(used, used)][1:, 1:])
+        stat = chi_square_statistic(diff, var[np.ix_(used, used)][1:, 1:])
     return observed, expected, var, stat, df
 
 
@@ -402,7 +402,9 @@ def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
     -----
     Groups with no expected events are left out of the statistic and of ``df``, as in R; if
     fewer than two groups remain (e.g. no events at all) the statistic is 0, ``df`` is 0 and
-    ``p_value`` is NaN. Observations with a missing value are dropped and noted.
+    ``p_value`` is NaN. Where the remaining groups' covariance is singular (R's ``survdiff`` stops: "system is
+    exactly singular") the statistic and ``p_value`` are NaN and the notes say why. Observations with a missing
+    value are dropped and noted.
 
     Examples
     --------
@@ -439,6 +441,8 @@ def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
         sidx = pd.Categorical(as_groups(arrays["strata"], t.size, name="strata")).codes.astype(np.int64)
     observed, expected, var, stat, df = logrank_core(t, d, gi, k, sidx, rho)
     p_value = chi2_p_value(stat, df)
+    if np.isnan(stat):
+        notes = [*notes, SINGULAR_NOTE]
     index = pd.Index(levels, name="group")
     table = pd.DataFrame({"n": np.bincount(gi, minlength=k), "observed": observed, "expected": expected}, index=index)
     variance = pd.DataFrame(var, index=index, columns=index)
