@@ -383,3 +383,11 @@ def test_a_singular_covariance_gives_an_undefined_test_with_a_note():
     for t, e, g, s in cases:
         for res in (logrank(t, e, g, strata=s), gray_test(t, e, g, strata=s)):
             assert np.isnan(res.statistic) and np.isnan(res.p_value) and res.notes[-1] == SINGULAR_NOTE
+
+
+def test_a_cox_model_of_one_patient_is_a_clear_error():
+    """One complete case is no model: a clear message, not scipy's from inside lifelines."""
+    from hsct_analysis.stats import cause_specific_cox
+
+    with pytest.raises(ValueError, match="at least 2 complete cases; 1 given"):
+        cause_specific_cox(pd.DataFrame({"t": [3.0], "s": [1], "x": [1.0]}), "t", "s", ["x"])

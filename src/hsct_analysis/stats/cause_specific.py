@@ -217,6 +217,8 @@ def _fit_cause(design: Design, cause: int, kwargs: dict):
     frame["_event"] = (one.status == cause).astype(int)
     if frame["_event"].sum() == 0:
         raise ValueError(f"no events of cause {cause} among {len(frame)} complete cases")
+    if len(frame) < 2:  # lifelines' separation check fails on one row with scipy's message
+        raise ValueError(f"a Cox model needs at least 2 complete cases; {len(frame)} given")
     flagged, notes = detect_separation(one, cause)
     rows, fitted = _limit_fit(one, cause, flagged)
     if not rows.all():
