@@ -48,6 +48,7 @@ reference:
 	cd tests/reference && Rscript make_reference.R
 	cd tests/reference && Rscript api_reference.R
 	cd tests/reference && Rscript examples_reference.R
+	cd tests/reference && Rscript qr_rank_reference.R
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/competing_risks.py

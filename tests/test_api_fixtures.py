@@ -4,7 +4,8 @@
 - ``kaplan_meier_by`` = ``survfit(Surv(time, event) ~ group)`` in all four conf.types;
 - ``fine_gray`` = ``crr`` and ``cause_specific_cox`` = ``coxph(ties = "efron")`` with a 3-level factor
   under a named reference, alone and with a numeric covariate; ``predict`` = ``predict.crr``;
-- MASS Melanoma (2 = alive): ``cencode=2`` = ``cuminc(..., cencode = 2)``.
+- MASS Melanoma (2 = alive): ``cencode=2`` = ``cuminc(..., cencode = 2)``;
+- ``stats.chisquare.qr_rank`` = ``qr(m)$rank``, the rank rule of Gray's test in ``cuminc``.
 """
 
 from __future__ import annotations
@@ -177,3 +178,20 @@ def test_cause_specific_cox_equals_coxph_efron(path, model_name, cause):
     close(res.loglik, r["loglik"])
     close(res.loglik_null, r["loglik_null"])
     assert res.n == r["n"] and res.events == r["n_events"]
+
+
+def test_qr_rank_equals_r_qr():
+    """Gray's test is computed only where the covariance has full rank by R's qr() (LINPACK dqrdc2, tol 1e-7),
+    cmprsk's rule: the package's qr_rank gives R's rank on every matrix of the fixture, near-singular ones
+    included (where the singular-value rule of np.linalg.matrix_rank differs from R on about a third)."""
+    from hsct_analysis.stats.chisquare import full_rank, qr_rank
+
+    cases = load(REF / "qr_rank.json")["cases"]
+    assert len(cases) >= 200
+    differ = 0
+    for case in cases:
+        m = np.array(case["matrix"], dtype=float)
+        assert qr_rank(m) == case["rank"], case["label"]
+        assert full_rank(m, rule="qr") == (case["rank"] == len(m)), case["label"]
+        differ += np.linalg.matrix_rank(m) != case["rank"]
+    assert differ > 0  # the fixture holds the cases where the two rules part

@@ -14,7 +14,16 @@ from scipy import special
 
 from hsct_analysis.stats.docstrings import substitute
 
-__all__ = ["SINGULAR_NOTE", "ChiSquareTest", "chi2_p_value", "chi_square_statistic", "full_rank", "quadratic_form"]
+__all__ = [
+    "QR_TOL",
+    "SINGULAR_NOTE",
+    "ChiSquareTest",
+    "chi2_p_value",
+    "chi_square_statistic",
+    "full_rank",
+    "qr_rank",
+    "quadratic_form",
+]
 
 
 def chi2_p_value(statistic: float, df: int) -> float:
@@ -66,11 +75,64 @@ SINGULAR_NOTE = (
 )
 
 
-def full_rank(var: np.ndarray) -> bool:
-    """Whether a square covariance ``var`` is of full rank, as ``np.linalg.matrix_rank(var) == len(var)`` decides.
+#: R's default tolerance of ``qr()`` (LINPACK ``dqrdc2``): a column whose norm falls below this share of its
+#: original norm during the reduction counts as linearly dependent.
+QR_TOL = 1e-7
 
-    For two groups (a 1 x 1 covariance) without the singular value decomposition: its one singular value is |v|,
-    and rank 1 means |v| > |v| x eps, that is 0 < |v| < inf.
+
+def qr_rank(m: np.ndarray, tol: float = QR_TOL) -> int:
+    """The rank R's ``qr(m, tol)$rank`` gives: LINPACK's Householder reduction as R modified it (``dqrdc2``),
+    which moves a column to the right-hand edge once its remaining norm falls below ``tol`` times its original
+    norm (or it is zero) and counts the columns that stay. ``cmprsk::cuminc`` computes Gray's statistic only
+    where this rank is full, so it decides here too (tested against R's ``qr`` in ``tests/reference``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hsct_analysis.stats.chisquare import qr_rank
+    >>> qr_rank(np.array([[1.0, 1.0], [1.0, 1.0 + 1e-9]])), qr_rank(np.array([[1.0, 1.0], [1.0, 1.0 + 1e-6]]))
+    (1, 2)
+    """
+    x = np.array(m, dtype=float)
+    n, p = x.shape
+    norm = np.sqrt((x * x).sum(axis=0))  # remaining norm of each column, updated as the reduction goes
+    original = np.where(norm == 0, 1.0, norm)
+    kept = p  # columns not (yet) moved to the right-hand edge
+    for col in range(min(n, p)):
+        while col < kept and norm[col] < original[col] * tol:  # negligible: to the edge, the rest shift left
+            for a in (x.T, norm, original):
+                a[col:] = np.roll(a[col:], -1, axis=0)
+            kept -= 1
+        if col == n - 1:
+            continue
+        head = x[col:, col]
+        size = np.sqrt(head @ head)
+        if size == 0:
+            continue
+        if head[0] != 0:
+            size = np.copysign(size, head[0])
+        head *= 1.0 / size
+        head[0] += 1.0
+        for j in range(col + 1, p):
+            x[col:, j] += -(head @ x[col:, j]) / head[0] * head
+            if norm[j] != 0:
+                left = max(1.0 - (abs(x[col, j]) / norm[j]) ** 2, 0.0)
+                if left >= 1e-6:
+                    norm[j] *= np.sqrt(left)
+                else:  # most of the norm has gone: recompute it rather than trust the update
+                    norm[j] = np.sqrt(x[col + 1 :, j] @ x[col + 1 :, j])
+        x[col, col] = -size
+    return min(kept, n)
+
+
+def full_rank(var: np.ndarray, rule: str = "svd") -> bool:
+    """Whether a square covariance ``var`` is of full rank.
+
+    ``rule="svd"``: as ``np.linalg.matrix_rank(var) == len(var)`` decides (singular values above the largest
+    times n times machine epsilon), near R's ``solve``, which stops on a singular system (``survdiff``).
+    ``rule="qr"``: as R's ``qr(var)$rank`` decides (:func:`qr_rank`, tolerance 1e-7), which is
+    ``cmprsk::cuminc``'s rule for Gray's test. For two groups (a 1 x 1 covariance) the two agree and need no
+    decomposition: rank 1 means 0 < |v| < inf.
 
     Examples
     --------
@@ -78,16 +140,22 @@ def full_rank(var: np.ndarray) -> bool:
     >>> from hsct_analysis.stats.chisquare import full_rank
     >>> full_rank(np.array([[0.25]])), full_rank(np.ones((2, 2)))
     (True, False)
+    >>> near = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-9]])
+    >>> full_rank(near), full_rank(near, rule="qr")
+    (True, False)
     """
     if var.shape == (1, 1) and np.isfinite(var[0, 0]):
         return bool(var[0, 0] != 0)
+    if rule == "qr":
+        return bool(np.all(np.isfinite(var)) and qr_rank(var) == len(var))
     return bool(np.linalg.matrix_rank(var) == len(var))
 
 
-def chi_square_statistic(x: np.ndarray, var: np.ndarray) -> float:
+def chi_square_statistic(x: np.ndarray, var: np.ndarray, rule: str = "svd") -> float:
     """The statistic x' V^-1 x of a test of equal curves (:func:`quadratic_form`), NaN when ``var`` is singular
-    (:func:`full_rank`): no group contrast has a variance, so there is nothing to test. R stops there
-    (``survdiff``: "system is exactly singular"); here the test's p-value is NaN and its notes say why.
+    by ``rule`` (:func:`full_rank`): no group contrast has a variance, so there is nothing to test. R stops there
+    (``survdiff``: "system is exactly singular") or reports -1 (``cuminc``); here the statistic and p-value are
+    NaN and the test's notes say why.
 
     Examples
     --------
@@ -96,7 +164,7 @@ def chi_square_statistic(x: np.ndarray, var: np.ndarray) -> float:
     >>> chi_square_statistic(np.array([2.0]), np.array([[4.0]])), chi_square_statistic(np.array([2.0]), np.zeros((1, 1)))
     (1.0, nan)
     """
-    return quadratic_form(x, var) if full_rank(var) else float("nan")
+    return quadratic_form(x, var) if full_rank(var, rule) else float("nan")
 
 
 @substitute()

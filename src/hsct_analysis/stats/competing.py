@@ -384,7 +384,8 @@ class GrayTestResult(ChiSquareTest):
 
     ``statistic`` is R's ``cuminc(...)$Tests[, "stat"]`` on ``df`` = groups - 1 degrees of
     freedom; it is NaN when the variance matrix is singular (R reports -1 then), e.g. when
-    the cause never occurs.
+    the cause never occurs. Singular means what cuminc means: not of full rank by R's ``qr()``
+    (:func:`~hsct_analysis.stats.chisquare.qr_rank`, tolerance 1e-7).
 
     Attributes
     ----------
@@ -502,7 +503,7 @@ def gray_core(time, code3, codes, n_groups: int, strata=None, rho: float = 0.0):
         sc, v = _gray_stratum(t, c3, g, n_groups, float(rho))
         score += sc
         var += v
-    return score, var, chi_square_statistic(score, var)
+    return score, var, chi_square_statistic(score, var, rule="qr")  # cmprsk's rank rule
 
 
 def gray_test(
