@@ -195,3 +195,17 @@ def test_qr_rank_equals_r_qr():
         assert full_rank(m, rule="qr") == (case["rank"] == len(m)), case["label"]
         differ += np.linalg.matrix_rank(m) != case["rank"]
     assert differ > 0  # the fixture holds the cases where the two rules part
+
+
+def test_cause_specific_cox_reaches_the_maximum_where_full_newton_steps_stop_short():
+    """On four patients lifelines' full Newton steps stopped short of coxph's maximum (log-likelihood -2.56
+    against -1.83) and the fit still said converged. The package's own Newton-Raphson with step halving finds the
+    maximum, lifelines restarts from there and reaches coxph's estimates; |coef| > 8 with |z| < 1 is then
+    reported as possible separation (the package's rule), with the estimate coxph gives in the note."""
+    ref = load(REF / "api_cox_short_of_maximum.json")
+    fit = cause_specific_cox(pd.DataFrame(ref["data"]), "time", "status", ["x1", "b"])
+    assert fit.converged and abs(fit.iterations - ref["iter"]) <= 1  # the two count the last, confirming step apart
+    assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-9)
+    np.testing.assert_allclose(fit.fitter.params_.to_numpy(), ref["coef"], rtol=COX_RTOL)
+    np.testing.assert_allclose(fit.fitter.standard_errors_.to_numpy(), ref["std_err"], rtol=COX_RTOL)
+    assert any("ran off to coef=14.7" in note for note in fit.notes)

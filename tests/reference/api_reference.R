@@ -172,3 +172,19 @@ write_json_fixture(list(
   cencode_2 = raw,
   recoded_0 = recoded
 ), "api_melanoma.json")
+
+# ------------------------------------------------------------------------------ coxph where full Newton steps stop short
+# Four patients, two covariates: coxph (step halving) reaches a finite maximum in 7 iterations; lifelines'
+# full Newton steps stopped short of it (log-likelihood -2.56 against -1.83). Writes api_cox_short_of_maximum.json:
+# data, and coxph's coef, std_err, loglik (at the estimate) and iter.
+short <- data.frame(time = c(1, 2, 1, 2), status = c(1, 2, 1, 1),
+                    x1 = c(-0.054, 0.991, 1.287, -0.034), b = c(0, 1, 1, 0))
+fit <- coxph(Surv(time, status == 1) ~ x1 + b, data = short, ties = "efron",
+             control = coxph.control(eps = 1e-12, iter.max = 100))
+write_json_fixture(list(
+  description = "coxph(Surv(time, status == 1) ~ x1 + b, ties = 'efron', eps = 1e-12) on 4 patients",
+  versions = versions(),
+  data = lapply(short, A),
+  coef = A(unname(coef(fit))), std_err = A(unname(sqrt(diag(vcov(fit))))),
+  loglik = fit$loglik[2], iter = fit$iter
+), "api_cox_short_of_maximum.json")

@@ -78,9 +78,36 @@ def _fit_tightly(frame: pd.DataFrame, kwargs: dict) -> tuple[CoxPHFitter, list[s
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")
             rough = CoxPHFitter(**kwargs).fit(frame, "_time", "_event")
-        # lifelines iterates on standardised covariates, so the start is given on that scale
-        start = rough.params_.to_numpy() * rough._norm_std.to_numpy()
-        return _fit_recording(frame, kwargs, initial_point=start, fit_options=FIT_OPTIONS)
+        return _fit_from(rough, rough.params_.to_numpy(), frame, kwargs)
+
+
+def _fit_from(model: CoxPHFitter, coef: np.ndarray, frame: pd.DataFrame, kwargs: dict):
+    """Full Newton steps of lifelines from ``coef`` (log hazard ratios per unit of ``frame``'s columns); lifelines
+    iterates on standardised covariates, so the start is given on the scale of ``model``'s."""
+    return _fit_recording(frame, kwargs, initial_point=coef * model._norm_std.to_numpy(), fit_options=FIT_OPTIONS)
+
+
+#: lifelines messages that say its fit stopped short of the maximum.
+SHORT_OF_MAXIMUM = ("Newton-Raphson failed to converge",)
+#: CoxPHFitter options that leave the partial likelihood as coxph's (others, e.g. a penalizer, change it).
+_PLAIN_OPTIONS = frozenset({"alpha"})
+
+
+def _fit_to_the_maximum(frame: pd.DataFrame, kwargs: dict):
+    """:func:`_fit_tightly`, checked against the package's own Newton-Raphson with step halving
+    (:func:`efron_estimates`, coxph's algorithm): where that reaches a higher partial likelihood, lifelines'
+    full steps stopped short (seen on small, nearly separated data, 4 patients), and lifelines is restarted
+    from that maximum. Returns (model, warnings, Newton steps of the package's fit from zero, or 0 where the check
+    does not apply: options that change the likelihood)."""
+    model, caught = _fit_tightly(frame, kwargs)
+    if set(kwargs) - _PLAIN_OPTIONS or model.params_.empty:
+        return model, caught, 0
+    names = list(model.params_.index)
+    own = efron_estimates(frame["_time"].to_numpy(float), frame["_event"].to_numpy(), frame[names].to_numpy(float))
+    higher = own.loglik > model.log_likelihood_ + 1e-9 * max(1.0, abs(own.loglik))
+    if own.converged and np.all(np.isfinite(own.coef)) and higher:
+        model, caught = _fit_from(model, own.coef, frame, kwargs)
+    return model, caught, own.iterations if own.converged else 0
 
 
 def breslow_jumps(time: np.ndarray, event: np.ndarray, x: np.ndarray, coef: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -209,7 +236,8 @@ def cox_estimates(design: Design, cause: int) -> CoxEstimates | None:
 
 
 def _fit_cause(design: Design, cause: int, kwargs: dict):
-    """Fit the Cox model of one cause: coefficients (NaN/inf where flagged), std errors, model, notes."""
+    """Fit the Cox model of one cause: coefficients (NaN/inf where flagged), std errors, model, notes, and whether
+    the fit reached the maximum (with the Newton steps it took from zero, 0 where not counted)."""
     names = design.term_names
     one = _cause_only(design, cause)
     frame = pd.DataFrame(one.x, columns=names)
@@ -226,23 +254,24 @@ def _fit_cause(design: Design, cause: int, kwargs: dict):
             f"{int((~rows).sum())} patient(s) in level(s) without events were left out when estimating "
             "the other terms (the limit of the fit as their coefficient runs to -infinity)"
         )
-    model = None
+    model, iterations, converged = None, 0, False
     coef, se = np.full(len(names), np.nan), np.full(len(names), np.nan)
     loglik, variance = np.nan, np.full((len(names), len(names)), np.nan)
     try:
-        model, caught = _fit_tightly(frame.loc[rows, fitted + ["_time", "_event"]], kwargs)
+        model, caught, iterations = _fit_to_the_maximum(frame.loc[rows, fitted + ["_time", "_event"]], kwargs)
         coef = model.params_.reindex(names).to_numpy()
         se = model.standard_errors_.reindex(names).to_numpy()
         loglik = float(model.log_likelihood_)
         variance = model.variance_matrix_.reindex(index=names, columns=names).to_numpy()
         notes += caught
+        converged = not any(note.startswith(SHORT_OF_MAXIMUM) for note in caught)
     except ConvergenceError as err:
         notes.append(f"lifelines could not fit the model: {str(err).splitlines()[0]}")
     if len(fitted) < len(names):
         coef[[names.index(t) for t in names if t not in fitted]] = -1.0  # shown as -inf (HR 0)
     extra = diverging(coef, se, flagged)
     notes += [f"possible separation: the estimate for {names[j]} ran off to coef={coef[j]:.1f}" for j in sorted(extra)]
-    return coef, se, flagged | extra, model, loglik, variance, notes, frame
+    return coef, se, flagged | extra, model, loglik, variance, notes, frame, iterations, converged
 
 
 @substitute()
@@ -307,7 +336,9 @@ def cause_specific_cox(
     shared, kwargs = RegressionOptions.split(options, own=None)
     design, cause = shared.design(data, time, status, covariates, cause)
     names = design.term_names
-    coef, se, flagged, model, loglik, variance, fit_notes, frame = _fit_cause(design, cause, kwargs)
+    coef, se, flagged, model, loglik, variance, fit_notes, frame, iterations, converged = _fit_cause(
+        design, cause, kwargs
+    )
     notes = list(design.notes) + fit_notes
     null = _null_loglik(frame)
     information = np.full_like(variance, np.nan)
@@ -363,8 +394,8 @@ def cause_specific_cox(
         (coef, se, flagged),
         variance=variance,
         information=information,
-        converged=model is not None,
-        iterations=_iterations(model) if model is not None else 0,
+        converged=converged,
+        iterations=iterations,
         loglik=loglik,
         loglik_null=null,
         notes=notes,
@@ -372,11 +403,6 @@ def cause_specific_cox(
         _predict=predict,
         _baseline=baseline,
     )
-
-
-def _iterations(model: CoxPHFitter) -> int:
-    """Newton steps lifelines took (0 if it does not say)."""
-    return int(getattr(model, "_n_iterations", 0) or 0)
 
 
 def _null_loglik(frame: pd.DataFrame) -> float:
