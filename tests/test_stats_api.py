@@ -391,3 +391,15 @@ def test_a_cox_model_of_one_patient_is_a_clear_error():
 
     with pytest.raises(ValueError, match="at least 2 complete cases; 1 given"):
         cause_specific_cox(pd.DataFrame({"t": [3.0], "s": [1], "x": [1.0]}), "t", "s", ["x"])
+
+
+def test_a_covariate_that_never_varies_where_events_happen_is_not_estimable_in_both_models():
+    """One event, with one patient at risk: the likelihood is flat in b, so no hazard ratio (NaN), not an
+    infinite one; the cause-specific model said +inf where lifelines gave up (NaN coefficient), Fine-Gray NaN."""
+    from hsct_analysis.stats import cause_specific_cox, fine_gray
+
+    data = pd.DataFrame({"t": [1.0, 2.0, 7.0], "s": [0, 0, 1], "b": [0, 1, 1]})
+    for fit in (cause_specific_cox(data, "t", "s", ["b"]), fine_gray(data, "t", "s", ["b"])):
+        row = fit.summary.loc["b"]
+        assert np.isnan(row["coef"]) and np.isnan(row["hr"]) and bool(row["separation"])
+        assert any("not estimable: b does not vary" in note for note in fit.notes)

@@ -36,11 +36,11 @@ def wald_columns(coef, std_err, flagged: Collection[int], conf_level: float) -> 
     """The Wald columns of a coefficient table as arrays: ``coef``, ``std_err``, ``hr = exp(coef)``,
     the limits ``hr_lower``/``hr_upper`` = ``exp(coef -+ z std_err)`` (``conf_level`` two-sided) and the
     two-sided Wald ``p``. Flagged (separated) columns get coef +-inf, hr inf or 0, and NaN std_err,
-    limits and p."""
+    limits and p; a flagged column with no direction (coef 0 or NaN: not estimable) gets NaN throughout."""
     coef = np.array(coef, dtype=float)
     std_err = np.array(std_err, dtype=float)
     for j in flagged:
-        coef[j] = np.copysign(np.inf, coef[j]) if coef[j] != 0 else np.nan
+        coef[j] = np.copysign(np.inf, coef[j]) if coef[j] != 0 and not np.isnan(coef[j]) else np.nan
         std_err[j] = np.nan
     z = stats.norm.ppf(0.5 + conf_level / 2)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
