@@ -132,7 +132,7 @@ def full_rank(var: np.ndarray, rule: str = "svd") -> bool:
     times n times machine epsilon), near R's ``solve``, which stops on a singular system (``survdiff``).
     ``rule="qr"``: as R's ``qr(var)$rank`` decides (:func:`qr_rank`, tolerance 1e-7), which is
     ``cmprsk::cuminc``'s rule for Gray's test. For two groups (a 1 x 1 covariance) the two agree and need no
-    decomposition: rank 1 means 0 < |v| < inf.
+    decomposition: rank 1 means 0 < abs(v) < inf.
 
     Examples
     --------
