@@ -130,3 +130,40 @@ def test_array_estimates_leave_separation_to_the_full_fit():
     # the bare estimator does not pretend: a level without events never converges
     event = (design.status == cause).astype(int)
     assert not efron_estimates(design.time, event, design.x, max_iter=25).converged
+
+
+def test_the_check_against_the_own_newton_raphson_never_breaks_a_fit():
+    """The restart from the package's own Newton-Raphson applies only where that fit is regular (finite standard
+    errors) and is kept only if lifelines gets higher: on two small, separated designs of the review (one raised
+    LinAlgError, one lost every coefficient to NaN) the fits are what lifelines alone gives."""
+    import warnings
+
+    from hsct_analysis.stats import cause_specific_cox
+    from hsct_analysis.stats.cause_specific import efron_estimates
+
+    a = pd.DataFrame(
+        {
+            "time": [7.0, 1.0, 2.0, 10.0, 6.0, 7.0, 2.0, 9.0, 10.0, 9.0, 11.0],
+            "status": [1, 1, 1, 2, 1, 1, 0, 2, 1, 1, 0],
+            "f": ["a", "c", "c", "b", "c", "a", "a", "c", "b", "a", "b"],
+        }
+    )
+    b = pd.DataFrame(
+        {
+            "time": [1.0, 5.0, 10.0, 3.0, 5.0, 8.0, 10.0, 4.0, 4.0, 6.0],
+            "status": [2, 1, 0, 0, 0, 1, 2, 1, 0, 2],
+            "x1": [2.24, 2.12, -1.86, -6.7, -0.6, 1.96, 0.28, 0.96, -1.66, -1.86],
+            "f": ["c", "a", "a", "a", "b", "c", "c", "b", "b", "a"],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_a = cause_specific_cox(a, "time", "status", ["f"], categorical=["f"])
+        fit_b = cause_specific_cox(b, "time", "status", ["x1", "f"], categorical=["f"])
+    assert fit_a.converged and fit_a.summary["coef"].iloc[0] == -np.inf
+    assert fit_a.summary["coef"].iloc[1] == pytest.approx(0.411, abs=1e-3)
+    assert fit_b.converged and np.all(np.isinf(fit_b.summary["coef"]))
+    # a singular information at the end of the steps is no maximum: not converged, rather than LinAlgError
+    x = pd.get_dummies(a["f"], drop_first=True, dtype=float).to_numpy()
+    own = efron_estimates(a["time"].to_numpy(), (a["status"] == 1).to_numpy().astype(int), x)
+    assert not (own.converged and np.all(np.isfinite(own.std_err)))

@@ -324,13 +324,14 @@ def test_distinct_times_equals_numpy_unique():
 
 
 def test_gray_two_group_rank_rule_equals_matrix_rank():
-    """Gray's test decides a 1 x 1 covariance is of full rank without a singular value decomposition; the
-    rule gives np.linalg.matrix_rank's answer on zero, tiny, negative and ordinary values."""
+    """A 1 x 1 covariance (two groups) is decided of full rank without a decomposition; the shortcut gives
+    np.linalg.matrix_rank's answer (and R's qr rank's, the same for one column) on zero, tiny, negative and
+    ordinary values."""
     from hsct_analysis.stats.chisquare import full_rank
 
     for v in (0.0, -0.0, 5e-324, 1e-300, -3.0, 0.25, 1e300):
         m = np.array([[v]])
-        assert full_rank(m) == (np.linalg.matrix_rank(m) == 1), v
+        assert full_rank(m) == (np.linalg.matrix_rank(m) == 1) == full_rank(m, rule="qr"), v
     assert full_rank(np.eye(2)) and not full_rank(np.ones((2, 2)))
 
 

@@ -6,7 +6,7 @@
 # the rank computed on the matrix as the JSON stores it (15 significant digits), so reading the file back gives
 # exactly the matrix R ranked. The matrices: covariance-like (symmetric, positive semi-definite) of 2 to 4
 # groups, one direction shrunk by a factor around the tolerance, at several scales; zero rows and columns;
-# rank-1 matrices; general (non-symmetric) matrices with a nearly dependent column.
+# rank-1 matrices; general (non-symmetric) matrices with a nearly dependent column; entries near 1e-200 and 1e200.
 
 source("reference_helpers.R")
 set.seed(20261204)
@@ -41,6 +41,15 @@ for (p in 2:4) for (eps in c(1e-4, 1e-6, 1.5e-7, 1e-7, 6e-8, 1e-9)) {
   m[, p] <- m[, 1] * 2 + eps * rnorm(p)
   add(sprintf("general p=%d dependent column eps=%g", p, eps), m)
 }
+
+# tiny and huge entries: column norms that a plain sum of squares would underflow or overflow (dnrm2 scales)
+for (scale in c(1e-200, 1e200)) for (p in 1:3) {
+  add(sprintf("diagonal p=%d scale=%g", p, scale), diag(scale, p))
+  m <- crossprod(matrix(rnorm(p * p), p))
+  add(sprintf("psd p=%d scale=%g", p, scale), scale * m)
+}
+m <- diag(c(1, 1e-180))
+add("mixed column scales 1 and 1e-180", m)
 
 write_json_fixture(list(description = "qr(m)$rank, R's default tol = 1e-7", versions = versions(),
                         cases = cases), "qr_rank.json")

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +84,8 @@ QR_TOL = 1e-7
 def qr_rank(m: np.ndarray, tol: float = QR_TOL) -> int:
     """The rank R's ``qr(m, tol)$rank`` gives: LINPACK's Householder reduction as R modified it (``dqrdc2``),
     which moves a column to the right-hand edge once its remaining norm falls below ``tol`` times its original
-    norm (or it is zero) and counts the columns that stay. ``cmprsk::cuminc`` computes Gray's statistic only
+    norm (or it is zero) and counts the columns that stay. ``m`` is a 2-d array of finite numbers (R's ``qr``
+    stops on NaN and infinity; :func:`full_rank` calls such a matrix not of full rank). ``cmprsk::cuminc`` computes Gray's statistic only
     where this rank is full, so it decides here too (tested against R's ``qr`` in ``tests/reference``).
 
     Examples
@@ -95,7 +97,9 @@ def qr_rank(m: np.ndarray, tol: float = QR_TOL) -> int:
     """
     x = np.array(m, dtype=float)
     n, p = x.shape
-    norm = np.sqrt((x * x).sum(axis=0))  # remaining norm of each column, updated as the reduction goes
+    # remaining norm of each column, updated as the reduction goes; hypot scales as BLAS's dnrm2 does, so tiny
+    # and huge entries neither underflow nor overflow
+    norm = np.array([math.hypot(*x[:, j]) for j in range(p)])
     original = np.where(norm == 0, 1.0, norm)
     kept = p  # columns not (yet) moved to the right-hand edge
     for col in range(min(n, p)):
@@ -106,7 +110,7 @@ def qr_rank(m: np.ndarray, tol: float = QR_TOL) -> int:
         if col == n - 1:
             continue
         head = x[col:, col]
-        size = np.sqrt(head @ head)
+        size = math.hypot(*head)
         if size == 0:
             continue
         if head[0] != 0:
@@ -120,7 +124,7 @@ def qr_rank(m: np.ndarray, tol: float = QR_TOL) -> int:
                 if left >= 1e-6:
                     norm[j] *= np.sqrt(left)
                 else:  # most of the norm has gone: recompute it rather than trust the update
-                    norm[j] = np.sqrt(x[col + 1 :, j] @ x[col + 1 :, j])
+                    norm[j] = math.hypot(*x[col + 1 :, j])
         x[col, col] = -size
     return min(kept, n)
 
