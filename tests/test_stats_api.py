@@ -333,6 +333,8 @@ def test_gray_two_group_rank_rule_equals_matrix_rank():
         m = np.array([[v]])
         assert full_rank(m) == (np.linalg.matrix_rank(m) == 1) == full_rank(m, rule="qr"), v
     assert full_rank(np.eye(2)) and not full_rank(np.ones((2, 2)))
+    for bad in (np.array([[np.nan]]), np.array([[np.inf]]), np.array([[1.0, np.nan], [np.nan, 1.0]])):
+        assert not full_rank(bad) and not full_rank(bad, rule="qr")  # no usable covariance, no LinAlgError
 
 
 def test_quadratic_form_equals_the_solve_to_the_last_bit():

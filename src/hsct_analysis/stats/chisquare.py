@@ -136,7 +136,7 @@ def full_rank(var: np.ndarray, rule: str = "svd") -> bool:
     times n times machine epsilon), near R's ``solve``, which stops on a singular system (``survdiff``).
     ``rule="qr"``: as R's ``qr(var)$rank`` decides (:func:`qr_rank`, tolerance 1e-7), which is
     ``cmprsk::cuminc``'s rule for Gray's test. For two groups (a 1 x 1 covariance) the two agree and need no
-    decomposition: rank 1 means 0 < abs(v) < inf.
+    decomposition: rank 1 means 0 < abs(v) < inf. A covariance holding NaN or infinity is not of full rank.
 
     Examples
     --------
@@ -148,10 +148,12 @@ def full_rank(var: np.ndarray, rule: str = "svd") -> bool:
     >>> full_rank(near), full_rank(near, rule="qr")
     (True, False)
     """
-    if var.shape == (1, 1) and np.isfinite(var[0, 0]):
+    if not np.all(np.isfinite(var)):  # no usable covariance (either rule would fail on it)
+        return False
+    if var.shape == (1, 1):
         return bool(var[0, 0] != 0)
     if rule == "qr":
-        return bool(np.all(np.isfinite(var)) and qr_rank(var) == len(var))
+        return qr_rank(var) == len(var)
     return bool(np.linalg.matrix_rank(var) == len(var))
 
 
