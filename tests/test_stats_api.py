@@ -406,3 +406,25 @@ def test_a_covariate_that_never_varies_where_events_happen_is_not_estimable_in_b
         row = fit.summary.loc["b"]
         assert np.isnan(row["coef"]) and np.isnan(row["hr"]) and bool(row["separation"])
         assert any("not estimable: b does not vary" in note for note in fit.notes)
+
+
+def test_value_at_counts_those_at_risk_at_t_itself():
+    """R's summary(fit, times = t) reports n.risk = patients whose time is >= t; value_at's at_risk is the same
+    at, between and before the curve's times (it gave the earlier time's count between two times), and its
+    counts are those at t (0 between times); the estimate is the last one at or before t."""
+    from hsct_analysis.stats import cumulative_incidence, kaplan_meier, value_at
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(1, 15))
+        time = rng.integers(1, 8, n).astype(float)
+        status = rng.integers(0, 3, n)
+        for curve in (kaplan_meier(time, (status > 0).astype(int)), cumulative_incidence(time, status)):
+            for t in np.arange(0.0, time.max() + 0.25, 0.5):
+                row = value_at(curve, t)
+                assert row["at_risk"] == np.sum(time >= t), t
+                leaving = np.sum(time == t) if t in curve.index else 0
+                assert sum(row[c] for c in ("events", "competing_events", "censored") if c in row.index) == leaving
+                before = curve.index[curve.index <= t]
+                want = curve.loc[before[-1], "estimate"] if len(before) else (1.0 if "std_err" in curve else 0.0)
+                assert row["estimate"] == want

@@ -38,8 +38,9 @@ def check_km(cohort, name, at, times, conf_type="log", group=None):
     rname = {"arcsine": "arcsin"}.get(conf_type, conf_type)
     np.testing.assert_allclose([r["lower"] for r in rows], as_float(at[f"lower_{rname}"]), **TOL)
     np.testing.assert_allclose([r["upper"] for r in rows], as_float(at[f"upper_{rname}"]), **TOL)
-    # R's n.risk at t: patients whose time is >= t
+    # R's n.risk at t: patients whose time is >= t, and value_at's at_risk
     np.testing.assert_array_equal([np.sum(data.time[keep] >= t) for t in times], at["n_risk"])
+    np.testing.assert_array_equal([r["at_risk"] for r in rows], at["n_risk"])
 
 
 def test_bmt_event_counts_equal_the_readme_and_r(bmt):

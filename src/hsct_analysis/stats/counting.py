@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 KIND_ATTR = "curve_kind"  # DataFrame.attrs key: "survival" or "cumulative_incidence"
+#: The count columns of a curve frame: patients at risk just before each time, and those leaving at it.
+COUNT_COLUMNS = ("at_risk", "events", "competing_events", "censored")
 NOTES_ATTR = "notes"  # DataFrame.attrs key: list of notes (e.g. observations dropped)
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from hsct_analysis.stats.chisquare import SINGULAR_NOTE, ChiSquareTest, chi2_p_value, chi_square_statistic
 from hsct_analysis.stats.counting import (
+    COUNT_COLUMNS,
     KIND_ATTR,
     NOTES_ATTR,
     as_event,
@@ -216,11 +217,13 @@ def kaplan_meier_by(time, event, group, conf_type: str = "arcsine", conf_level: 
 
 # ----------------------------------------------------------------------------- value_at
 def value_at(curve: pd.DataFrame, t: float) -> pd.Series:
-    """The row of a curve at time ``t`` (days): the row of the last index <= t.
+    """The curve at time ``t`` (days): the estimate and its interval of the last index <= t.
 
     Works for the output of :func:`kaplan_meier` and
     :func:`hsct_analysis.stats.competing.cumulative_incidence`, like R's
-    ``summary(fit, times = t, extend = FALSE)``.
+    ``summary(fit, times = t, extend = FALSE)``: ``at_risk`` is the number at risk at ``t``
+    itself (R's ``n.risk``: patients whose time is >= t), and the counts (``events``,
+    ``censored``, ``competing_events``) are those at ``t``, 0 between two times of the curve.
 
     Parameters
     ----------
@@ -261,6 +264,10 @@ def value_at(curve: pd.DataFrame, t: float) -> pd.Series:
     else:
         pos = int(np.searchsorted(times, t, side="right")) - 1
         row = curve.iloc[pos].copy()
+        if times[pos] < t:  # between two times of the curve: nobody leaves at t, those at risk are the next time's
+            for col in COUNT_COLUMNS:
+                if col in row.index:
+                    row[col] = curve[col].iloc[pos + 1] if col == "at_risk" else 0
     row.name = t
     return row
 
@@ -272,11 +279,9 @@ def _time_zero_row(curve: pd.DataFrame) -> pd.Series:
     start = 1.0 if kind == "survival" else 0.0
     row = pd.Series(np.nan, index=curve.columns, dtype=float)
     row["estimate"] = start
-    for col in ("std_err", "variance", "events", "censored"):
+    for col in ("std_err", "variance", *COUNT_COLUMNS):
         if col in row.index:
-            row[col] = 0.0
-    if "at_risk" in row.index:
-        row["at_risk"] = float(curve["at_risk"].iloc[0])
+            row[col] = float(curve["at_risk"].iloc[0]) if col == "at_risk" else 0.0
     return row
 
 
