@@ -314,7 +314,7 @@ def test_distinct_times_equals_numpy_unique():
     from hsct_analysis.stats.counting import distinct_times
 
     rng = np.random.default_rng(7)
-    cases = [np.round(rng.exponential(300.0, n)) for n in (1, 2, 5, 95, 400)]
+    cases = [np.round(rng.exponential(300.0, n)) for n in (1, 2, 5, 95, 400, 5000, 100000)]
     cases += [np.full(6, 3.0), np.arange(10.0), np.arange(10.0)[::-1], np.array([2, 1, 2, 3]), np.zeros(0)]
     cases += [np.array([5.0, np.nan, 1.0, 5.0, np.nan])]
     for time in cases:

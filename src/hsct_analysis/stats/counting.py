@@ -151,14 +151,15 @@ def z_value(conf_level: float) -> float:
 
 def distinct_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(time, return_inverse=True)`` for a 1-d float array of times (days): the distinct times,
-    sorted, and each observation's index among them: one stable sort, no generic bookkeeping, 10-20%
-    faster on the cohort of 95 an estimator sees many times over (slower than ``np.unique`` on thousands).
-    Where +0.0 and -0.0 both occur, the one met first in ``time`` stands for both (``np.unique`` keeps either).
-    An array holding NaN goes to ``np.unique`` itself, which keeps one NaN at the end."""
+    sorted, and each observation's index among them: one sort, no generic bookkeeping. On 95 rounded days
+    (many ties, as in a cohort an estimator sees many times over) about a third less time than ``np.unique``;
+    from 2,000 to 100,000 observations within about a third of it either way (a stable sort was up to 2.7
+    times slower there). Where +0.0 and -0.0 both occur, either stands for both, as in ``np.unique``. An
+    array holding NaN goes to ``np.unique`` itself, which keeps one NaN at the end."""
     time = np.asarray(time)
     if time.ndim != 1 or time.size == 0:
         return np.unique(time, return_inverse=True)
-    order = np.argsort(time, kind="stable")
+    order = np.argsort(time)  # any order of equal times gives the same arrays; the default sort is the fastest
     ordered = time[order]
     if ordered.dtype.kind == "f" and np.isnan(ordered[-1]):
         return np.unique(time, return_inverse=True)
