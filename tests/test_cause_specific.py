@@ -138,7 +138,6 @@ def test_the_check_against_the_own_newton_raphson_never_breaks_a_fit():
     LinAlgError, one lost every coefficient to NaN) the fits are what lifelines alone gives."""
     import warnings
 
-    from hsct_analysis.stats import cause_specific_cox
     from hsct_analysis.stats.cause_specific import efron_estimates
 
     a = pd.DataFrame(

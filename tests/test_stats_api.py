@@ -415,7 +415,7 @@ def test_value_at_counts_those_at_risk_at_t_itself():
     from hsct_analysis.stats import cumulative_incidence, kaplan_meier, value_at
 
     rng = np.random.default_rng(5)
-    for _ in range(200):
+    for _ in range(60):
         n = int(rng.integers(1, 15))
         time = rng.integers(1, 8, n).astype(float)
         status = rng.integers(0, 3, n)
