@@ -49,7 +49,6 @@ def test_identity_proof_of_the_3_year_nrm(registry):
 UNPROVEN_MISSES = {
     "res.nrm.3y.lo",
     "res.nrm.3y.up",
-    "t3.nrm.cart_interval_90.<=90.lo",
 }
 
 

@@ -14,7 +14,9 @@ fewer headline claims, or as many and fewer other entries, or as many and nearer
 swap two patients' outcome records; swap one factor's baseline columns (:data:`COVARIATES`) between two patients;
 swap two patients' pre-transplant histories (:data:`HISTORY`), or their CAR-T intervals alone where both still nest;
 move one follow-up or relapse day next to another day (which changes the order of events and censorings, hence the
-confidence intervals, at fixed counts). A record swap moves a patient in every factor at once, a covariate swap in
+confidence intervals, at fixed counts). Where headline claims that can hold are still out, a last push anneals on
+those claims alone, leaning on the ones nearly in, and runs greedy passes again (:data:`PUSH`); it is kept only if
+the state ranks better (:func:`rank`). A record swap moves a patient in every factor at once, a covariate swap in
 one factor only, an interval swap in the four interval factors, so the groups of each factor can be composed on their
 own. Every move keeps every count; the swaps keep every baseline median and range, the day moves the printed
 minimum, median and maximum follow-up.
@@ -909,6 +911,57 @@ class Calibrator:
         self._refresh_models()
         return self.objective()
 
+    def push_claims(self, iterations: int, t_start: float, t_end: float, swap_share: float) -> float:
+        """Anneal for ``iterations`` proposals on the headline claims that can hold (those with a step) and nothing
+        else, counting misses as :meth:`reduce_misses` does rather than squared: the energy is, over those claims,
+        how far each is beyond its tolerance (in tolerances) plus one half per claim out. A claim out of tolerance
+        at the start by at most :data:`PUSH_REACH` tolerances beyond its own counts :data:`PUSH_WEIGHT` times: the
+        search leans on the claims nearly in. Built with ``only`` the headline claims (the curves and tests it
+        scores); the best state seen is kept. Returns its energy."""
+        held_c = self.c_step > 0
+        held_t = np.array([t[6] > 0 for t in self.tests], bool)
+        start = np.concatenate((self._curve_misses()[1][held_c], self._test_misses()[held_t]))
+        weight = np.where((start > 1.0) & (start <= 1.0 + PUSH_REACH), PUSH_WEIGHT, 1.0)
+        w_c, w_t = weight[: held_c.sum()], weight[held_c.sum() :]
+
+        def part(d: np.ndarray, w: np.ndarray) -> float:
+            return float((np.maximum(d - 1.0, 0.0) * w).sum() + 0.5 * np.count_nonzero(d > 1.0))
+
+        def curve_part() -> float:
+            return part(self._curve_misses()[1][held_c], w_c)
+
+        def test_part() -> float:
+            return part(self._test_misses()[held_t], w_t)
+
+        current = curve_part() + test_part()
+        best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+        for it in range(iterations):
+            temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
+            move = self._propose(swap_share)
+            if move is None:
+                continue
+            undo, _, facs = move
+            # accepted when the energy rises by at most -temp ln(u); the tests add at least 0, so a move whose curves
+            # alone rise by more is rejected before its tests are recomputed (the same decision)
+            rise = -temp * np.log(max(self.rng.random(), 1e-300))
+            new = curve_part()
+            if new - current > rise:
+                undo()
+                continue
+            saved_tests = {k: self.test_cache[k] for k in list(self.test_cache) if k[0] in facs}
+            self._refresh_tests(facs)
+            new += test_part()
+            if new - current <= rise:
+                current = new
+                if current < best[0]:
+                    best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
+            else:
+                undo()
+                self.test_cache.update(saved_tests)
+        _, self.perm, self.fu, self.rel = best
+        self._refresh_tests(self.factor_names)
+        return best[0]
+
     # -- the last step: fewer misses, one swap at a time ----------------------------------
     def _printings(self) -> tuple[dict[str, int], set[str]]:
         """Per canonical id, how many of its printings the scorecard counts among the non-conflicting entries; and
@@ -1421,12 +1474,64 @@ SECONDARY_ITERATIONS = 3000
 
 
 #: Independent calibrations (annealing and greedy step, each from its own stream of the seed), one per core of the
-#: 2-core target machine; the cohort is the one left with the fewest misses (primary headline claims first, then the
-#: other headline claims, then the rest). The search is chaotic: on the bundled seed, single calibrations that differ
+#: 2-core target machine; the cohort is the one left with the fewest misses, ranked by :func:`rank` (primary headline
+#: claims first, then within the budget of other printings, then the other headline claims, then the rest). The search is chaotic: on the bundled seed, single calibrations that differ
 #: only in the last bits of their arithmetic left 62, 75 and 84 printings out of tolerance (:mod:`.numerics`); with
 #: the floating point pinned, 9 relapses, :data:`PRIMARY_STEP` and the passes of :data:`GREEDY_PASSES`, the two chains
-#: left 2 headline claims and 41 other printings (kept), and 3 and 47.
+#: left 2 headline claims and 41 other printings, and 3 and 47; after the headline push (:data:`PUSH`) 1 and 42 (kept),
+#: and 1 and 45. A chain over the budget of other printings (:func:`miss_budget`) ranks below one within it.
 CHAINS = 2
+
+
+#: The headline push, a last step of each chain (:func:`calibrate_chain`): where headline claims that can hold are
+#: still out after the greedy passes, anneal on those claims alone (:meth:`Calibrator.push_claims`), run the passes of
+#: :data:`PUSH_PASSES`, and keep the result only if its counts (primary headline claims, headline claims, other
+#: printings out) rank better (:func:`rank`). Its annealing: iterations, temperatures, share of record swaps (none:
+#: only day moves, which leave the Table 4 models less to bring back). Measured from the state the greedy passes left
+#: on the bundled seed's kept chain before the push (2 headline claims out), four random streams, 20,000 iterations:
+#: with record swaps (share 0.3) the passes after the push kept the claim brought in on 2 of 3 streams, with day moves
+#: only on 2 of 2 (39 and 43 other printings out). On the bundled seed the push takes chain 0 from 2 headline claims
+#: and 41 other printings out to 1 and 42, chain 1 from 3 and 47 to 1 and 45; it adds about 27 s to a chain.
+PUSH = Phase("push", True, True, False, 0.0, 20000, 0.3, 0.002)
+#: The greedy passes after the push's annealing (as :data:`GREEDY_PASSES`): records first, which bring back the Table 4
+#: entries the annealing (on the curves and tests alone) moved, then covariates, intervals and covariates again.
+PUSH_PASSES: tuple[tuple[str, int], ...] = (
+    ("records", 2500),
+    ("covariates", 30000),
+    ("intervals", 6000),
+    ("covariates", 15000),
+)
+#: A claim out of tolerance at the start of the push by at most this many tolerances beyond its own is weighted
+#: :data:`PUSH_WEIGHT` times in the push's energy. Measured from the same state (the ≤ 90 days 3-year NRM lower bound
+#: 0.07 tolerances beyond its own, the whole cohort's upper bound 0.39): with every claim weighted once, 1 of 4
+#: streams brought one in; with both weighted 5 times, both came in on 2 of 2 streams but 3-year LFS, a primary
+#: endpoint, went out (whole cohort and ≤ 90 days); with the near one alone weighted 5 times, 4 of 4 runs brought it
+#: in and held every other headline claim of the curves and tests.
+PUSH_REACH = 0.25
+PUSH_WEIGHT = 5.0
+#: How many numbers :func:`calibrate_cohort`'s ``iterations`` holds: one per phase, one per greedy pass, the headline
+#: push's iterations, one per pass after the push, the secondary endpoints' iterations.
+ITERATION_SLOTS = len(PHASES) + len(GREEDY_PASSES) + 1 + len(PUSH_PASSES) + 1
+
+
+#: The share of the non-conflicting printings (audit status ``ok``) the calibration aims to bring within tolerance.
+#: A state with more printings out than this allows (:func:`miss_budget`) ranks below any state within it
+#: (:func:`rank`).
+TARGET_SHARE = 0.95
+
+
+def miss_budget(registry: pd.DataFrame) -> int:
+    """How many non-conflicting printings (rows of ``registry`` with audit status ``ok``) may be out of tolerance
+    with :data:`TARGET_SHARE` of them still within."""
+    counted = int((registry["status"].fillna("") == "ok").sum())
+    return int(np.floor((1.0 - TARGET_SHARE) * counted + 1e-9))
+
+
+def rank(left: tuple[int, int, int], budget: int) -> tuple:
+    """The order in which the calibration prefers states left with ``left`` = (primary headline claims, headline
+    claims, other printings) out: fewer primary headline claims first, then within the ``budget`` of other printings
+    (:func:`miss_budget`), then fewer headline claims, then fewer other printings."""
+    return (left[0], left[2] > budget, left[1], left[2])
 
 
 def _audited_registry() -> pd.DataFrame:
@@ -1449,8 +1554,8 @@ def _registry_and_claims():
 def calibrate_chain(
     base: pd.DataFrame, out: pd.DataFrame, seed: int, chain: int, counts: tuple[int, ...], verbose: bool = False
 ) -> tuple[tuple[int, int, int], pd.DataFrame, pd.DataFrame]:
-    """One calibration (the phases of :data:`PHASES`, then the greedy passes of :data:`GREEDY_PASSES`) with the
-    random stream ``(seed, 1, chain)``; ``counts`` as in :func:`calibrate_cohort`, without the secondary endpoints.
+    """One calibration (the phases of :data:`PHASES`, the greedy passes of :data:`GREEDY_PASSES`, then the headline
+    push of :data:`PUSH`) with the random stream ``(seed, 1, chain)``; ``counts`` as in :func:`calibrate_cohort`, without the secondary endpoints.
     Returns ((primary headline misses, headline misses, other misses) left, baseline, outcomes), rows in the order
     of ``base``."""
     registry, headline, proven = _registry_and_claims()
@@ -1479,16 +1584,44 @@ def calibrate_chain(
             )
         cal.run(n_iterations, t_start=phase.t_start, t_end=phase.t_end, verbose=verbose, swap_share=phase.swap_share)
         stage = cal.result()
+    at = len(PHASES) + len(GREEDY_PASSES)
+    claims = (registry, headline, proven)
+    left, base, stage = _greedy(
+        base, stage, claims, rng, GREEDY_PASSES, counts[len(PHASES) : at], f"chain {chain}" if verbose else "", t0
+    )
+    push = counts[at] if len(counts) > at else 0
+    if push and left[1] > 0:  # headline claims that can hold are out: push them (PUSH), keep only a gain
+        cal = Calibrator(
+            base, stage, registry, rng, with_tests=PUSH.with_tests, headline=headline, proven=proven, only=headline
+        )
+        cal.push_claims(push, PUSH.t_start, PUSH.t_end, PUSH.swap_share)
+        label = f"chain {chain}, push" if verbose else ""
+        pushed = _greedy(cal.result_base(), cal.result(), claims, rng, PUSH_PASSES, counts[at + 1 :], label, t0)
+        budget = miss_budget(registry)
+        kept = rank(pushed[0], budget) < rank(left, budget)
+        if kept:
+            left, base, stage = pushed
+        if verbose:
+            print(f"chain {chain}, push: {pushed[0]} ({'kept' if kept else 'not kept'})", flush=True)
+    return left, base, stage
+
+
+def _greedy(base, stage, claims, rng, passes, candidates, label: str, t0: float):
+    """The greedy ``passes`` (:data:`GREEDY_PASSES` or :data:`PUSH_PASSES`; ``candidates`` swaps or moves each, 0
+    skips one) from ``stage``;
+    ``claims`` = (registry, headline ids, proven ids). Returns ((primary headline, headline, other) misses left,
+    baseline, outcomes). ``label``: print each pass's counts under it (empty: quiet)."""
+    registry, headline, proven = claims
     left = None
-    for (moves, _), candidates in zip(GREEDY_PASSES, counts[len(PHASES) :]):
-        if not candidates:
+    for (moves, _), n in zip(passes, candidates):
+        if not n:
             continue
         cal = Calibrator(base, stage, registry, rng, with_models=True, headline=headline, proven=proven)
-        before, left = cal.reduce_misses(candidates, moves)
+        before, left = cal.reduce_misses(n, moves)
         stage, base = cal.result(), cal.result_base()
-        if verbose:
+        if label:
             print(
-                f"chain {chain}, fewer misses ({moves}): primary headline {before[0]} -> {left[0]}, "
+                f"{label}, fewer misses ({moves}): primary headline {before[0]} -> {left[0]}, "
                 f"headline {before[1]} -> {left[1]}, other {before[2]} -> {left[2]} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
@@ -1514,25 +1647,35 @@ def calibrate_cohort(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run :data:`CHAINS` independent calibrations (:func:`calibrate_chain`: anneal the outcomes against the
     registry phase by phase, :data:`PHASES`; then cut the entries out of tolerance swap by swap in the passes of
-    :data:`GREEDY_PASSES`, swapping outcome records or one factor's covariates between two patients), keep the one
-    with the fewest misses (primary headline claims first, then the other headline claims, then the rest; the first
-    chain on a tie), then calibrate the
+    :data:`GREEDY_PASSES`, swapping outcome records or one factor's covariates between two patients; then the headline
+    push, :data:`PUSH`), keep the one with the fewest misses by :func:`rank` (primary headline claims first, then
+    within the budget of other printings, then the other headline claims, then the rest; the first chain on a tie),
+    then calibrate the
     secondary endpoints. Returns (baseline, outcomes), one row per patient in the order of ``base``, both indexed like
     ``out``: the covariate swaps move baseline columns between patients, never a count.
 
     Deterministic: a fixed number of iterations per phase, all randomness from ``seed``, and the same result for
     any number of ``workers`` (processes running the chains at once; default one per chain, at most one per core).
     ``iterations`` (optional, for quick runs) replaces the iterations of the phases, the swaps tried by each greedy
-    pass, and the iterations of each secondary endpoint, in that order. ``max_seconds`` is not used to stop (that
+    pass, the headline push's iterations (:data:`PUSH`), the swaps or moves of each pass after it
+    (:data:`PUSH_PASSES`) and the iterations of each secondary endpoint, in that order
+    (:data:`ITERATION_SLOTS` numbers). ``max_seconds`` is not used to stop (that
     would make the result depend on the machine); it is kept for callers that pass it.
     """
     counts = tuple(
-        iterations or (*(p.iterations for p in PHASES), *(n for _, n in GREEDY_PASSES), SECONDARY_ITERATIONS)
+        iterations
+        or (
+            *(p.iterations for p in PHASES),
+            *(n for _, n in GREEDY_PASSES),
+            PUSH.iterations,
+            *(n for _, n in PUSH_PASSES),
+            SECONDARY_ITERATIONS,
+        )
     )
-    if len(counts) != len(PHASES) + len(GREEDY_PASSES) + 1:
+    if len(counts) != ITERATION_SLOTS:
         raise ValueError(
-            f"iterations: {len(PHASES) + len(GREEDY_PASSES) + 1} numbers (one per phase, one per greedy pass, then "
-            "the secondary endpoints)"
+            f"iterations: {ITERATION_SLOTS} numbers (one per phase, one per greedy pass, the headline push, one per "
+            "pass after it, then the secondary endpoints)"
         )
     t0 = time.perf_counter()
     jobs = [(base, out, seed, k, counts[:-1], verbose) for k in range(CHAINS)]
@@ -1542,14 +1685,15 @@ def calibrate_cohort(
             chains = list(pool.map(_chain_job, jobs))
     else:
         chains = [_chain_job(job) for job in jobs]
-    best = min(range(CHAINS), key=lambda k: (chains[k][0], k))
+    registry = _audited_registry()
+    budget = miss_budget(registry)
+    best = min(range(CHAINS), key=lambda k: (rank(chains[k][0], budget), k))
     if verbose:
         left = ", ".join(
             f"chain {k}: {c[0][1]} headline ({c[0][0]} primary) and {c[0][2]} other" for k, c in enumerate(chains)
         )
         print(f"misses left by {left}; chain {best} kept ({time.perf_counter() - t0:.0f} s)", flush=True)
     _, base, stage = chains[best]
-    registry = _audited_registry()  # the secondary step needs no headline proofs
     rng = np.random.default_rng([seed, 3])
     final = stage.copy()
     final.index = out.index
