@@ -849,6 +849,16 @@ class Calibrator:
                     if k in frame.index:
                         frame.at[k, f] = levels[k]
 
+    def _moves(self, iterations: int, t_start: float, t_end: float, swap_share: float):
+        """The annealing's steps: for each of ``iterations`` steps of geometric cooling from ``t_start`` to ``t_end``,
+        (step, temperature, the move made by :meth:`_propose`: undo, groups, factors); a step whose proposal is not
+        valid is skipped."""
+        for it in range(iterations):
+            temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
+            move = self._propose(swap_share)
+            if move is not None:
+                yield it, temp, move
+
     def run(
         self,
         iterations: int,
@@ -863,12 +873,7 @@ class Calibrator:
         current = float(self._cpen.sum() + other.sum())
         best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
         refitted = np.zeros(len(self.models), bool)  # every model is refitted after a move
-        for it in range(iterations):
-            temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
-            move = self._propose(swap_share)
-            if move is None:
-                continue
-            undo, groups, facs = move
+        for it, temp, (undo, groups, facs) in self._moves(iterations, t_start, t_end, swap_share):
             new_cpen = self.curve_penalties(groups)
             u = None
             if self.tests or self.models:
@@ -935,12 +940,7 @@ class Calibrator:
 
         current = curve_part() + test_part()
         best = (current, self.perm.copy(), self.fu.copy(), self.rel.copy())
-        for it in range(iterations):
-            temp = t_start * (t_end / t_start) ** (it / max(iterations - 1, 1))
-            move = self._propose(swap_share)
-            if move is None:
-                continue
-            undo, _, facs = move
+        for _, temp, (undo, _, facs) in self._moves(iterations, t_start, t_end, swap_share):
             # accepted when the energy rises by at most -temp ln(u); the tests add at least 0, so a move whose curves
             # alone rise by more is rejected before its tests are recomputed (the same decision)
             rise = -temp * np.log(max(self.rng.random(), 1e-300))
