@@ -1506,7 +1506,7 @@ PUSH_PASSES: tuple[tuple[str, int], ...] = (
 #: 0.07 tolerances beyond its own, the whole cohort's upper bound 0.39): with every claim weighted once, 1 of 4
 #: streams brought one in; with both weighted 5 times, both came in on 2 of 2 streams but 3-year LFS, a primary
 #: endpoint, went out (whole cohort and ≤ 90 days); with the near one alone weighted 5 times, 4 of 4 runs brought it
-#: in and held every other headline claim of the curves and tests.
+#: in, 3 of them with every other headline claim of the curves and tests held.
 PUSH_REACH = 0.25
 PUSH_WEIGHT = 5.0
 #: How many numbers :func:`calibrate_cohort`'s ``iterations`` holds: one per phase, one per greedy pass, the headline
