@@ -40,8 +40,10 @@ def test_generation_is_deterministic():
 
 
 #: Iterations of a quick calibration: per phase, per greedy pass (records, covariates, intervals, records, covariates,
-#: days, intervals, days, covariates), the headline push, then the secondary endpoints.
-SHORT = (20, 30, 5, 0, 50, 200, 100, 0, 0, 100, 0, 0, 0, 200, 40)
+#: days, intervals, days, covariates), the headline push, per pass after it (records, covariates, intervals,
+#: covariates), then the secondary endpoints.
+SHORT = (20, 30, 5, 0, 50, 200, 100, 0, 0, 100, 0, 0, 0, 200, 20, 100, 0, 0, 40)
+assert len(SHORT) == calibration.ITERATION_SLOTS
 
 
 @pytest.mark.slow
