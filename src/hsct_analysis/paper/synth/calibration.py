@@ -923,8 +923,7 @@ class Calibrator:
         at the start by at most :data:`PUSH_REACH` tolerances beyond its own counts :data:`PUSH_WEIGHT` times: the
         search leans on the claims nearly in. Built with ``only`` the headline claims (the curves and tests it
         scores); the best state seen is kept. Returns its energy."""
-        held_c = self.c_step > 0
-        held_t = np.array([t[6] > 0 for t in self.tests], bool)
+        held_c, held_t, _ = self._held()
         start = np.concatenate((self._curve_misses()[1][held_c], self._test_misses()[held_t]))
         weight = np.where((start > 1.0) & (start <= 1.0 + PUSH_REACH), PUSH_WEIGHT, 1.0)
         w_c, w_t = weight[: held_c.sum()], weight[held_c.sum() :]
@@ -970,9 +969,19 @@ class Calibrator:
         ok = reg[reg["status"] == "ok"]
         keys = ok["duplicate_of"].where(ok["duplicate_of"] != "", ok["id"])
         counted = keys.value_counts().to_dict()
-        held = {i for i, w in zip(self.c_ids, self.c_step) if w > 0}
-        held |= {t[0] for t in self.tests if t[6] > 0} | {m[0] for m in self.models if m[9] > 0}
+        held_c, held_t, held_m = self._held()
+        ids = (self.c_ids, [t[0] for t in self.tests], [m[0] for m in self.models])
+        held = {i for names, mask in zip(ids, (held_c, held_t, held_m)) for i, h in zip(names, mask) if h}
         return counted, held
+
+    def _held(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Masks of the headline claims that can hold (those with a step) among the curve entries, the p-values and
+        the Table 4 entries."""
+        return (
+            self.c_step > 0,
+            np.array([t[6] > 0 for t in self.tests], bool),
+            np.array([m[9] > 0 for m in self.models], bool),
+        )
 
     def _curve_misses(self, rows=None) -> tuple[np.ndarray, np.ndarray]:
         """(mask, distance in tolerances) of the curve entries of the groups ``rows`` (all when None); an entry
@@ -1475,11 +1484,12 @@ SECONDARY_ITERATIONS = 3000
 
 #: Independent calibrations (annealing and greedy step, each from its own stream of the seed), one per core of the
 #: 2-core target machine; the cohort is the one left with the fewest misses, ranked by :func:`rank` (primary headline
-#: claims first, then within the budget of other printings, then the other headline claims, then the rest). The search is chaotic: on the bundled seed, single calibrations that differ
-#: only in the last bits of their arithmetic left 62, 75 and 84 printings out of tolerance (:mod:`.numerics`); with
-#: the floating point pinned, 9 relapses, :data:`PRIMARY_STEP` and the passes of :data:`GREEDY_PASSES`, the two chains
-#: left 2 headline claims and 41 other printings, and 3 and 47; after the headline push (:data:`PUSH`) 1 and 42 (kept),
-#: and 1 and 45. A chain over the budget of other printings (:func:`miss_budget`) ranks below one within it.
+#: claims first, then within the budget of other printings, then the other headline claims, then the rest). The
+#: search is chaotic: on the bundled seed, single calibrations that differ only in the last bits of their arithmetic
+#: left 62, 75 and 84 printings out of tolerance (:mod:`.numerics`); with the floating point pinned, 9 relapses,
+#: :data:`PRIMARY_STEP` and the passes of :data:`GREEDY_PASSES`, the two chains left 2 headline claims and 41 other
+#: printings, and 3 and 47; after the headline push (:data:`PUSH`) 1 and 42 (kept), and 1 and 45. A chain over the
+#: budget of other printings (:func:`miss_budget`) ranks below one within it.
 CHAINS = 2
 
 
@@ -1555,27 +1565,18 @@ def calibrate_chain(
     base: pd.DataFrame, out: pd.DataFrame, seed: int, chain: int, counts: tuple[int, ...], verbose: bool = False
 ) -> tuple[tuple[int, int, int], pd.DataFrame, pd.DataFrame]:
     """One calibration (the phases of :data:`PHASES`, the greedy passes of :data:`GREEDY_PASSES`, then the headline
-    push of :data:`PUSH`) with the random stream ``(seed, 1, chain)``; ``counts`` as in :func:`calibrate_cohort`, without the secondary endpoints.
-    Returns ((primary headline misses, headline misses, other misses) left, baseline, outcomes), rows in the order
-    of ``base``."""
-    registry, headline, proven = _registry_and_claims()
+    push of :data:`PUSH`) with the random stream ``(seed, 1, chain)``; ``counts`` as in :func:`calibrate_cohort`,
+    without the secondary endpoints. Returns ((primary headline misses, headline misses, other misses) left,
+    baseline, outcomes), rows in the order of ``base``."""
+    claims = _registry_and_claims()  # (registry, headline ids, proven ids)
+    registry = claims[0]
     rng = np.random.default_rng([seed, 1, chain])
     t0 = time.perf_counter()
     stage = out
     for phase, n_iterations in zip(PHASES, counts[: len(PHASES)]):
         if not n_iterations:
             continue
-        cal = Calibrator(
-            base,
-            stage,
-            registry,
-            rng,
-            with_tests=phase.with_tests,
-            with_models=phase.with_models,
-            headline=headline,
-            proven=proven,
-            only=headline if phase.headline_only else None,
-        )
+        cal = _phase_calibrator(phase, base, stage, claims, rng)
         if verbose:
             print(
                 f"chain {chain}, {phase.name}: {len(cal.c_ids) + len(cal.tests) + len(cal.models)} entries, start "
@@ -1585,15 +1586,12 @@ def calibrate_chain(
         cal.run(n_iterations, t_start=phase.t_start, t_end=phase.t_end, verbose=verbose, swap_share=phase.swap_share)
         stage = cal.result()
     at = len(PHASES) + len(GREEDY_PASSES)
-    claims = (registry, headline, proven)
     left, base, stage = _greedy(
         base, stage, claims, rng, GREEDY_PASSES, counts[len(PHASES) : at], f"chain {chain}" if verbose else "", t0
     )
-    push = counts[at] if len(counts) > at else 0
+    push = counts[at]
     if push and left[1] > 0:  # headline claims that can hold are out: push them (PUSH), keep only a gain
-        cal = Calibrator(
-            base, stage, registry, rng, with_tests=PUSH.with_tests, headline=headline, proven=proven, only=headline
-        )
+        cal = _phase_calibrator(PUSH, base, stage, claims, rng)
         cal.push_claims(push, PUSH.t_start, PUSH.t_end, PUSH.swap_share)
         label = f"chain {chain}, push" if verbose else ""
         pushed = _greedy(cal.result_base(), cal.result(), claims, rng, PUSH_PASSES, counts[at + 1 :], label, t0)
@@ -1606,11 +1604,27 @@ def calibrate_chain(
     return left, base, stage
 
 
+def _phase_calibrator(phase: Phase, base, stage, claims, rng) -> Calibrator:
+    """The calibrator of an annealing ``phase`` (:data:`PHASES`, :data:`PUSH`) on the state (``base``, ``stage``):
+    what it scores as the phase says; ``claims`` = (registry, headline ids, proven ids)."""
+    registry, headline, proven = claims
+    return Calibrator(
+        base,
+        stage,
+        registry,
+        rng,
+        with_tests=phase.with_tests,
+        with_models=phase.with_models,
+        headline=headline,
+        proven=proven,
+        only=headline if phase.headline_only else None,
+    )
+
+
 def _greedy(base, stage, claims, rng, passes, candidates, label: str, t0: float):
     """The greedy ``passes`` (:data:`GREEDY_PASSES` or :data:`PUSH_PASSES`; ``candidates`` swaps or moves each, 0
-    skips one) from ``stage``;
-    ``claims`` = (registry, headline ids, proven ids). Returns ((primary headline, headline, other) misses left,
-    baseline, outcomes). ``label``: print each pass's counts under it (empty: quiet)."""
+    skips one) from ``stage``; ``claims`` = (registry, headline ids, proven ids). Returns ((primary headline,
+    headline, other) misses left, baseline, outcomes). ``label``: print each pass's counts under it (empty: quiet)."""
     registry, headline, proven = claims
     left = None
     for (moves, _), n in zip(passes, candidates):
