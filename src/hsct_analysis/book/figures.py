@@ -133,22 +133,6 @@ def _new_figure(height: float, width: float = FIGURE_WIDTH) -> Figure:
 # ---------------------------------------------------------------------------------------
 
 
-def _at_risk_after(curve: pd.DataFrame, day: float) -> int:
-    """Patients still at risk just after ``day`` (event or censoring on ``day`` excluded)."""
-    times = curve.index.to_numpy(dtype=float)
-    at_risk = curve["at_risk"].to_numpy(dtype=float)
-    upto = np.flatnonzero(times <= day)
-    if upto.size == 0:
-        return int(at_risk[0])
-    last = upto[-1]
-    if {"events", "censored"} <= set(curve.columns):
-        leaving = [c for c in ("events", "competing_events", "censored") if c in curve.columns]
-        return int(at_risk[last] - sum(curve[c].iloc[last] for c in leaving))
-    if last + 1 < len(times):
-        return int(at_risk[last + 1])
-    return 0
-
-
 def numbers_at_risk(
     curves: Mapping[str, pd.DataFrame], times_months: Sequence[float] = DEFAULT_MONTHS, unit: str = "months"
 ) -> pd.DataFrame:
@@ -169,7 +153,7 @@ def numbers_at_risk(
                 f"curve {label!r} has no 'at_risk' column; pass at_risk_table= "
                 "(e.g. numbers_at_risk_from_times) or at_risk=False"
             )
-        rows[label] = [_at_risk_after(curve, m * DAYS_PER_UNIT[unit]) for m in times_months]
+        rows[label] = [tables.at_risk_after(curve, m * DAYS_PER_UNIT[unit]) for m in times_months]
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(times_months))
 
 

@@ -250,10 +250,21 @@ def min_cell_mask(table_counts: pd.DataFrame | pd.Series | int, n: int):
 ROUND_MONTHS = (0, 6, 12, 24, 36)
 
 
-def _at_risk_after(curve: pd.DataFrame, day: float) -> float:
-    """Patients still at risk just after ``day``: the ``at_risk`` of the first time > day (0 if none)."""
-    later = curve.loc[curve.index.to_numpy(dtype=float) > day, "at_risk"]
-    return float(later.iloc[0]) if len(later) else 0.0
+def at_risk_after(curve: pd.DataFrame, day: float) -> int:
+    """Patients still at risk just after ``day`` (days; an event or censoring on ``day`` itself has left), from a
+    curve indexed by time in days with ``at_risk``: the ``at_risk`` at the last time <= ``day`` less those who left
+    then (``events``, ``competing_events``, ``censored``) when the curve counts them, else the ``at_risk`` of the
+    first later time (0 past the last); before the first time, everyone."""
+    times = curve.index.to_numpy(dtype=float)
+    at_risk = curve["at_risk"].to_numpy(dtype=float)
+    upto = np.flatnonzero(times <= day)
+    if upto.size == 0:
+        return int(at_risk[0]) if at_risk.size else 0
+    last = upto[-1]
+    if {"events", "censored"} <= set(curve.columns):
+        leaving = [c for c in ("events", "competing_events", "censored") if c in curve.columns]
+        return int(at_risk[last] - sum(curve[c].iloc[last] for c in leaving))
+    return int(at_risk[last + 1]) if last + 1 < len(times) else 0
 
 
 def curve_at_times(
@@ -280,7 +291,7 @@ def curve_at_times(
         value = value_at(curve, day)
         row: dict[str, Any] = {"day": int(round(day))}
         if "at_risk" in curve.columns:
-            row["at risk after"] = int(_at_risk_after(curve, day))
+            row["at risk after"] = at_risk_after(curve, day)
         if "events" in curve.columns:
             row["events so far"] = int(curve.loc[times <= day, "events"].sum())
         se = value.get("std_err", np.sqrt(value["variance"]) if "variance" in value.index else np.nan)
