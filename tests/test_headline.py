@@ -87,6 +87,34 @@ def test_open_misses_say_how_narrow_the_way_is(registry):
             assert table.loc[rid, "proof"] == "" and table.loc[rid, "note"].startswith("Not proven unreachable")
     shown = headline.display_table(table.reset_index())["Why not"].to_numpy()
     assert list(shown) == [p or n for p, n in zip(table["proof"], table["note"])]
+    # the note says where the cohort stands: its LFS + RI against the 100 - 41.58 the window leaves
+    ours = card.set_index("id")["reproduced"]
+    total = ours["res.lfs.3y.est"] + ours["res.relapse.3y.est"]
+    for rid in ("res.nrm.3y.lo", "res.nrm.3y.up"):
+        if not table.loc[rid, "passed"]:
+            assert f"= {total:.2f} pp, {abs(total - 58.42):.2f} pp" in table.loc[rid, "note"]
+
+
+def test_where_the_cohort_stands_reads_the_same_group_and_time(registry):
+    """LFS + RI of the interval's own group and time, above or within what NRM >= needed leaves; empty
+    when an estimate is missing from the card."""
+    card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
+    moved = card.copy()
+    moved.loc[moved["id"] == "res.lfs.3y.est", "reproduced"] = 48.8
+    moved.loc[moved["id"] == "res.relapse.3y.est", "reproduced"] = 9.5
+    said = headline.where_the_cohort_stands(moved, registry, "res.nrm.3y.up", 41.58)
+    assert said.endswith("= 58.30 pp, 0.12 pp within the 58.42 that NRM ≥ 41.58 leaves them.")
+    moved.loc[moved["id"] == "res.lfs.3y.est", "reproduced"] = 49.0
+    said = headline.where_the_cohort_stands(moved, registry, "res.nrm.3y.up", 41.58)
+    assert "= 58.50 pp, 0.08 pp above the 58.42" in said
+    # the <= 90 days group at 3 years reads its own estimates, not the whole cohort's
+    ours = card.set_index("id")["reproduced"]
+    total = ours["t3.lfs.cart_interval_90.<=90.est"] + ours["t3.relapse.cart_interval_90.<=90.est"]
+    assert f"= {total:.2f} pp" in headline.where_the_cohort_stands(
+        card, registry, "t3.nrm.cart_interval_90.<=90.up", 50
+    )
+    gone = card[card["id"] != "res.relapse.3y.est"]
+    assert headline.where_the_cohort_stands(gone, registry, "res.nrm.3y.up", 41.58) == ""
 
 
 def test_identity_held_checks_the_lfs_and_relapse_each_proof_leaves_to_hold(registry):

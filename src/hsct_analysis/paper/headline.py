@@ -253,6 +253,10 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     notes = dict(zip(windows["lower_id"], windows["note"])) | {
         u: n for u, n in zip(windows["upper_id"], windows["note"]) if u
     }
+    for w in windows[windows["upper_id"] != ""].itertuples(index=False):
+        stands = where_the_cohort_stands(card, registry, w.upper_id, float(w.nrm_needed))
+        for rid in (w.lower_id, w.upper_id):
+            notes[rid] = f"{notes[rid]} {stands}".strip()
     out = []
     for rid in ids:
         c, r = by_id.loc[rid], reg.loc[rid]
@@ -272,6 +276,35 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out, columns=["id", "claim", "paper", "ours", "tolerance", "passed", "proof", "note"])
+
+
+def where_the_cohort_stands(card: pd.DataFrame, registry: pd.DataFrame, rid: str, nrm_needed: float) -> str:
+    """For an NRM interval whose bounds can both hold only with NRM >= ``nrm_needed`` (percent; a row of
+    :func:`~hsct_analysis.paper.proofs.interval_pair_windows`), where the scorecard ``card``'s cohort stands: its
+    LFS + RI at the same group and time against the 100 - ``nrm_needed`` that leaves (1 - LFS = RI + NRM). ``rid``:
+    the interval's registry id. Empty when the card lacks either estimate."""
+    reg = _canonical(registry)
+    r = reg.set_index("id").loc[rid]
+    same = reg[
+        reg["kind"].isin(["km", "cif"])
+        & (reg["stat"] == "value")
+        & (reg["factor"] == r["factor"])
+        & (reg["level"] == r["level"])
+        & np.isclose(reg["time_days"].astype(float), float(r["time_days"]))
+    ]
+    ours = card.set_index("id")["reproduced"]
+    values = {}
+    for endpoint in ("lfs", "relapse"):
+        ids = [i for i in same.loc[same["endpoint"] == endpoint, "id"] if i in ours.index]
+        if not ids or not np.isfinite(float(ours[ids[0]])):
+            return ""
+        values[endpoint] = float(ours[ids[0]])
+    total, room = values["lfs"] + values["relapse"], 100.0 - nrm_needed
+    side = "above" if total > room else "within"
+    return (
+        f"On the synthetic cohort LFS + RI = {values['lfs']:.2f} + {values['relapse']:.2f} = {total:.2f} pp, "
+        f"{abs(total - room):.2f} pp {side} the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
+    )
 
 
 def display_table(claims: pd.DataFrame) -> pd.DataFrame:
