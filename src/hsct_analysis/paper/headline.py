@@ -326,8 +326,38 @@ def display_table(claims: pd.DataFrame) -> pd.DataFrame:
             "Synthetic cohort": [fmt(r, r["ours"]) for _, r in claims.iterrows()],
             "Tolerance": claims["tolerance"].str.replace("+-", "±", regex=False).to_numpy(),
             "Within tolerance": np.where(claims["passed"], "yes", "no"),
-            "Why not": claims["proof"].where(claims["proof"] != "", claims["note"]).to_numpy(),
+            "Why not": [f"proof {k}" if p else f"note {k}" if n else "" for k, p, n in _numbered(claims)],
         },
         index=pd.Index(claims["claim"], name="Headline claim"),
     )
     return out
+
+
+def _numbered(claims: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """Per row of :func:`headline_table`: (number of its reason among the rows that have one, from 1; proof;
+    note), 0 where it has neither."""
+    out, k = [], 0
+    for proof, note in zip(claims["proof"], claims["note"]):
+        k += bool(proof or note)
+        out.append((k if proof or note else 0, proof, note))
+    return out
+
+
+def reasons(claims: pd.DataFrame) -> pd.DataFrame:
+    """The reasons :func:`display_table` refers to by number ("proof 2", "note 3"), in the same order: number,
+    claim, kind ("proof": no cohort can meet the claim; "note": not proven, what is known) and text. Kept out of the
+    table so that a long proof does not make its row a column of words on a phone."""
+    rows = [
+        {"number": k, "claim": claim, "kind": "proof" if proof else "note", "text": proof or note}
+        for claim, (k, proof, note) in zip(claims["claim"], _numbered(claims))
+        if k
+    ]
+    return pd.DataFrame(rows, columns=["number", "claim", "kind", "text"])
+
+
+def reasons_markdown(claims: pd.DataFrame) -> str:
+    """:func:`reasons` as a numbered Markdown list, each item led by its claim in bold."""
+    return "\n".join(
+        f"{r.number}. **{r.claim}** ({r.kind}). {r.text}"
+        for r in reasons(claims).itertuples(index=False)
+    )
