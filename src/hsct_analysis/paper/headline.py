@@ -357,7 +357,4 @@ def reasons(claims: pd.DataFrame) -> pd.DataFrame:
 
 def reasons_markdown(claims: pd.DataFrame) -> str:
     """:func:`reasons` as a numbered Markdown list, each item led by its claim in bold."""
-    return "\n".join(
-        f"{r.number}. **{r.claim}** ({r.kind}). {r.text}"
-        for r in reasons(claims).itertuples(index=False)
-    )
+    return "\n".join(f"{r.number}. **{r.claim}** ({r.kind}). {r.text}" for r in reasons(claims).itertuples(index=False))
