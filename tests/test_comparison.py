@@ -303,3 +303,26 @@ def test_the_nrm_note_says_when_this_cohort_misses_the_lfs_it_holds(report):
     note = identity_gap_notes(report.entries(ids=HEADLINE_IDS), card)["Non-relapse mortality at 3 years, %"]
     assert f"but here LFS is {ours:.1f} against the printed 49.8" in note
     assert "within tolerance here" not in note
+
+
+def test_the_headline_reasons_render_as_a_numbered_list_with_the_claims_escaped(report):
+    """The reasons under the headline table: one item per reason, numbered as the table's labels, each led by its
+    claim in bold; a claim or text with Markdown in it stays text."""
+    import markdown_it
+
+    from hsct_analysis.book import scorecard_view
+    from hsct_analysis.paper import headline
+    from hsct_analysis.paper import registry as published
+
+    claims = headline.headline_table(report.card, published.load_registry())
+    listed = headline.reasons(claims)
+    html = markdown_it.MarkdownIt().render(scorecard_view.reasons_markdown(claims))
+    assert html.count("<li>") == len(listed) > 0 and html.startswith("<ol>")
+    assert re.findall(r"<li><strong>(.*?)</strong> \((proof|note)\)", html) == [
+        (c.replace("<", "&lt;").replace(">", "&gt;"), k) for c, k in zip(listed["claim"], listed["kind"])
+    ]
+    odd = claims.copy()
+    odd.loc[odd["proof"] != "", "claim"] = "NRM* <b>bold</b> `x` [a](b)"
+    html = markdown_it.MarkdownIt().render(scorecard_view.reasons_markdown(odd))
+    assert "<b>" not in html and "<code>" not in html and "<a " not in html
+    assert html.count("<strong>NRM* &lt;b&gt;bold&lt;/b&gt; `x` [a](b)</strong>") == (claims["proof"] != "").sum()

@@ -96,15 +96,26 @@ def test_open_misses_say_how_narrow_the_way_is(registry):
             assert kind == ("proof" if proof else "note") and texts[int(number)] == (proof or note)
         else:
             assert label == ""
-    items = headline.reasons_markdown(table.reset_index()).split("\n")
-    assert [i.split(". ", 1)[0] for i in items] == [str(k) for k in listed["number"]]
-    assert all(f"**{c}**" in i for i, c in zip(items, listed["claim"]))
     # the note says where the cohort stands: its LFS + RI against the 100 - 41.58 the window leaves
     ours = card.set_index("id")["reproduced"]
     total = ours["res.lfs.3y.est"] + ours["res.relapse.3y.est"]
     for rid in ("res.nrm.3y.lo", "res.nrm.3y.up"):
         if not table.loc[rid, "passed"]:
             assert f"= {total:.2f} pp, {abs(total - 58.42):.2f} pp" in table.loc[rid, "note"]
+
+
+def test_both_bounds_of_an_open_interval_say_where_the_cohort_stands(registry):
+    """Whichever bound of the whole-cohort 3-year NRM interval misses, its note ends with the cohort's LFS + RI:
+    the lower bound too, which the bundled cohort holds (forced out here)."""
+    card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
+    card.loc[card["id"].isin(["res.nrm.3y.lo", "res.nrm.3y.up"]), "passed"] = False
+    table = headline.headline_table(card, registry).set_index("id")
+    stands = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58)
+    assert stands.startswith("On the synthetic cohort LFS + RI = ")
+    for rid in ("res.nrm.3y.lo", "res.nrm.3y.up"):
+        assert table.loc[rid, "note"].startswith("Not proven unreachable") and table.loc[rid, "note"].endswith(stands)
+    # a proven miss gets no such sentence
+    assert "On the synthetic cohort" not in table.loc["t3.nrm.cart_interval_90.<=90.up", "proof"]
 
 
 def test_where_the_cohort_stands_reads_the_same_group_and_time(registry):
@@ -125,6 +136,9 @@ def test_where_the_cohort_stands_reads_the_same_group_and_time(registry):
     assert f"= {total:.2f} pp" in headline.where_the_cohort_stands(
         card, registry, "t3.nrm.cart_interval_90.<=90.up", 50
     )
+    moved.loc[moved["id"] == "res.lfs.3y.est", "reproduced"] = 48.9215  # 58.4215: 0.0015 above, printed as "at"
+    said = headline.where_the_cohort_stands(moved, registry, "res.nrm.3y.up", 41.58)
+    assert said.endswith("= 58.42 pp, at the 58.42 that NRM ≥ 41.58 leaves them.")
     gone = card[card["id"] != "res.relapse.3y.est"]
     assert headline.where_the_cohort_stands(gone, registry, "res.nrm.3y.up", 41.58) == ""
 

@@ -146,6 +146,34 @@ def test_curve_at_times_reads_round_time_points_not_event_rows():
     assert masked["estimate %"].tolist() == table["estimate %"].tolist()  # estimates are not counts
 
 
+def test_at_risk_after_counts_who_is_still_followed_just_after_a_day():
+    from hsct_analysis.stats import competing, survival
+
+    # times 30 (event), 60 (event, censored), 200 (event), 400 (event, censored), 800 (censored), 1200 (event)
+    km = survival.kaplan_meier([30, 60, 60, 200, 400, 400, 800, 1200], [1, 0, 1, 1, 0, 1, 0, 1])
+    cif = competing.cumulative_incidence([30, 60, 60, 200, 400, 400, 800, 1200], [1, 0, 2, 1, 0, 2, 0, 1])
+    for curve in (km, cif):
+        # before the first time everyone; on a time those leaving then are gone; between times the next at_risk
+        assert [tables.at_risk_after(curve, d) for d in (0, 29.9, 30, 59, 60, 100, 400, 1199, 1200, 5000)] == [
+            8,
+            8,
+            7,
+            7,
+            5,
+            5,
+            2,
+            1,
+            0,
+            0,
+        ]
+    # a curve without the leaving counts reads the next time's at_risk; past its last time, 0
+    bare = km[["at_risk", "estimate"]]
+    assert [tables.at_risk_after(bare, d) for d in (0, 30, 100, 1200)] == [8, 7, 5, 0]
+    assert tables.at_risk_after(km.iloc[:0], 10) == 0  # an empty curve
+    with pytest.raises(ValueError, match="NaN"):
+        tables.at_risk_after(km, float("nan"))
+
+
 # --- regression table ----------------------------------------------------------------
 
 

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from hsct_analysis.book import comparison, privacy, tables
+from hsct_analysis.book.build import escape_markdown
 from hsct_analysis.book.report import estimate_label, variable_label
 from hsct_analysis.book.tables import ReaderTable, reader_table  # noqa: F401 - re-exported for chapter 8
 from hsct_analysis.cohort.factors import FACTORS
-from hsct_analysis.paper import scorecard
+from hsct_analysis.paper import headline, scorecard
 
 TABLE_NAMES = {"table1": "Table 1", "table2": "Table 2", "table3": "Table 3", "table4": "Table 4", "text": "Text"}
 KIND_NAMES = {
@@ -351,3 +352,14 @@ def relapse_bound_text(registry: pd.DataFrame | None) -> dict[str, str]:
 
     bound = None if registry is None else relapse_bound(registry)
     return {key: RELAPSE_BOUND_ELSEWHERE if bound is None else text(bound) for key, text in RELAPSE_BOUND_GLUE.items()}
+
+
+def reasons_markdown(claims: pd.DataFrame) -> str:
+    """The reasons under the headline table (:func:`hsct_analysis.paper.headline.reasons` of a
+    :func:`~hsct_analysis.paper.headline.headline_table`) as a numbered Markdown list, each item led by its claim in
+    bold and its kind; claim and text escaped (:func:`~hsct_analysis.book.build.escape_markdown`), so a ``*``, ``<``
+    or backtick in either stays text."""
+    return "\n".join(
+        f"{r.number}. **{escape_markdown(r.claim)}** ({r.kind}). {escape_markdown(r.text)}"
+        for r in headline.reasons(claims).itertuples(index=False)
+    )

@@ -254,7 +254,9 @@ def at_risk_after(curve: pd.DataFrame, day: float) -> int:
     """Patients still at risk just after ``day`` (days; an event or censoring on ``day`` itself has left), from a
     curve indexed by time in days with ``at_risk``: the ``at_risk`` at the last time <= ``day`` less those who left
     then (``events``, ``competing_events``, ``censored``) when the curve counts them, else the ``at_risk`` of the
-    first later time (0 past the last); before the first time, everyone."""
+    first later time (0 past the last); before the first time, everyone. Raises ValueError for a NaN ``day``."""
+    if math.isnan(float(day)):
+        raise ValueError("at_risk_after: the day is NaN")
     times = curve.index.to_numpy(dtype=float)
     at_risk = curve["at_risk"].to_numpy(dtype=float)
     upto = np.flatnonzero(times <= day)

@@ -300,11 +300,11 @@ def where_the_cohort_stands(card: pd.DataFrame, registry: pd.DataFrame, rid: str
             return ""
         values[endpoint] = float(ours[ids[0]])
     total, room = values["lfs"] + values["relapse"], 100.0 - nrm_needed
+    said = f"On the synthetic cohort LFS + RI = {values['lfs']:.2f} + {values['relapse']:.2f} = {total:.2f} pp"
+    if round(abs(total - room), 2) == 0:
+        return f"{said}, at the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
     side = "above" if total > room else "within"
-    return (
-        f"On the synthetic cohort LFS + RI = {values['lfs']:.2f} + {values['relapse']:.2f} = {total:.2f} pp, "
-        f"{abs(total - room):.2f} pp {side} the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
-    )
+    return f"{said}, {abs(total - room):.2f} pp {side} the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
 
 
 def display_table(claims: pd.DataFrame) -> pd.DataFrame:
@@ -337,7 +337,7 @@ def _numbered(claims: pd.DataFrame) -> list[tuple[int, str, str]]:
     """Per row of :func:`headline_table`: (number of its reason among the rows that have one, from 1; proof;
     note), 0 where it has neither."""
     out, k = [], 0
-    for proof, note in zip(claims["proof"], claims["note"]):
+    for proof, note in zip(claims["proof"].fillna(""), claims["note"].fillna("")):
         k += bool(proof or note)
         out.append((k if proof or note else 0, proof, note))
     return out
@@ -346,15 +346,11 @@ def _numbered(claims: pd.DataFrame) -> list[tuple[int, str, str]]:
 def reasons(claims: pd.DataFrame) -> pd.DataFrame:
     """The reasons :func:`display_table` refers to by number ("proof 2", "note 3"), in the same order: number,
     claim, kind ("proof": no cohort can meet the claim; "note": not proven, what is known) and text. Kept out of the
-    table so that a long proof does not make its row a column of words on a phone."""
+    table so that a long proof does not make its row a column of words on a phone. A row of :func:`headline_table`
+    has a proof or a note, never both (a claim with a proof gets no note); given both, the proof is listed."""
     rows = [
         {"number": k, "claim": claim, "kind": "proof" if proof else "note", "text": proof or note}
         for claim, (k, proof, note) in zip(claims["claim"], _numbered(claims))
         if k
     ]
     return pd.DataFrame(rows, columns=["number", "claim", "kind", "text"])
-
-
-def reasons_markdown(claims: pd.DataFrame) -> str:
-    """:func:`reasons` as a numbered Markdown list, each item led by its claim in bold."""
-    return "\n".join(f"{r.number}. **{r.claim}** ({r.kind}). {r.text}" for r in reasons(claims).itertuples(index=False))
