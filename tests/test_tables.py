@@ -154,18 +154,8 @@ def test_at_risk_after_counts_who_is_still_followed_just_after_a_day():
     cif = competing.cumulative_incidence([30, 60, 60, 200, 400, 400, 800, 1200], [1, 0, 2, 1, 0, 2, 0, 1])
     for curve in (km, cif):
         # before the first time everyone; on a time those leaving then are gone; between times the next at_risk
-        assert [tables.at_risk_after(curve, d) for d in (0, 29.9, 30, 59, 60, 100, 400, 1199, 1200, 5000)] == [
-            8,
-            8,
-            7,
-            7,
-            5,
-            5,
-            2,
-            1,
-            0,
-            0,
-        ]
+        days = (0, 29.9, 30, 59, 60, 100, 400, 1199, 1200, 5000)
+        assert [tables.at_risk_after(curve, d) for d in days] == [8, 8, 7, 7, 5, 5, 2, 1, 0, 0]
     # a curve without the leaving counts reads the next time's at_risk; past its last time, 0
     bare = km[["at_risk", "estimate"]]
     assert [tables.at_risk_after(bare, d) for d in (0, 30, 100, 1200)] == [8, 7, 5, 0]

@@ -326,7 +326,7 @@ def display_table(claims: pd.DataFrame) -> pd.DataFrame:
             "Synthetic cohort": [fmt(r, r["ours"]) for _, r in claims.iterrows()],
             "Tolerance": claims["tolerance"].str.replace("+-", "±", regex=False).to_numpy(),
             "Within tolerance": np.where(claims["passed"], "yes", "no"),
-            "Why not": [f"proof {k}" if p else f"note {k}" if n else "" for k, p, n in _numbered(claims)],
+            "Why not": [f"{kind} {k}" if k else "" for k, kind, _ in _numbered(claims)],
         },
         index=pd.Index(claims["claim"], name="Headline claim"),
     )
@@ -334,23 +334,27 @@ def display_table(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def _numbered(claims: pd.DataFrame) -> list[tuple[int, str, str]]:
-    """Per row of :func:`headline_table`: (number of its reason among the rows that have one, from 1; proof;
-    note), 0 where it has neither."""
+    """Per row of :func:`headline_table`: (number of its reason among the rows that have one, from 1; kind, "proof"
+    or "note"; text), (0, "", "") where it has neither. A row has a proof or a note, never both (a claim with a proof
+    gets no note); given both, the proof."""
     out, k = [], 0
     for proof, note in zip(claims["proof"].fillna(""), claims["note"].fillna("")):
-        k += bool(proof or note)
-        out.append((k if proof or note else 0, proof, note))
+        if proof or note:
+            k += 1
+            out.append((k, "proof" if proof else "note", proof or note))
+        else:
+            out.append((0, "", ""))
     return out
 
 
 def reasons(claims: pd.DataFrame) -> pd.DataFrame:
     """The reasons :func:`display_table` refers to by number ("proof 2", "note 3"), in the same order: number,
     claim, kind ("proof": no cohort can meet the claim; "note": not proven, what is known) and text. Kept out of the
-    table so that a long proof does not make its row a column of words on a phone. A row of :func:`headline_table`
-    has a proof or a note, never both (a claim with a proof gets no note); given both, the proof is listed."""
+    table so that a long proof does not make its row a column of words on a phone. Given a proof and a note, the
+    proof is listed (:func:`_numbered`)."""
     rows = [
-        {"number": k, "claim": claim, "kind": "proof" if proof else "note", "text": proof or note}
-        for claim, (k, proof, note) in zip(claims["claim"], _numbered(claims))
+        {"number": k, "claim": claim, "kind": kind, "text": text}
+        for claim, (k, kind, text) in zip(claims["claim"], _numbered(claims))
         if k
     ]
     return pd.DataFrame(rows, columns=["number", "claim", "kind", "text"])
