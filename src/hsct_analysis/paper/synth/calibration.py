@@ -1519,9 +1519,17 @@ PUSH_PASSES: tuple[tuple[str, int], ...] = (
 #: in, 3 of them with every other headline claim of the curves and tests held.
 PUSH_REACH = 0.25
 PUSH_WEIGHT = 5.0
-#: How many numbers :func:`calibrate_cohort`'s ``iterations`` holds: one per phase, one per greedy pass, the headline
-#: push's iterations, one per pass after the push, the secondary endpoints' iterations.
-ITERATION_SLOTS = len(PHASES) + len(GREEDY_PASSES) + 1 + len(PUSH_PASSES) + 1
+#: :func:`calibrate_cohort`'s schedule, the numbers its ``iterations`` replaces: one per phase, one per greedy pass, the
+#: headline push's iterations, one per pass after the push, the secondary endpoints' iterations.
+ITERATIONS: tuple[int, ...] = (
+    *(p.iterations for p in PHASES),
+    *(n for _, n in GREEDY_PASSES),
+    PUSH.iterations,
+    *(n for _, n in PUSH_PASSES),
+    SECONDARY_ITERATIONS,
+)
+#: How many numbers that is.
+ITERATION_SLOTS = len(ITERATIONS)
 
 
 #: The share of the non-conflicting printings (audit status ``ok``) the calibration aims to bring within tolerance.
@@ -1676,19 +1684,10 @@ def calibrate_cohort(
     ``iterations`` (optional, for quick runs) replaces the iterations of the phases, the swaps tried by each greedy
     pass, the headline push's iterations (:data:`PUSH`), the swaps or moves of each pass after it
     (:data:`PUSH_PASSES`) and the iterations of each secondary endpoint, in that order
-    (:data:`ITERATION_SLOTS` numbers). ``max_seconds`` is not used to stop (that
+    (:data:`ITERATIONS`, :data:`ITERATION_SLOTS` numbers). ``max_seconds`` is not used to stop (that
     would make the result depend on the machine); it is kept for callers that pass it.
     """
-    counts = tuple(
-        iterations
-        or (
-            *(p.iterations for p in PHASES),
-            *(n for _, n in GREEDY_PASSES),
-            PUSH.iterations,
-            *(n for _, n in PUSH_PASSES),
-            SECONDARY_ITERATIONS,
-        )
-    )
+    counts = tuple(iterations or ITERATIONS)
     if len(counts) != ITERATION_SLOTS:
         raise ValueError(
             f"iterations: {ITERATION_SLOTS} numbers (one per phase, one per greedy pass, the headline push, one per "
