@@ -76,9 +76,13 @@ def test_open_misses_say_how_narrow_the_way_is(registry):
     assert whole["upper_id"] == "res.nrm.3y.up"
     assert whole["nrm_needed"] == pytest.approx(((33.9 - 2) * (56.2 - 2)) ** 0.5, abs=0.01)
     assert whole["nrm_max"] == pytest.approx(41.7) and 0 < whole["window"] < 0.2
+    # and a width: upper = NRM exp(h) >= 54.2 with NRM <= 41.7 needs h >= ln(54.2 / 41.7), SE >= 41.7 h / z
+    h = np.log(54.2 / 41.7)
+    assert whole["half_width_needed"] == pytest.approx(h, abs=5e-4)
+    assert f"h ≥ ln(54.2 / 41.7) = {h:.3f}, a standard error of at least {41.7 * h / 1.959964:.2f} pp" in whole["note"]
     # a pair that interval_pair_proofs proves impossible: the lower bound alone, and the standard error it needs
     alone = windows.loc["t3.nrm.cart_interval_90.<=90.lo"]
-    assert alone["upper_id"] == "" and alone["nrm_max"] == pytest.approx(38.6)
+    assert alone["upper_id"] == "" and alone["nrm_max"] == pytest.approx(38.6) and np.isnan(alone["half_width_needed"])
     assert "at most 38.6 · ln(38.6 / 28.8) / 1.96 = 5.77 pp" in alone["note"]
     card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
     table = headline.headline_table(card, registry).set_index("id")
@@ -110,7 +114,7 @@ def test_both_bounds_of_an_open_interval_say_where_the_cohort_stands(registry):
     card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
     card.loc[card["id"].isin(["res.nrm.3y.lo", "res.nrm.3y.up"]), "passed"] = False
     table = headline.headline_table(card, registry).set_index("id")
-    stands = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58)
+    stands = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58, 0.262)
     assert stands.startswith("On the synthetic cohort LFS + RI = ")
     for rid in ("res.nrm.3y.lo", "res.nrm.3y.up"):
         assert table.loc[rid, "note"].startswith("Not proven unreachable") and table.loc[rid, "note"].endswith(stands)
@@ -141,6 +145,28 @@ def test_where_the_cohort_stands_reads_the_same_group_and_time(registry):
     assert said.endswith("= 58.42 pp, at the 58.42 that NRM ≥ 41.58 leaves them.")
     gone = card[card["id"] != "res.relapse.3y.est"]
     assert headline.where_the_cohort_stands(gone, registry, "res.nrm.3y.up", 41.58) == ""
+
+
+def test_where_the_cohort_stands_says_how_wide_its_interval_is(registry):
+    """Given the half-width the upper bound needs, a second sentence: the cohort's ln(upper / NRM) against it,
+    short of it or not below it; left out without the NRM estimate or the upper bound."""
+    card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
+    ours = card.set_index("id")["reproduced"]
+    h = np.log(ours["res.nrm.3y.up"] / ours["res.nrm.3y.est"])
+    said = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58, 0.262)
+    assert said.endswith(f"= {h:.3f}, short of the 0.262 the upper bound needs.") and h < 0.262
+    assert said.startswith(headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58))
+    wide = card.copy()
+    wide.loc[wide["id"] == "res.nrm.3y.up", "reproduced"] = ours["res.nrm.3y.est"] * np.exp(0.264)
+    said = headline.where_the_cohort_stands(wide, registry, "res.nrm.3y.up", 41.58, 0.262)
+    assert said.endswith("= 0.264, not below the 0.262 the upper bound needs.")
+    for gone in ("res.nrm.3y.est", "res.nrm.3y.up"):
+        short = headline.where_the_cohort_stands(card[card["id"] != gone], registry, "res.nrm.3y.up", 41.58, 0.262)
+        assert short.startswith("On the synthetic cohort") and "half-width" not in short
+    # the headline table's note carries it
+    table = headline.headline_table(card, registry).set_index("id")
+    if not table.loc["res.nrm.3y.up", "passed"]:
+        assert "Its NRM interval has a half-width of" in table.loc["res.nrm.3y.up", "note"]
 
 
 def test_identity_held_checks_the_lfs_and_relapse_each_proof_leaves_to_hold(registry):

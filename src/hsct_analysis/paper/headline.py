@@ -254,7 +254,7 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
         u: n for u, n in zip(windows["upper_id"], windows["note"]) if u
     }
     for w in windows[windows["upper_id"] != ""].itertuples(index=False):
-        stands = where_the_cohort_stands(card, registry, w.upper_id, float(w.nrm_needed))
+        stands = where_the_cohort_stands(card, registry, w.upper_id, float(w.nrm_needed), float(w.half_width_needed))
         for rid in (w.lower_id, w.upper_id):
             notes[rid] = f"{notes[rid]} {stands}".strip()
     out = []
@@ -278,11 +278,15 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["id", "claim", "paper", "ours", "tolerance", "passed", "proof", "note"])
 
 
-def where_the_cohort_stands(card: pd.DataFrame, registry: pd.DataFrame, rid: str, nrm_needed: float) -> str:
+def where_the_cohort_stands(
+    card: pd.DataFrame, registry: pd.DataFrame, rid: str, nrm_needed: float, half_width_needed: float = np.nan
+) -> str:
     """For an NRM interval whose bounds can both hold only with NRM >= ``nrm_needed`` (percent; a row of
     :func:`~hsct_analysis.paper.proofs.interval_pair_windows`), where the scorecard ``card``'s cohort stands: its
     LFS + RI at the same group and time against the 100 - ``nrm_needed`` that leaves (1 - LFS = RI + NRM). ``rid``:
-    the interval's registry id. Empty when the card lacks either estimate."""
+    the interval's registry id (its upper bound). Given ``half_width_needed`` (the row's, no unit), a second
+    sentence: the cohort's own half-width on the log scale, ln(upper / NRM), against it. Empty when the card lacks
+    the LFS or RI estimate; without its NRM estimate or upper bound, the first sentence alone."""
     reg = _canonical(registry)
     r = reg.set_index("id").loc[rid]
     same = reg[
@@ -293,18 +297,30 @@ def where_the_cohort_stands(card: pd.DataFrame, registry: pd.DataFrame, rid: str
         & np.isclose(reg["time_days"].astype(float), float(r["time_days"]))
     ]
     ours = card.set_index("id")["reproduced"]
-    values = {}
-    for endpoint in ("lfs", "relapse"):
+
+    def estimate(endpoint: str) -> float:
         ids = [i for i in same.loc[same["endpoint"] == endpoint, "id"] if i in ours.index]
-        if not ids or not np.isfinite(float(ours[ids[0]])):
-            return ""
-        values[endpoint] = float(ours[ids[0]])
-    total, room = values["lfs"] + values["relapse"], 100.0 - nrm_needed
-    said = f"On the synthetic cohort LFS + RI = {values['lfs']:.2f} + {values['relapse']:.2f} = {total:.2f} pp"
+        return float(ours[ids[0]]) if ids else np.nan
+
+    lfs, ri = estimate("lfs"), estimate("relapse")
+    if not (np.isfinite(lfs) and np.isfinite(ri)):
+        return ""
+    total, room = lfs + ri, 100.0 - nrm_needed
+    said = f"On the synthetic cohort LFS + RI = {lfs:.2f} + {ri:.2f} = {total:.2f} pp"
     if round(abs(total - room), 2) == 0:
-        return f"{said}, at the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
-    side = "above" if total > room else "within"
-    return f"{said}, {abs(total - room):.2f} pp {side} the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
+        said = f"{said}, at the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
+    else:
+        side = "above" if total > room else "within"
+        said = f"{said}, {abs(total - room):.2f} pp {side} the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
+    nrm, upper = estimate("nrm"), float(ours.get(rid, np.nan))
+    if not (np.isfinite(half_width_needed) and np.isfinite(nrm) and np.isfinite(upper) and 0 < nrm < upper):
+        return said
+    half_width = float(np.log(upper / nrm))
+    if round(half_width, 3) >= round(half_width_needed, 3):
+        verdict = f"not below the {half_width_needed:.3f} the upper bound needs"
+    else:
+        verdict = f"short of the {half_width_needed:.3f} the upper bound needs"
+    return f"{said} Its NRM interval has a half-width of ln({upper:.2f} / {nrm:.2f}) = {half_width:.3f}, {verdict}."
 
 
 def display_table(claims: pd.DataFrame) -> pd.DataFrame:

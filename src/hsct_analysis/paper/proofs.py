@@ -253,8 +253,13 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
     """The other side of :func:`interval_pair_proofs`: where both printed bounds of a confined NRM
     interval *can* hold, how narrow the way is. Both within tolerance need F^2 = lower x upper >=
     (L - tol)(U - tol), so NRM must reach sqrt((L - tol)(U - tol)) inside the identity's ceiling b.
-    Columns: lower_id, upper_id, nrm_needed, nrm_max, window (pp, = nrm_max - nrm_needed), note (a
-    sentence saying that nothing is proven, and what the bounds need).
+    Columns: lower_id, upper_id, nrm_needed, nrm_max, window (pp, = nrm_max - nrm_needed),
+    half_width_needed, note (a sentence saying that nothing is proven, and what the bounds need).
+
+    The window has a second condition, on the interval's width. Its half-width on the log scale,
+    h = z SE / F = ln(upper / F), must be at least ln((U - tol) / F) for the upper bound to hold, and
+    F is at most b: so h >= ln((U - tol) / b) (``half_width_needed``, no unit), a standard error of at
+    least b h / z (pp), wherever in the window NRM lands.
 
     Where :func:`interval_pair_proofs` proves the pair impossible, the lower bound alone may still
     hold: lower = F exp(-z SE / F), so at the ceiling b it needs a standard error of at most
@@ -273,6 +278,7 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
                     "nrm_needed": round(lo - BOUND_TOL_PP, 2),
                     "nrm_max": round(ceiling, 2),
                     "window": round(ceiling - (lo - BOUND_TOL_PP), 2),
+                    "half_width_needed": np.nan,
                     "note": (
                         f"Not proven unreachable. The upper bound cannot hold with this one (its proof is in its "
                         f"row), but alone the lower bound can: lower = NRM · exp(−{z:.2f} · SE / NRM), so at the "
@@ -283,6 +289,7 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
                 }
             )
             continue
+        half_width = float(np.log((up - BOUND_TOL_PP) / ceiling))
         out.append(
             {
                 "lower_id": rows.loc["lower", "id"],
@@ -290,12 +297,17 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
                 "nrm_needed": round(needed, 2),
                 "nrm_max": round(ceiling, 2),
                 "window": round(ceiling - needed, 2),
+                "half_width_needed": round(half_width, 3),
                 "note": (
                     f"Not proven unreachable. Lower × upper = NRM² on every cohort, so both bounds within tolerance "
                     f"need NRM ≥ √({lo - BOUND_TOL_PP:g} × {up - BOUND_TOL_PP:g}) = {needed:.2f}. The identity lets "
                     f"NRM reach {ceiling:.1f} only with LFS and RI at the bottom of their tolerance: a window of "
-                    f"{ceiling - needed:.2f} pp, which the calibration has not found."
+                    f"{ceiling - needed:.2f} pp, which the calibration has not found. The interval must also be wide "
+                    f"enough: upper = NRM · exp(h), with h = {z:.2f} · SE / NRM its half-width on the log scale, so "
+                    f"even at the ceiling the upper bound needs h ≥ ln({up - BOUND_TOL_PP:g} / {ceiling:.1f}) = "
+                    f"{half_width:.3f}, a standard error of at least {ceiling * half_width / z:.2f} pp."
                 ),
             }
         )
-    return pd.DataFrame(out, columns=["lower_id", "upper_id", "nrm_needed", "nrm_max", "window", "note"])
+    columns = ["lower_id", "upper_id", "nrm_needed", "nrm_max", "window", "half_width_needed", "note"]
+    return pd.DataFrame(out, columns=columns)
