@@ -6,6 +6,7 @@ import csv
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,19 @@ def read_tiny() -> tuple[list[str], list[dict[str, str]]]:
     with TINY.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         return list(reader.fieldnames), list(reader)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_temporary_folder(tmp_path_factory) -> Path:
+    """The tests' temporary folder (TMPDIR, and ``tempfile`` in this process): one of this session's, so that what
+    builds keep there stays with the session. A build's lock file is one per ``--out`` folder, and filelock leaves
+    it on release; the tests build into hundreds of folders, which left as many files in /tmp per run."""
+    folder = tmp_path_factory.mktemp("temporary")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TMPDIR", str(folder))
+    patch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    patch.undo()
 
 
 @pytest.fixture
