@@ -305,24 +305,37 @@ def test_the_nrm_note_says_when_this_cohort_misses_the_lfs_it_holds(report):
     assert "within tolerance here" not in note
 
 
-def test_the_headline_reasons_render_as_a_numbered_list_with_the_claims_escaped(report):
-    """The reasons under the headline table: one item per reason, numbered as the table's labels, each led by its
-    claim in bold; a claim or text with Markdown in it stays text."""
-    import markdown_it
-
+def test_the_headline_claims_fold_into_one_row_per_estimate_with_their_reasons_numbered(report):
+    """The headline table is the book's compact comparison: one row per estimate (its bounds beside it), ✗ where
+    any of its numbers misses, and each failed number's proof or note, led by its claim and kind, in the numbered
+    note the row points to; a claim or text with markup in it stays text."""
     from hsct_analysis.book import scorecard_view
     from hsct_analysis.paper import headline
     from hsct_analysis.paper import registry as published
 
     claims = headline.headline_table(report.card, published.load_registry())
-    listed = headline.reasons(claims)
-    html = markdown_it.MarkdownIt().render(scorecard_view.reasons_markdown(claims))
-    assert html.count("<li>") == len(listed) > 0 and html.startswith("<ol>")
-    assert re.findall(r"<li><strong>(.*?)</strong> \((proof|note)\)", html) == [
-        (c.replace("<", "&lt;").replace(">", "&gt;"), k) for c, k in zip(listed["claim"], listed["kind"])
-    ]
+    table = scorecard_view.headline_comparison(report.card, claims)
+    stems = claims["id"].map(comparison.estimate_stem)
+    assert len(table.frame) == stems.nunique() < len(claims)
+    failed = claims[~claims["passed"]]
+    assert sum(table.misses) == failed["id"].map(comparison.estimate_stem).nunique() > 0
+    digits = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+    def note_of(verdict: str) -> str:
+        return table.notes[int(re.sub(r"\D", "", verdict.translate(digits))) - 1]
+
+    for rid, claim, proof, note in failed[["id", "claim", "proof", "note"]].itertuples(index=False):
+        verdict = table.frame["Within tolerance"].iloc[
+            list(stems.drop_duplicates()).index(comparison.estimate_stem(rid))
+        ]
+        said = f"{claim} ({'proof' if proof else 'note'}): {proof or note}".replace("<=", "≤").replace(">=", "≥")
+        assert verdict.startswith("✗") and said in note_of(verdict)
+    assert all(v == "✓" for v, m in zip(table.frame["Within tolerance"], table.misses) if not m)
+    # the whole-cohort 3-year NRM: the estimate's proof and its upper bound's note share one note
+    nrm = note_of(table.frame["Within tolerance"].iloc[list(stems.drop_duplicates()).index("res.nrm.3y")])
+    if not claims.set_index("id").loc["res.nrm.3y.up", "passed"]:
+        assert nrm.startswith("3-year NRM (proof): 1 − LFS") and " 3-year NRM upper CI (note): Not proven" in nrm
     odd = claims.copy()
-    odd.loc[odd["proof"] != "", "claim"] = "NRM* <b>bold</b> `x` [a](b)"
-    html = markdown_it.MarkdownIt().render(scorecard_view.reasons_markdown(odd))
-    assert "<b>" not in html and "<code>" not in html and "<a " not in html
-    assert html.count("<strong>NRM* &lt;b&gt;bold&lt;/b&gt; `x` [a](b)</strong>") == (claims["proof"] != "").sum()
+    odd.loc[~odd["passed"], "claim"] = "NRM* <b>bold</b> `x` [a](b)"
+    html = scorecard_view.headline_comparison(report.card, odd)._repr_html_()
+    assert "<b>bold" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html

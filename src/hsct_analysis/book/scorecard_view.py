@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 
 from hsct_analysis.book import comparison, privacy, tables
-from hsct_analysis.book.build import escape_markdown
 from hsct_analysis.book.report import estimate_label, variable_label
 from hsct_analysis.book.tables import ReaderTable, reader_table  # noqa: F401 - re-exported for chapter 8
 from hsct_analysis.cohort.factors import FACTORS
-from hsct_analysis.paper import headline, scorecard
+from hsct_analysis.paper import scorecard
 
 TABLE_NAMES = {"table1": "Table 1", "table2": "Table 2", "table3": "Table 3", "table4": "Table 4", "text": "Text"}
 KIND_NAMES = {
@@ -354,12 +353,21 @@ def relapse_bound_text(registry: pd.DataFrame | None) -> dict[str, str]:
     return {key: RELAPSE_BOUND_ELSEWHERE if bound is None else text(bound) for key, text in RELAPSE_BOUND_GLUE.items()}
 
 
-def reasons_markdown(claims: pd.DataFrame) -> str:
-    """The reasons under the headline table (:func:`hsct_analysis.paper.headline.reasons` of a
-    :func:`~hsct_analysis.paper.headline.headline_table`) as a numbered Markdown list, each item led by its claim in
-    bold and its kind; claim and text escaped (:func:`~hsct_analysis.book.build.escape_markdown`), so a ``*``, ``<``
-    or backtick in either stays text."""
-    return "\n".join(
-        f"{r.number}. **{escape_markdown(r.claim)}** ({r.kind}). {escape_markdown(r.text)}"
-        for r in headline.reasons(claims).itertuples(index=False)
-    )
+def headline_comparison(card: pd.DataFrame, claims: pd.DataFrame) -> comparison.Comparison:
+    """The headline claims (``claims``: :func:`hsct_analysis.paper.headline.headline_table` of the scorecard
+    ``card``, with the registry's columns) as the book's compact comparison: one row per estimate, its confidence
+    interval beside it, ✓ or ✗; a failed number's proof or note is a numbered note under the table, led by the
+    claim and its kind ("proof": no cohort can meet it; "note": not proven, what is known). An estimate with two
+    failed numbers (an NRM and its upper bound) has both reasons in one note. Notes are escaped when rendered."""
+    parts: dict[str, list[str]] = {}
+    for rid, claim, proof, note in zip(
+        claims["id"], claims["claim"], claims["proof"].fillna(""), claims["note"].fillna("")
+    ):
+        if proof or note:
+            kind = "proof" if proof else "note"
+            parts.setdefault(comparison.estimate_stem(rid), []).append(f"{claim} ({kind}): {proof or note}")
+    rows = card.set_index("id").loc[list(claims["id"])].reset_index()
+    stems = rows["id"].map(comparison.estimate_stem)
+    first = ~stems.duplicated()
+    rows["reason"] = [" ".join(parts.get(stem, [])) if lead else "" for stem, lead in zip(stems, first)]
+    return comparison.compact(rows, estimate_label, comparison.entry_labels(card, estimate_label), variable_label)
