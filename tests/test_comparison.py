@@ -334,7 +334,8 @@ def test_the_headline_claims_fold_into_one_row_per_estimate_with_their_reasons_n
     # the whole-cohort 3-year NRM: the estimate's proof and its upper bound's note share one note
     nrm = note_of(table.frame["Within tolerance"].iloc[list(stems.drop_duplicates()).index("res.nrm.3y")])
     if not claims.set_index("id").loc["res.nrm.3y.up", "passed"]:
-        assert nrm.startswith("3-year NRM (proof): 1 − LFS") and " 3-year NRM upper CI (note): Not proven" in nrm
+        assert nrm.startswith("3-year NRM (proof): 1 − LFS") and "\n3-year NRM upper CI (note): Not proven" in nrm
+        assert "<br>3-year NRM upper CI (note): Not proven" in table._repr_html_()
     odd = claims.copy()
     odd.loc[~odd["passed"], "claim"] = "NRM* <b>bold</b> `x` [a](b)"
     html = scorecard_view.headline_comparison(report.card, odd)._repr_html_()

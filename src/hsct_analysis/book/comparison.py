@@ -129,7 +129,8 @@ def plain_reason(text: str, labels: dict[str, str], name_label=None) -> str:
 
 @dataclass
 class Comparison:
-    """A compact paper-vs-ours table: ``frame`` (one row per estimate) and its numbered ``notes``."""
+    """A compact paper-vs-ours table: ``frame`` (one row per estimate) and its numbered ``notes`` (plain text, escaped
+    when rendered; a line break in a note starts a new line)."""
 
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
@@ -151,7 +152,7 @@ class Comparison:
         return tables.stable_ids(styler)
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        notes = "".join(f"<li>{html.escape(n).replace(chr(10), '<br>')}</li>" for n in self.notes)  # a line per part
         notes_html = f'<ol class="hsct-notes">{notes}</ol>' if notes else ""
         return f'<div class="hsct-table-frame">{self.styler().to_html()}</div>{notes_html}'
 

@@ -358,7 +358,8 @@ def headline_comparison(card: pd.DataFrame, claims: pd.DataFrame) -> comparison.
     ``card``, with the registry's columns) as the book's compact comparison: one row per estimate, its confidence
     interval beside it, ✓ or ✗; a failed number's proof or note is a numbered note under the table, led by the
     claim and its kind ("proof": no cohort can meet it; "note": not proven, what is known). An estimate with two
-    failed numbers (an NRM and its upper bound) has both reasons in one note. Notes are escaped when rendered."""
+    failed numbers (an NRM and its upper bound) has both reasons in one note, a line each. Notes are escaped
+    when rendered."""
     parts: dict[str, list[str]] = {}
     for rid, claim, proof, note in zip(
         claims["id"], claims["claim"], claims["proof"].fillna(""), claims["note"].fillna("")
@@ -369,5 +370,5 @@ def headline_comparison(card: pd.DataFrame, claims: pd.DataFrame) -> comparison.
     rows = card.set_index("id").loc[list(claims["id"])].reset_index()
     stems = rows["id"].map(comparison.estimate_stem)
     first = ~stems.duplicated()
-    rows["reason"] = [" ".join(parts.get(stem, [])) if lead else "" for stem, lead in zip(stems, first)]
+    rows["reason"] = ["\n".join(parts.get(stem, [])) if lead else "" for stem, lead in zip(stems, first)]
     return comparison.compact(rows, estimate_label, comparison.entry_labels(card, estimate_label), variable_label)
