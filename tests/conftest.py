@@ -25,15 +25,19 @@ def read_tiny() -> tuple[list[str], list[dict[str, str]]]:
 
 @pytest.fixture(scope="session", autouse=True)
 def session_temporary_folder(tmp_path_factory) -> Path:
-    """The tests' temporary folder (TMPDIR, and ``tempfile`` in this process): one of this session's, so that what
-    builds keep there stays with the session. A build's lock file is one per ``--out`` folder, and filelock leaves
-    it on release; the tests build into hundreds of folders, which left as many files in /tmp per run."""
-    folder = tmp_path_factory.mktemp("temporary")
+    """The tests' temporary folder (TMPDIR, and ``tempfile`` in this process): a folder of this session, removed at
+    its end, so that what builds keep there goes with it. A build's lock file is one per ``--out`` folder, and
+    filelock leaves it on release; the tests build into hundreds of folders, which left as many files in /tmp per
+    run. The folder sits right in the machine's temporary folder with a short name: the kernels' socket paths
+    inside it must stay under the 100 bytes a Unix socket path allows (``build.SOCKET_PATH_BYTES``)."""
+    tmp_path_factory.getbasetemp()  # pytest's own folders stay where they were (and are kept as pytest keeps them)
+    folder = Path(tempfile.mkdtemp(prefix="hsct-t-"))
     patch = pytest.MonkeyPatch()
     patch.setenv("TMPDIR", str(folder))
     patch.setattr(tempfile, "tempdir", str(folder))
     yield folder
     patch.undo()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -467,7 +467,7 @@ def test_a_temporary_folder_too_long_for_a_socket_falls_back_to_tcp(tmp_path, mo
     monkeypatch.setenv(build.SOCKETS_ENV, str(deep))
     manager = build._kernel_manager_class()()
     assert manager.transport == "tcp" and not list(deep.iterdir())
-    short = Path(tempfile.mkdtemp(prefix="s"))  # /tmp/s...: short enough on any POSIX machine
+    short = Path(tempfile.mkdtemp(prefix="s"))  # in the tests' temporary folder, /tmp/hsct-t-…/s…: short enough
     try:
         monkeypatch.setenv(build.SOCKETS_ENV, str(short))
         manager = build._kernel_manager_class()()

@@ -340,3 +340,32 @@ def test_the_headline_claims_fold_into_one_row_per_estimate_with_their_reasons_n
     odd.loc[~odd["passed"], "claim"] = "NRM* <b>bold</b> `x` [a](b)"
     html = scorecard_view.headline_comparison(report.card, odd)._repr_html_()
     assert "<b>bold" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_a_comparison_escapes_its_cells_and_notes_and_breaks_a_note_at_a_newline():
+    """Cells and notes are text: markup in them is escaped; a newline in a note becomes a line break."""
+    frame = pd.DataFrame([["<b>label</b>", "<0.001", "0.002", "×2.00", "✗¹"]], columns=comparison.COLUMNS)
+    html = comparison.Comparison(frame, ["first <i>part</i>\nsecond part"], [True])._repr_html_()
+    assert "<b>label" not in html and "&lt;b&gt;label&lt;/b&gt;" in html and "&lt;0.001" in html
+    assert "<li>first &lt;i&gt;part&lt;/i&gt;<br>second part</li>" in html
+
+
+def test_headline_comparison_puts_two_failed_numbers_of_one_estimate_in_one_note(report):
+    """An estimate whose value and upper bound both fail: one ✗ row, one note with both reasons, a line each,
+    whatever the bundled cohort passes."""
+    from hsct_analysis.book import scorecard_view
+    from hsct_analysis.paper import headline
+    from hsct_analysis.paper import registry as published
+
+    claims = headline.headline_table(report.card, published.load_registry())
+    card = report.card.copy()
+    claims = claims.copy()
+    for rid, text, column in (("res.os.1y.est", "value reason", "proof"), ("res.os.1y.up", "bound reason", "note")):
+        claims.loc[claims["id"] == rid, ["passed", "proof", "note"]] = [False, "", ""]
+        claims.loc[claims["id"] == rid, column] = text
+        card.loc[card["id"] == rid, "passed"] = False
+    table = scorecard_view.headline_comparison(card, claims)
+    row = list(claims["id"].map(comparison.estimate_stem).drop_duplicates()).index("res.os.1y")
+    assert table.misses[row] and table.frame["Within tolerance"].iloc[row] == "✗¹"
+    first, second = table.notes[0].split("\n")
+    assert first.endswith("(proof): value reason") and second.endswith("(note): bound reason")

@@ -79,10 +79,14 @@ def test_open_misses_say_how_narrow_the_way_is(registry):
     # and a width: upper = NRM exp(h) >= 54.2 with NRM <= 41.7 needs h >= ln(54.2 / 41.7), SE >= 41.7 h / z
     h = np.log(54.2 / 41.7)
     assert whole["half_width_needed"] == pytest.approx(h, abs=5e-4)
-    assert f"h ≥ ln(54.2 / 41.7) = {h:.3f}, a standard error of at least {41.7 * h / 1.959964:.2f} pp" in whole["note"]
+    # and the lower bound caps it: lower = NRM exp(-h) >= 31.9 with NRM <= 41.7 needs h <= ln(41.7 / 31.9)
+    top = np.log(41.7 / 31.9)
+    assert whole["half_width_max"] == pytest.approx(top, abs=5e-4)
+    said = f"ln(54.2 / 41.7) = {h:.3f} ≤ h ≤ ln(41.7 / 31.9) = {top:.3f}: a standard error between"
+    assert f"{said} {41.7 * h / 1.959964:.2f} and {41.7 * top / 1.959964:.2f} pp." in whole["note"]
     # a pair that interval_pair_proofs proves impossible: the lower bound alone, and the standard error it needs
     alone = windows.loc["t3.nrm.cart_interval_90.<=90.lo"]
-    assert alone["upper_id"] == "" and alone["nrm_max"] == pytest.approx(38.6) and np.isnan(alone["half_width_needed"])
+    assert alone["upper_id"] == "" and alone["nrm_max"] == pytest.approx(38.6) and np.isnan(alone["half_width_max"])
     assert "at most 38.6 · ln(38.6 / 28.8) / 1.96 = 5.77 pp" in alone["note"]
     card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
     table = headline.headline_table(card, registry).set_index("id")
@@ -103,7 +107,7 @@ def test_both_bounds_of_an_open_interval_say_where_the_cohort_stands(registry):
     card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
     card.loc[card["id"].isin(["res.nrm.3y.lo", "res.nrm.3y.up"]), "passed"] = False
     table = headline.headline_table(card, registry).set_index("id")
-    stands = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58, 0.262)
+    stands = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58)
     assert stands.startswith("On the synthetic cohort LFS + RI = ")
     for rid in ("res.nrm.3y.lo", "res.nrm.3y.up"):
         assert table.loc[rid, "note"].startswith("Not proven unreachable") and table.loc[rid, "note"].endswith(stands)
@@ -119,7 +123,7 @@ def test_where_the_cohort_stands_reads_the_same_group_and_time(registry):
     moved.loc[moved["id"] == "res.lfs.3y.est", "reproduced"] = 48.8
     moved.loc[moved["id"] == "res.relapse.3y.est", "reproduced"] = 9.5
     said = headline.where_the_cohort_stands(moved, registry, "res.nrm.3y.up", 41.58)
-    assert said.endswith("= 58.30 pp, 0.12 pp within the 58.42 that NRM ≥ 41.58 leaves them.")
+    assert "= 58.30 pp, 0.12 pp within the 58.42 that NRM ≥ 41.58 leaves them." in said
     moved.loc[moved["id"] == "res.lfs.3y.est", "reproduced"] = 49.0
     said = headline.where_the_cohort_stands(moved, registry, "res.nrm.3y.up", 41.58)
     assert "= 58.50 pp, 0.08 pp above the 58.42" in said
@@ -131,31 +135,45 @@ def test_where_the_cohort_stands_reads_the_same_group_and_time(registry):
     )
     moved.loc[moved["id"] == "res.lfs.3y.est", "reproduced"] = 48.9215  # 58.4215: 0.0015 above, printed as "at"
     said = headline.where_the_cohort_stands(moved, registry, "res.nrm.3y.up", 41.58)
-    assert said.endswith("= 58.42 pp, at the 58.42 that NRM ≥ 41.58 leaves them.")
+    assert "= 58.42 pp, at the 58.42 that NRM ≥ 41.58 leaves them." in said
     gone = card[card["id"] != "res.relapse.3y.est"]
     assert headline.where_the_cohort_stands(gone, registry, "res.nrm.3y.up", 41.58) == ""
 
 
 def test_where_the_cohort_stands_says_how_wide_its_interval_is(registry):
-    """Given the half-width the upper bound needs, a second sentence: the cohort's ln(upper / NRM) against it,
-    short of it or not below it; left out without the NRM estimate or the upper bound."""
+    """A second sentence: the cohort's half-width ln(upper / NRM) against what its own NRM F asks, h >= ln((56.2 - 2)
+    / F) for the upper bound and h <= ln(F / (33.9 - 2)) for the lower; left out without the NRM estimate or the
+    upper bound."""
     card = scorecard.reproduce(cohort.load_cohort("data/cohort.csv"), registry)
     ours = card.set_index("id")["reproduced"]
-    h = np.log(ours["res.nrm.3y.up"] / ours["res.nrm.3y.est"])
-    said = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58, 0.262)
-    assert said.endswith(f"= {h:.3f}, short of the 0.262 the upper bound needs.") and h < 0.262
-    assert said.startswith(headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58))
-    wide = card.copy()
-    wide.loc[wide["id"] == "res.nrm.3y.up", "reproduced"] = ours["res.nrm.3y.est"] * np.exp(0.264)
-    said = headline.where_the_cohort_stands(wide, registry, "res.nrm.3y.up", 41.58, 0.262)
-    assert said.endswith("= 0.264, not below the 0.262 the upper bound needs.")
+    nrm, upper = ours["res.nrm.3y.est"], ours["res.nrm.3y.up"]
+    said = headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58)
+    assert said.endswith(
+        f"half-width of ln({upper:.2f} / {nrm:.2f}) = {np.log(upper / nrm):.3f} on the log scale; at that NRM the upper "
+        f"bound needs at least ln(54.2 / {nrm:.2f}) = {np.log(54.2 / nrm):.3f}, and the lower bound allows at most "
+        f"ln({nrm:.2f} / 31.9) = {np.log(nrm / 31.9):.3f}."
+    )
+    # the sentence is what decides the upper bound: it holds exactly when h reaches ln(54.2 / F)
+    assert (np.log(upper / nrm) >= np.log(54.2 / nrm)) == (upper >= 54.2)
+    moved = card.copy()
+    moved.loc[moved["id"] == "res.nrm.3y.est", "reproduced"] = 42.0
+    moved.loc[moved["id"] == "res.nrm.3y.up", "reproduced"] = 42.0 * np.exp(0.264)
+    said = headline.where_the_cohort_stands(moved, registry, "res.nrm.3y.up", 41.58)
+    assert said.endswith(
+        "= 0.264 on the log scale; at that NRM the upper bound needs at least ln(54.2 / 42.00) = "
+        f"{np.log(54.2 / 42):.3f}, and the lower bound allows at most ln(42.00 / 31.9) = "
+        f"{np.log(42 / 31.9):.3f}."
+    )
     for gone in ("res.nrm.3y.est", "res.nrm.3y.up"):
-        short = headline.where_the_cohort_stands(card[card["id"] != gone], registry, "res.nrm.3y.up", 41.58, 0.262)
+        short = headline.where_the_cohort_stands(card[card["id"] != gone], registry, "res.nrm.3y.up", 41.58)
         assert short.startswith("On the synthetic cohort") and "half-width" not in short
+        assert short.endswith("leaves them.")
     # the headline table's note carries it
     table = headline.headline_table(card, registry).set_index("id")
     if not table.loc["res.nrm.3y.up", "passed"]:
-        assert "Its NRM interval has a half-width of" in table.loc["res.nrm.3y.up", "note"]
+        assert table.loc["res.nrm.3y.up", "note"].endswith(
+            headline.where_the_cohort_stands(card, registry, "res.nrm.3y.up", 41.58)
+        )
 
 
 def test_identity_held_checks_the_lfs_and_relapse_each_proof_leaves_to_hold(registry):

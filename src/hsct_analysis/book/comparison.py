@@ -145,7 +145,7 @@ class Comparison:
             cells = np.where(miss[:, None], "background-color: #fbe3d6; color: #8b1a00; font-weight: bold", "")
             return pd.DataFrame(np.broadcast_to(cells, frame.shape), index=frame.index, columns=frame.columns)
 
-        styler = self.frame.style.hide(axis="index").apply(shade, axis=None)
+        styler = self.frame.style.format(escape="html").hide(axis="index").apply(shade, axis=None)
         styler = styler.set_table_attributes('class="hsct-comparison"')
         if self.caption:
             styler = styler.set_caption(html.escape(self.caption))

@@ -25,7 +25,7 @@ import pandas as pd
 
 from hsct_analysis.cohort.factors import FACTORS
 from hsct_analysis.paper.proofs import interval_pair_proofs, interval_pair_windows, small_group_proofs
-from hsct_analysis.paper.tolerances import ESTIMATE_TOL_PP
+from hsct_analysis.paper.tolerances import BOUND_TOL_PP, ESTIMATE_TOL_PP
 
 #: Times (days) of the whole-cohort headline estimates: 1 and 3 years.
 HEADLINE_TIMES = (365.25, 1095.75)
@@ -254,7 +254,7 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
         u: n for u, n in zip(windows["upper_id"], windows["note"]) if u
     }
     for w in windows[windows["upper_id"] != ""].itertuples(index=False):
-        stands = where_the_cohort_stands(card, registry, w.upper_id, float(w.nrm_needed), float(w.half_width_needed))
+        stands = where_the_cohort_stands(card, registry, w.upper_id, float(w.nrm_needed))
         for rid in (w.lower_id, w.upper_id):
             notes[rid] = f"{notes[rid]} {stands}".strip()
     out = []
@@ -278,24 +278,22 @@ def headline_table(card: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["id", "claim", "paper", "ours", "tolerance", "passed", "proof", "note"])
 
 
-def where_the_cohort_stands(
-    card: pd.DataFrame, registry: pd.DataFrame, rid: str, nrm_needed: float, half_width_needed: float = np.nan
-) -> str:
+def where_the_cohort_stands(card: pd.DataFrame, registry: pd.DataFrame, rid: str, nrm_needed: float) -> str:
     """For an NRM interval whose bounds can both hold only with NRM >= ``nrm_needed`` (percent; a row of
     :func:`~hsct_analysis.paper.proofs.interval_pair_windows`), where the scorecard ``card``'s cohort stands: its
     LFS + RI at the same group and time against the 100 - ``nrm_needed`` that leaves (1 - LFS = RI + NRM). ``rid``:
-    the interval's registry id (its upper bound). Given ``half_width_needed`` (the row's, no unit), a second
-    sentence: the cohort's own half-width on the log scale, ln(upper / NRM), against it. Empty when the card lacks
-    the LFS or RI estimate; without its NRM estimate or upper bound, the first sentence alone."""
+    the interval's registry id (its upper bound). A second sentence gives the cohort's half-width on the log scale,
+    h = ln(upper / NRM), against what its own NRM F asks of it: the upper bound needs h >= ln((U - tol) / F), the
+    lower bound h <= ln(F / (L - tol)) (U, L the printed bounds). Empty when the card lacks the LFS or RI estimate;
+    without its NRM estimate or upper bound, the first sentence alone."""
     reg = _canonical(registry)
     r = reg.set_index("id").loc[rid]
-    same = reg[
-        reg["kind"].isin(["km", "cif"])
-        & (reg["stat"] == "value")
-        & (reg["factor"] == r["factor"])
+    group = reg[
+        (reg["factor"] == r["factor"])
         & (reg["level"] == r["level"])
         & np.isclose(reg["time_days"].astype(float), float(r["time_days"]))
     ]
+    same = group[group["kind"].isin(["km", "cif"]) & (group["stat"] == "value")]
     ours = card.set_index("id")["reproduced"]
 
     def estimate(endpoint: str) -> float:
@@ -313,11 +311,12 @@ def where_the_cohort_stands(
         side = "above" if total > room else "within"
         said = f"{said}, {abs(total - room):.2f} pp {side} the {room:.2f} that NRM ≥ {nrm_needed:.2f} leaves them."
     nrm, upper = estimate("nrm"), float(ours.get(rid, np.nan))
-    if not (np.isfinite(half_width_needed) and np.isfinite(nrm) and np.isfinite(upper) and 0 < nrm < upper):
+    printed = group[(group["kind"] == "cif") & (group["endpoint"] == "nrm")].set_index("stat")["value"].astype(float)
+    if not (np.isfinite(nrm) and np.isfinite(upper) and 0 < nrm < upper and {"lower", "upper"} <= set(printed.index)):
         return said
-    half_width = float(np.log(upper / nrm))
-    if round(half_width, 3) >= round(half_width_needed, 3):
-        verdict = f"not below the {half_width_needed:.3f} the upper bound needs"
-    else:
-        verdict = f"short of the {half_width_needed:.3f} the upper bound needs"
-    return f"{said} Its NRM interval has a half-width of ln({upper:.2f} / {nrm:.2f}) = {half_width:.3f}, {verdict}."
+    low, high = printed["lower"] - BOUND_TOL_PP, printed["upper"] - BOUND_TOL_PP
+    return (
+        f"{said} Its NRM interval has a half-width of ln({upper:.2f} / {nrm:.2f}) = {np.log(upper / nrm):.3f} on the "
+        f"log scale; at that NRM the upper bound needs at least ln({high:g} / {nrm:.2f}) = {np.log(high / nrm):.3f}, "
+        f"and the lower bound allows at most ln({nrm:.2f} / {low:g}) = {np.log(nrm / low):.3f}."
+    )

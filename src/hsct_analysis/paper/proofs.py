@@ -254,12 +254,14 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
     interval *can* hold, how narrow the way is. Both within tolerance need F^2 = lower x upper >=
     (L - tol)(U - tol), so NRM must reach sqrt((L - tol)(U - tol)) inside the identity's ceiling b.
     Columns: lower_id, upper_id, nrm_needed, nrm_max, window (pp, = nrm_max - nrm_needed),
-    half_width_needed, note (a sentence saying that nothing is proven, and what the bounds need).
+    half_width_needed, half_width_max, note (a sentence saying that nothing is proven, and what the
+    bounds need).
 
     The window has a second condition, on the interval's width. Its half-width on the log scale,
-    h = z SE / F = ln(upper / F), must be at least ln((U - tol) / F) for the upper bound to hold, and
-    F is at most b: so h >= ln((U - tol) / b) (``half_width_needed``, no unit), a standard error of at
-    least b h / z (pp), wherever in the window NRM lands.
+    h = z SE / F = ln(upper / F), must be at least ln((U - tol) / F) for the upper bound to hold and at
+    most ln(F / (L - tol)) for the lower. At the ceiling F = b that is ``half_width_needed`` <= h <=
+    ``half_width_max`` (no unit). F ln(c / F) falls with F above c / e and F ln(F / c) rises, so the
+    standard errors b h / z (pp) at those two limits bound it wherever in the window NRM lands.
 
     Where :func:`interval_pair_proofs` proves the pair impossible, the lower bound alone may still
     hold: lower = F exp(-z SE / F), so at the ceiling b it needs a standard error of at most
@@ -279,6 +281,7 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
                     "nrm_max": round(ceiling, 2),
                     "window": round(ceiling - (lo - BOUND_TOL_PP), 2),
                     "half_width_needed": np.nan,
+                    "half_width_max": np.nan,
                     "note": (
                         f"Not proven unreachable. The upper bound cannot hold with this one (its proof is in its "
                         f"row), but alone the lower bound can: lower = NRM · exp(−{z:.2f} · SE / NRM), so at the "
@@ -290,6 +293,7 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
             )
             continue
         half_width = float(np.log((up - BOUND_TOL_PP) / ceiling))
+        half_width_max = float(np.log(ceiling / (lo - BOUND_TOL_PP)))
         out.append(
             {
                 "lower_id": rows.loc["lower", "id"],
@@ -298,16 +302,19 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
                 "nrm_max": round(ceiling, 2),
                 "window": round(ceiling - needed, 2),
                 "half_width_needed": round(half_width, 3),
+                "half_width_max": round(half_width_max, 3),
                 "note": (
                     f"Not proven unreachable. Lower × upper = NRM² on every cohort, so both bounds within tolerance "
                     f"need NRM ≥ √({lo - BOUND_TOL_PP:g} × {up - BOUND_TOL_PP:g}) = {needed:.2f}. The identity lets "
                     f"NRM reach {ceiling:.1f} only with LFS and RI at the bottom of their tolerance: a window of "
-                    f"{ceiling - needed:.2f} pp, which the calibration has not found. The interval must also be wide "
-                    f"enough: upper = NRM · exp(h), with h = {z:.2f} · SE / NRM its half-width on the log scale, so "
-                    f"even at the ceiling the upper bound needs h ≥ ln({up - BOUND_TOL_PP:g} / {ceiling:.1f}) = "
-                    f"{half_width:.3f}, a standard error of at least {ceiling * half_width / z:.2f} pp."
+                    f"{ceiling - needed:.2f} pp, which the calibration has not found. The interval's width is held "
+                    f"too: upper = NRM · exp(h) and lower = NRM · exp(−h), with h = {z:.2f} · SE / NRM its "
+                    f"half-width on the log scale, so even at the ceiling ln({up - BOUND_TOL_PP:g} / {ceiling:.1f}) = "
+                    f"{half_width:.3f} ≤ h ≤ ln({ceiling:.1f} / {lo - BOUND_TOL_PP:g}) = {half_width_max:.3f}: a "
+                    f"standard error between {ceiling * half_width / z:.2f} and {ceiling * half_width_max / z:.2f} pp."
                 ),
             }
         )
-    columns = ["lower_id", "upper_id", "nrm_needed", "nrm_max", "window", "half_width_needed", "note"]
+    columns = ["lower_id", "upper_id", "nrm_needed", "nrm_max", "window", "half_width_needed", "half_width_max"]
+    columns.append("note")
     return pd.DataFrame(out, columns=columns)
