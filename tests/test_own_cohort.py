@@ -103,10 +103,34 @@ def test_the_own_cohorts_are_what_they_claim(tmp_path):
 
 
 def test_every_toc_page_exists_as_html(book):
+    """Every page of the toc but the paper comparison (the scorecard), which a book on a user's cohort leaves out;
+    the links to it become plain text."""
     built, _, _ = book
-    missing = [entry for entry in TOC_ENTRIES if not (built["out"] / f"{entry}.html").exists()]
-    assert missing == []
+    kept = [entry for entry in TOC_ENTRIES if entry not in build.PAPER_COMPARISON_PAGES]
+    assert [entry for entry in kept if not (built["out"] / f"{entry}.html").exists()] == []
+    assert build.PAPER_COMPARISON_PAGES and not any(
+        (built["out"] / f"{entry}.html").exists() for entry in build.PAPER_COMPARISON_PAGES
+    )
     assert len(CHAPTERS) >= 10
+    survival = (built["out"] / "book" / "05_survival.html").read_text(encoding="utf-8")
+    assert "scorecard" in page_text(built["out"] / "book" / "05_survival.html") and "08_scorecard" not in survival
+
+
+def test_the_landing_page_says_whose_patients_the_book_describes(book):
+    """The landing page's box names the user's cohort; the bundled book's "every patient is simulated" would be
+    false here."""
+    built, _, name = book
+    landing = page_text(built["out"] / "book" / "index.html")
+    assert f"This book was built on a user-supplied cohort ({name}): its chapters describe those patients" in landing
+    assert "Every patient in this book is simulated" not in landing
+
+
+def test_the_scorecard_alone_on_a_users_cohort_is_refused_with_a_reason(tmp_path):
+    """``--chapter 08_scorecard`` on a user's cohort: a clear error before anything runs, not a page of "not
+    computed"."""
+    with pytest.raises(build.BuildError, match="compares the cohort with the paper, and a book on your own cohort"):
+        build.build_book(OWN / "small_n30.csv", tmp_path / "html", chapters=["08_scorecard"], root=ROOT)
+    assert not (tmp_path / "html").exists()
 
 
 def test_no_page_shows_an_error(book):
@@ -147,9 +171,16 @@ def test_about_page_counts_the_patients(book):
 
 
 def test_progress_has_one_line_per_chapter_and_a_total(book):
+    """One line per chapter the book holds (the scorecard is left out on a user's cohort), then the total."""
     built, _, _ = book
     lines = built["stdout"].splitlines()
-    for entry in CHAPTERS:
+    chapters = [entry for entry in CHAPTERS if entry not in build.PAPER_COMPARISON_PAGES]
+    assert not [
+        line
+        for line in lines
+        if any(line.startswith(f"  {e.removeprefix('book/')}: ") for e in build.PAPER_COMPARISON_PAGES)
+    ]
+    for entry in chapters:
         name = entry.removeprefix("book/")
         mine = [line for line in lines if line.startswith(f"  {name}: ")]
         assert len(mine) == 1, (name, mine)
@@ -157,7 +188,7 @@ def test_progress_has_one_line_per_chapter_and_a_total(book):
             rf"  {re.escape(name)}: (executed in \d+\.\d s \(elapsed \d+\.\d s\)|reused from cache.*)", mine[0]
         )
     total = re.search(r"^chapters: (\d+) executed, (\d+) reused from cache, (\d+\.\d) s$", built["stdout"], re.M)
-    assert total and int(total[1]) + int(total[2]) == len(CHAPTERS)
+    assert total and int(total[1]) + int(total[2]) == len(chapters)
     done = re.search(r"^book written to .*index\.html in (\d+\.\d) s$", built["stdout"], re.M)
     assert done and 0 < float(done[1]) <= built["seconds"]
     assert "Traceback" not in built["stderr"]

@@ -998,6 +998,29 @@ def _merge(config: dict, changes: dict) -> None:
 
 
 KEY_RESULTS_PAGE = "book/key_results.md"
+#: The chapters that compare the cohort with the paper (the scorecard and its audit): built on the bundled synthetic
+#: cohort only. On a user's cohort every comparison would read "not computed", so the book leaves them out and its
+#: links to them become plain text; the other chapters say in their box that comparisons are for the bundled cohort.
+PAPER_COMPARISON_PAGES = frozenset({"book/08_scorecard"})
+#: The landing page's "the cohort is synthetic" box (``{include}``-d by ``book/index.md``); on a user's cohort the
+#: stage's copy is replaced by :data:`USER_COHORT_LANDING`.
+LANDING_BOX_PAGE = "book/_parts/synthetic_landing.md"
+USER_COHORT_LANDING = (
+    "```{{admonition}} Your cohort\n:class: note\n"
+    "This book was built on a user-supplied cohort ({name}): its chapters describe those patients, not the book's "
+    "synthetic cohort. The methods pages still teach on the synthetic cohort, and say so; comparisons with the paper "
+    "are shown only for it.\n```\n"
+)
+
+
+def write_landing(stage: Path, cohort_path: Path, bundled: bool) -> None:
+    """The landing page's cohort-dependent parts in the stage: its key-results box (:func:`write_key_results`) and,
+    on a user's cohort, the box saying whose patients the book describes in place of the synthetic-cohort box,
+    which would be false there."""
+    write_key_results(stage, cohort_path, bundled)
+    if not bundled:
+        box = USER_COHORT_LANDING.format(name=escape_markdown(cohort_path.name))
+        (stage / LANDING_BOX_PAGE).write_text(box, encoding="utf-8")
 
 
 def write_key_results(stage: Path, cohort_path: Path, bundled: bool) -> None:
@@ -1222,6 +1245,8 @@ class _Book:
     #: The methods pages' own book when they do not run on ``data_path``: the bundled synthetic cohort they teach
     #: with, its parameters and how they name it (see :func:`_build_paper`).
     teaching: _Book | None = None
+    #: Toc entries this book leaves out (their links become plain text), e.g. the paper comparison on a user's cohort.
+    left_out: frozenset[str] = frozenset()
 
 
 def is_methods_page(entry: str) -> bool:
@@ -1234,7 +1259,8 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
     the bundled synthetic cohort: they teach with the paper's design (its 90-day cut, its small groups) and
     exercises whose answers are those of that cohort, so on another cohort they would teach a design it may not
     have, or fail where it has no such group; their synthetic boxes stay true. The chapters run on the user's
-    cohort."""
+    cohort, except the scorecard (:data:`PAPER_COMPARISON_PAGES`), which is left out; the landing page says whose
+    patients the book describes (:func:`write_landing`)."""
     from hsct_analysis.cohort.enrolment import logs_beside
 
     bundled = is_bundled_cohort(cohort_path, root)
@@ -1262,8 +1288,9 @@ def _build_paper(root, cohort_path, out, title, min_cell, jobs, chapters, progre
         announcement=None if bundled else USER_COHORT_BANNER.format(name=escape_html(cohort_path.name)),
         provenance=_provenance(root, cohort_path),
         config_changes={} if bundled else {"title": title or _unsynthetic_title(root)},
-        before_chapters=lambda stage: write_key_results(stage, cohort_path, bundled),
+        before_chapters=lambda stage: write_landing(stage, cohort_path, bundled),
         teaching=teaching,
+        left_out=frozenset() if bundled else PAPER_COMPARISON_PAGES,
     )
     plan = _build_staged(root, out, book, jobs, chapters, progress, start)
     if plan is not None and bundled and title is None and min_cell is None and chapters is None and _is_checkout(root):
@@ -1335,6 +1362,16 @@ def _build_staged(root, out, book: _Book, jobs, chapters, progress, start) -> li
     toc = book.toc
     all_entries = toc_entries_of(toc)
     entries = [e for e in all_entries if notebook_source(e, root).exists()]
+    if book.left_out:
+        if chapters is not None:
+            asked = _resolve_chapters(chapters, entries, book.toc_name) & book.left_out
+            if asked:
+                raise BuildError(
+                    f"{', '.join(sorted(asked))} compares the cohort with the paper, and a book on your own cohort has "
+                    "no such comparison: it is built only on the bundled synthetic cohort"
+                )
+        entries = [e for e in entries if e not in book.left_out]
+        toc = _restrict_toc(toc, set(all_entries) - book.left_out)
     if chapters is not None:
         wanted = _resolve_chapters(chapters, entries, book.toc_name) | {toc["root"]}  # the root page is always built
         entries = [e for e in entries if e in wanted]
