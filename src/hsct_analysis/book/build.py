@@ -1008,8 +1008,7 @@ LANDING_BOX_PAGE = "book/_parts/synthetic_landing.md"
 USER_COHORT_LANDING = (
     "```{{admonition}} Your cohort\n:class: note\n"
     "This book was built on a user-supplied cohort ({name}): its chapters describe those patients, not the book's "
-    "synthetic cohort. The methods pages still teach on the synthetic cohort, and say so; comparisons with the paper "
-    "are shown only for it.\n```\n"
+    "synthetic cohort. The methods pages still teach on the synthetic cohort, and say so.\n```\n"
 )
 
 
