@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def run(bin_dir: Path, cwd: Path, *args: str, timeout: int = 1800) -> subprocess
         "HSCT_BOOK_CACHE": str(cwd / "cache"),
         "MPLBACKEND": "Agg",
         "SOURCE_DATE_EPOCH": "1767225600",
+        "TMPDIR": tempfile.gettempdir(),  # the session's (tests/conftest.py): the builds' lock files go with it
     }
     return subprocess.run(
         [str(bin_dir / "hsct-book"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
