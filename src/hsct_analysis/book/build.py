@@ -1361,18 +1361,17 @@ def _build_staged(root, out, book: _Book, jobs, chapters, progress, start) -> li
     toc = book.toc
     all_entries = toc_entries_of(toc)
     entries = [e for e in all_entries if notebook_source(e, root).exists()]
+    asked = None if chapters is None else _resolve_chapters(chapters, entries, book.toc_name)
+    if asked and asked & book.left_out:
+        raise BuildError(
+            f"{', '.join(sorted(asked & book.left_out))} compares the cohort with the paper, and a book on your own "
+            "cohort has no such comparison: it is built only on the bundled synthetic cohort"
+        )
     if book.left_out:
-        if chapters is not None:
-            asked = _resolve_chapters(chapters, entries, book.toc_name) & book.left_out
-            if asked:
-                raise BuildError(
-                    f"{', '.join(sorted(asked))} compares the cohort with the paper, and a book on your own cohort has "
-                    "no such comparison: it is built only on the bundled synthetic cohort"
-                )
         entries = [e for e in entries if e not in book.left_out]
         toc = _restrict_toc(toc, set(all_entries) - book.left_out)
-    if chapters is not None:
-        wanted = _resolve_chapters(chapters, entries, book.toc_name) | {toc["root"]}  # the root page is always built
+    if asked is not None:
+        wanted = asked | {toc["root"]}  # the root page is always built
         entries = [e for e in entries if e in wanted]
         prose = set(all_entries) - {e for e in all_entries if notebook_source(e, root).exists()}
         toc = _restrict_toc(toc, wanted | prose)
