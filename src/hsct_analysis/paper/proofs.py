@@ -315,6 +315,5 @@ def interval_pair_windows(registry: pd.DataFrame, identity: pd.DataFrame) -> pd.
                 ),
             }
         )
-    columns = ["lower_id", "upper_id", "nrm_needed", "nrm_max", "window", "half_width_needed", "half_width_max"]
-    columns.append("note")
+    columns = ["lower_id", "upper_id", "nrm_needed", "nrm_max", "window", "half_width_needed", "half_width_max", "note"]
     return pd.DataFrame(out, columns=columns)
